@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * filch.h - the whole public API of filch, a lock-free work-stealing task
+ * runtime with the programming model of Python's concurrent.futures.
+ *
+ * Conventions (docs/api.md has the details):
+ *  - Every function that can fail returns int: 0 on success or a negative
+ *    errno (-EINVAL, -ENOMEM, -ETIMEDOUT, -ECANCELED, -ESHUTDOWN, -EAGAIN,
+ *    -EDEADLK); filch_strerror() names them. If a call returns an error, the
+ *    callback or task it was given is never called.
+ *  - A task returns 0 or a positive error code of its own and may attach a
+ *    message with filch_task_fail().
+ *  - Timeouts are relative int64_t nanoseconds: FILCH_FOREVER waits forever,
+ *    0 polls.
+ *  - Objects are opaque. Futures are reference counted;
+ *    filch_future_release(NULL) is a no-op.
+ *  - Option structs: a NULL pointer or a zero field means the default.
+ *  - Iterators (filch_map_next, filch_as_completed_next) return 0 with an
+ *    item, FILCH_END when exhausted, or another error.
+ *
+ * Threads: "any thread" means a foreign thread, a worker of any executor, or
+ * a callback. "Blocks" means the call may sleep; a call that blocks on a
+ * worker of an executor runs other tasks of that executor instead of
+ * sleeping (it helps), so it cannot deadlock the pool.
+ *
+ * This header includes only libc headers and compiles as C11 and as C++.
+ */
+#ifndef FILCH_H
+#define FILCH_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <filch/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(FILCH_BUILDING_LIBRARY)
+#define FILCH_API __attribute__((visibility("default")))
+#else
+#define FILCH_API
+#endif
+
+#define FILCH_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+
+/* Wait forever (a timeout in nanoseconds). */
+#define FILCH_FOREVER ((int64_t)-1)
+
+/* Returned by iterators when every item has been yielded. */
+#define FILCH_END (-ENODATA)
+
+/* ------------------------------------------------------------------ */
+/* Version and errors                                                  */
+/* ------------------------------------------------------------------ */
+
+/* FILCH_VERSION_HEX of the library actually linked (0xMMmmpp). Any thread,
+ * never blocks, wait-free. */
+FILCH_API unsigned filch_version(void);
+
+/* "MAJOR.MINOR.PATCH" of the linked library; a static string. Any thread. */
+FILCH_API const char *filch_version_string(void);
+
+/* A static English description of err: a negative errno returned by filch,
+ * FILCH_END, or a positive task error code. Never NULL; unknown codes give
+ * "unknown error". Any thread, never blocks, wait-free. */
+FILCH_API const char *filch_strerror(int err);
+
+/* ------------------------------------------------------------------ */
+/* Executor (section "Executor" of docs/api.md)                        */
+/* ------------------------------------------------------------------ */
+
+typedef struct filch_executor filch_executor;
+typedef struct filch_future filch_future;
+
+/* A task: runs on a worker with the arg given at submit. It stores its
+ * result in *result (initially NULL) and returns 0, or returns a positive
+ * error code of its own (a negative return -e is taken as e). */
+typedef int (*filch_task_fn)(void *arg, void **result);
+
+/* Pinning policy of workers. */
+enum filch_pin {
+	FILCH_PIN_AUTO = 0, /* pin one per CPU of the affinity mask, unless
+			       there are more workers than CPUs */
+	FILCH_PIN_NONE = 1, /* never pin */
+	FILCH_PIN_CPUS = 2, /* always pin, round robin over the mask */
+};
+
+/* What filch_submit does when a bounded submission queue is full. */
+enum filch_full_policy {
+	FILCH_FULL_BLOCK = 0,	    /* wait up to full_timeout_ns, then -EAGAIN */
+	FILCH_FULL_FAIL = 1,	    /* fail at once with -EAGAIN */
+	FILCH_FULL_CALLER_RUNS = 2, /* run the task in the submitting thread */
+};
+
+struct filch_executor_opts {
+	unsigned flags;		 /* reserved: bits gate fields added later; 0 */
+	unsigned workers;	 /* 0 = number of CPUs in the affinity mask */
+	const char *name_prefix; /* thread names "<prefix>-<i>"; NULL = "filch" */
+	/* Runs once in each worker before it takes tasks; a nonzero return
+	 * fails filch_executor_create with that code (made negative), after
+	 * every started worker has been joined. */
+	int (*initializer)(void *arg, unsigned worker_index);
+	void *initializer_arg;
+	int pin;		 /* enum filch_pin */
+	/* Bound on tasks submitted by foreign threads and not yet started;
+	 * 0 = unbounded. */
+	size_t queue_capacity;
+	int full_policy;	 /* enum filch_full_policy */
+	int64_t full_timeout_ns; /* for FILCH_FULL_BLOCK; 0 = FILCH_FOREVER */
+};
+
+/* Creates an executor and starts its workers. Returns 0 and *ex, -EINVAL
+ * (NULL ex, bad option), -ENOMEM, -EAGAIN (thread creation failed), or the
+ * initializer's code made negative. On error nothing is left running.
+ * Foreign thread or worker; blocks until every worker has run its
+ * initializer. */
+FILCH_API int filch_executor_create(filch_executor **ex,
+				    const struct filch_executor_opts *opts);
+
+/* Number of workers of ex. Any thread, wait-free. */
+FILCH_API unsigned filch_executor_workers(const filch_executor *ex);
+
+/* The executor whose worker calls this, or NULL on a foreign thread. */
+FILCH_API filch_executor *filch_current_executor(void);
+
+/* Index of the calling worker in its executor, or -1 on a foreign thread. */
+FILCH_API int filch_current_worker(void);
+
+#define FILCH_SHUTDOWN_WAIT 1u		 /* block until every task has run */
+#define FILCH_SHUTDOWN_CANCEL_PENDING 2u /* cancel tasks not yet started */
+
+/* Stops accepting submissions from foreign threads (they get -ESHUTDOWN);
+ * tasks already running may still submit children while the pool drains.
+ * With CANCEL_PENDING, pending futures are cancelled (their callbacks run,
+ * their waiters wake); running tasks finish. With WAIT, blocks until the
+ * pool is drained and the workers have exited. A second call is harmless.
+ * Returns 0, -EINVAL (NULL ex, unknown flag), or -EDEADLK for WAIT from one
+ * of ex's own workers (then nothing waits, but the shutdown still begins). */
+FILCH_API int filch_shutdown(filch_executor *ex, unsigned flags);
+
+/* filch_shutdown(ex, FILCH_SHUTDOWN_WAIT) then frees ex. Futures that users
+ * still hold stay valid. Returns 0, or -EDEADLK from one of ex's workers
+ * (nothing freed). filch_executor_destroy(NULL) returns 0. */
+FILCH_API int filch_executor_destroy(filch_executor *ex);
+
+/* For __attribute__((cleanup)): destroys *ex. The scope form of Python's
+ * "with ThreadPoolExecutor() as ex:" is
+ *     FILCH_SCOPED_EXECUTOR ex = NULL; filch_executor_create(&ex, NULL);  */
+FILCH_API void filch_executor_cleanup(filch_executor **ex);
+#define FILCH_SCOPED_EXECUTOR \
+	__attribute__((cleanup(filch_executor_cleanup))) filch_executor *
+
+/* Submits fn(arg). With fut non-NULL, *fut receives a new future (the
+ * caller owns one reference); with fut NULL no future is allocated (fire
+ * and forget). Returns 0, -EINVAL, -ENOMEM, -ESHUTDOWN, or -EAGAIN (bounded
+ * queue full). From a worker the task goes to that worker's deque; from a
+ * foreign thread to the executor's injector. Lock-free (wait-free enqueue)
+ * unless the bounded queue's policy blocks. Any thread. */
+FILCH_API int filch_submit(filch_executor *ex, filch_task_fn fn, void *arg,
+			   filch_future **fut);
+
+/* Inside a task: attach a message (printf format) to the failure code and
+ * return code, so that "return filch_task_fail(ENOENT, "no %s", p);" fails
+ * the task with both. Outside a task: returns code and does nothing. */
+FILCH_API int filch_task_fail(int code, const char *fmt, ...) FILCH_PRINTF(2, 3);
+
+/* Inside a task: true once its future's cancellation was requested while it
+ * ran (filch_future_cancel on a RUNNING future returns false but sets this;
+ * so does a cancelling shutdown). False outside a task. Wait-free. */
+FILCH_API bool filch_cancel_requested(void);
+
+/* ------------------------------------------------------------------ */
+/* Fork-join groups (section "Groups")                                 */
+/* ------------------------------------------------------------------ */
+
+/* A group lives on the caller's stack; its content is private. */
+typedef struct filch_group {
+	union {
+		void *p;
+		long long ll;
+		unsigned char bytes[64];
+	} opaque_;
+} filch_group;
+
+typedef int (*filch_job_fn)(void *arg);
+
+/* Prepares g for spawns on ex. Returns 0 or -EINVAL. Any thread. */
+FILCH_API int filch_group_init(filch_group *g, filch_executor *ex);
+
+/* Spawns fn(arg) in g: pushed on the calling worker's deque, or given to the
+ * injector from a foreign thread. Returns 0, -ENOMEM or -ESHUTDOWN (fn not
+ * run). Lock-free; no allocation in steady state on a worker. */
+FILCH_API int filch_group_spawn(filch_group *g, filch_job_fn fn, void *arg);
+
+/* Waits until every job spawned in g has run; returns 0 or the first nonzero
+ * code a job returned. On a worker it runs other tasks meanwhile; on a
+ * foreign thread it sleeps. g may be reused after init. */
+FILCH_API int filch_group_wait(filch_group *g);
+
+/* ------------------------------------------------------------------ */
+/* Futures (section "Futures")                                         */
+/* ------------------------------------------------------------------ */
+
+enum filch_future_state {
+	FILCH_PENDING = 0,
+	FILCH_RUNNING = 1,
+	FILCH_FINISHED = 2, /* with a result or an error */
+	FILCH_CANCELLED = 3,
+};
+
+typedef void (*filch_callback_fn)(filch_future *f, void *arg);
+
+/* State of f (a snapshot). Any thread, wait-free. */
+FILCH_API int filch_future_state(const filch_future *f);
+FILCH_API bool filch_future_done(const filch_future *f); /* FINISHED or CANCELLED */
+FILCH_API bool filch_future_running(const filch_future *f);
+FILCH_API bool filch_future_cancelled(const filch_future *f);
+
+/* Waits up to timeout_ns for f and returns 0 with *result (may be NULL),
+ * -ETIMEDOUT, -ECANCELED, or the task's positive error code. Blocks (helps
+ * on a worker). Any thread. */
+FILCH_API int filch_future_result(filch_future *f, int64_t timeout_ns,
+				  void **result);
+
+/* Waits like filch_future_result; returns 0 when f finished, with *code (0 on
+ * success, else the task's code) and *message (NULL or a string owned by f,
+ * valid while f is referenced); -ETIMEDOUT; -ECANCELED. code and message may
+ * be NULL. */
+FILCH_API int filch_future_error(filch_future *f, int64_t timeout_ns,
+				 int *code, const char **message);
+
+/* Cancels f if it is still pending and returns true (also if it was already
+ * cancelled); false if it is running or finished (a running task then sees
+ * filch_cancel_requested()). Cancelling runs f's callbacks, wakes its
+ * waiters, and cancels continuations not yet started. Any thread. */
+FILCH_API bool filch_future_cancel(filch_future *f);
+
+/* Adds a reference; returns f. Any thread, wait-free. */
+FILCH_API filch_future *filch_future_retain(filch_future *f);
+
+/* Drops a reference; the last one frees f. A promise released unfulfilled is
+ * cancelled first. NULL is a no-op. Any thread. */
+FILCH_API void filch_future_release(filch_future *f);
+
+/* Calls cb(f, arg) once f is done: in the completing thread, in the order
+ * callbacks were added, or at once in the caller if f is already done.
+ * Returns 0, -EINVAL or -ENOMEM (then cb is never called). Lock-free. */
+FILCH_API int filch_future_on_done(filch_future *f, filch_callback_fn cb,
+				   void *arg);
+
+/* Promises: futures completed by the user. create gives a PENDING future
+ * (the caller owns one reference). set_running moves it to RUNNING (-ECANCELED
+ * if it was cancelled). set_result / set_error complete it (code > 0) and
+ * return 0, -EINVAL if it was already completed, -ECANCELED if cancelled.
+ * Any thread. */
+FILCH_API int filch_promise_create(filch_future **f);
+FILCH_API int filch_promise_set_running(filch_future *f);
+FILCH_API int filch_promise_set_result(filch_future *f, void *result);
+FILCH_API int filch_promise_set_error(filch_future *f, int code,
+				      const char *message);
+
+/* Continuation: when f finishes with a result, fn(f, arg, &result) runs on
+ * ex and completes *out. If f fails, *out fails with the same code and
+ * message without running fn; if f is cancelled, so is *out. Returns 0,
+ * -EINVAL, -ENOMEM or -ESHUTDOWN. Any thread. */
+typedef int (*filch_then_fn)(filch_future *antecedent, void *arg,
+			     void **result);
+FILCH_API int filch_future_then(filch_future *f, filch_executor *ex,
+				filch_then_fn fn, void *arg, filch_future **out);
+
+/* *out finishes when every future of fs did (result NULL); it fails with the
+ * first error seen, or is cancelled when one of fs is. n == 0 gives a
+ * finished future. The caller keeps its references to fs. */
+FILCH_API int filch_when_all(filch_future *const *fs, size_t n,
+			     filch_future **out);
+
+/* *out completes like the first of fs to be done; its result is that
+ * future's index, as (void *)(uintptr_t)i. n == 0 is -EINVAL. */
+FILCH_API int filch_when_any(filch_future *const *fs, size_t n,
+			     filch_future **out);
+
+/* ------------------------------------------------------------------ */
+/* wait, as_completed, map (section "Waiting and mapping")             */
+/* ------------------------------------------------------------------ */
+
+enum filch_wait_mode {
+	FILCH_FIRST_COMPLETED = 1,
+	FILCH_FIRST_EXCEPTION = 2,
+	FILCH_ALL_COMPLETED = 3,
+};
+
+/* Waits until mode is satisfied or timeout_ns passes. Reorders fs in place,
+ * stably, so that the done futures come first, and sets *ndone. Returns 0
+ * when mode is satisfied, -ETIMEDOUT, -EINVAL, or -ENOMEM. n == 0 returns 0
+ * at once. Woken by completions, never polls. Blocks (helps on a worker). */
+FILCH_API int filch_wait(filch_future **fs, size_t n, int64_t timeout_ns,
+			 int mode, size_t *ndone);
+
+typedef struct filch_as_completed filch_as_completed;
+
+/* Iterates over fs in completion order (already-done ones first; duplicates
+ * once); timeout_ns bounds the whole iteration. The iterator holds its own
+ * references. */
+FILCH_API int filch_as_completed_begin(filch_as_completed **it,
+				       filch_future *const *fs, size_t n,
+				       int64_t timeout_ns);
+/* 0 with *f (borrowed: valid until _end, or retain it), FILCH_END, or
+ * -ETIMEDOUT (the iteration may be resumed with a new timeout by _next
+ * again only after _end: a timeout ends it). Blocks. */
+FILCH_API int filch_as_completed_next(filch_as_completed *it, filch_future **f);
+FILCH_API void filch_as_completed_end(filch_as_completed *it);
+
+typedef struct filch_map_iter filch_map_iter;
+
+/* Produces the next input of a generator-fed map: returns 0 with *item,
+ * FILCH_END at the end, or a negative error that ends the map. */
+typedef int (*filch_gen_fn)(void *gen_arg, void **item);
+
+struct filch_map_opts {
+	unsigned flags;	    /* reserved; 0 */
+	int64_t timeout_ns; /* from the call; 0 = FILCH_FOREVER */
+	size_t chunksize;   /* items per task; 0 = automatic */
+	size_t buffersize;  /* bound on tasks in flight; 0 = automatic */
+};
+
+/* Maps fn over items[0..n) (filch_map) or over what gen produces
+ * (filch_map_gen); results come in input order from filch_map_next. */
+FILCH_API int filch_map(filch_map_iter **it, filch_executor *ex,
+			filch_task_fn fn, void *const *items, size_t n,
+			const struct filch_map_opts *opts);
+FILCH_API int filch_map_gen(filch_map_iter **it, filch_executor *ex,
+			    filch_task_fn fn, filch_gen_fn gen, void *gen_arg,
+			    const struct filch_map_opts *opts);
+/* 0 with the next result in input order, FILCH_END, -ETIMEDOUT, or the first
+ * task error (positive; it ends the iteration). Blocks. */
+FILCH_API int filch_map_next(filch_map_iter *it, void **result);
+/* Cancels the tasks not yet started, waits for running ones, frees it. */
+FILCH_API void filch_map_close(filch_map_iter *it);
+
+/* ------------------------------------------------------------------ */
+/* Completion port (section "Completion port")                         */
+/* ------------------------------------------------------------------ */
+
+typedef struct filch_port filch_port;
+
+/* FILCH_PORT_SECTION: declared by the completion-port work (issue 9). */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FILCH_H */

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/* error.c - names of the error codes filch returns. */
+#include "config.h"
+
+#include <string.h>
+
+#include <filch.h>
+
+const char *filch_strerror(int err)
+{
+	switch (err) {
+	case 0:
+		return "success";
+	case -EINVAL:
+		return "invalid argument";
+	case -ENOMEM:
+		return "out of memory";
+	case -ETIMEDOUT:
+		return "timed out";
+	case -ECANCELED:
+		return "cancelled";
+	case -ESHUTDOWN:
+		return "executor is shut down";
+	case -EAGAIN:
+		return "resource temporarily unavailable (queue full or thread limit)";
+	case -EDEADLK:
+		return "would deadlock (waiting on its own worker)";
+	case FILCH_END:
+		return "end of iteration";
+	default:
+		break;
+	}
+	/* A positive code is a task's own error: by convention an errno. */
+	if (err > 0 && err < 4096) {
+		const char *s = strerrordesc_np(err);
+		if (s)
+			return s;
+	}
+	return "unknown error";
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * futex.h - the Linux futex calls the runtime sleeps and wakes with, and
+ * the monotonic clock its deadlines use.
+ *
+ * A deadline is an absolute CLOCK_MONOTONIC time in nanoseconds, or
+ * FILCH__NO_DEADLINE; filch__deadline() turns an API timeout (relative ns,
+ * FILCH_FOREVER, 0 = poll) into one.
+ */
+#ifndef FILCH_FUTEX_H
+#define FILCH_FUTEX_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define FILCH__NO_DEADLINE INT64_MAX
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+int64_t filch__now_ns(void);
+
+/* Absolute deadline for a relative API timeout (negative = forever). */
+int64_t filch__deadline(int64_t timeout_ns);
+
+/* Sleeps while *addr == expected, until woken or the deadline passes.
+ * Returns 0 when woken or when *addr != expected (or spuriously: callers
+ * re-check their condition), -ETIMEDOUT at the deadline. Private futex
+ * (the word is not shared across processes). A fault-injection site. */
+int filch__futex_wait(_Atomic uint32_t *addr, uint32_t expected,
+		      int64_t deadline);
+
+/* Wakes up to n sleepers on addr (INT32_MAX for all). */
+void filch__futex_wake(_Atomic uint32_t *addr, int n);
+
+#endif /* FILCH_FUTEX_H */

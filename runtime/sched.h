@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sched.h - what the scheduler (executor.c, worker.c, inject.c, park.c,
+ * task.c, group.c) offers the rest of the runtime: task records, handing a
+ * task to an executor, helping while waiting, and the executor's lifetime.
+ */
+#ifndef FILCH_SCHED_H
+#define FILCH_SCHED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <urcu/wfcqueue.h>
+
+#include <filch.h>
+
+/*
+ * A task record, embedded at the start of whatever is scheduled (a future,
+ * a fire-and-forget submission, a group job). run(t, false) runs the task and
+ * disposes of the record; run(t, true) discards it instead (a cancelling
+ * shutdown, or an executor destroyed with tasks queued): the owner must then
+ * give the task an outcome (cancel its future, count it in its group) and
+ * dispose of the record. Every task handed to the scheduler gets exactly one
+ * run() call.
+ */
+struct filch__task {
+	void (*run)(struct filch__task *t, bool discard);
+	struct cds_wfcq_node inject_node; /* private to inject.c */
+};
+
+/*
+ * Task-record blocks: FILCH__BLOCK_SIZE bytes, FILCH_CACHELINE-aligned, from
+ * the calling thread's slab (no malloc, no atomic RMW in steady state).
+ * Any thread may allocate; any thread may free (a remote free goes back to
+ * the owning slab through a lock-free stack). Blocks stay valid after the
+ * executor that ran them is destroyed and after the allocating thread exits.
+ */
+#define FILCH__BLOCK_SIZE 128
+void *filch__block_alloc(void);	/* NULL on allocation failure */
+void filch__block_free(void *block);
+
+/* The executor the calling thread is a worker of, or NULL. */
+filch_executor *filch__self_executor(void);
+
+/*
+ * Hands t to ex. On a worker of ex: onto its deque (lifo = true: into its
+ * one-task LIFO slot, for a continuation that should run next). From any
+ * other thread: into ex's injector, applying the bounded-queue policy
+ * (CALLER_RUNS runs t here before returning 0). Wakes a parked worker when
+ * no worker is searching. Returns 0, -ESHUTDOWN, -EAGAIN or -ENOMEM; on
+ * error t was not taken and is still the caller's.
+ */
+int filch__sched_submit(filch_executor *ex, struct filch__task *t, bool lifo);
+
+/*
+ * On a worker: runs one task of its executor (own deque, injector, steal)
+ * and returns true, or returns false when none was found. On a foreign
+ * thread: returns false at once. Used by every blocking call so that a
+ * worker that waits keeps the pool moving.
+ */
+bool filch__help_once(void);
+
+/* Executor lifetime: filch_executor_destroy drops the user's reference;
+ * anything that may submit later (a continuation) holds one. */
+void filch__executor_retain(filch_executor *ex);
+void filch__executor_release(filch_executor *ex);
+
+#endif /* FILCH_SCHED_H */
