@@ -5,21 +5,100 @@
  * Items are non-NULL pointers. One owner thread pushes and pops at the
  * bottom; any number of thieves steal at the top. The buffer doubles when
  * full; a replaced buffer is retired through liburcu and freed once no
- * thief can still read it.
+ * thief can still read it. The algorithm, its memory-order table and its
+ * synchronization proof are at the top of deque.c; docs/design.md has the
+ * measurements.
  *
- * Synchronization:
- *   push  : owner only, never concurrently with pop or another push
- *   pop   : owner only
- *   steal : any thread registered with liburcu (rcu_register_thread), any
- *           number at once, concurrently with push and pop
- *   init / destroy : alone
+ * Synchronization (which calls may run at the same time):
+ *
+ *              | push  | pop   | steal | size_hint | init/destroy
+ *   push       |  -    |  -    |  yes  |   yes     |   -
+ *   pop        |  -    |  -    |  yes  |   yes     |   -
+ *   steal      |  yes  |  yes  |  yes  |   yes     |   -
+ *   size_hint  |  yes  |  yes  |  yes  |   yes     |   -
+ *
+ *   push, pop : the owner only (one thread, fixed between init and destroy)
+ *   steal     : any thread registered with liburcu (rcu_register_thread of
+ *               the default flavour, <urcu.h>), not the owner's call stack
+ *               inside push or pop; many at once
+ *   init / destroy : alone; destroy must not run inside an RCU read-side
+ *               critical section nor in a call_rcu callback
+ *
+ * Progress: push and pop are wait-free except when push grows the buffer
+ * (one allocation and a copy); steal is lock-free (it fails with
+ * FILCH__STEAL_RETRY only because another thread made progress).
+ *
+ * Memory: embed struct filch__deque in storage aligned to FILCH_CACHELINE
+ * (a static, or filch__aligned_alloc): its owner and thief halves are
+ * alignas'ed cache lines.
  */
 #ifndef FILCH_DEQUE_H
 #define FILCH_DEQUE_H
 
+#include <assert.h>
+#include <stdalign.h>
 #include <stddef.h>
+#include <stdint.h>
 
-struct filch__deque; /* layout: defined here by deque.c's author (workers embed it) */
+#include <urcu/call-rcu.h>
+
+#include "atomic.h"
+#include "perturb.h"
+
+/*
+ * Test-only mutants (stress/deque_stress_m*, stress/deque_model.cpp): each
+ * one reintroduces a published deque bug so that the checkers show that
+ * they catch it. 0, the default, is the correct deque; nothing else may be
+ * built into the library.
+ *   1: take() without seq_cst (release store of bottom, acquire load of top)
+ *   2: push() keeps writing to the old buffer after a growth
+ *   3: steal() reads the slot after its CAS on top
+ */
+#ifndef FILCH_DEQUE_MUTANT
+#define FILCH_DEQUE_MUTANT 0
+#endif
+
+/*
+ * A buffer of 2^k slots. Index i (bottom and top count up forever) lives in
+ * slot[i & mask]. Written by the owner only; read by thieves through an RCU
+ * read-side critical section. Immutable once replaced: the owner never
+ * writes to a buffer after publishing its successor.
+ */
+struct filch__deque_buf {
+	struct rcu_head retire;	/* call_rcu link once replaced */
+	int64_t mask;		/* capacity - 1 */
+	_Atomic(void *) slot[];	/* read relaxed: ordered by bottom and top */
+};
+
+/*
+ * The deque: the owner's cache line, then the thieves' cache line.
+ *
+ * bottom: one past the newest item. Written by the owner only: +1 by push
+ *   (release), -1 then back by pop (pop's transient bottom = top - 1 on an
+ *   empty deque is legal and reads as empty). Read by thieves.
+ * top: the oldest item. Only ever increases, by one successful CAS of a
+ *   thief or of the owner taking the last item. top <= bottom except while
+ *   pop has bottom lowered.
+ * buf: the live buffer; replaced only by the owner (push growing it).
+ * top_seen, growths: the owner's private bookkeeping (plain fields).
+ */
+struct filch__deque {
+	/* Owner's line: written by the owner only, read by thieves. */
+	alignas(FILCH_CACHELINE) _Atomic int64_t bottom;
+	_Atomic(struct filch__deque_buf *) buf;
+	int64_t top_seen;	/* a past value of top: never above it */
+	unsigned long growths;	/* buffers replaced so far (statistics) */
+	/* Thieves' line: the CAS target. */
+	alignas(FILCH_CACHELINE) _Atomic int64_t top;
+};
+
+static_assert(offsetof(struct filch__deque, bottom) == 0,
+	      "bottom opens the owner's cache line");
+static_assert(offsetof(struct filch__deque, top) % FILCH_CACHELINE == 0 &&
+		      offsetof(struct filch__deque, top) >= FILCH_CACHELINE,
+	      "top must sit alone on the thieves' cache line");
+static_assert(sizeof(struct filch__deque) % FILCH_CACHELINE == 0,
+	      "nothing may share the thieves' cache line");
 
 enum filch__steal {
 	FILCH__STEAL_OK = 0,	/* *item holds the stolen item */
@@ -28,18 +107,123 @@ enum filch__steal {
 				   owner; the deque may be non-empty */
 };
 
-/* Initial capacity 2^log2_capacity items. Returns 0 or -ENOMEM. */
+/* Largest accepted log2_capacity of filch__deque_init. */
+#define FILCH__DEQUE_MAX_LOG2 30
+
+/*
+ * Initial capacity 2^log2_capacity items (0 <= log2_capacity <=
+ * FILCH__DEQUE_MAX_LOG2). Returns 0, -EINVAL (bad log2_capacity or NULL d)
+ * or -ENOMEM (d untouched beyond being unusable). Alone.
+ */
 int filch__deque_init(struct filch__deque *d, unsigned log2_capacity);
-/* Frees the buffer and every retired buffer (waits for readers). */
+/*
+ * Frees the buffer and every retired buffer: waits for pending call_rcu
+ * callbacks when the deque ever grew (rcu_barrier). Items still in the
+ * deque are forgotten (the caller drains it first). Alone; blocks.
+ */
 void filch__deque_destroy(struct filch__deque *d);
-/* Owner: pushes item at the bottom; grows when full. 0 or -ENOMEM (item not
- * pushed). No read-modify-write. */
-int filch__deque_push(struct filch__deque *d, void *item);
-/* Owner: pops the most recently pushed item, or NULL when empty. */
-void *filch__deque_pop(struct filch__deque *d);
-/* Thief: takes the oldest item. Lock-free. */
+/*
+ * Thief: takes the oldest item into *item. Lock-free; never blocks.
+ * Returns FILCH__STEAL_OK, _EMPTY or _RETRY (*item untouched unless OK).
+ */
 enum filch__steal filch__deque_steal(struct filch__deque *d, void **item);
+/*
+ * Push's slow path (owner): the buffer looked full by top_seen. Reloads top
+ * and, if the buffer is really full, replaces it by one twice as large.
+ * Returns 0 (room for one more item) or -ENOMEM (deque unchanged).
+ */
+int filch__deque_make_room(struct filch__deque *d);
+
+/*
+ * The store-load pair of take (pop): bottom's store must be visible before
+ * top is read, against steal reading top then bottom. seq_cst operations,
+ * not a standalone fence: see filch__store_then_fence in atomic.h.
+ */
+#if FILCH_DEQUE_MUTANT == 1
+#define filch__deque_take_publish(p, v) filch__store(p, v, release)
+#define filch__deque_take_read(p) filch__load(p, acquire)
+#else
+#define filch__deque_take_publish(p, v) filch__store_then_fence(p, v)
+#define filch__deque_take_read(p) filch__load_after_fence(p)
+#endif
+
+/*
+ * Owner: pushes item (non-NULL) at the bottom; grows when full. Returns 0,
+ * or -ENOMEM when growing failed (item not pushed, deque unchanged).
+ * Wait-free without growth; no read-modify-write.
+ */
+static inline int filch__deque_push(struct filch__deque *d, void *item)
+{
+	int64_t b = filch__load(&d->bottom, relaxed); /* owner's own */
+	struct filch__deque_buf *a = filch__load(&d->buf, relaxed);
+
+	/* top_seen <= top, so this under-estimates the free room. */
+	if (b - d->top_seen > a->mask) {
+		int err = filch__deque_make_room(d);
+
+		if (err)
+			return err;
+#if FILCH_DEQUE_MUTANT != 2
+		/* Write to the buffer that make_room may have replaced:
+		 * the reload missing from Le et al.'s published listing. */
+		a = filch__load(&d->buf, relaxed);
+#endif
+	}
+	filch__store(&a->slot[b & a->mask], item, relaxed);
+	/* Release: the slot store before the new bottom. Pairs with the
+	 * seq_cst (acquire) load of bottom in filch__deque_steal. */
+	filch__store(&d->bottom, b + 1, release);
+	return 0;
+}
+
+/*
+ * Owner: pops the most recently pushed item, or NULL when empty. Wait-free;
+ * one locked instruction (x86 XCHG) unless the deque is known empty.
+ */
+static inline void *filch__deque_pop(struct filch__deque *d)
+{
+	int64_t b = filch__load(&d->bottom, relaxed) - 1; /* owner's own */
+	struct filch__deque_buf *a = filch__load(&d->buf, relaxed);
+	int64_t t;
+	void *item;
+
+	if (b < d->top_seen)
+		return NULL; /* bottom <= a past top <= top: empty */
+	/* Claim index b before looking at top; seq_cst store. Pairs with
+	 * the seq_cst loads of top then bottom in filch__deque_steal: in the
+	 * single order S either steal sees the lowered bottom, or this load
+	 * sees steal's CAS on top (Dekker). */
+	filch__deque_take_publish(&d->bottom, b);
+	FILCH__PERTURB();
+	t = filch__deque_take_read(&d->top); /* seq_cst, see above */
+	d->top_seen = t;
+	if (t < b) /* two or more items: index b is ours alone */
+		return filch__load(&a->slot[b & a->mask], relaxed);
+	item = NULL;
+	if (t == b) {
+		/* The last item: race the thieves for it on top. seq_cst
+		 * success: one total order with steal's CAS on the same
+		 * top (only one of them wins index t). */
+		item = filch__load(&a->slot[b & a->mask], relaxed);
+		if (!filch__cas(&d->top, &t, t + 1, seq_cst, relaxed))
+			item = NULL;
+		d->top_seen = b + 1;
+	}
+	/* Empty now: restore bottom = top. Release (free on x86 and as
+	 * cheap as a plain store on ARMv8): every store to bottom is at
+	 * least release, so whichever one steal's load of bottom reads, it
+	 * also sees the buffer that holds the items below it. */
+	filch__store(&d->bottom, b + 1, release);
+	return item;
+}
+
 /* Any thread: a racy estimate of the number of items (for heuristics). */
-size_t filch__deque_size_hint(const struct filch__deque *d);
+static inline size_t filch__deque_size_hint(const struct filch__deque *d)
+{
+	int64_t b = filch__load(&d->bottom, relaxed);
+	int64_t t = filch__load(&d->top, relaxed);
+
+	return b > t ? (size_t)(b - t) : 0;
+}
 
 #endif /* FILCH_DEQUE_H */

@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * deque.c - the per-worker Chase-Lev work-stealing deque: growth, stealing,
+ * and the retirement of replaced buffers through liburcu.
+ *
+ * Algorithm: D. Chase and Y. Lev, "Dynamic circular work-stealing deque",
+ * SPAA 2005, with the C11 memory orders of N. M. Le, A. Pop, A. Cohen and
+ * F. Zappa Nardelli, "Correct and efficient work-stealing for weak memory
+ * models", PPoPP 2013, and three corrections:
+ *   - push reloads the buffer pointer after growing it (the published C11
+ *     listing keeps writing to the old one; found by CDSChecker, Norris and
+ *     Demsky, OOPSLA 2013);
+ *   - steal reads the slot before its CAS on top (after the CAS the owner
+ *     may already have reused the slot);
+ *   - the seq_cst fences become seq_cst operations on bottom and top (see
+ *     filch__store_then_fence in atomic.h): the same proof, visible to
+ *     ThreadSanitizer, and an XCHG instead of clang's MFENCE on x86.
+ * push and pop are static inline in deque.h; this file has their slow path.
+ *
+ * Indices: bottom and top are 64-bit and only count up (pop lowers bottom
+ * for a moment and puts it back), so there is no ABA on top; index i lives
+ * in slot[i & mask] of the buffer that is live while i is in the deque.
+ *
+ * Synchronization table (who touches what):
+ *
+ *   word     | written by                      | read by
+ *   ---------+---------------------------------+-------------------------
+ *   bottom   | owner: push, pop                | owner; steal; size_hint
+ *   top      | CAS: steal, pop (last item)     | owner: pop, make_room;
+ *            |                                 | steal; size_hint
+ *   buf      | owner: make_room (grow)         | owner; steal (RCU)
+ *   slot[]   | owner: push, grow (copy)        | owner: pop; steal
+ *   top_seen | owner                           | owner
+ *
+ * Memory-order table (every non-relaxed access, what it orders, its pair):
+ *
+ *   #  where      access            order    orders / pairs with
+ *   1  push       store slot        relaxed  published by 2
+ *   2  push       store bottom      release  slot (1) before bottom; pairs
+ *                                            with steal's load of bottom (8)
+ *   3  make_room  load top          acquire  a thief's slot read (10),
+ *                                            before its CAS (11), happens
+ *                                            before the owner reuses that
+ *                                            slot; pairs with 11 and 6
+ *   4  grow       store buf         release  copied slots and mask before
+ *                                            the pointer; pairs with 9
+ *   5  pop        store bottom-1    seq_cst  \ Dekker with 7, 8: in the
+ *      pop        load top          seq_cst  / total order S, pop sees the
+ *                                            thief's CAS or steal sees the
+ *                                            lowered bottom
+ *   6  pop        CAS top (last)    seq_cst  one winner against 11
+ *      pop        restore bottom    release  like 2 (every store of bottom
+ *                                            is release, so any value
+ *                                            steal reads publishes buf)
+ *   7  steal      load top          seq_cst  Dekker with 5
+ *   8  steal      load bottom       seq_cst  Dekker with 5; acquire part
+ *                                            pairs with 2 (slots, buf)
+ *   9  steal      load buf          acquire  pairs with 4: sees the
+ *                                            copied slots
+ *  10  steal      load slot         relaxed  before 11, by program order
+ *                                            and 11's release
+ *  11  steal      CAS top           seq_cst  one winner among thieves and
+ *                                            6; release pairs with 3 and
+ *                                            with pop's load of top
+ *
+ * Why each order is enough (the invariants; docs/design.md has the cases):
+ *   A. An index is delivered at most once. Thieves and the owner taking the
+ *      last item take index t only by CAS top t -> t+1: one wins. The owner
+ *      takes index b > t without CAS only after 5 read t < b with bottom
+ *      already lowered to b; a thief that takes b must have read top = b,
+ *      so its CAS follows pop's read of top, and 7, 8 come after it in S,
+ *      so 8 reads bottom <= b and the thief sees an empty range.
+ *   B. A thief delivers the right item. Its CAS succeeds only if top stayed
+ *      t; the owner overwrites index t's slot (wrapping to t + capacity)
+ *      only after reading top > t through 3 or 5 (acquire), which reads 11
+ *      or later, so the thief's earlier read (10) cannot see that write.
+ *      The buffer it reads (9) is the one that held t when bottom was
+ *      published (8 acquires 2 or 6's release) or a newer copy; a copy
+ *      that lacks t was made when top > t already, so the CAS fails.
+ *   C. No buffer is freed while read. A replaced buffer is unreachable
+ *      from d->buf (4) before call_rcu; thieves read it only inside
+ *      rcu_read_lock, and the callback runs after a grace period.
+ *
+ * Reclamation: liburcu's default flavour (memb, <urcu.h>, called through
+ * the library: no _LGPL_SOURCE). Its read-side lock is a thread-local
+ * counter and a compiler barrier (the writer pays with membarrier), so a
+ * steal costs two calls; QSBR would make those free but would require
+ * every thread that may steal to announce quiescent states, which ties the
+ * deque to the worker loop and to foreign helpers. See docs/design.md.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdint.h>
+
+#include <urcu.h>
+
+#include "alloc.h"
+#include "atomic.h"
+#include "deque.h"
+#include "perturb.h"
+
+/* A zeroed buffer of capacity slots (a power of two), or NULL. Zeroed so
+ * that a thief reading a slot the copy skipped reads NULL, not garbage. */
+static struct filch__deque_buf *deque_buf_alloc(int64_t capacity)
+{
+	struct filch__deque_buf *a;
+
+	if ((uint64_t)capacity >
+	    (SIZE_MAX - sizeof(*a)) / sizeof(a->slot[0]))
+		return NULL;
+	a = filch__calloc(1, sizeof(*a) + (size_t)capacity * sizeof(a->slot[0]));
+	if (a)
+		a->mask = capacity - 1;
+	return a;
+}
+
+/* call_rcu callback: no thief can hold a, since a grace period passed. */
+static void deque_buf_free_rcu(struct rcu_head *head)
+{
+	struct filch__deque_buf *a =
+		caa_container_of(head, struct filch__deque_buf, retire);
+
+	/* TSan cannot see urcu's grace period: acquire what every reader
+	 * (steal) and the retiring owner (deque_grow) released on a. */
+	filch__tsan_acquire(a);
+	filch__free(a);
+}
+
+int filch__deque_init(struct filch__deque *d, unsigned log2_capacity)
+{
+	struct filch__deque_buf *a;
+
+	if (!d || log2_capacity > FILCH__DEQUE_MAX_LOG2)
+		return -EINVAL;
+	a = deque_buf_alloc(INT64_C(1) << log2_capacity);
+	if (!a)
+		return -ENOMEM;
+	atomic_init(&d->bottom, 0);
+	atomic_init(&d->top, 0);
+	atomic_init(&d->buf, a);
+	d->top_seen = 0;
+	d->growths = 0;
+	return 0;
+}
+
+void filch__deque_destroy(struct filch__deque *d)
+{
+	filch__free(filch__load(&d->buf, relaxed)); /* alone: no reader */
+	/* Retired buffers wait in call_rcu queues; only a deque that grew
+	 * has any. rcu_barrier returns once every queued callback ran. */
+	if (d->growths) {
+		/* rcu_barrier callocs a record that the call_rcu thread
+		 * frees after a futex hand-off TSan cannot see. */
+		filch__tsan_ignore_begin();
+		rcu_barrier();
+		filch__tsan_ignore_end();
+	}
+}
+
+/*
+ * Owner: replaces old (full: it holds indices t .. b-1) by a buffer twice
+ * as large holding the same indices, and retires old. 0 or -ENOMEM.
+ */
+static int deque_grow(struct filch__deque *d, struct filch__deque_buf *old,
+		      int64_t t, int64_t b)
+{
+	struct filch__deque_buf *a = deque_buf_alloc(2 * (old->mask + 1));
+	int64_t i;
+
+	if (!a)
+		return -ENOMEM;
+	/* Thieves may move top past t meanwhile: copying their indices too
+	 * is harmless, since they can only be taken by a CAS from t. */
+	for (i = t; i < b; i++)
+		filch__store(&a->slot[i & a->mask],
+			     filch__load(&old->slot[i & old->mask], relaxed),
+			     relaxed);
+	/* Release: the copied slots and a->mask before the pointer. Pairs
+	 * with the acquire load of buf in filch__deque_steal. */
+	filch__store(&d->buf, a, release);
+	/* The owner's own accesses of old before its free (see
+	 * deque_buf_free_rcu). */
+	filch__tsan_release(old);
+	call_rcu(&old->retire, deque_buf_free_rcu);
+	d->growths++;
+	return 0;
+}
+
+int filch__deque_make_room(struct filch__deque *d)
+{
+	int64_t b = filch__load(&d->bottom, relaxed); /* owner's own */
+	struct filch__deque_buf *a = filch__load(&d->buf, relaxed);
+	/* Acquire: every thief's read of a slot below t, made before its
+	 * CAS on top, happens before push reuses that slot. Pairs with the
+	 * CAS in filch__deque_steal and filch__deque_pop. */
+	int64_t t = filch__load(&d->top, acquire);
+
+	d->top_seen = t;
+	if (b - t <= a->mask)
+		return 0; /* thieves made room */
+	return deque_grow(d, a, t, b);
+}
+
+enum filch__steal filch__deque_steal(struct filch__deque *d, void **item)
+{
+	struct filch__deque_buf *a;
+	int64_t t, b;
+	void *x;
+
+	rcu_read_lock();
+	/* seq_cst: top, then bottom, in the total order S. Pairs with the
+	 * store-load pair of filch__deque_pop (Dekker): a pop that took
+	 * index b without CAS made steal see bottom <= b here. */
+	t = filch__load_after_fence(&d->top);
+	FILCH__PERTURB();
+	/* seq_cst, so also acquire: pairs with the release stores of bottom
+	 * in filch__deque_push and filch__deque_pop (slots and buf). */
+	b = filch__load_after_fence(&d->bottom);
+	if (t >= b) {
+		rcu_read_unlock();
+		return FILCH__STEAL_EMPTY;
+	}
+	/* Acquire: pairs with the release store in deque_grow, so a new
+	 * buffer is read with its copied slots. */
+	a = filch__load(&d->buf, acquire);
+#if FILCH_DEQUE_MUTANT == 3
+	/* Mutant: the slot is read after the CAS, when the owner may have
+	 * reused it for index t + capacity. */
+	if (!filch__cas(&d->top, &t, t + 1, seq_cst, relaxed)) {
+		rcu_read_unlock();
+		return FILCH__STEAL_RETRY;
+	}
+	FILCH__PERTURB();
+	x = filch__load(&a->slot[t & a->mask], relaxed);
+	filch__tsan_release(a);
+	rcu_read_unlock();
+#else
+	/* Relaxed: ordered before the CAS below (program order plus the
+	 * CAS's release half, acquired by make_room's load of top). */
+	x = filch__load(&a->slot[t & a->mask], relaxed);
+	/* This thread's reads of a happen before its free (TSan cannot see
+	 * the grace period; see deque_buf_free_rcu). */
+	filch__tsan_release(a);
+	rcu_read_unlock();
+	FILCH__PERTURB();
+	/* seq_cst: one winner for index t among thieves and the owner's CAS
+	 * in filch__deque_pop; release pairs with the acquire loads of top
+	 * in filch__deque_make_room and filch__deque_pop. */
+	if (!filch__cas(&d->top, &t, t + 1, seq_cst, relaxed))
+		return FILCH__STEAL_RETRY;
+#endif
+	*item = x;
+	return FILCH__STEAL_OK;
+}
