@@ -1,0 +1,492 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_faults.c - fails the Nth allocation, thread creation and futex wait,
+ * for every N a workload reaches (the SQLite method), and checks that each
+ * call returns a clear error only where a fault was injected (-ENOMEM for
+ * an allocation, -EAGAIN for a thread; a futex wait that returns early must
+ * cause no error at all), that nothing crashes or hangs, that LeakSanitizer
+ * finds no leak (in an ASan build), that every future ends with an outcome
+ * and every callback runs exactly once, and that the executors still shut
+ * down. Each N runs in its own child process (tests/isolate.h). Allocation
+ * and thread faults are walked one-shot and persistent (every call from the
+ * Nth fails). Needs configure --enable-fault-injection; SKIPs otherwise.
+ */
+#include "config.h"
+
+#include <stdio.h>
+
+#ifndef FILCH_FAULT_INJECTION
+int main(void)
+{
+	printf("1..0 # SKIP fault injection not built "
+	       "(configure --enable-fault-injection)\n");
+	return 0;
+}
+#else
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <filch.h>
+
+#include "isolate.h"
+#include "runtime/fault_ctl.h"
+#include "tap.h"
+
+#define SECOND INT64_C(1000000000)
+#define EVENTUALLY (30 * SECOND)
+/* Walks stop here even if the workload reaches more calls. */
+#define MAX_N 4000
+
+enum { NFUT = 24, NFIRE = 16, NMAP = 40, NJOBS = 20, NCANCEL = 8 };
+
+/* What the workload saw; checked at its end. */
+static _Atomic int runs[NFUT], cb_calls[NFUT], fire_runs, job_runs,
+	cancel_runs, cancel_cbs;
+static _Atomic bool gate_open;
+static enum filch__fault_site armed_site;
+
+#define FAIL(fmt, ...)                                                \
+	do {                                                          \
+		isolate_note("line %d: " fmt, __LINE__, ##__VA_ARGS__); \
+		return __LINE__;                                      \
+	} while (0)
+#define EXPECT(cond, fmt, ...)                   \
+	do {                                     \
+		if (!(cond))                     \
+			FAIL(fmt, ##__VA_ARGS__); \
+	} while (0)
+
+/* The error a call may return because of the armed fault. */
+static int injected_error(void)
+{
+	if (!filch__fault_fired(armed_site))
+		return 0;
+	switch (armed_site) {
+	case FILCH__FAULT_ALLOC:
+		return -ENOMEM;
+	case FILCH__FAULT_THREAD:
+		return -EAGAIN;
+	default:
+		return 0; /* a spurious futex return is never an error */
+	}
+}
+
+/* 0 for success; 1 for the injected error; fails the run otherwise. */
+#define ACCEPT(rc_var, call)                                                 \
+	({                                                                   \
+		rc_var = (call);                                             \
+		if (rc_var != 0 && rc_var != injected_error())              \
+			FAIL("%s returned %d (%s) with %s faults fired %" PRIu64, \
+			     #call, rc_var, filch_strerror(rc_var),          \
+			     filch__fault_site_name(armed_site),             \
+			     filch__fault_fired(armed_site));                \
+		rc_var != 0;                                                 \
+	})
+
+static int task_record(void *arg, void **result)
+{
+	uintptr_t i = (uintptr_t)arg;
+	atomic_fetch_add(&runs[i], 1);
+	*result = arg;
+	return 0;
+}
+
+static int task_fire(void *arg, void **result)
+{
+	atomic_fetch_add(&fire_runs, 1);
+	return 0;
+}
+
+static int task_gate(void *arg, void **result)
+{
+	atomic_fetch_add(&cancel_runs, 1);
+	while (!atomic_load(&gate_open))
+		sched_yield();
+	return 0;
+}
+
+static int task_cancel_victim(void *arg, void **result)
+{
+	atomic_fetch_add(&cancel_runs, 1);
+	return 0;
+}
+
+static int task_square(void *arg, void **result)
+{
+	uintptr_t x = (uintptr_t)arg;
+	*result = (void *)(x * x);
+	return 0;
+}
+
+static int job_count(void *arg)
+{
+	atomic_fetch_add(&job_runs, 1);
+	return 0;
+}
+
+static int then_double(filch_future *a, void *arg, void **result)
+{
+	void *r;
+	int rc = filch_future_result(a, 0, &r);
+	*result = (void *)((uintptr_t)r * 2);
+	return rc;
+}
+
+static void cb_record(filch_future *f, void *arg)
+{
+	atomic_fetch_add(&cb_calls[(uintptr_t)arg], 1);
+}
+
+static void cb_cancel(filch_future *f, void *arg)
+{
+	atomic_fetch_add(&cancel_cbs, 1);
+}
+
+/* Worker threads of this test's executors still alive ("fw-<i>"). */
+static unsigned workers_alive(void)
+{
+	unsigned n = 0;
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	char path[300], comm[32];
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+			 e->d_name);
+		FILE *fp = fopen(path, "r");
+		if (fp && fgets(comm, sizeof(comm), fp) &&
+		    strncmp(comm, "fw-", 3) == 0)
+			n++;
+		if (fp)
+			fclose(fp);
+	}
+	closedir(d);
+	return n;
+}
+
+/* Part 1: futures, callbacks, fire-and-forget, promises, continuations,
+ * when_all/any, wait, as_completed, map, a group; graceful destroy. */
+static int workload_graceful(void)
+{
+	struct filch_executor_opts o = { .workers = 2, .name_prefix = "fw" };
+	filch_executor *ex = NULL;
+	filch_future *fs[NFUT] = { 0 }, *ok_fs[NFUT], *p = NULL, *then = NULL,
+		     *all = NULL, *any = NULL;
+	bool cb_on[NFUT] = { 0 }, cancelled[NFUT] = { 0 };
+	size_t nok = 0, nd;
+	int rc, fired_ok = 0, spawned = 0, group_rc = 0;
+	void *r;
+
+	if (ACCEPT(rc, filch_executor_create(&ex, &o))) {
+		EXPECT(ex == NULL, "*ex written on failure");
+		EXPECT(workers_alive() == 0, "%u workers left after a failed "
+		       "create", workers_alive());
+		return 0;
+	}
+	for (uintptr_t i = 0; i < NFUT; i++) {
+		if (ACCEPT(rc, filch_submit(ex, task_record, (void *)i, &fs[i]))) {
+			EXPECT(fs[i] == NULL, "*fut written on failure");
+			continue;
+		}
+		ok_fs[nok++] = fs[i];
+		cb_on[i] = !ACCEPT(rc, filch_future_on_done(fs[i], cb_record,
+							     (void *)i));
+		if (i % 7 == 3)
+			cancelled[i] = filch_future_cancel(fs[i]);
+	}
+	for (int i = 0; i < NFIRE; i++)
+		fired_ok += !ACCEPT(rc, filch_submit(ex, task_fire, NULL, NULL));
+
+	if (!ACCEPT(rc, filch_promise_create(&p))) {
+		ACCEPT(rc, filch_future_then(p, ex, then_double, NULL, &then));
+		ACCEPT(rc, filch_when_all(&p, 1, &all));
+		if (nok)
+			ACCEPT(rc, filch_when_any(ok_fs, nok, &any));
+		ACCEPT(rc, filch_promise_set_result(p, (void *)21));
+	}
+
+	if (nok && !ACCEPT(rc, filch_wait(ok_fs, nok, EVENTUALLY,
+					  FILCH_ALL_COMPLETED, &nd)))
+		EXPECT(nd == nok, "wait(ALL) returned with %zu of %zu done", nd,
+		       nok);
+
+	filch_as_completed *it;
+	if (nok && !ACCEPT(rc, filch_as_completed_begin(&it, ok_fs, nok,
+							EVENTUALLY))) {
+		filch_future *f;
+		size_t seen = 0;
+		while ((rc = filch_as_completed_next(it, &f)) == 0)
+			seen++;
+		filch_as_completed_end(it);
+		EXPECT(rc == FILCH_END, "as_completed_next returned %d", rc);
+		EXPECT(seen == nok, "as_completed yielded %zu of %zu", seen,
+		       nok);
+	}
+
+	void *items[NMAP];
+	struct filch_map_opts mo = { .chunksize = 3, .buffersize = 4 };
+	filch_map_iter *mi;
+	for (uintptr_t i = 0; i < NMAP; i++)
+		items[i] = (void *)i;
+	if (!ACCEPT(rc, filch_map(&mi, ex, task_square, items, NMAP, &mo))) {
+		uintptr_t i = 0;
+		while ((rc = filch_map_next(mi, &r)) == 0) {
+			EXPECT(r == (void *)(i * i), "map result %zu out of "
+			       "order", (size_t)i);
+			i++;
+		}
+		EXPECT(rc == FILCH_END || rc == injected_error(),
+		       "map_next returned %d (%s)", rc, filch_strerror(rc));
+		EXPECT(rc != FILCH_END || i == NMAP, "map ended after %zu of "
+		       "%d", (size_t)i, NMAP);
+		filch_map_close(mi);
+	}
+
+	filch_group g;
+	if (!ACCEPT(rc, filch_group_init(&g, ex))) {
+		for (int i = 0; i < NJOBS; i++)
+			spawned += !ACCEPT(rc, filch_group_spawn(&g, job_count,
+								 NULL));
+		group_rc = filch_group_wait(&g);
+		EXPECT(group_rc == 0, "group_wait returned %d", group_rc);
+		EXPECT(job_runs == spawned, "%d of %d group jobs ran",
+		       job_runs, spawned);
+	}
+
+	EXPECT((rc = filch_executor_destroy(ex)) == 0, "destroy returned %d",
+	       rc);
+	EXPECT(workers_alive() == 0, "%u workers alive after destroy",
+	       workers_alive());
+
+	/* Every future has an outcome; every task and callback ran once. */
+	for (uintptr_t i = 0; i < NFUT; i++) {
+		if (!fs[i]) {
+			EXPECT(runs[i] == 0, "rejected task %zu ran", (size_t)i);
+			continue;
+		}
+		int st = filch_future_state(fs[i]);
+		if (cancelled[i]) {
+			EXPECT(st == FILCH_CANCELLED, "cancelled future %zu in "
+			       "state %d", (size_t)i, st);
+			EXPECT(runs[i] == 0, "cancelled task %zu ran %d times",
+			       (size_t)i, runs[i]);
+		} else {
+			EXPECT(st == FILCH_FINISHED, "future %zu in state %d "
+			       "after destroy", (size_t)i, st);
+			EXPECT(runs[i] == 1, "task %zu ran %d times", (size_t)i,
+			       runs[i]);
+			EXPECT(filch_future_result(fs[i], 0, &r) == 0 &&
+				       r == (void *)i,
+			       "future %zu: wrong outcome", (size_t)i);
+		}
+		EXPECT(cb_calls[i] == (cb_on[i] ? 1 : 0), "callback %zu ran %d "
+		       "times (registered: %d)", (size_t)i, cb_calls[i],
+		       cb_on[i]);
+		filch_future_release(fs[i]);
+	}
+	EXPECT(fire_runs == fired_ok, "%d of %d fire-and-forget tasks ran",
+	       fire_runs, fired_ok);
+	if (then) {
+		EXPECT(filch_future_done(then), "continuation without outcome");
+		rc = filch_future_result(then, 0, &r);
+		EXPECT(rc == 0 || rc == ENOMEM || rc == -ECANCELED,
+		       "continuation ended with %d", rc);
+		EXPECT(rc || r == (void *)42, "continuation result wrong");
+	}
+	EXPECT(!all || filch_future_done(all), "when_all without outcome");
+	EXPECT(!any || filch_future_done(any), "when_any without outcome");
+	filch_future_release(then);
+	filch_future_release(all);
+	filch_future_release(any);
+	filch_future_release(p);
+	return 0;
+}
+
+/* Part 2: a cancelling shutdown while tasks are queued behind a busy
+ * worker: every queued future is cancelled with its callback run. */
+static int workload_cancelling(void)
+{
+	struct filch_executor_opts o = { .workers = 1, .name_prefix = "fw" };
+	filch_executor *ex = NULL;
+	filch_future *blocker = NULL, *fs[NCANCEL] = { 0 };
+	int rc, cbs = 0;
+
+	if (ACCEPT(rc, filch_executor_create(&ex, &o)))
+		return workers_alive() == 0 ? 0 : __LINE__;
+	if (!ACCEPT(rc, filch_submit(ex, task_gate, NULL, &blocker))) {
+		int64_t deadline = tap_now_ns() + EVENTUALLY;
+		while (!cancel_runs && tap_now_ns() < deadline)
+			sched_yield();
+		EXPECT(cancel_runs, "an accepted task never started");
+	}
+	for (int i = 0; i < NCANCEL; i++) {
+		if (ACCEPT(rc, filch_submit(ex, task_cancel_victim, NULL, &fs[i])))
+			continue;
+		cbs += !ACCEPT(rc, filch_future_on_done(fs[i], cb_cancel, NULL));
+	}
+	EXPECT((rc = filch_shutdown(ex, FILCH_SHUTDOWN_CANCEL_PENDING)) == 0,
+	       "cancelling shutdown returned %d", rc);
+	atomic_store(&gate_open, true);
+	EXPECT((rc = filch_executor_destroy(ex)) == 0, "destroy returned %d",
+	       rc);
+	EXPECT(workers_alive() == 0, "%u workers alive after destroy",
+	       workers_alive());
+	int done = 0, ran = blocker ? 1 : 0;
+	for (int i = 0; i < NCANCEL; i++) {
+		if (!fs[i])
+			continue;
+		EXPECT(filch_future_done(fs[i]), "queued future %d without "
+		       "outcome", i);
+		done++;
+		ran += filch_future_state(fs[i]) == FILCH_FINISHED;
+		filch_future_release(fs[i]);
+	}
+	EXPECT(cancel_runs == ran, "%d tasks ran, futures say %d",
+	       cancel_runs, ran);
+	EXPECT(cancel_cbs == cbs, "%d of %d callbacks ran", cancel_cbs, cbs);
+	if (blocker) {
+		EXPECT(filch_future_done(blocker), "blocker without outcome");
+		filch_future_release(blocker);
+	}
+	return 0;
+}
+
+struct walk_step {
+	enum filch__fault_site site;
+	uint64_t n;
+	bool persistent;
+};
+
+/* The child: arm, run both parts, report how far the site counter got. */
+static int run_step(void *arg)
+{
+	const struct walk_step *st = arg;
+	int rc;
+
+	filch__fault_reset();
+	armed_site = st->site;
+	filch__fault_arm(st->site, st->n, st->persistent);
+	rc = workload_graceful();
+	if (rc == 0)
+		rc = workload_cancelling();
+	/* Faults off: what the leak check and exit path do is not a site. */
+	uint64_t calls = filch__fault_calls(st->site);
+	uint64_t fired = filch__fault_fired(st->site);
+	void *pc = filch__fault_first_pc(st->site);
+	filch__fault_arm(st->site, 0, false);
+	if (rc == 0)
+		isolate_note("calls=%" PRIu64 " fired=%" PRIu64 " pc=%p", calls,
+			     fired, pc);
+	return rc;
+}
+
+/* Code locations (as object+offset, for addr2line) that took a fault. */
+struct pc_set {
+	void *pc[256];
+	unsigned n;
+};
+
+static void pc_add(struct pc_set *set, void *pc)
+{
+	for (unsigned i = 0; i < set->n; i++)
+		if (set->pc[i] == pc)
+			return;
+	if (pc && set->n < 256)
+		set->pc[set->n++] = pc;
+}
+
+static void pc_report(const char *what, const struct pc_set *set)
+{
+	for (unsigned i = 0; i < set->n; i++) {
+		Dl_info info;
+		if (dladdr(set->pc[i], &info) && info.dli_fname)
+			diag("%s fault handled at %s+0x%zx", what,
+			     info.dli_fname,
+			     (size_t)((char *)set->pc[i] -
+				      (char *)info.dli_fbase));
+	}
+}
+
+/* Walks N = 1, 2, ... at one site until a run no longer reaches the Nth
+ * call; one TAP test for the whole walk, a diagnostic per failing N. */
+static void walk(enum filch__fault_site site, bool persistent)
+{
+	struct walk_step st = { site, 0, persistent };
+	struct pc_set pcs = { .n = 0 };
+	unsigned failed = 0, injected = 0;
+	char why[128];
+	const char *name = filch__fault_site_name(site);
+	const char *mode = persistent ? "persistent" : "one-shot";
+
+	for (st.n = 1; st.n <= MAX_N; st.n++) {
+		unsigned long long calls = 0, fired = 0;
+		void *pc = NULL;
+		if (isolate_run(run_step, &st, 60, why, sizeof(why)) != 0) {
+			failed++;
+			injected++;
+			diag("FILCH_FAULT=%s:%" PRIu64 "%s: %s: %s", name, st.n,
+			     persistent ? "+" : "", why, isolate_last_note());
+			continue;
+		}
+		if (sscanf(isolate_last_note(), "calls=%llu fired=%llu pc=%p",
+			   &calls, &fired, &pc) != 3) {
+			failed++;
+			diag("N=%" PRIu64 ": no report from the child", st.n);
+			break;
+		}
+		if (!fired)
+			break; /* the workload no longer reaches call N */
+		injected++;
+		pc_add(&pcs, pc);
+	}
+	ok(failed == 0 && st.n <= MAX_N,
+	   "%s faults (%s): %u injected, %u failed, %u code sites", name, mode,
+	   injected, failed, pcs.n);
+	if (!persistent)
+		pc_report(name, &pcs);
+}
+
+static int self_test(void *unused)
+{
+	filch__fault_reset();
+	filch__fault_arm(FILCH__FAULT_ALLOC, 3, false);
+	for (int i = 1; i <= 5; i++)
+		if (filch__fault_hit(FILCH__FAULT_ALLOC) != (i == 3))
+			return 1;
+	filch__fault_arm(FILCH__FAULT_THREAD, 2, true);
+	for (int i = 1; i <= 5; i++)
+		if (filch__fault_hit(FILCH__FAULT_THREAD) != (i >= 2))
+			return 2;
+	if (filch__fault_calls(FILCH__FAULT_ALLOC) != 5 ||
+	    filch__fault_fired(FILCH__FAULT_THREAD) != 4 ||
+	    !filch__fault_first_pc(FILCH__FAULT_ALLOC))
+		return 3;
+	filch__fault_reset();
+	return filch__fault_hit(FILCH__FAULT_FUTEX) ? 4 : 0;
+}
+
+int main(void)
+{
+	char why[128];
+
+	tap_plan(6);
+	ok(isolate_run(self_test, NULL, 10, why, sizeof(why)) == 0,
+	   "the Nth call at a site fails, once or from then on (%s)", why);
+	walk(FILCH__FAULT_ALLOC, false);
+	walk(FILCH__FAULT_ALLOC, true);
+	walk(FILCH__FAULT_THREAD, false);
+	walk(FILCH__FAULT_THREAD, true);
+	walk(FILCH__FAULT_FUTEX, false);
+	return tap_done();
+}
+#endif /* FILCH_FAULT_INJECTION */
