@@ -287,58 +287,115 @@ FILCH_API int filch_when_any(filch_future *const *fs, size_t n,
 /* wait, as_completed, map (section "Waiting and mapping")             */
 /* ------------------------------------------------------------------ */
 
+/* What filch_wait waits for (Python's return_when). */
 enum filch_wait_mode {
-	FILCH_FIRST_COMPLETED = 1,
-	FILCH_FIRST_EXCEPTION = 2,
-	FILCH_ALL_COMPLETED = 3,
+	FILCH_FIRST_COMPLETED = 1, /* any future of fs is done */
+	FILCH_FIRST_EXCEPTION = 2, /* any finished with an error, else all
+				      done (cancelled counts as done, not as
+				      an error) */
+	FILCH_ALL_COMPLETED = 3,   /* every future is done */
 };
 
-/* Waits until mode is satisfied or timeout_ns passes. Reorders fs in place,
- * stably, so that the done futures come first, and sets *ndone. Returns 0
- * when mode is satisfied, -ETIMEDOUT, -EINVAL, or -ENOMEM. n == 0 returns 0
- * at once. Woken by completions, never polls. Blocks (helps on a worker). */
+/*
+ * Waits until mode holds for fs[0..n) or timeout_ns passes (0 polls,
+ * FILCH_FOREVER waits forever). Then reorders fs in place, stably, so that
+ * the futures done at that moment come first, and sets *ndone (ndone may
+ * be NULL): Python's (done, not_done) without allocating. Duplicates are
+ * allowed and each occurrence counts. Returns 0 when mode holds, -ETIMEDOUT
+ * when it does not (fs is reordered and *ndone set all the same), -EINVAL
+ * (fs NULL with n > 0, a NULL entry, an unknown mode; fs untouched), or
+ * -ENOMEM. n == 0 returns 0 at once with *ndone = 0.
+ * Woken by the futures' completions (never polls them); the caller keeps
+ * its references, which must outlive the call. No allocation when mode
+ * already holds or for up to 4 pending futures (the thread's task-record
+ * slab), one otherwise. Blocks: a foreign thread sleeps on a futex, a
+ * worker runs other tasks of its pool meanwhile. Any thread.
+ */
 FILCH_API int filch_wait(filch_future **fs, size_t n, int64_t timeout_ns,
 			 int mode, size_t *ndone);
 
 typedef struct filch_as_completed filch_as_completed;
 
-/* Iterates over fs in completion order (already-done ones first; duplicates
- * once); timeout_ns bounds the whole iteration. The iterator holds its own
- * references. */
+/*
+ * Starts iterating over fs[0..n) in completion order: the futures already
+ * done come first (in input order), then each as it completes; a future
+ * listed twice is yielded once. timeout_ns bounds the whole iteration,
+ * counted from this call (0 polls, FILCH_FOREVER). The iterator takes its
+ * own reference on each future, so the caller may release fs at once.
+ * Returns 0 and *it, -EINVAL (it NULL, fs NULL with n > 0, a NULL entry) or
+ * -ENOMEM (*it = NULL, nothing kept). One allocation (two above 32 futures,
+ * the second freed before returning). Never blocks. Any thread.
+ */
 FILCH_API int filch_as_completed_begin(filch_as_completed **it,
 				       filch_future *const *fs, size_t n,
 				       int64_t timeout_ns);
-/* 0 with *f (borrowed: valid until _end, or retain it), FILCH_END, or
- * -ETIMEDOUT (the iteration may be resumed with a new timeout by _next
- * again only after _end: a timeout ends it). Blocks. */
+/*
+ * The next future to complete: 0 with *f (borrowed from the iterator: valid
+ * until _end, or retain it), FILCH_END when every future was yielded, or
+ * -ETIMEDOUT when the iteration's timeout passed first. Both end the
+ * iteration: every later call returns FILCH_END (start a new iterator to
+ * wait again). -EINVAL for NULL arguments. Blocks like filch_wait (helps on
+ * a worker); fed by completion callbacks through a lock-free list, never
+ * polls. Only one thread may iterate at a time.
+ */
 FILCH_API int filch_as_completed_next(filch_as_completed *it, filch_future **f);
+/* Ends the iteration and drops the iterator's references; futures not yet
+ * yielded keep running. NULL is a no-op. Never blocks. */
 FILCH_API void filch_as_completed_end(filch_as_completed *it);
 
 typedef struct filch_map_iter filch_map_iter;
 
 /* Produces the next input of a generator-fed map: returns 0 with *item,
- * FILCH_END at the end, or a negative error that ends the map. */
+ * FILCH_END at the end, or a negative error that ends the map (delivered
+ * by filch_map_next after the results of the items before it). Called only
+ * from filch_map_gen and filch_map_next, in the thread calling them. */
 typedef int (*filch_gen_fn)(void *gen_arg, void **item);
 
 struct filch_map_opts {
 	unsigned flags;	    /* reserved; 0 */
-	int64_t timeout_ns; /* from the call; 0 = FILCH_FOREVER */
-	size_t chunksize;   /* items per task; 0 = automatic */
-	size_t buffersize;  /* bound on tasks in flight; 0 = automatic */
+	int64_t timeout_ns; /* for the whole map, from the call; 0 or
+			       negative = FILCH_FOREVER */
+	size_t chunksize;   /* items per task; 0 = automatic: about 4 chunks
+			       per worker for an array (at most 4096
+			       items), 1 for a generator */
+	size_t buffersize;  /* bound on chunks in flight (submitted and not
+			       yet yielded); 0 = 4 per worker */
 };
 
-/* Maps fn over items[0..n) (filch_map) or over what gen produces
- * (filch_map_gen); results come in input order from filch_map_next. */
+/*
+ * Maps fn over items[0..n) (filch_map) or over what gen produces
+ * (filch_map_gen) on ex, chunksize items per task, with at most buffersize
+ * chunks in flight: a new chunk is submitted when the consumer is done
+ * with an old one, so memory stays buffersize * chunksize pointers
+ * whatever the input's length (an endless generator streams). items must
+ * stay valid until filch_map_close. Returns 0 and *it; -EINVAL (NULL it,
+ * ex or fn; items NULL with n > 0; NULL gen; flags); -ENOMEM; or the error
+ * that kept the first chunk from starting (-ESHUTDOWN, -EAGAIN, gen's
+ * error), in which case fn was never called and *it is NULL. Never blocks
+ * unless ex's bounded queue blocks submitters. Any thread.
+ */
 FILCH_API int filch_map(filch_map_iter **it, filch_executor *ex,
 			filch_task_fn fn, void *const *items, size_t n,
 			const struct filch_map_opts *opts);
 FILCH_API int filch_map_gen(filch_map_iter **it, filch_executor *ex,
 			    filch_task_fn fn, filch_gen_fn gen, void *gen_arg,
 			    const struct filch_map_opts *opts);
-/* 0 with the next result in input order, FILCH_END, -ETIMEDOUT, or the first
- * task error (positive; it ends the iteration). Blocks. */
+/*
+ * The next result in input order: 0 with *result; FILCH_END after the
+ * last; -ETIMEDOUT when the map's timeout passed first; the first task
+ * error in input order (positive, after the results before it); or an
+ * input error (gen's negative code, -ESHUTDOWN, -EAGAIN, -ECANCELED when a
+ * chunk was cancelled, e.g. by a cancelling shutdown). Any non-zero return
+ * ends the iteration: later calls return FILCH_END. -EINVAL for NULL
+ * arguments. Blocks (helps on a worker). One thread at a time.
+ */
 FILCH_API int filch_map_next(filch_map_iter *it, void **result);
-/* Cancels the tasks not yet started, waits for running ones, frees it. */
+/*
+ * Cancels the chunks not yet started (fn never runs on their items), asks
+ * the running ones to stop (a chunk checks every 16 items; fn itself may
+ * poll filch_cancel_requested()), waits for them, and frees it. Results
+ * not yet yielded are dropped. NULL is a no-op. Blocks (helps on a worker).
+ */
 FILCH_API void filch_map_close(filch_map_iter *it);
 
 /* ------------------------------------------------------------------ */
@@ -347,7 +404,68 @@ FILCH_API void filch_map_close(filch_map_iter *it);
 
 typedef struct filch_port filch_port;
 
-/* FILCH_PORT_SECTION: declared by the completion-port work (issue 9). */
+/*
+ * A completion port lets an event loop (epoll, libuv, libevent) wait for
+ * futures through one file descriptor: add futures to the port; its fd (an
+ * eventfd) becomes readable once any of them is done; filch_port_drain then
+ * returns the done futures, each once, in completion order, without
+ * blocking. Completions from any number of threads cost no system call while
+ * the loop has not drained since the last wake-up, and no completion is lost
+ * between a drain and the loop's next wait. Add from any thread; drain from
+ * one thread at a time (the loop's).
+ */
+
+/* One completed future, as filch_port_drain returns it. */
+struct filch_port_event {
+	filch_future *future; /* done; the caller owns this reference */
+	void *tag;	      /* the tag given to filch_port_add */
+};
+
+/* Creates a port and its eventfd (non-blocking, close-on-exec). flags must
+ * be 0 (reserved). Returns 0 and *p, -EINVAL (NULL p, unknown flag),
+ * -ENOMEM, or -EMFILE/-ENFILE (no file descriptor left). Any thread; never
+ * blocks. */
+FILCH_API int filch_port_create(filch_port **p, unsigned flags);
+
+/* The port's file descriptor, to watch for readability (level-triggered:
+ * it stays readable while a completion is waiting to be drained; with an
+ * edge-triggered watch, drain until filch_port_drain returns fewer than
+ * cap events). Owned by the port: never read, write or close it. Returns
+ * the fd, or -EINVAL for NULL. Any thread, wait-free. */
+FILCH_API int filch_port_fd(const filch_port *p);
+
+/* Adds f: once f is done (finished or cancelled), an event {f, tag} is
+ * queued on p and p's fd becomes readable. The port takes its own
+ * reference to f (the caller keeps its own and may release it at once). A
+ * future already done is queued at once. Adding the same future twice gives
+ * two events. Returns 0, -EINVAL (NULL p or f), or -ENOMEM (then nothing is
+ * queued and no reference is kept). Any thread, including a task or a
+ * callback; lock-free, never blocks; takes one small record from the
+ * calling thread's slab (no malloc in steady state). The completing thread
+ * queues the event (a lock-free push) and writes the eventfd only when the
+ * port is not already signalled. */
+FILCH_API int filch_port_add(filch_port *p, filch_future *f, void *tag);
+
+/* Takes up to cap queued events into out[0..*n), in completion order, and
+ * resets the fd's readability (it becomes readable again with the next
+ * completion, or at once if events are still queued because cap was
+ * reached). The caller owns the reference in each event's future and must
+ * release it. Returns 0 (also with *n == 0: a spurious wake-up is harmless),
+ * -EINVAL (NULL p, out or n with cap > 0), or -EAGAIN when another thread is
+ * draining p at this moment (nothing taken). Never blocks: at most one
+ * read(2) of the eventfd. Wait-free apart from that system call. Calls must
+ * not overlap (they fail with -EAGAIN): drain from the loop's thread. */
+FILCH_API int filch_port_drain(filch_port *p, struct filch_port_event *out,
+			       size_t cap, size_t *n);
+
+/* Destroys p: releases the futures of the events not drained; futures still
+ * pending stay valid for their other holders and are released by the port
+ * when they complete (no event is queued for them any more). Remove the fd
+ * from your event loop first: it stays open (and may still become readable)
+ * until the last pending future added to p is done, then is closed. NULL is
+ * a no-op. Must not overlap another call on p (completions may go on); any
+ * thread; never blocks. */
+FILCH_API void filch_port_destroy(filch_port *p);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,511 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * waitset.c - filch_wait and the as_completed iterator: completion callbacks
+ * count down or push onto a lock-free list and wake one waiter through a
+ * futex word; nothing polls the futures.
+ *
+ * Both objects are shared between one waiter (the caller) and the completion
+ * callbacks they register, which may run after the waiter returned (a
+ * timeout) or gave up (as_completed_end). So each record is reference
+ * counted: one reference for the waiter and one per registered callback; the
+ * last to drop it frees it. docs/design.md ("wait, as_completed, map") has
+ * the protocol and the memory-order table.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <filch.h>
+
+#include "alloc.h"
+#include "atomic.h"
+#include "future.h"
+#include "futex.h"
+#include "perturb.h"
+#include "sched.h"
+
+/* ------------------------------------------------------------------ */
+/* The wake word: many notifiers, one waiter                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * struct cf_signal.word - whether the one waiter must look again.
+ *
+ *   SIG_IDLE      no notification pending and the waiter is not asleep.
+ *   SIG_SLEEPING  the waiter is asleep on the word, or about to be.
+ *   SIG_NOTIFIED  something the waiter watches changed since it last looked.
+ *
+ * Writers and transitions:
+ *   waiter     IDLE -> SLEEPING (CAS, before futex_wait)
+ *              any -> IDLE (exchange: consumes a notification)
+ *   notifiers  any -> NOTIFIED (exchange); a notifier that replaced
+ *              SLEEPING makes the futex_wake call.
+ *
+ * Protocol: a notifier first publishes its change (a count, a list push),
+ * then exchanges NOTIFIED in. The waiter checks its condition, and only if
+ * it is not met tries IDLE -> SLEEPING. Both RMWs act on the one word, so
+ * they are totally ordered: either the notifier's exchange comes first (the
+ * waiter's CAS fails, it consumes NOTIFIED and looks again) or the waiter's
+ * CAS comes first (the notifier sees SLEEPING and wakes it; futex_wait, which
+ * compares the word with SLEEPING in the kernel, cannot miss that). No
+ * wake-up is lost and a notifier pays the futex syscall only when the waiter
+ * really sleeps.
+ */
+enum { SIG_IDLE = 0, SIG_SLEEPING = 1, SIG_NOTIFIED = 2 };
+
+struct cf_signal {
+	_Atomic uint32_t word;
+};
+
+/* Spins this many pauses (a few microseconds) before sleeping: a completion
+ * that is about to happen is then seen without a futex round trip. */
+#define CF_SPIN 128
+/* On a worker with nothing to help with, sleep at most this long before
+ * looking for new work of the pool again (doubling from the minimum). */
+#define CF_HELP_NAP_MIN_NS 20000
+#define CF_HELP_NAP_MAX_NS 1000000
+
+static void cf_signal_notify(struct cf_signal *s)
+{
+	FILCH__PERTURB();
+	/* release: the notifier's change (count, push) before NOTIFIED, which
+	 * cf_signal_consume's acquire exchange or cf_signal_wait's CAS reads;
+	 * acquire: none needed, but an exchange has one order. */
+	if (filch__xchg(&s->word, SIG_NOTIFIED, acq_rel) == SIG_SLEEPING)
+		filch__futex_wake(&s->word, 1);
+}
+
+/* True when a notification was pending (now consumed). */
+static bool cf_signal_consume(struct cf_signal *s)
+{
+	if (filch__load(&s->word, relaxed) != SIG_NOTIFIED)
+		return false;
+	/* acquire: pairs with the release exchange in cf_signal_notify, so the
+	 * notifier's change is visible when the waiter looks again. */
+	return filch__xchg(&s->word, SIG_IDLE, acquire) == SIG_NOTIFIED;
+}
+
+/*
+ * Waits for a notification until deadline. Returns 0 once one was consumed
+ * (the caller then re-checks its condition), -ETIMEDOUT at the deadline. On
+ * a worker it runs other tasks of its pool meanwhile and naps only when
+ * there is nothing to run, waking early on a notification.
+ */
+static int cf_signal_wait(struct cf_signal *s, int64_t deadline)
+{
+	bool worker = filch__self_executor() != NULL;
+	int64_t nap = CF_HELP_NAP_MIN_NS;
+
+	if (deadline != FILCH__NO_DEADLINE && filch__now_ns() >= deadline)
+		return cf_signal_consume(s) ? 0 : -ETIMEDOUT;
+	/* Callbacks this thread deferred may be the ones we wait for. */
+	filch__future_run_deferred();
+	for (int i = 0; i < CF_SPIN; i++) {
+		if (cf_signal_consume(s))
+			return 0;
+		filch__cpu_relax();
+	}
+	for (;;) {
+		if (cf_signal_consume(s))
+			return 0;
+		if (worker && filch__help_once()) {
+			filch__future_run_deferred();
+			nap = CF_HELP_NAP_MIN_NS;
+			continue;
+		}
+		int64_t now = filch__now_ns();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		int64_t until = deadline;
+		if (worker && deadline - now > nap) {
+			until = now + nap;
+			nap = nap * 2 > CF_HELP_NAP_MAX_NS ? CF_HELP_NAP_MAX_NS
+							    : nap * 2;
+		}
+		uint32_t idle = SIG_IDLE;
+		/* relaxed: nothing is published by going to sleep; a failure
+		 * means NOTIFIED, consumed with acquire at the loop top. */
+		if (!filch__cas(&s->word, &idle, SIG_SLEEPING, relaxed, relaxed))
+			continue; /* NOTIFIED: consume it at the loop top */
+		filch__futex_wait(&s->word, SIG_SLEEPING, until);
+		/* acquire: pairs with cf_signal_notify's release exchange. */
+		if (filch__xchg(&s->word, SIG_IDLE, acquire) == SIG_NOTIFIED)
+			return 0;
+	}
+}
+
+/* Drops one reference of a record counted in *refs; true for the last. */
+static bool cf_put(_Atomic uint32_t *refs)
+{
+	/* acq_rel: every holder's last accesses to the record before the
+	 * free by whoever drops the last reference (release by each dropper,
+	 * acquire by the last). Pairs with itself across holders. */
+	return filch__sub(refs, 1, acq_rel) == 1;
+}
+
+/* True when f is done and finished with an error (not cancelled). */
+static bool future_failed(filch_future *f)
+{
+	/* acquire: f->code is written before the final phase; pairs with the
+	 * release exchange of filch__future_finish and settle. */
+	uint32_t state = filch__load(&f->state, acquire);
+	return (state & FILCH__FS_PHASE) == FILCH_FINISHED && f->code != 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* filch_wait                                                          */
+/* ------------------------------------------------------------------ */
+
+struct wait_node {
+	struct filch__callback cb; /* on one future's callback list */
+	struct wait_rec *w;
+};
+
+struct wait_rec {
+	struct cf_signal sig;
+	/* waiter + registered callbacks not yet run */
+	_Atomic uint32_t refs;
+	/* completions still needed (ALL_COMPLETED, FIRST_EXCEPTION) */
+	_Atomic uint32_t pending;
+	uint8_t mode;
+	bool block; /* from filch__block_alloc, else filch__malloc */
+	struct wait_node nodes[];
+};
+
+/* Records for up to this many callbacks come from the calling thread's
+ * task-record slab: no malloc for small sets. */
+#define WAIT_BLOCK_NODES \
+	((FILCH__BLOCK_SIZE - sizeof(struct wait_rec)) / sizeof(struct wait_node))
+
+static void wait_put(struct wait_rec *w)
+{
+	if (!cf_put(&w->refs))
+		return;
+	if (w->block)
+		filch__block_free(w);
+	else
+		filch__free(w);
+}
+
+static void wait_on_done(struct filch__callback *cb, filch_future *f)
+{
+	struct wait_rec *w = filch__container_of(cb, struct wait_node, cb)->w;
+	bool satisfied;
+
+	if (w->mode == FILCH_FIRST_COMPLETED)
+		satisfied = true;
+	else if (w->mode == FILCH_FIRST_EXCEPTION && future_failed(f))
+		satisfied = true;
+	else
+		/* acq_rel: each callback's view of its done future (release)
+		 * reaches the callback that counts the last one (acquire),
+		 * whose notify passes it on to the waiter's final scan. Pairs
+		 * with itself. */
+		satisfied = filch__sub(&w->pending, 1, acq_rel) == 1;
+	if (satisfied)
+		cf_signal_notify(&w->sig);
+	wait_put(w);
+}
+
+static void reverse(filch_future **a, size_t n)
+{
+	for (size_t i = 0, j = n; i + 1 < j; i++, j--) {
+		filch_future *t = a[i];
+		a[i] = a[j - 1];
+		a[j - 1] = t;
+	}
+}
+
+/*
+ * Stable partition of fs[0..n) into done, then not done; returns the number
+ * done. Each future's state is read exactly once (at a leaf), so the count
+ * matches the order even while futures complete. In place, no allocation:
+ * O(n log n) moves at worst, none when fs is already partitioned.
+ */
+static size_t partition_done(filch_future **fs, size_t n)
+{
+	if (n == 1)
+		return filch_future_done(fs[0]);
+	size_t half = n / 2;
+	size_t a = partition_done(fs, half);
+	size_t b = partition_done(fs + half, n - half);
+	/* fs = [done a][not done half-a][done b][not done]: swap the middle
+	 * two blocks by three reversals. */
+	if (a < half && b > 0) {
+		reverse(fs + a, half - a);
+		reverse(fs + half, b);
+		reverse(fs + a, half - a + b);
+	}
+	return a + b;
+}
+
+/* Whether mode holds for fs whose first ndone entries are done. */
+static bool wait_satisfied(filch_future **fs, size_t n, size_t ndone, int mode)
+{
+	if (ndone == n)
+		return true;
+	if (mode == FILCH_FIRST_COMPLETED)
+		return ndone > 0;
+	if (mode == FILCH_FIRST_EXCEPTION)
+		for (size_t i = 0; i < ndone; i++)
+			if (future_failed(fs[i]))
+				return true;
+	return false;
+}
+
+FILCH_API int filch_wait(filch_future **fs, size_t n, int64_t timeout_ns,
+			 int mode, size_t *ndone)
+{
+	size_t done, k;
+
+	if (ndone)
+		*ndone = 0;
+	if (mode != FILCH_FIRST_COMPLETED && mode != FILCH_FIRST_EXCEPTION &&
+	    mode != FILCH_ALL_COMPLETED)
+		return -EINVAL;
+	if (n == 0)
+		return 0;
+	if (!fs || n >= UINT32_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!fs[i])
+			return -EINVAL;
+
+	int64_t deadline = filch__deadline(timeout_ns);
+	done = partition_done(fs, n);
+	if (wait_satisfied(fs, n, done, mode) || timeout_ns == 0)
+		goto report;
+
+	/* k callbacks, one per future not done at the partition (duplicates
+	 * included: each counts once per occurrence, which keeps the ALL
+	 * countdown exact). */
+	k = n - done;
+	struct wait_rec *w;
+	bool block = k <= WAIT_BLOCK_NODES;
+	if (block)
+		w = filch__block_alloc();
+	else
+		w = filch__malloc(sizeof(*w) + k * sizeof(struct wait_node));
+	if (!w)
+		return -ENOMEM;
+	filch__store(&w->sig.word, SIG_IDLE, relaxed);
+	filch__store(&w->refs, (uint32_t)(k + 1), relaxed);
+	filch__store(&w->pending, (uint32_t)k, relaxed);
+	w->mode = (uint8_t)mode;
+	w->block = block;
+	/* Futures done after the partition are registered too (their
+	 * callback runs at once here): the not-done ones are fs[done..n). */
+	for (size_t i = 0; i < k; i++) {
+		w->nodes[i].cb.fn = wait_on_done;
+		w->nodes[i].w = w;
+		filch__future_add_callback(fs[done + i], &w->nodes[i].cb);
+	}
+	cf_signal_wait(&w->sig, deadline); /* the partition below decides */
+	wait_put(w);
+	done = partition_done(fs, n);
+report:
+	if (ndone)
+		*ndone = done;
+	return wait_satisfied(fs, n, done, mode) ? 0 : -ETIMEDOUT;
+}
+
+/* ------------------------------------------------------------------ */
+/* as_completed                                                        */
+/* ------------------------------------------------------------------ */
+
+struct ac_node {
+	struct filch__callback cb; /* on the future's callback list */
+	struct ac_node *next; /* in the done stack or the ready list */
+	filch_future *f;      /* a reference held by the iterator */
+	filch_as_completed *it;
+};
+
+struct filch_as_completed {
+	/* Written by completion callbacks. */
+	struct cf_signal sig;
+	/* iterator + registered callbacks not yet run */
+	_Atomic uint32_t refs;
+	/*
+	 * done: a Treiber stack of nodes whose future completed, newest
+	 * first. Callbacks push (CAS, release); the iterator takes the whole
+	 * stack at once (exchange with NULL, acquire), so no node is ever
+	 * popped alone and ABA cannot arise.
+	 */
+	struct ac_node *_Atomic done;
+
+	/* Private to the iterating thread, on their own cache line. */
+	_Alignas(FILCH_CACHELINE) struct ac_node *ready; /* FIFO to yield */
+	struct ac_node **ready_tail;
+	size_t unique; /* distinct futures */
+	size_t yielded;
+	int64_t deadline;
+	bool over;
+	struct ac_node nodes[];
+};
+
+static void ac_on_done(struct filch__callback *cb, filch_future *f)
+{
+	struct ac_node *node = filch__container_of(cb, struct ac_node, cb);
+	filch_as_completed *it = node->it;
+	struct ac_node *head = filch__load(&it->done, relaxed);
+
+	(void)f;
+	do
+		node->next = head;
+	/* release: node->next (and the future's completion, seen by this
+	 * callback) before the node is reachable; pairs with the acquire
+	 * exchange in ac_take_done. relaxed on failure: head reloaded. */
+	while (!filch__cas_weak(&it->done, &head, node, release, relaxed));
+	cf_signal_notify(&it->sig);
+	if (cf_put(&it->refs))
+		filch__free(it);
+}
+
+static void ac_append(filch_as_completed *it, struct ac_node *node)
+{
+	node->next = NULL;
+	*it->ready_tail = node;
+	it->ready_tail = &node->next;
+}
+
+/* Moves every completed node to the ready list, oldest completion first. */
+static bool ac_take_done(filch_as_completed *it)
+{
+	if (!filch__load(&it->done, relaxed))
+		return false;
+	/* acquire: pairs with the release CAS in ac_on_done: each node's next
+	 * link is visible. */
+	struct ac_node *stack = filch__xchg(&it->done, NULL, acquire);
+	struct ac_node *oldest = stack, *fifo = NULL;
+	while (stack) {
+		struct ac_node *next = stack->next;
+		stack->next = fifo;
+		fifo = stack;
+		stack = next;
+	}
+	*it->ready_tail = fifo;
+	it->ready_tail = &oldest->next;
+	return true;
+}
+
+/* Power-of-two open-addressing set of future pointers, for deduplication
+ * while the iterator is built: true when f was already present. */
+static bool seen_before(filch_future **set, size_t mask, filch_future *f)
+{
+	uintptr_t h = (uintptr_t)f;
+	h ^= h >> 17;
+	h *= (uintptr_t)0x9e3779b97f4a7c15ull;
+	for (size_t i = (size_t)(h >> 7) & mask;; i = (i + 1) & mask) {
+		if (set[i] == f)
+			return true;
+		if (!set[i]) {
+			set[i] = f;
+			return false;
+		}
+	}
+}
+
+FILCH_API int filch_as_completed_begin(filch_as_completed **itp,
+				       filch_future *const *fs, size_t n,
+				       int64_t timeout_ns)
+{
+	if (!itp)
+		return -EINVAL;
+	*itp = NULL;
+	if ((n && !fs) || n > UINT32_MAX / 4)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!fs[i])
+			return -EINVAL;
+
+	/* The deduplication set: on the stack for small inputs. */
+	filch_future *small_set[64] = {NULL};
+	size_t cap = 8;
+	while (cap < 2 * n)
+		cap *= 2;
+	filch_future **set = small_set;
+	if (cap > 64)
+		set = filch__calloc(cap, sizeof(*set));
+	size_t size = sizeof(filch_as_completed) + n * sizeof(struct ac_node);
+	size = (size + FILCH_CACHELINE - 1) & ~(size_t)(FILCH_CACHELINE - 1);
+	filch_as_completed *it = filch__aligned_alloc(FILCH_CACHELINE, size);
+	if (!set || !it) {
+		if (set != small_set)
+			filch__free(set);
+		filch__free(it);
+		return -ENOMEM;
+	}
+	filch__store(&it->sig.word, SIG_IDLE, relaxed);
+	filch__store(&it->done, NULL, relaxed);
+	it->ready = NULL;
+	it->ready_tail = &it->ready;
+	it->unique = 0;
+	it->yielded = 0;
+	it->deadline = filch__deadline(timeout_ns);
+	it->over = false;
+	/* One reference for the iterator and one per callback about to be
+	 * added; the unused ones are dropped below. Relaxed: not shared yet. */
+	filch__store(&it->refs, (uint32_t)(n + 1), relaxed);
+
+	size_t registered = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (seen_before(set, cap - 1, fs[i]))
+			continue;
+		struct ac_node *node = &it->nodes[it->unique++];
+		node->f = filch_future_retain(fs[i]);
+		node->it = it;
+		if (filch_future_done(node->f)) {
+			ac_append(it, node);
+			continue;
+		}
+		node->cb.fn = ac_on_done;
+		filch__future_add_callback(node->f, &node->cb);
+		registered++;
+	}
+	if (set != small_set)
+		filch__free(set);
+	/* Drop the references reserved for callbacks never added; relaxed:
+	 * the iterator's own reference keeps the record alive. */
+	filch__sub(&it->refs, (uint32_t)(n - registered), relaxed);
+	*itp = it;
+	return 0;
+}
+
+FILCH_API int filch_as_completed_next(filch_as_completed *it, filch_future **f)
+{
+	if (!it || !f)
+		return -EINVAL;
+	*f = NULL;
+	if (it->over)
+		return FILCH_END;
+	if (it->yielded == it->unique) {
+		it->over = true;
+		return FILCH_END;
+	}
+	while (!it->ready && !ac_take_done(it)) {
+		if (cf_signal_wait(&it->sig, it->deadline) == -ETIMEDOUT &&
+		    !ac_take_done(it)) {
+			it->over = true;
+			return -ETIMEDOUT;
+		}
+	}
+	struct ac_node *node = it->ready;
+	it->ready = node->next;
+	if (!it->ready)
+		it->ready_tail = &it->ready;
+	it->yielded++;
+	*f = node->f;
+	return 0;
+}
+
+FILCH_API void filch_as_completed_end(filch_as_completed *it)
+{
+	if (!it)
+		return;
+	for (size_t i = 0; i < it->unique; i++)
+		filch_future_release(it->nodes[i].f);
+	if (cf_put(&it->refs))
+		filch__free(it);
+}

@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: MIT */
+/* test_map.c - filch_map / filch_map_gen: input order for every chunking,
+ * errors in the middle, timeouts, laziness and the bound on work in flight,
+ * generators (endless, failing), close, shutdown, and maps inside workers. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <filch.h>
+
+#include "cf_helpers.h"
+#include "tap.h"
+
+static const int64_t MS = 1000000;
+
+static atomic_long calls;
+
+static int square(void *arg, void **result)
+{
+	long x = (long)(intptr_t)arg;
+	atomic_fetch_add(&calls, 1);
+	*result = (void *)(intptr_t)(x * x);
+	return 0;
+}
+
+/* Fails with code 42 on item 500, and with a negative -7 on item 900. */
+static int square_or_fail(void *arg, void **result)
+{
+	long x = (long)(intptr_t)arg;
+	if (x == 500)
+		return 42;
+	if (x == 900)
+		return -7;
+	return square(arg, result);
+}
+
+static void **numbers(size_t n)
+{
+	void **items = malloc(n * sizeof(*items));
+	if (!items)
+		bail_out("malloc");
+	for (size_t i = 0; i < n; i++)
+		items[i] = (void *)(intptr_t)i;
+	return items;
+}
+
+static void test_bad_input(filch_executor *ex)
+{
+	filch_map_iter *it = (filch_map_iter *)&it;
+	void *items[1] = {NULL}, *r;
+	struct filch_map_opts bad = {.flags = 1};
+
+	is(filch_map(NULL, ex, square, items, 1, NULL), -EINVAL, "NULL it");
+	is(filch_map(&it, NULL, square, items, 1, NULL), -EINVAL, "NULL ex");
+	ok(it == NULL, "*it NULL after an error");
+	is(filch_map(&it, ex, NULL, items, 1, NULL), -EINVAL, "NULL fn");
+	is(filch_map(&it, ex, square, NULL, 1, NULL), -EINVAL,
+	   "NULL items with n > 0");
+	is(filch_map(&it, ex, square, items, 1, &bad), -EINVAL,
+	   "unknown flags");
+	is(filch_map_gen(&it, ex, square, NULL, NULL, NULL), -EINVAL,
+	   "NULL generator");
+	is(filch_map_next(NULL, &r), -EINVAL, "next(NULL)");
+	filch_map_close(NULL);
+	ok(1, "close(NULL) is a no-op");
+}
+
+static void test_empty(filch_executor *ex)
+{
+	filch_map_iter *it;
+	void *r;
+
+	is(filch_map(&it, ex, square, NULL, 0, NULL), 0, "map over nothing");
+	is(filch_map_next(it, &r), FILCH_END, "FILCH_END at once");
+	filch_map_close(it);
+}
+
+static void test_order(filch_executor *ex)
+{
+	enum { N = 1000 };
+	void **items = numbers(N);
+	struct {
+		size_t chunk, buf;
+	} cfg[] = {{0, 0}, {1, 1}, {1, 3}, {7, 3}, {1000, 1}, {333, 2},
+		   {5000, 0}, {3, 1000}};
+
+	for (size_t c = 0; c < sizeof(cfg) / sizeof(cfg[0]); c++) {
+		struct filch_map_opts o = {.chunksize = cfg[c].chunk,
+					   .buffersize = cfg[c].buf};
+		filch_map_iter *it;
+		void *r;
+		int rc, bad = 0;
+		size_t got = 0;
+
+		atomic_store(&calls, 0);
+		is(filch_map(&it, ex, square, items, N, &o), 0,
+		   "map chunk %zu buffer %zu", cfg[c].chunk, cfg[c].buf);
+		while ((rc = filch_map_next(it, &r)) == 0) {
+			bad += (intptr_t)r != (intptr_t)(got * got);
+			got++;
+		}
+		is(rc, FILCH_END, "ends with FILCH_END");
+		is(got, N, "%d results", N);
+		is(bad, 0, "all in input order");
+		is(atomic_load(&calls), N, "fn called once per item");
+		is(filch_map_next(it, &r), FILCH_END, "FILCH_END again");
+		filch_map_close(it);
+	}
+	free(items);
+}
+
+static void test_error_in_middle(filch_executor *ex)
+{
+	enum { N = 1000 };
+	void **items = numbers(N);
+	size_t chunks[] = {0, 1, 7, 64, 1000};
+
+	for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+		struct filch_map_opts o = {.chunksize = chunks[c]};
+		filch_map_iter *it;
+		void *r;
+		int rc, bad = 0;
+		size_t got = 0;
+
+		is(filch_map(&it, ex, square_or_fail, items, N, &o), 0,
+		   "map with a failing item, chunk %zu", chunks[c]);
+		while ((rc = filch_map_next(it, &r)) == 0) {
+			bad += (intptr_t)r != (intptr_t)(got * got);
+			got++;
+		}
+		is(got, 500, "the 500 results before the failing item");
+		is(bad, 0, "in order");
+		is(rc, 42, "then the task's code 42");
+		is(filch_map_next(it, &r), FILCH_END, "then FILCH_END");
+		filch_map_close(it);
+	}
+	/* A negative task return comes back positive. */
+	filch_map_iter *it;
+	void *r;
+	int rc;
+	size_t got = 0;
+	filch_map(&it, ex, square_or_fail, items + 501, N - 501, NULL);
+	while ((rc = filch_map_next(it, &r)) == 0)
+		got++;
+	is(got, 900 - 501, "results before item 900");
+	is(rc, 7, "-7 from fn is code 7");
+	filch_map_close(it);
+	free(items);
+}
+
+static int sleepy(void *arg, void **result)
+{
+	cf_sleep_ms((long)(intptr_t)arg);
+	atomic_fetch_add(&calls, 1);
+	*result = arg;
+	return 0;
+}
+
+static void test_timeout(void)
+{
+	filch_executor *ex = cf_executor(4);
+	void *items[8] = {(void *)1, (void *)1, (void *)2, (void *)400,
+			  (void *)1, (void *)1, (void *)1, (void *)1};
+	struct filch_map_opts o = {.timeout_ns = 100 * MS, .chunksize = 1};
+	filch_map_iter *it;
+	void *r;
+	int rc, got = 0;
+
+	int64_t t0 = tap_now_ns();
+	is(filch_map(&it, ex, sleepy, items, 8, &o), 0, "map, 100 ms");
+	while ((rc = filch_map_next(it, &r)) == 0)
+		got++;
+	is(got, 3, "the 3 results before the slow item");
+	is(rc, -ETIMEDOUT, "then -ETIMEDOUT");
+	int64_t el = tap_now_ns() - t0;
+	ok(el >= 99 * MS, "not before the timeout (%lld ms)",
+	   (long long)(el / MS));
+	is(filch_map_next(it, &r), FILCH_END, "a timeout ends the map");
+	filch_map_close(it);
+	filch_executor_destroy(ex);
+}
+
+/* An endless generator of 0, 1, 2, ... that counts what it produced. */
+struct counter {
+	long next;
+	long limit; /* < 0: endless; else FILCH_END at limit */
+	long fail_at; /* > 0: return -EIO when next reaches it */
+};
+
+static int count_gen(void *arg, void **item)
+{
+	struct counter *c = arg;
+	if (c->fail_at > 0 && c->next == c->fail_at)
+		return -EIO;
+	if (c->limit >= 0 && c->next >= c->limit)
+		return FILCH_END;
+	*item = (void *)(intptr_t)c->next++;
+	return 0;
+}
+
+static void test_generator(filch_executor *ex)
+{
+	struct counter c = {.limit = -1};
+	struct filch_map_opts o = {.chunksize = 2, .buffersize = 4};
+	filch_map_iter *it;
+	void *r;
+	long maxahead = 0, bad = 0;
+
+	is(filch_map_gen(&it, ex, square, count_gen, &c, &o), 0,
+	   "map over an endless generator");
+	for (long i = 0; i < 20000; i++) {
+		if (filch_map_next(it, &r) != 0) {
+			bad++;
+			break;
+		}
+		bad += (intptr_t)r != (intptr_t)(i * i);
+		long ahead = c.next - (i + 1);
+		if (ahead > maxahead)
+			maxahead = ahead;
+	}
+	is(bad, 0, "20000 results in order");
+	ok(maxahead <= 4 * 2, "never more than buffersize * chunksize items "
+			      "taken ahead of the consumer (%ld)",
+	   maxahead);
+	filch_map_close(it);
+
+	struct counter f = {.limit = -1, .fail_at = 10};
+	int rc;
+	long got = 0;
+	is(filch_map_gen(&it, ex, square, count_gen, &f, &o), 0,
+	   "map over a generator that fails");
+	while ((rc = filch_map_next(it, &r)) == 0)
+		got++;
+	is(got, 10, "the 10 results before the generator's error");
+	is(rc, -EIO, "then its -EIO");
+	filch_map_close(it);
+
+	struct counter none = {.limit = 0};
+	is(filch_map_gen(&it, ex, square, count_gen, &none, NULL), 0,
+	   "map over an empty generator");
+	is(filch_map_next(it, &r), FILCH_END, "FILCH_END at once");
+	filch_map_close(it);
+}
+
+static int gen_fails_at_once(void *arg, void **item)
+{
+	(void)arg;
+	(void)item;
+	return -EPROTO;
+}
+
+static void test_generator_fails_first(filch_executor *ex)
+{
+	filch_map_iter *it = (filch_map_iter *)&it;
+	atomic_store(&calls, 0);
+	is(filch_map_gen(&it, ex, square, gen_fails_at_once, NULL, NULL),
+	   -EPROTO, "a generator failing before any item fails the call");
+	ok(it == NULL, "no iterator");
+	is(atomic_load(&calls), 0, "fn never called");
+}
+
+static void test_lazy_and_close(void)
+{
+	filch_executor *ex = cf_executor(2);
+	enum { N = 100 };
+	void *items[N];
+	for (int i = 0; i < N; i++)
+		items[i] = (void *)(intptr_t)2;
+	struct filch_map_opts o = {.chunksize = 1, .buffersize = 2};
+	filch_map_iter *it;
+	void *r;
+
+	atomic_store(&calls, 0);
+	is(filch_map(&it, ex, sleepy, items, N, &o), 0, "map, 2 in flight");
+	cf_sleep_ms(60);
+	ok(atomic_load(&calls) <= 2, "without a consumer at most 2 items ran "
+				     "(%ld)",
+	   atomic_load(&calls));
+	is(filch_map_next(it, &r), 0, "one result");
+	filch_map_close(it);
+	long after = atomic_load(&calls);
+	ok(after <= 4, "close cancelled the rest (%ld ran)", after);
+	cf_sleep_ms(20);
+	is(atomic_load(&calls), after, "nothing runs after close returned");
+	filch_executor_destroy(ex);
+}
+
+/* Runs until close asks it to stop: a long chunk stops early. */
+static int until_cancelled(void *arg, void **result)
+{
+	(void)arg;
+	atomic_fetch_add(&calls, 1);
+	*result = NULL;
+	cf_sleep_ms(1);
+	return 0;
+}
+
+static void test_close_stops_running_chunk(void)
+{
+	filch_executor *ex = cf_executor(1);
+	enum { N = 4000 };
+	static void *items[N];
+	struct filch_map_opts o = {.chunksize = N};
+	filch_map_iter *it;
+
+	atomic_store(&calls, 0);
+	is(filch_map(&it, ex, until_cancelled, items, N, &o), 0,
+	   "one chunk of 4000 items of 1 ms");
+	cf_sleep_ms(30);
+	int64_t t0 = tap_now_ns();
+	filch_map_close(it);
+	int64_t el = tap_now_ns() - t0;
+	ok(atomic_load(&calls) < N, "the running chunk stopped early (%ld "
+				    "items)",
+	   atomic_load(&calls));
+	ok(el < 2000 * MS, "close returned in %lld ms", (long long)(el / MS));
+	filch_executor_destroy(ex);
+}
+
+static void test_after_shutdown(void)
+{
+	filch_executor *ex = cf_executor(1);
+	void *items[3] = {0};
+	filch_map_iter *it = (filch_map_iter *)&it;
+
+	filch_shutdown(ex, FILCH_SHUTDOWN_WAIT);
+	atomic_store(&calls, 0);
+	is(filch_map(&it, ex, square, items, 3, NULL), -ESHUTDOWN,
+	   "map after shutdown: -ESHUTDOWN");
+	ok(it == NULL, "no iterator");
+	is(atomic_load(&calls), 0, "fn never called");
+	filch_executor_destroy(ex);
+}
+
+struct nested {
+	long sum;
+	int rc;
+};
+
+static int mapping_task(void *arg, void **result)
+{
+	struct nested *n = arg;
+	void *items[64];
+	for (int i = 0; i < 64; i++)
+		items[i] = (void *)(intptr_t)i;
+	struct filch_map_opts o = {.chunksize = 3, .buffersize = 2};
+	filch_map_iter *it;
+	void *r;
+	n->rc = filch_map(&it, filch_current_executor(), square, items, 64, &o);
+	if (n->rc)
+		return EIO;
+	while ((n->rc = filch_map_next(it, &r)) == 0)
+		n->sum += (long)(intptr_t)r;
+	filch_map_close(it);
+	(void)result;
+	return 0;
+}
+
+static void test_on_worker(void)
+{
+	struct nested n = {0};
+
+	is(cf_run_on_one_worker(mapping_task, &n), 0,
+	   "a map inside the only worker completes (helping)");
+	is(n.rc, FILCH_END, "it ran to FILCH_END");
+	is(n.sum, 63L * 64 * 127 / 6, "sum of squares 0..63");
+}
+
+int main(void)
+{
+	tap_plan(0);
+	filch_executor *ex = cf_executor(2);
+	test_bad_input(ex);
+	test_empty(ex);
+	test_order(ex);
+	test_error_in_middle(ex);
+	test_generator(ex);
+	test_generator_fails_first(ex);
+	filch_executor_destroy(ex);
+	test_timeout();
+	test_lazy_and_close();
+	test_close_stops_running_chunk();
+	test_after_shutdown();
+	test_on_worker();
+	return tap_done();
+}

@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: MIT */
+/* test_wait.c - filch_wait: modes, timeouts, stable reordering, duplicates,
+ * late callbacks after a timeout, and waiting from inside a worker. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdint.h>
+
+#include <filch.h>
+
+#include "cf_helpers.h"
+#include "tap.h"
+
+static const int64_t MS = 1000000;
+
+static void test_bad_input(void)
+{
+	filch_future *fs[2];
+	size_t nd = 99;
+
+	cf_promises(fs, 2);
+	is(filch_wait(fs, 2, 0, 0, &nd), -EINVAL, "mode 0 is -EINVAL");
+	is(nd, 0, "ndone is 0 after -EINVAL");
+	is(filch_wait(fs, 2, 0, 7, NULL), -EINVAL, "unknown mode is -EINVAL");
+	is(filch_wait(NULL, 2, 0, FILCH_ALL_COMPLETED, &nd), -EINVAL,
+	   "NULL fs with n > 0 is -EINVAL");
+	filch_future *withnull[3] = {fs[0], NULL, fs[1]};
+	is(filch_wait(withnull, 3, 0, FILCH_ALL_COMPLETED, &nd), -EINVAL,
+	   "a NULL entry is -EINVAL");
+	ok(withnull[0] == fs[0] && withnull[2] == fs[1],
+	   "fs untouched on -EINVAL");
+	cf_release_all(fs, 2);
+}
+
+static void test_empty_and_done(void)
+{
+	filch_future *fs[3];
+	size_t nd = 99;
+
+	is(filch_wait(NULL, 0, FILCH_FOREVER, FILCH_ALL_COMPLETED, &nd), 0,
+	   "empty set returns 0 at once");
+	is(nd, 0, "empty set: ndone 0");
+
+	cf_promises(fs, 3);
+	filch_promise_set_result(fs[0], NULL);
+	filch_promise_set_error(fs[1], 5, "five");
+	filch_future_cancel(fs[2]);
+	int modes[] = {FILCH_FIRST_COMPLETED, FILCH_FIRST_EXCEPTION,
+		       FILCH_ALL_COMPLETED};
+	for (int m = 0; m < 3; m++) {
+		nd = 0;
+		is(filch_wait(fs, 3, FILCH_FOREVER, modes[m], &nd), 0,
+		   "all already done (mode %d): 0", modes[m]);
+		is(nd, 3, "all already done (mode %d): ndone 3", modes[m]);
+	}
+	cf_release_all(fs, 3);
+}
+
+static void test_poll_and_stable_order(void)
+{
+	filch_future *fs[6], *orig[6];
+	size_t nd = 0;
+
+	cf_promises(fs, 6);
+	for (int i = 0; i < 6; i++)
+		orig[i] = fs[i];
+	is(filch_wait(fs, 6, 0, FILCH_FIRST_COMPLETED, &nd), -ETIMEDOUT,
+	   "poll with nothing done: -ETIMEDOUT");
+	is(nd, 0, "poll: ndone 0");
+	filch_promise_set_result(orig[4], NULL);
+	filch_promise_set_result(orig[1], NULL);
+	filch_future_cancel(orig[5]);
+	is(filch_wait(fs, 6, 0, FILCH_ALL_COMPLETED, &nd), -ETIMEDOUT,
+	   "poll ALL with 3 of 6 done: -ETIMEDOUT");
+	is(nd, 3, "ndone 3");
+	ok(fs[0] == orig[1] && fs[1] == orig[4] && fs[2] == orig[5],
+	   "done ones first, in their input order");
+	ok(fs[3] == orig[0] && fs[4] == orig[2] && fs[5] == orig[3],
+	   "not-done ones after, in their input order");
+	is(filch_wait(fs, 6, 0, FILCH_FIRST_COMPLETED, &nd), 0,
+	   "poll FIRST_COMPLETED with some done: 0");
+	is(filch_wait(fs, 6, 0, FILCH_FIRST_EXCEPTION, &nd), -ETIMEDOUT,
+	   "poll FIRST_EXCEPTION with a cancelled one but no error: -ETIMEDOUT");
+	cf_release_all(orig, 6);
+}
+
+static void test_first_completed(void)
+{
+	filch_future *fs[4], *orig[4];
+	struct cf_completer c;
+	long delay[] = {30};
+	size_t nd = 0;
+
+	cf_promises(fs, 4);
+	for (int i = 0; i < 4; i++)
+		orig[i] = fs[i];
+	cf_completer_start(&c, &orig[2], NULL, delay, 1);
+	int64_t t0 = tap_now_ns();
+	is(filch_wait(fs, 4, FILCH_FOREVER, FILCH_FIRST_COMPLETED, &nd), 0,
+	   "FIRST_COMPLETED returns 0");
+	ok(tap_now_ns() - t0 >= 25 * MS, "not before the completion");
+	is(nd, 1, "ndone 1");
+	ok(fs[0] == orig[2], "the completed one first");
+	cf_completer_join(&c);
+	cf_release_all(orig, 4);
+}
+
+static void test_first_exception(void)
+{
+	filch_future *fs[4], *orig[4];
+	struct cf_completer c;
+	int codes[] = {0, -1, 9};
+	long delay[] = {5, 5, 20};
+	size_t nd = 0;
+
+	cf_promises(fs, 4);
+	for (int i = 0; i < 4; i++)
+		orig[i] = fs[i];
+	/* orig[0] succeeds, orig[1] is cancelled, orig[3] fails, orig[2]
+	 * stays pending: the failure alone satisfies FIRST_EXCEPTION. */
+	filch_future *order[] = {orig[0], orig[1], orig[3]};
+	cf_completer_start(&c, order, codes, delay, 3);
+	is(filch_wait(fs, 4, 5000 * MS, FILCH_FIRST_EXCEPTION, &nd), 0,
+	   "FIRST_EXCEPTION returns 0 on the first error");
+	cf_completer_join(&c);
+	is(nd, 3, "ndone counts the success, the cancel and the error");
+	ok(fs[0] == orig[0] && fs[1] == orig[1] && fs[2] == orig[3] &&
+		   fs[3] == orig[2],
+	   "stable order: done ones in input order, then the pending one");
+
+	/* No error at all: FIRST_EXCEPTION is ALL_COMPLETED. */
+	filch_promise_set_result(orig[2], NULL);
+	is(filch_wait(fs, 4, FILCH_FOREVER, FILCH_FIRST_EXCEPTION, &nd), 0,
+	   "all done: FIRST_EXCEPTION returns 0");
+	is(nd, 4, "ndone 4");
+	cf_release_all(orig, 4);
+
+	filch_future *g[2];
+	cf_promises(g, 2);
+	struct cf_completer c2;
+	int ok_codes[] = {0, 0};
+	long d2[] = {10, 10};
+	cf_completer_start(&c2, g, ok_codes, d2, 2);
+	is(filch_wait(g, 2, FILCH_FOREVER, FILCH_FIRST_EXCEPTION, &nd), 0,
+	   "FIRST_EXCEPTION without errors waits for all");
+	is(nd, 2, "both done");
+	cf_completer_join(&c2);
+	cf_release_all(g, 2);
+}
+
+static void test_all_timeout_then_late_callbacks(void)
+{
+	filch_future *fs[8], *orig[8];
+	size_t nd = 0;
+
+	cf_promises(fs, 8);
+	for (int i = 0; i < 8; i++)
+		orig[i] = fs[i];
+	filch_promise_set_result(orig[3], NULL);
+	int64_t t0 = tap_now_ns();
+	is(filch_wait(fs, 8, 20 * MS, FILCH_ALL_COMPLETED, &nd), -ETIMEDOUT,
+	   "ALL with pending ones times out");
+	ok(tap_now_ns() - t0 >= 19 * MS, "not before the timeout");
+	is(nd, 1, "ndone 1");
+	ok(fs[0] == orig[3], "the done one first");
+	/* The wait's callbacks are still registered: completing now runs
+	 * them after the waiter returned (the shared record outlives it). */
+	for (int i = 0; i < 8; i++)
+		if (i != 3)
+			filch_promise_set_result(orig[i], NULL);
+	is(filch_wait(fs, 8, 0, FILCH_ALL_COMPLETED, &nd), 0,
+	   "late completions: now all done");
+	is(nd, 8, "ndone 8");
+	cf_release_all(orig, 8);
+}
+
+static void test_duplicates_and_many(void)
+{
+	enum { N = 200 };
+	filch_future *p[N], *fs[2 * N];
+	struct cf_completer c;
+	size_t nd = 0;
+
+	cf_promises(p, N);
+	for (int i = 0; i < N; i++)
+		fs[2 * i] = fs[2 * i + 1] = p[i];
+	cf_completer_start(&c, p, NULL, NULL, N);
+	is(filch_wait(fs, 2 * N, FILCH_FOREVER, FILCH_ALL_COMPLETED, &nd), 0,
+	   "ALL over %d futures each listed twice", N);
+	is(nd, 2 * N, "every occurrence counted done");
+	cf_completer_join(&c);
+	cf_release_all(p, N);
+
+	filch_future *q[3];
+	cf_promises(q, 2);
+	q[2] = q[0];
+	struct cf_completer c2;
+	long d[] = {10};
+	cf_completer_start(&c2, q, NULL, d, 1);
+	is(filch_wait(q, 3, FILCH_FOREVER, FILCH_FIRST_COMPLETED, &nd), 0,
+	   "FIRST_COMPLETED with a duplicate");
+	is(nd, 2, "both occurrences of the done future first");
+	cf_completer_join(&c2);
+	cf_release_all(q, 2);
+}
+
+struct nested {
+	int rc;
+	size_t nd;
+};
+
+/* Runs on the only worker: submits children and waits for them all; the
+ * wait must run them itself (help) instead of blocking the pool. */
+static int waiting_task(void *arg, void **result)
+{
+	struct nested *n = arg;
+	filch_future *kids[16];
+	for (int i = 0; i < 16; i++)
+		if (filch_submit(filch_current_executor(), cf_task_sleep,
+				 (void *)(intptr_t)(i % 2), &kids[i]) != 0)
+			return EIO;
+	n->rc = filch_wait(kids, 16, 10000 * MS, FILCH_ALL_COMPLETED, &n->nd);
+	cf_release_all(kids, 16);
+	(void)result;
+	return 0;
+}
+
+static void test_on_worker(void)
+{
+	struct nested n = {.rc = 1};
+
+	is(cf_run_on_one_worker(waiting_task, &n), 0,
+	   "a wait inside the only worker completes (helping)");
+	is(n.rc, 0, "its filch_wait returned 0");
+	is(n.nd, 16, "all 16 children done");
+}
+
+static void test_tasks(void)
+{
+	filch_executor *ex = cf_executor(2);
+	filch_future *fs[32];
+	size_t nd = 0;
+
+	for (int i = 0; i < 32; i++)
+		filch_submit(ex, i == 7 ? cf_task_fail : cf_task_sleep,
+			     (void *)(intptr_t)(i == 7 ? 3 : i % 3), &fs[i]);
+	is(filch_wait(fs, 32, FILCH_FOREVER, FILCH_ALL_COMPLETED, &nd), 0,
+	   "ALL over 32 tasks");
+	is(nd, 32, "all done");
+	int errs = 0;
+	for (int i = 0; i < 32; i++) {
+		int code = 0;
+		filch_future_error(fs[i], 0, &code, NULL);
+		errs += code == 3;
+	}
+	is(errs, 1, "exactly one failed");
+	cf_release_all(fs, 32);
+	filch_executor_destroy(ex);
+}
+
+int main(void)
+{
+	tap_plan(0);
+	test_bad_input();
+	test_empty_and_done();
+	test_poll_and_stable_order();
+	test_first_completed();
+	test_first_exception();
+	test_all_timeout_then_late_callbacks();
+	test_duplicates_and_many();
+	test_on_worker();
+	test_tasks();
+	return tap_done();
+}
