@@ -535,20 +535,30 @@ static int task_shutdown_self(void *arg, void **result)
 	return 0;
 }
 
+/* Creates a 2-worker executor in *ex and runs fn on it to completion. */
+static int run_on_worker(filch_executor **ex, filch_task_fn fn)
+{
+	filch_future *f;
+
+	EXPECT_RC(new_executor(ex, 2), 0);
+	EXPECT_RC(filch_submit(*ex, fn, NULL, &f), 0);
+	EXPECT_RC(filch_future_result(f, EVENTUALLY, NULL), 0);
+	filch_future_release(f);
+	return 0;
+}
+
 static int row_shutdown_wait_from_worker(void *unused)
 {
 	filch_executor *ex;
-	filch_future *f;
+	int rc = run_on_worker(&ex, task_shutdown_self);
 
-	EXPECT_RC(new_executor(&ex, 2), 0);
-	EXPECT_RC(filch_submit(ex, task_shutdown_self, NULL, &f), 0);
-	EXPECT_RC(filch_future_result(f, EVENTUALLY, NULL), 0);
+	if (rc)
+		return rc;
 	EXPECT(from_worker_rc == -EDEADLK, "shutdown(WAIT) in a worker gave %d",
 	       from_worker_rc);
 	/* The shutdown still began. */
 	EXPECT_RC(filch_submit(ex, task_count, NULL, NULL), -ESHUTDOWN);
 	EXPECT_RC(filch_executor_destroy(ex), 0);
-	filch_future_release(f);
 	return 0;
 }
 
@@ -562,12 +572,10 @@ static int task_destroy_self(void *arg, void **result)
 static int row_destroy_from_worker(void *unused)
 {
 	filch_executor *ex;
-	filch_future *f;
+	int rc = run_on_worker(&ex, task_destroy_self);
 
-	EXPECT_RC(new_executor(&ex, 2), 0);
-	EXPECT_RC(filch_submit(ex, task_destroy_self, NULL, &f), 0);
-	EXPECT_RC(filch_future_result(f, EVENTUALLY, NULL), 0);
-	filch_future_release(f);
+	if (rc)
+		return rc;
 	EXPECT(from_worker_rc == -EDEADLK, "destroy in a worker gave %d",
 	       from_worker_rc);
 	/* Nothing was freed: the owner can still use and destroy it. */
