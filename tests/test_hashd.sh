@@ -1,0 +1,60 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# test_hashd.sh - starts hashd on loopback (work on filch with 2 and 1
+# workers, then inline on the loop thread), drives each with hashd_client,
+# checks every answer and that a malformed request is refused, then stops
+# it with SIGTERM. TAP. Every step is bounded in time.
+set -u
+bin=${top_builddir:-.}/docs/examples
+requests=${HASHD_REQUESTS:-2000}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/hashd.XXXXXX")
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+n=0
+result() { # status description
+	n=$((n + 1))
+	if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
+}
+diag_file() { sed 's/^/# /' "$1"; }
+
+echo "1..16"
+"$bin/hashd_client" --self-test >"$tmp/self" 2>&1
+result $? "SHA-256 matches the FIPS 180-4 vectors"
+
+for mode in "--workers 2" "--workers 1" "--inline"; do
+	rm -f "$tmp/port"
+	timeout 120 "$bin/hashd" $mode --port-file "$tmp/port" \
+		>"$tmp/server.log" 2>&1 &
+	pid=$!
+	i=0
+	while [ ! -s "$tmp/port" ] && [ $i -lt 200 ] && kill -0 "$pid" 2>/dev/null; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	[ -s "$tmp/port" ]
+	result $? "hashd $mode listens on 127.0.0.1"
+	port=$(cat "$tmp/port" 2>/dev/null || echo 0)
+
+	timeout 90 "$bin/hashd_client" --port "$port" --requests "$requests" \
+		--connections 8 --size 4096 --rounds 4 >"$tmp/client" 2>&1
+	result $? "hashd $mode: $requests requests over 8 connections, every answer right"
+	diag_file "$tmp/client"
+
+	timeout 30 "$bin/hashd_client" --port "$port" --malformed >"$tmp/bad" 2>&1
+	result $? "hashd $mode: a malformed request is refused"
+
+	timeout 30 "$bin/hashd_client" --port "$port" --requests 100 \
+		--connections 2 --size 100000 --rounds 1 >"$tmp/client" 2>&1
+	result $? "hashd $mode: still serving, large payloads too"
+
+	kill -TERM "$pid"
+	wait "$pid"
+	result $? "hashd $mode stops cleanly on SIGTERM"
+	pid=
+	diag_file "$tmp/server.log"
+done
