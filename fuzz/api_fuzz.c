@@ -461,6 +461,25 @@ static void finish(struct fz *z)
 	}
 }
 
+static void op_submit_future(struct fz *z)
+{
+	op_submit(z, true);
+}
+
+static void op_submit_fire(struct fz *z)
+{
+	op_submit(z, false);
+}
+
+/* Opcode byte modulo the table's length picks the call. */
+static void (*const ops[])(struct fz *) = {
+	op_create,   op_submit_future, op_submit_fire,  op_promise,
+	op_complete, op_cancel,	       op_on_done,	op_result,
+	op_wait,     op_as_completed,  op_map,		op_shutdown,
+	op_destroy,  op_release,       op_then,		op_when,
+	op_group,
+};
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct fz z;
@@ -468,26 +487,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&z, 0, sizeof(z));
 	z.p = data;
 	z.end = data + size;
-	for (unsigned ops = 0; ops < MAX_OPS && z.p < z.end; ops++) {
-		switch (byte(&z) % 17) {
-		case 0: op_create(&z); break;
-		case 1: op_submit(&z, true); break;
-		case 2: op_submit(&z, false); break;
-		case 3: op_promise(&z); break;
-		case 4: op_complete(&z); break;
-		case 5: op_cancel(&z); break;
-		case 6: op_on_done(&z); break;
-		case 7: op_result(&z); break;
-		case 8: op_wait(&z); break;
-		case 9: op_as_completed(&z); break;
-		case 10: op_map(&z); break;
-		case 11: op_shutdown(&z); break;
-		case 12: op_destroy(&z); break;
-		case 13: op_release(&z); break;
-		case 14: op_then(&z); break;
-		case 15: op_when(&z); break;
-		default: op_group(&z); break;
-		}
+	for (unsigned n = 0; n < MAX_OPS && z.p < z.end; n++) {
+		uint8_t op = byte(&z);
+		ops[op % (sizeof(ops) / sizeof(ops[0]))](&z);
 	}
 	finish(&z);
 	return 0;
