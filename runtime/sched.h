@@ -65,4 +65,8 @@ bool filch__help_once(void);
 void filch__executor_retain(filch_executor *ex);
 void filch__executor_release(filch_executor *ex);
 
+/* True once a cancelling shutdown (FILCH_SHUTDOWN_CANCEL_PENDING) of ex
+ * began: running tasks see filch_cancel_requested(). Any thread. */
+bool filch__executor_cancelling(filch_executor *ex);
+
 #endif /* FILCH_SCHED_H */

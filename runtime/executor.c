@@ -1,0 +1,432 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * executor.c - creating, sharing, shutting down and freeing an executor:
+ * options, pinning, worker startup with initializers, submission from
+ * workers and from foreign threads (with the bounded-queue policies).
+ *
+ * Lifetime: refs starts at 1, the user's reference, dropped by
+ * filch_executor_destroy after a waiting shutdown; continuations hold more
+ * (filch__executor_retain). The last release frees the memory; the
+ * threads were joined before the user's reference could go.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <urcu.h>
+
+#include "alloc.h"
+#include "fault.h"
+#include "futex.h"
+#include "park.h"
+#include "worker.h"
+
+#define DEFAULT_NAME_PREFIX "filch"
+/* Initial deque capacity: 2^8 tasks (it grows). */
+#define DEQUE_LOG2 8
+
+static int start_gate_wait(filch_executor *ex)
+{
+	uint32_t g;
+
+	/* Acquire: pairs with the release store of the gate in
+	 * open_gate (the executor is fully set up before GO). */
+	while ((g = filch__load(&ex->gate, acquire)) == FILCH__GATE_WAIT)
+		filch__futex_wait(&ex->gate, FILCH__GATE_WAIT, FILCH__NO_DEADLINE);
+	return g;
+}
+
+static void *worker_thread(void *arg)
+{
+	struct filch__worker *w = arg;
+	filch_executor *ex = w->ex;
+	char name[16];
+	int rc = 0;
+
+	snprintf(name, sizeof(name), "%s-%u", ex->name_prefix, w->index);
+	pthread_setname_np(pthread_self(), name);
+	rcu_register_thread();
+	if (ex->initializer)
+		rc = ex->initializer(ex->initializer_arg, w->index);
+	if (rc != 0) {
+		int none = 0;
+
+		/* Relaxed: published by the release increment of started. */
+		filch__cas(&ex->init_error, &none, rc > 0 ? -rc : rc, relaxed,
+			   relaxed);
+	}
+	/* Release: init_error (and the initializer's effects) before the
+	 * count; pairs with the acquire loads in wait_started. */
+	filch__add(&ex->started, 1, release);
+	filch__futex_wake(&ex->started, 1);
+	if (start_gate_wait(ex) == FILCH__GATE_GO) {
+		filch__self = w;
+		filch__worker_run(w);
+		filch__self = NULL;
+	}
+	rcu_unregister_thread();
+	return NULL;
+}
+
+static void wait_started(filch_executor *ex, uint32_t n)
+{
+	uint32_t s;
+
+	/* Acquire: pairs with the release increment in worker_thread. */
+	while ((s = filch__load(&ex->started, acquire)) < n)
+		filch__futex_wait(&ex->started, s, FILCH__NO_DEADLINE);
+}
+
+static void open_gate(filch_executor *ex, uint32_t value)
+{
+	/* Release: everything create wrote before the workers go on. */
+	filch__store(&ex->gate, value, release);
+	filch__futex_wake(&ex->gate, INT32_MAX);
+}
+
+static void join_threads(filch_executor *ex, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		pthread_join(ex->workers[i].thread, NULL);
+}
+
+/* Gives every task still queued its run(t, true): only an aborted start
+ * (an initializer that submitted) can leave any. */
+static void discard_leftovers(filch_executor *ex, unsigned ndeques)
+{
+	struct filch__task *t;
+
+	while ((t = filch__inject_take(&ex->inject, NULL, 1)))
+		t->run(t, true);
+	for (unsigned i = 0; i < ndeques; i++) {
+		struct filch__worker *w = &ex->workers[i];
+
+		if (w->lifo)
+			w->lifo->run(w->lifo, true);
+		while ((t = filch__deque_pop(&w->deque)))
+			t->run(t, true);
+	}
+}
+
+/* Frees ex and its workers' deques; the threads are gone. */
+static void executor_free(filch_executor *ex, unsigned ndeques)
+{
+	discard_leftovers(ex, ndeques);
+	for (unsigned i = 0; i < ndeques; i++)
+		filch__deque_destroy(&ex->workers[i].deque);
+	pthread_mutex_destroy(&ex->join_lock);
+	filch__free(ex->workers);
+	filch__free(ex);
+}
+
+static int check_opts(const struct filch_executor_opts *o)
+{
+	if (o->flags != 0 || o->workers > FILCH__MAX_WORKERS)
+		return -EINVAL;
+	if (o->pin < FILCH_PIN_AUTO || o->pin > FILCH_PIN_CPUS)
+		return -EINVAL;
+	if (o->full_policy < FILCH_FULL_BLOCK ||
+	    o->full_policy > FILCH_FULL_CALLER_RUNS)
+		return -EINVAL;
+	return 0;
+}
+
+/* The CPUs of the calling thread's affinity mask, in order. */
+static unsigned affinity_cpus(unsigned *cpus)
+{
+	cpu_set_t mask;
+	unsigned n = 0;
+
+	if (sched_getaffinity(0, sizeof(mask), &mask) != 0)
+		return 0;
+	for (unsigned c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &mask))
+			cpus[n++] = c;
+	return n;
+}
+
+static filch_executor *executor_alloc(unsigned n)
+{
+	filch_executor *ex;
+	size_t size = (sizeof(*ex) + FILCH_CACHELINE - 1) & ~(size_t)(FILCH_CACHELINE - 1);
+
+	ex = filch__aligned_alloc(FILCH_CACHELINE, size);
+	if (!ex)
+		return NULL;
+	memset(ex, 0, size);
+	ex->workers = filch__aligned_alloc(FILCH_CACHELINE, n * sizeof(*ex->workers));
+	if (!ex->workers) {
+		filch__free(ex);
+		return NULL;
+	}
+	memset(ex->workers, 0, n * sizeof(*ex->workers));
+	return ex;
+}
+
+static int start_thread(struct filch__worker *w, int cpu)
+{
+	pthread_attr_t attr;
+	int rc;
+
+	if (filch__fault_hit(FILCH__FAULT_THREAD))
+		return -EAGAIN;
+	if (pthread_attr_init(&attr) != 0)
+		return -ENOMEM;
+	rc = 0;
+	if (cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		rc = -pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	}
+	if (rc == 0 && pthread_create(&w->thread, &attr, worker_thread, w) != 0)
+		rc = -EAGAIN;
+	pthread_attr_destroy(&attr);
+	return rc;
+}
+
+int filch_executor_create(filch_executor **exp,
+			  const struct filch_executor_opts *opts)
+{
+	static const struct filch_executor_opts defaults;
+	unsigned ncpus, n, ndeques = 0, nthreads = 0;
+	filch_executor *ex;
+	bool pin;
+	int rc;
+
+	if (!exp)
+		return -EINVAL;
+	*exp = NULL;
+	if (!opts)
+		opts = &defaults;
+	if ((rc = check_opts(opts)) != 0)
+		return rc;
+	unsigned *cpu_list = filch__malloc(CPU_SETSIZE * sizeof(unsigned));
+	if (!cpu_list)
+		return -ENOMEM;
+	ncpus = affinity_cpus(cpu_list);
+	n = opts->workers ? opts->workers : ncpus ? ncpus : 1;
+	if (n > FILCH__MAX_WORKERS)
+		n = FILCH__MAX_WORKERS;
+	pin = ncpus > 0 && (opts->pin == FILCH_PIN_CPUS ||
+			    (opts->pin == FILCH_PIN_AUTO && n <= ncpus));
+
+	ex = executor_alloc(n);
+	if (!ex) {
+		filch__free(cpu_list);
+		return -ENOMEM;
+	}
+	ex->nworkers = n;
+	ex->full_policy = opts->full_policy;
+	ex->full_timeout_ns = opts->full_timeout_ns > 0 ? opts->full_timeout_ns
+							: FILCH_FOREVER;
+	ex->name_prefix = opts->name_prefix ? opts->name_prefix : DEFAULT_NAME_PREFIX;
+	ex->initializer = opts->initializer;
+	ex->initializer_arg = opts->initializer_arg;
+	atomic_init(&ex->park_state, 0);
+	atomic_init(&ex->run_state, 0);
+	atomic_init(&ex->submitters, 0);
+	atomic_init(&ex->refs, 1);
+	atomic_init(&ex->started, 0);
+	atomic_init(&ex->init_error, 0);
+	atomic_init(&ex->gate, FILCH__GATE_WAIT);
+	pthread_mutex_init(&ex->join_lock, NULL);
+	filch__inject_init(&ex->inject, opts->queue_capacity);
+
+	for (; ndeques < n; ndeques++) {
+		struct filch__worker *w = &ex->workers[ndeques];
+
+		w->ex = ex;
+		w->index = ndeques;
+		filch__park_init_worker(w);
+		if ((rc = filch__deque_init(&w->deque, DEQUE_LOG2)) != 0)
+			goto fail;
+	}
+	for (; nthreads < n; nthreads++) {
+		int cpu = pin ? (int)cpu_list[nthreads % ncpus] : -1;
+
+		if ((rc = start_thread(&ex->workers[nthreads], cpu)) != 0)
+			break;
+	}
+	wait_started(ex, nthreads);
+	if (rc == 0)
+		rc = filch__load(&ex->init_error, relaxed); /* after acquire */
+	if (rc != 0) {
+		open_gate(ex, FILCH__GATE_ABORT);
+		join_threads(ex, nthreads);
+		goto fail;
+	}
+	ex->name_prefix = NULL;
+	ex->initializer = NULL;
+	open_gate(ex, FILCH__GATE_GO);
+	filch__free(cpu_list);
+	*exp = ex;
+	return 0;
+
+fail:
+	executor_free(ex, ndeques);
+	filch__free(cpu_list);
+	return rc;
+}
+
+unsigned filch_executor_workers(const filch_executor *ex)
+{
+	return ex ? ex->nworkers : 0;
+}
+
+filch_executor *filch_current_executor(void)
+{
+	return filch__self_executor();
+}
+
+int filch_current_worker(void)
+{
+	struct filch__worker *w = filch__self;
+
+	return w ? (int)w->index : -1;
+}
+
+bool filch__executor_cancelling(filch_executor *ex)
+{
+	/* Relaxed: a hint for filch_cancel_requested(). */
+	return filch__load(&ex->run_state, relaxed) & FILCH__EX_CANCELLING;
+}
+
+void filch__executor_retain(filch_executor *ex)
+{
+	/* Relaxed: the caller already holds a reference. */
+	filch__add(&ex->refs, 1, relaxed);
+}
+
+void filch__executor_release(filch_executor *ex)
+{
+	/* acq_rel: every holder's accesses before the free; the release
+	 * half pairs with the acquire half of the last decrement. */
+	if (filch__sub(&ex->refs, 1, acq_rel) == 1)
+		executor_free(ex, ex->nworkers);
+}
+
+static void join_once(filch_executor *ex)
+{
+	pthread_mutex_lock(&ex->join_lock);
+	if (!ex->joined) {
+		join_threads(ex, ex->nworkers);
+		ex->joined = true;
+	}
+	pthread_mutex_unlock(&ex->join_lock);
+}
+
+int filch_shutdown(filch_executor *ex, unsigned flags)
+{
+	uint32_t bits = FILCH__EX_SHUTDOWN;
+	struct filch__task *t;
+
+	if (!ex || (flags & ~(FILCH_SHUTDOWN_WAIT | FILCH_SHUTDOWN_CANCEL_PENDING)))
+		return -EINVAL;
+	if (flags & FILCH_SHUTDOWN_CANCEL_PENDING)
+		bits |= FILCH__EX_CANCELLING;
+	/* seq_cst: SHUTDOWN before reading idle and submitters in
+	 * try_terminate; pairs with worker.c park()'s seq_cst load after
+	 * its idle increment, and with submit_foreign's seq_cst increment
+	 * of submitters then load of run_state (Dekker, both). */
+	filch__or(&ex->run_state, bits, seq_cst);
+	filch__inject_close(&ex->inject);
+	if (flags & FILCH_SHUTDOWN_CANCEL_PENDING)
+		while ((t = filch__inject_take(&ex->inject, NULL, 1)))
+			t->run(t, true);
+	filch__park_try_terminate(ex);
+	if (!(flags & FILCH_SHUTDOWN_WAIT))
+		return 0;
+	if (filch__self_executor() == ex)
+		return -EDEADLK;
+	join_once(ex);
+	return 0;
+}
+
+int filch_executor_destroy(filch_executor *ex)
+{
+	if (!ex)
+		return 0;
+	if (filch__self_executor() == ex)
+		return -EDEADLK;
+	filch_shutdown(ex, FILCH_SHUTDOWN_WAIT);
+	filch__executor_release(ex);
+	return 0;
+}
+
+void filch_executor_cleanup(filch_executor **ex)
+{
+	if (ex && *ex) {
+		filch_executor_destroy(*ex);
+		*ex = NULL;
+	}
+}
+
+static int submit_local(struct filch__worker *w, struct filch__task *t, bool lifo)
+{
+	struct filch__task *prev = NULL;
+
+	if (lifo) {
+		prev = w->lifo;
+		w->lifo = t;
+		if (!prev)
+			return 0;
+		t = prev; /* the older continuation moves to the deque */
+	}
+	if (filch__deque_push(&w->deque, t) != 0) {
+		if (lifo)
+			w->lifo = prev;
+		return -ENOMEM;
+	}
+	if (w->ex->nworkers > 1)
+		filch__park_notify_local(w->ex);
+	return 0;
+}
+
+static int submit_foreign(filch_executor *ex, struct filch__task *t)
+{
+	int rc = 0;
+
+	/* seq_cst: counted before the SHUTDOWN check; pairs with
+	 * filch_shutdown's fetch_or then try_terminate's read (Dekker). */
+	filch__add(&ex->submitters, 1, seq_cst);
+	if (filch__load(&ex->run_state, seq_cst) & FILCH__EX_SHUTDOWN)
+		rc = -ESHUTDOWN;
+	else if (ex->inject.capacity)
+		rc = filch__inject_reserve(&ex->inject, ex->full_policy,
+					   ex->full_timeout_ns);
+	if (rc == 0) {
+		filch__inject_push(&ex->inject, t);
+		/* P of park.c: the enqueue (urcu, not C11) before N1's load
+		 * of park_state. Pairs with the fence in worker.c's
+		 * last_look. TSan needs no model of it: the task's own
+		 * hand-off is annotated in inject.c. */
+		atomic_thread_fence(memory_order_seq_cst);
+		filch__park_notify(ex);
+	}
+	/* seq_cst: the enqueue before the count drops (a terminating worker
+	 * that reads 0 then sees the task), and the decrement before the
+	 * reads of try_terminate below (one of us sees the other idle). */
+	filch__sub(&ex->submitters, 1, seq_cst);
+	if (rc == 0)
+		return 0;
+	filch__park_try_terminate(ex);
+	if (rc != FILCH__INJECT_CALLER_RUNS)
+		return rc;
+	t->run(t, false);
+	return 0;
+}
+
+int filch__sched_submit(filch_executor *ex, struct filch__task *t, bool lifo)
+{
+	struct filch__worker *w = filch__self;
+
+	if (w && w->ex == ex)
+		return submit_local(w, t, lifo);
+	return submit_foreign(ex, t);
+}

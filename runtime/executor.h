@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * executor.h - the executor and worker records shared by executor.c,
+ * worker.c, park.c, inject.c and group.c (the scheduler's private layout).
+ */
+#ifndef FILCH_EXECUTOR_H
+#define FILCH_EXECUTOR_H
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ck_ec.h>
+
+#include <filch.h>
+
+#include "atomic.h"
+#include "deque.h"
+#include "inject.h"
+#include "sched.h"
+
+/* Largest accepted worker count (park.h packs counts into 16 bits). */
+#define FILCH__MAX_WORKERS 1024u
+
+/* container_of for the scheduler's embedded records. */
+#define filch__container_of(ptr, type, member) \
+	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+/*
+ * One worker. Three cache lines of different writers:
+ *  - deque: its own owner line and thief line (deque.h);
+ *  - the owner's private line: written only by the worker thread;
+ *  - the sleep line: ec is incremented by whoever wakes this worker, sleep
+ *    is the protocol word of park.c (its comment lists the values).
+ */
+struct filch__worker {
+	struct filch__deque deque;
+
+	/* Owner-private: only the worker thread reads or writes these
+	 * (thread is written by the creator before the worker can run). */
+	alignas(FILCH_CACHELINE) struct filch__task *lifo; /* one-task LIFO slot */
+	filch_executor *ex;
+	unsigned index;
+	unsigned tick;	   /* tasks taken: the injector rhythm */
+	uint64_t rng;	   /* xorshift state: steal victims */
+	bool searching;	   /* counted in park_state's searching field */
+	pthread_t thread;
+
+	/* Sleep line (park.c). */
+	alignas(FILCH_CACHELINE) struct ck_ec32 ec;
+	_Atomic uint32_t sleep;
+};
+
+static_assert(offsetof(struct filch__worker, lifo) % FILCH_CACHELINE == 0,
+	      "the owner's fields open their own cache line");
+static_assert(offsetof(struct filch__worker, ec) % FILCH_CACHELINE == 0,
+	      "the sleep line is its own cache line");
+
+/*
+ * run_state: the executor's lifecycle, bits only ever added (fetch_or):
+ *   FILCH__EX_SHUTDOWN   set by filch_shutdown: foreign submissions fail
+ *                        with -ESHUTDOWN; workers keep draining.
+ *   FILCH__EX_CANCELLING set by filch_shutdown(CANCEL_PENDING) together
+ *                        with SHUTDOWN (or after it): workers discard the
+ *                        tasks they take (run(t, true)).
+ *   FILCH__EX_TERMINATED set by park.c's filch__park_try_terminate once
+ *                        SHUTDOWN is set and the pool is quiescent: every
+ *                        worker idle, no foreign submitter in flight, every
+ *                        queue empty. Workers exit; it is never cleared.
+ * Legal: 0 -> SHUTDOWN -> SHUTDOWN|CANCELLING -> ...|TERMINATED, or
+ *        0 -> SHUTDOWN|CANCELLING, or SHUTDOWN -> SHUTDOWN|TERMINATED.
+ */
+#define FILCH__EX_SHUTDOWN 1u
+#define FILCH__EX_CANCELLING 2u
+#define FILCH__EX_TERMINATED 4u
+
+/* Startup gate values (executor.c). */
+#define FILCH__GATE_WAIT 0u
+#define FILCH__GATE_GO 1u
+#define FILCH__GATE_ABORT 2u
+
+struct filch_executor {
+	/* Read-mostly: fixed at creation. */
+	struct filch__worker *workers;
+	unsigned nworkers;
+	int full_policy;
+	int64_t full_timeout_ns;
+
+	/* park.c: searching and idle counts (park.h has the protocol). */
+	alignas(FILCH_CACHELINE) _Atomic uint32_t park_state;
+
+	/* executor.c: lifecycle and foreign submitters in flight. */
+	alignas(FILCH_CACHELINE) _Atomic uint32_t run_state;
+	_Atomic uint32_t submitters;
+	_Atomic uint32_t refs;
+
+	/* Startup (executor.c): workers that finished their initializer,
+	 * the first initializer error, and the gate they wait at. */
+	_Atomic uint32_t started;
+	_Atomic int init_error;
+	_Atomic uint32_t gate;
+
+	/* Startup only (valid while filch_executor_create runs). */
+	const char *name_prefix;
+	int (*initializer)(void *arg, unsigned worker_index);
+	void *initializer_arg;
+
+	/* Joining, once, by whichever filch_shutdown(WAIT) gets there. */
+	pthread_mutex_t join_lock;
+	bool joined;
+
+	/* Submissions from foreign threads. */
+	alignas(FILCH_CACHELINE) struct filch__inject inject;
+};
+
+/* The worker the calling thread is, or NULL (worker.c). */
+extern _Thread_local struct filch__worker *filch__self;
+
+#endif /* FILCH_EXECUTOR_H */

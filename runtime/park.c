@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * park.c - putting idle workers to sleep and waking exactly one when work
+ * arrives, without lost wake-ups, herds, or CPU burnt while idle.
+ *
+ * Each worker sleeps on its own event count (ck_ec32 from Concurrency Kit,
+ * with futex wait/wake ops from futex.h): ck_ec32_inc skips the futex
+ * syscall when the sleeper has not yet gone to the kernel, and a sleeper
+ * whose count moved since it read it does not sleep at all. One count per
+ * worker, rather than one for the pool, is what lets a notifier wake one
+ * worker instead of all of them.
+ *
+ * The rule of Tokio's scheduler: wake a sleeper only when no worker is
+ * searching (a searcher will find the new work), and let at most half the
+ * workers search at once. park_state (park.h) counts searchers and idle
+ * workers; each worker's sleep word (park.h) says whether it may be
+ * claimed.
+ *
+ * Protocol. Work is published by a push onto a deque, or an enqueue on
+ * the injector, followed by a seq_cst operation or fence (P).
+ *
+ *  Notifier N (filch__park_notify), after P:
+ *   N1. s = park_state (seq_cst). Stop if s.searching > 0 or s.idle == 0.
+ *   N2. CAS park_state s -> s + 1 searcher (seq_cst); on failure go to N1.
+ *   N3. For each worker: CAS sleep SLEEPING -> CLAIMED (release); on
+ *       success increment its event count (futex wake if it sleeps), stop.
+ *   N4. None was claimable: give the searcher slot back (seq_cst). If that
+ *       was the last searcher and work is visible, go to N1.
+ *
+ *  Worker W out of work (worker.c):
+ *   W1. If W searches: searching -= 1 (seq_cst); if W found work and was
+ *       the last searcher, W notifies (N1..N4) for the rest.
+ *   W2. v = its event count; sleep = SLEEPING; idle += 1 (seq_cst).
+ *   W3. Look for work once more: injector (after a seq_cst fence), every
+ *       deque (seq_cst loads inside steal). Found: leave (W5), run it.
+ *   W4. If SHUTDOWN: try to terminate. If TERMINATED: exit.
+ *       Sleep until the event count differs from v.
+ *   W5. Leave: CAS sleep SLEEPING -> AWAKE (acquire); if that fails a
+ *       notifier claimed W and counted it searching: W searches.
+ *       idle -= 1.
+ *
+ * Why no wake-up is lost (checked by stress/park.pml with spin): take a
+ * task published by P and a worker W that sleeps in W4 while the task is
+ * queued. W's idle increment (W2) and P's publication, followed by N1's
+ * load, are seq_cst and so totally ordered:
+ *   - If N1 comes after W2, N1 sees idle > 0. Either it sees searching == 0,
+ *     claims a worker (N3; W's SLEEPING was stored before W2's increment,
+ *     which N1 read, so some claimable worker is visible) and the claimed
+ *     worker's count moves, so that worker does not stay asleep; or N4
+ *     finds none claimable, and the searcher slot it returns is rechecked.
+ *     Or N1 sees a searcher S: S's decrement in W1 comes after N1 in the
+ *     total order, and after it S either re-looks for work in its own W3
+ *     (and sees the task, which came before N1), or S found work and,
+ *     being the last searcher, notifies again: the same argument applies
+ *     to that notification.
+ *   - If N1 comes before W2, P came before W2, so W3 sees the task.
+ * A claimed worker wakes even if it has not reached the futex yet: its
+ * count differs from v, which it read before SLEEPING was visible.
+ * No herd: one notification claims at most one worker, and none while a
+ * worker searches.
+ */
+#include "config.h"
+
+#include <limits.h>
+#include <time.h>
+
+#include "futex.h"
+#include "park.h"
+#include "perturb.h"
+
+static int ec_gettime(const struct ck_ec_ops *ops, struct timespec *out)
+{
+	(void)ops;
+	return clock_gettime(CLOCK_MONOTONIC, out);
+}
+
+static void ec_wait32(const struct ck_ec_wait_state *state,
+		      const uint32_t *addr, uint32_t expected,
+		      const struct timespec *deadline)
+{
+	int64_t when = FILCH__NO_DEADLINE;
+
+	(void)state;
+	if (deadline)
+		when = (int64_t)deadline->tv_sec * 1000000000 + deadline->tv_nsec;
+	/* ck_ec re-checks its value after every return, early ones too. */
+	filch__futex_wait((_Atomic uint32_t *)(uintptr_t)addr, expected, when);
+}
+
+static void ec_wake32(const struct ck_ec_ops *ops, const uint32_t *addr)
+{
+	(void)ops;
+	/* One sleeper per event count: its worker. */
+	filch__futex_wake((_Atomic uint32_t *)(uintptr_t)addr, INT32_MAX);
+}
+
+static const struct ck_ec_ops ec_ops = {
+	.gettime = ec_gettime,
+	.wait32 = ec_wait32,
+	.wake32 = ec_wake32,
+};
+
+static const struct ck_ec_mode ec_mode = {
+	.ops = &ec_ops,
+	.single_producer = false,
+};
+
+void filch__park_init_worker(struct filch__worker *w)
+{
+	ck_ec32_init(&w->ec, 0);
+	atomic_init(&w->sleep, FILCH__SLEEP_AWAKE);
+}
+
+bool filch__park_try_search(filch_executor *ex)
+{
+	uint32_t s = filch__load(&ex->park_state, relaxed);
+
+	/* A racy cap, as in Tokio: it may let one extra searcher in. */
+	if (2 * filch__park_searching(s) >= ex->nworkers)
+		return false;
+	/* seq_cst: a searcher counted before its steals (W1's argument
+	 * needs the count visible to N1 while the worker searches). */
+	filch__add(&ex->park_state, FILCH__PARK_SEARCH_ONE, seq_cst);
+	return true;
+}
+
+bool filch__park_stop_search(filch_executor *ex)
+{
+	/* seq_cst: W1, ordered against N1 and before W3's re-look. */
+	uint32_t s = filch__sub(&ex->park_state, FILCH__PARK_SEARCH_ONE, seq_cst);
+
+	return filch__park_searching(s) == 1;
+}
+
+/* Any task in sight (a racy look, for N4). */
+static bool work_visible(filch_executor *ex)
+{
+	if (!filch__inject_empty(&ex->inject))
+		return true;
+	for (unsigned i = 0; i < ex->nworkers; i++)
+		if (filch__deque_size_hint(&ex->workers[i].deque) != 0)
+			return true;
+	return false;
+}
+
+static bool claim_one(filch_executor *ex)
+{
+	for (unsigned i = 0; i < ex->nworkers; i++) {
+		struct filch__worker *w = &ex->workers[i];
+		uint32_t expected = FILCH__SLEEP_SLEEPING;
+
+		if (filch__load(&w->sleep, relaxed) != FILCH__SLEEP_SLEEPING)
+			continue;
+		/* Release: N2's searcher increment before the claim, so that
+		 * the worker's own decrement (after its acquire in
+		 * filch__park_leave) follows it. */
+		if (filch__cas(&w->sleep, &expected, FILCH__SLEEP_CLAIMED,
+			       release, relaxed)) {
+			FILCH__PERTURB();
+			ck_ec32_inc(&w->ec, &ec_mode);
+			return true;
+		}
+	}
+	return false;
+}
+
+void filch__park_notify(filch_executor *ex)
+{
+	for (;;) {
+		/* seq_cst: N1, against W2's increment (see the top). */
+		uint32_t s = filch__load(&ex->park_state, seq_cst);
+
+		for (;;) {
+			if (filch__park_searching(s) != 0 || filch__park_idle(s) == 0)
+				return;
+			/* seq_cst: N2, one notifier at a time while nobody
+			 * searches. */
+			if (filch__cas(&ex->park_state, &s, s + FILCH__PARK_SEARCH_ONE,
+				       seq_cst, seq_cst))
+				break;
+		}
+		if (claim_one(ex))
+			return;
+		/* N4: every idle worker is leaving on its own. */
+		if (!filch__park_stop_search(ex) || !work_visible(ex))
+			return;
+		filch__cpu_relax();
+	}
+}
+
+uint32_t filch__park_prepare(struct filch__worker *w)
+{
+	uint32_t v = ck_ec32_value(&w->ec);
+
+	/* Relaxed: published by the seq_cst increment just below, which N1
+	 * reads before N3 looks at this word. */
+	filch__store(&w->sleep, FILCH__SLEEP_SLEEPING, relaxed);
+	/* seq_cst: W2, against N1 (see the top). */
+	filch__add(&w->ex->park_state, FILCH__PARK_IDLE_ONE, seq_cst);
+	FILCH__PERTURB();
+	return v;
+}
+
+bool filch__park_leave(struct filch__worker *w)
+{
+	uint32_t expected = FILCH__SLEEP_SLEEPING;
+	/* Acquire on both outcomes: a claim's release (claim_one) makes the
+	 * notifier's searcher increment precede our later decrement. */
+	bool claimed = !filch__cas(&w->sleep, &expected, FILCH__SLEEP_AWAKE,
+				   acquire, acquire);
+
+	if (claimed)
+		filch__store(&w->sleep, FILCH__SLEEP_AWAKE, relaxed);
+	/* Relaxed: an idle count a little high only costs a notifier a
+	 * scan; termination is decided with every worker idle. */
+	filch__sub(&w->ex->park_state, FILCH__PARK_IDLE_ONE, relaxed);
+	return claimed;
+}
+
+bool filch__park_sleep(struct filch__worker *w, uint32_t v)
+{
+	ck_ec32_wait(&w->ec, &ec_mode, v, NULL);
+	/* Acquire: TERMINATED was set before the increment that woke us
+	 * (filch__park_try_terminate); ck_ec32_wait is an acquire. */
+	if (filch__load(&w->ex->run_state, acquire) & FILCH__EX_TERMINATED)
+		return false;
+	return filch__park_leave(w);
+}
+
+void filch__park_try_terminate(filch_executor *ex)
+{
+	/* All seq_cst: each read pairs with the seq_cst write it must not
+	 * miss: SHUTDOWN (filch_shutdown) against W2's idle increment, idle
+	 * against the shutdown check in W4, submitters against a foreign
+	 * submitter's increment and decrement (executor.c). */
+	uint32_t rs = filch__load(&ex->run_state, seq_cst);
+
+	if (!(rs & FILCH__EX_SHUTDOWN) || (rs & FILCH__EX_TERMINATED))
+		return;
+	if (filch__park_idle(filch__load(&ex->park_state, seq_cst)) != ex->nworkers)
+		return;
+	if (filch__load(&ex->submitters, seq_cst) != 0)
+		return;
+	if (work_visible(ex))
+		return;
+	/* seq_cst: TERMINATED before the increments below; the woken
+	 * workers read it with acquire in filch__park_sleep. */
+	filch__or(&ex->run_state, FILCH__EX_TERMINATED, seq_cst);
+	for (unsigned i = 0; i < ex->nworkers; i++)
+		ck_ec32_inc(&ex->workers[i].ec, &ec_mode);
+}

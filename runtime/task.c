@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * task.c - task-record blocks: per-thread slabs of FILCH__BLOCK_SIZE-byte,
+ * cache-line-aligned blocks, with remote frees through a lock-free stack.
+ *
+ * A slab belongs to one thread (worker or foreign). It carves blocks from
+ * CHUNK_SIZE chunks aligned to their size, so a block finds its chunk, and
+ * the chunk its slab, by masking its address. Allocation pops the slab's
+ * private free list (no atomic operation); a free by the owning thread
+ * pushes onto that list; a free by any other thread pushes onto the slab's
+ * "remote" stack (a Treiber push: CAS on the head). The owner takes the
+ * whole remote stack at once with one XCHG when its private list runs dry:
+ * pushes and take-all are ABA-safe (no thread ever pops one node, the
+ * case where ABA bites). Steady state: no malloc, no RMW on the owner's
+ * paths.
+ *
+ * Lifetime: a slab outlives its thread. At thread exit (a pthread key
+ * destructor) the owner closes the remote stack by swapping in ORPHAN,
+ * counts its blocks still out, and adds that count to orphan_debt; each
+ * later remote free finds ORPHAN and subtracts one instead of pushing.
+ * Whoever brings orphan_debt to exactly zero frees the chunks and the
+ * slab. Before the owner's addition the debt is <= 0, so no remote free
+ * can reach zero early, and exactly one party reaches it.
+ *
+ * remote (the shared state word of a slab):
+ *   NULL       empty; any thread may push (CAS NULL -> block)
+ *   block      a stack of remotely freed blocks; pushes CAS head -> new;
+ *              the owner takes all with XCHG -> NULL
+ *   ORPHAN     the owner exited (XCHG -> ORPHAN, once, by the owner);
+ *              final: frees then decrement orphan_debt
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdint.h>
+
+#include "alloc.h"
+#include "atomic.h"
+#include "sched.h"
+
+#define CHUNK_SIZE (64 * 1024)
+
+struct free_block {
+	struct free_block *next;
+};
+
+struct slab;
+
+/* Occupies the first block of its chunk. */
+struct chunk {
+	struct slab *owner;  /* written before any block is handed out */
+	struct chunk *next;  /* the owner's list */
+};
+
+static_assert(sizeof(struct chunk) <= FILCH__BLOCK_SIZE, "chunk header fits a block");
+static_assert(FILCH__BLOCK_SIZE % FILCH_CACHELINE == 0, "blocks are cache-line multiples");
+
+#define ORPHAN ((struct free_block *)(uintptr_t)1)
+
+struct slab {
+	/* Owner only. */
+	struct free_block *local;
+	char *bump, *bump_end; /* uncarved part of the newest chunk */
+	struct chunk *chunks;
+	size_t carved;	       /* blocks ever carved */
+
+	/* Shared: see the top of the file. */
+	alignas(FILCH_CACHELINE) _Atomic(struct free_block *) remote;
+	_Atomic int64_t orphan_debt;
+};
+
+static _Thread_local struct slab *my_slab;
+static pthread_key_t slab_key;
+static pthread_once_t slab_key_once = PTHREAD_ONCE_INIT;
+
+static void slab_free(struct slab *s)
+{
+	struct chunk *c = s->chunks;
+
+	while (c) {
+		struct chunk *next = c->next;
+
+		filch__free(c);
+		c = next;
+	}
+	filch__free(s);
+}
+
+static size_t list_length(const struct free_block *b)
+{
+	size_t n = 0;
+
+	for (; b; b = b->next)
+		n++;
+	return n;
+}
+
+/* The key's destructor: the owner thread exits. */
+static void slab_orphan(void *arg)
+{
+	struct slab *s = arg;
+
+	my_slab = NULL;
+	/* Acquire: every remote free's writes to its block before we may
+	 * free the chunk. Pairs with the release CAS in remote_free. */
+	struct free_block *taken = filch__xchg(&s->remote, ORPHAN, acquire);
+	int64_t out = (int64_t)(s->carved - list_length(s->local) - list_length(taken));
+
+	/* acq_rel: our reads of the slab before whoever frees it, and the
+	 * remote frees' writes (their release decrements) before our free. */
+	if (filch__add(&s->orphan_debt, out, acq_rel) + out == 0)
+		slab_free(s);
+}
+
+static void make_key(void)
+{
+	/* Without a key the slabs of exiting threads are never orphaned
+	 * (a leak, not a fault): nothing else to do on failure. */
+	if (pthread_key_create(&slab_key, slab_orphan) != 0)
+		slab_key = (pthread_key_t)-1;
+}
+
+static struct slab *slab_create(void)
+{
+	size_t size = (sizeof(struct slab) + FILCH_CACHELINE - 1) &
+		      ~(size_t)(FILCH_CACHELINE - 1);
+	struct slab *s = filch__aligned_alloc(FILCH_CACHELINE, size);
+
+	if (!s)
+		return NULL;
+	s->local = NULL;
+	s->bump = s->bump_end = NULL;
+	s->chunks = NULL;
+	s->carved = 0;
+	atomic_init(&s->remote, NULL);
+	atomic_init(&s->orphan_debt, 0);
+	pthread_once(&slab_key_once, make_key);
+	if (slab_key != (pthread_key_t)-1)
+		pthread_setspecific(slab_key, s);
+	my_slab = s;
+	return s;
+}
+
+static void *alloc_slow(void)
+{
+	struct slab *s = my_slab;
+	struct free_block *b;
+
+	if (!s && !(s = slab_create()))
+		return NULL;
+	if (s->local) {
+		b = s->local;
+		s->local = b->next;
+		return b;
+	}
+	/* Relaxed peek, then acquire: the remote frees' writes to the blocks
+	 * before we reuse them. Pairs with the release CAS in remote_free. */
+	if (filch__load(&s->remote, relaxed) &&
+	    (b = filch__xchg(&s->remote, NULL, acquire))) {
+		s->local = b->next;
+		return b;
+	}
+	if (s->bump == s->bump_end) {
+		struct chunk *c = filch__aligned_alloc(CHUNK_SIZE, CHUNK_SIZE);
+
+		if (!c)
+			return NULL;
+		c->owner = s;
+		c->next = s->chunks;
+		s->chunks = c;
+		s->bump = (char *)c + FILCH__BLOCK_SIZE;
+		s->bump_end = (char *)c + CHUNK_SIZE;
+	}
+	b = (struct free_block *)(void *)s->bump;
+	s->bump += FILCH__BLOCK_SIZE;
+	s->carved++;
+	return b;
+}
+
+void *filch__block_alloc(void)
+{
+	struct slab *s = my_slab;
+	struct free_block *b;
+
+	if (s && (b = s->local)) {
+		s->local = b->next;
+		return b;
+	}
+	return alloc_slow();
+}
+
+static void remote_free(struct slab *s, struct free_block *b)
+{
+	struct free_block *head = filch__load(&s->remote, relaxed);
+
+	do {
+		if (head == ORPHAN) {
+			/* acq_rel: our writes before the free (release), and
+			 * everyone's before ours if we free (acquire). */
+			if (filch__sub(&s->orphan_debt, 1, acq_rel) == 1)
+				slab_free(s);
+			return;
+		}
+		b->next = head;
+		/* Release: our writes to the block before the owner takes
+		 * it; pairs with the acquire XCHG in alloc_slow and in
+		 * slab_orphan. */
+	} while (!filch__cas_weak(&s->remote, &head, b, release, relaxed));
+}
+
+void filch__block_free(void *block)
+{
+	struct free_block *b = block;
+	struct chunk *c;
+
+	if (!b)
+		return;
+	c = (struct chunk *)((uintptr_t)b & ~(uintptr_t)(CHUNK_SIZE - 1));
+	if (c->owner == my_slab) {
+		b->next = my_slab->local;
+		my_slab->local = b;
+		return;
+	}
+	remote_free(c->owner, b);
+}

@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * worker.c - the worker loop: where a worker finds its next task, and
+ * helping (running tasks while a task of this worker waits).
+ *
+ * Order of places, cheapest first (Tokio's and Go's schedulers):
+ *  1. every INJECT_RHYTHM-th task, the injector first, so that a worker
+ *     busy with its own tree cannot starve foreign submissions;
+ *  2. the one-task LIFO slot (a continuation just made ready);
+ *  3. its own deque (bottom: the newest task, cache-warm);
+ *  4. the injector, moving a batch into its deque;
+ *  5. searching: steal from random victims, with exponential backoff
+ *     (ck_backoff), for a bounded number of rounds, as one of at most half
+ *     the workers that search at once;
+ *  6. parking (park.c), with one last look for work in between.
+ */
+#include "config.h"
+
+#include <ck_backoff.h>
+
+#include "park.h"
+#include "perturb.h"
+#include "worker.h"
+
+/* Go and Tokio check their global queue every 61 local tasks: a prime, so
+ * that it does not fall into step with a program's own period. */
+#define INJECT_RHYTHM 61
+/* Tasks moved from the injector per take (the first one runs at once). */
+#define INJECT_BATCH 32
+/* The spin window: steal rounds before parking, the first one spinning
+ * SEARCH_BACKOFF compiler barriers, each next one twice as many (about
+ * 40 to 80 microseconds in all on current x86). */
+#define SEARCH_ROUNDS 10
+#define SEARCH_BACKOFF 64
+
+_Thread_local struct filch__worker *filch__self;
+
+static uint32_t next_random(struct filch__worker *w)
+{
+	/* xorshift64 (Marsaglia 2003): victims need spread, not quality. */
+	uint64_t x = w->rng;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	w->rng = x;
+	return (uint32_t)(x >> 32);
+}
+
+static inline void run_task(filch_executor *ex, struct filch__task *t)
+{
+	/* Relaxed: CANCELLING only chooses between running and discarding;
+	 * a task taken just as it is set may still run, as one that had
+	 * already started. */
+	bool discard = filch__load(&ex->run_state, relaxed) & FILCH__EX_CANCELLING;
+
+	t->run(t, discard);
+}
+
+static struct filch__task *take_injected(struct filch__worker *w)
+{
+	struct filch__task *t =
+		filch__inject_take(&w->ex->inject, &w->deque, INJECT_BATCH);
+
+	/* Part of a batch waits in our deque: let an idle worker steal it. */
+	if (t && w->ex->nworkers > 1 && filch__deque_size_hint(&w->deque) != 0)
+		filch__park_notify_local(w->ex);
+	return t;
+}
+
+/*
+ * One pass over the other workers' deques from a random one. thorough:
+ * repeat while a steal lost a race (the last look before sleeping must not
+ * mistake contention for emptiness).
+ */
+static struct filch__task *steal_sweep(struct filch__worker *w, bool thorough)
+{
+	filch_executor *ex = w->ex;
+	unsigned n = ex->nworkers;
+	void *item;
+
+	if (n == 1)
+		return NULL;
+	for (;;) {
+		unsigned v = next_random(w) % n;
+		bool contended = false;
+
+		for (unsigned k = 0; k < n; k++, v = v + 1 == n ? 0 : v + 1) {
+			if (v == w->index)
+				continue;
+			switch (filch__deque_steal(&ex->workers[v].deque, &item)) {
+			case FILCH__STEAL_OK:
+				return item;
+			case FILCH__STEAL_RETRY:
+				contended = true;
+				break;
+			case FILCH__STEAL_EMPTY:
+				break;
+			}
+		}
+		if (!thorough || !contended)
+			return NULL;
+	}
+}
+
+/* W3 of park.c: the last look before sleeping. */
+static struct filch__task *last_look(struct filch__worker *w)
+{
+	/* seq_cst fence: W2's increment before reading the injector, whose
+	 * urcu loads are not C11 atomics (the deques' loads are seq_cst
+	 * already). Pairs with the fence after the enqueue in executor.c's
+	 * submit_foreign. */
+	atomic_thread_fence(memory_order_seq_cst);
+	struct filch__task *t = take_injected(w);
+
+	return t ? t : steal_sweep(w, true);
+}
+
+/* The worker found a task while counted as searching (W1 of park.c). */
+static void found_work(struct filch__worker *w)
+{
+	if (!w->searching)
+		return;
+	w->searching = false;
+	if (filch__park_stop_search(w->ex))
+		filch__park_notify(w->ex);
+}
+
+static struct filch__task *search(struct filch__worker *w)
+{
+	unsigned backoff = SEARCH_BACKOFF;
+	struct filch__task *t;
+
+	for (unsigned round = 0; round < SEARCH_ROUNDS; round++) {
+		if ((t = steal_sweep(w, false)) || (t = take_injected(w)))
+			return t;
+		ck_backoff_eb(&backoff);
+	}
+	return NULL;
+}
+
+/* Parks w (park.c, W2 to W5). Returns a task found by the last look, or
+ * NULL once woken (w->searching tells whether as a searcher) or when the
+ * executor terminated. */
+static struct filch__task *park(struct filch__worker *w)
+{
+	filch_executor *ex = w->ex;
+	uint32_t v = filch__park_prepare(w);
+	struct filch__task *t = last_look(w);
+
+	if (t) {
+		w->searching = filch__park_leave(w);
+		found_work(w);
+		return t;
+	}
+	/* seq_cst: W4's SHUTDOWN check after W2's increment; pairs with
+	 * filch_shutdown's seq_cst fetch_or then its try_terminate. */
+	if (filch__load(&ex->run_state, seq_cst) & FILCH__EX_SHUTDOWN)
+		filch__park_try_terminate(ex);
+	if (filch__load(&ex->run_state, acquire) & FILCH__EX_TERMINATED)
+		return NULL; /* acquire: pairs with try_terminate's fetch_or */
+	w->searching = filch__park_sleep(w, v);
+	return NULL;
+}
+
+static bool terminated(filch_executor *ex)
+{
+	/* Acquire: pairs with the seq_cst fetch_or in try_terminate. */
+	return filch__load(&ex->run_state, acquire) & FILCH__EX_TERMINATED;
+}
+
+/* The next task for w, or NULL when the executor terminated. */
+static struct filch__task *next_task(struct filch__worker *w)
+{
+	struct filch__task *t;
+
+	if (++w->tick % INJECT_RHYTHM == 0 && (t = take_injected(w)))
+		return t;
+	if ((t = w->lifo)) {
+		w->lifo = NULL;
+		return t;
+	}
+	if ((t = filch__deque_pop(&w->deque)) || (t = take_injected(w)))
+		return t;
+	for (;;) {
+		if (!w->searching)
+			w->searching = filch__park_try_search(w->ex);
+		if (w->searching) {
+			if ((t = search(w))) {
+				found_work(w);
+				return t;
+			}
+			w->searching = false;
+			filch__park_stop_search(w->ex); /* W3 re-looks */
+		}
+		if ((t = park(w)))
+			return t;
+		if (terminated(w->ex))
+			return NULL;
+	}
+}
+
+void filch__worker_run(struct filch__worker *w)
+{
+	struct filch__task *t;
+
+	w->rng = 0x9e3779b97f4a7c15ull * (w->index + 1);
+	while ((t = next_task(w)))
+		run_task(w->ex, t);
+}
+
+bool filch__worker_help(struct filch__worker *w)
+{
+	struct filch__task *t = w->lifo;
+
+	if (t)
+		w->lifo = NULL;
+	else if (!(t = filch__deque_pop(&w->deque)) && !(t = take_injected(w)) &&
+		 !(t = steal_sweep(w, false)))
+		return false;
+	run_task(w->ex, t);
+	return true;
+}
+
+bool filch__help_once(void)
+{
+	struct filch__worker *w = filch__self;
+
+	return w && filch__worker_help(w);
+}
+
+filch_executor *filch__self_executor(void)
+{
+	struct filch__worker *w = filch__self;
+
+	return w ? w->ex : NULL;
+}
