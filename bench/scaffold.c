@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/* scaffold.c - rounds, gated tasks and idle window shared by every implementation. */
+#include "config.h"
+
+#include "scaffold.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define IDLE_PAUSE_NS 1000000	/* roundtrip_idle: sleep between rounds */
+#define GATE_DELAY_NS 2000000	/* wait: the gate opens after this */
+
+unsigned fb_roundtrip_rounds(const struct fb_params *p, bool idle)
+{
+	return idle ? p->roundtrip_idle_rounds : p->roundtrip_rounds;
+}
+
+void fb_roundtrip(const struct fb_params *p, struct fb_sample *s, bool idle,
+		  void (*round)(void *ctx), void *ctx)
+{
+	unsigned n = fb_roundtrip_rounds(p, idle);
+	int64_t *lat = fb_xmalloc(n * sizeof(*lat));
+	int64_t busy = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		int64_t t0;
+
+		if (idle)
+			fb_sleep_ns(IDLE_PAUSE_NS);
+		t0 = fb_now_ns();
+		round(ctx);
+		lat[i] = fb_now_ns() - t0;
+		busy += lat[i];
+	}
+	s->ns = busy;
+	s->instr = -1;
+	fb_percentiles_us(lat, n, s);
+	free(lat);
+}
+
+void fb_gated_init(struct fb_gated *g, unsigned n)
+{
+	g->gate = fb_latch_new(1);
+	g->done_ns = fb_xcalloc(n, sizeof(*g->done_ns));
+	g->n = n;
+}
+
+void fb_gated_free(struct fb_gated *g)
+{
+	fb_latch_free(g->gate);
+	free(g->done_ns);
+}
+
+void fb_gated_reset(struct fb_gated *g)
+{
+	fb_latch_reset(g->gate, 1);
+	memset(g->done_ns, 0, g->n * sizeof(*g->done_ns));
+}
+
+void fb_gated_task(struct fb_gated *g, unsigned i)
+{
+	if (!fb_latch_done(g->gate))
+		fb_latch_wait(g->gate);
+	g->done_ns[i] = fb_now_ns();
+}
+
+static void *open_after_delay(void *arg)
+{
+	struct fb_gated *g = arg;
+
+	fb_sleep_ns(GATE_DELAY_NS);
+	fb_latch_count_down(g->gate);
+	return NULL;
+}
+
+void fb_gated_open_soon(struct fb_gated *g)
+{
+	if (pthread_create(&g->opener, NULL, open_after_delay, g) != 0)
+		fb_fail("cannot start the gate's thread");
+}
+
+double fb_gated_after(struct fb_gated *g, int64_t returned_ns, bool first)
+{
+	int64_t edge = first ? INT64_MAX : 0;
+
+	pthread_join(g->opener, NULL);
+	for (unsigned i = 0; i < g->n; i++) {
+		int64_t t = g->done_ns[i];
+
+		if (t == 0)
+			fb_fail("task %u never finished", i);
+		if (first ? t < edge : t > edge)
+			edge = t;
+	}
+	if (returned_ns < edge)
+		fb_fail("the wait returned %.1f us before the %s completion",
+			(double)(edge - returned_ns) / 1e3,
+			first ? "first" : "last");
+	return (double)(returned_ns - edge) / 1e3;
+}
+
+void fb_idle_window(const struct fb_params *p, struct fb_sample *s)
+{
+	int64_t cpu0 = fb_cpu_ns();
+
+	fb_sleep_ns((int64_t)p->idle_ms * 1000000);
+	s->value[0] = (double)(fb_cpu_ns() - cpu0) / 1e6 /
+		      (p->idle_ms / 1000.0);
+	s->ns = (int64_t)p->idle_ms * 1000000;
+	s->instr = -1;
+}

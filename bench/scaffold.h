@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * scaffold.h - the parts of benches that every implementation shares, so
+ * that implementations differ only in how they submit and wait: the rounds
+ * of the roundtrip benches, the gated tasks of the wait bench, and the idle
+ * window.
+ */
+#ifndef FB_SCAFFOLD_H
+#define FB_SCAFFOLD_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fb.h"
+#include "latch.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Runs the rounds of a roundtrip bench: round(ctx) submits one task and
+ * waits for its result (which it checks). With `idle`, sleeps 1 ms between
+ * rounds so that the workers are asleep when the next one comes. Fills
+ * s->ns (all rounds) and the p50/p99 latencies in s->value. */
+void fb_roundtrip(const struct fb_params *p, struct fb_sample *s, bool idle,
+		  void (*round)(void *ctx), void *ctx);
+/* Rounds for the bench name (roundtrip_idle has fewer). */
+unsigned fb_roundtrip_rounds(const struct fb_params *p, bool idle);
+
+/*
+ * The wait bench: n tasks held at a gate until a thread opens it 2 ms after
+ * the waiter started waiting, each stamping the time it finished. The
+ * waiter measures how long after the last (ALL_COMPLETED) or the first
+ * (FIRST_COMPLETED) completion it returned.
+ */
+struct fb_gated {
+	struct fb_latch *gate;
+	int64_t *done_ns;
+	unsigned n;
+	pthread_t opener;
+};
+
+void fb_gated_init(struct fb_gated *g, unsigned n);
+void fb_gated_free(struct fb_gated *g);
+/* Closes the gate and clears the stamps before the tasks are submitted. */
+void fb_gated_reset(struct fb_gated *g);
+/* The body of task i: waits at the gate, then stamps its completion. */
+void fb_gated_task(struct fb_gated *g, unsigned i);
+/* Starts the thread that opens the gate; call just before waiting. */
+void fb_gated_open_soon(struct fb_gated *g);
+/* Once every task finished (the wait returned at returned_ns): joins the
+ * opener and returns how many microseconds after the last (first = false)
+ * or the first stamp the waiter had returned. */
+double fb_gated_after(struct fb_gated *g, int64_t returned_ns, bool first);
+
+/* The idle bench: measures the process's CPU time over p->idle_ms of sleep
+ * and stores it in s->value[0] as ms of CPU per second. Call right after
+ * the work, with the pool still alive. */
+void fb_idle_window(const struct fb_params *p, struct fb_sample *s);
+/* Tasks the idle and shutdown benches run before the pool goes idle. */
+#define FB_WARM_TASKS 10000
+/* How long the shutdown bench lets a pool idle before shutting it down. */
+#define FB_SHUTDOWN_IDLE_NS 20000000
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FB_SCAFFOLD_H */
