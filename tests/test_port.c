@@ -292,15 +292,17 @@ static void test_many_threads(void)
 }
 
 /*
- * No lost completion: each round adds a promise and lets a producer thread
- * complete it while the loop thread drains at once, drains after a short
- * spin, or goes straight to epoll_wait, so that completions land before,
- * inside and after a drain. A lost completion leaves epoll_wait to time out.
+ * No lost completion. Each round has two promises: the loop completes the
+ * first itself (so a wake-up is pending, as when the loop is woken), then
+ * lets a producer thread complete the second while the loop drains at
+ * once, after a short spin, or after epoll_wait; the second completion thus
+ * lands before, inside or after the drain's reset and take. A lost
+ * completion leaves epoll_wait to time out.
  */
 enum { RACE_PRODUCERS = 2 };
 
 struct race {
-	filch_future **fs;
+	filch_future **fs; /* two per round */
 	size_t rounds;
 	_Atomic size_t released; /* rounds [0, released) may be completed */
 	_Atomic bool stop;
@@ -319,7 +321,7 @@ static void *race_produce(void *arg)
 
 	for (size_t r = rp->first; r < race->rounds; r += RACE_PRODUCERS) {
 		/* Acquire: pairs with the release store in test_race, so that
-		 * fs[r] is visible. */
+		 * fs[2r + 1] is visible. */
 		while (atomic_load_explicit(&race->released,
 					    memory_order_acquire) <= r) {
 			if (atomic_load_explicit(&race->stop,
@@ -329,23 +331,40 @@ static void *race_produce(void *arg)
 		}
 		for (unsigned spin = rand_r(&seed) % 64; spin; spin--)
 			atomic_signal_fence(memory_order_seq_cst);
-		filch_promise_set_result(race->fs[r], NULL);
+		filch_promise_set_result(race->fs[2 * r + 1], NULL);
 	}
 	return NULL;
+}
+
+/* Drains p; counts this round's events in *got, others in *extra. */
+static size_t race_drain(filch_port *p, size_t r, unsigned *got,
+			 size_t *extra)
+{
+	struct filch_port_event ev[4];
+	size_t n;
+	filch_port_drain(p, ev, 4, &n);
+	for (size_t i = 0; i < n; i++) {
+		size_t k = UNTAG(ev[i].tag);
+		if (k / 2 == r && !(*got & (1u << (k % 2))))
+			*got |= 1u << (k % 2);
+		else
+			(*extra)++;
+		filch_future_release(ev[i].future);
+	}
+	return n;
 }
 
 static void test_race(void)
 {
 	const char *env = getenv("FILCH_PORT_RACE_ROUNDS");
-	size_t rounds = env ? strtoul(env, NULL, 10) : 5000;
+	size_t rounds = env ? strtoul(env, NULL, 10) : 10000;
 	filch_port *p;
 	struct race race = { .rounds = rounds };
 	struct race_producer rp[RACE_PRODUCERS];
 	pthread_t th[RACE_PRODUCERS];
-	struct filch_port_event ev[4];
 	unsigned seed = 42;
 
-	race.fs = calloc(rounds, sizeof *race.fs);
+	race.fs = calloc(2 * rounds, sizeof *race.fs);
 	filch_port_create(&p, 0);
 	int epfd = watch(p);
 	for (size_t t = 0; t < RACE_PRODUCERS; t++) {
@@ -354,41 +373,27 @@ static void test_race(void)
 	}
 	size_t lost = 0, extra = 0, spurious = 0, r;
 	for (r = 0; r < rounds && !lost; r++) {
-		race.fs[r] = promise();
-		filch_port_add(p, race.fs[r], TAG(r));
-		/* Release: publishes fs[r]; pairs with race_produce. */
+		for (size_t k = 2 * r; k < 2 * r + 2; k++) {
+			race.fs[k] = promise();
+			filch_port_add(p, race.fs[k], TAG(k));
+		}
+		filch_promise_set_result(race.fs[2 * r], NULL);
+		/* Release: publishes fs[2r + 1]; pairs with race_produce. */
 		atomic_store_explicit(&race.released, r + 1,
 				      memory_order_release);
-		unsigned how = rand_r(&seed) % 3;
+		unsigned how = rand_r(&seed) % 3, got = 0;
 		if (how == 1)
-			for (unsigned spin = rand_r(&seed) % 128; spin; spin--)
+			for (unsigned spin = rand_r(&seed) % 256; spin; spin--)
 				atomic_signal_fence(memory_order_seq_cst);
-		bool got = false;
-		if (how != 2) {
-			size_t n;
-			filch_port_drain(p, ev, 4, &n);
-			for (size_t i = 0; i < n; i++) {
-				got |= ev[i].tag == TAG(r);
-				extra += ev[i].tag != TAG(r);
-				filch_future_release(ev[i].future);
-			}
-		}
-		while (!got) {
-			size_t n;
+		if (how != 2)
+			race_drain(p, r, &got, &extra);
+		while (got != 3) {
 			if (!wait_readable(epfd, 10000)) {
 				lost++;
 				break;
 			}
-			filch_port_drain(p, ev, 4, &n);
-			spurious += n == 0;
-			for (size_t i = 0; i < n; i++) {
-				got |= ev[i].tag == TAG(r);
-				extra += ev[i].tag != TAG(r);
-				filch_future_release(ev[i].future);
-			}
+			spurious += race_drain(p, r, &got, &extra) == 0;
 		}
-		filch_future_release(race.fs[r]);
-		race.fs[r] = NULL;
 	}
 	atomic_store_explicit(&race.stop, true, memory_order_relaxed);
 	for (size_t t = 0; t < RACE_PRODUCERS; t++)
@@ -396,13 +401,14 @@ static void test_race(void)
 	is(lost, 0, "no completion lost in %zu drain/epoll rounds", r);
 	is(extra, 0, "no event delivered twice or out of its round");
 	diag("%zu spurious wake-ups in %zu rounds", spurious, r);
-	/* A round that failed leaves its promise pending: complete it so that
-	 * the port can go. */
-	for (size_t i = 0; i < rounds; i++)
-		if (race.fs[i]) {
-			filch_promise_set_result(race.fs[i], NULL);
-			filch_future_release(race.fs[i]);
+	/* A failed round leaves a promise pending: complete it so that the
+	 * port can go. */
+	for (size_t k = 0; k < 2 * rounds; k++) {
+		if (race.fs[k]) {
+			filch_promise_set_result(race.fs[k], NULL);
+			filch_future_release(race.fs[k]);
 		}
+	}
 	close(epfd);
 	filch_port_destroy(p);
 	free(race.fs);
