@@ -402,12 +402,7 @@ static int submit_foreign(filch_executor *ex, struct filch__task *t)
 					   ex->full_timeout_ns);
 	if (rc == 0) {
 		filch__inject_push(&ex->inject, t);
-		/* P of park.c: the enqueue (urcu, not C11) before N1's load
-		 * of park_state. Pairs with the fence in worker.c's
-		 * last_look. TSan needs no model of it: the task's own
-		 * hand-off is annotated in inject.c. */
-		atomic_thread_fence(memory_order_seq_cst);
-		filch__park_notify(ex);
+		filch__park_notify(ex); /* N1 orders it after the enqueue */
 	}
 	/* seq_cst: the enqueue before the count drops (a terminating worker
 	 * that reads 0 then sees the task), and the decrement before the

@@ -16,11 +16,13 @@
  * workers; each worker's sleep word (park.h) says whether it may be
  * claimed.
  *
- * Protocol. Work is published by a push onto a deque, or an enqueue on
- * the injector, followed by a seq_cst operation or fence (P).
+ * Protocol. Work is published (P) by a push onto a deque (a release store
+ * of its bottom) or an enqueue on the injector (urcu's XCHG), and then
+ * the publisher notifies.
  *
  *  Notifier N (filch__park_notify), after P:
- *   N1. s = park_state (seq_cst). Stop if s.searching > 0 or s.idle == 0.
+ *   N1. s = park_state, read by an RMW (fetch_add 0, seq_cst). Stop if
+ *       s.searching > 0 or s.idle == 0.
  *   N2. CAS park_state s -> s + 1 searcher (seq_cst); on failure go to N1.
  *   N3. For each worker: CAS sleep SLEEPING -> CLAIMED (release); on
  *       success increment its event count (futex wake if it sleeps), stop.
@@ -30,32 +32,39 @@
  *  Worker W out of work (worker.c):
  *   W1. If W searches: searching -= 1 (seq_cst); if W found work and was
  *       the last searcher, W notifies (N1..N4) for the rest.
- *   W2. v = its event count; sleep = SLEEPING; idle += 1 (seq_cst).
- *   W3. Look for work once more: injector (after a seq_cst fence), every
- *       deque (seq_cst loads inside steal). Found: leave (W5), run it.
+ *   W2. v = its event count; sleep = SLEEPING; idle += 1 (seq_cst RMW).
+ *   W3. Look for work once more: the injector, then every deque. Found:
+ *       leave (W5) and run it.
  *   W4. If SHUTDOWN: try to terminate. If TERMINATED: exit.
  *       Sleep until the event count differs from v.
  *   W5. Leave: CAS sleep SLEEPING -> AWAKE (acquire); if that fails a
  *       notifier claimed W and counted it searching: W searches.
  *       idle -= 1.
  *
- * Why no wake-up is lost (checked by stress/park.pml with spin): take a
- * task published by P and a worker W that sleeps in W4 while the task is
- * queued. W's idle increment (W2) and P's publication, followed by N1's
- * load, are seq_cst and so totally ordered:
- *   - If N1 comes after W2, N1 sees idle > 0. Either it sees searching == 0,
- *     claims a worker (N3; W's SLEEPING was stored before W2's increment,
- *     which N1 read, so some claimable worker is visible) and the claimed
- *     worker's count moves, so that worker does not stay asleep; or N4
- *     finds none claimable, and the searcher slot it returns is rechecked.
- *     Or N1 sees a searcher S: S's decrement in W1 comes after N1 in the
- *     total order, and after it S either re-looks for work in its own W3
- *     (and sees the task, which came before N1), or S found work and,
- *     being the last searcher, notifies again: the same argument applies
- *     to that notification.
- *   - If N1 comes before W2, P came before W2, so W3 sees the task.
+ * Why no wake-up is lost (also checked by stress/park.pml with spin).
+ * N1, N2, N4, W1 and W2 are all read-modify-writes of park_state: they
+ * are totally ordered by its modification order, each reads the value its
+ * predecessor wrote, and, being seq_cst (so acquire and release), a later
+ * one synchronizes with every earlier one through the release sequence.
+ * No C11 fence is needed, which matters because urcu's enqueue is not a
+ * C11 atomic and ThreadSanitizer does not model fences. Take a task
+ * published by P, followed by N1, and a worker W that sleeps in W4 while
+ * the task is still queued:
+ *   - N1 before W2: P happens before W3 (P, N1 -> W2, W3), so W3 sees the
+ *     task (or finds the injector's take lock held: its holder is awake
+ *     and looks again in its own W3 before it sleeps). Contradiction.
+ *   - N1 after W2: N1 reads idle > 0. If it reads searching == 0 it claims
+ *     a worker (N3: every idle worker stored SLEEPING before its W2, so
+ *     it is visible) whose count then moves, so that worker does not stay
+ *     asleep, or N4 finds none claimable, which only happens while an idle
+ *     worker is leaving on its own with work, and retries while work is
+ *     visible. If it reads searching > 0, let S be the searcher whose W1
+ *     decrement comes last: that W1 follows N1, so P happens before S's
+ *     next look. Either S re-looks in its own W3 and sees the task, or S
+ *     found work and, being the last searcher, notifies again, and the
+ *     same argument applies to that notification.
  * A claimed worker wakes even if it has not reached the futex yet: its
- * count differs from v, which it read before SLEEPING was visible.
+ * count differs from v, which it read before it stored SLEEPING.
  * No herd: one notification claims at most one worker, and none while a
  * worker searches.
  */
@@ -167,8 +176,9 @@ static bool claim_one(filch_executor *ex)
 void filch__park_notify(filch_executor *ex)
 {
 	for (;;) {
-		/* seq_cst: N1, against W2's increment (see the top). */
-		uint32_t s = filch__load(&ex->park_state, seq_cst);
+		/* seq_cst RMW: N1 reads the latest park_state and orders the
+		 * caller's publication before every later W2 (see the top). */
+		uint32_t s = filch__add(&ex->park_state, 0, seq_cst);
 
 		for (;;) {
 			if (filch__park_searching(s) != 0 || filch__park_idle(s) == 0)

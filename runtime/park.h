@@ -50,8 +50,9 @@ bool filch__park_stop_search(filch_executor *ex);
 
 /*
  * Wakes one sleeping worker, as a searcher, unless a worker is searching
- * already or none sleeps. The caller has published work with a seq_cst
- * operation or fence before the call. Lock-free (one futex wake at most).
+ * already or none sleeps. Call it after publishing work (a deque push or
+ * an injector enqueue): its first step, an RMW of park_state, orders the
+ * publication (park.c). Lock-free; one futex wake at most.
  */
 void filch__park_notify(filch_executor *ex);
 

@@ -106,11 +106,7 @@ static struct filch__task *steal_sweep(struct filch__worker *w, bool thorough)
 /* W3 of park.c: the last look before sleeping. */
 static struct filch__task *last_look(struct filch__worker *w)
 {
-	/* seq_cst fence: W2's increment before reading the injector, whose
-	 * urcu loads are not C11 atomics (the deques' loads are seq_cst
-	 * already). Pairs with the fence after the enqueue in executor.c's
-	 * submit_foreign. */
-	atomic_thread_fence(memory_order_seq_cst);
+	/* No fence: W2's RMW on park_state orders this look (park.c). */
 	struct filch__task *t = take_injected(w);
 
 	return t ? t : steal_sweep(w, true);
