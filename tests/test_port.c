@@ -481,13 +481,13 @@ struct drainer {
 static void *drain_loop(void *arg)
 {
 	struct drainer *d = arg;
-	struct filch_port_event ev[8];
+	struct filch_port_event ev[1];
 	int64_t deadline = tap_now_ns() + 30 * (int64_t)1000000000;
 
 	while (atomic_load_explicit(d->total, memory_order_relaxed) < CD_N &&
 	       tap_now_ns() < deadline) {
 		size_t n;
-		int err = filch_port_drain(d->p, ev, 8, &n);
+		int err = filch_port_drain(d->p, ev, 1, &n);
 		d->busy += err == -EAGAIN;
 		for (size_t i = 0; i < n; i++) {
 			atomic_fetch_add_explicit(&d->seen[UNTAG(ev[i].tag)], 1,
