@@ -3,7 +3,8 @@
 # test_hashd.sh - starts hashd on loopback (work on filch with 2 and 1
 # workers, then inline on the loop thread), drives each with hashd_client,
 # checks every answer and that a malformed request is refused, then stops
-# it with SIGTERM. TAP. Every step is bounded in time.
+# it with SIGTERM. TAP; exits 1 if a test failed. Every step is bounded in
+# time. HASHD_REQUESTS sets the load (2000).
 set -u
 bin=${top_builddir:-.}/docs/examples
 requests=${HASHD_REQUESTS:-2000}
@@ -16,9 +17,15 @@ cleanup() {
 trap cleanup EXIT
 
 n=0
+failed=0
 result() { # status description
 	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
+	if [ "$1" -eq 0 ]; then
+		echo "ok $n - $2"
+	else
+		echo "not ok $n - $2"
+		failed=$((failed + 1))
+	fi
 }
 diag_file() { sed 's/^/# /' "$1"; }
 
@@ -58,3 +65,4 @@ for mode in "--workers 2" "--workers 1" "--inline"; do
 	pid=
 	diag_file "$tmp/server.log"
 done
+[ "$failed" -eq 0 ]
