@@ -118,8 +118,8 @@ static void port_unref(struct filch_port *p)
 	 * Pairs with itself in other threads. */
 	if (filch__sub(&p->refs, 1, acq_rel) != 1)
 		return;
-	/* filch_port_destroy has emptied p->ready. Relaxed: the acquire of the decrement above already ordered every
-	 * push before this point. */
+	/* filch_port_destroy has emptied p->ready. Relaxed: the acquire of
+	 * the decrement above already ordered every push before this point. */
 	port_release_list(filch__xchg(&p->head, NULL, relaxed));
 	close(p->fd);
 	filch__free(p);
@@ -166,7 +166,7 @@ static void port_push(struct filch_port *p, struct port_node *node)
 static void port_on_done(struct filch__callback *callback, filch_future *f)
 {
 	struct port_node *node =
-		filch__container_of(callback, struct port_node, callback);
+	    filch__container_of(callback, struct port_node, callback);
 	struct filch_port *p = node->port;
 
 	/* Relaxed: a stale false only queues the event, which the last
@@ -175,7 +175,8 @@ static void port_on_done(struct filch__callback *callback, filch_future *f)
 		filch__block_free(node);
 		filch_future_release(f);
 	} else {
-		port_push(p, node); /* node may be drained and freed from here */
+		port_push(p,
+			  node); /* node may be drained and freed from here */
 		FILCH__PERTURB();
 		port_signal(p);
 	}
@@ -214,8 +215,8 @@ int filch_port_create(filch_port **p, unsigned flags)
 {
 	if (!p || flags)
 		return -EINVAL;
-	struct filch_port *port = filch__aligned_alloc(
-		FILCH_CACHELINE, sizeof(struct filch_port));
+	struct filch_port *port =
+	    filch__aligned_alloc(FILCH_CACHELINE, sizeof(struct filch_port));
 	if (!port)
 		return -ENOMEM;
 	port->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -234,10 +235,7 @@ int filch_port_create(filch_port **p, unsigned flags)
 	return 0;
 }
 
-int filch_port_fd(const filch_port *p)
-{
-	return p ? p->fd : -EINVAL;
-}
+int filch_port_fd(const filch_port *p) { return p ? p->fd : -EINVAL; }
 
 int filch_port_add(filch_port *p, filch_future *f, void *tag)
 {

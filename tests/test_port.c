@@ -19,12 +19,12 @@
 
 #include "tap.h"
 
-#define TAG(i) ((void *)(uintptr_t)(i))
+#define TAG(i)	 ((void *)(uintptr_t)(i))
 #define UNTAG(p) ((size_t)(uintptr_t)(p))
 
 static bool readable(filch_port *p)
 {
-	struct pollfd pfd = { .fd = filch_port_fd(p), .events = POLLIN };
+	struct pollfd pfd = {.fd = filch_port_fd(p), .events = POLLIN};
 	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
 }
 
@@ -46,7 +46,7 @@ static bool wait_readable(int epfd, int timeout_ms)
 static int watch(filch_port *p)
 {
 	int epfd = epoll_create1(EPOLL_CLOEXEC);
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct epoll_event ev = {.events = EPOLLIN};
 	if (epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, filch_port_fd(p), &ev))
 		bail_out("epoll setup failed");
 	return epfd;
@@ -108,10 +108,11 @@ static void test_readiness(void)
 	ok(readable(p), "readable once the future completes");
 	is(filch_port_drain(p, ev, 4, &n), 0, "drain");
 	is(n, 1, "... takes one event");
-	ok(ev[0].future == f && ev[0].tag == TAG(7), "... the future and its tag");
+	ok(ev[0].future == f && ev[0].tag == TAG(7),
+	   "... the future and its tag");
 	void *result = NULL;
 	ok(filch_future_result(ev[0].future, 0, &result) == 0 &&
-		   result == &value,
+	       result == &value,
 	   "... with its result");
 	ok(!readable(p), "not readable after the drain");
 	is(filch_port_drain(p, ev, 4, &n), 0, "drain again");
@@ -136,7 +137,7 @@ static void test_readiness(void)
 	ok(filch_future_cancel(f), "cancel an added promise");
 	filch_port_drain(p, ev, 4, &n);
 	ok(n == 2 && ev[0].tag == TAG(9) && ev[1].tag == TAG(10) &&
-		   filch_future_cancelled(ev[0].future),
+	       filch_future_cancelled(ev[0].future),
 	   "a cancelled future is delivered, once per add");
 	filch_future_release(ev[0].future);
 	filch_future_release(ev[1].future);
@@ -189,7 +190,7 @@ static void test_order_and_coalescing(void)
 	filch_promise_set_result(f, NULL);
 	writes = 0;
 	ok(read(filch_port_fd(p), &writes, sizeof writes) == sizeof writes &&
-		   writes == 1,
+	       writes == 1,
 	   "re-armed after a drain: one write for the next completion");
 	filch_port_drain(p, ev, 1, &n);
 	filch_future_release(ev[0].future);
@@ -260,7 +261,8 @@ static void test_many_threads(void)
 	}
 	int epfd = watch(p);
 	for (int t = 0; t < MT_THREADS; t++) {
-		cs[t] = (struct completer){ fs + t * MT_PER_THREAD, MT_PER_THREAD };
+		cs[t] =
+		    (struct completer){fs + t * MT_PER_THREAD, MT_PER_THREAD};
 		pthread_create(&th[t], NULL, complete_all, &cs[t]);
 	}
 	size_t got = 0, dups = 0, wakeups = 0;
@@ -337,8 +339,7 @@ static void *race_produce(void *arg)
 }
 
 /* Drains p; counts this round's events in *got, others in *extra. */
-static size_t race_drain(filch_port *p, size_t r, unsigned *got,
-			 size_t *extra)
+static size_t race_drain(filch_port *p, size_t r, unsigned *got, size_t *extra)
 {
 	struct filch_port_event ev[4];
 	size_t n;
@@ -359,7 +360,7 @@ static void test_race(void)
 	const char *env = getenv("FILCH_PORT_RACE_ROUNDS");
 	size_t rounds = env ? strtoul(env, NULL, 10) : 10000;
 	filch_port *p;
-	struct race race = { .rounds = rounds };
+	struct race race = {.rounds = rounds};
 	struct race_producer rp[RACE_PRODUCERS];
 	pthread_t th[RACE_PRODUCERS];
 	unsigned seed = 42;
@@ -368,7 +369,7 @@ static void test_race(void)
 	filch_port_create(&p, 0);
 	int epfd = watch(p);
 	for (size_t t = 0; t < RACE_PRODUCERS; t++) {
-		rp[t] = (struct race_producer){ &race, t };
+		rp[t] = (struct race_producer){&race, t};
 		pthread_create(&th[t], NULL, race_produce, &rp[t]);
 	}
 	size_t lost = 0, extra = 0, spurious = 0, r;
@@ -432,7 +433,7 @@ static void test_destroy_pending(void)
 	for (size_t i = 0; i < DESTROY_N / 2; i++)
 		filch_promise_set_result(fs[i], NULL);
 	filch_port_destroy(p);
-	struct completer c = { fs + DESTROY_N / 2, DESTROY_N / 2 };
+	struct completer c = {fs + DESTROY_N / 2, DESTROY_N / 2};
 	pthread_t th;
 	pthread_create(&th, NULL, complete_all, &c);
 	pthread_join(th, NULL);
@@ -454,7 +455,7 @@ static void test_destroy_pending(void)
 		filch_port_add(p, many[i], TAG(i));
 	}
 	for (int t = 0; t < MT_THREADS; t++) {
-		cs[t] = (struct completer){ many + t * 500, 500 };
+		cs[t] = (struct completer){many + t * 500, 500};
 		pthread_create(&ths[t], NULL, complete_all, &cs[t]);
 	}
 	sched_yield();
@@ -517,8 +518,8 @@ static void test_concurrent_drains(void)
 		filch_port_add(p, fs[i], TAG(i));
 	}
 	for (int t = 0; t < 2; t++) {
-		ds[t] = (struct drainer){ p, &total, seen, 0 };
-		cs[t] = (struct completer){ fs + t * (CD_N / 2), CD_N / 2 };
+		ds[t] = (struct drainer){p, &total, seen, 0};
+		cs[t] = (struct completer){fs + t * (CD_N / 2), CD_N / 2};
 		pthread_create(&dth[t], NULL, drain_loop, &ds[t]);
 		pthread_create(&cth[t], NULL, complete_all, &cs[t]);
 	}
@@ -554,7 +555,7 @@ static void test_executor(void)
 	enum { N = 2000 };
 	filch_executor *ex;
 	filch_port *p;
-	struct filch_executor_opts opts = { .workers = 2 };
+	struct filch_executor_opts opts = {.workers = 2};
 	struct filch_port_event ev[64];
 
 	if (filch_executor_create(&ex, &opts))
@@ -579,8 +580,9 @@ static void test_executor(void)
 			uintptr_t x = UNTAG(ev[i].tag);
 			void *result = NULL;
 			int rc = filch_future_result(ev[i].future, 0, &result);
-			right += x % 10 == 9 ? rc == EDOM
-					     : rc == 0 && result == (void *)(x * x);
+			right += x % 10 == 9
+				     ? rc == EDOM
+				     : rc == 0 && result == (void *)(x * x);
 			filch_future_release(ev[i].future);
 		}
 		got += n;

@@ -95,7 +95,7 @@ static bool buf_reserve(struct buf *b, size_t more)
 
 static void watch(struct server *s, int op, int fd, uint32_t events, void *tag)
 {
-	struct epoll_event ev = { .events = events, .data.ptr = tag };
+	struct epoll_event ev = {.events = events, .data.ptr = tag};
 	if (epoll_ctl(s->epfd, op, fd, &ev))
 		die("epoll_ctl", errno);
 }
@@ -176,7 +176,7 @@ static void handle_request(struct server *s, struct conn *c, uint32_t id,
 		struct job *job = malloc(sizeof *job + len);
 		filch_future *f;
 		if (job) {
-			*job = (struct job){ c, id, rounds, len, { 0 } };
+			*job = (struct job){c, id, rounds, len, {0}};
 			memcpy(job->payload, payload, len);
 			if (filch_submit(s->ex, hash_job, job, &f) == 0) {
 				/* The port holds its own reference. Adding
@@ -210,8 +210,8 @@ static void conn_read(struct server *s, struct conn *c)
 			conn_close(s, c);
 			return;
 		}
-		ssize_t r = read(c->fd, c->in.data + c->in.len,
-				 c->in.cap - c->in.len);
+		ssize_t r =
+		    read(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len);
 		if (r > 0) {
 			c->in.len += (size_t)r;
 			continue;
@@ -330,9 +330,9 @@ static int listen_loopback(int port, const char *port_file)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
-	struct sockaddr_in addr = { .sin_family = AF_INET,
-				    .sin_port = htons((uint16_t)port),
-				    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in addr = {.sin_family = AF_INET,
+				   .sin_port = htons((uint16_t)port),
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 
 	if (fd < 0)
 		die("socket", errno);
@@ -344,8 +344,8 @@ static int listen_loopback(int port, const char *port_file)
 		char tmp[4096];
 		snprintf(tmp, sizeof tmp, "%s.tmp", port_file);
 		FILE *f = fopen(tmp, "w");
-		if (!f || fprintf(f, "%d\n", bound_port(fd)) < 0 ||
-		    fclose(f) || rename(tmp, port_file))
+		if (!f || fprintf(f, "%d\n", bound_port(fd)) < 0 || fclose(f) ||
+		    rename(tmp, port_file))
 			die(port_file, errno);
 	}
 	return fd;
@@ -360,8 +360,8 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	struct server s = { 0 };
-	struct filch_executor_opts opts = { .name_prefix = "hashd" };
+	struct server s = {0};
+	struct filch_executor_opts opts = {.name_prefix = "hashd"};
 	bool inline_work = false;
 	const char *port_file = NULL;
 	int port = 0, err;

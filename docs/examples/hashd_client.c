@@ -69,9 +69,9 @@ static void die(const char *what)
 
 static int connect_loopback(int port)
 {
-	struct sockaddr_in addr = { .sin_family = AF_INET,
-				    .sin_port = htons((uint16_t)port),
-				    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in addr = {.sin_family = AF_INET,
+				   .sin_port = htons((uint16_t)port),
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr))
 		die("connect to 127.0.0.1");
@@ -80,14 +80,15 @@ static int connect_loopback(int port)
 	return fd;
 }
 
-/* Writes all of iov (and consumes it), waiting for room when the socket is full. */
+/* Writes all of iov (and consumes it), waiting for room when the socket is
+ * full. */
 static void send_all(int fd, struct iovec *iov, int n)
 {
 	while (n > 0) {
 		ssize_t w = writev(fd, iov, n);
 		if (w < 0) {
 			if (errno == EAGAIN) {
-				struct pollfd p = { .fd = fd, .events = POLLOUT };
+				struct pollfd p = {.fd = fd, .events = POLLOUT};
 				poll(&p, 1, 1000);
 				continue;
 			}
@@ -115,8 +116,8 @@ static void send_request(struct load *l, struct client_conn *c)
 	hashd_put32(header, (uint32_t)l->size);
 	hashd_put32(header + 4, c->id);
 	hashd_put32(header + 8, l->rounds);
-	struct iovec iov[2] = { { header, sizeof header },
-				{ l->payload[c->id % VARIANTS], l->size } };
+	struct iovec iov[2] = {{header, sizeof header},
+			       {l->payload[c->id % VARIANTS], l->size}};
 	c->got = 0;
 	c->sent_ns = now_ns();
 	send_all(c->fd, iov, 2);
@@ -126,8 +127,8 @@ static void send_request(struct load *l, struct client_conn *c)
 static bool read_answer(struct client_conn *c)
 {
 	for (;;) {
-		ssize_t r = read(c->fd, c->answer + c->got,
-				 sizeof c->answer - c->got);
+		ssize_t r =
+		    read(c->fd, c->answer + c->got, sizeof c->answer - c->got);
 		if (r > 0) {
 			c->got += (size_t)r;
 			if (c->got == sizeof c->answer)
@@ -162,7 +163,8 @@ static int run_load(struct load *l, int port)
 	for (int v = 0; v < VARIANTS; v++) {
 		l->payload[v] = malloc(l->size ? l->size : 1);
 		for (size_t i = 0; i < l->size; i++) {
-			seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+			seed ^= seed << 13, seed ^= seed >> 7,
+			    seed ^= seed << 17;
 			l->payload[v][i] = (uint8_t)seed;
 		}
 		hashd_digest(l->payload[v], l->size, l->rounds, l->digest[v]);
@@ -176,7 +178,8 @@ static int run_load(struct load *l, int port)
 	int64_t start = now_ns();
 	int64_t deadline = start + (int64_t)l->timeout_s * 1000000000;
 	for (unsigned i = 0; i < l->connections; i++) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &conns[i] };
+		struct epoll_event ev = {.events = EPOLLIN,
+					 .data.ptr = &conns[i]};
 		conns[i].fd = connect_loopback(port);
 		if (epoll_ctl(epfd, EPOLL_CTL_ADD, conns[i].fd, &ev))
 			die("epoll_ctl");
@@ -191,10 +194,10 @@ static int run_load(struct load *l, int port)
 			if (!read_answer(c))
 				continue;
 			l->latency_ns[l->answered++] = now_ns() - c->sent_ns;
-			l->wrong += hashd_get32(c->answer) != c->id ||
-				    memcmp(c->answer + 4,
-					   l->digest[c->id % VARIANTS],
-					   HASHD_DIGEST_SIZE) != 0;
+			l->wrong +=
+			    hashd_get32(c->answer) != c->id ||
+			    memcmp(c->answer + 4, l->digest[c->id % VARIANTS],
+				   HASHD_DIGEST_SIZE) != 0;
 			if (l->issued < l->requests)
 				send_request(l, c);
 		}
@@ -228,9 +231,9 @@ static int run_malformed(int port)
 	hashd_put32(header, HASHD_MAX_PAYLOAD + 1);
 	hashd_put32(header + 4, 1);
 	hashd_put32(header + 8, 1);
-	struct iovec iov = { header, sizeof header };
+	struct iovec iov = {header, sizeof header};
 	send_all(fd, &iov, 1);
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 	uint8_t byte;
 	bool hung_up = poll(&p, 1, 10000) == 1 && read(fd, &byte, 1) == 0;
 	printf("hashd_client: malformed request %s\n",
@@ -244,13 +247,13 @@ static int self_test(void)
 	static const struct {
 		const char *message, *digest;
 	} vectors[] = {
-		{ "abc", "ba7816bf8f01cfea414140de5dae2223"
-			 "b00361a396177a9cb410ff61f20015ad" },
-		{ "", "e3b0c44298fc1c149afbf4c8996fb924"
-		      "27ae41e4649b934ca495991b7852b855" },
-		{ "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
-		  "248d6a61d20638b8e5c026930c3e6039"
-		  "a33ce45964ff2167f6ecedd419db06c1" },
+	    {"abc", "ba7816bf8f01cfea414140de5dae2223"
+		    "b00361a396177a9cb410ff61f20015ad"},
+	    {"", "e3b0c44298fc1c149afbf4c8996fb924"
+		 "27ae41e4649b934ca495991b7852b855"},
+	    {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+	     "248d6a61d20638b8e5c026930c3e6039"
+	     "a33ce45964ff2167f6ecedd419db06c1"},
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++) {
@@ -262,7 +265,8 @@ static int self_test(void)
 			snprintf(hex + 2 * k, 3, "%02x", d[k]);
 		bad += strcmp(hex, vectors[i].digest) != 0;
 	}
-	printf("hashd_client: SHA-256 self-test %s\n", bad ? "FAILED" : "passed");
+	printf("hashd_client: SHA-256 self-test %s\n",
+	       bad ? "FAILED" : "passed");
 	return bad ? 1 : 0;
 }
 
@@ -278,8 +282,11 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	struct load l = { .requests = 1000, .connections = 8, .size = 4096,
-			  .rounds = 4, .timeout_s = 60 };
+	struct load l = {.requests = 1000,
+			 .connections = 8,
+			 .size = 4096,
+			 .rounds = 4,
+			 .timeout_s = 60};
 	int port = 0;
 	bool malformed = false;
 

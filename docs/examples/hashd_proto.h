@@ -16,10 +16,10 @@
 #include <stdint.h>
 
 #define HASHD_REQUEST_HEADER 12
-#define HASHD_RESPONSE_SIZE 36
-#define HASHD_DIGEST_SIZE 32
-#define HASHD_MAX_PAYLOAD (1u << 20)
-#define HASHD_MAX_ROUNDS 1000u
+#define HASHD_RESPONSE_SIZE  36
+#define HASHD_DIGEST_SIZE    32
+#define HASHD_MAX_PAYLOAD    (1u << 20)
+#define HASHD_MAX_ROUNDS     1000u
 
 /* SHA-256 (FIPS 180-4), streaming. */
 struct hashd_sha256 {

@@ -52,9 +52,9 @@ int main(void)
 	/* The loop watches the port and a 10 s guard timer. */
 	int epfd = epoll_create1(EPOLL_CLOEXEC);
 	int timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-	struct itimerspec guard = { .it_value.tv_sec = 10 };
+	struct itimerspec guard = {.it_value.tv_sec = 10};
 	timerfd_settime(timer, 0, &guard, NULL);
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct epoll_event ev = {.events = EPOLLIN};
 	ev.data.fd = filch_port_fd(port);
 	epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev);
 	ev.data.fd = timer;
@@ -65,7 +65,8 @@ int main(void)
 		filch_future *f;
 		if ((err = filch_submit(ex, collatz, (void *)n, &f)))
 			return fail("submit", err);
-		filch_port_add(port, f, (void *)n); /* the port keeps a reference */
+		filch_port_add(port, f,
+			       (void *)n); /* the port keeps a reference */
 		filch_future_release(f);
 	}
 

@@ -61,20 +61,21 @@ static void on_guard(evutil_socket_t fd, short what, void *arg)
 
 int main(void)
 {
-	struct app app = { 0 };
+	struct app app = {0};
 	filch_executor *ex;
 
 	printf("1..1\n");
-	if (filch_executor_create(&ex, NULL) || filch_port_create(&app.port, 0)) {
+	if (filch_executor_create(&ex, NULL) ||
+	    filch_port_create(&app.port, 0)) {
 		printf("not ok 1 - setup\n");
 		return 1;
 	}
 	app.base = event_base_new();
-	struct event *watch = event_new(app.base, filch_port_fd(app.port),
-					EV_READ | EV_PERSIST, on_port_readable,
-					&app);
+	struct event *watch =
+	    event_new(app.base, filch_port_fd(app.port), EV_READ | EV_PERSIST,
+		      on_port_readable, &app);
 	struct event *guard = evtimer_new(app.base, on_guard, &app);
-	struct timeval ten_seconds = { .tv_sec = 10 };
+	struct timeval ten_seconds = {.tv_sec = 10};
 	event_add(watch, NULL);
 	event_add(guard, &ten_seconds);
 

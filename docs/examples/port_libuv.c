@@ -117,7 +117,7 @@ int main(void)
 
 	for (uintptr_t lo = 0; lo < LIMIT; lo += SLICE) {
 		struct job *job = malloc(sizeof *job);
-		*job = (struct job){ .done = slice_done };
+		*job = (struct job){.done = slice_done};
 		if (run_in_executor(count_primes, (void *)lo, job)) {
 			free(job);
 			continue;
