@@ -174,10 +174,14 @@ static int map_create(filch_map_iter **itp, filch_executor *ex,
 		workers = 1;
 	size_t chunksize = opts->chunksize;
 	if (chunksize == 0) {
+		/* ceil: at most 4 chunks per worker, so that with the default
+		 * buffersize an array of up to 4096 * 4 * workers items is in
+		 * flight at once, as Python's map would have it. */
+		size_t per = workers * MAP_CHUNKS_PER_WORKER;
 		if (gen)
 			chunksize = 1;
 		else
-			chunksize = n / (workers * MAP_CHUNKS_PER_WORKER);
+			chunksize = n / per + (n % per != 0);
 		if (chunksize > MAP_MAX_AUTO_CHUNK)
 			chunksize = MAP_MAX_AUTO_CHUNK;
 		if (chunksize == 0)
