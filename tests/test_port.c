@@ -629,7 +629,7 @@ static void test_out_of_memory(void)
 	filch__fault_reset();
 	ok(p == NULL, "create: nothing returned");
 
-	struct add_case c = { .f = promise() };
+	struct add_case c = {.f = promise()};
 	pthread_t th;
 	filch_port_create(&c.p, 0);
 	pthread_create(&th, NULL, add_failing, &c);
