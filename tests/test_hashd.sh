@@ -4,10 +4,14 @@
 # workers, then inline on the loop thread), drives each with hashd_client,
 # checks every answer and that a malformed request is refused, then stops
 # it with SIGTERM. TAP; exits 1 if a test failed. Every step is bounded in
-# time. HASHD_REQUESTS sets the load (2000).
+# time. The load: HASHD_REQUESTS (2000) requests over HASHD_CONNECTIONS (8)
+# connections, HASHD_SIZE-byte payloads (4096), HASHD_ROUNDS rounds (4).
 set -u
 bin=${top_builddir:-.}/docs/examples
 requests=${HASHD_REQUESTS:-2000}
+connections=${HASHD_CONNECTIONS:-8}
+size=${HASHD_SIZE:-4096}
+rounds=${HASHD_ROUNDS:-4}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hashd.XXXXXX")
 pid=
 cleanup() {
@@ -48,8 +52,9 @@ for mode in "--workers 2" "--workers 1" "--inline"; do
 	port=$(cat "$tmp/port" 2>/dev/null || echo 0)
 
 	timeout 90 "$bin/hashd_client" --port "$port" --requests "$requests" \
-		--connections 8 --size 4096 --rounds 4 >"$tmp/client" 2>&1
-	result $? "hashd $mode: $requests requests over 8 connections, every answer right"
+		--connections "$connections" --size "$size" --rounds "$rounds" \
+		>"$tmp/client" 2>&1
+	result $? "hashd $mode: $requests requests over $connections connections, every answer right"
 	diag_file "$tmp/client"
 
 	timeout 30 "$bin/hashd_client" --port "$port" --malformed >"$tmp/bad" 2>&1
