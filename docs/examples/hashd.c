@@ -169,35 +169,40 @@ static int hash_job(void *arg, void **result)
 	return 0;
 }
 
+/* Hands the request to filch. False when it could not (no memory, or the
+ * executor refused the task): the caller then does the work itself. */
+static bool offload(struct server *s, struct conn *c, uint32_t id,
+		    uint32_t rounds, const uint8_t *payload, size_t len)
+{
+	struct job *job = malloc(sizeof *job + len);
+	filch_future *f;
+
+	if (!job)
+		return false;
+	*job = (struct job){c, id, rounds, len, {0}};
+	memcpy(job->payload, payload, len);
+	if (filch_submit(s->ex, hash_job, job, &f)) {
+		free(job);
+		return false;
+	}
+	if (filch_port_add(s->port, f, job) == 0) {
+		c->jobs++;
+		s->in_flight++;
+	} else {
+		/* Only for lack of memory: wait for this one job here. */
+		filch_future_result(f, FILCH_FOREVER, NULL);
+		respond(s, c, id, job->digest);
+		free(job);
+	}
+	filch_future_release(f); /* the port holds its own reference */
+	return true;
+}
+
 static void handle_request(struct server *s, struct conn *c, uint32_t id,
 			   uint32_t rounds, const uint8_t *payload, size_t len)
 {
-	if (s->ex) {
-		struct job *job = malloc(sizeof *job + len);
-		filch_future *f;
-		if (job) {
-			*job = (struct job){c, id, rounds, len, {0}};
-			memcpy(job->payload, payload, len);
-			if (filch_submit(s->ex, hash_job, job, &f) == 0) {
-				/* The port holds its own reference. Adding
-				 * fails only for lack of memory: then wait
-				 * for this one job here. */
-				if (filch_port_add(s->port, f, job) == 0) {
-					filch_future_release(f);
-					c->jobs++;
-					s->in_flight++;
-					return;
-				}
-				filch_future_result(f, FILCH_FOREVER, NULL);
-				filch_future_release(f);
-				respond(s, c, id, job->digest);
-				free(job);
-				return;
-			}
-			free(job);
-		}
-		/* No memory or no executor: do the work here. */
-	}
+	if (s->ex && offload(s, c, id, rounds, payload, len))
+		return;
 	uint8_t digest[HASHD_DIGEST_SIZE];
 	hashd_digest(payload, len, rounds, digest);
 	respond(s, c, id, digest);
