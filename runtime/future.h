@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * future.h - the future record and the internal calls that submit.c,
+ * promise.c, then.c and the waiting layer (wait, as_completed, map, port)
+ * build on: transitions, internal callback nodes, the running-task frame.
+ *
+ * The state word, the callback list and their memory orders are described
+ * at the top of future.c and in docs/design.md ("Futures").
+ */
+#ifndef FILCH_FUTURE_H
+#define FILCH_FUTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <filch.h>
+
+#include "atomic.h"
+#include "sched.h"
+
+/*
+ * An internal callback node. fn(node, f) runs once f is done, exactly once,
+ * in the thread that completed f (or at once in the thread that added the
+ * node if f was already done). The node belongs to whoever added it; the
+ * list never touches a node again once its fn has been called, so fn may
+ * free or reuse it. Nodes are usually embedded in a bigger record and fn
+ * finds it with container_of.
+ */
+struct filch__callback;
+typedef void (*filch__callback_fn)(struct filch__callback *node,
+				   filch_future *f);
+struct filch__callback {
+	struct filch__callback *next;
+	filch__callback_fn fn;
+};
+
+/* A callback added with filch_future_on_done. */
+struct filch__user_callback {
+	struct filch__callback node;
+	/* The inline slot of a future is claimed by a CAS of cb from NULL. */
+	_Atomic(filch_callback_fn) cb;
+	void *arg;
+};
+
+/* What completes a future (fixed at creation). */
+enum filch__future_kind {
+	FILCH__FUTURE_TASK = 0,	    /* filch_submit: its task completes it */
+	FILCH__FUTURE_PROMISE = 1,  /* filch_promise_*: the user completes it */
+	FILCH__FUTURE_THEN = 2,	    /* filch_future_then: a continuation */
+	FILCH__FUTURE_COMBINED = 3, /* filch_when_all / filch_when_any */
+};
+
+/* Bits of the state word (future.c has the protocol). */
+#define FILCH__FS_PHASE 3u	      /* mask of enum filch_future_state */
+#define FILCH__FS_SLEEPERS 4u	      /* a waiter sleeps on the futex */
+#define FILCH__FS_CANCEL_REQUESTED 8u /* cancel asked while RUNNING */
+#define FILCH__FS_COMPLETING 16u      /* a settler claimed it (see settle) */
+
+struct filch_future {
+	/* First cache line: what submit, start, finish, waiters and the
+	 * callback list touch. */
+	struct filch__task task; /* the scheduler's record (TASK, THEN) */
+	_Atomic uint32_t state;
+	_Atomic uint32_t refs;
+	_Atomic(struct filch__callback *) callbacks;
+	union {
+		struct { /* TASK, until started */
+			filch_task_fn fn;
+			void *arg;
+		} job;
+		struct { /* THEN, until started */
+			filch_then_fn fn;
+			void *arg;
+		} then;
+		struct { /* once done: a completion whose callbacks wait
+			    their turn on this thread (future.c) */
+			filch_future *next;
+			struct filch__callback *list;
+		} deferred;
+	} u;
+	void *result; /* FINISHED with code 0; THEN: antecedent until run */
+	int code;     /* FINISHED: 0, or the task's positive error code */
+	uint8_t kind; /* enum filch__future_kind */
+	/* Second cache line: the rarer parts. */
+	char *message;		    /* FINISHED with an error: owned, or NULL */
+	filch_executor *executor;   /* THEN: where fn runs (a reference) */
+	struct filch__callback dep; /* THEN: its node on the antecedent */
+	struct filch__user_callback first_callback; /* inline on_done slot */
+};
+
+_Static_assert(sizeof(struct filch_future) <= FILCH__BLOCK_SIZE,
+	       "a future fits in one task-record block");
+_Static_assert(offsetof(struct filch_future, kind) < FILCH_CACHELINE,
+	       "hot fields in the first cache line");
+
+#ifndef filch__container_of /* executor.h has the same one */
+#define filch__container_of(ptr, type, member) \
+	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+#endif
+
+/* A new PENDING future of kind with refs references, from the block slab;
+ * NULL when out of memory. The caller fills the kind's fields. */
+filch_future *filch__future_new(enum filch__future_kind kind, uint32_t refs);
+
+/* The runner of a TASK or THEN future moves it PENDING -> RUNNING; false
+ * when it was cancelled first (then it must not run it). */
+bool filch__future_start(filch_future *f);
+
+/* The runner that started f completes it: rc is the task's return (0, a
+ * positive code, or -code); f->result and f->message were stored by the
+ * task. Publishes, wakes waiters, runs callbacks. The caller holds a
+ * reference across the call. */
+void filch__future_finish(filch_future *f, int rc);
+
+/*
+ * Completes a future that nobody runs (a promise, a combinator, a
+ * continuation failing with its antecedent) with code 0 and result, or with
+ * code > 0 and a copy of message (may be NULL). Exactly one settle wins:
+ * returns 0, -ECANCELED (f was cancelled), -EINVAL (already completed or
+ * being completed), or -ENOMEM (the message could not be copied; f is
+ * unchanged). The caller holds a reference across the call.
+ */
+int filch__future_settle(filch_future *f, int code, void *result,
+			 const char *message);
+
+/* Cancels f if it is PENDING (what filch_future_cancel does). */
+bool filch__future_cancel(filch_future *f);
+
+/*
+ * Adds node to f's callbacks, or runs node->fn(node, f) at once if f is
+ * already done. Never fails, never allocates. Lock-free.
+ */
+void filch__future_add_callback(filch_future *f, struct filch__callback *node);
+
+/* Runs callbacks of futures completed by this thread inside a callback
+ * (future.c keeps the stack flat by deferring them): called by waits so that
+ * a callback that waits cannot wait on its own thread's deferred work. */
+void filch__future_run_deferred(void);
+
+/* True when a state word value is FINISHED or CANCELLED. */
+static inline bool filch__future_is_done(uint32_t state)
+{
+	return (state & FILCH__FS_PHASE) >= FILCH_FINISHED;
+}
+
+/*
+ * The running-task frame (submit.c): set around every task body so that
+ * filch_task_fail and filch_cancel_requested find their future. Frames nest
+ * when a waiting task helps run another.
+ */
+struct filch__task_frame {
+	filch_future *future; /* NULL for a fire-and-forget task */
+	struct filch__task_frame *outer;
+};
+void filch__task_frame_enter(struct filch__task_frame *fr, filch_future *f);
+void filch__task_frame_leave(struct filch__task_frame *fr);
+
+/* A copy of s from filch__malloc, or NULL (also when s is NULL). */
+char *filch__strdup(const char *s);
+
+#endif /* FILCH_FUTURE_H */

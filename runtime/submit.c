@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * submit.c - filch_submit (with a future or fire and forget), the running-
+ * task frame behind filch_task_fail and filch_cancel_requested.
+ *
+ * A submission with a future is the future itself: the task record is its
+ * first member, so one block holds both. It starts with two references, the
+ * caller's and the task's; the task drops its own after it completed the
+ * future (or cancelled it, when the scheduler discards it). A fire-and-
+ * forget submission is a smaller record in a block of its own, freed by the
+ * task when it has run.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "alloc.h"
+#include "atomic.h"
+#include "future.h"
+#include "sched.h"
+
+struct fire_and_forget {
+	struct filch__task task;
+	filch_task_fn fn;
+	void *arg;
+};
+_Static_assert(sizeof(struct fire_and_forget) <= FILCH__BLOCK_SIZE,
+	       "a fire-and-forget record fits in one block");
+
+/* The innermost task running on this thread, or NULL. */
+static _Thread_local struct filch__task_frame *current_frame;
+
+void filch__task_frame_enter(struct filch__task_frame *fr, filch_future *f)
+{
+	fr->future = f;
+	fr->outer = current_frame;
+	current_frame = fr;
+}
+
+void filch__task_frame_leave(struct filch__task_frame *fr)
+{
+	current_frame = fr->outer;
+}
+
+static void future_task_run(struct filch__task *t, bool discard)
+{
+	filch_future *f = filch__container_of(t, filch_future, task);
+	if (discard) {
+		filch__future_cancel(f);
+	} else if (filch__future_start(f)) {
+		struct filch__task_frame fr;
+		filch__task_frame_enter(&fr, f);
+		int rc = f->u.job.fn(f->u.job.arg, &f->result);
+		filch__task_frame_leave(&fr);
+		filch__future_finish(f, rc);
+	}
+	filch_future_release(f); /* the task's reference */
+}
+
+static void fire_and_forget_run(struct filch__task *t, bool discard)
+{
+	struct fire_and_forget *r =
+		filch__container_of(t, struct fire_and_forget, task);
+	if (!discard) {
+		struct filch__task_frame fr;
+		void *ignored = NULL;
+		filch__task_frame_enter(&fr, NULL);
+		r->fn(r->arg, &ignored);
+		filch__task_frame_leave(&fr);
+	}
+	filch__block_free(r);
+}
+
+int filch_submit(filch_executor *ex, filch_task_fn fn, void *arg,
+		 filch_future **fut)
+{
+	if (!ex || !fn)
+		return -EINVAL;
+	if (!fut) {
+		struct fire_and_forget *r = filch__block_alloc();
+		if (!r)
+			return -ENOMEM;
+		r->task.run = fire_and_forget_run;
+		r->fn = fn;
+		r->arg = arg;
+		int rc = filch__sched_submit(ex, &r->task, false);
+		if (rc)
+			filch__block_free(r);
+		return rc;
+	}
+	filch_future *f = filch__future_new(FILCH__FUTURE_TASK, 2);
+	if (!f)
+		return -ENOMEM;
+	f->task.run = future_task_run;
+	f->u.job.fn = fn;
+	f->u.job.arg = arg;
+	int rc = filch__sched_submit(ex, &f->task, false);
+	if (rc) {
+		filch__block_free(f); /* never shared: no outcome to give */
+		return rc;
+	}
+	*fut = f; /* the caller's reference outlives the task's */
+	return 0;
+}
+
+int filch_task_fail(int code, const char *fmt, ...)
+{
+	struct filch__task_frame *fr = current_frame;
+	if (!fr || !fr->future || !fmt)
+		return code;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return code;
+	char *message = filch__malloc((size_t)n + 1);
+	if (!message)
+		return code; /* the code still fails the task */
+	va_start(ap, fmt);
+	vsnprintf(message, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	/* The running task owns its future's message until it finishes. */
+	filch__free(fr->future->message);
+	fr->future->message = message;
+	return code;
+}
+
+bool filch_cancel_requested(void)
+{
+	struct filch__task_frame *fr = current_frame;
+	if (!fr)
+		return false;
+	/* relaxed: a hint; filch__future_cancel sets it with relaxed. */
+	if (fr->future && (filch__load(&fr->future->state, relaxed) &
+			   FILCH__FS_CANCEL_REQUESTED))
+		return true;
+	/* A task run by CALLER_RUNS on a foreign thread has no executor. */
+	filch_executor *ex = filch__self_executor();
+	return ex && filch__executor_cancelling(ex);
+}

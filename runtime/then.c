@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * then.c - continuations and combinators: filch_future_then, filch_when_all,
+ * filch_when_any. Each registers internal callback nodes (future.h) on its
+ * antecedents, so no lock is taken and nothing polls; errors and
+ * cancellation travel to the dependent future through those callbacks.
+ */
+#include "config.h"
+
+#include <stdint.h>
+
+#include "alloc.h"
+#include "atomic.h"
+#include "future.h"
+#include "sched.h"
+
+/* Completes out with a's error (code > 0) and, if memory allows, its
+ * message. Losing to a cancel or another completion is fine. */
+static void fail_like(filch_future *out, const filch_future *a)
+{
+	if (filch__future_settle(out, a->code, NULL, a->message) == -ENOMEM)
+		filch__future_settle(out, a->code, NULL, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* filch_future_then                                                   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A continuation's references: the caller's, and the pipeline's: held by
+ * its node on the antecedent, then by its task once submitted. The
+ * antecedent travels in out->result (retained) from the node to the task.
+ */
+static void then_run(struct filch__task *t, bool discard)
+{
+	filch_future *out = filch__container_of(t, filch_future, task);
+	filch_future *antecedent = out->result;
+	out->result = NULL;
+	if (discard) {
+		filch__future_cancel(out);
+	} else if (filch__future_start(out)) {
+		struct filch__task_frame fr;
+		filch__task_frame_enter(&fr, out);
+		int rc = out->u.then.fn(antecedent, out->u.then.arg,
+					&out->result);
+		filch__task_frame_leave(&fr);
+		filch__future_finish(out, rc);
+	}
+	filch_future_release(antecedent);
+	filch_future_release(out); /* the pipeline's reference */
+}
+
+static void then_antecedent_done(struct filch__callback *node, filch_future *a)
+{
+	filch_future *out = filch__container_of(node, filch_future, dep);
+	filch_executor *ex = out->executor;
+	if (filch_future_cancelled(a)) {
+		filch__future_cancel(out);
+	} else if (a->code) {
+		fail_like(out, a);
+	} else {
+		out->result = filch_future_retain(a);
+		int rc = filch__sched_submit(ex, &out->task, true);
+		if (rc == 0) { /* the task holds the pipeline's reference */
+			filch__executor_release(ex);
+			return;
+		}
+		out->result = NULL;
+		filch_future_release(a);
+		if (rc == -ESHUTDOWN)
+			filch__future_cancel(out);
+		else
+			filch__future_settle(out, -rc, NULL,
+					     "the continuation could not be "
+					     "submitted");
+	}
+	filch__executor_release(ex);
+	filch_future_release(out); /* the pipeline's reference */
+}
+
+int filch_future_then(filch_future *f, filch_executor *ex, filch_then_fn fn,
+		      void *arg, filch_future **out)
+{
+	if (!f || !ex || !fn || !out)
+		return -EINVAL;
+	filch_future *o = filch__future_new(FILCH__FUTURE_THEN, 2);
+	if (!o)
+		return -ENOMEM;
+	o->task.run = then_run;
+	o->u.then.fn = fn;
+	o->u.then.arg = arg;
+	o->executor = ex;
+	filch__executor_retain(ex);
+	o->dep.fn = then_antecedent_done;
+	*out = o; /* before the node may run and submit it */
+	filch__future_add_callback(f, &o->dep);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* filch_when_all, filch_when_any                                      */
+/* ------------------------------------------------------------------ */
+
+struct combine;
+
+struct combine_input {
+	struct filch__callback node; /* on fs[index] */
+	struct combine *c;
+	size_t index;
+};
+
+/* Freed by the last input's callback, which also drops its reference to
+ * out. The first input to decide the outcome settles out; the others lose
+ * quietly (settle and cancel elect one winner). */
+struct combine {
+	_Atomic size_t unfired;	   /* inputs whose callback has not run */
+	_Atomic size_t unfinished; /* when_all: inputs without a result yet */
+	filch_future *out;
+	bool any;
+	struct combine_input in[];
+};
+
+static void combine_input_done(struct filch__callback *node, filch_future *f)
+{
+	struct combine_input *in =
+		filch__container_of(node, struct combine_input, node);
+	struct combine *c = in->c;
+	filch_future *out = c->out;
+	if (filch_future_cancelled(f))
+		filch__future_cancel(out);
+	else if (f->code)
+		fail_like(out, f);
+	else if (c->any)
+		filch__future_settle(out, 0, (void *)(uintptr_t)in->index, NULL);
+	/* relaxed: the count only elects the last input; the outcome is
+	 * published by settle. */
+	else if (filch__sub(&c->unfinished, 1, relaxed) == 1)
+		filch__future_settle(out, 0, NULL, NULL);
+	/* acq_rel: every callback's reads of c happen before the free by
+	 * the last one (pairs with itself across the inputs' callbacks). */
+	if (filch__sub(&c->unfired, 1, acq_rel) == 1) {
+		filch_future_release(out);
+		filch__free(c);
+	}
+}
+
+static int combine(filch_future *const *fs, size_t n, filch_future **out,
+		   bool any)
+{
+	if (!out || (n && !fs))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!fs[i])
+			return -EINVAL;
+	if (n > (SIZE_MAX - sizeof(struct combine)) /
+			sizeof(struct combine_input))
+		return -ENOMEM;
+	filch_future *o = filch__future_new(FILCH__FUTURE_COMBINED, n ? 2 : 1);
+	if (!o)
+		return -ENOMEM;
+	if (n == 0) {
+		filch__future_settle(o, 0, NULL, NULL);
+		*out = o;
+		return 0;
+	}
+	struct combine *c =
+		filch__malloc(sizeof(*c) + n * sizeof(struct combine_input));
+	if (!c) {
+		filch__block_free(o);
+		return -ENOMEM;
+	}
+	atomic_init(&c->unfired, n);
+	atomic_init(&c->unfinished, n);
+	c->out = o;
+	c->any = any;
+	for (size_t i = 0; i < n; i++) {
+		c->in[i].node.fn = combine_input_done;
+		c->in[i].c = c;
+		c->in[i].index = i;
+	}
+	*out = o;
+	/* The last callback frees c: nothing below reads it after the last
+	 * node is added. */
+	struct combine_input *in = c->in;
+	for (size_t i = 0; i < n; i++)
+		filch__future_add_callback(fs[i], &in[i].node);
+	return 0;
+}
+
+int filch_when_all(filch_future *const *fs, size_t n, filch_future **out)
+{
+	return combine(fs, n, out, false);
+}
+
+int filch_when_any(filch_future *const *fs, size_t n, filch_future **out)
+{
+	if (n == 0)
+		return -EINVAL;
+	return combine(fs, n, out, true);
+}

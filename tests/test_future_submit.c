@@ -1,0 +1,470 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_future_submit.c - futures of submitted tasks: results, task errors
+ * and messages, fire and forget, cancel against start, on_done against
+ * completion, cancellation requests, waiting from foreign threads and from
+ * workers, recursive submit + result on one worker, submit after shutdown
+ * and a cancelling shutdown.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include <filch.h>
+
+#include "future_helpers.h"
+#include "tap.h"
+
+
+/* ---- tasks ---- */
+
+static int return_code(void *arg, void **result)
+{
+	(void)result;
+	return (int)(intptr_t)arg;
+}
+
+static int fail_with_message(void *arg, void **result)
+{
+	(void)result;
+	return filch_task_fail(ENOENT, "no %s #%d", (const char *)arg, 7);
+}
+
+static int fail_then_succeed(void *arg, void **result)
+{
+	(void)arg;
+	filch_task_fail(EIO, "first message");
+	filch_task_fail(EIO, "second message");
+	*result = (void *)0x42;
+	return 0;
+}
+
+static int count_task(void *arg, void **result)
+{
+	(void)result;
+	atomic_fetch_add((atomic_int *)arg, 1);
+	return 0;
+}
+
+static int fail_in_fire_and_forget(void *arg, void **result)
+{
+	(void)result;
+	atomic_fetch_add((atomic_int *)arg, 1);
+	return filch_task_fail(EIO, "nobody reads %s", "this");
+}
+
+/* Holds its worker (without helping: it sleeps outside filch) until the
+ * gate opens. */
+static int wait_gate(void *arg, void **result)
+{
+	(void)result;
+	struct timespec ts = { 0, 100000 };
+	while (!atomic_load((atomic_int *)arg))
+		nanosleep(&ts, NULL);
+	return 0;
+}
+
+static void test_results_and_errors(filch_executor *ex)
+{
+	filch_future *f = NULL;
+	void *res = NULL;
+	ok(filch_submit(NULL, return_arg, NULL, &f) == -EINVAL && f == NULL,
+	   "submit to NULL is -EINVAL");
+	ok(filch_submit(ex, NULL, NULL, &f) == -EINVAL, "submit of NULL is -EINVAL");
+	ok(filch_submit(ex, NULL, NULL, NULL) == -EINVAL, "fire-and-forget NULL is -EINVAL");
+
+	is(filch_submit(ex, return_arg, (void *)0xabc, &f), 0, "submit");
+	is(filch_future_result(f, FILCH_FOREVER, &res), 0, "result");
+	ok(res == (void *)0xabc, "the task's result");
+	is(filch_future_state(f), FILCH_FINISHED, "FINISHED");
+	filch_future_release(f);
+
+	filch_submit(ex, return_code, (void *)(intptr_t)EPERM, &f);
+	is(filch_future_result(f, FILCH_FOREVER, &res), EPERM, "a positive return is the task's code");
+	filch_future_release(f);
+	filch_submit(ex, return_code, (void *)(intptr_t)-EPERM, &f);
+	is(filch_future_result(f, FILCH_FOREVER, &res), EPERM, "a negative return -e is taken as e");
+	filch_future_release(f);
+
+	static char file[] = "file";
+	filch_submit(ex, fail_with_message, file, &f);
+	int code = 0;
+	const char *msg = NULL;
+	is(filch_future_error(f, FILCH_FOREVER, &code, &msg), 0, "error() of a failed task");
+	is(code, ENOENT, "its code");
+	ok(msg && strcmp(msg, "no file #7") == 0, "its formatted message");
+	filch_future_release(f);
+
+	filch_submit(ex, fail_then_succeed, NULL, &f);
+	msg = "x";
+	is(filch_future_error(f, FILCH_FOREVER, &code, &msg), 0, "a task that attached messages then succeeded");
+	ok(code == 0 && msg == NULL, "has no code and no message");
+	filch_future_result(f, 0, &res);
+	ok(res == (void *)0x42, "and its result");
+	filch_future_release(f);
+
+	is(filch_task_fail(EBUSY, "outside %s", "a task"), EBUSY,
+	   "filch_task_fail outside a task returns the code");
+	ok(!filch_cancel_requested(), "filch_cancel_requested outside a task is false");
+
+	atomic_int n = 0;
+	for (int i = 0; i < 1000; i++)
+		if (filch_submit(ex, count_task, &n, NULL))
+			break;
+	ok(EVENTUALLY(atomic_load(&n) == 1000), "1000 fire-and-forget tasks ran");
+	atomic_int m = 0;
+	filch_submit(ex, fail_in_fire_and_forget, &m, NULL);
+	ok(EVENTUALLY(atomic_load(&m) == 1), "a fire-and-forget task may call filch_task_fail");
+}
+
+/* ---- cancellation ---- */
+
+struct ran {
+	atomic_int ran;
+};
+
+static int mark_ran(void *arg, void **result)
+{
+	(void)result;
+	atomic_store(&((struct ran *)arg)->ran, 1);
+	return 0;
+}
+
+static void test_cancel_pending(filch_executor *one)
+{
+	filch_future *blocker, *f;
+	struct ran r = { 0 };
+	atomic_int cbs = 0, gate = 0;
+	filch_submit(one, wait_gate, &gate, &blocker);
+	filch_submit(one, mark_ran, &r, &f);
+	filch_future_on_done(f, count_cb, &cbs);
+	ok(filch_future_cancel(f), "cancel of a queued task is true");
+	is(atomic_load(&cbs), 1, "its callback ran at cancel");
+	is(filch_future_result(f, 0, NULL), -ECANCELED, "its result is -ECANCELED");
+	atomic_store(&gate, 1);
+	is(filch_future_result(blocker, FILCH_FOREVER, NULL), 0, "the blocking task finished");
+	/* The worker runs tasks in order: anything queued before this one
+	 * has been taken by the time it completes. */
+	filch_future *after;
+	filch_submit(one, return_arg, NULL, &after);
+	filch_future_result(after, FILCH_FOREVER, NULL);
+	is(atomic_load(&r.ran), 0, "the cancelled task never ran");
+	is(filch_future_state(f), FILCH_CANCELLED, "and stays CANCELLED");
+	filch_future_release(after);
+	filch_future_release(f);
+	filch_future_release(blocker);
+}
+
+static int until_cancelled(void *arg, void **result)
+{
+	atomic_store((atomic_int *)arg, 1);
+	int64_t end = tap_now_ns() + 10000 * MS;
+	while (!filch_cancel_requested())
+		if (tap_now_ns() > end)
+			return ETIME;
+	*result = (void *)0x5;
+	return ECANCELED;
+}
+
+static void test_cancel_running(filch_executor *ex)
+{
+	filch_future *f;
+	atomic_int started = 0;
+	filch_submit(ex, until_cancelled, &started, &f);
+	ok(EVENTUALLY(atomic_load(&started)), "the task started");
+	is(filch_future_state(f), FILCH_RUNNING, "RUNNING");
+	ok(!filch_future_cancel(f), "cancel of a running task is false");
+	is(filch_future_result(f, FILCH_FOREVER, NULL), ECANCELED,
+	   "the task saw filch_cancel_requested and returned its code");
+	is(filch_future_state(f), FILCH_FINISHED, "a running task finishes, it is not cancelled");
+	filch_future_release(f);
+}
+
+struct cancel_race {
+	filch_future **fs;
+	bool *cancelled;
+	int n;
+	pthread_barrier_t go;
+};
+
+static void *cancel_all(void *arg)
+{
+	struct cancel_race *c = arg;
+	pthread_barrier_wait(&c->go);
+	for (int i = c->n - 1; i >= 0; i--) /* meet the workers halfway */
+		c->cancelled[i] = filch_future_cancel(c->fs[i]);
+	return NULL;
+}
+
+static void test_cancel_vs_start(filch_executor *ex)
+{
+	enum { N = 20000 };
+	static filch_future *fs[N];
+	static struct ran ran[N];
+	static bool cancelled[N];
+	atomic_int cbs = 0, gate = 0;
+	filch_future *blockers[2];
+	/* Hold the workers so that the tasks queue up, then release them
+	 * while another thread cancels the tasks from the other end. */
+	for (int i = 0; i < 2; i++)
+		filch_submit(ex, wait_gate, &gate, &blockers[i]);
+	for (int i = 0; i < N; i++) {
+		atomic_init(&ran[i].ran, 0);
+		if (filch_submit(ex, mark_ran, &ran[i], &fs[i]))
+			bail_out("submit failed");
+		filch_future_on_done(fs[i], count_cb, &cbs);
+	}
+	struct cancel_race c = { .fs = fs, .cancelled = cancelled, .n = N };
+	pthread_barrier_init(&c.go, NULL, 2);
+	pthread_t th;
+	pthread_create(&th, NULL, cancel_all, &c);
+	pthread_barrier_wait(&c.go);
+	atomic_store(&gate, 1);
+	pthread_join(th, NULL);
+	pthread_barrier_destroy(&c.go);
+	for (int i = 0; i < 2; i++) {
+		filch_future_result(blockers[i], FILCH_FOREVER, NULL);
+		filch_future_release(blockers[i]);
+	}
+	int bad = 0, ncancelled = 0;
+	for (int i = 0; i < N; i++) {
+		int rc = filch_future_result(fs[i], FILCH_FOREVER, NULL);
+		if (cancelled[i]) {
+			ncancelled++;
+			bad += rc != -ECANCELED;
+		} else {
+			bad += rc != 0 || !atomic_load(&ran[i].ran);
+		}
+	}
+	/* Every task record gets its run() call; once the pool is idle no
+	 * cancelled task may have run. */
+	filch_future *last;
+	filch_submit(ex, return_arg, NULL, &last);
+	filch_future_result(last, FILCH_FOREVER, NULL);
+	filch_future_release(last);
+	for (int i = 0; i < N; i++)
+		bad += cancelled[i] && atomic_load(&ran[i].ran);
+	is(bad, 0, "cancel against start: exactly one wins for each of %d tasks", N);
+	diag("%d of %d cancelled before they started", ncancelled, N);
+	ok(EVENTUALLY(atomic_load(&cbs) == N), "every future's callback ran once");
+	is(atomic_load(&cbs), N, "exactly once");
+	for (int i = 0; i < N; i++)
+		filch_future_release(fs[i]);
+}
+
+static void test_on_done_vs_completion(filch_executor *ex)
+{
+	enum { N = 20000 };
+	atomic_int cbs = 0;
+	for (int i = 0; i < N; i++) {
+		filch_future *f;
+		filch_submit(ex, return_arg, NULL, &f);
+		filch_future_on_done(f, count_cb, &cbs);
+		filch_future_release(f); /* drops it before it may have run */
+	}
+	ok(EVENTUALLY(atomic_load(&cbs) == N), "on_done racing completion: %d callbacks", N);
+	is(atomic_load(&cbs), N, "each exactly once");
+}
+
+/* ---- waiting ---- */
+
+struct waiter {
+	filch_future *f;
+	int rc;
+	void *res;
+};
+
+static void *waiter_main(void *arg)
+{
+	struct waiter *w = arg;
+	w->rc = filch_future_result(w->f, FILCH_FOREVER, &w->res);
+	return NULL;
+}
+
+static void test_waiters(filch_executor *ex)
+{
+	enum { N = 8 };
+	filch_future *f;
+	atomic_int gate = 0;
+	filch_submit(ex, wait_gate, &gate, &f);
+	pthread_t th[N];
+	struct waiter w[N];
+	for (int i = 0; i < N; i++) {
+		w[i] = (struct waiter){ f, -1, NULL };
+		pthread_create(&th[i], NULL, waiter_main, &w[i]);
+	}
+	is(filch_future_result(f, 0, NULL), -ETIMEDOUT, "poll of a blocked task: -ETIMEDOUT");
+	int64_t t0 = tap_now_ns();
+	is(filch_future_result(f, 5 * MS, NULL), -ETIMEDOUT, "5 ms: -ETIMEDOUT");
+	ok(tap_now_ns() - t0 >= 5 * MS, "not before 5 ms");
+	sleep_ns(20 * MS);
+	atomic_store(&gate, 1);
+	int good = 0;
+	for (int i = 0; i < N; i++) {
+		pthread_join(th[i], NULL);
+		good += w[i].rc == 0;
+	}
+	is(good, N, "%d foreign waiters on one task all woke", N);
+	filch_future_release(f);
+}
+
+/* A task waits on a promise that a foreign thread completes later: the
+ * worker finds nothing to help with and must still wake. */
+static void *complete_later(void *arg)
+{
+	sleep_ns(30 * MS);
+	filch_promise_set_result(arg, (void *)0x77);
+	return NULL;
+}
+
+static int wait_promise(void *arg, void **result)
+{
+	return filch_future_result(arg, FILCH_FOREVER, result);
+}
+
+static int wait_promise_briefly(void *arg, void **result)
+{
+	(void)result;
+	return -filch_future_result(arg, 10 * MS, NULL);
+}
+
+static void test_worker_waits(filch_executor *ex)
+{
+	filch_future *p, *f;
+	pthread_t th;
+	filch_promise_create(&p);
+	filch_submit(ex, wait_promise_briefly, p, &f);
+	is(filch_future_result(f, FILCH_FOREVER, NULL), ETIMEDOUT, "a worker's wait times out too");
+	filch_future_release(f);
+	filch_submit(ex, wait_promise, p, &f);
+	pthread_create(&th, NULL, complete_later, p);
+	void *res = NULL;
+	is(filch_future_result(f, FILCH_FOREVER, &res), 0,
+	   "a worker waiting with nothing to help with wakes on completion");
+	ok(res == (void *)0x77, "with the promise's value");
+	pthread_join(th, NULL);
+	filch_future_release(f);
+	filch_future_release(p);
+}
+
+/* fib(n) where each call submits n-1 and n-2 and waits on them. */
+struct fib_arg {
+	filch_executor *ex;
+	long n;
+};
+
+static int fib_task(void *arg, void **result)
+{
+	struct fib_arg *a = arg;
+	if (a->n < 2) {
+		*result = (void *)(intptr_t)a->n;
+		return 0;
+	}
+	struct fib_arg l = { a->ex, a->n - 1 }, r = { a->ex, a->n - 2 };
+	filch_future *fl, *fr;
+	int rc = filch_submit(a->ex, fib_task, &l, &fl);
+	if (rc)
+		return -rc;
+	rc = filch_submit(a->ex, fib_task, &r, &fr);
+	if (rc) {
+		filch_future_result(fl, FILCH_FOREVER, NULL);
+		filch_future_release(fl);
+		return -rc;
+	}
+	void *x = NULL, *y = NULL;
+	int e1 = filch_future_result(fr, FILCH_FOREVER, &y);
+	int e2 = filch_future_result(fl, FILCH_FOREVER, &x);
+	filch_future_release(fl);
+	filch_future_release(fr);
+	if (e1 || e2)
+		return e1 ? e1 : e2;
+	*result = (void *)((intptr_t)x + (intptr_t)y);
+	return 0;
+}
+
+static void test_recursive(filch_executor *one)
+{
+	struct fib_arg a = { one, 16 };
+	filch_future *f;
+	void *res = NULL;
+	filch_submit(one, fib_task, &a, &f);
+	is(filch_future_result(f, FILCH_FOREVER, &res), 0,
+	   "recursive submit + result on one worker does not deadlock");
+	is((intptr_t)res, 987, "fib(16) = 987");
+	filch_future_release(f);
+}
+
+/* ---- shutdown ---- */
+
+static void test_submit_after_shutdown(void)
+{
+	filch_executor *ex = make_executor(1);
+	atomic_int n = 0;
+	filch_future *f = (filch_future *)0x1;
+	is(filch_shutdown(ex, FILCH_SHUTDOWN_WAIT), 0, "shutdown");
+	is(filch_submit(ex, count_task, &n, &f), -ESHUTDOWN, "submit after shutdown is -ESHUTDOWN");
+	ok(f == (filch_future *)0x1, "and gives no future");
+	is(filch_submit(ex, count_task, &n, NULL), -ESHUTDOWN, "fire and forget too");
+	filch_executor_destroy(ex);
+	is(atomic_load(&n), 0, "nothing ran");
+}
+
+static void test_cancelling_shutdown(void)
+{
+	enum { N = 10 };
+	filch_executor *ex = make_executor(1);
+	filch_future *blocker, *fs[N];
+	struct ran r[N];
+	atomic_int cbs = 0, gate = 0;
+	filch_submit(ex, wait_gate, &gate, &blocker);
+	for (int i = 0; i < N; i++) {
+		atomic_init(&r[i].ran, 0);
+		filch_submit(ex, mark_ran, &r[i], &fs[i]);
+		filch_future_on_done(fs[i], count_cb, &cbs);
+	}
+	ok(EVENTUALLY(filch_future_running(blocker)), "a task is running");
+	struct waiter w = { fs[N - 1], -1, NULL };
+	pthread_t th;
+	pthread_create(&th, NULL, waiter_main, &w);
+	is(filch_shutdown(ex, FILCH_SHUTDOWN_CANCEL_PENDING), 0, "cancelling shutdown");
+	atomic_store(&gate, 1);
+	pthread_join(th, NULL);
+	is(w.rc, -ECANCELED, "a waiter on a pending task woke with -ECANCELED");
+	filch_executor_destroy(ex);
+	int cancelled = 0, ran = 0;
+	for (int i = 0; i < N; i++) {
+		cancelled += filch_future_cancelled(fs[i]);
+		ran += atomic_load(&r[i].ran);
+	}
+	is(cancelled, N, "every pending task was cancelled");
+	is(ran, 0, "none ran");
+	is(atomic_load(&cbs), N, "their callbacks ran");
+	is(filch_future_result(blocker, 0, NULL), 0, "the running task finished");
+	for (int i = 0; i < N; i++)
+		filch_future_release(fs[i]);
+	filch_future_release(blocker);
+}
+
+int main(void)
+{
+	tap_plan(0);
+	filch_executor *ex = make_executor(2);
+	filch_executor *one = make_executor(1);
+	test_results_and_errors(ex);
+	test_cancel_pending(one);
+	test_cancel_running(ex);
+	test_cancel_vs_start(ex);
+	test_on_done_vs_completion(ex);
+	test_waiters(ex);
+	test_worker_waits(ex);
+	test_recursive(one);
+	filch_executor_destroy(one);
+	filch_executor_destroy(ex);
+	test_submit_after_shutdown();
+	test_cancelling_shutdown();
+	return tap_done();
+}
