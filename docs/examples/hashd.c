@@ -66,6 +66,7 @@ struct server {
 	struct conn *dead; /* closed, to free after this batch of events */
 	size_t in_flight;  /* jobs on filch */
 	unsigned long long served;
+	unsigned long long port_wakeups, port_events; /* drains, jobs */
 	bool stopping;
 };
 
@@ -280,6 +281,8 @@ static void answer_finished(struct server *s)
 
 	if (filch_port_drain(s->port, ev, 64, &n))
 		return;
+	s->port_wakeups++;
+	s->port_events += n;
 	for (size_t i = 0; i < n; i++) {
 		struct job *job = ev[i].tag;
 		struct conn *c = job->conn;
@@ -445,6 +448,9 @@ int main(int argc, char **argv)
 		free_dead(&s);
 	}
 	printf("hashd: served %llu requests\n", s.served);
+	if (s.ex)
+		printf("hashd: %llu jobs came back in %llu port wake-ups\n",
+		       s.port_events, s.port_wakeups);
 	filch_port_destroy(s.port);
 	filch_executor_destroy(s.ex);
 	close(s.sigfd);
