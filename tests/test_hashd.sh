@@ -33,7 +33,7 @@ result() { # status description
 }
 diag_file() { sed 's/^/# /' "$1"; }
 
-echo "1..16"
+echo "1..19"
 "$bin/hashd_client" --self-test >"$tmp/self" 2>&1
 result $? "SHA-256 matches the FIPS 180-4 vectors"
 
@@ -63,6 +63,11 @@ for mode in "--workers 2" "--workers 1" "--inline"; do
 	timeout 30 "$bin/hashd_client" --port "$port" --requests 100 \
 		--connections 2 --size 100000 --rounds 1 >"$tmp/client" 2>&1
 	result $? "hashd $mode: still serving, large payloads too"
+
+	timeout 30 "$bin/hashd_client" --port "$port" --requests 2000 \
+		--connections 4 --pipeline 16 --size 512 --rounds 2 \
+		>"$tmp/client" 2>&1
+	result $? "hashd $mode: 16 pipelined requests per connection, answers matched by id"
 
 	kill -TERM "$pid"
 	wait "$pid"

@@ -2,13 +2,15 @@
 /*
  * hashd_client.c - drives hashd with a bounded load and checks every answer.
  *
- *   hashd_client --port N [--requests N] [--connections C] [--size BYTES]
- *                [--rounds R] [--timeout SECONDS]
+ *   hashd_client --port N [--requests N] [--connections C] [--pipeline K]
+ *                [--size BYTES] [--rounds R] [--timeout SECONDS]
  *   hashd_client --port N --malformed
  *   hashd_client --self-test
  *
- * Sends N requests over C connections, one outstanding request per
- * connection (a closed loop), from one epoll thread. Payloads come from a
+ * Sends N requests over C connections, keeping K requests in flight on
+ * each (a closed loop; K = 1 by default), from one epoll thread. Answers
+ * are matched to requests by id, since a server may answer a connection's
+ * requests in any order. Payloads come from a
  * few seeded variants whose digests are computed before the clock starts,
  * so that checking an answer costs a memcmp. Prints the throughput and the
  * p50/p99 latency (send to answer) and exits 0 only if every answer was
@@ -33,11 +35,11 @@
 
 #include "hashd_proto.h"
 
-enum { VARIANTS = 8 };
+enum { VARIANTS = 8, MAX_PIPELINE = 64 };
 
 struct load {
 	size_t requests, size;
-	unsigned connections;
+	unsigned connections, pipeline;
 	uint32_t rounds;
 	int timeout_s;
 	uint8_t *payload[VARIANTS];
@@ -46,11 +48,16 @@ struct load {
 	int64_t *latency_ns; /* one per answer */
 };
 
+struct outstanding {
+	uint32_t id;
+	int64_t sent_ns;
+};
+
 struct client_conn {
 	int fd;
-	uint32_t id; /* of the outstanding request */
-	int64_t sent_ns;
-	uint8_t answer[HASHD_RESPONSE_SIZE];
+	unsigned n;			      /* requests awaiting answers */
+	struct outstanding out[MAX_PIPELINE]; /* in no order */
+	uint8_t answer[HASHD_RESPONSE_SIZE];  /* the one being read */
 	size_t got;
 };
 
@@ -109,21 +116,41 @@ static void send_all(int fd, struct iovec *iov, int n)
 	}
 }
 
-static void send_request(struct load *l, struct client_conn *c)
+/* Tops c up to l->pipeline requests in flight, while any are left. */
+static void send_requests(struct load *l, struct client_conn *c)
 {
-	uint8_t header[HASHD_REQUEST_HEADER];
-	c->id = (uint32_t)l->issued++;
-	hashd_put32(header, (uint32_t)l->size);
-	hashd_put32(header + 4, c->id);
-	hashd_put32(header + 8, l->rounds);
-	struct iovec iov[2] = {{header, sizeof header},
-			       {l->payload[c->id % VARIANTS], l->size}};
-	c->got = 0;
-	c->sent_ns = now_ns();
-	send_all(c->fd, iov, 2);
+	while (c->n < l->pipeline && l->issued < l->requests) {
+		uint8_t header[HASHD_REQUEST_HEADER];
+		uint32_t id = (uint32_t)l->issued++;
+		hashd_put32(header, (uint32_t)l->size);
+		hashd_put32(header + 4, id);
+		hashd_put32(header + 8, l->rounds);
+		struct iovec iov[2] = {{header, sizeof header},
+				       {l->payload[id % VARIANTS], l->size}};
+		c->out[c->n++] = (struct outstanding){id, now_ns()};
+		send_all(c->fd, iov, 2);
+	}
 }
 
-/* Reads what has arrived on c; true when c's answer is complete. */
+/* Checks the answer just read on c against the request it names. */
+static void take_answer(struct load *l, struct client_conn *c)
+{
+	uint32_t id = hashd_get32(c->answer);
+	unsigned k = 0;
+	while (k < c->n && c->out[k].id != id)
+		k++;
+	c->got = 0;
+	if (k == c->n) { /* an id this connection is not waiting for */
+		l->wrong++;
+		return;
+	}
+	l->latency_ns[l->answered++] = now_ns() - c->out[k].sent_ns;
+	l->wrong += memcmp(c->answer + 4, l->digest[id % VARIANTS],
+			   HASHD_DIGEST_SIZE) != 0;
+	c->out[k] = c->out[--c->n];
+}
+
+/* Reads what has arrived on c; true when an answer is complete. */
 static bool read_answer(struct client_conn *c)
 {
 	for (;;) {
@@ -183,33 +210,26 @@ static int run_load(struct load *l, int port)
 		conns[i].fd = connect_loopback(port);
 		if (epoll_ctl(epfd, EPOLL_CTL_ADD, conns[i].fd, &ev))
 			die("epoll_ctl");
-		if (l->issued < l->requests)
-			send_request(l, &conns[i]);
+		send_requests(l, &conns[i]);
 	}
 	while (l->answered < l->requests && now_ns() < deadline) {
 		struct epoll_event ev[64];
 		int n = epoll_wait(epfd, ev, 64, 1000);
 		for (int i = 0; i < n; i++) {
 			struct client_conn *c = ev[i].data.ptr;
-			if (!read_answer(c))
-				continue;
-			l->latency_ns[l->answered++] = now_ns() - c->sent_ns;
-			l->wrong +=
-			    hashd_get32(c->answer) != c->id ||
-			    memcmp(c->answer + 4, l->digest[c->id % VARIANTS],
-				   HASHD_DIGEST_SIZE) != 0;
-			if (l->issued < l->requests)
-				send_request(l, c);
+			while (read_answer(c))
+				take_answer(l, c);
+			send_requests(l, c);
 		}
 	}
 	double seconds = (double)(now_ns() - start) / 1e9;
 
 	qsort(l->latency_ns, l->answered, sizeof(int64_t), compare_ns);
-	printf("hashd_client: %zu/%zu answers over %u connections, %zu-byte "
-	       "payloads, %u rounds: %.0f req/s, p50 %.1f us, p99 %.1f us, "
-	       "%zu wrong\n",
-	       l->answered, l->requests, l->connections, l->size, l->rounds,
-	       seconds > 0 ? (double)l->answered / seconds : 0.0,
+	printf("hashd_client: %zu/%zu answers over %u connections (%u in "
+	       "flight each), %zu-byte payloads, %u rounds: %.0f req/s, p50 "
+	       "%.1f us, p99 %.1f us, %zu wrong\n",
+	       l->answered, l->requests, l->connections, l->pipeline, l->size,
+	       l->rounds, seconds > 0 ? (double)l->answered / seconds : 0.0,
 	       percentile_us(l->latency_ns, l->answered, 50),
 	       percentile_us(l->latency_ns, l->answered, 99), l->wrong);
 	for (unsigned i = 0; i < l->connections; i++)
@@ -274,7 +294,9 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: hashd_client --port N [--requests N] [--connections C] "
-		"[--size BYTES] [--rounds R] [--timeout SECONDS]\n"
+		"[--pipeline K]\n"
+		"                    [--size BYTES] [--rounds R] "
+		"[--timeout SECONDS]\n"
 		"       hashd_client --port N --malformed\n"
 		"       hashd_client --self-test\n");
 	exit(2);
@@ -284,6 +306,7 @@ int main(int argc, char **argv)
 {
 	struct load l = {.requests = 1000,
 			 .connections = 8,
+			 .pipeline = 1,
 			 .size = 4096,
 			 .rounds = 4,
 			 .timeout_s = 60};
@@ -305,6 +328,8 @@ int main(int argc, char **argv)
 			port = atoi(v);
 		else if (!strcmp(a, "--requests"))
 			l.requests = strtoul(v, NULL, 10);
+		else if (!strcmp(a, "--pipeline"))
+			l.pipeline = (unsigned)atoi(v);
 		else if (!strcmp(a, "--connections"))
 			l.connections = (unsigned)atoi(v);
 		else if (!strcmp(a, "--size"))
@@ -317,6 +342,7 @@ int main(int argc, char **argv)
 			usage();
 	}
 	if (port <= 0 || port > 65535 || l.connections == 0 ||
+	    l.pipeline == 0 || l.pipeline > MAX_PIPELINE ||
 	    l.size > HASHD_MAX_PAYLOAD || l.rounds > HASHD_MAX_ROUNDS)
 		usage();
 	return malformed ? run_malformed(port) : run_load(&l, port);
