@@ -155,22 +155,29 @@ FILCH_API void filch_executor_cleanup(filch_executor **ex);
 	__attribute__((cleanup(filch_executor_cleanup))) filch_executor *
 
 /* Submits fn(arg). With fut non-NULL, *fut receives a new future (the
- * caller owns one reference); with fut NULL no future is allocated (fire
- * and forget). Returns 0, -EINVAL, -ENOMEM, -ESHUTDOWN, or -EAGAIN (bounded
- * queue full). From a worker the task goes to that worker's deque; from a
- * foreign thread to the executor's injector. Lock-free (wait-free enqueue)
- * unless the bounded queue's policy blocks. Any thread. */
+ * caller owns one reference; the task holds its own until it ran); with
+ * fut NULL no future is allocated (fire and forget). Returns 0, -EINVAL,
+ * -ENOMEM, -ESHUTDOWN, or -EAGAIN (bounded queue full); on error fn never
+ * runs and *fut is untouched. From a worker the task goes to that worker's
+ * deque; from a foreign thread to the executor's injector. A task that a
+ * cancelling shutdown discards is never run: its future is CANCELLED.
+ * Lock-free (wait-free enqueue) unless the bounded queue's policy blocks.
+ * Any thread. */
 FILCH_API int filch_submit(filch_executor *ex, filch_task_fn fn, void *arg,
 			   filch_future **fut);
 
 /* Inside a task: attach a message (printf format) to the failure code and
  * return code, so that "return filch_task_fail(ENOENT, "no %s", p);" fails
- * the task with both. Outside a task: returns code and does nothing. */
+ * the task with both. The message is copied into the future (a later call
+ * replaces it; it is dropped if the task returns 0, or if the copy cannot
+ * be allocated). Outside a task, or in a fire-and-forget task: returns code
+ * and does nothing. */
 FILCH_API int filch_task_fail(int code, const char *fmt, ...) FILCH_PRINTF(2, 3);
 
 /* Inside a task: true once its future's cancellation was requested while it
- * ran (filch_future_cancel on a RUNNING future returns false but sets this;
- * so does a cancelling shutdown). False outside a task. Wait-free. */
+ * ran (filch_future_cancel on a RUNNING future returns false but sets this),
+ * or once a cancelling shutdown of the executor running it began. False
+ * outside a task. Wait-free. */
 FILCH_API bool filch_cancel_requested(void);
 
 /* ------------------------------------------------------------------ */
@@ -205,6 +212,13 @@ FILCH_API int filch_group_wait(filch_group *g);
 /* Futures (section "Futures")                                         */
 /* ------------------------------------------------------------------ */
 
+/*
+ * A future is PENDING, then RUNNING, then FINISHED (with a result, or with
+ * a positive error code and an optional message), or it goes from PENDING
+ * straight to CANCELLED. FINISHED and CANCELLED are final ("done"). Every
+ * call below takes a future the caller holds a reference to; none blocks
+ * unless it says so.
+ */
 enum filch_future_state {
 	FILCH_PENDING = 0,
 	FILCH_RUNNING = 1,
@@ -214,72 +228,124 @@ enum filch_future_state {
 
 typedef void (*filch_callback_fn)(filch_future *f, void *arg);
 
-/* State of f (a snapshot). Any thread, wait-free. */
+/* State of f (a snapshot), or -EINVAL for NULL. When it reads FINISHED the
+ * outcome is visible to the caller. Any thread, wait-free. done: FINISHED
+ * or CANCELLED; the three predicates are false for NULL. */
 FILCH_API int filch_future_state(const filch_future *f);
-FILCH_API bool filch_future_done(const filch_future *f); /* FINISHED or CANCELLED */
+FILCH_API bool filch_future_done(const filch_future *f);
 FILCH_API bool filch_future_running(const filch_future *f);
 FILCH_API bool filch_future_cancelled(const filch_future *f);
 
-/* Waits up to timeout_ns for f and returns 0 with *result (may be NULL),
- * -ETIMEDOUT, -ECANCELED, or the task's positive error code. Blocks (helps
- * on a worker). Any thread. */
+/* Waits up to timeout_ns (FILCH_FOREVER; 0 polls) for f to be done and
+ * returns 0 with *result (the task's result, possibly NULL; result may be
+ * NULL), -ETIMEDOUT, -ECANCELED, the task's positive error code, or -EINVAL
+ * for NULL f. *result is written only when 0 is returned. Blocks: a foreign
+ * thread spins a few microseconds, then sleeps on a futex until the
+ * completion wakes it; a worker runs other tasks of its executor meanwhile
+ * (recursive submit + result cannot deadlock, even on one worker). Waiters
+ * may return before f's callbacks have run. Any thread. */
 FILCH_API int filch_future_result(filch_future *f, int64_t timeout_ns,
 				  void **result);
 
 /* Waits like filch_future_result; returns 0 when f finished, with *code (0 on
  * success, else the task's code) and *message (NULL or a string owned by f,
- * valid while f is referenced); -ETIMEDOUT; -ECANCELED. code and message may
- * be NULL. */
+ * valid while f is referenced); -ETIMEDOUT; -ECANCELED; -EINVAL for NULL f.
+ * code and message may be NULL. */
 FILCH_API int filch_future_error(filch_future *f, int64_t timeout_ns,
 				 int *code, const char **message);
 
-/* Cancels f if it is still pending and returns true (also if it was already
+/* Cancels f if it is still PENDING and returns true (also if it was already
  * cancelled); false if it is running or finished (a running task then sees
- * filch_cancel_requested()). Cancelling runs f's callbacks, wakes its
- * waiters, and cancels continuations not yet started. Any thread. */
+ * filch_cancel_requested()), and for NULL. Exactly one of a cancel and the
+ * task's start wins. A successful cancel wakes f's waiters, runs its
+ * callbacks in the calling thread, and so cancels the continuations
+ * (filch_future_then, when_all, when_any) not yet started that depend on
+ * it. Any thread, lock-free (a CAS loop on the state word). */
 FILCH_API bool filch_future_cancel(filch_future *f);
 
-/* Adds a reference; returns f. Any thread, wait-free. */
+/* Adds a reference; returns f (NULL for NULL). Any thread, wait-free. */
 FILCH_API filch_future *filch_future_retain(filch_future *f);
 
-/* Drops a reference; the last one frees f. A promise released unfulfilled is
- * cancelled first. NULL is a no-op. Any thread. */
+/* Drops a reference; the last one frees f (and its message). A promise
+ * whose last reference is dropped unfulfilled is cancelled first (its
+ * callbacks run, its dependents are cancelled). NULL is a no-op. The task
+ * of a submitted future holds its own reference: releasing a future does
+ * not cancel its task. Any thread, wait-free (unless it cancels). */
 FILCH_API void filch_future_release(filch_future *f);
 
-/* Calls cb(f, arg) once f is done: in the completing thread, in the order
- * callbacks were added, or at once in the caller if f is already done.
- * Returns 0, -EINVAL or -ENOMEM (then cb is never called). Lock-free. */
+/*
+ * Calls cb(f, arg) once f is done, exactly once: in the thread that
+ * completes f (a worker, or the thread that cancels it or completes the
+ * promise), in the order callbacks were added, or at once in the caller if
+ * f is already done. Returns 0, -EINVAL (NULL f or cb) or -ENOMEM (then cb
+ * is never called); the first callback of a future needs no allocation.
+ * cb may release f, add callbacks, submit tasks, and cancel or complete
+ * other futures; the callbacks of a future completed inside a callback run
+ * in the same thread right after the current callback returns (so long
+ * chains do not grow the stack). cb should not block for long: it delays
+ * the completing worker. Any thread, lock-free.
+ */
 FILCH_API int filch_future_on_done(filch_future *f, filch_callback_fn cb,
 				   void *arg);
 
-/* Promises: futures completed by the user. create gives a PENDING future
- * (the caller owns one reference). set_running moves it to RUNNING (-ECANCELED
- * if it was cancelled). set_result / set_error complete it (code > 0) and
- * return 0, -EINVAL if it was already completed, -ECANCELED if cancelled.
- * Any thread. */
+/* ------------------------------------------------------------------ */
+/* Promises and continuations (section "Promises and continuations")   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Promises: futures completed by the user, e.g. from an I/O callback.
+ * create gives a PENDING future (the caller owns one reference; -EINVAL,
+ * -ENOMEM). set_running moves it to RUNNING (0 also if it already was;
+ * -ECANCELED if it was cancelled, -EINVAL if completed); a running promise
+ * can no longer be cancelled. set_result and set_error complete it:
+ * exactly one completion wins and returns 0; the others get -EINVAL
+ * (already completed or being completed) or -ECANCELED (cancelled).
+ * set_error needs code > 0 (else -EINVAL) and copies message (may be
+ * NULL; -ENOMEM if the copy fails, the promise then stays as it was).
+ * Every promise call returns -EINVAL for NULL or for a future that is not
+ * a promise. Any thread, lock-free; completing runs the callbacks in the
+ * caller.
+ */
 FILCH_API int filch_promise_create(filch_future **f);
 FILCH_API int filch_promise_set_running(filch_future *f);
 FILCH_API int filch_promise_set_result(filch_future *f, void *result);
 FILCH_API int filch_promise_set_error(filch_future *f, int code,
 				      const char *message);
 
-/* Continuation: when f finishes with a result, fn(f, arg, &result) runs on
- * ex and completes *out. If f fails, *out fails with the same code and
- * message without running fn; if f is cancelled, so is *out. Returns 0,
- * -EINVAL, -ENOMEM or -ESHUTDOWN. Any thread. */
+/*
+ * Continuation: when f finishes with a result, fn(f, arg, &result) runs as
+ * a task on ex (next on the completing worker when that is one of ex's)
+ * and completes *out like a task (filch_task_fail and
+ * filch_cancel_requested work in fn). If f fails, *out fails with the same
+ * code and a copy of its message without running fn; if f is cancelled,
+ * so is *out, at once. If ex refuses the task when f completes, *out is
+ * cancelled (ex shut down) or fails with the refusal's code (EAGAIN,
+ * ENOMEM). The continuation keeps ex's memory alive until then. Returns 0
+ * with *out (the caller owns one reference), -EINVAL or -ENOMEM (then fn
+ * never runs). Cancelling *out before fn started stops it. Any thread,
+ * lock-free.
+ */
 typedef int (*filch_then_fn)(filch_future *antecedent, void *arg,
 			     void **result);
 FILCH_API int filch_future_then(filch_future *f, filch_executor *ex,
 				filch_then_fn fn, void *arg, filch_future **out);
 
-/* *out finishes when every future of fs did (result NULL); it fails with the
- * first error seen, or is cancelled when one of fs is. n == 0 gives a
- * finished future. The caller keeps its references to fs. */
+/*
+ * *out finishes with result NULL once every future of fs finished with a
+ * result. It fails at once with the first error seen (its code and
+ * message), or is cancelled at once when one of fs is. n == 0 gives a
+ * finished future; a future listed twice counts twice. The caller keeps
+ * its references to fs; cancelling *out does not cancel them. Returns 0
+ * with *out (one reference for the caller), -EINVAL (NULL out, fs, or
+ * entry) or -ENOMEM. Any thread, lock-free.
+ */
 FILCH_API int filch_when_all(filch_future *const *fs, size_t n,
 			     filch_future **out);
 
-/* *out completes like the first of fs to be done; its result is that
- * future's index, as (void *)(uintptr_t)i. n == 0 is -EINVAL. */
+/* *out completes like the first of fs to be done: with a result, it
+ * finishes with that future's index as its result, (void *)(uintptr_t)i;
+ * with an error, it fails with that code and message; cancelled, it is
+ * cancelled. n == 0 is -EINVAL; otherwise as filch_when_all. */
 FILCH_API int filch_when_any(filch_future *const *fs, size_t n,
 			     filch_future **out);
 
