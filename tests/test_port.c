@@ -554,6 +554,21 @@ static int square(void *arg, void **result)
 	return 0;
 }
 
+/* A task that submits square(arg) from its worker and adds that future to
+ * the port there: add from a worker thread, completion on another. */
+static filch_port *worker_port;
+
+static int add_from_worker(void *arg, void **result)
+{
+	filch_future *f;
+	int err = filch_submit(filch_current_executor(), square, arg, &f);
+	if (err)
+		return -err;
+	err = filch_port_add(worker_port, f, arg);
+	filch_future_release(f);
+	return -err;
+}
+
 static void test_executor(void)
 {
 	enum { N = 2000 };
@@ -567,15 +582,25 @@ static void test_executor(void)
 	filch_port_create(&p, 0);
 	int epfd = watch(p);
 	size_t submitted = 0;
+	worker_port = p;
 	for (uintptr_t i = 0; i < N; i++) {
 		filch_future *f;
-		if (filch_submit(ex, square, TAG(i), &f))
-			break;
-		filch_port_add(p, f, TAG(i));
-		filch_future_release(f);
+		if (i % 2) {
+			/* Added by a worker (fire and forget: no future). */
+			if (filch_submit(ex, add_from_worker, TAG(i), NULL))
+				break;
+		} else {
+			if (filch_submit(ex, square, TAG(i), &f))
+				break;
+			filch_port_add(p, f, TAG(i));
+			filch_future_release(f);
+		}
 		submitted++;
 	}
-	is(submitted, N, "submitted %d tasks", N);
+	is(submitted, N,
+	   "submitted %d tasks (half add their future from a "
+	   "worker)",
+	   N);
 	size_t got = 0, right = 0;
 	while (got < submitted && wait_readable(epfd, 30000)) {
 		size_t n;
