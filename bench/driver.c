@@ -7,8 +7,8 @@
  * Method, per bench and worker count: every implementation's setup (its
  * pool), one warm-up run each, then `reps` rounds in which every
  * implementation runs once, the starting implementation rotating from round
- * to round (A B C, B C A, ...), with a short pause after each run so that
- * spinning threads of the previous one have gone to sleep. Ratios are taken
+ * to round (A B C, B C A, ...), with a pause after each run until the
+ * threads that spin after work (OpenMP, TBB) have gone to sleep. Ratios are taken
  * between runs of the same round, so that slow phases of a noisy machine
  * hit both sides.
  */
@@ -32,8 +32,6 @@
 #define MAX_REPS 31
 #define MAX_WORKER_COUNTS 8
 #define MAX_CANDIDATES 256
-/* Pause after each run: spinning threads of a pool go to sleep. */
-#define SETTLE_NS 5000000
 
 /*
  * The implementation files linked into this binary: am/bench.am links a
@@ -176,8 +174,8 @@ static void run_once(struct runner *r, const struct fb_params *p,
 	if (r->remote)
 		fb_remote_run(r->remote, s);
 	else
-		r->c->local->run(r->state, p, s);
-	fb_sleep_ns(SETTLE_NS);
+		r->c->local->run(r->state, p, s); /* a helper settles itself */
+	fb_settle();
 }
 
 static int cmp_double(const void *a, const void *b)

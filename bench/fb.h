@@ -33,7 +33,7 @@ struct fb_params {
 	unsigned nqueens_n;	     /* 12 */
 	unsigned skynet_leaves;	     /* 10^6, a power of 10 */
 	unsigned matmul_n;	     /* 1024 */
-	unsigned matmul_cutoff;	     /* 64 */
+	unsigned matmul_cutoff;	     /* 64 = FB_MM_LEAF */
 	unsigned submit_tasks;	     /* 10^6 */
 	unsigned roundtrip_rounds;   /* 10^5 */
 	unsigned roundtrip_idle_rounds;
@@ -86,6 +86,10 @@ int64_t fb_now_ns(void);
 int64_t fb_cpu_ns(void);
 /* Sleeps for ns nanoseconds. */
 void fb_sleep_ns(int64_t ns);
+/* Sleeps until this process's threads stop using CPU (pools whose threads
+ * spin for a while after work), at least 2 ms and at most 300 ms: run
+ * after each measured run so that it does not slow down the next one. */
+void fb_settle(void);
 
 /* Sorts lat[0..n) and stores its 50th and 99th percentiles in
  * microseconds into s->value[0] and s->value[1]. */

@@ -12,24 +12,13 @@
 #include <filch.h>
 
 #include "fb.h"
+#include "filch_executor.h"
 #include "workloads.h"
 
 /* The executor of the current run (runs are never concurrent), and the
  * problem sizes the jobs read. */
 static filch_executor *fj_ex;
 static const struct fb_params *fj_params;
-
-static int fj_setup(unsigned workers, const struct fb_params *p, void **state)
-{
-	struct filch_executor_opts opts = { .workers = workers };
-
-	return filch_executor_create((filch_executor **)state, &opts);
-}
-
-static void fj_teardown(void *state)
-{
-	FB_CHECK_RC(filch_executor_destroy(state));
-}
 
 /* Runs fn(arg) on the executor and waits for the whole tree. */
 static void run_root(void *state, const struct fb_params *p,
@@ -174,14 +163,14 @@ static void uts_run(void *state, const struct fb_params *p,
 
 	fb_region_begin(s);
 	for (int i = 0; i < FB_UTS_TREES; i++) {
-		roots[i].t = &fb_uts_trees[i];
-		roots[i].node = fb_uts_trees[i].root;
+		roots[i].t = &fb_uts_forest(p)[i];
+		roots[i].node = fb_uts_forest(p)[i].root;
 		roots[i].depth = 0;
 		run_root(state, p, uts_job, &roots[i]);
 	}
 	fb_region_end(s);
 	for (int i = 0; i < FB_UTS_TREES; i++)
-		fb_uts_check(&fb_uts_trees[i], roots[i].nodes);
+		fb_uts_check(&fb_uts_forest(p)[i], roots[i].nodes);
 }
 
 /* ---- skynet: ten jobs per node ------------------------------------------------ */
@@ -255,7 +244,7 @@ static int matmul_setup(unsigned workers, const struct fb_params *p,
 			void **state)
 {
 	struct mm_state *st = fb_xmalloc(sizeof(*st));
-	int rc = fj_setup(workers, p, (void **)&st->ex);
+	int rc = fb_filch_setup(workers, p, (void **)&st->ex);
 
 	if (rc != 0) {
 		free(st);
@@ -283,16 +272,16 @@ static void matmul_teardown(void *state)
 {
 	struct mm_state *st = state;
 
-	fj_teardown(st->ex);
+	fb_filch_teardown(st->ex);
 	fb_matmul_free(&st->m);
 	free(st);
 }
 
 const struct fb_impl fb_impls_filch_forkjoin[] = {
-	{ "fib", "filch", fj_setup, fib_run, fj_teardown },
-	{ "nqueens", "filch", fj_setup, nqueens_run, fj_teardown },
-	{ "uts", "filch", fj_setup, uts_run, fj_teardown },
-	{ "skynet", "filch", fj_setup, skynet_run, fj_teardown },
+	{ "fib", "filch", fb_filch_setup, fib_run, fb_filch_teardown },
+	{ "nqueens", "filch", fb_filch_setup, nqueens_run, fb_filch_teardown },
+	{ "uts", "filch", fb_filch_setup, uts_run, fb_filch_teardown },
+	{ "skynet", "filch", fb_filch_setup, skynet_run, fb_filch_teardown },
 	{ "matmul", "filch", matmul_setup, matmul_run, matmul_teardown },
 	{ NULL, NULL, NULL, NULL, NULL },
 };

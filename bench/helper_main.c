@@ -67,6 +67,7 @@ int main(int argc, char **argv)
 			return usage();
 		memset(&s, 0, sizeof(s));
 		impl->run(state, &params, &s);
+		fb_settle();
 		printf("%lld %.17g %.17g %.17g\n", (long long)s.ns, s.instr,
 		       s.value[0], s.value[1]);
 		fflush(stdout);

@@ -131,5 +131,6 @@ static void deque_teardown(void *state)
 const struct fb_impl fb_impls_naive[] = {
 	{ "deque", "naive", deque_setup, deque_run, deque_teardown },
 	FB_POOL_IMPLS("naive", naive_setup),
+	FB_POOL_MAP_IMPL("naive", naive_setup),
 	{ NULL, NULL, NULL, NULL, NULL },
 };

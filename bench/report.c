@@ -14,6 +14,7 @@
 #include <filch.h>
 
 #include "svg.h"
+#include "workloads.h"
 
 static FILE *out;
 static bool tsv;
@@ -61,6 +62,15 @@ void fb_report_header(const struct fb_params *p, unsigned reps,
 		p->quick ? " --quick" : "", date);
 	fprintf(out, "%s, %ld CPUs online; workers %s\n", cpu,
 		sysconf(_SC_NPROCESSORS_ONLN), workers);
+	fprintf(out,
+		"sizes: deque %u ops, fib(%u), nqueens %u, uts %zu nodes, "
+		"skynet %u leaves,\n  matmul %u^2, submit/chain/map %u, "
+		"as_completed/wait %u, roundtrip %u rounds (idle %u),\n"
+		"  idle window %u ms\n",
+		p->deque_ops, p->fib_n, p->nqueens_n, fb_uts_total_nodes(p),
+		p->skynet_leaves, p->matmul_n, p->submit_tasks,
+		p->as_completed_futures, p->roundtrip_rounds,
+		p->roundtrip_idle_rounds, p->idle_ms);
 	fprintf(out,
 		"each figure: median (min-max) of %u rounds after a warm-up, "
 		"implementations interleaved;\n"

@@ -37,10 +37,10 @@ static void uts_run(void *state, const struct fb_params *p,
 
 	fb_region_begin(s);
 	for (int i = 0; i < FB_UTS_TREES; i++)
-		nodes[i] = fb_uts_seq(&fb_uts_trees[i], fb_uts_trees[i].root, 0);
+		nodes[i] = fb_uts_seq(&fb_uts_forest(p)[i], fb_uts_forest(p)[i].root, 0);
 	fb_region_end(s);
 	for (int i = 0; i < FB_UTS_TREES; i++)
-		fb_uts_check(&fb_uts_trees[i], nodes[i]);
+		fb_uts_check(&fb_uts_forest(p)[i], nodes[i]);
 }
 
 static void skynet_run(void *state, const struct fb_params *p,

@@ -74,15 +74,18 @@ struct fb_uts_tree {
 };
 
 #define FB_UTS_TREES 2
-extern const struct fb_uts_tree fb_uts_trees[FB_UTS_TREES];
+struct fb_params;
+/* The trees of a run: a geometric and a binomial one (~3.8M nodes; --quick
+ * ~0.9M). */
+const struct fb_uts_tree *fb_uts_forest(const struct fb_params *p);
 
 uint64_t fb_uts_child(uint64_t node, unsigned i);
 unsigned fb_uts_children(const struct fb_uts_tree *t, uint64_t node,
 			 unsigned depth);
 /* Nodes of the subtree rooted at node. */
 size_t fb_uts_seq(const struct fb_uts_tree *t, uint64_t node, unsigned depth);
-/* The nodes of every tree of fb_uts_trees. */
-size_t fb_uts_total_nodes(void);
+/* The nodes of every tree of the forest. */
+size_t fb_uts_total_nodes(const struct fb_params *p);
 void fb_uts_check(const struct fb_uts_tree *t, size_t got);
 
 /* ---- skynet: 10-way spawn down to `leaves` leaves --------------------- */
@@ -116,7 +119,11 @@ struct fb_mm_job fb_matmul_root(struct fb_matmul *m);
 /* The four independent quadrant products of phase 0 or 1 of j: the two
  * phases must run one after the other (both write every quadrant of C). */
 void fb_mm_split(const struct fb_mm_job *j, int phase, struct fb_mm_job out[4]);
-/* The leaf product (j->n <= cutoff). */
+/* The leaf size: the recursion stops at FB_MM_LEAF x FB_MM_LEAF blocks,
+ * whose loops have a constant trip count so that gcc and clang vectorize
+ * them alike. */
+#define FB_MM_LEAF 64
+/* The leaf product (j->n == FB_MM_LEAF). */
 void fb_mm_kernel(const struct fb_mm_job *j);
 void fb_matmul_seq(const struct fb_mm_job *j, unsigned cutoff);
 /* Freivalds' check: C x == A (B x) exactly for an integer vector x. */

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: MIT */
+/* filch_executor.h - the executor every filch row runs on: `workers` workers, default options otherwise. */
+#ifndef FB_FILCH_EXECUTOR_H
+#define FB_FILCH_EXECUTOR_H
+
+#include "fb.h"
+
+/* setup/teardown of struct fb_impl: *state is a filch_executor. */
+int fb_filch_setup(unsigned workers, const struct fb_params *p, void **state);
+void fb_filch_teardown(void *state);
+
+#endif /* FB_FILCH_EXECUTOR_H */

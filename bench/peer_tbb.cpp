@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: MIT
+// peer_tbb.cpp - impl "tbb" (oneTBB): task_group inside a task_arena of
+// `workers` threads for the fork-join benches, task_arena::enqueue as the
+// pool's submit for the submit/wait benches (pool_benches.c), and
+// parallel_for for map.
+#include "config.h"
+
+#include <atomic>
+#include <cerrno>
+#include <new>
+#include <vector>
+
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/task_arena.h>
+#include <oneapi/tbb/task_group.h>
+
+#include "fb.h"
+#include "pool_benches.h"
+#include "workloads.h"
+
+namespace {
+
+// An arena of `workers` threads. TBB allows hardware_concurrency - 1
+// workers by default; global_control lifts the limit to what was asked.
+struct Arena {
+	tbb::global_control limit;
+	tbb::task_arena arena;
+	Arena(unsigned workers, unsigned reserved_for_caller)
+		: limit(tbb::global_control::max_allowed_parallelism,
+			workers + 1),
+		  arena((int)workers, reserved_for_caller)
+	{
+		arena.initialize();
+	}
+};
+
+const fb_params *params;
+
+// ---- fork-join: the caller joins an arena of `workers` slots -------------
+
+int fj_setup(unsigned workers, const fb_params *p, void **state)
+{
+	*state = new (std::nothrow) Arena(workers, 1);
+	return *state ? 0 : -ENOMEM;
+}
+
+void fj_teardown(void *state)
+{
+	delete static_cast<Arena *>(state);
+}
+
+template <typename F> void in_arena(void *state, const fb_params *p, F f)
+{
+	params = p;
+	static_cast<Arena *>(state)->arena.execute(f);
+}
+
+long fib(unsigned n)
+{
+	long a, b;
+	tbb::task_group g;
+
+	if (n < 2)
+		return (long)n;
+	g.run([&] { a = fib(n - 1); });
+	b = fib(n - 2);
+	g.wait();
+	return a + b;
+}
+
+void fib_run(void *state, const fb_params *p, fb_sample *s)
+{
+	long r = 0;
+
+	fb_region_begin(s);
+	in_arena(state, p, [&] { r = fib(p->fib_n); });
+	fb_region_end(s);
+	fb_fib_check(p->fib_n, r);
+}
+
+long queens(const fb_queens &q)
+{
+	unsigned n = params->nqueens_n;
+	long kids[32];
+	unsigned k = 0;
+	long sum = 0;
+	tbb::task_group g;
+
+	if (q.row == n)
+		return 1;
+	for (uint32_t f = fb_queens_free(&q, n); f; f &= f - 1, k++) {
+		fb_queens child = fb_queens_place(&q, f & (0u - f));
+		long *out = &kids[k];
+
+		g.run([child, out] { *out = queens(child); });
+	}
+	g.wait();
+	for (unsigned i = 0; i < k; i++)
+		sum += kids[i];
+	return sum;
+}
+
+void nqueens_run(void *state, const fb_params *p, fb_sample *s)
+{
+	long r = 0;
+
+	fb_region_begin(s);
+	in_arena(state, p, [&] { r = queens(fb_queens{ 0, 0, 0, 0 }); });
+	fb_region_end(s);
+	fb_nqueens_check(p->nqueens_n, r);
+}
+
+size_t uts(const fb_uts_tree *t, uint64_t node, unsigned depth)
+{
+	unsigned k = fb_uts_children(t, node, depth);
+	std::vector<size_t> kids(k);
+	size_t nodes = 1;
+	tbb::task_group g;
+
+	for (unsigned i = 0; i < k; i++) {
+		size_t *out = &kids[i];
+		uint64_t child = fb_uts_child(node, i);
+
+		g.run([=] { *out = uts(t, child, depth + 1); });
+	}
+	g.wait();
+	for (size_t c : kids)
+		nodes += c;
+	return nodes;
+}
+
+void uts_run(void *state, const fb_params *p, fb_sample *s)
+{
+	size_t nodes[FB_UTS_TREES];
+
+	fb_region_begin(s);
+	in_arena(state, p, [&] {
+		for (int i = 0; i < FB_UTS_TREES; i++)
+			nodes[i] = uts(&fb_uts_forest(p)[i], fb_uts_forest(p)[i].root, 0);
+	});
+	fb_region_end(s);
+	for (int i = 0; i < FB_UTS_TREES; i++)
+		fb_uts_check(&fb_uts_forest(p)[i], nodes[i]);
+}
+
+long long skynet(long long num, long long size)
+{
+	long long kids[10], sum = 0;
+	tbb::task_group g;
+
+	if (size == 1)
+		return num;
+	for (int i = 0; i < 10; i++) {
+		long long *out = &kids[i];
+		long long sub = num + i * (size / 10);
+
+		g.run([=] { *out = skynet(sub, size / 10); });
+	}
+	g.wait();
+	for (long long k : kids)
+		sum += k;
+	return sum;
+}
+
+void skynet_run(void *state, const fb_params *p, fb_sample *s)
+{
+	long long sum = 0;
+
+	fb_region_begin(s);
+	in_arena(state, p, [&] { sum = skynet(0, p->skynet_leaves); });
+	fb_region_end(s);
+	fb_skynet_check(p->skynet_leaves, sum);
+}
+
+struct MatmulState {
+	Arena arena;
+	fb_matmul m;
+	MatmulState(unsigned workers) : arena(workers, 1) {}
+};
+
+void mm(const fb_mm_job &j)
+{
+	fb_mm_job sub[4];
+
+	if (j.n <= params->matmul_cutoff) {
+		fb_mm_kernel(&j);
+		return;
+	}
+	for (int phase = 0; phase < 2; phase++) {
+		tbb::task_group g;
+
+		fb_mm_split(&j, phase, sub);
+		for (int i = 0; i < 3; i++) {
+			const fb_mm_job *q = &sub[i];
+
+			g.run([q] { mm(*q); });
+		}
+		mm(sub[3]);
+		g.wait();
+	}
+}
+
+int matmul_setup(unsigned workers, const fb_params *p, void **state)
+{
+	MatmulState *st = new (std::nothrow) MatmulState(workers);
+
+	if (!st)
+		return -ENOMEM;
+	fb_matmul_init(&st->m, p->matmul_n);
+	*state = st;
+	return 0;
+}
+
+void matmul_run(void *state, const fb_params *p, fb_sample *s)
+{
+	MatmulState *st = static_cast<MatmulState *>(state);
+	fb_mm_job root = fb_matmul_root(&st->m);
+
+	fb_matmul_reset(&st->m);
+	fb_region_begin(s);
+	in_arena(&st->arena, p, [&] { mm(root); });
+	fb_region_end(s);
+	fb_matmul_check(&st->m);
+}
+
+void matmul_teardown(void *state)
+{
+	MatmulState *st = static_cast<MatmulState *>(state);
+
+	fb_matmul_free(&st->m);
+	delete st;
+}
+
+// ---- map: parallel_for over the items, results read in input order -------
+
+void map_run(void *state, const fb_params *p, fb_sample *s)
+{
+	std::vector<uintptr_t> out(p->map_items);
+	uint64_t sum = 0;
+
+	fb_region_begin(s);
+	in_arena(state, p, [&] {
+		tbb::parallel_for(tbb::blocked_range<size_t>(0, out.size()),
+				  [&](const tbb::blocked_range<size_t> &r) {
+					  for (size_t i = r.begin();
+					       i != r.end(); i++)
+						  out[i] = fb_map_fn(i);
+				  });
+	});
+	for (uintptr_t v : out)
+		sum += v;
+	fb_region_end(s);
+	fb_map_check(out.size(), sum);
+}
+
+// ---- the pool: task_arena::enqueue from any thread -----------------------
+
+// Enqueued tasks not yet finished: destroy waits for them (graceful).
+struct Pool {
+	Arena arena;
+	std::atomic<long> pending{ 0 };
+	Pool(unsigned workers) : arena(workers, 0) {}
+};
+
+int pool_create(unsigned workers, void **pool)
+{
+	*pool = new (std::nothrow) Pool(workers);
+	return *pool ? 0 : -ENOMEM;
+}
+
+int pool_submit(void *pool, void (*fn)(void *), void *arg)
+{
+	Pool *p = static_cast<Pool *>(pool);
+
+	p->pending.fetch_add(1, std::memory_order_relaxed);
+	p->arena.arena.enqueue([p, fn, arg] {
+		fn(arg);
+		// Release: the task's effects before destroy's acquire load.
+		p->pending.fetch_sub(1, std::memory_order_release);
+	});
+	return 0;
+}
+
+// TBB has no graceful shutdown of an arena: wait until nothing is pending,
+// then terminate it (its threads go back to TBB's global pool).
+void pool_destroy(void *pool)
+{
+	Pool *p = static_cast<Pool *>(pool);
+
+	// Pairs with the release fetch_sub of pool_submit's task.
+	while (p->pending.load(std::memory_order_acquire) != 0)
+		fb_cpu_relax();
+	delete p;
+}
+
+const fb_pool_ops tbb_pool_ops = { pool_create, pool_submit, pool_destroy };
+
+int pool_setup(unsigned workers, const fb_params *p, void **state)
+{
+	return fb_pool_setup(&tbb_pool_ops, workers, state);
+}
+
+} // namespace
+
+extern "C" const struct fb_impl fb_impls_tbb[] = {
+	{ "fib", "tbb", fj_setup, fib_run, fj_teardown },
+	{ "nqueens", "tbb", fj_setup, nqueens_run, fj_teardown },
+	{ "uts", "tbb", fj_setup, uts_run, fj_teardown },
+	{ "skynet", "tbb", fj_setup, skynet_run, fj_teardown },
+	{ "matmul", "tbb", matmul_setup, matmul_run, matmul_teardown },
+	{ "map", "tbb", fj_setup, map_run, fj_teardown },
+	FB_POOL_IMPLS("tbb", pool_setup),
+	{ nullptr, nullptr, nullptr, nullptr, nullptr },
+};
