@@ -417,12 +417,20 @@ typedef struct filch_map_iter filch_map_iter;
  * from filch_map_gen and filch_map_next, in the thread calling them. */
 typedef int (*filch_gen_fn)(void *gen_arg, void **item);
 
+/* filch_map_opts.flags: while the result it needs is not ready, the thread
+ * calling filch_map_next runs chunks no worker has started yet (as the
+ * calling thread of tbb::parallel_for does) instead of only waiting. Off by
+ * default: fn then runs on that thread too, outside the executor, without
+ * the workers' initializer state, and filch_cancel_requested() is false
+ * there. */
+#define FILCH_MAP_CALLER_RUNS 1u
+
 struct filch_map_opts {
-	unsigned flags;	    /* reserved; 0 */
+	unsigned flags;	    /* 0 or FILCH_MAP_CALLER_RUNS */
 	int64_t timeout_ns; /* for the whole map, from the call; 0 or
 			       negative = FILCH_FOREVER */
 	size_t chunksize;   /* items per task; 0 = automatic: about 4 chunks
-			       per worker for an array (at most 4096
+			       per worker for an array (at most 65536
 			       items), 1 for a generator */
 	size_t buffersize;  /* bound on chunks in flight (submitted and not
 			       yet yielded); 0 = 4 per worker */
@@ -435,10 +443,10 @@ struct filch_map_opts {
  * with an old one, so memory stays buffersize * chunksize pointers
  * whatever the input's length (an endless generator streams). items must
  * stay valid until filch_map_close. Returns 0 and *it; -EINVAL (NULL it,
- * ex or fn; items NULL with n > 0; NULL gen; flags); -ENOMEM; or the error
- * that kept the first chunk from starting (-ESHUTDOWN, -EAGAIN, gen's
- * error), in which case fn was never called and *it is NULL. Never blocks
- * unless ex's bounded queue blocks submitters. Any thread.
+ * ex or fn; items NULL with n > 0; NULL gen; unknown flags); -ENOMEM; or
+ * the error that kept the first chunk from starting (-ESHUTDOWN, -EAGAIN,
+ * gen's error), in which case fn was never called and *it is NULL. Never
+ * blocks unless ex's bounded queue blocks submitters. Any thread.
  */
 FILCH_API int filch_map(filch_map_iter **it, filch_executor *ex,
 			filch_task_fn fn, void *const *items, size_t n,
@@ -456,6 +464,14 @@ FILCH_API int filch_map_gen(filch_map_iter **it, filch_executor *ex,
  * arguments. Blocks (helps on a worker). One thread at a time.
  */
 FILCH_API int filch_map_next(filch_map_iter *it, void **result);
+/*
+ * Like filch_map_next, for many results at once without copying: 0 with
+ * *results pointing at *count >= 1 consecutive results in input order
+ * (valid until the next call on it), or what filch_map_next would return
+ * (then *count = 0). The two may be mixed.
+ */
+FILCH_API int filch_map_next_span(filch_map_iter *it, void *const **results,
+				  size_t *count);
 /*
  * Cancels the chunks not yet started (fn never runs on their items), asks
  * the running ones to stop (a chunk checks every 16 items; fn itself may

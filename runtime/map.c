@@ -9,11 +9,20 @@
  * length: an endless generator streams in constant memory (Python's
  * `buffersize`, 3.14; before it Python's map took its whole input at once).
  *
- * Ownership: a chunk task writes only its slot's results and `nok`; the
- * consumer reads them after filch_future_result returned for that chunk,
- * which orders the task's writes before the reads. A slot is refilled only
- * after its results were all yielded, and filch_map_close waits for every
- * chunk that started before freeing the buffers. No atomics of our own.
+ * Ownership: a chunk task writes only its slot's results, `nok` and
+ * `stopped`; the consumer reads them after filch_future_result returned for
+ * that chunk, which orders the task's writes before the reads. A slot is
+ * refilled only after its results were all yielded and its task finished,
+ * and filch_map_close waits for every chunk that started before freeing the
+ * buffers.
+ *
+ * FILCH_MAP_CALLER_RUNS: while the chunk it needs is not done, the consumer
+ * runs chunks nobody has started itself, newest first (the end of the ring
+ * a thief would take), so that it computes instead of sleeping, as the
+ * calling thread of tbb::parallel_for does. A chunk is run by exactly one
+ * thread: whoever first exchanges its slot's `claim` word from 0 to 1 (the
+ * word's only RMW; see map_claim). The loser does nothing: a worker that
+ * loses returns at once, a consumer that loses waits for the future.
  */
 #include "config.h"
 
@@ -27,9 +36,9 @@
 #include "futex.h"
 
 /* Automatic sizing: a few chunks per worker, and chunks small enough that a
- * slot's buffer stays modest. */
+ * slot's buffer stays modest (512 KiB of results). */
 #define MAP_CHUNKS_PER_WORKER 4
-#define MAP_MAX_AUTO_CHUNK 4096
+#define MAP_MAX_AUTO_CHUNK 65536
 /* Check filch_cancel_requested every this many items of a chunk. */
 #define MAP_CANCEL_STRIDE 16
 
@@ -39,8 +48,18 @@ struct map_slot {
 	void *const *items;    /* inputs: the user's array or it->inbuf */
 	void **results;        /* this slot's part of the result buffer */
 	size_t count;	       /* items in the chunk */
-	size_t nok;	       /* task: results stored before it stopped */
-	bool stopped;	       /* task: it stopped on a cancel request */
+	size_t nok;	       /* runner: results stored before it stopped */
+	bool stopped;	       /* runner: it stopped on a cancel request */
+	bool ran_inline;       /* consumer: it ran the chunk itself */
+	int inline_rc;	       /* consumer: that run's outcome */
+	/*
+	 * claim (FILCH_MAP_CALLER_RUNS only): 0 while nobody runs the chunk,
+	 * 1 once its worker task or the consumer took it. Set 0 by the
+	 * consumer before the chunk is submitted (map_fill; no task of the
+	 * slot exists then), 0 -> 1 by one exchange in map_claim, by the
+	 * task or the consumer, whichever comes first.
+	 */
+	_Atomic uint32_t claim;
 };
 
 struct filch_map_iter {
@@ -50,6 +69,7 @@ struct filch_map_iter {
 	int pending_rc; /* delivered once the head chunk's results are out */
 	bool head_active; /* the head slot's results are being yielded */
 	bool over;
+	bool caller_runs;
 
 	filch_executor *ex;
 	filch_task_fn fn;
@@ -71,12 +91,23 @@ struct filch_map_iter {
 	struct map_slot slots[];
 };
 
-static int map_chunk(void *arg, void **result)
+/* True for the one caller that takes slot s's chunk. */
+static bool map_claim(struct map_slot *s)
 {
-	struct map_slot *s = arg;
+	/* relaxed: nothing is published through claim. The chunk's inputs
+	 * were published to both contenders by the submit (the task) or are
+	 * the consumer's own; results travel by the future or stay with the
+	 * consumer. Exactly one exchange reads 0: that is all we need. */
+	return filch__load(&s->claim, relaxed) == 0 &&
+	       filch__xchg(&s->claim, 1, relaxed) == 0;
+}
+
+/* Runs fn over the chunk of s; returns 0 or the positive code that stopped
+ * it (ECANCELED with s->stopped on a cancel request). */
+static int map_run_items(struct map_slot *s)
+{
 	filch_task_fn fn = s->it->fn;
 
-	(void)result;
 	for (size_t j = 0; j < s->count; j++) {
 		if (j % MAP_CANCEL_STRIDE == MAP_CANCEL_STRIDE - 1 &&
 		    filch_cancel_requested()) {
@@ -94,6 +125,16 @@ static int map_chunk(void *arg, void **result)
 	}
 	s->nok = s->count;
 	return 0;
+}
+
+static int map_chunk(void *arg, void **result)
+{
+	struct map_slot *s = arg;
+
+	(void)result;
+	if (s->it->caller_runs && !map_claim(s))
+		return 0; /* the consumer ran it */
+	return map_run_items(s);
 }
 
 /* Gathers the next chunk into slot s and submits it. Returns 0 when a chunk
@@ -136,6 +177,8 @@ static int map_fill(filch_map_iter *it, struct map_slot *s)
 	s->count = count;
 	s->nok = 0;
 	s->stopped = false;
+	s->ran_inline = false;
+	filch__store(&s->claim, 0, relaxed); /* published by the submit */
 	rc = filch_submit(it->ex, map_chunk, s, &s->fut);
 	if (rc) {
 		s->fut = NULL;
@@ -166,7 +209,8 @@ static int map_create(filch_map_iter **itp, filch_executor *ex,
 	*itp = NULL;
 	if (!opts)
 		opts = &defaults;
-	if (!ex || !fn || (!gen && n && !items) || opts->flags)
+	if (!ex || !fn || (!gen && n && !items) ||
+	    (opts->flags & ~FILCH_MAP_CALLER_RUNS))
 		return -EINVAL;
 
 	size_t workers = filch_executor_workers(ex);
@@ -209,6 +253,7 @@ static int map_create(filch_map_iter **itp, filch_executor *ex,
 		return -ENOMEM;
 	void **buf = (void **)&it->slots[nslots];
 	*it = (filch_map_iter){
+		.caller_runs = opts->flags & FILCH_MAP_CALLER_RUNS,
 		.ex = ex,
 		.fn = fn,
 		.deadline = filch__deadline(opts->timeout_ns > 0 ? opts->timeout_ns
@@ -265,8 +310,29 @@ static int map_finish(filch_map_iter *it, int rc)
 	return rc;
 }
 
-/* The slow path of filch_map_next: the head chunk's results are used up. */
-static int map_advance(filch_map_iter *it, void **result)
+/* FILCH_MAP_CALLER_RUNS: while the head chunk is not done, run chunks that
+ * nobody started, newest first, the head itself last. */
+static void map_help(filch_map_iter *it, struct map_slot *head)
+{
+	for (size_t k = it->nslots; k > 0; k--) {
+		if (filch_future_done(head->fut) || head->ran_inline)
+			return;
+		if (it->deadline != FILCH__NO_DEADLINE &&
+		    filch__now_ns() >= it->deadline)
+			return;
+		struct map_slot *s = &it->slots[(it->head + k - 1) % it->nslots];
+		if (!s->fut || s->ran_inline || !map_claim(s))
+			continue;
+		s->inline_rc = map_run_items(s);
+		s->ran_inline = true;
+		/* Its task has nothing left to do: drop it if not started. */
+		filch_future_cancel(s->fut);
+	}
+}
+
+/* Makes the next results available at it->cur (the head chunk's results
+ * are used up). Returns 0, or the code that ends the iteration. */
+static int map_load(filch_map_iter *it)
 {
 	if (it->over)
 		return FILCH_END;
@@ -274,8 +340,11 @@ static int map_advance(filch_map_iter *it, void **result)
 		if (it->pending_rc)
 			return map_finish(it, it->pending_rc);
 		/* Retire the head chunk and reuse its slot for the next one,
-		 * which becomes the tail of the ring. */
+		 * which becomes the tail of the ring. A chunk run inline may
+		 * still have its task finishing (it found the claim taken). */
 		struct map_slot *s = &it->slots[it->head];
+		if (s->ran_inline)
+			filch_future_result(s->fut, FILCH_FOREVER, NULL);
 		filch_future_release(s->fut);
 		map_fill(it, s);
 		it->head = (it->head + 1) % it->nslots;
@@ -284,7 +353,10 @@ static int map_advance(filch_map_iter *it, void **result)
 	struct map_slot *s = &it->slots[it->head];
 	if (!s->fut)
 		return map_finish(it, it->input_rc ? it->input_rc : FILCH_END);
-	int rc = filch_future_result(s->fut, map_time_left(it), NULL);
+	if (it->caller_runs)
+		map_help(it, s);
+	int rc = s->ran_inline ? s->inline_rc
+			       : filch_future_result(s->fut, map_time_left(it), NULL);
 	if (rc == -ETIMEDOUT)
 		return map_finish(it, rc);
 	it->head_active = true;
@@ -293,21 +365,37 @@ static int map_advance(filch_map_iter *it, void **result)
 	if (rc == ECANCELED && s->stopped)
 		rc = -ECANCELED;
 	it->pending_rc = rc;
-	if (it->cur == it->end)
-		return map_finish(it, rc);
-	*result = *it->cur++;
-	return 0;
+	return it->cur == it->end ? map_finish(it, rc) : 0;
 }
 
 FILCH_API int filch_map_next(filch_map_iter *it, void **result)
 {
 	if (!it || !result)
 		return -EINVAL;
-	if (it->cur != it->end) {
-		*result = *it->cur++;
-		return 0;
+	if (it->cur == it->end) {
+		int rc = map_load(it);
+		if (rc)
+			return rc;
 	}
-	return map_advance(it, result);
+	*result = *it->cur++;
+	return 0;
+}
+
+FILCH_API int filch_map_next_span(filch_map_iter *it, void *const **results,
+				  size_t *count)
+{
+	if (!it || !results || !count)
+		return -EINVAL;
+	*count = 0;
+	if (it->cur == it->end) {
+		int rc = map_load(it);
+		if (rc)
+			return rc;
+	}
+	*results = it->cur;
+	*count = (size_t)(it->end - it->cur);
+	it->cur = it->end;
+	return 0;
 }
 
 FILCH_API void filch_map_close(filch_map_iter *it)

@@ -281,7 +281,9 @@ static void scenario_map(filch_executor *ex, uint64_t *s)
 		.buffersize = below(s, 2) ? 0 : 1 + below(s, 10),
 		.timeout_ns = below(s, 8) == 0 ? (int64_t)(1 + below(s, 3)) * MS
 					       : 0,
+		.flags = below(s, 2) ? FILCH_MAP_CALLER_RUNS : 0,
 	};
+	bool spans = below(s, 2);
 	size_t stop = below(s, 6) == 0 ? below(s, n + 1) : SIZE_MAX;
 	filch_map_iter *it;
 	void *r;
@@ -289,9 +291,19 @@ static void scenario_map(filch_executor *ex, uint64_t *s)
 	int rc = 0;
 
 	CHECK(filch_map(&it, ex, map_fn, items, n, &o) == 0, "map failed");
-	while (got < stop && (rc = filch_map_next(it, &r)) == 0) {
-		CHECK((uintptr_t)r == got * 3, "result %zu out of order", got);
-		got++;
+	while (got < stop) {
+		void *const *span = &r;
+		size_t count = 1;
+		if (spans)
+			rc = filch_map_next_span(it, &span, &count);
+		else
+			rc = filch_map_next(it, &r);
+		if (rc)
+			break;
+		CHECK(count > 0, "empty span");
+		for (size_t i = 0; i < count; i++, got++)
+			CHECK((uintptr_t)span[i] == got * 3,
+			      "result %zu out of order", got);
 	}
 	if (got < stop) {
 		if (rc == FILCH_END)
@@ -310,8 +322,11 @@ static void scenario_map(filch_executor *ex, uint64_t *s)
 
 	/* An endless generator (sometimes failing), consumed a while. */
 	struct gen g = {.fail_at = below(s, 3) == 0 ? 1 + below(s, 500) : 0};
-	struct filch_map_opts go = {.chunksize = 1 + below(s, 8),
-				    .buffersize = 1 + below(s, 6)};
+	struct filch_map_opts go = {
+		.chunksize = 1 + below(s, 8),
+		.buffersize = 1 + below(s, 6),
+		.flags = below(s, 2) ? FILCH_MAP_CALLER_RUNS : 0,
+	};
 	size_t want = below(s, 1000);
 	CHECK(filch_map_gen(&it, ex, map_fn, gen_fn, &g, &go) == 0,
 	      "map_gen failed");

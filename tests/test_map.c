@@ -50,7 +50,7 @@ static void test_bad_input(filch_executor *ex)
 {
 	filch_map_iter *it = (filch_map_iter *)&it;
 	void *items[1] = {NULL}, *r;
-	struct filch_map_opts bad = {.flags = 1};
+	struct filch_map_opts bad = {.flags = ~FILCH_MAP_CALLER_RUNS};
 
 	is(filch_map(NULL, ex, square, items, 1, NULL), -EINVAL, "NULL it");
 	is(filch_map(&it, NULL, square, items, 1, NULL), -EINVAL, "NULL ex");
@@ -83,12 +83,16 @@ static void test_order(filch_executor *ex)
 	void **items = numbers(N);
 	struct {
 		size_t chunk, buf;
-	} cfg[] = {{0, 0}, {1, 1}, {1, 3}, {7, 3}, {1000, 1}, {333, 2},
-		   {5000, 0}, {3, 1000}};
+		unsigned flags;
+	} cfg[] = {{0, 0, 0}, {1, 1, 0}, {1, 3, 0}, {7, 3, 0}, {1000, 1, 0},
+		   {333, 2, 0}, {5000, 0, 0}, {3, 1000, 0},
+		   {0, 0, FILCH_MAP_CALLER_RUNS}, {1, 1, FILCH_MAP_CALLER_RUNS},
+		   {7, 3, FILCH_MAP_CALLER_RUNS}, {50, 40, FILCH_MAP_CALLER_RUNS}};
 
 	for (size_t c = 0; c < sizeof(cfg) / sizeof(cfg[0]); c++) {
 		struct filch_map_opts o = {.chunksize = cfg[c].chunk,
-					   .buffersize = cfg[c].buf};
+					   .buffersize = cfg[c].buf,
+					   .flags = cfg[c].flags};
 		filch_map_iter *it;
 		void *r;
 		int rc, bad = 0;
@@ -96,7 +100,8 @@ static void test_order(filch_executor *ex)
 
 		atomic_store(&calls, 0);
 		is(filch_map(&it, ex, square, items, N, &o), 0,
-		   "map chunk %zu buffer %zu", cfg[c].chunk, cfg[c].buf);
+		   "map chunk %zu buffer %zu flags %u", cfg[c].chunk,
+		   cfg[c].buf, cfg[c].flags);
 		while ((rc = filch_map_next(it, &r)) == 0) {
 			bad += (intptr_t)r != (intptr_t)(got * got);
 			got++;
@@ -117,15 +122,18 @@ static void test_error_in_middle(filch_executor *ex)
 	void **items = numbers(N);
 	size_t chunks[] = {0, 1, 7, 64, 1000};
 
-	for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
-		struct filch_map_opts o = {.chunksize = chunks[c]};
+	for (size_t c = 0; c < 2 * sizeof(chunks) / sizeof(chunks[0]); c++) {
+		struct filch_map_opts o = {
+			.chunksize = chunks[c % 5],
+			.flags = c >= 5 ? FILCH_MAP_CALLER_RUNS : 0};
 		filch_map_iter *it;
 		void *r;
 		int rc, bad = 0;
 		size_t got = 0;
 
 		is(filch_map(&it, ex, square_or_fail, items, N, &o), 0,
-		   "map with a failing item, chunk %zu", chunks[c]);
+		   "map with a failing item, chunk %zu, flags %u", o.chunksize,
+		   o.flags);
 		while ((rc = filch_map_next(it, &r)) == 0) {
 			bad += (intptr_t)r != (intptr_t)(got * got);
 			got++;
@@ -146,6 +154,45 @@ static void test_error_in_middle(filch_executor *ex)
 		got++;
 	is(got, 900 - 501, "results before item 900");
 	is(rc, 7, "-7 from fn is code 7");
+	filch_map_close(it);
+	free(items);
+}
+
+static void test_span(filch_executor *ex)
+{
+	enum { N = 5000 };
+	void **items = numbers(N);
+	struct filch_map_opts o = {.chunksize = 64, .buffersize = 3,
+				   .flags = FILCH_MAP_CALLER_RUNS};
+	filch_map_iter *it;
+	void *const *span;
+	void *one;
+	size_t count, got = 0, spans = 0, bad = 0;
+	int rc;
+
+	is(filch_map(&it, ex, square_or_fail, items, N, &o), 0,
+	   "map read by spans");
+	for (;;) {
+		/* Mix the two calls: every third read takes one result. */
+		if (spans % 3 == 2) {
+			rc = filch_map_next(it, &one);
+			span = &one;
+			count = rc == 0;
+		} else {
+			rc = filch_map_next_span(it, &span, &count);
+		}
+		if (rc)
+			break;
+		bad += count == 0; /* a span is never empty */
+		for (size_t i = 0; i < count; i++, got++)
+			bad += (intptr_t)span[i] != (intptr_t)(got * got);
+		spans++;
+	}
+	is(got, 500, "spans cover the 500 results before the failure");
+	is(bad, 0, "in order");
+	is(rc, 42, "then the error");
+	ok(filch_map_next_span(it, &span, &count) == FILCH_END && count == 0,
+	   "then FILCH_END with count 0");
 	filch_map_close(it);
 	free(items);
 }
@@ -376,6 +423,7 @@ int main(void)
 	test_empty(ex);
 	test_order(ex);
 	test_error_in_middle(ex);
+	test_span(ex);
 	test_generator(ex);
 	test_generator_fails_first(ex);
 	filch_executor_destroy(ex);
