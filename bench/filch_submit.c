@@ -6,7 +6,6 @@
  */
 #include "config.h"
 
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -77,58 +76,43 @@ static void submit_nofuture_run(void *state, const struct fb_params *p,
 
 /* ---- submit2 ------------------------------------------------------------------- */
 
-struct submitter {
+struct submit2 {
 	filch_executor *ex;
-	unsigned tasks;
-	struct fb_latch *done; /* NULL: with futures */
-	pthread_t thread;
+	struct fb_latch *done;
 };
 
-static void *submitter_main(void *arg)
+static void share_with_futures(void *ctx, unsigned n)
 {
-	struct submitter *sub = arg;
-
-	if (sub->done)
-		submit_fire_and_forget(sub->ex, sub->tasks, sub->done);
-	else
-		submit_with_futures(sub->ex, sub->tasks);
-	return NULL;
+	submit_with_futures(((struct submit2 *)ctx)->ex, n);
 }
 
-static void submit2(filch_executor *ex, const struct fb_params *p,
-		    struct fb_sample *s, bool futures)
+static void share_fire_and_forget(void *ctx, unsigned n)
 {
-	struct fb_latch *done = futures ? NULL : fb_latch_new(p->submit_tasks);
-	struct submitter subs[2];
+	struct submit2 *c = ctx;
 
-	fb_region_begin(s);
-	for (int i = 0; i < 2; i++) {
-		subs[i].ex = ex;
-		subs[i].tasks = p->submit_tasks / 2 + (i ? p->submit_tasks % 2 : 0);
-		subs[i].done = done;
-		if (pthread_create(&subs[i].thread, NULL, submitter_main,
-				   &subs[i]) != 0)
-			fb_fail("cannot start a submitter thread");
-	}
-	for (int i = 0; i < 2; i++)
-		pthread_join(subs[i].thread, NULL);
-	if (done)
-		fb_latch_wait(done);
-	fb_region_end(s);
-	if (done)
-		fb_latch_free(done);
+	submit_fire_and_forget(c->ex, n, c->done);
 }
 
 static void submit2_run(void *state, const struct fb_params *p,
 			struct fb_sample *s)
 {
-	submit2(state, p, s, true);
+	struct submit2 c = { state, NULL };
+
+	fb_region_begin(s);
+	fb_two_submitters(p->submit_tasks, share_with_futures, &c);
+	fb_region_end(s);
 }
 
 static void submit2_nofuture_run(void *state, const struct fb_params *p,
 				 struct fb_sample *s)
 {
-	submit2(state, p, s, false);
+	struct submit2 c = { state, fb_latch_new(p->submit_tasks) };
+
+	fb_region_begin(s);
+	fb_two_submitters(p->submit_tasks, share_fire_and_forget, &c);
+	fb_latch_wait(c.done);
+	fb_region_end(s);
+	fb_latch_free(c.done);
 }
 
 /* ---- roundtrip: submit, then spin on filch_future_done or block in result ---- */

@@ -20,10 +20,10 @@ void fb_params_init(struct fb_params *p, bool quick)
 	p->matmul_cutoff = FB_MM_LEAF;
 	p->submit_tasks = quick ? 200000 : 1000000;
 	p->roundtrip_rounds = quick ? 5000 : 100000;
-	p->roundtrip_idle_rounds = quick ? 200 : 2000;
+	p->roundtrip_idle_rounds = quick ? 100 : 2000;
 	p->chain_links = quick ? 200000 : 1000000;
 	p->map_items = quick ? 200000 : 1000000;
 	p->as_completed_futures = quick ? 20000 : 100000;
 	p->wait_futures = quick ? 20000 : 100000;
-	p->idle_ms = quick ? 200 : 1000;
+	p->idle_ms = quick ? 100 : 1000;
 }

@@ -8,7 +8,7 @@
  */
 #include "config.h"
 
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,39 +117,28 @@ static void submit_run(void *state, const struct fb_params *p,
 		fb_fail("%u of %u tasks completed", done, p->submit_tasks);
 }
 
-struct submitter {
-	unsigned tasks, done;
-	pthread_t thread;
-};
-
-static void *submitter_main(void *arg)
+/* A submitter of submit2: its own loop on libuv's shared pool. */
+static void submit_share(void *completed, unsigned n)
 {
-	struct submitter *sub = arg;
 	uv_loop_t loop;
 
 	FB_CHECK_RC(uv_loop_init(&loop));
-	sub->done = submit_and_run(&loop, sub->tasks);
+	atomic_fetch_add_explicit((atomic_uint *)completed,
+				  submit_and_run(&loop, n),
+				  memory_order_relaxed);
 	FB_CHECK_RC(uv_loop_close(&loop));
-	return NULL;
 }
 
 static void submit2_run(void *state, const struct fb_params *p,
 			struct fb_sample *s)
 {
-	struct submitter subs[2];
+	atomic_uint completed = 0;
 
 	fb_region_begin(s);
-	for (int i = 0; i < 2; i++) {
-		subs[i].tasks = p->submit_tasks / 2 + (i ? p->submit_tasks % 2 : 0);
-		if (pthread_create(&subs[i].thread, NULL, submitter_main,
-				   &subs[i]) != 0)
-			fb_fail("cannot start a submitter thread");
-	}
-	for (int i = 0; i < 2; i++)
-		pthread_join(subs[i].thread, NULL);
+	fb_two_submitters(p->submit_tasks, submit_share, &completed);
 	fb_region_end(s);
-	if (subs[0].done + subs[1].done != p->submit_tasks)
-		fb_fail("%u of %u tasks completed", subs[0].done + subs[1].done,
+	if (completed != p->submit_tasks)
+		fb_fail("%u of %u tasks completed", (unsigned)completed,
 			p->submit_tasks);
 }
 

@@ -74,39 +74,23 @@ void fb_pool_submit_run(void *state, const struct fb_params *p,
 	fb_region_end(s);
 }
 
-struct submitter {
-	struct pool_state *st;
-	unsigned tasks;
-	pthread_t thread;
-};
-
-static void *submitter_main(void *arg)
+static void submit_share(void *state, unsigned n)
 {
-	struct submitter *sub = arg;
+	struct pool_state *st = state;
 
-	for (unsigned i = 0; i < sub->tasks; i++)
-		submit(sub->st, count_down_task, sub->st->latch);
-	return NULL;
+	for (unsigned i = 0; i < n; i++)
+		submit(st, count_down_task, st->latch);
 }
 
 void fb_pool_submit2_run(void *state, const struct fb_params *p,
 			 struct fb_sample *s)
 {
 	struct pool_state *st = state;
-	struct submitter subs[2];
 
 	pool_of(st);
 	fb_latch_reset(st->latch, p->submit_tasks);
 	fb_region_begin(s);
-	for (int i = 0; i < 2; i++) {
-		subs[i].st = st;
-		subs[i].tasks = p->submit_tasks / 2 + (i ? p->submit_tasks % 2 : 0);
-		if (pthread_create(&subs[i].thread, NULL, submitter_main,
-				   &subs[i]) != 0)
-			fb_fail("cannot start a submitter thread");
-	}
-	for (int i = 0; i < 2; i++)
-		pthread_join(subs[i].thread, NULL);
+	fb_two_submitters(p->submit_tasks, submit_share, st);
 	fb_latch_wait(st->latch);
 	fb_region_end(s);
 }

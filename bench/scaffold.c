@@ -10,6 +10,38 @@
 #define IDLE_PAUSE_NS 1000000	/* roundtrip_idle: sleep between rounds */
 #define GATE_DELAY_NS 2000000	/* wait: the gate opens after this */
 
+struct submitter {
+	void (*submit)(void *ctx, unsigned n);
+	void *ctx;
+	unsigned n;
+	pthread_t thread;
+};
+
+static void *submitter_main(void *arg)
+{
+	struct submitter *sub = arg;
+
+	sub->submit(sub->ctx, sub->n);
+	return NULL;
+}
+
+void fb_two_submitters(unsigned total, void (*submit)(void *ctx, unsigned n),
+		       void *ctx)
+{
+	struct submitter subs[2];
+
+	for (int i = 0; i < 2; i++) {
+		subs[i].submit = submit;
+		subs[i].ctx = ctx;
+		subs[i].n = total / 2 + (i ? total % 2 : 0);
+		if (pthread_create(&subs[i].thread, NULL, submitter_main,
+				   &subs[i]) != 0)
+			fb_fail("cannot start a submitter thread");
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(subs[i].thread, NULL);
+}
+
 unsigned fb_roundtrip_rounds(const struct fb_params *p, bool idle)
 {
 	return idle ? p->roundtrip_idle_rounds : p->roundtrip_rounds;

@@ -19,6 +19,11 @@
 extern "C" {
 #endif
 
+/* The submit2 bench: runs submit(ctx, share) on two new threads, `total`
+ * split between them, and joins them. */
+void fb_two_submitters(unsigned total, void (*submit)(void *ctx, unsigned n),
+		       void *ctx);
+
 /* Runs the rounds of a roundtrip bench: round(ctx) submits one task and
  * waits for its result (which it checks). With `idle`, sleeps 1 ms between
  * rounds so that the workers are asleep when the next one comes. Fills
