@@ -191,17 +191,20 @@ static void test_duplicates_and_many(void)
 	cf_completer_join(&c);
 	cf_release_all(p, N);
 
-	filch_future *q[3];
-	cf_promises(q, 2);
-	q[2] = q[0];
+	filch_future *q[3], *qown[2];
+	cf_promises(qown, 2);
+	q[0] = q[2] = qown[0];
+	q[1] = qown[1];
 	struct cf_completer c2;
 	long d[] = {10};
-	cf_completer_start(&c2, q, NULL, d, 1);
+	cf_completer_start(&c2, qown, NULL, d, 1);
 	is(filch_wait(q, 3, FILCH_FOREVER, FILCH_FIRST_COMPLETED, &nd), 0,
 	   "FIRST_COMPLETED with a duplicate");
 	is(nd, 2, "both occurrences of the done future first");
+	ok(q[0] == qown[0] && q[1] == qown[0] && q[2] == qown[1],
+	   "reordered: the done future twice, then the pending one");
 	cf_completer_join(&c2);
-	cf_release_all(q, 2);
+	cf_release_all(qown, 2); /* not q: wait reordered it */
 }
 
 struct nested {
