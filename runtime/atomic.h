@@ -60,29 +60,63 @@ void __tsan_ignore_thread_end(void);
 #endif
 
 /*
- * The seq_cst fence, written so that ThreadSanitizer sees it.
- *
- * The store-load (Dekker, store-buffering) pattern: thread A stores X then
- * loads Y, thread B stores or RMWs Y then loads X, and at least one of them
- * must see the other's store. Write A's side as
- *
- *	filch__store_then_fence(&X, v);
- *	y = filch__load_after_fence(&Y);
- *
- * and B's loads as filch__load_after_fence too. Both are seq_cst
- * operations, ordered by C11's single total order S, in every build:
- *   - TSan does not model atomic_thread_fence (a correct fence hand-off is
- *     reported as a race, a missing one goes unseen); it does model these.
- *   - x86-64: gcc 12 and clang 14 both emit XCHG for the store (a locked
- *     RMW) and a plain MOV for the load. The fence form, a relaxed store
- *     plus atomic_thread_fence(seq_cst), is MOV + "lock orq $0,(%rsp)"
- *     with gcc but MOV + MFENCE with clang, and MFENCE costs about four
- *     times a locked RMW on the machines we measured (docs/design.md).
- *   - AArch64: STLR then LDAR, which ARMv8 never reorders.
- * Do not mix in a standalone fence for the same pattern.
+ * filch__fence_seq_cst(): atomic_thread_fence(memory_order_seq_cst), as the
+ * cheapest full barrier. On x86-64 that is a locked RMW on the stack top,
+ * "lock orq $0,(%rsp)": what gcc 12 emits for the C11 fence, while clang 14
+ * emits MFENCE, which costs about twice as much here (docs/design.md).
+ * ThreadSanitizer ignores standalone fences: where TSan must see the
+ * ordering, use the store-load pair below instead.
  */
+#if defined(__x86_64__)
+#define filch__fence_seq_cst() \
+	__asm__ __volatile__("lock orq $0, (%%rsp)" ::: "memory", "cc")
+#else
+#define filch__fence_seq_cst() atomic_thread_fence(memory_order_seq_cst)
+#endif
+
+/*
+ * The seq_cst fence between two accesses, correct under TSan.
+ *
+ * For the store-buffering (Dekker) pattern: thread A stores X then loads
+ * Y; thread B modifies Y, loads Y and then loads X; A's load of Y and B's
+ * load of X must not both miss the other side's write. Write it as
+ *
+ *	A: filch__store_then_fence(&X, v);   B: y = filch__load_then_fence(&Y);
+ *	   y = filch__load_after_fence(&Y);     x = filch__load_after_fence(&X);
+ *
+ * with B's modifications of Y seq_cst (a seq_cst CAS).
+ *   - Normal builds: the access, filch__fence_seq_cst(), then the load
+ *     after the fence as acquire (a plain MOV on x86, LDAR on ARMv8), so
+ *     that it also synchronizes with a release it reads. Two seq_cst fences
+ *     are ordered in the total order S, and C11 7.17.3 makes whichever side
+ *     comes second see the other's access (Le et al., PPoPP 2013).
+ *   - TSan builds (__SANITIZE_THREAD__): seq_cst loads and stores and no
+ *     fence, which TSan models (it ignores fences): the same guarantee from
+ *     S over the accesses themselves. Not used in normal builds: on x86 a
+ *     seq_cst store is an XCHG on X itself, which right after another store
+ *     to X (pop after push) costs 11-12 ns here against 7 ns for a store
+ *     plus the stack fence (docs/design.md).
+ * Both forms are checked by the Relacy model of the deque.
+ */
+#ifdef FILCH_TSAN
 #define filch__store_then_fence(p, v) filch__store(p, v, seq_cst)
+#define filch__load_then_fence(p) filch__load(p, seq_cst)
 #define filch__load_after_fence(p) filch__load(p, seq_cst)
+#else
+#define filch__store_then_fence(p, v)          \
+	do {                                   \
+		filch__store(p, v, relaxed);   \
+		filch__fence_seq_cst();        \
+	} while (0)
+#define filch__load_then_fence(p)                               \
+	__extension__({                                         \
+		__typeof__(filch__load(p, acquire)) filch__v_ = \
+			filch__load(p, acquire);                \
+		filch__fence_seq_cst();                         \
+		filch__v_;                                      \
+	})
+#define filch__load_after_fence(p) filch__load(p, acquire)
+#endif
 
 /* Spin-wait hint. */
 static inline void filch__cpu_relax(void)

@@ -209,13 +209,15 @@ enum filch__steal filch__deque_steal(struct filch__deque *d, void **item)
 	void *x;
 
 	rcu_read_lock();
-	/* seq_cst: top, then bottom, in the total order S. Pairs with the
-	 * store-load pair of filch__deque_pop (Dekker): a pop that took
-	 * index b without CAS made steal see bottom <= b here. */
-	t = filch__load_after_fence(&d->top);
+	/* top, a seq_cst fence, then bottom. Pairs with the fence after the
+	 * lowered bottom in filch__deque_pop (Dekker): a pop that took index
+	 * b without CAS makes steal see bottom <= b here. Acquire on top:
+	 * pairs with the CASes on top (not needed for the proof; free). */
+	t = filch__load_then_fence(&d->top);
 	FILCH__PERTURB();
-	/* seq_cst, so also acquire: pairs with the release stores of bottom
-	 * in filch__deque_push and filch__deque_pop (slots and buf). */
+	/* Acquire (seq_cst under TSan): pairs with the release stores of
+	 * bottom in filch__deque_push and filch__deque_pop, so the slots
+	 * below b and the buffer holding them are visible. */
 	b = filch__load_after_fence(&d->bottom);
 	if (t >= b) {
 		rcu_read_unlock();

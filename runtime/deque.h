@@ -135,9 +135,10 @@ enum filch__steal filch__deque_steal(struct filch__deque *d, void **item);
 int filch__deque_make_room(struct filch__deque *d);
 
 /*
- * The store-load pair of take (pop): bottom's store must be visible before
- * top is read, against steal reading top then bottom. seq_cst operations,
- * not a standalone fence: see filch__store_then_fence in atomic.h.
+ * The store-load fence of pop (Le et al.'s take): the lowered bottom must
+ * be visible to thieves before pop reads top. See filch__store_then_fence
+ * in atomic.h: natively a relaxed store, a locked RMW on the stack and an
+ * acquire load; under TSan a seq_cst store and a seq_cst load.
  */
 #if FILCH_DEQUE_MUTANT == 1
 #define filch__deque_take_publish(p, v) filch__store(p, v, release)
@@ -150,7 +151,7 @@ int filch__deque_make_room(struct filch__deque *d);
 /*
  * Owner: pushes item (non-NULL) at the bottom; grows when full. Returns 0,
  * or -ENOMEM when growing failed (item not pushed, deque unchanged).
- * Wait-free without growth; no read-modify-write.
+ * Wait-free without growth; no read-modify-write, no fence.
  */
 static inline int filch__deque_push(struct filch__deque *d, void *item)
 {
@@ -176,9 +177,30 @@ static inline int filch__deque_push(struct filch__deque *d, void *item)
 	return 0;
 }
 
+/* Owner: races the thieves for index b, the last item, with a CAS on top
+ * (no other way to take it). Returns the item, or NULL if a thief won. */
+static inline void *filch__deque_take_last(struct filch__deque *d,
+					   struct filch__deque_buf *a,
+					   int64_t b)
+{
+	void *item = filch__load(&a->slot[b & a->mask], relaxed);
+	int64_t t = b;
+
+	/* seq_cst: one winner for index b between this CAS and the CAS in
+	 * filch__deque_steal. Failure acquire: the winning thief read the
+	 * slot before its CAS; that read happens before push reuses the
+	 * slot on the strength of top_seen. Pairs with steal's CAS. */
+	if (!filch__cas(&d->top, &t, b + 1, seq_cst, acquire))
+		item = NULL;
+	d->top_seen = b + 1;
+	return item;
+}
+
 /*
- * Owner: pops the most recently pushed item, or NULL when empty. Wait-free;
- * one locked instruction (x86 XCHG) unless the deque is known empty.
+ * Owner: pops the most recently pushed item, or NULL when empty. Wait-free.
+ * Costs one locked instruction (x86): a CAS on top when the owner's last
+ * view of top says one item is left, else the fence of take; nothing when
+ * that view says empty.
  */
 static inline void *filch__deque_pop(struct filch__deque *d)
 {
@@ -189,26 +211,21 @@ static inline void *filch__deque_pop(struct filch__deque *d)
 
 	if (b < d->top_seen)
 		return NULL; /* bottom <= a past top <= top: empty */
-	/* Claim index b before looking at top; seq_cst store. Pairs with
-	 * the seq_cst loads of top then bottom in filch__deque_steal: in the
-	 * single order S either steal sees the lowered bottom, or this load
-	 * sees steal's CAS on top (Dekker). */
+	if (b == d->top_seen)
+		/* At most one item (top >= top_seen = b): only the CAS can
+		 * take it, so bottom stays and no fence is needed. */
+		return filch__deque_take_last(d, a, b);
+	/* Claim index b, then read top. Pairs with the seq_cst loads of top
+	 * then bottom in filch__deque_steal (Dekker): in the single order S
+	 * either steal sees the lowered bottom, or this load sees the CAS of
+	 * the thief that reached b. Acquire: as in take_last. */
 	filch__deque_take_publish(&d->bottom, b);
 	FILCH__PERTURB();
-	t = filch__deque_take_read(&d->top); /* seq_cst, see above */
+	t = filch__deque_take_read(&d->top);
 	d->top_seen = t;
 	if (t < b) /* two or more items: index b is ours alone */
 		return filch__load(&a->slot[b & a->mask], relaxed);
-	item = NULL;
-	if (t == b) {
-		/* The last item: race the thieves for it on top. seq_cst
-		 * success: one total order with steal's CAS on the same
-		 * top (only one of them wins index t). */
-		item = filch__load(&a->slot[b & a->mask], relaxed);
-		if (!filch__cas(&d->top, &t, t + 1, seq_cst, relaxed))
-			item = NULL;
-		d->top_seen = b + 1;
-	}
+	item = t == b ? filch__deque_take_last(d, a, b) : NULL;
 	/* Empty now: restore bottom = top. Release (free on x86 and as
 	 * cheap as a plain store on ARMv8): every store to bottom is at
 	 * least release, so whichever one steal's load of bottom reads, it

@@ -2,7 +2,8 @@
 // deque_model.cpp - a Relacy model of runtime/deque.c: push, pop, steal and
 // growth with exact-once assertions, and the three known-bug mutants.
 //
-//   deque_model [--mutant N] [--bound B] [--random K]
+//   deque_model [--mutant N] [--tsan-form 0|1] [--bound1 B1] [--bound2 B2]
+//               [--random K]
 //
 // The model mirrors deque.h/deque.c operation for operation, with the same
 // memory orders (C11 atomics become rl::atomic): top_seen, the early empty
@@ -16,10 +17,13 @@
 // pushes 4 and pops until empty; each thief steals twice. Every item must
 // be delivered exactly once (asserted at each delivery and at the end).
 //
-// Checks, each with one thief and with two:
-//   1. every schedule within a context bound of B (fair context-bound
-//      scheduler: exhaustive up to B preemptions), and
-//   2. K random schedules (random scheduler; loads may read stale values).
+// Checks:
+//   1. every schedule within a context bound (the fair context-bound
+//      scheduler: exhaustive up to that many preemptions), B1 with one
+//      thief and B2 with two (default 3 and 2: 0.6M and 1.1M schedules;
+//      B2 = 3 is 42M schedules, about 4 minutes here), and
+//   2. K random schedules with one thief and K with two (the random
+//      scheduler also lets loads read older values).
 // Exit status: 0 if no check found an error, 3 if one did (the expected
 // outcome for a mutant), 2 on bad usage. `make verify-deque` requires 0
 // for the deque and 3 for every mutant.
@@ -35,6 +39,10 @@ namespace {
 // 0: the deque as built; 1: take without seq_cst; 2: no buffer reload
 // after growth; 3: slot read after the CAS (see FILCH_DEQUE_MUTANT).
 int mutant;
+// The fences of pop and steal (atomic.h: filch__store_then_fence and
+// friends): false, relaxed/acquire accesses around a seq_cst fence (normal
+// builds); true, seq_cst accesses and no fence (ThreadSanitizer builds).
+bool tsan_form;
 
 enum { ITEMS = 4, MAX_SLOTS = 8, STEALS_PER_THIEF = 2 };
 
@@ -124,7 +132,22 @@ struct deque_test : rl::test_suite<deque_test<THREADS>, THREADS> {
 		bottom.store(b + 1, rl::memory_order_release);
 	}
 
-	// deque.h: filch__deque_pop; 0 when empty.
+	// deque.h: filch__deque_take_last.
+	int take_last(buffer *a, int b)
+	{
+		int x = a->slot[b & a->mask].load(rl::memory_order_relaxed);
+		int t = b;
+
+		if (!top.compare_exchange_strong(t, b + 1,
+						 rl::memory_order_seq_cst,
+						 rl::memory_order_acquire))
+			x = 0;
+		top_seen = b + 1;
+		return x;
+	}
+
+	// deque.h: filch__deque_pop; 0 when empty. The store-load fence in
+	// the form of the build (atomic.h: filch__store_then_fence).
 	int pop()
 	{
 		int b = bottom.load(rl::memory_order_relaxed) - 1;
@@ -133,25 +156,23 @@ struct deque_test : rl::test_suite<deque_test<THREADS>, THREADS> {
 
 		if (b < top_seen)
 			return 0;
+		if (b == top_seen)
+			return take_last(a, b);
 		if (mutant == 1) {
 			bottom.store(b, rl::memory_order_release);
 			t = top.load(rl::memory_order_acquire);
-		} else {
+		} else if (tsan_form) {
 			bottom.store(b, rl::memory_order_seq_cst);
 			t = top.load(rl::memory_order_seq_cst);
+		} else {
+			bottom.store(b, rl::memory_order_relaxed);
+			rl::atomic_thread_fence(rl::memory_order_seq_cst);
+			t = top.load(rl::memory_order_acquire);
 		}
 		top_seen = t;
 		if (t < b)
 			return a->slot[b & a->mask].load(rl::memory_order_relaxed);
-		x = 0;
-		if (t == b) {
-			x = a->slot[b & a->mask].load(rl::memory_order_relaxed);
-			if (!top.compare_exchange_strong(t, t + 1,
-							 rl::memory_order_seq_cst,
-							 rl::memory_order_relaxed))
-				x = 0;
-			top_seen = b + 1;
-		}
+		x = t == b ? take_last(a, b) : 0;
 		bottom.store(b + 1, rl::memory_order_release);
 		return x;
 	}
@@ -159,10 +180,17 @@ struct deque_test : rl::test_suite<deque_test<THREADS>, THREADS> {
 	// deque.c: filch__deque_steal.
 	steal_result steal(int *item)
 	{
-		int t = top.load(rl::memory_order_seq_cst);
-		int b = bottom.load(rl::memory_order_seq_cst);
 		buffer *a;
-		int x;
+		int t, b, x;
+
+		if (tsan_form) {
+			t = top.load(rl::memory_order_seq_cst);
+			b = bottom.load(rl::memory_order_seq_cst);
+		} else {
+			t = top.load(rl::memory_order_acquire);
+			rl::atomic_thread_fence(rl::memory_order_seq_cst);
+			b = bottom.load(rl::memory_order_acquire);
+		}
 
 		if (t >= b)
 			return STEAL_EMPTY;
@@ -240,11 +268,10 @@ bool check(rl::scheduler_type_e type, unsigned bound, unsigned long iterations)
 	p.iteration_count = iterations;
 	p.execution_depth_limit = 4000;
 	ok = rl::simulate<deque_test<THREADS> >(p);
-	std::printf("deque_model: mutant=%d thieves=%d %s: %s after %llu "
-		    "schedules\n",
-		    mutant, (int)THREADS - 1,
-		    type == rl::random_scheduler_type ? "random"
-						      : "exhaustive (bound)",
+	std::printf("deque_model: mutant=%d form=%s thieves=%d %s: %s after "
+		    "%llu schedules\n",
+		    mutant, tsan_form ? "tsan" : "fence", (int)THREADS - 1,
+		    type == rl::random_scheduler_type ? "random" : "exhaustive",
 		    ok ? "no error" : "ERROR FOUND",
 		    (unsigned long long)p.stop_iteration);
 	return ok;
@@ -253,7 +280,8 @@ bool check(rl::scheduler_type_e type, unsigned bound, unsigned long iterations)
 void usage()
 {
 	std::fprintf(stderr,
-		     "usage: deque_model [--mutant 0-3] [--bound B] [--random K]\n");
+		     "usage: deque_model [--mutant 0-3] [--tsan-form 0|1] "
+		     "[--bound1 B1] [--bound2 B2] [--random K]\n");
 	std::exit(2);
 }
 
@@ -261,7 +289,7 @@ void usage()
 
 int main(int argc, char **argv)
 {
-	unsigned bound = 2;
+	unsigned bound1 = 3, bound2 = 2;
 	unsigned long random_iterations = 200000;
 	bool ok = true;
 
@@ -270,24 +298,30 @@ int main(int argc, char **argv)
 			usage();
 		if (!std::strcmp(argv[i], "--mutant"))
 			mutant = std::atoi(argv[++i]);
-		else if (!std::strcmp(argv[i], "--bound"))
-			bound = (unsigned)std::atoi(argv[++i]);
+		else if (!std::strcmp(argv[i], "--bound1"))
+			bound1 = (unsigned)std::atoi(argv[++i]);
+		else if (!std::strcmp(argv[i], "--bound2"))
+			bound2 = (unsigned)std::atoi(argv[++i]);
+		else if (!std::strcmp(argv[i], "--tsan-form"))
+			tsan_form = std::atoi(argv[++i]) != 0;
 		else if (!std::strcmp(argv[i], "--random"))
 			random_iterations = std::strtoul(argv[++i], 0, 0);
 		else
 			usage();
 	}
-	if (mutant < 0 || mutant > 3 || bound < 1)
+	if (mutant < 0 || mutant > 3 || bound1 < 1 || bound2 < 1)
 		usage();
 
 	// Every check runs, so that the log says which ones catch a mutant;
 	// Relacy prints the history of each failing schedule.
-	ok &= check<2>(rl::fair_context_bound_scheduler_type, bound, 0);
-	ok &= check<3>(rl::fair_context_bound_scheduler_type, bound, 0);
+	ok &= check<2>(rl::fair_context_bound_scheduler_type, bound1, 0);
+	ok &= check<3>(rl::fair_context_bound_scheduler_type, bound2, 0);
 	ok &= check<2>(rl::random_scheduler_type, 0, random_iterations);
 	ok &= check<3>(rl::random_scheduler_type, 0, random_iterations);
-	std::printf("deque_model: mutant=%d bound=%u random=%lu: %s\n", mutant,
-		    bound, random_iterations,
+	std::printf("deque_model: mutant=%d form=%s bounds=%u,%u random=%lu: "
+		    "%s\n",
+		    mutant, tsan_form ? "tsan" : "fence", bound1, bound2,
+		    random_iterations,
 		    ok ? "no error found" : "ERROR FOUND");
 	return ok ? 0 : 3;
 }
