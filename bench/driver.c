@@ -25,6 +25,7 @@
 #include <filch.h>
 
 #include "fb.h"
+#include "futex_ref.h"
 #include "remote.h"
 #include "report.h"
 #include "suite.h"
@@ -451,6 +452,14 @@ int main(int argc, char **argv)
 			nrows += n;
 		}
 		fb_report_bench(b, rows, nrows);
+		if (strcmp(b->name, "roundtrip_idle") == 0 && !o.tsv) {
+			double p50, p99;
+
+			fb_futex_wakeup_us(p.roundtrip_idle_rounds, &p50, &p99);
+			fb_report_note("%17sreference: a bare futex wake-up of a "
+				       "sleeping thread here: p50 %.1f us, "
+				       "p99 %.1f us\n", "", p50, p99);
+		}
 	}
 	if (o.svg && fb_report_svg(o.svg) != 0) {
 		fprintf(stderr, "filch-bench: cannot write %s: %s\n", o.svg,

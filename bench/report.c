@@ -5,6 +5,7 @@
 #include "report.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,6 +250,18 @@ void fb_report_bench(const struct fb_bench *b, const struct fb_row *rows,
 		for (unsigned q = 0; q < rows[i].nratios; q++)
 			if (strncmp(rows[i].impl, "filch", 5) == 0)
 				keep_bar(b, &rows[i], &rows[i].ratio[q]);
+	fflush(out);
+}
+
+void fb_report_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (tsv)
+		return;
+	va_start(ap, fmt);
+	vfprintf(out, fmt, ap);
+	va_end(ap);
 	fflush(out);
 }
 

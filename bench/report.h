@@ -49,6 +49,8 @@ void fb_report_header(const struct fb_params *p, unsigned reps,
 /* Prints the rows of one bench (every worker count). */
 void fb_report_bench(const struct fb_bench *b, const struct fb_row *rows,
 		     unsigned nrows);
+/* A note printed under the bench's block (table mode only). */
+void fb_report_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Writes the ratios of filch rows seen so far as an SVG bar chart.
  * Returns 0 or -1 (with errno) when the file cannot be written. */
 int fb_report_svg(const char *path);
