@@ -277,8 +277,10 @@ FILCH_API void filch_future_release(filch_future *f);
  * Calls cb(f, arg) once f is done, exactly once: in the thread that
  * completes f (a worker, or the thread that cancels it or completes the
  * promise), in the order callbacks were added, or at once in the caller if
- * f is already done. Returns 0, -EINVAL (NULL f or cb) or -ENOMEM (then cb
- * is never called); the first callback of a future needs no allocation.
+ * f is already done (if it completes during the call: in this thread or in
+ * that of another on_done racing the completion). Returns 0, -EINVAL (NULL
+ * f or cb) or -ENOMEM (then cb is never called); the first callback of a
+ * future needs no allocation.
  * cb may release f, add callbacks, submit tasks, and cancel or complete
  * other futures; the callbacks of a future completed inside a callback run
  * in the same thread right after the current callback returns (so long

@@ -49,12 +49,21 @@
  * The callback list (struct filch_future.callbacks)
  * -------------------------------------------------
  * A Treiber stack of struct filch__callback: NULL (empty), a node (the one
- * added last), or CALLBACKS_CLOSED. Adders push with a CAS unless they find
- * CLOSED, in which case they run their callback at once. The thread that
- * makes the phase final then swaps in CLOSED (xchg), takes the whole list,
- * reverses it so that callbacks run in the order added, and runs each once.
- * Nothing is ever popped alone, so there is no ABA. A node on the list
- * belongs to the list; a node whose fn was called is never touched again.
+ * added last), or CALLBACKS_CLOSED. An adder that finds f done, or the list
+ * CLOSED, runs its node at once; otherwise it pushes with a CAS. Closing
+ * (run_callbacks) swaps in CLOSED, takes the whole list, reverses it so that
+ * callbacks run in the order added, and runs each once. Nothing is ever
+ * popped alone, so there is no ABA. A node on the list belongs to the list;
+ * a node whose fn was called is never touched again.
+ *
+ * Who closes: the completer, after its final transition, loads the list
+ * and closes it only if it is not empty (no RMW for a future without
+ * callbacks). An adder, after its push, loads the state and closes the list
+ * if f is done. Both pairs are seq_cst (a store-load pair): either the
+ * completer's load sees the push, or the adder's load sees the final phase,
+ * so no node is stranded; the xchg decides who takes which nodes, so none
+ * runs twice. An adder racing a completion may thus run callbacks that
+ * other racing adders pushed, in the order added.
  *
  * A future completed while this thread runs callbacks (a callback cancels
  * another future, or fails a continuation) does not recurse: its taken list
@@ -63,16 +72,20 @@
  *
  * Memory orders
  * -------------
- *   filch__future_finish / settle xchg (release) -> waiters' and adders'
- *       acquire loads of state: result, code and message are visible once
- *       the phase is FINISHED.
- *   filch__future_cancel CAS (release): what the canceller wrote before is
- *       visible to whoever sees CANCELLED.
- *   run_callbacks xchg (acq_rel): acquire pairs with the release CAS of
- *       filch__future_add_callback (node contents); release pairs with the
- *       adder's acquire when it finds CLOSED (the final phase and result).
+ *   final transitions (filch__future_finish and settle xchg, cancel and
+ *       abandon CAS): seq_cst. Their release half publishes result, code
+ *       and message (or the canceller's writes) to the waiters' and adders'
+ *       acquire loads of state; seq_cst makes them, with the seq_cst load
+ *       of the list in completed(), the completer's half of the store-load
+ *       pair with filch__future_add_callback (seq_cst push, seq_cst load of
+ *       state). On x86 every RMW is a full barrier and a seq_cst load is a
+ *       plain load: the pair costs nothing over acquire/release.
+ *   run_callbacks xchg (acq_rel): acquire pairs with the push CAS (node
+ *       contents); release pairs with an adder's acquire when it finds
+ *       CLOSED (the final state).
  *   refs: retain relaxed (the caller already holds one); release acq_rel
- *       (each holder's uses happen before the free by the last one).
+ *       (each holder's uses happen before the free by the last one); a
+ *       holder that loads 1 (acquire) is the only one and frees at once.
  *   SLEEPERS CAS and the futex: relaxed; a single word's modification order
  *       decides who sees what (the finisher's xchg either reads SLEEPERS and
  *       wakes, or the waiter's CAS fails on the final phase), and the waiter
@@ -120,30 +133,6 @@ char *filch__strdup(const char *s)
 	return copy;
 }
 
-filch_future *filch__future_new(enum filch__future_kind kind, uint32_t refs)
-{
-	filch_future *f = filch__block_alloc();
-	if (!f)
-		return NULL;
-	/* Plain initialization: f reaches other threads only through a
-	 * hand-off that orders it (the scheduler, or the caller's own). */
-	f->task.run = NULL;
-	atomic_init(&f->state, FILCH_PENDING);
-	atomic_init(&f->refs, refs);
-	atomic_init(&f->callbacks, NULL);
-	f->u.job.fn = NULL;
-	f->u.job.arg = NULL;
-	f->result = NULL;
-	f->code = 0;
-	f->kind = (uint8_t)kind;
-	f->message = NULL;
-	f->executor = NULL;
-	f->dep.next = NULL;
-	f->dep.fn = NULL;
-	atomic_init(&f->first_callback.cb, NULL);
-	return f;
-}
-
 /* ------------------------------------------------------------------ */
 /* Callbacks                                                           */
 /* ------------------------------------------------------------------ */
@@ -175,14 +164,18 @@ void filch__future_run_deferred(void)
 		run_deferred();
 }
 
-/* Closes f's list and runs what it held, or queues it (see the top). */
+/* Closes f's list (f is done) and runs what it held, or queues it (see the
+ * top). Called by the completer, or by an adder that pushed its node and
+ * then found f done; whoever closes first takes every node. */
 static void run_callbacks(filch_future *f)
 {
-	/* acq_rel: acquire pairs with the release CAS of
+	/* acq_rel: acquire pairs with the push CAS of
 	 * filch__future_add_callback (we read the nodes); release pairs with
 	 * its acquire when it finds CLOSED (it reads the final state). */
 	struct filch__callback *n = filch__xchg(&f->callbacks, CALLBACKS_CLOSED,
 						acq_rel);
+	if (n == CALLBACKS_CLOSED)
+		return; /* another thread took the list */
 	struct filch__callback *list = NULL;
 	while (n) { /* reverse: run in the order added */
 		struct filch__callback *next = n->next;
@@ -210,16 +203,28 @@ static void run_callbacks(filch_future *f)
 	deferred.running = false;
 }
 
-/* After the transition that made f's phase final (old: the word before). */
+/* After the (seq_cst) transition that made f's phase final; old: the word
+ * before it. */
 static void completed(filch_future *f, uint32_t old)
 {
 	if (old & FILCH__FS_SLEEPERS)
 		filch__futex_wake(&f->state, INT32_MAX);
-	run_callbacks(f);
+	/* seq_cst: the store-load pair with filch__future_add_callback (its
+	 * push, then its load of the state). Either this load sees the push,
+	 * or that load sees the final phase and the adder closes the list:
+	 * an empty list needs no RMW here. */
+	if (filch__load(&f->callbacks, seq_cst))
+		run_callbacks(f);
 }
 
 void filch__future_add_callback(filch_future *f, struct filch__callback *node)
 {
+	/* acquire: node->fn reads f's outcome; pairs with the release of the
+	 * final transition. */
+	if (filch__future_is_done(filch__load(&f->state, acquire))) {
+		node->fn(node, f);
+		return;
+	}
 	/* acquire (also on CAS failure): when we find CLOSED we run node at
 	 * once and it reads f's outcome; pairs with run_callbacks' release. */
 	struct filch__callback *head = filch__load(&f->callbacks, acquire);
@@ -229,9 +234,15 @@ void filch__future_add_callback(filch_future *f, struct filch__callback *node)
 			return;
 		}
 		node->next = head;
-		/* release: node's fields before it is on the list; pairs with
-		 * the acquire xchg of run_callbacks. */
-	} while (!filch__cas_weak(&f->callbacks, &head, node, release, acquire));
+		/* seq_cst: release publishes node's fields (pairs with the
+		 * acquire xchg of run_callbacks); seq_cst makes the push and
+		 * the load below the adder's half of the store-load pair
+		 * with completed(). */
+	} while (!filch__cas_weak(&f->callbacks, &head, node, seq_cst, acquire));
+	/* seq_cst: see completed(). If f is done, its completer may have
+	 * found the list empty before our push: close it ourselves. */
+	if (filch__future_is_done(filch__load(&f->state, seq_cst)))
+		run_callbacks(f);
 }
 
 static void inline_callback_run(struct filch__callback *node, filch_future *f)
@@ -289,16 +300,6 @@ int filch_future_on_done(filch_future *f, filch_callback_fn cb, void *arg)
 /* Transitions                                                         */
 /* ------------------------------------------------------------------ */
 
-bool filch__future_start(filch_future *f)
-{
-	/* acquire: pairs with filch__future_cancel's release CAS when we
-	 * lose (nothing to read then, but the loser decides on its value);
-	 * the task's fields were ordered by the scheduler's hand-off. The or
-	 * leaves CANCELLED (3) unchanged and turns PENDING (0) into RUNNING. */
-	uint32_t old = filch__or(&f->state, FILCH_RUNNING, acquire);
-	return (old & FILCH__FS_PHASE) == FILCH_PENDING;
-}
-
 void filch__future_finish(filch_future *f, int rc)
 {
 	int code = rc >= 0 ? rc : (rc == INT_MIN ? INT_MAX : -rc);
@@ -307,9 +308,10 @@ void filch__future_finish(filch_future *f, int rc)
 		filch__free(f->message);
 		f->message = NULL;
 	}
-	/* release: result, code and message before FINISHED; pairs with the
-	 * acquire loads of the waiters (wait_done) and of on_done. */
-	uint32_t old = filch__xchg(&f->state, FILCH_FINISHED, release);
+	/* seq_cst: release publishes result, code and message before
+	 * FINISHED (pairs with the acquire loads of the waiters, wait_done,
+	 * and of on_done); seq_cst for the store-load pair of completed(). */
+	uint32_t old = filch__xchg(&f->state, FILCH_FINISHED, seq_cst);
 	completed(f, old);
 }
 
@@ -336,9 +338,8 @@ int filch__future_settle(filch_future *f, int code, void *result,
 	f->code = code;
 	f->message = copy;
 	filch_future_retain(f); /* a callback may drop the caller's reference */
-	/* release: result, code, message before FINISHED; pairs as in
-	 * filch__future_finish. */
-	uint32_t old = filch__xchg(&f->state, FILCH_FINISHED, release);
+	/* seq_cst: as in filch__future_finish. */
+	uint32_t old = filch__xchg(&f->state, FILCH_FINISHED, seq_cst);
 	completed(f, old);
 	filch_future_release(f);
 	return 0;
@@ -363,10 +364,11 @@ bool filch__future_cancel(filch_future *f)
 				return false;
 			break;
 		default: /* PENDING */
-			/* release: the canceller's earlier writes before
-			 * CANCELLED; pairs with the waiters' acquire loads. */
+			/* seq_cst: release orders the canceller's earlier
+			 * writes before CANCELLED (pairs with the waiters'
+			 * acquire loads); seq_cst as in filch__future_finish. */
 			if (filch__cas_weak(&f->state, &s, FILCH_CANCELLED,
-					    release, relaxed)) {
+					    seq_cst, relaxed)) {
 				filch_future_retain(f); /* callbacks may drop
 							   the caller's */
 				completed(f, s);
@@ -389,8 +391,8 @@ static void abandon(filch_future *f)
 {
 	uint32_t s = filch__load(&f->state, relaxed);
 	while (!filch__future_is_done(s)) {
-		/* release: as in filch__future_cancel. */
-		if (filch__cas_weak(&f->state, &s, FILCH_CANCELLED, release,
+		/* seq_cst: as in filch__future_cancel. */
+		if (filch__cas_weak(&f->state, &s, FILCH_CANCELLED, seq_cst,
 				    relaxed)) {
 			completed(f, s);
 			return;
@@ -409,14 +411,9 @@ filch_future *filch_future_retain(filch_future *f)
 	return f;
 }
 
-void filch_future_release(filch_future *f)
+/* The last reference is gone (refs is 0, or 1 read by its only holder). */
+static void last_reference_dropped(filch_future *f)
 {
-	if (!f)
-		return;
-	/* acq_rel: release orders this holder's uses of f before the free;
-	 * acquire lets the last holder see every other holder's uses. */
-	if (filch__sub(&f->refs, 1, acq_rel) != 1)
-		return;
 	if (f->kind == FILCH__FUTURE_PROMISE &&
 	    !filch__future_is_done(filch__load(&f->state, acquire))) {
 		/* Callbacks get f: give them a live reference meanwhile. */
@@ -425,8 +422,23 @@ void filch_future_release(filch_future *f)
 		filch_future_release(f);
 		return;
 	}
-	filch__free(f->message);
+	if (f->message)
+		filch__free(f->message);
 	filch__block_free(f);
+}
+
+void filch_future_release(filch_future *f)
+{
+	if (!f)
+		return;
+	/* A count of 1 is ours alone: nobody else can retain f, so the last
+	 * reference needs no RMW. acquire: every other holder's uses (and
+	 * their release decrements, below) happen before the free. acq_rel:
+	 * release orders this holder's uses of f before the free by the last
+	 * holder; acquire as above when we are the last. */
+	if (filch__load(&f->refs, acquire) == 1 ||
+	    filch__sub(&f->refs, 1, acq_rel) == 1)
+		last_reference_dropped(f);
 }
 
 int filch_future_state(const filch_future *f)
@@ -467,7 +479,7 @@ static uint32_t spin(filch_future *f, uint32_t s, int64_t deadline)
 	while (!filch__future_is_done(s)) {
 		for (int i = 0; i < 32; i++)
 			filch__cpu_relax();
-		/* acquire: as in wait_done. */
+		/* acquire: as in wait_finished. */
 		s = filch__load(&f->state, acquire);
 		if (filch__now_ns() >= until)
 			break;
@@ -477,27 +489,30 @@ static uint32_t spin(filch_future *f, uint32_t s, int64_t deadline)
 
 /*
  * Waits until f is done or the timeout passes, and returns whether it is
- * done with *state (acquire-loaded: the outcome is visible). A worker helps
- * run its executor's tasks meanwhile and naps only when there is nothing
- * to help with; a foreign thread spins briefly, then sleeps on the futex.
+ * done with *state (acquire-loaded: the outcome is visible); s is the value
+ * the caller loaded. A worker helps run its executor's tasks meanwhile;
+ * when there is nothing to help with it spins briefly once, then naps. A
+ * foreign thread spins briefly, then sleeps on the futex.
  */
-static bool wait_done(filch_future *f, int64_t timeout_ns, uint32_t *state)
+static bool wait_done(filch_future *f, uint32_t s, int64_t timeout_ns,
+		      uint32_t *state)
 {
-	/* acquire: the outcome before the final phase; pairs with the
-	 * release of filch__future_finish, settle, cancel and abandon. */
-	uint32_t s = filch__load(&f->state, acquire);
-	if (filch__future_is_done(s) || timeout_ns == 0)
-		goto out;
 	int64_t deadline = filch__deadline(timeout_ns);
 	bool worker = filch__self_executor() != NULL;
+	bool spun = false; /* a worker spins once, when it first finds no work */
 	int64_t nap = WORKER_NAP_MIN_NS;
 	filch__future_run_deferred();
-	s = spin(f, filch__load(&f->state, acquire), deadline);
 	while (!filch__future_is_done(s)) {
 		if (worker && filch__help_once()) {
 			filch__future_run_deferred();
+			/* acquire: as in wait_finished. */
 			s = filch__load(&f->state, acquire);
 			nap = WORKER_NAP_MIN_NS;
+			continue;
+		}
+		if (!spun) {
+			spun = true;
+			s = spin(f, s, deadline);
 			continue;
 		}
 		int64_t now = filch__now_ns();
@@ -520,19 +535,21 @@ static bool wait_done(filch_future *f, int64_t timeout_ns, uint32_t *state)
 		filch__futex_wait(&f->state, s | FILCH__FS_SLEEPERS, until);
 		s = filch__load(&f->state, acquire); /* as above */
 	}
-out:
 	*state = s;
 	return filch__future_is_done(s);
 }
 
 /* Waits for f: 0 when FINISHED (its outcome readable), -ETIMEDOUT,
  * -ECANCELED or -EINVAL. */
-static int wait_finished(filch_future *f, int64_t timeout_ns)
+static inline int wait_finished(filch_future *f, int64_t timeout_ns)
 {
-	uint32_t s;
 	if (!f)
 		return -EINVAL;
-	if (!wait_done(f, timeout_ns, &s))
+	/* acquire: the outcome before the final phase; pairs with the
+	 * release half of filch__future_finish, settle, cancel, abandon. */
+	uint32_t s = filch__load(&f->state, acquire);
+	if (!filch__future_is_done(s) &&
+	    (timeout_ns == 0 || !wait_done(f, s, timeout_ns, &s)))
 		return -ETIMEDOUT;
 	return (s & FILCH__FS_PHASE) == FILCH_CANCELLED ? -ECANCELED : 0;
 }

@@ -101,11 +101,42 @@ _Static_assert(offsetof(struct filch_future, kind) < FILCH_CACHELINE,
 
 /* A new PENDING future of kind with refs references, from the block slab;
  * NULL when out of memory. The caller fills the kind's fields. */
-filch_future *filch__future_new(enum filch__future_kind kind, uint32_t refs);
+static inline filch_future *filch__future_new(enum filch__future_kind kind,
+					      uint32_t refs)
+{
+	filch_future *f = filch__block_alloc();
+	if (!f)
+		return NULL;
+	/* Plain initialization: f reaches other threads only through a
+	 * hand-off that orders it (the scheduler, or the caller's own). */
+	f->task.run = NULL;
+	atomic_init(&f->state, FILCH_PENDING);
+	atomic_init(&f->refs, refs);
+	atomic_init(&f->callbacks, NULL);
+	f->u.job.fn = NULL;
+	f->u.job.arg = NULL;
+	f->result = NULL;
+	f->code = 0;
+	f->kind = (uint8_t)kind;
+	f->message = NULL;
+	f->executor = NULL;
+	f->dep.next = NULL;
+	f->dep.fn = NULL;
+	atomic_init(&f->first_callback.cb, NULL);
+	return f;
+}
 
 /* The runner of a TASK or THEN future moves it PENDING -> RUNNING; false
  * when it was cancelled first (then it must not run it). */
-bool filch__future_start(filch_future *f);
+static inline bool filch__future_start(filch_future *f)
+{
+	/* acquire: pairs with filch__future_cancel's CAS when we lose
+	 * (nothing to read then, but the loser decides on its value); the
+	 * task's fields were ordered by the scheduler's hand-off. The or
+	 * leaves CANCELLED (3) unchanged and turns PENDING (0) into RUNNING. */
+	uint32_t old = filch__or(&f->state, FILCH_RUNNING, acquire);
+	return (old & FILCH__FS_PHASE) == FILCH_PENDING;
+}
 
 /* The runner that started f completes it: rc is the task's return (0, a
  * positive code, or -code); f->result and f->message were stored by the
