@@ -101,6 +101,7 @@
 #include "atomic.h"
 #include "futex.h"
 #include "future.h"
+#include "perturb.h"
 #include "sched.h"
 
 _Static_assert(sizeof(struct filch__user_callback) <= FILCH__BLOCK_SIZE,
@@ -209,6 +210,7 @@ static void completed(filch_future *f, uint32_t old)
 {
 	if (old & FILCH__FS_SLEEPERS)
 		filch__futex_wake(&f->state, INT32_MAX);
+	FILCH__PERTURB(); /* widen the race with on_done */
 	/* seq_cst: the store-load pair with filch__future_add_callback (its
 	 * push, then its load of the state). Either this load sees the push,
 	 * or that load sees the final phase and the adder closes the list:
@@ -239,6 +241,7 @@ void filch__future_add_callback(filch_future *f, struct filch__callback *node)
 		 * the load below the adder's half of the store-load pair
 		 * with completed(). */
 	} while (!filch__cas_weak(&f->callbacks, &head, node, seq_cst, acquire));
+	FILCH__PERTURB(); /* widen the race with completed() */
 	/* seq_cst: see completed(). If f is done, its completer may have
 	 * found the list empty before our push: close it ourselves. */
 	if (filch__future_is_done(filch__load(&f->state, seq_cst)))
@@ -526,6 +529,7 @@ static bool wait_done(filch_future *f, uint32_t s, int64_t timeout_ns,
 		}
 		/* relaxed: see "Memory orders" above; after a failed CAS the
 		 * word is reloaded with acquire and checked again. */
+		FILCH__PERTURB(); /* widen the race with the final transition */
 		if (!(s & FILCH__FS_SLEEPERS) &&
 		    !filch__cas(&f->state, &s, s | FILCH__FS_SLEEPERS, relaxed,
 				relaxed)) {

@@ -14,12 +14,12 @@
 #include "future.h"
 #include "sched.h"
 
-/* Completes out with a's error (code > 0) and, if memory allows, its
- * message. Losing to a cancel or another completion is fine. */
-static void fail_like(filch_future *out, const filch_future *a)
+/* Fails out with code (> 0) and, if memory allows, a copy of message.
+ * Losing to a cancel or another completion is fine. */
+static void fail(filch_future *out, int code, const char *message)
 {
-	if (filch__future_settle(out, a->code, NULL, a->message) == -ENOMEM)
-		filch__future_settle(out, a->code, NULL, NULL);
+	if (filch__future_settle(out, code, NULL, message) == -ENOMEM)
+		filch__future_settle(out, code, NULL, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -57,7 +57,7 @@ static void then_antecedent_done(struct filch__callback *node, filch_future *a)
 	if (filch_future_cancelled(a)) {
 		filch__future_cancel(out);
 	} else if (a->code) {
-		fail_like(out, a);
+		fail(out, a->code, a->message);
 	} else {
 		out->result = filch_future_retain(a);
 		int rc = filch__sched_submit(ex, &out->task, true);
@@ -70,9 +70,7 @@ static void then_antecedent_done(struct filch__callback *node, filch_future *a)
 		if (rc == -ESHUTDOWN)
 			filch__future_cancel(out);
 		else
-			filch__future_settle(out, -rc, NULL,
-					     "the continuation could not be "
-					     "submitted");
+			fail(out, -rc, "the continuation could not be submitted");
 	}
 	filch__executor_release(ex);
 	filch_future_release(out); /* the pipeline's reference */
@@ -129,7 +127,7 @@ static void combine_input_done(struct filch__callback *node, filch_future *f)
 	if (filch_future_cancelled(f))
 		filch__future_cancel(out);
 	else if (f->code)
-		fail_like(out, f);
+		fail(out, f->code, f->message);
 	else if (c->any)
 		filch__future_settle(out, 0, (void *)(uintptr_t)in->index, NULL);
 	/* relaxed: the count only elects the last input; the outcome is

@@ -449,6 +449,21 @@ static void test_cancelling_shutdown(void)
 	filch_future_release(blocker);
 }
 
+static void test_cancel_requested_by_shutdown(void)
+{
+	filch_executor *ex = make_executor(1);
+	atomic_int started = 0;
+	filch_future *f;
+	filch_submit(ex, until_cancelled, &started, &f);
+	ok(EVENTUALLY(atomic_load(&started)), "a long task started");
+	is(filch_shutdown(ex, FILCH_SHUTDOWN_CANCEL_PENDING | FILCH_SHUTDOWN_WAIT), 0,
+	   "cancelling shutdown, waiting");
+	is(filch_future_result(f, 0, NULL), ECANCELED,
+	   "the running task saw filch_cancel_requested and finished");
+	filch_executor_destroy(ex);
+	filch_future_release(f);
+}
+
 int main(void)
 {
 	tap_plan(0);
@@ -466,5 +481,6 @@ int main(void)
 	filch_executor_destroy(ex);
 	test_submit_after_shutdown();
 	test_cancelling_shutdown();
+	test_cancel_requested_by_shutdown();
 	return tap_done();
 }
