@@ -33,6 +33,9 @@
 #define MAX_REPS 31
 #define MAX_WORKER_COUNTS 8
 #define MAX_CANDIDATES 256
+/* A run that takes longer has hung (the slowest full-size run here takes
+ * a few seconds). */
+#define RUN_TIMEOUT_S 300
 
 /*
  * The implementation files linked into this binary: am/bench.am links a
@@ -172,10 +175,12 @@ static void run_once(struct runner *r, const struct fb_params *p,
 {
 	memset(s, 0, sizeof(*s));
 	fb_set_current(r->c->bench, r->c->impl);
+	fb_watchdog(RUN_TIMEOUT_S);
 	if (r->remote)
 		fb_remote_run(r->remote, s);
 	else
 		r->c->local->run(r->state, p, s); /* a helper settles itself */
+	fb_watchdog(0);
 	fb_settle();
 }
 

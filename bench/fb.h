@@ -121,6 +121,11 @@ static inline void fb_cpu_relax(void)
 #endif
 }
 
+/* A run that does not finish within `seconds` (a lost task, a lost
+ * wake-up) ends the process with status 2 and a message naming the bench
+ * and implementation; 0 disarms. */
+void fb_watchdog(unsigned seconds);
+
 /* malloc that fails loudly. */
 void *fb_xmalloc(size_t size);
 void *fb_xcalloc(size_t n, size_t size);

@@ -5,10 +5,13 @@
 #include "fb.h"
 #include "instr.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* One region at a time, opened and closed by the thread running run(). */
 static struct fb_instr region_counters;
@@ -86,6 +89,32 @@ void fb_set_current(const char *bench, const char *impl)
 {
 	current_bench = bench;
 	current_impl = impl;
+}
+
+static void on_alarm(int sig)
+{
+	static const char pre[] = "filch-bench: ", mid[] = "/",
+			  post[] = ": FAILED: no answer in time (hung)\n";
+
+	/* Only async-signal-safe calls here. */
+	(void)sig;
+	(void)!write(2, pre, sizeof(pre) - 1);
+	(void)!write(2, current_bench, strlen(current_bench));
+	(void)!write(2, mid, sizeof(mid) - 1);
+	(void)!write(2, current_impl, strlen(current_impl));
+	(void)!write(2, post, sizeof(post) - 1);
+	_exit(2);
+}
+
+void fb_watchdog(unsigned seconds)
+{
+	static bool installed;
+
+	if (!installed) {
+		signal(SIGALRM, on_alarm);
+		installed = true;
+	}
+	alarm(seconds);
 }
 
 void fb_fail(const char *fmt, ...)
