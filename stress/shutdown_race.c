@@ -263,6 +263,33 @@ static bool check_round(struct round *r, struct totals *t)
 	return r->violations == 0;
 }
 
+/* The round in progress, for the watchdog: its seed, shape and start. */
+static _Atomic uint64_t round_seed;
+static _Atomic unsigned round_shape; /* flags << 8 | workers */
+static _Atomic int64_t round_start_ns;
+
+/* A round that takes this long has lost a wake-up or a task: report which
+ * and abort, rather than hang the stress run. */
+#define HANG_NS (60 * INT64_C(1000000000))
+
+static void *watchdog(void *unused)
+{
+	for (;;) {
+		sleep(1);
+		int64_t start = atomic_load(&round_start_ns);
+		if (start && tap_now_ns() - start > HANG_NS) {
+			unsigned shape = atomic_load(&round_shape);
+			printf("not ok 1 - round seed %" PRIu64 " (flags %u, %u "
+			       "workers) hung for 60 s: a lost wake-up or a "
+			       "task without an outcome\n",
+			       atomic_load(&round_seed), shape >> 8, shape & 255);
+			fflush(stdout);
+			abort();
+		}
+	}
+	return NULL;
+}
+
 static bool run_round(uint64_t seed, struct totals *t)
 {
 	static struct round r;
@@ -276,6 +303,9 @@ static bool run_round(uint64_t seed, struct totals *t)
 	uint64_t x = next_random(&rng);
 	o.workers = 1 + (unsigned)(x % 3);
 	r.flags = shutdown_flags[(x >> 8) % 4];
+	atomic_store(&round_seed, seed);
+	atomic_store(&round_shape, r.flags << 8 | o.workers);
+	atomic_store(&round_start_ns, tap_now_ns());
 	int rc = filch_executor_create(&r.ex, &o);
 	if (rc) {
 		diag("seed %" PRIu64 ": create returned %d", seed, rc);
@@ -328,6 +358,9 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	pthread_t dog;
+	pthread_create(&dog, NULL, watchdog, NULL);
+	pthread_detach(dog);
 	tap_plan(1);
 	diag("shutdown race: seed %" PRIu64 " (replay a round with -S and its "
 	     "printed seed), %.0f s", seed, seconds);

@@ -34,6 +34,8 @@ int main(void)
 
 #include <filch.h>
 
+#include <urcu.h>
+
 #include "isolate.h"
 #include "runtime/fault_ctl.h"
 #include "tap.h"
@@ -43,18 +45,24 @@ int main(void)
 /* Walks stop here even if the workload reaches more calls. */
 #define MAX_N 4000
 
-enum { NFUT = 24, NFIRE = 16, NMAP = 40, NJOBS = 20, NCANCEL = 8 };
+enum { NFUT = 24, NFIRE = 16, NMAP = 40, NJOBS = 20, NCANCEL = 8,
+       NSPAWN = 2000 };
 
 /* What the workload saw; checked at its end. */
 static _Atomic int runs[NFUT], cb_calls[NFUT], fire_runs, job_runs,
-	cancel_runs, cancel_cbs;
+	cancel_runs, cancel_cbs, spawn_accepted, spawn_runs, spawn_jobs,
+	spawn_jobs_run;
 static _Atomic bool gate_open;
 static enum filch__fault_site armed_site;
 
-#define FAIL(fmt, ...)                                                \
-	do {                                                          \
-		isolate_note("line %d: " fmt, __LINE__, ##__VA_ARGS__); \
-		return __LINE__;                                      \
+/* The failure a workload part noted, for the child's final report. */
+static char failure[200];
+
+#define FAIL(fmt, ...)                                              \
+	do {                                                        \
+		snprintf(failure, sizeof(failure), "line %d: " fmt, \
+			 __LINE__, ##__VA_ARGS__);                  \
+		return __LINE__;                                    \
 	} while (0)
 #define EXPECT(cond, fmt, ...)                   \
 	do {                                     \
@@ -115,6 +123,39 @@ static int task_cancel_victim(void *arg, void **result)
 {
 	atomic_fetch_add(&cancel_runs, 1);
 	return 0;
+}
+
+static int task_spawned(void *arg, void **result)
+{
+	atomic_fetch_add(&spawn_runs, 1);
+	return 0;
+}
+
+static int job_spawned(void *arg)
+{
+	atomic_fetch_add(&spawn_jobs_run, 1);
+	return 0;
+}
+
+/* On a worker: children and group jobs go to its own deque, enough of
+ * them to make it grow. Returns 0, or the error that stopped it. */
+static int task_spawner(void *arg, void **result)
+{
+	filch_executor *ex = filch_current_executor();
+	filch_group g;
+	int rc = 0;
+
+	for (int i = 0; i < NSPAWN && !rc; i++)
+		if (!(rc = filch_submit(ex, task_spawned, NULL, NULL)))
+			atomic_fetch_add(&spawn_accepted, 1);
+	if (filch_group_init(&g, ex) == 0) {
+		for (int i = 0; i < NSPAWN && !rc; i++)
+			if (!(rc = filch_group_spawn(&g, job_spawned, NULL)))
+				atomic_fetch_add(&spawn_jobs, 1);
+		int wrc = filch_group_wait(&g);
+		rc = rc ? rc : wrc;
+	}
+	return -rc;
 }
 
 static int task_square(void *arg, void **result)
@@ -206,6 +247,8 @@ static int workload_graceful(void)
 	}
 	for (int i = 0; i < NFIRE; i++)
 		fired_ok += !ACCEPT(rc, filch_submit(ex, task_fire, NULL, NULL));
+	filch_future *spawner = NULL;
+	ACCEPT(rc, filch_submit(ex, task_spawner, NULL, &spawner));
 
 	if (!ACCEPT(rc, filch_promise_create(&p))) {
 		ACCEPT(rc, filch_future_then(p, ex, then_double, NULL, &then));
@@ -296,6 +339,15 @@ static int workload_graceful(void)
 	}
 	EXPECT(fire_runs == fired_ok, "%d of %d fire-and-forget tasks ran",
 	       fire_runs, fired_ok);
+	if (spawner) {
+		rc = filch_future_result(spawner, 0, NULL);
+		EXPECT(rc == 0 || -rc == injected_error(), "spawner ended with "
+		       "%d", rc);
+		filch_future_release(spawner);
+	}
+	EXPECT(spawn_runs == spawn_accepted && spawn_jobs_run == spawn_jobs,
+	       "children run %d of %d, group jobs %d of %d", spawn_runs,
+	       spawn_accepted, spawn_jobs_run, spawn_jobs);
 	if (then) {
 		EXPECT(filch_future_done(then), "continuation without outcome");
 		rc = filch_future_result(then, 0, &r);
@@ -367,12 +419,17 @@ struct walk_step {
 	bool persistent;
 };
 
-/* The child: arm, run both parts, report how far the site counter got. */
+/* The child: arm, run both parts, report how far the site counter got
+ * (also on failure, so that the walk knows whether call N was reached). */
 static int run_step(void *arg)
 {
 	const struct walk_step *st = arg;
 	int rc;
 
+	/* urcu starts its call_rcu thread on first use, and a thread takes
+	 * the name of its creator: start it here, not from a worker, so that
+	 * it is not counted as a worker that outlived its executor. */
+	get_default_call_rcu_data();
 	filch__fault_reset();
 	armed_site = st->site;
 	filch__fault_arm(st->site, st->n, st->persistent);
@@ -384,9 +441,8 @@ static int run_step(void *arg)
 	uint64_t fired = filch__fault_fired(st->site);
 	void *pc = filch__fault_first_pc(st->site);
 	filch__fault_arm(st->site, 0, false);
-	if (rc == 0)
-		isolate_note("calls=%" PRIu64 " fired=%" PRIu64 " pc=%p", calls,
-			     fired, pc);
+	isolate_note("calls=%" PRIu64 " fired=%" PRIu64 " pc=%p %s", calls,
+		     fired, pc, failure);
 	return rc;
 }
 
@@ -418,40 +474,48 @@ static void pc_report(const char *what, const struct pc_set *set)
 }
 
 /* Walks N = 1, 2, ... at one site until a run no longer reaches the Nth
- * call; one TAP test for the whole walk, a diagnostic per failing N. */
+ * call; one TAP test for the whole walk, a diagnostic per failing N (the
+ * first few). A child that dies reports nothing; the walk goes on, but
+ * stops after many such runs in a row. */
 static void walk(enum filch__fault_site site, bool persistent)
 {
+	enum { SHOW = 8, MAX_SILENT = 50 };
 	struct walk_step st = { site, 0, persistent };
 	struct pc_set pcs = { .n = 0 };
-	unsigned failed = 0, injected = 0;
+	unsigned failed = 0, injected = 0, silent = 0;
 	char why[128];
 	const char *name = filch__fault_site_name(site);
 	const char *mode = persistent ? "persistent" : "one-shot";
 
-	for (st.n = 1; st.n <= MAX_N; st.n++) {
+	for (st.n = 1; st.n <= MAX_N && silent < MAX_SILENT; st.n++) {
 		unsigned long long calls = 0, fired = 0;
 		void *pc = NULL;
-		if (isolate_run(run_step, &st, 60, why, sizeof(why)) != 0) {
-			failed++;
-			injected++;
-			diag("FILCH_FAULT=%s:%" PRIu64 "%s: %s: %s", name, st.n,
-			     persistent ? "+" : "", why, isolate_last_note());
-			continue;
-		}
-		if (sscanf(isolate_last_note(), "calls=%llu fired=%llu pc=%p",
-			   &calls, &fired, &pc) != 3) {
-			failed++;
-			diag("N=%" PRIu64 ": no report from the child", st.n);
-			break;
-		}
-		if (!fired)
+		int consumed = 0;
+		bool pass = isolate_run(run_step, &st, 60, why, sizeof(why)) == 0;
+		bool reported = sscanf(isolate_last_note(),
+				       "calls=%llu fired=%llu pc=%p %n", &calls,
+				       &fired, &pc, &consumed) == 3;
+		silent = reported ? 0 : silent + 1;
+		if (reported && !fired && pass)
 			break; /* the workload no longer reaches call N */
-		injected++;
-		pc_add(&pcs, pc);
+		injected += !reported || fired;
+		if (fired)
+			pc_add(&pcs, pc);
+		if (pass)
+			continue;
+		if (failed++ < SHOW)
+			diag("FILCH_FAULT=%s:%" PRIu64 "%s: %s: %s", name, st.n,
+			     persistent ? "+" : "", why,
+			     reported ? isolate_last_note() + consumed
+				      : isolate_last_note());
 	}
-	ok(failed == 0 && st.n <= MAX_N,
+	if (failed > SHOW)
+		diag("... and %u more failing N", failed - SHOW);
+	ok(failed == 0 && st.n <= MAX_N && silent < MAX_SILENT,
 	   "%s faults (%s): %u injected, %u failed, %u code sites", name, mode,
 	   injected, failed, pcs.n);
+	diag("%s (%s): the workload reached %" PRIu64 " calls", name, mode,
+	     st.n - 1);
 	if (!persistent)
 		pc_report(name, &pcs);
 }
