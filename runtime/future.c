@@ -243,9 +243,14 @@ void filch__future_add_callback(filch_future *f, struct filch__callback *node)
 	} while (!filch__cas_weak(&f->callbacks, &head, node, seq_cst, acquire));
 	FILCH__PERTURB(); /* widen the race with completed() */
 	/* seq_cst: see completed(). If f is done, its completer may have
-	 * found the list empty before our push: close it ourselves. */
-	if (filch__future_is_done(filch__load(&f->state, seq_cst)))
+	 * found the list empty before our push (and dropped its reference
+	 * since): close it ourselves, holding a reference of our own since a
+	 * callback may drop the caller's. */
+	if (filch__future_is_done(filch__load(&f->state, seq_cst))) {
+		filch_future_retain(f);
 		run_callbacks(f);
+		filch_future_release(f);
+	}
 }
 
 static void inline_callback_run(struct filch__callback *node, filch_future *f)

@@ -160,7 +160,10 @@ bool filch__future_cancel(filch_future *f);
 
 /*
  * Adds node to f's callbacks, or runs node->fn(node, f) at once if f is
- * already done. Never fails, never allocates. Lock-free.
+ * already done. If f completes during the call, node may run in this
+ * thread (with other nodes added concurrently) rather than in the
+ * completer's. The caller holds a reference to f. Never fails, never
+ * allocates. Lock-free.
  */
 void filch__future_add_callback(filch_future *f, struct filch__callback *node);
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * future_stress.c - many threads race on_done, cancel, result (polls, short
- * and infinite timeouts), promise completion and release on shared futures,
- * round after round. After each round: every callback that on_done accepted
+ * future_stress.c - many threads race on_done (with callbacks that drop a
+ * reference, or not), cancel, result (polls, short and infinite timeouts),
+ * promise completion and release on shared futures, round after round. After each round: every callback that on_done accepted
  * ran exactly once; every waiter woke (a round that does not end within
  * 60 s aborts the run); each future's outcome agrees with what the racers
  * were told (a successful cancel means CANCELLED and a task that never ran,
@@ -80,6 +80,13 @@ static void count_callback(filch_future *f, void *arg)
 	atomic_fetch_add(&s->called, 1);
 }
 
+/* Counts like count_callback, then drops the reference its adder gave it. */
+static void release_callback(filch_future *f, void *arg)
+{
+	count_callback(f, arg);
+	filch_future_release(f);
+}
+
 /* Checks what result() said against the state it must imply. */
 static void check_result(struct slot *s, filch_future *f, int rc, void *res)
 {
@@ -97,9 +104,15 @@ static void act(struct round *r, struct slot *s, filch_future *f, uint64_t *rng)
 {
 	switch (next_rand(rng) % 8) {
 	case 0:
-	case 1:
 		if (filch_future_on_done(f, count_callback, s) == 0)
 			atomic_fetch_add(&s->added, 1);
+		break;
+	case 1: /* a callback that owns (and drops) a reference */
+		filch_future_retain(f);
+		if (filch_future_on_done(f, release_callback, s) == 0)
+			atomic_fetch_add(&s->added, 1);
+		else
+			filch_future_release(f);
 		break;
 	case 2:
 		if (filch_future_cancel(f))
