@@ -40,8 +40,9 @@
  * Writers and transitions:
  *   waiter     IDLE -> SLEEPING (CAS, before futex_wait)
  *              any -> IDLE (exchange: consumes a notification)
- *   notifiers  any -> NOTIFIED (exchange); a notifier that replaced
- *              SLEEPING makes the futex_wake call.
+ *   notifiers  any -> NOTIFIED (exchange, skipped when the word already
+ *              reads NOTIFIED: see cf_signal_notify); a notifier that
+ *              replaced SLEEPING makes the futex_wake call.
  *
  * Protocol: a notifier first publishes its change (a count, a list push),
  * then exchanges NOTIFIED in. The waiter checks its condition, and only if
@@ -67,13 +68,27 @@ struct cf_signal {
 #define CF_HELP_NAP_MIN_NS 20000
 #define CF_HELP_NAP_MAX_NS 1000000
 
+/*
+ * Notifies after the caller published its change with a seq_cst RMW (the
+ * as_completed push) or when any notification suffices (filch_wait: every
+ * notification means "satisfied"). A notification still pending covers
+ * this one, so then no RMW is made: the usual case while the waiter is busy
+ * with earlier completions. Why that is safe: all of the change, the load
+ * below, the waiter's consuming exchange and its next look at its condition
+ * are seq_cst. The load reading NOTIFIED places it before the consuming
+ * exchange in the single total order, so the change precedes the waiter's
+ * next look, which therefore sees it.
+ */
 static void cf_signal_notify(struct cf_signal *s)
 {
 	FILCH__PERTURB();
-	/* release: the notifier's change (count, push) before NOTIFIED, which
-	 * cf_signal_consume's acquire exchange or cf_signal_wait's CAS reads;
-	 * acquire: none needed, but an exchange has one order. */
-	if (filch__xchg(&s->word, SIG_NOTIFIED, acq_rel) == SIG_SLEEPING)
+	/* seq_cst: see above; pairs with the exchange in cf_signal_consume. */
+	if (filch__load(&s->word, seq_cst) == SIG_NOTIFIED)
+		return;
+	/* seq_cst (release is the part needed when the load saw IDLE or
+	 * SLEEPING): the change before NOTIFIED, read by the exchange of
+	 * cf_signal_consume or the failed CAS of cf_signal_wait. */
+	if (filch__xchg(&s->word, SIG_NOTIFIED, seq_cst) == SIG_SLEEPING)
 		filch__futex_wake(&s->word, 1);
 }
 
@@ -82,9 +97,10 @@ static bool cf_signal_consume(struct cf_signal *s)
 {
 	if (filch__load(&s->word, relaxed) != SIG_NOTIFIED)
 		return false;
-	/* acquire: pairs with the release exchange in cf_signal_notify, so the
-	 * notifier's change is visible when the waiter looks again. */
-	return filch__xchg(&s->word, SIG_IDLE, acquire) == SIG_NOTIFIED;
+	/* seq_cst: pairs with the release exchange and with the seq_cst load
+	 * in cf_signal_notify (see there), so the notifier's change is
+	 * visible when the waiter looks again. */
+	return filch__xchg(&s->word, SIG_IDLE, seq_cst) == SIG_NOTIFIED;
 }
 
 /*
@@ -130,8 +146,8 @@ static int cf_signal_wait(struct cf_signal *s, int64_t deadline)
 		if (!filch__cas(&s->word, &idle, SIG_SLEEPING, relaxed, relaxed))
 			continue; /* NOTIFIED: consume it at the loop top */
 		filch__futex_wait(&s->word, SIG_SLEEPING, until);
-		/* acquire: pairs with cf_signal_notify's release exchange. */
-		if (filch__xchg(&s->word, SIG_IDLE, acquire) == SIG_NOTIFIED)
+		/* seq_cst: as in cf_signal_consume. */
+		if (filch__xchg(&s->word, SIG_IDLE, seq_cst) == SIG_NOTIFIED)
 			return 0;
 	}
 }
@@ -169,10 +185,22 @@ struct wait_rec {
 	_Atomic uint32_t refs;
 	/* completions still needed (ALL_COMPLETED, FIRST_EXCEPTION) */
 	_Atomic uint32_t pending;
+	/* set by the callback that counted pending to 0: every future done */
+	_Atomic bool all_done;
+	/* set before the notification that means "mode holds"; other
+	 * notifications are the pre-wake hint (wait_on_done) */
+	_Atomic bool satisfied;
 	uint8_t mode;
 	bool block; /* from filch__block_alloc, else filch__malloc */
 	struct wait_node nodes[];
 };
+
+/* When this many completions are still missing (of more), the waiter is
+ * woken early and spins for the rest, up to WAIT_PREWAKE_SPIN_NS: the last
+ * completion of a big set then finds it awake instead of paying a futex
+ * wake-up (tens of microseconds on a loaded machine). */
+#define WAIT_PREWAKE_LEFT 32
+#define WAIT_PREWAKE_SPIN_NS 200000
 
 /* Records for up to this many callbacks come from the calling thread's
  * task-record slab: no malloc for small sets. */
@@ -194,18 +222,30 @@ static void wait_on_done(struct filch__callback *cb, filch_future *f)
 	struct wait_rec *w = filch__container_of(cb, struct wait_node, cb)->w;
 	bool satisfied;
 
+	uint32_t left = 1;
+
 	if (w->mode == FILCH_FIRST_COMPLETED)
 		satisfied = true;
 	else if (w->mode == FILCH_FIRST_EXCEPTION && future_failed(f))
 		satisfied = true;
-	else
-		/* acq_rel: each callback's view of its done future (release)
-		 * reaches the callback that counts the last one (acquire),
-		 * whose notify passes it on to the waiter's final scan. Pairs
-		 * with itself. */
-		satisfied = filch__sub(&w->pending, 1, acq_rel) == 1;
-	if (satisfied)
+	else if ((left = filch__sub(&w->pending, 1, acq_rel) - 1) == 0) {
+		/* acq_rel above: each callback's view of its done future
+		 * (release) reaches the callback that counts the last one
+		 * (acquire). release here: that view before all_done, read by
+		 * the waiter's acquire load in filch_wait. */
+		filch__store(&w->all_done, true, release);
+		satisfied = true;
+	} else {
+		satisfied = false;
+	}
+	if (satisfied) {
+		/* release: all_done and the caller's view before satisfied,
+		 * read with acquire by wait_block. */
+		filch__store(&w->satisfied, true, release);
 		cf_signal_notify(&w->sig);
+	} else if (left == WAIT_PREWAKE_LEFT) {
+		cf_signal_notify(&w->sig); /* the hint */
+	}
 	wait_put(w);
 }
 
@@ -239,6 +279,30 @@ static size_t partition_done(filch_future **fs, size_t n)
 		reverse(fs + a, half - a + b);
 	}
 	return a + b;
+}
+
+/* Sleeps until w's mode holds or the deadline. After the pre-wake hint it
+ * spins (helps, on a worker) for the last completions before sleeping
+ * again. */
+static void wait_block(struct wait_rec *w, int64_t deadline)
+{
+	while (cf_signal_wait(&w->sig, deadline) == 0) {
+		/* acquire: pairs with the release store in wait_on_done. */
+		if (filch__load(&w->satisfied, acquire))
+			return;
+		int64_t until = filch__now_ns() + WAIT_PREWAKE_SPIN_NS;
+		if (until > deadline)
+			until = deadline;
+		do {
+			for (int i = 0; i < 64; i++) {
+				/* acquire: as above. */
+				if (filch__load(&w->satisfied, acquire))
+					return;
+				filch__cpu_relax();
+			}
+			filch__help_once();
+		} while (filch__now_ns() < until);
+	}
 }
 
 /* Whether mode holds for fs whose first ndone entries are done. */
@@ -293,6 +357,8 @@ FILCH_API int filch_wait(filch_future **fs, size_t n, int64_t timeout_ns,
 	filch__store(&w->sig.word, SIG_IDLE, relaxed);
 	filch__store(&w->refs, (uint32_t)(k + 1), relaxed);
 	filch__store(&w->pending, (uint32_t)k, relaxed);
+	filch__store(&w->all_done, false, relaxed);
+	filch__store(&w->satisfied, false, relaxed);
 	w->mode = (uint8_t)mode;
 	w->block = block;
 	/* Futures done after the partition are registered too (their
@@ -302,9 +368,13 @@ FILCH_API int filch_wait(filch_future **fs, size_t n, int64_t timeout_ns,
 		w->nodes[i].w = w;
 		filch__future_add_callback(fs[done + i], &w->nodes[i].cb);
 	}
-	cf_signal_wait(&w->sig, deadline); /* the partition below decides */
+	wait_block(w, deadline); /* the partition below decides */
+	/* acquire: pairs with the release store in wait_on_done. When every
+	 * future is done the array is already in order: no second scan of
+	 * n futures' states (cache misses, each) after the last completion. */
+	bool all_done = filch__load(&w->all_done, acquire);
 	wait_put(w);
-	done = partition_done(fs, n);
+	done = all_done ? n : partition_done(fs, n);
 report:
 	if (ndone)
 		*ndone = done;
@@ -354,10 +424,12 @@ static void ac_on_done(struct filch__callback *cb, filch_future *f)
 	(void)f;
 	do
 		node->next = head;
-	/* release: node->next (and the future's completion, seen by this
-	 * callback) before the node is reachable; pairs with the acquire
-	 * exchange in ac_take_done. relaxed on failure: head reloaded. */
-	while (!filch__cas_weak(&it->done, &head, node, release, relaxed));
+	/* seq_cst (release is what the list needs): node->next and the
+	 * future's completion, seen by this callback, before the node is
+	 * reachable; pairs with the exchange in ac_take_done. seq_cst for
+	 * cf_signal_notify's pending-notification shortcut. relaxed on
+	 * failure: head reloaded. */
+	while (!filch__cas_weak(&it->done, &head, node, seq_cst, relaxed));
 	cf_signal_notify(&it->sig);
 	if (cf_put(&it->refs))
 		filch__free(it);
@@ -373,11 +445,13 @@ static void ac_append(filch_as_completed *it, struct ac_node *node)
 /* Moves every completed node to the ready list, oldest completion first. */
 static bool ac_take_done(filch_as_completed *it)
 {
-	if (!filch__load(&it->done, relaxed))
+	/* seq_cst: the look after a consumed notification (see
+	 * cf_signal_notify) must see every push ordered before it. */
+	if (!filch__load(&it->done, seq_cst))
 		return false;
-	/* acquire: pairs with the release CAS in ac_on_done: each node's next
-	 * link is visible. */
-	struct ac_node *stack = filch__xchg(&it->done, NULL, acquire);
+	/* seq_cst (acquire is what the list needs): pairs with the CAS in
+	 * ac_on_done: each node's next link is visible. */
+	struct ac_node *stack = filch__xchg(&it->done, NULL, seq_cst);
 	struct ac_node *oldest = stack, *fifo = NULL;
 	while (stack) {
 		struct ac_node *next = stack->next;
