@@ -38,7 +38,7 @@ static uint8_t *slurp(const char *path, size_t *size)
 
 static void replay_file(const char *path, const char *name)
 {
-	size_t size;
+	size_t size = 0;
 	uint8_t *data = slurp(path, &size);
 
 	if (!ok(data != NULL, "read %s", name))
