@@ -2,6 +2,7 @@
 /* isolate.c - runs one test case in a child process (see isolate.h). */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -136,4 +137,29 @@ int isolate_run(isolate_fn fn, void *arg, unsigned timeout_s, char *why,
 		snprintf(why, why_len, "failed with status %d",
 			 WEXITSTATUS(status));
 	return 1;
+}
+
+unsigned isolate_threads_named(const char *prefix)
+{
+	unsigned n = 0;
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	char path[300], comm[32];
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+			 e->d_name);
+		FILE *fp = fopen(path, "r");
+		if (fp && fgets(comm, sizeof(comm), fp) &&
+		    strncmp(comm, prefix, strlen(prefix)) == 0)
+			n++;
+		if (fp)
+			fclose(fp);
+	}
+	closedir(d);
+	return n;
 }

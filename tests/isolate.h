@@ -30,4 +30,9 @@ void isolate_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The string the last child passed to isolate_note, or "". */
 const char *isolate_last_note(void);
 
+/* Threads of the calling process whose name starts with prefix: a case
+ * names its executor's workers so that it can check that none is left
+ * running (sanitizer runtimes start helper threads of their own). */
+unsigned isolate_threads_named(const char *prefix);
+
 #endif /* FILCH_TESTS_ISOLATE_H */

@@ -9,7 +9,6 @@
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <limits.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -83,20 +82,6 @@ static void cb_count(filch_future *f, void *arg)
 	atomic_fetch_add(&callbacks, 1);
 }
 
-static unsigned threads_now(void)
-{
-	unsigned n = 0;
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-
-	if (!d)
-		return 0;
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 static int new_executor(filch_executor **ex, unsigned workers)
 {
 	struct filch_executor_opts o = { .workers = workers };
@@ -130,15 +115,16 @@ static int row_workers_zero(void *unused)
 static int row_workers_absurd(void *unused)
 {
 	filch_executor *ex = NULL;
-	unsigned before = threads_now();
-	int rc = new_executor(&ex, UINT_MAX);
+	struct filch_executor_opts o = { .workers = UINT_MAX,
+					 .name_prefix = "bi" };
+	int rc = filch_executor_create(&ex, &o);
 
 	EXPECT(rc == -EINVAL || rc == -ENOMEM || rc == -EAGAIN,
 	       "workers = UINT_MAX returned %d, want -EINVAL/-ENOMEM/-EAGAIN",
 	       rc);
 	EXPECT(ex == NULL, "*ex was written on failure");
-	EXPECT(threads_now() == before, "%u threads left running",
-	       threads_now() - before);
+	EXPECT(isolate_threads_named("bi-") == 0, "%u workers left running",
+	       isolate_threads_named("bi-"));
 	return 0;
 }
 
@@ -165,13 +151,13 @@ static int row_initializer_fails(void *unused)
 {
 	filch_executor *ex = NULL;
 	struct filch_executor_opts o = { .workers = 3,
-					 .initializer = init_fail };
-	unsigned before = threads_now();
+					 .initializer = init_fail,
+					 .name_prefix = "bi" };
 
 	EXPECT_RC(filch_executor_create(&ex, &o), -ENOTSUP);
 	EXPECT(ex == NULL, "*ex was written on failure");
-	EXPECT(threads_now() == before, "%u threads left running",
-	       threads_now() - before);
+	EXPECT(isolate_threads_named("bi-") == 0, "%u workers left running",
+	       isolate_threads_named("bi-"));
 	return 0;
 }
 

@@ -24,7 +24,6 @@ int main(void)
 }
 #else
 
-#include <dirent.h>
 #include <dlfcn.h>
 #include <inttypes.h>
 #include <sched.h>
@@ -192,27 +191,7 @@ static void cb_cancel(filch_future *f, void *arg)
 /* Worker threads of this test's executors still alive ("fw-<i>"). */
 static unsigned workers_alive(void)
 {
-	unsigned n = 0;
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-	char path[300], comm[32];
-
-	if (!d)
-		return 0;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
-			 e->d_name);
-		FILE *fp = fopen(path, "r");
-		if (fp && fgets(comm, sizeof(comm), fp) &&
-		    strncmp(comm, "fw-", 3) == 0)
-			n++;
-		if (fp)
-			fclose(fp);
-	}
-	closedir(d);
-	return n;
+	return isolate_threads_named("fw-");
 }
 
 /* Part 1: futures, callbacks, fire-and-forget, promises, continuations,
