@@ -104,6 +104,11 @@ static int task_record(void *arg, void **result)
 	return 0;
 }
 
+static int task_fail_message(void *arg, void **result)
+{
+	return filch_task_fail(EIO, "failed with a message %d", 7);
+}
+
 static int task_fire(void *arg, void **result)
 {
 	atomic_fetch_add(&fire_runs, 1);
@@ -226,8 +231,9 @@ static int workload_graceful(void)
 	}
 	for (int i = 0; i < NFIRE; i++)
 		fired_ok += !ACCEPT(rc, filch_submit(ex, task_fire, NULL, NULL));
-	filch_future *spawner = NULL;
+	filch_future *spawner = NULL, *failing = NULL;
 	ACCEPT(rc, filch_submit(ex, task_spawner, NULL, &spawner));
+	ACCEPT(rc, filch_submit(ex, task_fail_message, NULL, &failing));
 
 	if (!ACCEPT(rc, filch_promise_create(&p))) {
 		ACCEPT(rc, filch_future_then(p, ex, then_double, NULL, &then));
@@ -324,6 +330,17 @@ static int workload_graceful(void)
 		       "%d", rc);
 		filch_future_release(spawner);
 	}
+	if (failing) {
+		int code = 0;
+		const char *msg = NULL;
+		EXPECT(filch_future_error(failing, 0, &code, &msg) == 0 &&
+			       code == EIO,
+		       "failing task: code %d", code);
+		/* Without memory the message is dropped; the code stays. */
+		EXPECT(!msg || strcmp(msg, "failed with a message 7") == 0,
+		       "failing task: message \"%s\"", msg);
+		filch_future_release(failing);
+	}
 	EXPECT(spawn_runs == spawn_accepted && spawn_jobs_run == spawn_jobs,
 	       "children run %d of %d, group jobs %d of %d", spawn_runs,
 	       spawn_accepted, spawn_jobs_run, spawn_jobs);
@@ -392,6 +409,70 @@ static int workload_cancelling(void)
 	return 0;
 }
 
+/* Part 3: many promises at once (wait and as_completed beyond their
+ * inline capacity), error messages, and a completion port. */
+static int workload_promises(void)
+{
+	enum { NP = 40 };
+	filch_future *ps[NP], *copy[NP], *f;
+	filch_as_completed *it;
+	filch_port *port = NULL;
+	size_t np = 0, nd, added = 0, drained = 0;
+	int rc;
+
+	for (size_t i = 0; i < NP; i++)
+		if (!ACCEPT(rc, filch_promise_create(&ps[np])))
+			np++;
+	if (!ACCEPT(rc, filch_port_create(&port, 0)))
+		for (size_t i = 0; i < np; i++)
+			added += !ACCEPT(rc, filch_port_add(port, ps[i], ps[i]));
+	memcpy(copy, ps, np * sizeof(*ps));
+	if (np) {
+		rc = filch_wait(copy, np, SECOND / 1000, FILCH_ALL_COMPLETED,
+				&nd);
+		EXPECT(rc == -ETIMEDOUT || rc == injected_error(), "wait on "
+		       "pending promises returned %d", rc);
+	}
+	for (size_t i = 0; i < np; i++) {
+		/* set_error copies its message: -ENOMEM leaves the promise
+		 * pending, and it can still be completed. */
+		if (i % 2 == 0 &&
+		    ACCEPT(rc, filch_promise_set_error(ps[i], EIO, "error")))
+			EXPECT(filch_future_state(ps[i]) == FILCH_PENDING,
+			       "a failed set_error changed the promise");
+		if (!filch_future_done(ps[i]))
+			EXPECT((rc = filch_promise_set_result(ps[i], NULL)) == 0,
+			       "completing promise %zu returned %d", i, rc);
+	}
+	if (np && !ACCEPT(rc, filch_as_completed_begin(&it, copy, np,
+						      EVENTUALLY))) {
+		size_t seen = 0;
+		while ((rc = filch_as_completed_next(it, &f)) == 0)
+			seen++;
+		filch_as_completed_end(it);
+		EXPECT(rc == FILCH_END && seen == np, "as_completed gave %zu "
+		       "of %zu, ended with %d", seen, np, rc);
+	}
+	while (port && drained < added) {
+		struct filch_port_event ev[16];
+		size_t n = 0;
+		EXPECT(filch_port_drain(port, ev, 16, &n) == 0, "drain failed");
+		EXPECT(n > 0, "%zu of %zu port events lost", added - drained,
+		       added);
+		for (size_t i = 0; i < n; i++) {
+			EXPECT(ev[i].tag == ev[i].future &&
+				       filch_future_done(ev[i].future),
+			       "port event for the wrong or a pending future");
+			filch_future_release(ev[i].future);
+		}
+		drained += n;
+	}
+	filch_port_destroy(port);
+	for (size_t i = 0; i < np; i++)
+		filch_future_release(ps[i]);
+	return 0;
+}
+
 struct walk_step {
 	enum filch__fault_site site;
 	uint64_t n;
@@ -415,6 +496,8 @@ static int run_step(void *arg)
 	rc = workload_graceful();
 	if (rc == 0)
 		rc = workload_cancelling();
+	if (rc == 0)
+		rc = workload_promises();
 	/* Faults off: what the leak check and exit path do is not a site. */
 	uint64_t calls = filch__fault_calls(st->site);
 	uint64_t fired = filch__fault_fired(st->site);
