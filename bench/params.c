@@ -19,9 +19,9 @@ void fb_params_init(struct fb_params *p, bool quick)
 	p->matmul_n = quick ? 512 : 1024;
 	p->matmul_cutoff = FB_MM_LEAF;
 	p->submit_tasks = quick ? 200000 : 1000000;
-	p->roundtrip_rounds = quick ? 5000 : 100000;
+	p->roundtrip_rounds = quick ? 2000 : 100000;
 	p->roundtrip_idle_rounds = quick ? 100 : 2000;
-	p->chain_links = quick ? 200000 : 1000000;
+	p->chain_links = quick ? 50000 : 1000000;
 	p->map_items = quick ? 200000 : 1000000;
 	p->as_completed_futures = quick ? 20000 : 100000;
 	p->wait_futures = quick ? 20000 : 100000;

@@ -65,11 +65,11 @@ void fb_report_header(const struct fb_params *p, unsigned reps,
 		sysconf(_SC_NPROCESSORS_ONLN), workers);
 	fprintf(out,
 		"sizes: deque %u ops, fib(%u), nqueens %u, uts %zu nodes, "
-		"skynet %u leaves,\n  matmul %u^2, submit/chain/map %u, "
+		"skynet %u leaves,\n  matmul %u^2, submit/map %u, chain %u, "
 		"as_completed/wait %u, roundtrip %u rounds (idle %u),\n"
 		"  idle window %u ms\n",
 		p->deque_ops, p->fib_n, p->nqueens_n, fb_uts_total_nodes(p),
-		p->skynet_leaves, p->matmul_n, p->submit_tasks,
+		p->skynet_leaves, p->matmul_n, p->submit_tasks, p->chain_links,
 		p->as_completed_futures, p->roundtrip_rounds,
 		p->roundtrip_idle_rounds, p->idle_ms);
 	fprintf(out,
