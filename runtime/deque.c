@@ -6,78 +6,98 @@
  * Algorithm: D. Chase and Y. Lev, "Dynamic circular work-stealing deque",
  * SPAA 2005, with the C11 memory orders of N. M. Le, A. Pop, A. Cohen and
  * F. Zappa Nardelli, "Correct and efficient work-stealing for weak memory
- * models", PPoPP 2013, and three corrections:
+ * models", PPoPP 2013, and these changes:
  *   - push reloads the buffer pointer after growing it (the published C11
  *     listing keeps writing to the old one; found by CDSChecker, Norris and
  *     Demsky, OOPSLA 2013);
  *   - steal reads the slot before its CAS on top (after the CAS the owner
  *     may already have reused the slot);
- *   - the seq_cst fences become seq_cst operations on bottom and top (see
- *     filch__store_then_fence in atomic.h): the same proof, visible to
- *     ThreadSanitizer, and an XCHG instead of clang's MFENCE on x86.
+ *   - the owner caches top (top_seen, never above top): push reads top
+ *     only when the buffer looks full, pop returns NULL without a fence
+ *     when the cache says empty, and takes the item with a CAS alone
+ *     (no fence, bottom untouched) when the cache says one is left;
+ *   - every store of bottom is release (Le et al. restore it relaxed);
+ *   - the fences are filch__store_then_fence and friends (atomic.h): a
+ *     locked RMW on the stack on x86 natively, seq_cst accesses that TSan
+ *     can see under TSan. Relacy checks both forms (stress/deque_model.cpp).
  * push and pop are static inline in deque.h; this file has their slow path.
  *
  * Indices: bottom and top are 64-bit and only count up (pop lowers bottom
  * for a moment and puts it back), so there is no ABA on top; index i lives
  * in slot[i & mask] of the buffer that is live while i is in the deque.
  *
- * Synchronization table (who touches what):
+ * Synchronization table (who touches what; deque.h has which calls may
+ * run at the same time):
  *
  *   word     | written by                      | read by
  *   ---------+---------------------------------+-------------------------
  *   bottom   | owner: push, pop                | owner; steal; size_hint
- *   top      | CAS: steal, pop (last item)     | owner: pop, make_room;
+ *   top      | CAS: steal; owner (take_last)   | owner: pop, make_room;
  *            |                                 | steal; size_hint
- *   buf      | owner: make_room (grow)         | owner; steal (RCU)
- *   slot[]   | owner: push, grow (copy)        | owner: pop; steal
+ *   buf      | owner: make_room (grow)         | owner; steal (under RCU)
+ *   slot[]   | owner: push, grow (the copy)    | owner: pop; steal
  *   top_seen | owner                           | owner
  *
- * Memory-order table (every non-relaxed access, what it orders, its pair):
+ * Memory-order table: every access of a shared word but the owner's reads
+ * of its own bottom and buf (relaxed). F = filch__fence_seq_cst (TSan
+ * builds: no fence, and the accesses marked * become seq_cst).
  *
- *   #  where      access            order    orders / pairs with
- *   1  push       store slot        relaxed  published by 2
- *   2  push       store bottom      release  slot (1) before bottom; pairs
- *                                            with steal's load of bottom (8)
- *   3  make_room  load top          acquire  a thief's slot read (10),
- *                                            before its CAS (11), happens
- *                                            before the owner reuses that
- *                                            slot; pairs with 11 and 6
- *   4  grow       store buf         release  copied slots and mask before
- *                                            the pointer; pairs with 9
- *   5  pop        store bottom-1    seq_cst  \ Dekker with 7, 8: in the
- *      pop        load top          seq_cst  / total order S, pop sees the
- *                                            thief's CAS or steal sees the
- *                                            lowered bottom
- *   6  pop        CAS top (last)    seq_cst  one winner against 11
- *      pop        restore bottom    release  like 2 (every store of bottom
- *                                            is release, so any value
- *                                            steal reads publishes buf)
- *   7  steal      load top          seq_cst  Dekker with 5
- *   8  steal      load bottom       seq_cst  Dekker with 5; acquire part
- *                                            pairs with 2 (slots, buf)
- *   9  steal      load buf          acquire  pairs with 4: sees the
- *                                            copied slots
- *  10  steal      load slot         relaxed  before 11, by program order
- *                                            and 11's release
- *  11  steal      CAS top           seq_cst  one winner among thieves and
- *                                            6; release pairs with 3 and
- *                                            with pop's load of top
+ *   #   where      access              order    what it orders, its pair
+ *   1   push       store slot          relaxed  published by 2
+ *   2   push       store bottom        release  slot (1) before bottom;
+ *                                               pairs with 10
+ *   3   make_room  load top            acquire  a thief's slot read (12),
+ *                                               made before its CAS (13),
+ *                                               happens before the owner
+ *                                               reuses that slot; pairs
+ *                                               with 13
+ *   4   grow       store buf           release  the copied slots and mask
+ *                                               before the pointer; pairs
+ *                                               with 11
+ *   5   pop        store bottom - 1    relaxed* \ then F: Dekker with
+ *   6   pop        load top            acquire* / 9, 10 (see A); acquire
+ *                                               like 3
+ *   7   take_last  CAS top b -> b+1    seq_cst  one winner for index b
+ *                                               against 13; failure
+ *                                               acquire like 3
+ *   8   pop        restore bottom      release  like 2: every store of
+ *                                               bottom is release, so any
+ *                                               value 10 reads publishes
+ *                                               the buffer holding it
+ *   9   steal      load top            acquire* then F: Dekker with 5, 6
+ *   10  steal      load bottom         acquire* pairs with 2 and 8 (slots
+ *                                               below bottom, their buf)
+ *   11  steal      load buf            acquire  pairs with 4
+ *   12  steal      load slot           relaxed  before 13 in program order
+ *   13  steal      CAS top t -> t+1    seq_cst  one winner for index t
+ *                                               against other thieves and
+ *                                               7; release pairs with 3,
+ *                                               6 and 7's failure
  *
- * Why each order is enough (the invariants; docs/design.md has the cases):
- *   A. An index is delivered at most once. Thieves and the owner taking the
- *      last item take index t only by CAS top t -> t+1: one wins. The owner
- *      takes index b > t without CAS only after 5 read t < b with bottom
- *      already lowered to b; a thief that takes b must have read top = b,
- *      so its CAS follows pop's read of top, and 7, 8 come after it in S,
- *      so 8 reads bottom <= b and the thief sees an empty range.
- *   B. A thief delivers the right item. Its CAS succeeds only if top stayed
- *      t; the owner overwrites index t's slot (wrapping to t + capacity)
- *      only after reading top > t through 3 or 5 (acquire), which reads 11
- *      or later, so the thief's earlier read (10) cannot see that write.
- *      The buffer it reads (9) is the one that held t when bottom was
- *      published (8 acquires 2 or 6's release) or a newer copy; a copy
- *      that lacks t was made when top > t already, so the CAS fails.
- *   C. No buffer is freed while read. A replaced buffer is unreachable
+ * Why each order is enough:
+ *   A. No index is delivered twice. Index t is taken by a CAS of top from
+ *      t (13, or 7 for the owner): one wins. The owner takes index b
+ *      without CAS only in pop, after 5, F, and 6 reading t < b. A thief
+ *      taking b read top = b (9), which some CAS C wrote, then F, then
+ *      bottom (10). The two fences are ordered in S. If pop's F comes
+ *      first, 10 reads the lowered bottom b or a later value (C11 7.17.3:
+ *      store before fence X, fence Y before the load, X before Y in S),
+ *      so the thief sees an empty range [b, b) unless b was pushed again.
+ *      If the thief's F comes first, C happens before it (9 acquires C),
+ *      so C precedes pop's F in S, and 6 reads C or later: t >= b, a
+ *      contradiction. Under TSan all of these are seq_cst accesses, and
+ *      the same two cases follow from S alone.
+ *   B. A thief delivers the right item. Its CAS succeeds only if top was
+ *      still t; the owner writes index t's slot again (as t + capacity)
+ *      only after reading top > t through 3, 6 or 7's failure, all
+ *      acquire, so the thief's read (12), before its CAS, cannot see that
+ *      write. The buffer it reads (11) is the one that held t when the
+ *      bottom it read was stored (10 acquires 2 or 8), or a newer copy; a
+ *      copy that lacks t was made when top > t already, so the CAS fails.
+ *   C. No item is lost: every index below bottom and at or above top is
+ *      in the live buffer (push stores into the buffer it reloads after
+ *      growing; grow copies [top, bottom)).
+ *   D. No buffer is freed while read. A replaced buffer is unreachable
  *      from d->buf (4) before call_rcu; thieves read it only inside
  *      rcu_read_lock, and the callback runs after a grace period.
  *
@@ -193,7 +213,7 @@ int filch__deque_make_room(struct filch__deque *d)
 	struct filch__deque_buf *a = filch__load(&d->buf, relaxed);
 	/* Acquire: every thief's read of a slot below t, made before its
 	 * CAS on top, happens before push reuses that slot. Pairs with the
-	 * CAS in filch__deque_steal and filch__deque_pop. */
+	 * CAS in filch__deque_steal. */
 	int64_t t = filch__load(&d->top, acquire);
 
 	d->top_seen = t;
@@ -209,10 +229,11 @@ enum filch__steal filch__deque_steal(struct filch__deque *d, void **item)
 	void *x;
 
 	rcu_read_lock();
-	/* top, a seq_cst fence, then bottom. Pairs with the fence after the
-	 * lowered bottom in filch__deque_pop (Dekker): a pop that took index
-	 * b without CAS makes steal see bottom <= b here. Acquire on top:
-	 * pairs with the CASes on top (not needed for the proof; free). */
+	/* top (acquire), a seq_cst fence, then bottom. Pairs with the fence
+	 * after the lowered bottom in filch__deque_pop (Dekker): a pop that
+	 * took index b without CAS makes steal see bottom <= b here. The
+	 * acquire pairs with the CAS that wrote top, placing it before this
+	 * fence in S (case A at the top of this file). */
 	t = filch__load_then_fence(&d->top);
 	FILCH__PERTURB();
 	/* Acquire (seq_cst under TSan): pairs with the release stores of
@@ -238,8 +259,8 @@ enum filch__steal filch__deque_steal(struct filch__deque *d, void **item)
 	filch__tsan_release(a);
 	rcu_read_unlock();
 #else
-	/* Relaxed: ordered before the CAS below (program order plus the
-	 * CAS's release half, acquired by make_room's load of top). */
+	/* Relaxed: ordered before the CAS below by program order and the
+	 * CAS's release half (case B). */
 	x = filch__load(&a->slot[t & a->mask], relaxed);
 	/* This thread's reads of a happen before its free (TSan cannot see
 	 * the grace period; see deque_buf_free_rcu). */
@@ -247,8 +268,9 @@ enum filch__steal filch__deque_steal(struct filch__deque *d, void **item)
 	rcu_read_unlock();
 	FILCH__PERTURB();
 	/* seq_cst: one winner for index t among thieves and the owner's CAS
-	 * in filch__deque_pop; release pairs with the acquire loads of top
-	 * in filch__deque_make_room and filch__deque_pop. */
+	 * in filch__deque_take_last. Release: pairs with the acquire reads
+	 * of top in filch__deque_make_room, filch__deque_pop and the failed
+	 * CAS of filch__deque_take_last (slot reuse, case B). */
 	if (!filch__cas(&d->top, &t, t + 1, seq_cst, relaxed))
 		return FILCH__STEAL_RETRY;
 #endif

@@ -215,10 +215,10 @@ static inline void *filch__deque_pop(struct filch__deque *d)
 		/* At most one item (top >= top_seen = b): only the CAS can
 		 * take it, so bottom stays and no fence is needed. */
 		return filch__deque_take_last(d, a, b);
-	/* Claim index b, then read top. Pairs with the seq_cst loads of top
-	 * then bottom in filch__deque_steal (Dekker): in the single order S
-	 * either steal sees the lowered bottom, or this load sees the CAS of
-	 * the thief that reached b. Acquire: as in take_last. */
+	/* Claim index b, fence, then read top. Pairs with the fence between
+	 * the loads of top and bottom in filch__deque_steal (Dekker): either
+	 * steal sees the lowered bottom, or this load sees the CAS of the
+	 * thief that reached b (deque.c, case A). Acquire: as in take_last. */
 	filch__deque_take_publish(&d->bottom, b);
 	FILCH__PERTURB();
 	t = filch__deque_take_read(&d->top);
