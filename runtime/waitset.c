@@ -142,7 +142,7 @@ static int cf_signal_wait(struct cf_signal *s, int64_t deadline)
 		}
 		uint32_t idle = SIG_IDLE;
 		/* relaxed: nothing is published by going to sleep; a failure
-		 * means NOTIFIED, consumed with acquire at the loop top. */
+		 * means NOTIFIED, consumed (seq_cst) at the loop top. */
 		if (!filch__cas(&s->word, &idle, SIG_SLEEPING, relaxed, relaxed))
 			continue; /* NOTIFIED: consume it at the loop top */
 		filch__futex_wait(&s->word, SIG_SLEEPING, until);
@@ -220,9 +220,8 @@ static void wait_put(struct wait_rec *w)
 static void wait_on_done(struct filch__callback *cb, filch_future *f)
 {
 	struct wait_rec *w = filch__container_of(cb, struct wait_node, cb)->w;
-	bool satisfied;
-
 	uint32_t left = 1;
+	bool satisfied;
 
 	if (w->mode == FILCH_FIRST_COMPLETED)
 		satisfied = true;
@@ -239,9 +238,12 @@ static void wait_on_done(struct filch__callback *cb, filch_future *f)
 		satisfied = false;
 	}
 	if (satisfied) {
-		/* release: all_done and the caller's view before satisfied,
-		 * read with acquire by wait_block. */
-		filch__store(&w->satisfied, true, release);
+		/* seq_cst: this is the "change" of cf_signal_notify's
+		 * shortcut (a pending pre-wake hint may make the notify below
+		 * a no-op), read by wait_block's seq_cst loads after its
+		 * consuming exchange; as a release it also carries all_done
+		 * and this callback's view to wait_block. */
+		filch__store(&w->satisfied, true, seq_cst);
 		cf_signal_notify(&w->sig);
 	} else if (left == WAIT_PREWAKE_LEFT) {
 		cf_signal_notify(&w->sig); /* the hint */
@@ -287,16 +289,17 @@ static size_t partition_done(filch_future **fs, size_t n)
 static void wait_block(struct wait_rec *w, int64_t deadline)
 {
 	while (cf_signal_wait(&w->sig, deadline) == 0) {
-		/* acquire: pairs with the release store in wait_on_done. */
-		if (filch__load(&w->satisfied, acquire))
+		/* seq_cst: pairs with the seq_cst store in wait_on_done (see
+		 * there and cf_signal_notify). */
+		if (filch__load(&w->satisfied, seq_cst))
 			return;
 		int64_t until = filch__now_ns() + WAIT_PREWAKE_SPIN_NS;
 		if (until > deadline)
 			until = deadline;
 		do {
 			for (int i = 0; i < 64; i++) {
-				/* acquire: as above. */
-				if (filch__load(&w->satisfied, acquire))
+				/* seq_cst: as above. */
+				if (filch__load(&w->satisfied, seq_cst))
 					return;
 				filch__cpu_relax();
 			}
