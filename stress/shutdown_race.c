@@ -28,6 +28,7 @@
 
 #include <filch.h>
 
+#include "runtime/perturb.h"
 #include "tap.h"
 
 enum { NSUB = 2, PER_SUB = 48, NSLOTS = NSUB * PER_SUB };
@@ -364,6 +365,10 @@ int main(int argc, char **argv)
 	tap_plan(1);
 	diag("shutdown race: seed %" PRIu64 " (replay a round with -S and its "
 	     "printed seed), %.0f s", seed, seconds);
+#ifdef FILCH_PERTURB
+	diag("perturb build: FILCH_PERTURB_SEED=%" PRIu64 " replays its delays",
+	     filch__perturb_seed());
+#endif
 	int64_t end = tap_now_ns() + (int64_t)(seconds * 1e9);
 	uint64_t rng = seed;
 	bool pass = true;
