@@ -460,8 +460,10 @@ FILCH_API int filch_map_gen(filch_map_iter **it, filch_executor *ex,
  * The next result in input order: 0 with *result; FILCH_END after the
  * last; -ETIMEDOUT when the map's timeout passed first; the first task
  * error in input order (positive, after the results before it); or an
- * input error (gen's negative code, -ESHUTDOWN, -EAGAIN, -ECANCELED when a
- * chunk was cancelled, e.g. by a cancelling shutdown). Any non-zero return
+ * input error (gen's negative code, -ESHUTDOWN, -ECANCELED when a chunk was
+ * cancelled, e.g. by a cancelling shutdown; -EAGAIN only when ex's bounded
+ * FILCH_FULL_FAIL queue stays full of other work: a chunk that did not fit
+ * is retried once this map's own chunks made room). Any non-zero return
  * ends the iteration: later calls return FILCH_END. -EINVAL for NULL
  * arguments. Blocks (helps on a worker). One thread at a time.
  */

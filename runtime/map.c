@@ -51,6 +51,8 @@ struct map_slot {
 	size_t nok;	       /* runner: results stored before it stopped */
 	bool stopped;	       /* runner: it stopped on a cancel request */
 	bool ran_inline;       /* consumer: it ran the chunk itself */
+	bool unsent;	       /* consumer: gathered, but the executor's
+				  bounded queue was full (map_send) */
 	int inline_rc;	       /* consumer: that run's outcome */
 	/*
 	 * claim (FILCH_MAP_CALLER_RUNS only): 0 while nobody runs the chunk,
@@ -137,15 +139,41 @@ static int map_chunk(void *arg, void **result)
 	return map_run_items(s);
 }
 
+/* Submits the chunk gathered in slot s. -EAGAIN (the executor's bounded
+ * queue is full) leaves it gathered and marked unsent, for map_load to try
+ * again when the consumer reaches it: the queue's bound acts as
+ * backpressure instead of ending the map. Another error stops the input at
+ * this chunk. */
+static int map_send(filch_map_iter *it, struct map_slot *s)
+{
+	s->nok = 0;
+	s->stopped = false;
+	s->ran_inline = false;
+	filch__store(&s->claim, 0, relaxed); /* published by the submit */
+	int rc = filch_submit(it->ex, map_chunk, s, &s->fut);
+	s->unsent = rc == -EAGAIN;
+	if (rc) {
+		s->fut = NULL;
+		if (rc != -EAGAIN) {
+			it->input_done = true;
+			it->input_rc = rc;
+		}
+	}
+	return rc;
+}
+
 /* Gathers the next chunk into slot s and submits it. Returns 0 when a chunk
- * was submitted or the input ended (s->fut NULL), or the error that stopped
- * the input before any item of this chunk was submitted. */
+ * was submitted or the input ended (s->fut NULL), -EAGAIN when it stays
+ * unsent, or the error that stopped the input before any item of this
+ * chunk was submitted. */
 static int map_fill(filch_map_iter *it, struct map_slot *s)
 {
 	size_t count = 0;
 	int rc = 0;
 
 	s->fut = NULL;
+	s->unsent = false;
+	s->ran_inline = false;
 	if (it->input_done)
 		return 0;
 	if (it->gen) {
@@ -175,17 +203,7 @@ static int map_fill(filch_map_iter *it, struct map_slot *s)
 	if (count == 0)
 		return it->input_rc;
 	s->count = count;
-	s->nok = 0;
-	s->stopped = false;
-	s->ran_inline = false;
-	filch__store(&s->claim, 0, relaxed); /* published by the submit */
-	rc = filch_submit(it->ex, map_chunk, s, &s->fut);
-	if (rc) {
-		s->fut = NULL;
-		it->input_done = true;
-		it->input_rc = rc;
-	}
-	return rc;
+	return map_send(it, s);
 }
 
 static int64_t map_time_left(const filch_map_iter *it)
@@ -315,7 +333,7 @@ static int map_finish(filch_map_iter *it, int rc)
 static void map_help(filch_map_iter *it, struct map_slot *head)
 {
 	for (size_t k = it->nslots; k > 0; k--) {
-		if (filch_future_done(head->fut) || head->ran_inline)
+		if (head->ran_inline || filch_future_done(head->fut))
 			return;
 		if (it->deadline != FILCH__NO_DEADLINE &&
 		    filch__now_ns() >= it->deadline)
@@ -330,34 +348,79 @@ static void map_help(filch_map_iter *it, struct map_slot *head)
 	}
 }
 
+/*
+ * Submits the head chunk, which a full bounded queue held back. While
+ * chunks of this map are in flight the queue is full of our own work: wait
+ * until one of them is done and try again. Returns 0 (also when the
+ * consumer ran it itself, FILCH_MAP_CALLER_RUNS), -EAGAIN when the queue is
+ * full of other work, -ETIMEDOUT, or the submission's error.
+ */
+static int map_send_head(filch_map_iter *it, struct map_slot *s)
+{
+	for (;;) {
+		int rc = map_send(it, s);
+		if (rc != -EAGAIN)
+			return rc;
+		if (it->caller_runs) {
+			s->unsent = false;
+			s->inline_rc = map_run_items(s);
+			s->ran_inline = true;
+			return 0;
+		}
+		filch_future *busy = NULL;
+		for (size_t k = 1; k < it->nslots && !busy; k++) {
+			struct map_slot *o = &it->slots[(it->head + k) % it->nslots];
+			if (o->fut && !filch_future_done(o->fut))
+				busy = o->fut;
+		}
+		if (!busy)
+			return -EAGAIN;
+		if (filch_wait(&busy, 1, map_time_left(it), FILCH_FIRST_COMPLETED,
+			       NULL) == -ETIMEDOUT)
+			return -ETIMEDOUT;
+	}
+}
+
 /* Makes the next results available at it->cur (the head chunk's results
  * are used up). Returns 0, or the code that ends the iteration. Kept out of
  * line so that filch_map_next's per-item path saves no registers. */
 __attribute__((noinline, cold)) static int map_load(filch_map_iter *it)
 {
+	struct map_slot *retired = NULL;
+
 	if (it->over)
 		return FILCH_END;
 	if (it->head_active) {
 		if (it->pending_rc)
 			return map_finish(it, it->pending_rc);
-		/* Retire the head chunk and reuse its slot for the next one,
-		 * which becomes the tail of the ring. A chunk run inline may
-		 * still have its task finishing (it found the claim taken). */
-		struct map_slot *s = &it->slots[it->head];
-		if (s->ran_inline)
-			filch_future_result(s->fut, FILCH_FOREVER, NULL);
-		filch_future_release(s->fut);
-		map_fill(it, s);
+		/* Retire the head chunk; its slot takes the next chunk and
+		 * becomes the tail of the ring, after the new head got its
+		 * chance at the queue. A chunk run inline may still have its
+		 * task finishing (it found the claim taken). */
+		retired = &it->slots[it->head];
+		if (retired->fut && retired->ran_inline)
+			filch_future_result(retired->fut, FILCH_FOREVER, NULL);
+		filch_future_release(retired->fut);
+		retired->fut = NULL;
 		it->head = (it->head + 1) % it->nslots;
 		it->head_active = false;
 	}
 	struct map_slot *s = &it->slots[it->head];
-	if (!s->fut)
+	int rc = 0;
+	if (s != retired && s->unsent)
+		rc = map_send_head(it, s);
+	if (retired)
+		map_fill(it, retired);
+	if (!rc && s->unsent) /* a ring of one slot: s was just refilled */
+		rc = map_send_head(it, s);
+	if (rc)
+		return map_finish(it, rc);
+	if (!s->fut && !s->ran_inline)
 		return map_finish(it, it->input_rc ? it->input_rc : FILCH_END);
 	if (it->caller_runs)
 		map_help(it, s);
-	int rc = s->ran_inline ? s->inline_rc
-			       : filch_future_result(s->fut, map_time_left(it), NULL);
+	rc = s->ran_inline ? s->inline_rc
+			   : filch_future_result(s->fut, map_time_left(it), NULL);
 	if (rc == -ETIMEDOUT)
 		return map_finish(it, rc);
 	it->head_active = true;

@@ -393,7 +393,15 @@ int main(int argc, char **argv)
 	int64_t end = tap_now_ns() + (int64_t)(seconds * 1e9);
 	long rounds = 0;
 	while (tap_now_ns() < end && !atomic_load(&violations)) {
-		filch_executor *ex = cf_executor(1 + (unsigned)below(&s, 4));
+		/* Sometimes a bounded submission queue (blocking when full):
+		 * map refills and waits then run into it. */
+		struct filch_executor_opts eo = {
+			.workers = 1 + (unsigned)below(&s, 4),
+			.queue_capacity = below(&s, 3) == 0 ? 1 + below(&s, 16) : 0,
+		};
+		filch_executor *ex = NULL;
+		if (filch_executor_create(&ex, &eo) != 0)
+			bail_out("filch_executor_create failed");
 		for (int k = 0; k < 50 && tap_now_ns() < end; k++, rounds++) {
 			int which = (int)below(&s, 3);
 			if (below(&s, 4) == 0) {

@@ -366,6 +366,39 @@ static void test_close_stops_running_chunk(void)
 	filch_executor_destroy(ex);
 }
 
+/* A bounded queue that fails when full: chunks that do not fit wait in
+ * their slots and are submitted again as the consumer reaches them. */
+static void test_bounded_queue(unsigned flags, size_t buffersize)
+{
+	struct filch_executor_opts eo = {.workers = 1, .queue_capacity = 1,
+					 .full_policy = FILCH_FULL_FAIL};
+	filch_executor *ex = NULL;
+	enum { N = 40 };
+	void *items[N];
+	for (int i = 0; i < N; i++)
+		items[i] = (void *)(intptr_t)1;
+	struct filch_map_opts o = {.chunksize = 1, .buffersize = buffersize,
+				   .flags = flags};
+	filch_map_iter *it;
+	void *r;
+	int rc, got = 0;
+
+	if (filch_executor_create(&ex, &eo) != 0)
+		bail_out("executor with a bounded queue");
+	atomic_store(&calls, 0);
+	is(filch_map(&it, ex, sleepy, items, N, &o), 0,
+	   "map on a 1-slot queue that fails when full (flags %u, buffer %zu)",
+	   flags, buffersize);
+	while ((rc = filch_map_next(it, &r)) == 0)
+		got++;
+	is(rc, FILCH_END, "the full queue held chunks back, it did not end "
+			  "the map");
+	is(got, N, "all %d results", N);
+	is(atomic_load(&calls), N, "fn ran once per item");
+	filch_map_close(it);
+	filch_executor_destroy(ex);
+}
+
 static void test_after_shutdown(void)
 {
 	filch_executor *ex = cf_executor(1);
@@ -430,6 +463,9 @@ int main(void)
 	test_timeout();
 	test_lazy_and_close();
 	test_close_stops_running_chunk();
+	test_bounded_queue(0, 6);
+	test_bounded_queue(0, 1);
+	test_bounded_queue(FILCH_MAP_CALLER_RUNS, 6);
 	test_after_shutdown();
 	test_on_worker();
 	return tap_done();
