@@ -238,8 +238,9 @@ FILCH_API bool filch_future_cancelled(const filch_future *f);
 
 /* Waits up to timeout_ns (FILCH_FOREVER; 0 polls) for f to be done and
  * returns 0 with *result (the task's result, possibly NULL; result may be
- * NULL), -ETIMEDOUT, -ECANCELED, the task's positive error code, or -EINVAL
- * for NULL f. *result is written only when 0 is returned. Blocks: a foreign
+ * NULL), -ETIMEDOUT, -ECANCELED, the task's positive error code, -EINVAL
+ * for NULL f, or -EDEADLK when called by f's own task (it would wait for
+ * itself). *result is written only when 0 is returned. Blocks: a foreign
  * thread spins a few microseconds, then sleeps on a futex until the
  * completion wakes it; a worker runs other tasks of its executor meanwhile
  * (recursive submit + result cannot deadlock, even on one worker). Waiters
@@ -249,7 +250,8 @@ FILCH_API int filch_future_result(filch_future *f, int64_t timeout_ns,
 
 /* Waits like filch_future_result; returns 0 when f finished, with *code (0 on
  * success, else the task's code) and *message (NULL or a string owned by f,
- * valid while f is referenced); -ETIMEDOUT; -ECANCELED; -EINVAL for NULL f.
+ * valid while f is referenced); -ETIMEDOUT; -ECANCELED; -EDEADLK from f's
+ * own task; -EINVAL for NULL f.
  * code and message may be NULL. */
 FILCH_API int filch_future_error(filch_future *f, int64_t timeout_ns,
 				 int *code, const char **message);

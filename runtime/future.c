@@ -549,7 +549,7 @@ static bool wait_done(filch_future *f, uint32_t s, int64_t timeout_ns,
 }
 
 /* Waits for f: 0 when FINISHED (its outcome readable), -ETIMEDOUT,
- * -ECANCELED or -EINVAL. */
+ * -ECANCELED, -EDEADLK (f's own task would wait for itself) or -EINVAL. */
 static inline int wait_finished(filch_future *f, int64_t timeout_ns)
 {
 	if (!f)
@@ -557,9 +557,14 @@ static inline int wait_finished(filch_future *f, int64_t timeout_ns)
 	/* acquire: the outcome before the final phase; pairs with the
 	 * release half of filch__future_finish, settle, cancel, abandon. */
 	uint32_t s = filch__load(&f->state, acquire);
-	if (!filch__future_is_done(s) &&
-	    (timeout_ns == 0 || !wait_done(f, s, timeout_ns, &s)))
-		return -ETIMEDOUT;
+	if (!filch__future_is_done(s)) {
+		if (timeout_ns == 0)
+			return -ETIMEDOUT;
+		if (f == filch__task_frame_future())
+			return -EDEADLK;
+		if (!wait_done(f, s, timeout_ns, &s))
+			return -ETIMEDOUT;
+	}
 	return (s & FILCH__FS_PHASE) == FILCH_CANCELLED ? -ECANCELED : 0;
 }
 

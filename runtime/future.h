@@ -191,6 +191,8 @@ struct filch__task_frame {
 };
 void filch__task_frame_enter(struct filch__task_frame *fr, filch_future *f);
 void filch__task_frame_leave(struct filch__task_frame *fr);
+/* The future of the innermost task running on this thread, or NULL. */
+filch_future *filch__task_frame_future(void);
 
 /* A copy of s from filch__malloc, or NULL (also when s is NULL). */
 char *filch__strdup(const char *s);

@@ -43,6 +43,11 @@ void filch__task_frame_leave(struct filch__task_frame *fr)
 	current_frame = fr->outer;
 }
 
+filch_future *filch__task_frame_future(void)
+{
+	return current_frame ? current_frame->future : NULL;
+}
+
 static void future_task_run(struct filch__task *t, bool discard)
 {
 	filch_future *f = filch__container_of(t, filch_future, task);

@@ -449,6 +449,31 @@ static void test_cancelling_shutdown(void)
 	filch_future_release(blocker);
 }
 
+/* A task that waits on its own future: it would wait for itself. */
+static int wait_on_self(void *arg, void **result)
+{
+	_Atomic(filch_future *) *self = arg;
+	filch_future *f;
+	while (!(f = atomic_load(self)))
+		sleep_ns(100000);
+	int rc = filch_future_result(f, FILCH_FOREVER, NULL);
+	int rc2 = filch_future_error(f, 10 * MS, NULL, NULL);
+	*result = (void *)(intptr_t)rc;
+	return rc2 == rc ? 0 : EPROTO;
+}
+
+static void test_wait_on_self(filch_executor *ex)
+{
+	_Atomic(filch_future *) self = NULL;
+	filch_future *f;
+	void *res = NULL;
+	filch_submit(ex, wait_on_self, &self, &f);
+	atomic_store(&self, f);
+	is(filch_future_result(f, FILCH_FOREVER, &res), 0, "a task waiting on its own future returns");
+	is((intptr_t)res, -EDEADLK, "result and error said -EDEADLK");
+	filch_future_release(f);
+}
+
 static void test_cancel_requested_by_shutdown(void)
 {
 	filch_executor *ex = make_executor(1);
@@ -477,6 +502,7 @@ int main(void)
 	test_waiters(ex);
 	test_worker_waits(ex);
 	test_recursive(one);
+	test_wait_on_self(one);
 	filch_executor_destroy(one);
 	filch_executor_destroy(ex);
 	test_submit_after_shutdown();
