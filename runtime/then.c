@@ -54,7 +54,9 @@ static void then_antecedent_done(struct filch__callback *node, filch_future *a)
 {
 	filch_future *out = filch__container_of(node, filch_future, dep);
 	filch_executor *ex = out->executor;
-	if (filch_future_cancelled(a)) {
+	if (filch_future_done(out)) {
+		/* cancelled by its holder while it waited: nothing to run */
+	} else if (filch_future_cancelled(a)) {
 		filch__future_cancel(out);
 	} else if (a->code) {
 		fail(out, a->code, a->message);
