@@ -41,10 +41,12 @@ static void replay_file(const char *path, const char *name)
 	size_t size = 0;
 	uint8_t *data = slurp(path, &size);
 
-	if (!ok(data != NULL, "read %s", name))
+	if (!data) {
+		ok(0, "%s: cannot read it", name);
 		return;
-	/* A violated invariant aborts the whole run: TAP then shows which
-	 * input was last announced. */
+	}
+	/* A violated invariant aborts the whole run: the TAP output then
+	 * names the input that was running. */
 	diag("replaying %s (%zu bytes)", name, size);
 	LLVMFuzzerTestOneInput(data, size);
 	free(data);

@@ -93,7 +93,7 @@ grep -n 'filch__malloc(\|filch__calloc(\|filch__aligned_alloc(' "$top"/runtime/*
 	sort -u >"$logs/alloc-sites.txt"
 grep '^# alloc fault handled at' "$logs/faults.log" | sed 's/.* at //' |
 	while IFS=+ read -r obj off; do
-		addr2line -f -i -e "$fi_dir/${obj#./}" "$off" | paste - - | tail -n 1 |
+		addr2line -f -i -e "$fi_dir/${obj#./}" "$off" | paste - - | sed -n 2p |
 			sed "s|.*[ \t]\(/[^ ]*\)\(:[0-9]*\).*|\1\2|; s|^.*/runtime/|runtime/|"
 	done | sort -u >"$logs/alloc-reached.txt"
 total=$(wc -l <"$logs/alloc-sites.txt")
@@ -144,11 +144,41 @@ row "deque stress under ASan, fresh processes of 2M items" \
 
 # --- models: Relacy (deque) and spin (parking) ----------------------------
 run verify "$plain" make verify
-if grep -q '^deque_model' "$logs/verify.log"; then
-	grep '^deque_model' "$logs/verify.log" | while read -r line; do
-		row "Relacy model of the deque" "$(echo "$line" | sed 's/|/\\|/g')" "make verify"
+# One row per (mutant, form): its checks, schedules, and what caught it.
+grep '^deque_model: .* after [0-9]* schedules' "$logs/verify.log" | awk '
+	{
+		split($2, m, "="); split($3, f, "=");
+		key = m[2] " " f[2]; n = $(NF - 1);
+		if (!(key in checks)) order[++keys] = key;
+		checks[key]++; total[key] += n;
+		if ($0 ~ /ERROR FOUND/) {
+			caught[key]++;
+			if (!(key in first) || n < first[key]) first[key] = n;
+		}
+	}
+	END {
+		name[0] = "the deque"; name[1] = "mutant 1: no seq_cst in take";
+		name[2] = "mutant 2: no array reload after growth";
+		name[3] = "mutant 3: slot read after the CAS";
+		for (i = 1; i <= keys; i++) {
+			split(order[i], k, " ");
+			if (k[1] == 0)
+				v = "no error in " checks[order[i]] " checks, " total[order[i]] " schedules";
+			else
+				v = "caught by " caught[order[i]] " of " checks[order[i]] " checks, first after " first[order[i]] " schedules";
+			printf "%s (%s form)\t%s\n", name[k[1]], k[2], v;
+		}
+	}' | while IFS='	' read -r what value; do
+	row "Relacy model: $what" "$value" "make verify (stress/deque_model)"
+done
+grep '^deque_repeat: ' "$logs/verify.log" | while read -r line; do
+	row "native deque stress against a mutant" "${line#deque_repeat: }" \
+		"make verify (stress/deque_stress_mN, 8 one-second runs)"
+done
+grep '^[a-z_]*_model: ' "$logs/verify.log" | grep -v '^deque_model' |
+	while read -r line; do
+		row "model: ${line%%:*}" "${line#*: }" "make verify"
 	done
-fi
 if grep -qi 'spin\|pan' "$logs/verify.log"; then
 	grep -i '^verify-park\|errors: \|states, stored' "$logs/verify.log" | head -n 6 |
 		while read -r line; do row "spin model of parking" "$line" "make verify"; done
