@@ -408,8 +408,8 @@ static int submit_foreign(filch_executor *ex, struct filch__task *t)
 	 * that reads 0 then sees the task), and the decrement before the
 	 * reads of try_terminate below (one of us sees the other idle). */
 	filch__sub(&ex->submitters, 1, seq_cst);
-	if (rc == 0)
-		return 0;
+	/* A terminating worker may have seen us in flight and gone to sleep:
+	 * re-check for it (stress/park.pml found this one). */
 	filch__park_try_terminate(ex);
 	if (rc != FILCH__INJECT_CALLER_RUNS)
 		return rc;

@@ -89,8 +89,8 @@ struct filch_executor {
 	int full_policy;
 	int64_t full_timeout_ns;
 
-	/* park.c: searching and idle counts (park.h has the protocol). */
-	alignas(FILCH_CACHELINE) _Atomic uint32_t park_state;
+	/* park.c: searching, idle and leave counts (park.h). */
+	alignas(FILCH_CACHELINE) _Atomic uint64_t park_state;
 
 	/* executor.c: lifecycle and foreign submitters in flight. */
 	alignas(FILCH_CACHELINE) _Atomic uint32_t run_state;

@@ -33,13 +33,27 @@
  *   W1. If W searches: searching -= 1 (seq_cst); if W found work and was
  *       the last searcher, W notifies (N1..N4) for the rest.
  *   W2. v = its event count; sleep = SLEEPING; idle += 1 (seq_cst RMW).
- *   W3. Look for work once more: the injector, then every deque. Found:
- *       leave (W5) and run it.
- *   W4. If SHUTDOWN: try to terminate. If TERMINATED: exit.
+ *   W3. Look for work once more, taking nothing: the injector, then every
+ *       deque. Seen: leave (W5), then take it as usual.
+ *   W4. If SHUTDOWN: try to terminate (T1..T4). If TERMINATED: exit.
  *       Sleep until the event count differs from v.
  *   W5. Leave: CAS sleep SLEEPING -> AWAKE (acquire); if that fails a
  *       notifier claimed W and counted it searching: W searches.
- *       idle -= 1.
+ *       idle -= 1 and leaves += 1, one RMW (seq_cst).
+ *
+ *  Terminator (filch__park_try_terminate; any thread, after SHUTDOWN):
+ *   T1. s1 = park_state by an RMW (+0); stop unless every worker is idle.
+ *   T2. Stop if a foreign submitter is in flight.
+ *   T3. Stop if work is visible.
+ *   T4. s2 = park_state by an RMW (+0); stop unless s2 == s1. Set
+ *       TERMINATED, increment every event count.
+ * Every stop is covered: whoever changed what T looked at re-checks
+ * later (a worker when it parks again, a submitter after its decrement).
+ * Termination is exact: if some worker W left idle and took a task that
+ * T3 missed, W's leave RMW is not between T1 and T4 (s2 == s1) nor before
+ * T1 (W would not be idle at T1, or idle again holding nothing), so it
+ * follows T4 in the modification order: T3 happens before W's take,
+ * and T3 would have seen the task.
  *
  * Why no wake-up is lost (also checked by stress/park.pml with spin).
  * N1, N2, N4, W1 and W2 are all read-modify-writes of park_state: they
@@ -51,8 +65,7 @@
  * published by P, followed by N1, and a worker W that sleeps in W4 while
  * the task is still queued:
  *   - N1 before W2: P happens before W3 (P, N1 -> W2, W3), so W3 sees the
- *     task (or finds the injector's take lock held: its holder is awake
- *     and looks again in its own W3 before it sleeps). Contradiction.
+ *     task and W leaves instead of sleeping. Contradiction.
  *   - N1 after W2: N1 reads idle > 0. If it reads searching == 0 it claims
  *     a worker (N3: every idle worker stored SLEEPING before its W2, so
  *     it is visible) whose count then moves, so that worker does not stay
@@ -122,7 +135,7 @@ void filch__park_init_worker(struct filch__worker *w)
 
 bool filch__park_try_search(filch_executor *ex)
 {
-	uint32_t s = filch__load(&ex->park_state, relaxed);
+	uint64_t s = filch__load(&ex->park_state, relaxed);
 
 	/* A racy cap, as in Tokio: it may let one extra searcher in. */
 	if (2 * filch__park_searching(s) >= ex->nworkers)
@@ -136,13 +149,14 @@ bool filch__park_try_search(filch_executor *ex)
 bool filch__park_stop_search(filch_executor *ex)
 {
 	/* seq_cst: W1, ordered against N1 and before W3's re-look. */
-	uint32_t s = filch__sub(&ex->park_state, FILCH__PARK_SEARCH_ONE, seq_cst);
+	uint64_t s = filch__sub(&ex->park_state, FILCH__PARK_SEARCH_ONE, seq_cst);
 
 	return filch__park_searching(s) == 1;
 }
 
-/* Any task in sight (a racy look, for N4). */
-static bool work_visible(filch_executor *ex)
+/* W3, T3, N4. Relaxed loads in the deques (size hint): the RMWs of
+ * park_state before them order them (see the top). */
+bool filch__park_work_visible(filch_executor *ex)
 {
 	if (!filch__inject_empty(&ex->inject))
 		return true;
@@ -178,7 +192,7 @@ void filch__park_notify(filch_executor *ex)
 	for (;;) {
 		/* seq_cst RMW: N1 reads the latest park_state and orders the
 		 * caller's publication before every later W2 (see the top). */
-		uint32_t s = filch__add(&ex->park_state, 0, seq_cst);
+		uint64_t s = filch__add(&ex->park_state, 0, seq_cst);
 
 		for (;;) {
 			if (filch__park_searching(s) != 0 || filch__park_idle(s) == 0)
@@ -192,7 +206,7 @@ void filch__park_notify(filch_executor *ex)
 		if (claim_one(ex))
 			return;
 		/* N4: every idle worker is leaving on its own. */
-		if (!filch__park_stop_search(ex) || !work_visible(ex))
+		if (!filch__park_stop_search(ex) || !filch__park_work_visible(ex))
 			return;
 		filch__cpu_relax();
 	}
@@ -221,9 +235,9 @@ bool filch__park_leave(struct filch__worker *w)
 
 	if (claimed)
 		filch__store(&w->sleep, FILCH__SLEEP_AWAKE, relaxed);
-	/* Relaxed: an idle count a little high only costs a notifier a
-	 * scan; termination is decided with every worker idle. */
-	filch__sub(&w->ex->park_state, FILCH__PARK_IDLE_ONE, relaxed);
+	/* seq_cst: W5, against T1 and T4 (see the top); before any take. */
+	filch__add(&w->ex->park_state, FILCH__PARK_LEAVE_ONE - FILCH__PARK_IDLE_ONE,
+		   seq_cst);
 	return claimed;
 }
 
@@ -240,18 +254,23 @@ bool filch__park_sleep(struct filch__worker *w, uint32_t v)
 void filch__park_try_terminate(filch_executor *ex)
 {
 	/* All seq_cst: each read pairs with the seq_cst write it must not
-	 * miss: SHUTDOWN (filch_shutdown) against W2's idle increment, idle
-	 * against the shutdown check in W4, submitters against a foreign
-	 * submitter's increment and decrement (executor.c). */
+	 * miss: SHUTDOWN (filch_shutdown) against W2's idle increment then
+	 * W4's SHUTDOWN check, park_state against W2 and W5 (T1..T4 at the
+	 * top), submitters against a foreign submitter's increment then
+	 * SHUTDOWN check, and its decrement then this call (executor.c). */
 	uint32_t rs = filch__load(&ex->run_state, seq_cst);
+	uint64_t s1;
 
 	if (!(rs & FILCH__EX_SHUTDOWN) || (rs & FILCH__EX_TERMINATED))
 		return;
-	if (filch__park_idle(filch__load(&ex->park_state, seq_cst)) != ex->nworkers)
+	s1 = filch__add(&ex->park_state, 0, seq_cst); /* T1 */
+	if (filch__park_idle(s1) != ex->nworkers)
 		return;
-	if (filch__load(&ex->submitters, seq_cst) != 0)
+	if (filch__load(&ex->submitters, seq_cst) != 0) /* T2 */
 		return;
-	if (work_visible(ex))
+	if (filch__park_work_visible(ex)) /* T3 */
+		return;
+	if (filch__add(&ex->park_state, 0, seq_cst) != s1) /* T4 */
 		return;
 	/* seq_cst: TERMINATED before the increments below; the woken
 	 * workers read it with acquire in filch__park_sleep. */

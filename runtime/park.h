@@ -3,15 +3,20 @@
  * park.h - how workers go to sleep when there is no work and who wakes
  * them (park.c has the protocol and its proof; stress/park.pml models it).
  *
- * park_state packs two counts into one word:
+ * park_state packs three counts into one 64-bit word, changed only by
+ * read-modify-writes (so they share one modification order):
  *   bits 0..15  searching: workers looking for work to steal, plus one for
  *               each worker a notifier has claimed and not yet resumed.
  *               +1 by filch__park_try_search (a worker) or by
  *               filch__park_notify (for the worker it wakes); -1 by
- *               filch__park_stop_search (the worker itself).
- *   bits 16..31 idle: workers between filch__park_prepare and the end of
+ *               filch__park_stop_search (the worker itself) or by a
+ *               notifier that found nobody to claim.
+ *   bits 16..31 idle: workers between filch__park_prepare and
  *               filch__park_leave. +1 by prepare, -1 by leave (the worker
- *               itself).
+ *               itself). An idle worker holds no task and takes none.
+ *   bits 32..63 leaves: +1 by every leave, in the same RMW as idle's -1
+ *               (wraps): lets filch__park_try_terminate see that no worker
+ *               left idle while it looked.
  */
 #ifndef FILCH_PARK_H
 #define FILCH_PARK_H
@@ -21,10 +26,11 @@
 
 #include "executor.h"
 
-#define FILCH__PARK_SEARCH_ONE 1u
-#define FILCH__PARK_IDLE_ONE (1u << 16)
-#define filch__park_searching(s) ((s)&0xffffu)
-#define filch__park_idle(s) ((s) >> 16)
+#define FILCH__PARK_SEARCH_ONE ((uint64_t)1)
+#define FILCH__PARK_IDLE_ONE ((uint64_t)1 << 16)
+#define FILCH__PARK_LEAVE_ONE ((uint64_t)1 << 32)
+#define filch__park_searching(s) ((unsigned)((s)&0xffffu))
+#define filch__park_idle(s) ((unsigned)(((s) >> 16) & 0xffffu))
 
 /*
  * A worker's sleep word (struct filch__worker.sleep):
@@ -61,7 +67,7 @@ void filch__park_notify(filch_executor *ex);
  * nobody comes, so this hint cannot lose work). */
 static inline void filch__park_notify_local(filch_executor *ex)
 {
-	uint32_t s = filch__load(&ex->park_state, relaxed);
+	uint64_t s = filch__load(&ex->park_state, relaxed);
 
 	if (filch__park_searching(s) == 0 && filch__park_idle(s) != 0)
 		filch__park_notify(ex);
@@ -69,8 +75,13 @@ static inline void filch__park_notify_local(filch_executor *ex)
 
 /* Step 1 of parking: returns the event-count value to sleep on, marks w
  * SLEEPING and counts it idle. The caller then looks for work once more
- * (worker.c), and calls filch__park_leave or filch__park_sleep. */
+ * with filch__park_work_visible (not taking any while idle), and calls
+ * filch__park_leave or filch__park_sleep. */
 uint32_t filch__park_prepare(struct filch__worker *w);
+
+/* True when a task is visible in the injector or in any deque (a look,
+ * taking nothing). Any thread. */
+bool filch__park_work_visible(filch_executor *ex);
 
 /* Ends a park: returns true when a notifier claimed w (w now counts as
  * searching), false when w withdrew on its own. */

@@ -68,48 +68,22 @@ static struct filch__task *take_injected(struct filch__worker *w)
 	return t;
 }
 
-/*
- * One pass over the other workers' deques from a random one. thorough:
- * repeat while a steal lost a race (the last look before sleeping must not
- * mistake contention for emptiness).
- */
-static struct filch__task *steal_sweep(struct filch__worker *w, bool thorough)
+/* One pass over the other workers' deques, from a random one. A steal
+ * that loses a race moves on: the winner is awake. */
+static struct filch__task *steal_sweep(struct filch__worker *w)
 {
 	filch_executor *ex = w->ex;
 	unsigned n = ex->nworkers;
+	unsigned v = n > 1 ? next_random(w) % n : 0;
 	void *item;
 
-	if (n == 1)
-		return NULL;
-	for (;;) {
-		unsigned v = next_random(w) % n;
-		bool contended = false;
-
-		for (unsigned k = 0; k < n; k++, v = v + 1 == n ? 0 : v + 1) {
-			if (v == w->index)
-				continue;
-			switch (filch__deque_steal(&ex->workers[v].deque, &item)) {
-			case FILCH__STEAL_OK:
-				return item;
-			case FILCH__STEAL_RETRY:
-				contended = true;
-				break;
-			case FILCH__STEAL_EMPTY:
-				break;
-			}
-		}
-		if (!thorough || !contended)
-			return NULL;
+	for (unsigned k = 1; k < n; k++) {
+		v = v + 1 == n ? 0 : v + 1;
+		if (v != w->index &&
+		    filch__deque_steal(&ex->workers[v].deque, &item) == FILCH__STEAL_OK)
+			return item;
 	}
-}
-
-/* W3 of park.c: the last look before sleeping. */
-static struct filch__task *last_look(struct filch__worker *w)
-{
-	/* No fence: W2's RMW on park_state orders this look (park.c). */
-	struct filch__task *t = take_injected(w);
-
-	return t ? t : steal_sweep(w, true);
+	return NULL;
 }
 
 /* The worker found a task while counted as searching (W1 of park.c). */
@@ -128,35 +102,33 @@ static struct filch__task *search(struct filch__worker *w)
 	struct filch__task *t;
 
 	for (unsigned round = 0; round < SEARCH_ROUNDS; round++) {
-		if ((t = steal_sweep(w, false)) || (t = take_injected(w)))
+		if ((t = steal_sweep(w)) || (t = take_injected(w)))
 			return t;
 		ck_backoff_eb(&backoff);
 	}
 	return NULL;
 }
 
-/* Parks w (park.c, W2 to W5). Returns a task found by the last look, or
- * NULL once woken (w->searching tells whether as a searcher) or when the
- * executor terminated. */
-static struct filch__task *park(struct filch__worker *w)
+/* Parks w (park.c, W2 to W5) until there may be work (w->searching
+ * then tells whether it was woken as a searcher) or the executor
+ * terminated. */
+static void park(struct filch__worker *w)
 {
 	filch_executor *ex = w->ex;
 	uint32_t v = filch__park_prepare(w);
-	struct filch__task *t = last_look(w);
 
-	if (t) {
+	/* W3: look, take nothing while idle (try_terminate relies on it). */
+	if (filch__park_work_visible(ex)) {
 		w->searching = filch__park_leave(w);
-		found_work(w);
-		return t;
+		return;
 	}
 	/* seq_cst: W4's SHUTDOWN check after W2's increment; pairs with
 	 * filch_shutdown's seq_cst fetch_or then its try_terminate. */
 	if (filch__load(&ex->run_state, seq_cst) & FILCH__EX_SHUTDOWN)
 		filch__park_try_terminate(ex);
 	if (filch__load(&ex->run_state, acquire) & FILCH__EX_TERMINATED)
-		return NULL; /* acquire: pairs with try_terminate's fetch_or */
+		return; /* acquire: pairs with try_terminate's fetch_or */
 	w->searching = filch__park_sleep(w, v);
-	return NULL;
 }
 
 static bool terminated(filch_executor *ex)
@@ -188,9 +160,10 @@ static struct filch__task *next_task(struct filch__worker *w)
 			}
 			w->searching = false;
 			filch__park_stop_search(w->ex); /* W3 re-looks */
+		} else if ((t = take_injected(w)) || (t = steal_sweep(w))) {
+			return t; /* a non-searcher's single look */
 		}
-		if ((t = park(w)))
-			return t;
+		park(w);
 		if (terminated(w->ex))
 			return NULL;
 	}
@@ -212,7 +185,7 @@ bool filch__worker_help(struct filch__worker *w)
 	if (t)
 		w->lifo = NULL;
 	else if (!(t = filch__deque_pop(&w->deque)) && !(t = take_injected(w)) &&
-		 !(t = steal_sweep(w, false)))
+		 !(t = steal_sweep(w)))
 		return false;
 	run_task(w->ex, t);
 	return true;
