@@ -50,9 +50,10 @@
  * one reintroduces a published deque bug so that the checkers show that
  * they catch it. 0, the default, is the correct deque; nothing else may be
  * built into the library.
- *   1: take() without seq_cst (release store of bottom, acquire load of top)
- *   2: push() keeps writing to the old buffer after a growth
- *   3: steal() reads the slot after its CAS on top
+ *   1: pop without its seq_cst fence (release store of bottom, acquire
+ *      load of top), the bug DESIGN section 6 measured
+ *   2: push keeps writing to the old buffer after a growth
+ *   3: steal reads the slot after its CAS on top
  */
 #ifndef FILCH_DEQUE_MUTANT
 #define FILCH_DEQUE_MUTANT 0
@@ -113,7 +114,8 @@ enum filch__steal {
 /*
  * Initial capacity 2^log2_capacity items (0 <= log2_capacity <=
  * FILCH__DEQUE_MAX_LOG2). Returns 0, -EINVAL (bad log2_capacity or NULL d)
- * or -ENOMEM (d untouched beyond being unusable). Alone.
+ * or -ENOMEM; on error nothing is allocated and d must not be used or
+ * destroyed. Alone.
  */
 int filch__deque_init(struct filch__deque *d, unsigned log2_capacity);
 /*
