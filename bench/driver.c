@@ -89,6 +89,7 @@ struct options {
 	bool quick, tsv;
 	unsigned reps;
 	const char *only;
+	const char *impls;
 	const char *svg;
 	const char *workers_text;
 	unsigned workers[MAX_WORKER_COUNTS];
@@ -150,13 +151,17 @@ static void collect_candidates(void)
 	}
 }
 
-/* The candidates of bench, in impl_order. */
-static unsigned candidates_of(const char *bench, const struct candidate **out)
+static bool selected(const char *list, const char *name);
+
+/* The candidates of bench among impls (NULL: all), in impl_order. */
+static unsigned candidates_of(const char *bench, const char *impls,
+			      const struct candidate **out)
 {
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < ncands; i++)
-		if (strcmp(cands[i].bench, bench) == 0)
+		if (strcmp(cands[i].bench, bench) == 0 &&
+		    selected(impls, cands[i].impl))
 			out[n++] = &cands[i];
 	for (unsigned i = 1; i < n; i++)
 		for (unsigned j = i; j > 0 && impl_rank(out[j]->impl) <
@@ -318,13 +323,14 @@ static void run_group(const struct fb_bench *b, unsigned workers,
 	free(rs);
 }
 
-static bool selected(const char *only, const char *name)
+/* Whether name is in the comma-separated list (NULL: everything is). */
+static bool selected(const char *list, const char *name)
 {
 	size_t len = strlen(name);
 
-	if (!only)
+	if (!list)
 		return true;
-	for (const char *s = only; *s;) {
+	for (const char *s = list; *s;) {
 		const char *end = strchr(s, ',');
 		size_t l = end ? (size_t)(end - s) : strlen(s);
 
@@ -339,10 +345,12 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: filch-bench [--quick] [--tsv] [--only NAME[,NAME]]\n"
-		"                   [--workers LIST] [--reps N] [--svg FILE]\n"
+		"                   [--impls LIST] [--workers LIST] [--reps N]\n"
+		"                   [--svg FILE]\n"
 		"  --quick        the whole suite in under 2 minutes on 2 cores\n"
 		"  --tsv          bench impl workers metric median min max unit\n"
 		"  --only LIST    run only these benches (comma-separated)\n"
+		"  --impls LIST   run only these implementations\n"
 		"  --workers LIST worker counts, comma-separated (default 1,2)\n"
 		"  --reps N       measured rounds after the warm-up\n"
 		"                 (default 5, --quick 3)\n"
@@ -350,6 +358,9 @@ static void usage(FILE *f)
 		"benches:");
 	for (unsigned i = 0; i < fb_suite_len; i++)
 		fprintf(f, " %s", fb_suite[i].name);
+	fprintf(f, "\nimplementations:");
+	for (unsigned i = 0; i < sizeof(impl_order) / sizeof(*impl_order); i++)
+		fprintf(f, " %s", impl_order[i]);
 	fputc('\n', f);
 }
 
@@ -389,6 +400,9 @@ static void parse(struct options *o, int argc, char **argv)
 			o->tsv = true;
 		} else if (strcmp(a, "--only") == 0 && next) {
 			o->only = next;
+			i++;
+		} else if (strcmp(a, "--impls") == 0 && next) {
+			o->impls = next;
 			i++;
 		} else if (strcmp(a, "--workers") == 0 && next) {
 			parse_workers(o, next);
@@ -442,7 +456,7 @@ int main(int argc, char **argv)
 	fb_report_header(&p, o.reps, o.workers_text);
 	for (unsigned bi = 0; bi < fb_suite_len; bi++) {
 		const struct fb_bench *b = &fb_suite[bi];
-		unsigned n = candidates_of(b->name, cs), nrows = 0;
+		unsigned n = candidates_of(b->name, o.impls, cs), nrows = 0;
 		unsigned one = 1;
 		const unsigned *ws = b->one_worker ? &one : o.workers;
 		unsigned nws = b->one_worker ? 1 : o.nworkers;
