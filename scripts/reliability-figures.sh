@@ -9,6 +9,9 @@
 #   -s  seconds for each stress run (default 20)
 #   -f  seconds of fuzzing (default 60)
 #   -x  skip the aarch64 cross build and qemu run (slow: about 10 min)
+#   -o SECTIONS  measure only these (space-separated) of: faults shutdown
+#       deque verify fuzz perturb portability; the others keep the rows of
+#       the last run made with the same logs directory
 #
 # Builds in $FIGURES_BUILD-{plain,fi,tsan,perturb,clang,aarch64} (default
 # build-figures-*), configuring each once; logs go to $FIGURES_BUILD-logs/.
@@ -20,18 +23,21 @@ prefix=${FIGURES_BUILD:-$top/build-figures}
 seconds=20
 fuzz_seconds=60
 cross=yes
-while getopts s:f:x opt; do
+only="faults shutdown deque verify fuzz perturb portability"
+sections=$only
+while getopts s:f:xo: opt; do
 	case $opt in
 	s) seconds=$OPTARG ;;
 	f) fuzz_seconds=$OPTARG ;;
 	x) cross=no ;;
-	*) echo "usage: $0 [-s SECONDS] [-f FUZZ_SECONDS] [-x]" >&2; exit 2 ;;
+	o) only=$OPTARG ;;
+	*) echo "usage: $0 [-s SECONDS] [-f FUZZ_SECONDS] [-x] [-o SECTIONS]" >&2
+	   exit 2 ;;
 	esac
 done
 logs=$prefix-logs
 mkdir -p "$logs"
-rows=$logs/rows.md
-: >"$rows"
+fi_dir=$prefix-fi plain=$prefix-plain tsan=$prefix-tsan pert=$prefix-perturb
 jobs=$(nproc)
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
@@ -64,16 +70,24 @@ run() {
 }
 
 # row FIGURE VALUE COMMAND : one line of the table.
+# want SECTION: true when SECTION is to be measured; it then starts the
+# section's own rows file.
+want() {
+	case " $only " in *" $1 "*) ;; *) return 1 ;; esac
+	rows=$logs/rows-$1.md
+	: >"$rows"
+}
+
 row() {
-	printf '| %s | %s | `%s` |\n' "$1" "$2" "$3" >>"$rows"
+	printf '| %s | %s | `%s` |\n' "$1" "$2" "$3" | sed "s|$top/||g" >>"$rows"
 }
 
 status_of() { cat "$logs/$1.rc" 2>/dev/null || echo "?"; }
 passfail() { [ "$(status_of "$1")" = 0 ] && echo "pass" || echo "FAIL (status $(status_of "$1"), $logs/$1.log)"; }
 
 # --- fault injection and the misuse table (ASan + fault injection) --------
+if want faults; then
 configure_dir fi --enable-fault-injection --enable-sanitizer=address,undefined
-fi_dir=$prefix-fi
 make -C "$fi_dir" -j"$jobs" tests/test_faults tests/test_badinput \
 	>"$logs/build-fi-tests.log" 2>&1
 run faults "$fi_dir" ./tests/test_faults
@@ -111,26 +125,31 @@ doc_rows=$(sed -n '/^## Misuse and what filch does/,/^## /p' "$top/docs/api.md" 
 row "misuse table rows (docs/api.md) / TAP tests passed under ASan+LSan" \
 	"$doc_rows rows / $pass of ${plan:-?}" "cd $(basename "$fi_dir") && ./tests/test_badinput"
 
+fi
+
 # --- shutdown race: native, TSan, perturbed -------------------------------
+if want shutdown; then
 configure_dir plain
-plain=$prefix-plain
-make -C "$plain" -j"$jobs" stress/shutdown_race tests/test_fuzz_corpus \
-	stress/deque_stress >"$logs/build-plain-tools.log" 2>&1
+make -C "$plain" -j"$jobs" stress/shutdown_race >"$logs/build-plain-tools.log" 2>&1
 run shutdown-native "$plain" ./stress/shutdown_race -s "$seconds" -r 10000
 row "shutdown races (native)" \
 	"$(grep -o '[0-9]* rounds, .*waits' "$logs/shutdown-native.log" | head -n 1); $(passfail shutdown-native)" \
 	"./stress/shutdown_race -s $seconds -r 10000"
 
 configure_dir tsan --enable-sanitizer=thread
-tsan=$prefix-tsan
-make -C "$tsan" -j"$jobs" stress/shutdown_race stress/deque_stress \
-	>"$logs/build-tsan.log" 2>&1
+make -C "$tsan" -j"$jobs" stress/shutdown_race >"$logs/build-tsan.log" 2>&1
 run shutdown-tsan "$tsan" ./stress/shutdown_race -s "$seconds"
 row "shutdown races (TSan)" \
 	"$(grep -o '[0-9]* rounds, [0-9]* futures' "$logs/shutdown-tsan.log" | head -n 1); $(passfail shutdown-tsan)" \
 	"./stress/shutdown_race -s $seconds (TSan build)"
 
+fi
+
 # --- deque: exact-once accounting under TSan, repeated natively and ASan --
+if want deque; then
+configure_dir tsan --enable-sanitizer=thread
+configure_dir fi --enable-fault-injection --enable-sanitizer=address,undefined
+make -C "$tsan" -j"$jobs" stress/deque_stress >"$logs/build-tsan-deque.log" 2>&1
 run deque-tsan "$tsan" ./stress/deque_stress --seconds "$seconds" --thieves 3
 row "deque items moved / stolen under TSan, exact-once" \
 	"$(sed -n 's/.*rounds=\([0-9]*\) items=\([0-9]*\) pops=\([0-9]*\) steals=\([0-9]*\).*lost=\([0-9]*\) duplicated=\([0-9]*\).*: \([A-Z]*\)$/\2 items (\3 popped, \4 stolen) in \1 rounds, lost \5, duplicated \6: \7/p' "$logs/deque-tsan.log")" \
@@ -142,7 +161,11 @@ row "deque stress under ASan, fresh processes of 2M items" \
 	"$(grep -c ': PASS$' "$logs/deque-asan.log") of $asan_runs passed" \
 	"./stress/deque_stress --seconds 0 --items 2000000 --thieves 2 (ASan build, $asan_runs times)"
 
+fi
+
 # --- models: Relacy (deque) and spin (parking) ----------------------------
+if want verify; then
+configure_dir plain
 run verify "$plain" make verify
 # One row per (mutant, form): its checks, schedules, and what caught it.
 grep '^deque_model: .* after [0-9]* schedules' "$logs/verify.log" | awk '
@@ -185,7 +208,12 @@ if grep -qi 'spin\|pan' "$logs/verify.log"; then
 fi
 row "make verify" "$(passfail verify)" "make verify"
 
+fi
+
 # --- the API fuzzer --------------------------------------------------------
+if want fuzz; then
+configure_dir plain
+make -C "$plain" -j"$jobs" tests/test_fuzz_corpus >"$logs/build-plain-fuzz.log" 2>&1
 run fuzz "$plain" make fuzz FUZZ_SECONDS="$fuzz_seconds"
 row "API fuzzer (libFuzzer + ASan + UBSan)" \
 	"$(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\1 executions in \2 s/p' "$logs/fuzz.log"), $(grep 'DONE\|INITED' "$logs/fuzz.log" | tail -n 1 | grep -o 'cov: [0-9]* ft: [0-9]*'); $(passfail fuzz)" \
@@ -194,9 +222,11 @@ run corpus "$plain" env srcdir="$top" ./tests/test_fuzz_corpus
 row "fuzz corpus replayed by make check" \
 	"$(ls "$top/fuzz/corpus" | wc -l) inputs; $(passfail corpus)" "./tests/test_fuzz_corpus"
 
+fi
+
 # --- schedule perturbation ------------------------------------------------
+if want perturb; then
 configure_dir perturb --enable-perturb
-pert=$prefix-perturb
 for prog in shutdown_race sched_stress future_stress cf_stress deque_stress; do
 	if ! make -C "$pert" -j"$jobs" "stress/$prog" >>"$logs/build-perturb.log" 2>&1; then
 		row "perturbed: $prog" "not built" "make stress/$prog (perturb build)"
@@ -213,13 +243,16 @@ for prog in shutdown_race sched_stress future_stress cf_stress deque_stress; do
 		"FILCH_PERTURB_SEED=${seed:-?} ./stress/$prog $args (--enable-perturb)"
 done
 
+fi
+
 # --- portability -----------------------------------------------------------
+if want portability; then
 clang_dir=$prefix-clang
 if command -v clang >/dev/null; then
 	configure_dir clang CC=clang CXX=clang++
 	run clang-check "$clang_dir" make -j"$jobs" check
 	row "clang build: make check" \
-		"$(grep '^# \(PASS\|FAIL\|SKIP\):' "$logs/clang-check.log" | tr -s ' ' | tr '\n' ' ')$(passfail clang-check)" \
+		"$(grep '^# \(PASS\|FAIL\|SKIP\):' "$logs/clang-check.log" | tr -s ' ' | tr '\n' ' ')$(passfail clang-check)$(grep -m 1 'error:' "$logs/clang-check.log" | sed 's/^/: /; s/|/\\|/g')" \
 		"CC=clang ../configure && make check"
 fi
 if [ "$cross" = yes ]; then
@@ -227,6 +260,8 @@ if [ "$cross" = yes ]; then
 	row "aarch64 (gcc-aarch64-linux-gnu, make check under qemu-aarch64)" \
 		"$(grep '^# \(PASS\|FAIL\|SKIP\|ERROR\):' "$logs/cross.log" | tr -s ' ' | tr '\n' ' ')$(passfail cross)" \
 		"scripts/cross-aarch64.sh"
+fi
+
 fi
 
 # --- write the block ---------------------------------------------------------
@@ -239,7 +274,9 @@ block=$logs/block.md
 	echo
 	echo "| figure | value | command |"
 	echo "| --- | --- | --- |"
-	cat "$rows"
+	for name in $sections; do
+		cat "$logs/rows-$name.md" 2>/dev/null
+	done
 	echo
 	echo "<!-- figures:end -->"
 } >"$block"
