@@ -53,7 +53,7 @@ void fb_deque_bench(const struct fb_deque_ops *ops, void *deque,
 		    const struct fb_params *p, struct fb_sample *s)
 {
 	unsigned n = p->deque_ops;
-	struct thief t = { ops, deque, n, 0, 0 };
+	struct thief t = {ops, deque, n, 0, 0};
 	uint64_t sum = 0;
 	pthread_t thread;
 

@@ -8,8 +8,8 @@
  * pool), one warm-up run each, then `reps` rounds in which every
  * implementation runs once, the starting implementation rotating from round
  * to round (A B C, B C A, ...), with a pause after each run until the
- * threads that spin after work (OpenMP, TBB) have gone to sleep. Ratios are taken
- * between runs of the same round, so that slow phases of a noisy machine
+ * threads that spin after work (OpenMP, TBB) have gone to sleep. Ratios are
+ * taken between runs of the same round, so that slow phases of a noisy machine
  * hit both sides.
  */
 #include "config.h"
@@ -30,9 +30,9 @@
 #include "report.h"
 #include "suite.h"
 
-#define MAX_REPS 31
+#define MAX_REPS	  31
 #define MAX_WORKER_COUNTS 8
-#define MAX_CANDIDATES 256
+#define MAX_CANDIDATES	  256
 /* A run that takes longer has hung (the slowest full-size run here takes
  * a few seconds). */
 #define RUN_TIMEOUT_S 300
@@ -42,7 +42,7 @@
  * peer's file only when configure found the peer. An array whose file was
  * not linked is a weak reference that resolves to NULL.
  */
-#define IMPLS(family) \
+#define IMPLS(family)                                                          \
 	extern const struct fb_impl fb_impls_##family[] __attribute__((weak))
 IMPLS(filch_deque);
 IMPLS(filch_forkjoin);
@@ -56,19 +56,20 @@ IMPLS(gomp);
 IMPLS(glib);
 
 static const struct fb_impl *const linked[] = {
-	fb_impls_filch_deque, fb_impls_filch_forkjoin, fb_impls_filch_submit,
-	fb_impls_filch_lifecycle, fb_impls_filch_cf, fb_impls_seq,
-	fb_impls_naive, fb_impls_tbb, fb_impls_gomp, fb_impls_glib,
+    fb_impls_filch_deque,  fb_impls_filch_forkjoin,
+    fb_impls_filch_submit, fb_impls_filch_lifecycle,
+    fb_impls_filch_cf,	   fb_impls_seq,
+    fb_impls_naive,	   fb_impls_tbb,
+    fb_impls_gomp,	   fb_impls_glib,
 };
 
 /* Helper programs next to filch-bench (remote.h). */
-static const char *const helpers[] = { "filch-bench-iomp",
-				       "filch-bench-libuv" };
+static const char *const helpers[] = {"filch-bench-iomp", "filch-bench-libuv"};
 
 /* The impl column, in the order rows are printed. */
-static const char *const impl_order[] = { "filch", "filch_nofuture", "seq",
-					  "naive", "tbb", "gomp",
-					  "iomp", "glib", "libuv" };
+static const char *const impl_order[] = {
+    "filch", "filch_nofuture", "seq",  "naive", "tbb",
+    "gomp",  "iomp",	       "glib", "libuv"};
 
 struct candidate {
 	char bench[32];
@@ -165,7 +166,7 @@ static unsigned candidates_of(const char *bench, const char *impls,
 			out[n++] = &cands[i];
 	for (unsigned i = 1; i < n; i++)
 		for (unsigned j = i; j > 0 && impl_rank(out[j]->impl) <
-						     impl_rank(out[j - 1]->impl);
+						  impl_rank(out[j - 1]->impl);
 		     j--) {
 			const struct candidate *t = out[j];
 
@@ -200,7 +201,7 @@ static int cmp_double(const void *a, const void *b)
 static struct fb_stat stat_of(const double *v, unsigned n)
 {
 	double sorted[MAX_REPS];
-	struct fb_stat st = { NAN, NAN, NAN };
+	struct fb_stat st = {NAN, NAN, NAN};
 	unsigned k = 0;
 
 	for (unsigned i = 0; i < n; i++)
@@ -211,8 +212,8 @@ static struct fb_stat stat_of(const double *v, unsigned n)
 	qsort(sorted, k, sizeof(double), cmp_double);
 	st.min = sorted[0];
 	st.max = sorted[k - 1];
-	st.median = k % 2 ? sorted[k / 2]
-			  : (sorted[k / 2 - 1] + sorted[k / 2]) / 2;
+	st.median =
+	    k % 2 ? sorted[k / 2] : (sorted[k / 2 - 1] + sorted[k / 2]) / 2;
 	return st;
 }
 
@@ -241,8 +242,8 @@ static bool is_filch(const char *impl)
 
 /* Runs bench b at `workers` workers; fills one row per implementation. */
 static void run_group(const struct fb_bench *b, unsigned workers,
-		      bool first_group, const struct candidate **cs,
-		      unsigned n, const struct fb_params *p, unsigned reps,
+		      bool first_group, const struct candidate **cs, unsigned n,
+		      const struct fb_params *p, unsigned reps,
 		      struct fb_row *rows)
 {
 	struct runner *rs = fb_xcalloc(n, sizeof(*rs));
@@ -308,7 +309,8 @@ static void run_group(const struct fb_bench *b, unsigned workers,
 			continue;
 		if (seq && r != seq) {
 			row->ratio[row->nratios].other = "seq";
-			row->ratio[row->nratios++].r = ratio_of(b, r, seq, reps);
+			row->ratio[row->nratios++].r =
+			    ratio_of(b, r, seq, reps);
 		}
 		if (!is_filch(r->c->impl))
 			continue;
@@ -317,7 +319,7 @@ static void run_group(const struct fb_bench *b, unsigned workers,
 				continue;
 			row->ratio[row->nratios].other = rs[o].c->impl;
 			row->ratio[row->nratios++].r =
-				ratio_of(b, r, &rs[o], reps);
+			    ratio_of(b, r, &rs[o], reps);
 		}
 	}
 	free(rs);
@@ -343,19 +345,20 @@ static bool selected(const char *list, const char *name)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: filch-bench [--quick] [--tsv] [--only NAME[,NAME]]\n"
-		"                   [--impls LIST] [--workers LIST] [--reps N]\n"
-		"                   [--svg FILE]\n"
-		"  --quick        the whole suite in under 2 minutes on 2 cores\n"
-		"  --tsv          bench impl workers metric median min max unit\n"
-		"  --only LIST    run only these benches (comma-separated)\n"
-		"  --impls LIST   run only these implementations\n"
-		"  --workers LIST worker counts, comma-separated (default 1,2)\n"
-		"  --reps N       measured rounds after the warm-up\n"
-		"                 (default 5, --quick 3)\n"
-		"  --svg FILE     write a bar chart of filch's ratios\n"
-		"benches:");
+	fprintf(
+	    f,
+	    "usage: filch-bench [--quick] [--tsv] [--only NAME[,NAME]]\n"
+	    "                   [--impls LIST] [--workers LIST] [--reps N]\n"
+	    "                   [--svg FILE]\n"
+	    "  --quick        the whole suite in under 2 minutes on 2 cores\n"
+	    "  --tsv          bench impl workers metric median min max unit\n"
+	    "  --only LIST    run only these benches (comma-separated)\n"
+	    "  --impls LIST   run only these implementations\n"
+	    "  --workers LIST worker counts, comma-separated (default 1,2)\n"
+	    "  --reps N       measured rounds after the warm-up\n"
+	    "                 (default 5, --quick 3)\n"
+	    "  --svg FILE     write a bar chart of filch's ratios\n"
+	    "benches:");
 	for (unsigned i = 0; i < fb_suite_len; i++)
 		fprintf(f, " %s", fb_suite[i].name);
 	fprintf(f, "\nimplementations:");
@@ -375,7 +378,8 @@ static void parse_workers(struct options *o, const char *text)
 
 		if (end == s || w == 0 || w > 1024 ||
 		    o->nworkers == MAX_WORKER_COUNTS || (*end && *end != ',')) {
-			fprintf(stderr, "filch-bench: bad --workers %s\n", text);
+			fprintf(stderr, "filch-bench: bad --workers %s\n",
+				text);
 			exit(2);
 		}
 		o->workers[o->nworkers++] = (unsigned)w;
@@ -410,7 +414,8 @@ static void parse(struct options *o, int argc, char **argv)
 		} else if (strcmp(a, "--reps") == 0 && next) {
 			o->reps = (unsigned)strtoul(next, NULL, 10);
 			if (o->reps == 0 || o->reps > MAX_REPS) {
-				fprintf(stderr, "filch-bench: --reps takes 1..%d\n",
+				fprintf(stderr,
+					"filch-bench: --reps takes 1..%d\n",
 					MAX_REPS);
 				exit(2);
 			}
@@ -475,9 +480,11 @@ int main(int argc, char **argv)
 			double p50, p99;
 
 			fb_futex_wakeup_us(p.roundtrip_idle_rounds, &p50, &p99);
-			fb_report_note("%17sreference: a bare futex wake-up of a "
-				       "sleeping thread here: p50 %.1f us, "
-				       "p99 %.1f us\n", "", p50, p99);
+			fb_report_note(
+			    "%17sreference: a bare futex wake-up of a "
+			    "sleeping thread here: p50 %.1f us, "
+			    "p99 %.1f us\n",
+			    "", p50, p99);
 		}
 	}
 	if (o.svg && fb_report_svg(o.svg) != 0) {

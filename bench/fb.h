@@ -28,20 +28,20 @@ extern "C" {
 /* Problem sizes of one suite run: the full suite or --quick. */
 struct fb_params {
 	bool quick;
-	unsigned deque_ops;	     /* push+pop pairs, and items stolen */
-	unsigned fib_n;		     /* fib(30) */
-	unsigned nqueens_n;	     /* 12 */
-	unsigned skynet_leaves;	     /* 10^6, a power of 10 */
-	unsigned matmul_n;	     /* 1024 */
-	unsigned matmul_cutoff;	     /* 64 = FB_MM_LEAF */
-	unsigned submit_tasks;	     /* 10^6 */
-	unsigned roundtrip_rounds;   /* 10^5 */
+	unsigned deque_ops;	   /* push+pop pairs, and items stolen */
+	unsigned fib_n;		   /* fib(30) */
+	unsigned nqueens_n;	   /* 12 */
+	unsigned skynet_leaves;	   /* 10^6, a power of 10 */
+	unsigned matmul_n;	   /* 1024 */
+	unsigned matmul_cutoff;	   /* 64 = FB_MM_LEAF */
+	unsigned submit_tasks;	   /* 10^6 */
+	unsigned roundtrip_rounds; /* 10^5 */
 	unsigned roundtrip_idle_rounds;
-	unsigned chain_links;	     /* 10^6 */
-	unsigned map_items;	     /* 10^6 */
+	unsigned chain_links;	       /* 10^6 */
+	unsigned map_items;	       /* 10^6 */
 	unsigned as_completed_futures; /* 10^5 */
-	unsigned wait_futures;	     /* 10^5 */
-	unsigned idle_ms;	     /* idle window measured */
+	unsigned wait_futures;	       /* 10^5 */
+	unsigned idle_ms;	       /* idle window measured */
 };
 
 /* Sizes for the full suite (quick = false) or --quick. */
@@ -51,12 +51,12 @@ void fb_params_init(struct fb_params *p, bool quick);
 
 /* What one measured run produced. */
 struct fb_sample {
-	int64_t ns;	  /* wall time between fb_region_begin and _end */
-	double instr;	  /* user-space instructions of every thread of the
-			     process in that region; negative = n/a */
+	int64_t ns;   /* wall time between fb_region_begin and _end */
+	double instr; /* user-space instructions of every thread of the
+			 process in that region; negative = n/a */
 	double value[FB_NVALUES]; /* figures the run measures itself (latency
 				     percentiles, CPU time...); see suite.c */
-	int64_t begin_ns_; /* private to measure.c */
+	int64_t begin_ns_;	  /* private to measure.c */
 };
 
 /* One implementation of one bench. */
@@ -66,8 +66,7 @@ struct fb_impl {
 			      iomp, glib, libuv */
 	/* Prepares *state for runs with this many workers (creates the
 	 * pool). Returns 0 or a negative errno. May be NULL. */
-	int (*setup)(unsigned workers, const struct fb_params *p,
-		     void **state);
+	int (*setup)(unsigned workers, const struct fb_params *p, void **state);
 	/* One measured run. */
 	void (*run)(void *state, const struct fb_params *p,
 		    struct fb_sample *s);
@@ -98,15 +97,15 @@ void fb_percentiles_us(int64_t *lat, size_t n, struct fb_sample *s);
 /* Prints "filch-bench: <bench>/<impl>: <message>" and exits with status 2:
  * a wrong answer or a failed call is never reported as a figure. */
 void fb_fail(const char *fmt, ...)
-	__attribute__((noreturn, format(printf, 1, 2)));
+    __attribute__((noreturn, format(printf, 1, 2)));
 /* Fails with the call's text and filch_strerror-like errno text unless
  * rc == 0. */
-#define FB_CHECK_RC(call)                                                  \
-	do {                                                               \
-		int fb_rc_ = (call);                                       \
-		if (fb_rc_ != 0)                                           \
-			fb_fail("%s returned %d (%s:%d)", #call, fb_rc_,   \
-				__FILE__, __LINE__);                       \
+#define FB_CHECK_RC(call)                                                      \
+	do {                                                                   \
+		int fb_rc_ = (call);                                           \
+		if (fb_rc_ != 0)                                               \
+			fb_fail("%s returned %d (%s:%d)", #call, fb_rc_,       \
+				__FILE__, __LINE__);                           \
 	} while (0)
 /* Names the bench and implementation fb_fail reports. */
 void fb_set_current(const char *bench, const char *impl);

@@ -17,7 +17,8 @@
 #include "scaffold.h"
 #include "workloads.h"
 
-/* ---- map ----------------------------------------------------------------------- */
+/* ---- map
+ * ----------------------------------------------------------------------- */
 
 static int map_task(void *arg, void **result)
 {
@@ -25,8 +26,7 @@ static int map_task(void *arg, void **result)
 	return 0;
 }
 
-static void map_run(void *state, const struct fb_params *p,
-		    struct fb_sample *s)
+static void map_run(void *state, const struct fb_params *p, struct fb_sample *s)
 {
 	size_t n = p->map_items, got = 0;
 	void **items = fb_xmalloc(n * sizeof(*items));
@@ -54,7 +54,8 @@ static void map_run(void *state, const struct fb_params *p,
 	fb_map_check(n, sum);
 }
 
-/* ---- as_completed ------------------------------------------------------------------ */
+/* ---- as_completed
+ * ------------------------------------------------------------------ */
 
 static int tiny_task(void *arg, void **result)
 {
@@ -83,7 +84,8 @@ static void as_completed_run(void *state, const struct fb_params *p,
 
 		FB_CHECK_RC(filch_future_result(f, 0, &r));
 		if ((uintptr_t)r >= n || seen[(uintptr_t)r]++)
-			fb_fail("future %zu yielded twice", (size_t)(uintptr_t)r);
+			fb_fail("future %zu yielded twice",
+				(size_t)(uintptr_t)r);
 		got++;
 	}
 	filch_as_completed_end(it);
@@ -93,11 +95,13 @@ static void as_completed_run(void *state, const struct fb_params *p,
 	free(fs);
 	free(seen);
 	if (rc != FILCH_END || got != n)
-		fb_fail("as_completed yielded %u of %u futures, then %d", got, n,
-			rc);
+		fb_fail("as_completed yielded %u of %u futures, then %d", got,
+			n, rc);
 }
 
-/* ---- wait ----------------------------------------------------------------------------- */
+/* ---- wait
+ * -----------------------------------------------------------------------------
+ */
 
 struct wait_cell {
 	struct fb_gated *gated;
@@ -129,8 +133,8 @@ static double wait_once(filch_executor *ex, struct fb_gated *g,
 	returned = fb_now_ns();
 	if (first ? ndone < 1 : ndone != g->n)
 		fb_fail("filch_wait returned with %zu of %u done", ndone, g->n);
-	FB_CHECK_RC(filch_wait(fs, g->n, FILCH_FOREVER, FILCH_ALL_COMPLETED,
-			       &ndone));
+	FB_CHECK_RC(
+	    filch_wait(fs, g->n, FILCH_FOREVER, FILCH_ALL_COMPLETED, &ndone));
 	for (unsigned i = 0; i < g->n; i++)
 		filch_future_release(fs[i]);
 	return fb_gated_after(g, returned, first);
@@ -158,9 +162,9 @@ static void wait_run(void *state, const struct fb_params *p,
 }
 
 const struct fb_impl fb_impls_filch_cf[] = {
-	{ "map", "filch", fb_filch_setup, map_run, fb_filch_teardown },
-	{ "as_completed", "filch", fb_filch_setup, as_completed_run,
-	  fb_filch_teardown },
-	{ "wait", "filch", fb_filch_setup, wait_run, fb_filch_teardown },
-	{ NULL, NULL, NULL, NULL, NULL },
+    {"map", "filch", fb_filch_setup, map_run, fb_filch_teardown},
+    {"as_completed", "filch", fb_filch_setup, as_completed_run,
+     fb_filch_teardown},
+    {"wait", "filch", fb_filch_setup, wait_run, fb_filch_teardown},
+    {NULL, NULL, NULL, NULL, NULL},
 };

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* filch_deque.c - impl "filch" of the deque bench: the runtime's Chase-Lev deque (runtime/deque.h). */
+/* filch_deque.c - impl "filch" of the deque bench: the runtime's Chase-Lev
+ * deque (runtime/deque.h). */
 #include "config.h"
 
 #include <errno.h>
@@ -15,10 +16,7 @@ static int filch_push(void *deque, void *item)
 	return filch__deque_push(deque, item);
 }
 
-static void *filch_pop(void *deque)
-{
-	return filch__deque_pop(deque);
-}
+static void *filch_pop(void *deque) { return filch__deque_pop(deque); }
 
 static enum fb_steal_result filch_steal(void *deque, void **item)
 {
@@ -34,25 +32,19 @@ static enum fb_steal_result filch_steal(void *deque, void **item)
 }
 
 /* Thieves read buffers inside RCU read-side sections (deque.h). */
-static void thief_enter(void)
-{
-	rcu_register_thread();
-}
+static void thief_enter(void) { rcu_register_thread(); }
 
-static void thief_exit(void)
-{
-	rcu_unregister_thread();
-}
+static void thief_exit(void) { rcu_unregister_thread(); }
 
 static const struct fb_deque_ops filch_ops = {
-	filch_push, filch_pop, filch_steal, thief_enter, thief_exit,
+    filch_push, filch_pop, filch_steal, thief_enter, thief_exit,
 };
 
 static int deque_setup(unsigned workers, const struct fb_params *p,
 		       void **state)
 {
-	struct filch__deque *d = aligned_alloc(
-		FILCH_CACHELINE, sizeof(struct filch__deque));
+	struct filch__deque *d =
+	    aligned_alloc(FILCH_CACHELINE, sizeof(struct filch__deque));
 	int rc;
 
 	if (!d)
@@ -81,6 +73,6 @@ static void deque_teardown(void *state)
 }
 
 const struct fb_impl fb_impls_filch_deque[] = {
-	{ "deque", "filch", deque_setup, deque_run, deque_teardown },
-	{ NULL, NULL, NULL, NULL, NULL },
+    {"deque", "filch", deque_setup, deque_run, deque_teardown},
+    {NULL, NULL, NULL, NULL, NULL},
 };

@@ -8,7 +8,7 @@
 
 int fb_filch_setup(unsigned workers, const struct fb_params *p, void **state)
 {
-	struct filch_executor_opts opts = { .workers = workers };
+	struct filch_executor_opts opts = {.workers = workers};
 
 	return filch_executor_create((filch_executor **)state, &opts);
 }

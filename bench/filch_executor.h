@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* filch_executor.h - the executor every filch row runs on: `workers` workers, default options otherwise. */
+/* filch_executor.h - the executor every filch row runs on: `workers` workers,
+ * default options otherwise. */
 #ifndef FB_FILCH_EXECUTOR_H
 #define FB_FILCH_EXECUTOR_H
 

@@ -21,8 +21,8 @@ static filch_executor *fj_ex;
 static const struct fb_params *fj_params;
 
 /* Runs fn(arg) on the executor and waits for the whole tree. */
-static void run_root(void *state, const struct fb_params *p,
-		     filch_job_fn fn, void *arg)
+static void run_root(void *state, const struct fb_params *p, filch_job_fn fn,
+		     void *arg)
 {
 	filch_group g;
 
@@ -33,7 +33,8 @@ static void run_root(void *state, const struct fb_params *p,
 	FB_CHECK_RC(filch_group_wait(&g));
 }
 
-/* ---- fib: spawn fib(n-1), call fib(n-2), wait ------------------------------ */
+/* ---- fib: spawn fib(n-1), call fib(n-2), wait ------------------------------
+ */
 
 struct fib_job {
 	unsigned n;
@@ -52,7 +53,7 @@ static int fib_job(void *arg)
 
 static long fib(unsigned n)
 {
-	struct fib_job child = { n - 1, 0 };
+	struct fib_job child = {n - 1, 0};
 	filch_group g;
 	long b;
 
@@ -65,10 +66,9 @@ static long fib(unsigned n)
 	return child.r + b;
 }
 
-static void fib_run(void *state, const struct fb_params *p,
-		    struct fb_sample *s)
+static void fib_run(void *state, const struct fb_params *p, struct fb_sample *s)
 {
-	struct fib_job root = { p->fib_n, 0 };
+	struct fib_job root = {p->fib_n, 0};
 
 	fb_region_begin(s);
 	run_root(state, p, fib_job, &root);
@@ -76,7 +76,8 @@ static void fib_run(void *state, const struct fb_params *p,
 	fb_fib_check(p->fib_n, root.r);
 }
 
-/* ---- nqueens: one job per legal column ------------------------------------- */
+/* ---- nqueens: one job per legal column -------------------------------------
+ */
 
 struct queens_job {
 	struct fb_queens q;
@@ -111,7 +112,7 @@ static int queens_job(void *arg)
 static void nqueens_run(void *state, const struct fb_params *p,
 			struct fb_sample *s)
 {
-	struct queens_job root = { { 0, 0, 0, 0 }, 0 };
+	struct queens_job root = {{0, 0, 0, 0}, 0};
 
 	fb_region_begin(s);
 	run_root(state, p, queens_job, &root);
@@ -119,7 +120,8 @@ static void nqueens_run(void *state, const struct fb_params *p,
 	fb_nqueens_check(p->nqueens_n, root.solutions);
 }
 
-/* ---- uts: one job per node ---------------------------------------------------- */
+/* ---- uts: one job per node
+ * ---------------------------------------------------- */
 
 struct uts_job {
 	const struct fb_uts_tree *t;
@@ -156,8 +158,7 @@ static int uts_job(void *arg)
 	return 0;
 }
 
-static void uts_run(void *state, const struct fb_params *p,
-		    struct fb_sample *s)
+static void uts_run(void *state, const struct fb_params *p, struct fb_sample *s)
 {
 	struct uts_job roots[FB_UTS_TREES];
 
@@ -173,7 +174,8 @@ static void uts_run(void *state, const struct fb_params *p,
 		fb_uts_check(&fb_uts_forest(p)[i], roots[i].nodes);
 }
 
-/* ---- skynet: ten jobs per node ------------------------------------------------ */
+/* ---- skynet: ten jobs per node
+ * ------------------------------------------------ */
 
 struct sky_job {
 	long long num, size, sum;
@@ -204,7 +206,7 @@ static int sky_job(void *arg)
 static void skynet_run(void *state, const struct fb_params *p,
 		       struct fb_sample *s)
 {
-	struct sky_job root = { 0, p->skynet_leaves, 0 };
+	struct sky_job root = {0, p->skynet_leaves, 0};
 
 	fb_region_begin(s);
 	run_root(state, p, sky_job, &root);
@@ -212,7 +214,8 @@ static void skynet_run(void *state, const struct fb_params *p,
 	fb_skynet_check(p->skynet_leaves, root.sum);
 }
 
-/* ---- matmul: per phase, spawn three quadrant products, run the fourth ------ */
+/* ---- matmul: per phase, spawn three quadrant products, run the fourth ------
+ */
 
 struct mm_state {
 	filch_executor *ex;
@@ -278,10 +281,10 @@ static void matmul_teardown(void *state)
 }
 
 const struct fb_impl fb_impls_filch_forkjoin[] = {
-	{ "fib", "filch", fb_filch_setup, fib_run, fb_filch_teardown },
-	{ "nqueens", "filch", fb_filch_setup, nqueens_run, fb_filch_teardown },
-	{ "uts", "filch", fb_filch_setup, uts_run, fb_filch_teardown },
-	{ "skynet", "filch", fb_filch_setup, skynet_run, fb_filch_teardown },
-	{ "matmul", "filch", matmul_setup, matmul_run, matmul_teardown },
-	{ NULL, NULL, NULL, NULL, NULL },
+    {"fib", "filch", fb_filch_setup, fib_run, fb_filch_teardown},
+    {"nqueens", "filch", fb_filch_setup, nqueens_run, fb_filch_teardown},
+    {"uts", "filch", fb_filch_setup, uts_run, fb_filch_teardown},
+    {"skynet", "filch", fb_filch_setup, skynet_run, fb_filch_teardown},
+    {"matmul", "filch", matmul_setup, matmul_run, matmul_teardown},
+    {NULL, NULL, NULL, NULL, NULL},
 };

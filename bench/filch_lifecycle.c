@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* filch_lifecycle.c - impl "filch" of the idle and shutdown benches: a fresh executor per run. */
+/* filch_lifecycle.c - impl "filch" of the idle and shutdown benches: a fresh
+ * executor per run. */
 #include "config.h"
 
 #include <filch.h>
@@ -25,7 +26,8 @@ static int lifecycle_setup(unsigned workers, const struct fb_params *p,
 /* A new executor that has just run FB_WARM_TASKS tasks. */
 static filch_executor *busy_executor(void *state)
 {
-	struct filch_executor_opts opts = { .workers = (unsigned)(uintptr_t)state };
+	struct filch_executor_opts opts = {.workers =
+					       (unsigned)(uintptr_t)state};
 	struct fb_latch *done = fb_latch_new(FB_WARM_TASKS);
 	filch_executor *ex;
 
@@ -58,7 +60,7 @@ static void shutdown_run(void *state, const struct fb_params *p,
 }
 
 const struct fb_impl fb_impls_filch_lifecycle[] = {
-	{ "idle", "filch", lifecycle_setup, idle_run, NULL },
-	{ "shutdown", "filch", lifecycle_setup, shutdown_run, NULL },
-	{ NULL, NULL, NULL, NULL, NULL },
+    {"idle", "filch", lifecycle_setup, idle_run, NULL},
+    {"shutdown", "filch", lifecycle_setup, shutdown_run, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
 };

@@ -16,10 +16,7 @@
 #include "latch.h"
 #include "scaffold.h"
 
-static int empty_task(void *arg, void **result)
-{
-	return 0;
-}
+static int empty_task(void *arg, void **result) { return 0; }
 
 static int count_down_task(void *arg, void **result)
 {
@@ -52,7 +49,8 @@ static void submit_fire_and_forget(filch_executor *ex, unsigned n,
 		FB_CHECK_RC(filch_submit(ex, count_down_task, done, NULL));
 }
 
-/* ---- submit ------------------------------------------------------------------ */
+/* ---- submit
+ * ------------------------------------------------------------------ */
 
 static void submit_run(void *state, const struct fb_params *p,
 		       struct fb_sample *s)
@@ -74,7 +72,8 @@ static void submit_nofuture_run(void *state, const struct fb_params *p,
 	fb_latch_free(done);
 }
 
-/* ---- submit2 ------------------------------------------------------------------- */
+/* ---- submit2
+ * ------------------------------------------------------------------- */
 
 struct submit2 {
 	filch_executor *ex;
@@ -96,7 +95,7 @@ static void share_fire_and_forget(void *ctx, unsigned n)
 static void submit2_run(void *state, const struct fb_params *p,
 			struct fb_sample *s)
 {
-	struct submit2 c = { state, NULL };
+	struct submit2 c = {state, NULL};
 
 	fb_region_begin(s);
 	fb_two_submitters(p->submit_tasks, share_with_futures, &c);
@@ -106,7 +105,7 @@ static void submit2_run(void *state, const struct fb_params *p,
 static void submit2_nofuture_run(void *state, const struct fb_params *p,
 				 struct fb_sample *s)
 {
-	struct submit2 c = { state, fb_latch_new(p->submit_tasks) };
+	struct submit2 c = {state, fb_latch_new(p->submit_tasks)};
 
 	fb_region_begin(s);
 	fb_two_submitters(p->submit_tasks, share_fire_and_forget, &c);
@@ -115,7 +114,8 @@ static void submit2_nofuture_run(void *state, const struct fb_params *p,
 	fb_latch_free(c.done);
 }
 
-/* ---- roundtrip: submit, then spin on filch_future_done or block in result ---- */
+/* ---- roundtrip: submit, then spin on filch_future_done or block in result
+ * ---- */
 
 struct round {
 	filch_executor *ex;
@@ -141,24 +141,18 @@ static void round_trip(struct round *r, bool spin)
 	FB_CHECK_RC(filch_future_result(f, FILCH_FOREVER, &out));
 	filch_future_release(f);
 	if ((uintptr_t)out != r->in + 1)
-		fb_fail("round result %zu, expected %zu", (size_t)(uintptr_t)out,
-			(size_t)(r->in + 1));
+		fb_fail("round result %zu, expected %zu",
+			(size_t)(uintptr_t)out, (size_t)(r->in + 1));
 }
 
-static void spin_round(void *arg)
-{
-	round_trip(arg, true);
-}
+static void spin_round(void *arg) { round_trip(arg, true); }
 
-static void block_round(void *arg)
-{
-	round_trip(arg, false);
-}
+static void block_round(void *arg) { round_trip(arg, false); }
 
 static void rt_spin_run(void *state, const struct fb_params *p,
 			struct fb_sample *s)
 {
-	struct round r = { state, 0 };
+	struct round r = {state, 0};
 
 	fb_roundtrip(p, s, false, spin_round, &r);
 }
@@ -166,7 +160,7 @@ static void rt_spin_run(void *state, const struct fb_params *p,
 static void rt_block_run(void *state, const struct fb_params *p,
 			 struct fb_sample *s)
 {
-	struct round r = { state, 0 };
+	struct round r = {state, 0};
 
 	fb_roundtrip(p, s, false, block_round, &r);
 }
@@ -174,12 +168,13 @@ static void rt_block_run(void *state, const struct fb_params *p,
 static void rt_idle_run(void *state, const struct fb_params *p,
 			struct fb_sample *s)
 {
-	struct round r = { state, 0 };
+	struct round r = {state, 0};
 
 	fb_roundtrip(p, s, true, block_round, &r);
 }
 
-/* ---- chain ------------------------------------------------------------------------ */
+/* ---- chain
+ * ------------------------------------------------------------------------ */
 
 /* Links run one after another: each link's done-callback (or, without
  * futures, the link's task itself) submits the next, so `done` is only
@@ -241,7 +236,7 @@ static int link_task(void *arg, void **result)
 static void chain(filch_executor *ex, const struct fb_params *p,
 		  struct fb_sample *s, bool futures)
 {
-	struct chain c = { ex, 0, p->chain_links, fb_latch_new(1) };
+	struct chain c = {ex, 0, p->chain_links, fb_latch_new(1)};
 
 	fb_region_begin(s);
 	if (futures)
@@ -267,18 +262,20 @@ static void chain_nofuture_run(void *state, const struct fb_params *p,
 	chain(state, p, s, false);
 }
 
-#define FILCH_ROW(bench, impl, run) \
-	{ bench, impl, fb_filch_setup, run, fb_filch_teardown }
+#define FB_FILCH_ROW(bench, impl, run)                                         \
+	{                                                                      \
+		bench, impl, fb_filch_setup, run, fb_filch_teardown            \
+	}
 
 const struct fb_impl fb_impls_filch_submit[] = {
-	FILCH_ROW("submit", "filch", submit_run),
-	FILCH_ROW("submit", "filch_nofuture", submit_nofuture_run),
-	FILCH_ROW("submit2", "filch", submit2_run),
-	FILCH_ROW("submit2", "filch_nofuture", submit2_nofuture_run),
-	FILCH_ROW("roundtrip_spin", "filch", rt_spin_run),
-	FILCH_ROW("roundtrip_block", "filch", rt_block_run),
-	FILCH_ROW("roundtrip_idle", "filch", rt_idle_run),
-	FILCH_ROW("chain", "filch", chain_run),
-	FILCH_ROW("chain", "filch_nofuture", chain_nofuture_run),
-	{ NULL, NULL, NULL, NULL, NULL },
+    FB_FILCH_ROW("submit", "filch", submit_run),
+    FB_FILCH_ROW("submit", "filch_nofuture", submit_nofuture_run),
+    FB_FILCH_ROW("submit2", "filch", submit2_run),
+    FB_FILCH_ROW("submit2", "filch_nofuture", submit2_nofuture_run),
+    FB_FILCH_ROW("roundtrip_spin", "filch", rt_spin_run),
+    FB_FILCH_ROW("roundtrip_block", "filch", rt_block_run),
+    FB_FILCH_ROW("roundtrip_idle", "filch", rt_idle_run),
+    FB_FILCH_ROW("chain", "filch", chain_run),
+    FB_FILCH_ROW("chain", "filch_nofuture", chain_nofuture_run),
+    {NULL, NULL, NULL, NULL, NULL},
 };

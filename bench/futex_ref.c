@@ -43,7 +43,8 @@ static void *sleeper(void *arg)
 
 	for (unsigned r = 1; r <= p->rounds; r++) {
 		/* Pairs with the release store of fb_futex_wakeup_us. */
-		while (atomic_load_explicit(&p->word, memory_order_acquire) != r)
+		while (atomic_load_explicit(&p->word, memory_order_acquire) !=
+		       r)
 			futex_wait(&p->word, r - 1);
 		p->woke_ns = fb_now_ns();
 		/* Publishes woke_ns to the waker's acquire load. */
@@ -54,7 +55,7 @@ static void *sleeper(void *arg)
 
 void fb_futex_wakeup_us(unsigned rounds, double *p50, double *p99)
 {
-	struct ping p = { 0, 0, 0, rounds };
+	struct ping p = {0, 0, 0, rounds};
 	int64_t *lat = fb_xmalloc(rounds * sizeof(*lat));
 	struct fb_sample s;
 	pthread_t t;
@@ -70,7 +71,8 @@ void fb_futex_wakeup_us(unsigned rounds, double *p50, double *p99)
 		atomic_store_explicit(&p.word, r, memory_order_release);
 		futex_wake(&p.word);
 		/* Pairs with the sleeper's release store of answered. */
-		while (atomic_load_explicit(&p.answered, memory_order_acquire) != r)
+		while (atomic_load_explicit(&p.answered,
+					    memory_order_acquire) != r)
 			fb_cpu_relax();
 		lat[r - 1] = p.woke_ns - t0;
 	}

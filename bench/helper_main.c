@@ -31,7 +31,8 @@ static const struct fb_impl *linked_impls(void)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: helper --list | --run BENCH WORKERS [--quick]\n");
+	fprintf(stderr,
+		"usage: helper --list | --run BENCH WORKERS [--quick]\n");
 	return 2;
 }
 

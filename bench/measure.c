@@ -37,8 +37,8 @@ int64_t fb_cpu_ns(void)
 void fb_sleep_ns(int64_t ns)
 {
 	struct timespec ts = {
-		.tv_sec = (time_t)(ns / 1000000000),
-		.tv_nsec = (long)(ns % 1000000000),
+	    .tv_sec = (time_t)(ns / 1000000000),
+	    .tv_nsec = (long)(ns % 1000000000),
 	};
 
 	while (nanosleep(&ts, &ts) != 0)

@@ -28,8 +28,8 @@ static int glib_create(unsigned workers, void **pool)
 {
 	GError *err = NULL;
 
-	*pool = g_thread_pool_new(glib_run_item, NULL, (gint)workers, TRUE,
-				  &err);
+	*pool =
+	    g_thread_pool_new(glib_run_item, NULL, (gint)workers, TRUE, &err);
 	if (!*pool) {
 		g_error_free(err);
 		return -EAGAIN;
@@ -51,23 +51,21 @@ static int glib_submit(void *pool, void (*fn)(void *), void *arg)
 }
 
 /* Graceful: runs the queued items, then joins the threads. */
-static void glib_destroy(void *pool)
-{
-	g_thread_pool_free(pool, FALSE, TRUE);
-}
+static void glib_destroy(void *pool) { g_thread_pool_free(pool, FALSE, TRUE); }
 
 static const struct fb_pool_ops glib_ops = {
-	glib_create, glib_submit, glib_destroy,
+    glib_create,
+    glib_submit,
+    glib_destroy,
 };
 
-static int glib_setup(unsigned workers, const struct fb_params *p,
-		      void **state)
+static int glib_setup(unsigned workers, const struct fb_params *p, void **state)
 {
 	return fb_pool_setup(&glib_ops, workers, state);
 }
 
 const struct fb_impl fb_impls_glib[] = {
-	FB_POOL_IMPLS("glib", glib_setup),
-	FB_POOL_MAP_IMPL("glib", glib_setup),
-	{ NULL, NULL, NULL, NULL, NULL },
+    FB_POOL_IMPLS("glib", glib_setup),
+    FB_POOL_MAP_IMPL("glib", glib_setup),
+    {NULL, NULL, NULL, NULL, NULL},
 };

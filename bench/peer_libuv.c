@@ -30,7 +30,7 @@ struct uv_task {
  * thread) update. */
 struct uv_run_ctx {
 	uv_loop_t *loop;
-	unsigned completed; /* after_work callbacks run so far */
+	unsigned completed;		  /* after_work callbacks run so far */
 	void (*work)(struct uv_task *t);  /* on a pool thread; may be NULL */
 	void (*after)(struct uv_task *t); /* on the loop; may be NULL */
 	void *data;			  /* the bench's own state */
@@ -88,12 +88,13 @@ static void uv_teardown(void *state)
 static struct uv_run_ctx run_ctx(void *loop, void (*work)(struct uv_task *),
 				 void (*after)(struct uv_task *), void *data)
 {
-	struct uv_run_ctx c = { loop, 0, work, after, data };
+	struct uv_run_ctx c = {loop, 0, work, after, data};
 
 	return c;
 }
 
-/* ---- submit, submit2 ---------------------------------------------------------- */
+/* ---- submit, submit2
+ * ---------------------------------------------------------- */
 
 static unsigned submit_and_run(uv_loop_t *loop, unsigned n)
 {
@@ -142,7 +143,8 @@ static void submit2_run(void *state, const struct fb_params *p,
 			p->submit_tasks);
 }
 
-/* ---- roundtrip: one request, then the loop until its after_work ran ---------- */
+/* ---- roundtrip: one request, then the loop until its after_work ran
+ * ---------- */
 
 struct round {
 	struct uv_run_ctx c;
@@ -151,10 +153,7 @@ struct round {
 	uintptr_t result;
 };
 
-static void plus_one(struct uv_task *t)
-{
-	t->out = t->index + 1;
-}
+static void plus_one(struct uv_task *t) { t->out = t->index + 1; }
 
 static void keep_result(struct uv_task *t)
 {
@@ -179,7 +178,7 @@ static void round_once(void *arg)
 static void roundtrip(void *state, const struct fb_params *p,
 		      struct fb_sample *s, uv_run_mode mode, bool idle)
 {
-	struct round r = { .mode = mode };
+	struct round r = {.mode = mode};
 
 	r.c = run_ctx(state, plus_one, keep_result, &r);
 	fb_roundtrip(p, s, idle, round_once, &r);
@@ -203,7 +202,8 @@ static void rt_idle_run(void *state, const struct fb_params *p,
 	roundtrip(state, p, s, UV_RUN_ONCE, true);
 }
 
-/* ---- chain: each after_work queues the next ------------------------------------ */
+/* ---- chain: each after_work queues the next
+ * ------------------------------------ */
 
 static void queue_next(struct uv_task *t)
 {
@@ -216,23 +216,22 @@ static void queue_next(struct uv_task *t)
 static void chain_run(void *state, const struct fb_params *p,
 		      struct fb_sample *s)
 {
-	struct uv_run_ctx c = run_ctx(state, NULL, queue_next,
-				      (void *)&p->chain_links);
+	struct uv_run_ctx c =
+	    run_ctx(state, NULL, queue_next, (void *)&p->chain_links);
 
 	fb_region_begin(s);
 	queue(&c, 0);
 	uv_run(c.loop, UV_RUN_DEFAULT);
 	fb_region_end(s);
 	if (c.completed != p->chain_links)
-		fb_fail("%u links ran, expected %u", c.completed, p->chain_links);
+		fb_fail("%u links ran, expected %u", c.completed,
+			p->chain_links);
 }
 
-/* ---- map: one request per item, results by index ------------------------------- */
+/* ---- map: one request per item, results by index
+ * ------------------------------- */
 
-static void map_work(struct uv_task *t)
-{
-	t->out = fb_map_fn(t->index);
-}
+static void map_work(struct uv_task *t) { t->out = fb_map_fn(t->index); }
 
 static void map_store(struct uv_task *t)
 {
@@ -241,8 +240,7 @@ static void map_store(struct uv_task *t)
 	out[t->index] = t->out;
 }
 
-static void map_run(void *state, const struct fb_params *p,
-		    struct fb_sample *s)
+static void map_run(void *state, const struct fb_params *p, struct fb_sample *s)
 {
 	uintptr_t *out = fb_xmalloc(p->map_items * sizeof(*out));
 	struct uv_run_ctx c = run_ctx(state, map_work, map_store, out);
@@ -259,12 +257,10 @@ static void map_run(void *state, const struct fb_params *p,
 	fb_map_check(p->map_items, sum);
 }
 
-/* ---- as_completed: after_work callbacks come in completion order ------------- */
+/* ---- as_completed: after_work callbacks come in completion order
+ * ------------- */
 
-static void tiny_work(struct uv_task *t)
-{
-	fb_spin(fb_tiny_length(t->index));
-}
+static void tiny_work(struct uv_task *t) { fb_spin(fb_tiny_length(t->index)); }
 
 static void mark_seen(struct uv_task *t)
 {
@@ -290,7 +286,8 @@ static void as_completed_run(void *state, const struct fb_params *p,
 	free(seen);
 }
 
-/* ---- wait: the loop runs until the first or the last after_work -------------- */
+/* ---- wait: the loop runs until the first or the last after_work
+ * -------------- */
 
 static void gated_work(struct uv_task *t)
 {
@@ -325,7 +322,8 @@ static void wait_run(void *state, const struct fb_params *p,
 	fb_gated_free(&g);
 }
 
-/* ---- idle ----------------------------------------------------------------------- */
+/* ---- idle
+ * ----------------------------------------------------------------------- */
 
 static void idle_run(void *state, const struct fb_params *p,
 		     struct fb_sample *s)
@@ -338,15 +336,15 @@ static void idle_run(void *state, const struct fb_params *p,
 }
 
 const struct fb_impl fb_impls_libuv[] = {
-	{ "submit", "libuv", uv_setup, submit_run, uv_teardown },
-	{ "submit2", "libuv", uv_setup, submit2_run, uv_teardown },
-	{ "roundtrip_spin", "libuv", uv_setup, rt_spin_run, uv_teardown },
-	{ "roundtrip_block", "libuv", uv_setup, rt_block_run, uv_teardown },
-	{ "roundtrip_idle", "libuv", uv_setup, rt_idle_run, uv_teardown },
-	{ "chain", "libuv", uv_setup, chain_run, uv_teardown },
-	{ "map", "libuv", uv_setup, map_run, uv_teardown },
-	{ "as_completed", "libuv", uv_setup, as_completed_run, uv_teardown },
-	{ "wait", "libuv", uv_setup, wait_run, uv_teardown },
-	{ "idle", "libuv", uv_setup, idle_run, uv_teardown },
-	{ NULL, NULL, NULL, NULL, NULL },
+    {"submit", "libuv", uv_setup, submit_run, uv_teardown},
+    {"submit2", "libuv", uv_setup, submit2_run, uv_teardown},
+    {"roundtrip_spin", "libuv", uv_setup, rt_spin_run, uv_teardown},
+    {"roundtrip_block", "libuv", uv_setup, rt_block_run, uv_teardown},
+    {"roundtrip_idle", "libuv", uv_setup, rt_idle_run, uv_teardown},
+    {"chain", "libuv", uv_setup, chain_run, uv_teardown},
+    {"map", "libuv", uv_setup, map_run, uv_teardown},
+    {"as_completed", "libuv", uv_setup, as_completed_run, uv_teardown},
+    {"wait", "libuv", uv_setup, wait_run, uv_teardown},
+    {"idle", "libuv", uv_setup, idle_run, uv_teardown},
+    {NULL, NULL, NULL, NULL, NULL},
 };

@@ -25,13 +25,12 @@ static int naive_submit(void *pool, void (*fn)(void *), void *arg)
 	return naive_pool_submit(pool, fn, arg);
 }
 
-static void naive_destroy(void *pool)
-{
-	naive_pool_destroy(pool);
-}
+static void naive_destroy(void *pool) { naive_pool_destroy(pool); }
 
 static const struct fb_pool_ops naive_ops = {
-	naive_create, naive_submit, naive_destroy,
+    naive_create,
+    naive_submit,
+    naive_destroy,
 };
 
 static int naive_setup(unsigned workers, const struct fb_params *p,
@@ -100,7 +99,7 @@ static enum fb_steal_result locked_steal(void *deque, void **item)
 }
 
 static const struct fb_deque_ops locked_ops = {
-	locked_push, locked_pop, locked_steal, NULL, NULL,
+    locked_push, locked_pop, locked_steal, NULL, NULL,
 };
 
 static int deque_setup(unsigned workers, const struct fb_params *p,
@@ -129,8 +128,8 @@ static void deque_teardown(void *state)
 }
 
 const struct fb_impl fb_impls_naive[] = {
-	{ "deque", "naive", deque_setup, deque_run, deque_teardown },
-	FB_POOL_IMPLS("naive", naive_setup),
-	FB_POOL_MAP_IMPL("naive", naive_setup),
-	{ NULL, NULL, NULL, NULL, NULL },
+    {"deque", "naive", deque_setup, deque_run, deque_teardown},
+    FB_POOL_IMPLS("naive", naive_setup),
+    FB_POOL_MAP_IMPL("naive", naive_setup),
+    {NULL, NULL, NULL, NULL, NULL},
 };

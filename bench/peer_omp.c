@@ -18,29 +18,26 @@
 #include "workloads.h"
 
 #ifdef FB_OMP_IOMP
-#define OMP_IMPL "iomp"
+#define OMP_IMPL  "iomp"
 #define OMP_IMPLS fb_impls_iomp
 #else
-#define OMP_IMPL "gomp"
+#define OMP_IMPL  "gomp"
 #define OMP_IMPLS fb_impls_gomp
 #endif
 
 /* The problem sizes tasks read (runs are never concurrent). */
 static const struct fb_params *params;
 
-static int omp_setup(unsigned workers, const struct fb_params *p,
-		     void **state)
+static int omp_setup(unsigned workers, const struct fb_params *p, void **state)
 {
 	*state = (void *)(uintptr_t)workers;
 	return 0;
 }
 
-static int workers_of(void *state)
-{
-	return (int)(uintptr_t)state;
-}
+static int workers_of(void *state) { return (int)(uintptr_t)state; }
 
-/* ---- fork-join ------------------------------------------------------------ */
+/* ---- fork-join ------------------------------------------------------------
+ */
 
 static long fib(unsigned n)
 {
@@ -55,8 +52,7 @@ static long fib(unsigned n)
 	return a + b;
 }
 
-static void fib_run(void *state, const struct fb_params *p,
-		    struct fb_sample *s)
+static void fib_run(void *state, const struct fb_params *p, struct fb_sample *s)
 {
 	long r = 0;
 
@@ -91,7 +87,7 @@ static long queens(struct fb_queens q)
 static void nqueens_run(void *state, const struct fb_params *p,
 			struct fb_sample *s)
 {
-	struct fb_queens empty = { 0, 0, 0, 0 };
+	struct fb_queens empty = {0, 0, 0, 0};
 	long r = 0;
 
 	params = p;
@@ -127,8 +123,7 @@ static size_t uts(const struct fb_uts_tree *t, uint64_t node, unsigned depth)
 	return nodes;
 }
 
-static void uts_run(void *state, const struct fb_params *p,
-		    struct fb_sample *s)
+static void uts_run(void *state, const struct fb_params *p, struct fb_sample *s)
 {
 	size_t nodes[FB_UTS_TREES];
 
@@ -136,7 +131,8 @@ static void uts_run(void *state, const struct fb_params *p,
 #pragma omp parallel num_threads(workers_of(state))
 #pragma omp single
 	for (int i = 0; i < FB_UTS_TREES; i++)
-		nodes[i] = uts(&fb_uts_forest(p)[i], fb_uts_forest(p)[i].root, 0);
+		nodes[i] =
+		    uts(&fb_uts_forest(p)[i], fb_uts_forest(p)[i].root, 0);
 	fb_region_end(s);
 	for (int i = 0; i < FB_UTS_TREES; i++)
 		fb_uts_check(&fb_uts_forest(p)[i], nodes[i]);
@@ -235,7 +231,8 @@ static void matmul_teardown(void *state)
 	free(st);
 }
 
-/* ---- submit: one member creates the tasks, `workers` others run them ------ */
+/* ---- submit: one member creates the tasks, `workers` others run them ------
+ */
 
 static unsigned empty_tasks(int team, unsigned n)
 {
@@ -263,7 +260,8 @@ static void submit_run(void *state, const struct fb_params *p,
 		fb_fail("%u of %u tasks ran", ran, p->submit_tasks);
 }
 
-/* ---- chain: each task creates the next ------------------------------------- */
+/* ---- chain: each task creates the next -------------------------------------
+ */
 
 static void chain_link(atomic_uint *done, unsigned links)
 {
@@ -292,10 +290,10 @@ static void chain_run(void *state, const struct fb_params *p,
 			p->chain_links);
 }
 
-/* ---- map: a parallel loop ------------------------------------------------------ */
+/* ---- map: a parallel loop
+ * ------------------------------------------------------ */
 
-static void map_run(void *state, const struct fb_params *p,
-		    struct fb_sample *s)
+static void map_run(void *state, const struct fb_params *p, struct fb_sample *s)
 {
 	long n = (long)p->map_items;
 	uintptr_t *out = fb_xmalloc((size_t)n * sizeof(*out));
@@ -312,7 +310,8 @@ static void map_run(void *state, const struct fb_params *p,
 	fb_map_check((size_t)n, sum);
 }
 
-/* ---- idle: the team's threads after a region ------------------------------- */
+/* ---- idle: the team's threads after a region -------------------------------
+ */
 
 static void idle_run(void *state, const struct fb_params *p,
 		     struct fb_sample *s)
@@ -325,14 +324,14 @@ static void idle_run(void *state, const struct fb_params *p,
 }
 
 const struct fb_impl OMP_IMPLS[] = {
-	{ "fib", OMP_IMPL, omp_setup, fib_run, NULL },
-	{ "nqueens", OMP_IMPL, omp_setup, nqueens_run, NULL },
-	{ "uts", OMP_IMPL, omp_setup, uts_run, NULL },
-	{ "skynet", OMP_IMPL, omp_setup, skynet_run, NULL },
-	{ "matmul", OMP_IMPL, matmul_setup, matmul_run, matmul_teardown },
-	{ "submit", OMP_IMPL, omp_setup, submit_run, NULL },
-	{ "chain", OMP_IMPL, omp_setup, chain_run, NULL },
-	{ "map", OMP_IMPL, omp_setup, map_run, NULL },
-	{ "idle", OMP_IMPL, omp_setup, idle_run, NULL },
-	{ NULL, NULL, NULL, NULL, NULL },
+    {"fib", OMP_IMPL, omp_setup, fib_run, NULL},
+    {"nqueens", OMP_IMPL, omp_setup, nqueens_run, NULL},
+    {"uts", OMP_IMPL, omp_setup, uts_run, NULL},
+    {"skynet", OMP_IMPL, omp_setup, skynet_run, NULL},
+    {"matmul", OMP_IMPL, matmul_setup, matmul_run, matmul_teardown},
+    {"submit", OMP_IMPL, omp_setup, submit_run, NULL},
+    {"chain", OMP_IMPL, omp_setup, chain_run, NULL},
+    {"map", OMP_IMPL, omp_setup, map_run, NULL},
+    {"idle", OMP_IMPL, omp_setup, idle_run, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
 };

@@ -20,7 +20,8 @@
 #include "pool_benches.h"
 #include "workloads.h"
 
-namespace {
+namespace
+{
 
 // An arena of `workers` threads. TBB allows hardware_concurrency - 1
 // workers by default; global_control lifts the limit to what was asked.
@@ -28,9 +29,8 @@ struct Arena {
 	tbb::global_control limit;
 	tbb::task_arena arena;
 	Arena(unsigned workers, unsigned reserved_for_caller)
-		: limit(tbb::global_control::max_allowed_parallelism,
-			workers + 1),
-		  arena((int)workers, reserved_for_caller)
+	    : limit(tbb::global_control::max_allowed_parallelism, workers + 1),
+	      arena((int)workers, reserved_for_caller)
 	{
 		arena.initialize();
 	}
@@ -46,10 +46,7 @@ int fj_setup(unsigned workers, const fb_params *p, void **state)
 	return *state ? 0 : -ENOMEM;
 }
 
-void fj_teardown(void *state)
-{
-	delete static_cast<Arena *>(state);
-}
+void fj_teardown(void *state) { delete static_cast<Arena *>(state); }
 
 template <typename F> void in_arena(void *state, const fb_params *p, F f)
 {
@@ -107,7 +104,7 @@ void nqueens_run(void *state, const fb_params *p, fb_sample *s)
 	long r = 0;
 
 	fb_region_begin(s);
-	in_arena(state, p, [&] { r = queens(fb_queens{ 0, 0, 0, 0 }); });
+	in_arena(state, p, [&] { r = queens(fb_queens{0, 0, 0, 0}); });
 	fb_region_end(s);
 	fb_nqueens_check(p->nqueens_n, r);
 }
@@ -138,7 +135,8 @@ void uts_run(void *state, const fb_params *p, fb_sample *s)
 	fb_region_begin(s);
 	in_arena(state, p, [&] {
 		for (int i = 0; i < FB_UTS_TREES; i++)
-			nodes[i] = uts(&fb_uts_forest(p)[i], fb_uts_forest(p)[i].root, 0);
+			nodes[i] = uts(&fb_uts_forest(p)[i],
+				       fb_uts_forest(p)[i].root, 0);
 	});
 	fb_region_end(s);
 	for (int i = 0; i < FB_UTS_TREES; i++)
@@ -260,7 +258,7 @@ void map_run(void *state, const fb_params *p, fb_sample *s)
 // Enqueued tasks not yet finished: destroy waits for them (graceful).
 struct Pool {
 	Arena arena;
-	std::atomic<long> pending{ 0 };
+	std::atomic<long> pending{0};
 	Pool(unsigned workers) : arena(workers, 0) {}
 };
 
@@ -295,7 +293,7 @@ void pool_destroy(void *pool)
 	delete p;
 }
 
-const fb_pool_ops tbb_pool_ops = { pool_create, pool_submit, pool_destroy };
+const fb_pool_ops tbb_pool_ops = {pool_create, pool_submit, pool_destroy};
 
 int pool_setup(unsigned workers, const fb_params *p, void **state)
 {
@@ -305,12 +303,12 @@ int pool_setup(unsigned workers, const fb_params *p, void **state)
 } // namespace
 
 extern "C" const struct fb_impl fb_impls_tbb[] = {
-	{ "fib", "tbb", fj_setup, fib_run, fj_teardown },
-	{ "nqueens", "tbb", fj_setup, nqueens_run, fj_teardown },
-	{ "uts", "tbb", fj_setup, uts_run, fj_teardown },
-	{ "skynet", "tbb", fj_setup, skynet_run, fj_teardown },
-	{ "matmul", "tbb", matmul_setup, matmul_run, matmul_teardown },
-	{ "map", "tbb", fj_setup, map_run, fj_teardown },
-	FB_POOL_IMPLS("tbb", pool_setup),
-	{ nullptr, nullptr, nullptr, nullptr, nullptr },
+    {"fib", "tbb", fj_setup, fib_run, fj_teardown},
+    {"nqueens", "tbb", fj_setup, nqueens_run, fj_teardown},
+    {"uts", "tbb", fj_setup, uts_run, fj_teardown},
+    {"skynet", "tbb", fj_setup, skynet_run, fj_teardown},
+    {"matmul", "tbb", matmul_setup, matmul_run, matmul_teardown},
+    {"map", "tbb", fj_setup, map_run, fj_teardown},
+    FB_POOL_IMPLS("tbb", pool_setup),
+    {nullptr, nullptr, nullptr, nullptr, nullptr},
 };

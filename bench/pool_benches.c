@@ -19,8 +19,7 @@ struct pool_state {
 	struct fb_latch *latch;
 };
 
-int fb_pool_setup(const struct fb_pool_ops *ops, unsigned workers,
-		  void **state)
+int fb_pool_setup(const struct fb_pool_ops *ops, unsigned workers, void **state)
 {
 	struct pool_state *st = fb_xcalloc(1, sizeof(*st));
 
@@ -53,10 +52,7 @@ static void submit(struct pool_state *st, void (*fn)(void *), void *arg)
 	FB_CHECK_RC(st->ops->submit(pool_of(st), fn, arg));
 }
 
-static void count_down_task(void *arg)
-{
-	fb_latch_count_down(arg);
-}
+static void count_down_task(void *arg) { fb_latch_count_down(arg); }
 
 /* ---- submit, submit2 ---------------------------------------------------- */
 
@@ -95,7 +91,8 @@ void fb_pool_submit2_run(void *state, const struct fb_params *p,
 	fb_region_end(s);
 }
 
-/* ---- roundtrip ------------------------------------------------------------ */
+/* ---- roundtrip ------------------------------------------------------------
+ */
 
 /* One round's task and result: the task computes in + 1. */
 struct round_cell {
@@ -151,7 +148,7 @@ static void block_round(void *arg)
 static void roundtrip(struct pool_state *st, const struct fb_params *p,
 		      struct fb_sample *s, bool spin, bool idle)
 {
-	struct round_cell c = { .st = st, .latch = st->latch };
+	struct round_cell c = {.st = st, .latch = st->latch};
 
 	pool_of(st);
 	fb_roundtrip(p, s, idle, spin ? spin_round : block_round, &c);
@@ -175,7 +172,8 @@ void fb_pool_rt_idle_run(void *state, const struct fb_params *p,
 	roundtrip(state, p, s, false, true);
 }
 
-/* ---- chain ---------------------------------------------------------------- */
+/* ---- chain ----------------------------------------------------------------
+ */
 
 /* Each link's task submits the next one: links run one after another, so
  * the pool's queue orders the accesses to `done`. */
@@ -198,7 +196,7 @@ void fb_pool_chain_run(void *state, const struct fb_params *p,
 		       struct fb_sample *s)
 {
 	struct pool_state *st = state;
-	struct chain ch = { st, 0, p->chain_links };
+	struct chain ch = {st, 0, p->chain_links};
 
 	pool_of(st);
 	fb_latch_reset(st->latch, 1);
@@ -210,7 +208,8 @@ void fb_pool_chain_run(void *state, const struct fb_params *p,
 		fb_fail("%u links ran, expected %u", ch.done, p->chain_links);
 }
 
-/* ---- map: one task per item, results read in input order ------------------- */
+/* ---- map: one task per item, results read in input order -------------------
+ */
 
 struct map_cell {
 	uintptr_t in, out;
@@ -250,7 +249,8 @@ void fb_pool_map_run(void *state, const struct fb_params *p,
 	fb_map_check(n, sum);
 }
 
-/* ---- as_completed: a mutex + condvar queue of finished indices ------------- */
+/* ---- as_completed: a mutex + condvar queue of finished indices -------------
+ */
 
 struct completions {
 	pthread_mutex_t lock;
@@ -295,7 +295,7 @@ void fb_pool_as_completed_run(void *state, const struct fb_params *p,
 	unsigned n = p->as_completed_futures;
 	struct ac_cell *cells = fb_xmalloc(n * sizeof(*cells));
 	unsigned char *seen = fb_xcalloc(n, 1);
-	struct completions q = { .order = fb_xmalloc(n * sizeof(unsigned)) };
+	struct completions q = {.order = fb_xmalloc(n * sizeof(unsigned))};
 
 	pool_of(st);
 	pthread_mutex_init(&q.lock, NULL);
@@ -321,7 +321,8 @@ void fb_pool_as_completed_run(void *state, const struct fb_params *p,
 	free(cells);
 }
 
-/* ---- wait: ALL_COMPLETED by a latch of n, FIRST_COMPLETED by a latch of 1 --- */
+/* ---- wait: ALL_COMPLETED by a latch of n, FIRST_COMPLETED by a latch of 1 ---
+ */
 
 struct wait_run {
 	struct fb_gated gated;
@@ -386,7 +387,8 @@ void fb_pool_wait_run(void *state, const struct fb_params *p,
 	free(cells);
 }
 
-/* ---- idle and shutdown: a fresh pool per run ---------------------------------- */
+/* ---- idle and shutdown: a fresh pool per run
+ * ---------------------------------- */
 
 static void *busy_pool(struct pool_state *st)
 {

@@ -41,30 +41,34 @@ void fb_pool_as_completed_run(void *, const struct fb_params *,
 			      struct fb_sample *);
 void fb_pool_wait_run(void *, const struct fb_params *, struct fb_sample *);
 void fb_pool_idle_run(void *, const struct fb_params *, struct fb_sample *);
-void fb_pool_shutdown_run(void *, const struct fb_params *,
-			  struct fb_sample *);
+void fb_pool_shutdown_run(void *, const struct fb_params *, struct fb_sample *);
 
 /* The fb_impl entries of a pool peer called impl whose setup calls
  * fb_pool_setup; map (one task per item) is separate, for peers without a
  * parallel loop of their own: FB_POOL_MAP_IMPL. */
-#define FB_POOL_IMPLS(impl, setup)                                            \
-	{ "submit", impl, setup, fb_pool_submit_run, fb_pool_teardown },      \
-	{ "submit2", impl, setup, fb_pool_submit2_run, fb_pool_teardown },    \
-	{ "roundtrip_spin", impl, setup, fb_pool_rt_spin_run,                 \
-	  fb_pool_teardown },                                                 \
-	{ "roundtrip_block", impl, setup, fb_pool_rt_block_run,               \
-	  fb_pool_teardown },                                                 \
-	{ "roundtrip_idle", impl, setup, fb_pool_rt_idle_run,                 \
-	  fb_pool_teardown },                                                 \
-	{ "chain", impl, setup, fb_pool_chain_run, fb_pool_teardown },        \
-	{ "as_completed", impl, setup, fb_pool_as_completed_run,              \
-	  fb_pool_teardown },                                                 \
-	{ "wait", impl, setup, fb_pool_wait_run, fb_pool_teardown },          \
-	{ "idle", impl, setup, fb_pool_idle_run, fb_pool_teardown },          \
-	{ "shutdown", impl, setup, fb_pool_shutdown_run, fb_pool_teardown }
+#define FB_POOL_IMPLS(impl, setup)                                             \
+	{"submit", impl, setup, fb_pool_submit_run, fb_pool_teardown},         \
+	    {"submit2", impl, setup, fb_pool_submit2_run, fb_pool_teardown},   \
+	    {"roundtrip_spin", impl, setup, fb_pool_rt_spin_run,               \
+	     fb_pool_teardown},                                                \
+	    {"roundtrip_block", impl, setup, fb_pool_rt_block_run,             \
+	     fb_pool_teardown},                                                \
+	    {"roundtrip_idle", impl, setup, fb_pool_rt_idle_run,               \
+	     fb_pool_teardown},                                                \
+	    {"chain", impl, setup, fb_pool_chain_run, fb_pool_teardown},       \
+	    {"as_completed", impl, setup, fb_pool_as_completed_run,            \
+	     fb_pool_teardown},                                                \
+	    {"wait", impl, setup, fb_pool_wait_run, fb_pool_teardown},         \
+	    {"idle", impl, setup, fb_pool_idle_run, fb_pool_teardown},         \
+	{                                                                      \
+		"shutdown", impl, setup, fb_pool_shutdown_run,                 \
+		    fb_pool_teardown                                           \
+	}
 
-#define FB_POOL_MAP_IMPL(impl, setup)                                         \
-	{ "map", impl, setup, fb_pool_map_run, fb_pool_teardown }
+#define FB_POOL_MAP_IMPL(impl, setup)                                          \
+	{                                                                      \
+		"map", impl, setup, fb_pool_map_run, fb_pool_teardown          \
+	}
 
 #ifdef __cplusplus
 }

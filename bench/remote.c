@@ -68,7 +68,7 @@ int fb_remote_list(const char *path,
 		   void (*fn)(const char *bench, const char *impl, void *arg),
 		   void *arg)
 {
-	char *argv[] = { (char *)path, (char *)"--list", NULL };
+	char *argv[] = {(char *)path, (char *)"--list", NULL};
 	char line[256], bench[64], impl[64];
 	FILE *to, *from;
 	pid_t pid;
@@ -91,8 +91,12 @@ struct fb_remote *fb_remote_start(const char *path, const char *bench,
 {
 	struct fb_remote *r = fb_xcalloc(1, sizeof(*r));
 	char w[16];
-	char *argv[] = { (char *)path, (char *)"--run", (char *)bench, w,
-			 quick ? (char *)"--quick" : NULL, NULL };
+	char *argv[] = {(char *)path,
+			(char *)"--run",
+			(char *)bench,
+			w,
+			quick ? (char *)"--quick" : NULL,
+			NULL};
 
 	snprintf(w, sizeof(w), "%u", workers);
 	snprintf(r->path, sizeof(r->path), "%s", path);

@@ -178,7 +178,8 @@ static void print_tsv(const struct fb_bench *b, const struct fb_row *rows,
 		for (unsigned q = 0; q < r->nratios; q++) {
 			char name[48];
 
-			snprintf(name, sizeof(name), "vs_%s", r->ratio[q].other);
+			snprintf(name, sizeof(name), "vs_%s",
+				 r->ratio[q].other);
 			tsv_row(b->name, r, name, "x", &r->ratio[q].r);
 		}
 	}
@@ -267,6 +268,6 @@ void fb_report_note(const char *fmt, ...)
 
 int fb_report_svg(const char *path)
 {
-	return fb_svg_write(path, "filch-bench: filch against the others",
-			    bars, nbars);
+	return fb_svg_write(path, "filch-bench: filch against the others", bars,
+			    nbars);
 }

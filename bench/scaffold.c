@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* scaffold.c - rounds, gated tasks and idle window shared by every implementation. */
+/* scaffold.c - rounds, gated tasks and idle window shared by every
+ * implementation. */
 #include "config.h"
 
 #include "scaffold.h"
@@ -7,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define IDLE_PAUSE_NS 1000000	/* roundtrip_idle: sleep between rounds */
-#define GATE_DELAY_NS 2000000	/* wait: the gate opens after this */
+#define IDLE_PAUSE_NS 1000000 /* roundtrip_idle: sleep between rounds */
+#define GATE_DELAY_NS 2000000 /* wait: the gate opens after this */
 
 struct submitter {
 	void (*submit)(void *ctx, unsigned n);
@@ -136,8 +137,8 @@ void fb_idle_window(const struct fb_params *p, struct fb_sample *s)
 	int64_t cpu0 = fb_cpu_ns();
 
 	fb_sleep_ns((int64_t)p->idle_ms * 1000000);
-	s->value[0] = (double)(fb_cpu_ns() - cpu0) / 1e6 /
-		      (p->idle_ms / 1000.0);
+	s->value[0] =
+	    (double)(fb_cpu_ns() - cpu0) / 1e6 / (p->idle_ms / 1000.0);
 	s->ns = (int64_t)p->idle_ms * 1000000;
 	s->instr = -1;
 }

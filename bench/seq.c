@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* seq.c - sequential C (impl "seq"): the floor the runtimes are measured against. */
+/* seq.c - sequential C (impl "seq"): the floor the runtimes are measured
+ * against. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -7,8 +8,7 @@
 #include "fb.h"
 #include "workloads.h"
 
-static void fib_run(void *state, const struct fb_params *p,
-		    struct fb_sample *s)
+static void fib_run(void *state, const struct fb_params *p, struct fb_sample *s)
 {
 	long r;
 
@@ -21,7 +21,7 @@ static void fib_run(void *state, const struct fb_params *p,
 static void nqueens_run(void *state, const struct fb_params *p,
 			struct fb_sample *s)
 {
-	struct fb_queens empty = { 0, 0, 0, 0 };
+	struct fb_queens empty = {0, 0, 0, 0};
 	long r;
 
 	fb_region_begin(s);
@@ -30,14 +30,14 @@ static void nqueens_run(void *state, const struct fb_params *p,
 	fb_nqueens_check(p->nqueens_n, r);
 }
 
-static void uts_run(void *state, const struct fb_params *p,
-		    struct fb_sample *s)
+static void uts_run(void *state, const struct fb_params *p, struct fb_sample *s)
 {
 	size_t nodes[FB_UTS_TREES];
 
 	fb_region_begin(s);
 	for (int i = 0; i < FB_UTS_TREES; i++)
-		nodes[i] = fb_uts_seq(&fb_uts_forest(p)[i], fb_uts_forest(p)[i].root, 0);
+		nodes[i] = fb_uts_seq(&fb_uts_forest(p)[i],
+				      fb_uts_forest(p)[i].root, 0);
 	fb_region_end(s);
 	for (int i = 0; i < FB_UTS_TREES; i++)
 		fb_uts_check(&fb_uts_forest(p)[i], nodes[i]);
@@ -83,8 +83,7 @@ static void matmul_teardown(void *state)
 	free(state);
 }
 
-static void map_run(void *state, const struct fb_params *p,
-		    struct fb_sample *s)
+static void map_run(void *state, const struct fb_params *p, struct fb_sample *s)
 {
 	uintptr_t *results = fb_xmalloc(p->map_items * sizeof(*results));
 	uint64_t sum = 0;
@@ -115,12 +114,12 @@ static void as_completed_run(void *state, const struct fb_params *p,
 }
 
 const struct fb_impl fb_impls_seq[] = {
-	{ "fib", "seq", NULL, fib_run, NULL },
-	{ "nqueens", "seq", NULL, nqueens_run, NULL },
-	{ "uts", "seq", NULL, uts_run, NULL },
-	{ "skynet", "seq", NULL, skynet_run, NULL },
-	{ "matmul", "seq", matmul_setup, matmul_run, matmul_teardown },
-	{ "map", "seq", NULL, map_run, NULL },
-	{ "as_completed", "seq", NULL, as_completed_run, NULL },
-	{ NULL, NULL, NULL, NULL, NULL },
+    {"fib", "seq", NULL, fib_run, NULL},
+    {"nqueens", "seq", NULL, nqueens_run, NULL},
+    {"uts", "seq", NULL, uts_run, NULL},
+    {"skynet", "seq", NULL, skynet_run, NULL},
+    {"matmul", "seq", matmul_setup, matmul_run, matmul_teardown},
+    {"map", "seq", NULL, map_run, NULL},
+    {"as_completed", "seq", NULL, as_completed_run, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
 };

@@ -8,13 +8,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#define LABEL_W 260	/* left column: labels */
-#define PLOT_W 480	/* the bars */
-#define VALUE_W 80	/* right column: the median */
-#define ROW_H 18
-#define HEAD_H 22
-#define TOP 56
-#define LOG2_SPAN 5.0	/* the axis spans 1/32 .. 32 */
+#define LABEL_W	  260 /* left column: labels */
+#define PLOT_W	  480 /* the bars */
+#define VALUE_W	  80  /* right column: the median */
+#define ROW_H	  18
+#define HEAD_H	  22
+#define TOP	  56
+#define LOG2_SPAN 5.0 /* the axis spans 1/32 .. 32 */
 
 /* x of ratio r on the log axis. */
 static double xpos(double r)
@@ -44,8 +44,8 @@ static void text(FILE *f, double x, double y, const char *anchor,
 	fputs("</text>\n", f);
 }
 
-int fb_svg_write(const char *path, const char *title,
-		 const struct fb_bar *bars, unsigned n)
+int fb_svg_write(const char *path, const char *title, const struct fb_bar *bars,
+		 unsigned n)
 {
 	unsigned groups = 0;
 	double height, y;
@@ -95,7 +95,8 @@ int fb_svg_write(const char *path, const char *title,
 		cy = y + ROW_H / 2.0;
 		text(f, LABEL_W - 8, cy + 4, "end", "", b->label);
 		if (isnan(b->median)) {
-			text(f, x0 + 4, cy + 4, "start", "fill=\"#999\"", "n/a");
+			text(f, x0 + 4, cy + 4, "start", "fill=\"#999\"",
+			     "n/a");
 			y += ROW_H;
 			continue;
 		}

@@ -14,7 +14,7 @@ struct fb_bar {
 };
 
 /* Writes the chart to path. Returns 0, or -1 with errno set. */
-int fb_svg_write(const char *path, const char *title,
-		 const struct fb_bar *bars, unsigned n);
+int fb_svg_write(const char *path, const char *title, const struct fb_bar *bars,
+		 unsigned n);
 
 #endif /* FB_SVG_H */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* workloads.c - sequential versions and answer checks of the suite's problems. */
+/* workloads.c - sequential versions and answer checks of the suite's problems.
+ */
 #include "config.h"
 
 #include "workloads.h"
@@ -48,7 +49,8 @@ double fb_fib_spawns(unsigned n)
 void fb_fib_check(unsigned n, long got)
 {
 	if (got != fib_iterative(n))
-		fb_fail("fib(%u) = %ld, expected %ld", n, got, fib_iterative(n));
+		fb_fail("fib(%u) = %ld, expected %ld", n, got,
+			fib_iterative(n));
 }
 
 /* ---- nqueens ------------------------------------------------------------ */
@@ -74,8 +76,8 @@ long fb_nqueens_seq(const struct fb_queens *q, unsigned n)
 void fb_nqueens_check(unsigned n, long solutions)
 {
 	/* OEIS A000170. */
-	static const long known[] = { 1, 1, 0, 0, 2, 10, 4, 40, 92, 352,
-				      724, 2680, 14200, 73712, 365596 };
+	static const long known[] = {
+	    1, 1, 0, 0, 2, 10, 4, 40, 92, 352, 724, 2680, 14200, 73712, 365596};
 
 	if (n >= sizeof(known) / sizeof(known[0]))
 		fb_fail("nqueens: no known answer for n = %u", n);
@@ -89,16 +91,30 @@ void fb_nqueens_check(unsigned n, long solutions)
 /* Node counts measured once with fb_uts_seq and fixed here: a change of the
  * hash or of a shape shows as a failed check. */
 static const struct fb_uts_tree full_forest[FB_UTS_TREES] = {
-	{ .shape = FB_UTS_GEOMETRIC, .root = 16, .b0 = 4.0, .depth = 10,
-	  .nodes = 1812483 },
-	{ .shape = FB_UTS_BINOMIAL, .root = 6, .b0 = 2000, .q = 0.124875,
-	  .m = 8, .nodes = 2029137 },
+    {.shape = FB_UTS_GEOMETRIC,
+     .root = 16,
+     .b0 = 4.0,
+     .depth = 10,
+     .nodes = 1812483},
+    {.shape = FB_UTS_BINOMIAL,
+     .root = 6,
+     .b0 = 2000,
+     .q = 0.124875,
+     .m = 8,
+     .nodes = 2029137},
 };
 static const struct fb_uts_tree quick_forest[FB_UTS_TREES] = {
-	{ .shape = FB_UTS_GEOMETRIC, .root = 7, .b0 = 4.0, .depth = 10,
-	  .nodes = 284586 },
-	{ .shape = FB_UTS_BINOMIAL, .root = 14, .b0 = 2000, .q = 0.124875,
-	  .m = 8, .nodes = 583457 },
+    {.shape = FB_UTS_GEOMETRIC,
+     .root = 7,
+     .b0 = 4.0,
+     .depth = 10,
+     .nodes = 284586},
+    {.shape = FB_UTS_BINOMIAL,
+     .root = 14,
+     .b0 = 2000,
+     .q = 0.124875,
+     .m = 8,
+     .nodes = 583457},
 };
 
 const struct fb_uts_tree *fb_uts_forest(const struct fb_params *p)
@@ -174,7 +190,8 @@ void fb_uts_check(const struct fb_uts_tree *t, size_t got)
 			got, t->nodes);
 }
 
-/* ---- skynet --------------------------------------------------------------- */
+/* ---- skynet ---------------------------------------------------------------
+ */
 
 long long fb_skynet_seq(long long num, long long size)
 {
@@ -204,7 +221,8 @@ void fb_skynet_check(unsigned leaves, long long sum)
 		fb_fail("skynet(%u) = %lld, expected %lld", leaves, sum, want);
 }
 
-/* ---- matmul --------------------------------------------------------------- */
+/* ---- matmul ---------------------------------------------------------------
+ */
 
 void fb_matmul_init(struct fb_matmul *m, unsigned n)
 {
@@ -234,7 +252,7 @@ void fb_matmul_reset(struct fb_matmul *m)
 
 struct fb_mm_job fb_matmul_root(struct fb_matmul *m)
 {
-	struct fb_mm_job j = { m->c, m->a, m->b, m->n, m->n };
+	struct fb_mm_job j = {m->c, m->a, m->b, m->n, m->n};
 
 	return j;
 }
@@ -325,12 +343,10 @@ void fb_matmul_check(const struct fb_matmul *m)
 	free(bx);
 }
 
-double fb_matmul_flops(unsigned n)
-{
-	return 2.0 * n * n * n;
-}
+double fb_matmul_flops(unsigned n) { return 2.0 * n * n * n; }
 
-/* ---- tiny tasks ------------------------------------------------------------ */
+/* ---- tiny tasks ------------------------------------------------------------
+ */
 
 void fb_spin(unsigned iters)
 {
@@ -338,10 +354,7 @@ void fb_spin(unsigned iters)
 		__asm__ volatile("" ::: "memory");
 }
 
-unsigned fb_tiny_length(unsigned i)
-{
-	return (unsigned)(mix64(i) % 16) * 16;
-}
+unsigned fb_tiny_length(unsigned i) { return (unsigned)(mix64(i) % 16) * 16; }
 
 void fb_map_check(size_t n, uint64_t sum)
 {

@@ -66,11 +66,11 @@ enum fb_uts_shape { FB_UTS_GEOMETRIC, FB_UTS_BINOMIAL };
 struct fb_uts_tree {
 	enum fb_uts_shape shape;
 	uint64_t root;
-	double b0;	   /* geometric: mean children; binomial: root's */
-	unsigned depth;	   /* geometric: no children at this depth */
-	double q;	   /* binomial: P(a node has m children) */
+	double b0;	/* geometric: mean children; binomial: root's */
+	unsigned depth; /* geometric: no children at this depth */
+	double q;	/* binomial: P(a node has m children) */
 	unsigned m;
-	size_t nodes;	   /* the size of this tree (checked) */
+	size_t nodes; /* the size of this tree (checked) */
 };
 
 #define FB_UTS_TREES 2
@@ -138,10 +138,7 @@ void fb_spin(unsigned iters);
 unsigned fb_tiny_length(unsigned i);
 /* The trivial function mapped by the map bench, and the sum of its results
  * over 0..n-1. */
-static inline uintptr_t fb_map_fn(uintptr_t x)
-{
-	return 2 * x + 1;
-}
+static inline uintptr_t fb_map_fn(uintptr_t x) { return 2 * x + 1; }
 void fb_map_check(size_t n, uint64_t sum);
 
 #ifdef __cplusplus
