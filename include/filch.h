@@ -113,11 +113,13 @@ struct filch_executor_opts {
 	int64_t full_timeout_ns; /* for FILCH_FULL_BLOCK; 0 = FILCH_FOREVER */
 };
 
-/* Creates an executor and starts its workers. Returns 0 and *ex, -EINVAL
- * (NULL ex, bad option), -ENOMEM, -EAGAIN (thread creation failed), or the
- * initializer's code made negative. On error nothing is left running.
- * Foreign thread or worker; blocks until every worker has run its
- * initializer. */
+/* Creates an executor and starts its workers. Returns 0 and *ex (the
+ * caller owns it: filch_executor_destroy), -EINVAL (NULL ex, nonzero flags,
+ * more than 1024 workers, unknown pin or full_policy), -ENOMEM, -EAGAIN
+ * (thread creation failed), or the initializer's code made negative. On
+ * error *ex is NULL and nothing is left running (every started thread was
+ * joined). Any thread; blocks until every worker has run its initializer.
+ * The initializer must not submit to the executor being created. */
 FILCH_API int filch_executor_create(filch_executor **ex,
 				    const struct filch_executor_opts *opts);
 
@@ -133,13 +135,18 @@ FILCH_API int filch_current_worker(void);
 #define FILCH_SHUTDOWN_WAIT 1u		 /* block until every task has run */
 #define FILCH_SHUTDOWN_CANCEL_PENDING 2u /* cancel tasks not yet started */
 
-/* Stops accepting submissions from foreign threads (they get -ESHUTDOWN);
- * tasks already running may still submit children while the pool drains.
- * With CANCEL_PENDING, pending futures are cancelled (their callbacks run,
- * their waiters wake); running tasks finish. With WAIT, blocks until the
- * pool is drained and the workers have exited. A second call is harmless.
+/* Stops accepting submissions from foreign threads (they get -ESHUTDOWN,
+ * and submitters blocked on a full bounded queue wake with it); tasks
+ * already running may still submit children while the pool drains. With
+ * CANCEL_PENDING, tasks not yet started are discarded: pending futures are
+ * cancelled (their callbacks run, their waiters wake), group jobs count as
+ * failed with ECANCELED; those queued by foreign threads are discarded by
+ * the caller before this returns, the rest by the workers; running tasks
+ * finish. With WAIT, blocks until the pool is drained and the workers have
+ * exited. A second call is harmless (it may add CANCEL_PENDING or WAIT).
  * Returns 0, -EINVAL (NULL ex, unknown flag), or -EDEADLK for WAIT from one
- * of ex's own workers (then nothing waits, but the shutdown still begins). */
+ * of ex's own workers (then nothing waits, but the shutdown still begins).
+ * Any thread; lock-free without WAIT. */
 FILCH_API int filch_shutdown(filch_executor *ex, unsigned flags);
 
 /* filch_shutdown(ex, FILCH_SHUTDOWN_WAIT) then frees ex. Futures that users
@@ -195,17 +202,25 @@ typedef struct filch_group {
 
 typedef int (*filch_job_fn)(void *arg);
 
-/* Prepares g for spawns on ex. Returns 0 or -EINVAL. Any thread. */
+/* Prepares g (caller's storage, usually the stack; no destruction needed)
+ * for spawns on ex. The calling thread owns g: only it may wait on g.
+ * Returns 0 or -EINVAL (NULL g or ex). Any thread; wait-free. */
 FILCH_API int filch_group_init(filch_group *g, filch_executor *ex);
 
-/* Spawns fn(arg) in g: pushed on the calling worker's deque, or given to the
- * injector from a foreign thread. Returns 0, -ENOMEM or -ESHUTDOWN (fn not
- * run). Lock-free; no allocation in steady state on a worker. */
+/* Spawns fn(arg) in g: pushed on the calling worker's deque (a worker of
+ * g's executor), or given to the injector from any other thread (the
+ * bounded-queue policy applies). Returns 0, -EINVAL (NULL g or fn), -ENOMEM
+ * or -ESHUTDOWN (fn not run). Any thread, jobs of g included. Lock-free; no
+ * allocation and no atomic read-modify-write in steady state on a worker.
+ * arg stays the caller's: keep it alive until filch_group_wait returns. */
 FILCH_API int filch_group_spawn(filch_group *g, filch_job_fn fn, void *arg);
 
-/* Waits until every job spawned in g has run; returns 0 or the first nonzero
- * code a job returned. On a worker it runs other tasks meanwhile; on a
- * foreign thread it sleeps. g may be reused after init. */
+/* Waits until every job spawned in g has run (or was discarded by a
+ * cancelling shutdown: ECANCELED); returns 0, the first nonzero code a job
+ * returned, or -EINVAL (NULL g, or a thread other than g's owner). On a
+ * worker it runs other tasks meanwhile (its own deque, then stealing); on a
+ * foreign thread it sleeps on a futex. Afterwards g is empty and may be
+ * spawned into and waited on again. Blocks. */
 FILCH_API int filch_group_wait(filch_group *g);
 
 /* ------------------------------------------------------------------ */

@@ -116,7 +116,16 @@ struct filch_executor {
 	alignas(FILCH_CACHELINE) struct filch__inject inject;
 };
 
+/*
+ * Thread-locals of the scheduler use the initial-exec TLS model: one
+ * load off the thread pointer, where the default for a shared library
+ * (global-dynamic) calls __tls_get_addr on every access of the spawn path.
+ * The cost: libfilch cannot be dlopen()ed into a process whose static TLS
+ * surplus is used up (glibc reserves room for such small variables).
+ */
+#define FILCH__TLS _Thread_local __attribute__((tls_model("initial-exec")))
+
 /* The worker the calling thread is, or NULL (worker.c). */
-extern _Thread_local struct filch__worker *filch__self;
+extern FILCH__TLS struct filch__worker *filch__self;
 
 #endif /* FILCH_EXECUTOR_H */

@@ -31,6 +31,8 @@
 #include "atomic.h"
 #include "executor.h"
 #include "futex.h"
+#include "park.h"
+#include "worker.h"
 
 #define SLEEPING 1
 /* Spins (with helping attempts) before sleeping in wait. */
@@ -58,7 +60,7 @@ struct job {
 
 static_assert(sizeof(struct job) <= FILCH__BLOCK_SIZE, "a job fits a block");
 
-static _Thread_local char owner_token;
+static FILCH__TLS char owner_token;
 
 static struct group *group_of(filch_group *g)
 {
@@ -139,7 +141,17 @@ int filch_group_spawn(filch_group *gp, filch_job_fn fn, void *arg)
 		/* Relaxed: the scheduler publishes the job after this. */
 		filch__add(&g->word, 2, relaxed);
 	}
-	rc = filch__sched_submit(g->ex, &j->task, false);
+	struct filch__worker *w = filch__self;
+
+	if (w && w->ex == g->ex) {
+		/* The fast path of filch__sched_submit, inlined: the spawn
+		 * of a worker onto its own deque. */
+		rc = filch__deque_push(&w->deque, &j->task);
+		if (rc == 0 && g->ex->nworkers > 1)
+			filch__park_notify_local(g->ex);
+	} else {
+		rc = filch__sched_submit(g->ex, &j->task, false);
+	}
 	if (rc != 0) {
 		filch__block_free(j);
 		finish(g, 0); /* undo the count, waking a sleeping owner */
@@ -187,8 +199,10 @@ int filch_group_wait(filch_group *gp)
 	g = group_of(gp);
 	if (g->owner != &owner_token)
 		return -EINVAL;
+	struct filch__worker *w = filch__self;
+
 	while (!done(g)) {
-		if (filch__help_once()) {
+		if (w && filch__worker_help(w)) {
 			spins = 0;
 			continue;
 		}
@@ -196,7 +210,7 @@ int filch_group_wait(filch_group *gp)
 			filch__cpu_relax();
 			continue;
 		}
-		sleep_until_done(g, filch__self != NULL);
+		sleep_until_done(g, w != NULL);
 		spins = 0;
 	}
 	rc = filch__load(&g->first_error, relaxed); /* after done's acquire */

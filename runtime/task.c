@@ -70,7 +70,8 @@ struct slab {
 	_Atomic int64_t orphan_debt;
 };
 
-static _Thread_local struct slab *my_slab;
+/* initial-exec: see FILCH__TLS in executor.h */
+static _Thread_local __attribute__((tls_model("initial-exec"))) struct slab *my_slab;
 static pthread_key_t slab_key;
 static pthread_once_t slab_key_once = PTHREAD_ONCE_INIT;
 

@@ -33,7 +33,7 @@
 #define SEARCH_ROUNDS 10
 #define SEARCH_BACKOFF 64
 
-_Thread_local struct filch__worker *filch__self;
+FILCH__TLS struct filch__worker *filch__self;
 
 static uint32_t next_random(struct filch__worker *w)
 {

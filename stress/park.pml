@@ -107,7 +107,8 @@ inline notify()
 			fi
 		fi
 	   fi
-	od
+	od;
+	atomic { i = 0; got = false; claimed = false; last = false }
 }
 
 /* filch__park_try_terminate, T1..T4: separate reads, as in C. */
@@ -143,7 +144,8 @@ inline try_terminate()
 		fi
 #endif
 	:: else -> skip
-	fi
+	fi;
+	atomic { i = 0; s_idle = 0 }
 }
 
 /* filch__park_leave. */
@@ -162,9 +164,10 @@ inline leave()
 		do
 		:: i < NW + NSUB + 3 -> moved[i] = true; i++
 		:: else -> break
-		od
+		od;
+		i = 0
 	};
-	mine = claimed
+	atomic { mine = claimed; claimed = false }
 }
 
 /* A searching worker found work (W1): the last searcher notifies. */
@@ -175,7 +178,7 @@ inline found_work()
 		mine = false;
 		atomic { searching--; last = (searching == 0) };
 		if
-		:: last -> notify()
+		:: last -> last = false; notify()
 		:: else -> skip
 		fi
 	:: else -> skip
@@ -201,7 +204,7 @@ proctype Worker(byte me)
 loop:
 	take();			/* LIFO slot, own deque, injector */
 	if
-	:: got -> goto execute
+	:: got -> got = false; goto execute
 	:: else -> skip
 	fi;
 	if
@@ -218,8 +221,8 @@ loop:
 	:: mine ->
 		take();		/* the steal rounds */
 		if
-		:: got -> found_work(); goto execute
-		:: else -> mine = false; searching--
+		:: got -> got = false; found_work(); goto execute
+		:: else -> atomic { mine = false; searching-- }
 		fi
 	:: else -> skip
 	fi;
