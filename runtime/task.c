@@ -58,6 +58,22 @@ static_assert(FILCH__BLOCK_SIZE % FILCH_CACHELINE == 0, "blocks are cache-line m
 
 #define ORPHAN ((struct free_block *)(uintptr_t)1)
 
+/*
+ * Under AddressSanitizer a free block is poisoned but for its first word
+ * (the free-list link), so that a use after filch__block_free is reported
+ * as it would be after free().
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define poison_block(b)                                                 \
+	ASAN_POISON_MEMORY_REGION((char *)(b) + sizeof(struct free_block), \
+				  FILCH__BLOCK_SIZE - sizeof(struct free_block))
+#define unpoison(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define poison_block(b) ((void)(b))
+#define unpoison(p, n) ((void)(p), (void)(n))
+#endif
+
 struct slab {
 	/* Owner only. */
 	struct free_block *local;
@@ -82,6 +98,7 @@ static void slab_free(struct slab *s)
 	while (c) {
 		struct chunk *next = c->next;
 
+		unpoison(c, CHUNK_SIZE);
 		filch__free(c);
 		c = next;
 	}
@@ -153,6 +170,7 @@ static void *alloc_slow(void)
 	if (s->local) {
 		b = s->local;
 		s->local = b->next;
+		unpoison(b, FILCH__BLOCK_SIZE);
 		return b;
 	}
 	/* Relaxed peek, then acquire: the remote frees' writes to the blocks
@@ -160,6 +178,7 @@ static void *alloc_slow(void)
 	if (filch__load(&s->remote, relaxed) &&
 	    (b = filch__xchg(&s->remote, NULL, acquire))) {
 		s->local = b->next;
+		unpoison(b, FILCH__BLOCK_SIZE);
 		return b;
 	}
 	if (s->bump == s->bump_end) {
@@ -186,6 +205,7 @@ void *filch__block_alloc(void)
 
 	if (s && (b = s->local)) {
 		s->local = b->next;
+		unpoison(b, FILCH__BLOCK_SIZE);
 		return b;
 	}
 	return alloc_slow();
@@ -217,6 +237,7 @@ void filch__block_free(void *block)
 
 	if (!b)
 		return;
+	poison_block(b);
 	c = (struct chunk *)((uintptr_t)b & ~(uintptr_t)(CHUNK_SIZE - 1));
 	if (c->owner == my_slab) {
 		b->next = my_slab->local;
