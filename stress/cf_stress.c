@@ -28,6 +28,7 @@
 #include <filch.h>
 
 #include "cf_helpers.h"
+#include "stress_args.h"
 
 static const int64_t MS = 1000000;
 
@@ -370,22 +371,12 @@ static int inside_worker(void *arg, void **result)
 
 int main(int argc, char **argv)
 {
-	double seconds = 10;
-	uint64_t seed = 0;
+	struct stress_args args;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
-			seconds = atof(argv[++i]);
-		else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
-			seed = strtoull(argv[++i], NULL, 0);
-		else {
-			fprintf(stderr, "usage: cf_stress [--seconds S] "
-					"[--seed N]\n");
-			return 2;
-		}
-	}
-	if (!seed)
-		seed = (uint64_t)tap_now_ns() | 1;
+	if (stress_parse_args(argc, argv, 10, &args))
+		return 2;
+	double seconds = args.seconds;
+	uint64_t seed = args.seed;
 	printf("cf_stress: seed %" PRIu64 ", %.0f s\n", seed, seconds);
 	fflush(stdout);
 

@@ -27,6 +27,7 @@
 #include <filch.h>
 
 #include "tap.h"
+#include "stress_args.h"
 
 enum { NTHREADS = 4, NFUT = 48 };
 
@@ -289,20 +290,12 @@ static void run_round(struct round *r, uint64_t *rng, struct totals *t)
 
 int main(int argc, char **argv)
 {
-	double seconds = 10;
-	uint64_t seed = (uint64_t)tap_now_ns() ^ (uint64_t)getpid();
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
-			seconds = atof(argv[++i]);
-		else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
-			seed = strtoull(argv[++i], NULL, 0);
-		else {
-			fprintf(stderr, "usage: %s [--seconds S] [--seed N]\n",
-				argv[0]);
-			return 2;
-		}
-	}
-	seed |= 1;
+	struct stress_args args;
+
+	if (stress_parse_args(argc, argv, 10, &args))
+		return 2;
+	double seconds = args.seconds;
+	uint64_t seed = args.seed;
 	tap_plan(0);
 	diag("seed %" PRIu64 " (--seed to replay the same choices), %.0f s",
 	     seed, seconds);

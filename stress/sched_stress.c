@@ -30,6 +30,7 @@
 
 #include "runtime/futex.h"
 #include "runtime/sched.h"
+#include "stress_args.h"
 
 #define MAX_NODES (1u << 20)
 #define FAIL_CODE 77
@@ -217,21 +218,14 @@ static int one_round(uint64_t seed)
 
 int main(int argc, char **argv)
 {
-	double seconds = 5;
-	uint64_t seed = (uint64_t)getpid() * 2654435761u ^ (uint64_t)time(NULL);
+	struct stress_args args;
 	long rounds = 0, nodes = 0;
 	int64_t end;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
-			seconds = atof(argv[++i]);
-		else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
-			seed = strtoull(argv[++i], NULL, 0);
-		else {
-			fprintf(stderr, "usage: %s [--seconds S] [--seed N]\n", argv[0]);
-			return 2;
-		}
-	}
+	if (stress_parse_args(argc, argv, 5, &args))
+		return 2;
+	double seconds = args.seconds;
+	uint64_t seed = args.seed;
 	printf("sched_stress: seed %llu, %.0f s\n", (unsigned long long)seed, seconds);
 	fflush(stdout);
 	end = filch__now_ns() + (int64_t)(seconds * 1e9);
