@@ -45,7 +45,7 @@ int main(void)
 #define MAX_N 4000
 
 enum { NFUT = 24, NFIRE = 16, NMAP = 40, NJOBS = 20, NCANCEL = 8,
-       NSPAWN = 2000 };
+       NSPAWN = 2000, NFAILING = 6 };
 
 /* What the workload saw; checked at its end. */
 static _Atomic int runs[NFUT], cb_calls[NFUT], fire_runs, job_runs,
@@ -231,9 +231,10 @@ static int workload_graceful(void)
 	}
 	for (int i = 0; i < NFIRE; i++)
 		fired_ok += !ACCEPT(rc, filch_submit(ex, task_fire, NULL, NULL));
-	filch_future *spawner = NULL, *failing = NULL;
+	filch_future *spawner = NULL, *failing[NFAILING] = { 0 };
 	ACCEPT(rc, filch_submit(ex, task_spawner, NULL, &spawner));
-	ACCEPT(rc, filch_submit(ex, task_fail_message, NULL, &failing));
+	for (int i = 0; i < NFAILING; i++)
+		ACCEPT(rc, filch_submit(ex, task_fail_message, NULL, &failing[i]));
 
 	if (!ACCEPT(rc, filch_promise_create(&p))) {
 		ACCEPT(rc, filch_future_then(p, ex, then_double, NULL, &then));
@@ -330,16 +331,18 @@ static int workload_graceful(void)
 		       "%d", rc);
 		filch_future_release(spawner);
 	}
-	if (failing) {
+	for (int i = 0; i < NFAILING; i++) {
 		int code = 0;
 		const char *msg = NULL;
-		EXPECT(filch_future_error(failing, 0, &code, &msg) == 0 &&
+		if (!failing[i])
+			continue;
+		EXPECT(filch_future_error(failing[i], 0, &code, &msg) == 0 &&
 			       code == EIO,
 		       "failing task: code %d", code);
 		/* Without memory the message is dropped; the code stays. */
 		EXPECT(!msg || strcmp(msg, "failed with a message 7") == 0,
 		       "failing task: message \"%s\"", msg);
-		filch_future_release(failing);
+		filch_future_release(failing[i]);
 	}
 	EXPECT(spawn_runs == spawn_accepted && spawn_jobs_run == spawn_jobs,
 	       "children run %d of %d, group jobs %d of %d", spawn_runs,
