@@ -117,6 +117,14 @@ row "allocation call sites in runtime/ that took a fault" \
 	"$reached of $total${missed:+ (not reached: $missed)}" \
 	"grep filch__*alloc runtime/*.c; addr2line on test_faults' sites"
 
+# The same walk under ThreadSanitizer: races on the error paths.
+configure_dir fi-tsan --enable-fault-injection --enable-sanitizer=thread
+make -C "$prefix-fi-tsan" -j"$jobs" tests/test_faults >"$logs/build-fi-tsan.log" 2>&1
+run faults-tsan "$prefix-fi-tsan" ./tests/test_faults
+row "fault injection under TSan (every site and mode)" \
+	"$(grep -c '^ok' "$logs/faults-tsan.log") of $(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$logs/faults-tsan.log") walks passed; $(passfail faults-tsan)" \
+	"cd $(basename "$prefix-fi-tsan") && ./tests/test_faults"
+
 run badinput "$fi_dir" ./tests/test_badinput
 pass=$(grep -c '^ok' "$logs/badinput.log")
 plan=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$logs/badinput.log")

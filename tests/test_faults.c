@@ -581,8 +581,7 @@ static void walk(enum filch__fault_site site, bool persistent)
 	   injected, failed, pcs.n);
 	diag("%s (%s): the workload reached %" PRIu64 " calls", name, mode,
 	     st.n - 1);
-	if (!persistent)
-		pc_report(name, &pcs);
+	pc_report(name, &pcs);
 }
 
 static int self_test(void *unused)
