@@ -30,8 +30,9 @@
  *       was the last searcher and work is visible, go to N1.
  *
  *  Worker W out of work (worker.c):
- *   W1. If W searches: searching -= 1 (seq_cst); if W found work and was
- *       the last searcher, W notifies (N1..N4) for the rest.
+ *   W1. If W searches: searching -= 1 (seq_cst); if W found work, was
+ *       the last searcher, and then sees more work (a look as in W3),
+ *       W notifies (N1..N4) for the rest.
  *   W2. v = its event count; sleep = SLEEPING; idle += 1 (seq_cst RMW).
  *   W3. Look for work once more, taking nothing: the injector, then every
  *       deque. Seen: leave (W5), then take it as usual.
@@ -74,7 +75,8 @@
  *     visible. If it reads searching > 0, let S be the searcher whose W1
  *     decrement comes last: that W1 follows N1, so P happens before S's
  *     next look. Either S re-looks in its own W3 and sees the task, or S
- *     found work and, being the last searcher, notifies again, and the
+ *     found work and, being the last searcher, looks after its decrement:
+ *     it sees the task (or it was taken) and notifies again, and the
  *     same argument applies to that notification.
  * A claimed worker wakes even if it has not reached the futex yet: its
  * count differs from v, which it read before it stored SLEEPING.
@@ -100,13 +102,19 @@ static void ec_wait32(const struct ck_ec_wait_state *state,
 		      const uint32_t *addr, uint32_t expected,
 		      const struct timespec *deadline)
 {
-	int64_t when = FILCH__NO_DEADLINE;
-
 	(void)state;
-	if (deadline)
-		when = (int64_t)deadline->tv_sec * 1000000000 + deadline->tv_nsec;
-	/* ck_ec re-checks its value after every return, early ones too. */
-	filch__futex_wait((_Atomic uint32_t *)(uintptr_t)addr, expected, when);
+	(void)deadline;
+	/*
+	 * Untimed, whatever the deadline. Ours never have one
+	 * (filch__park_sleep passes NULL); the others are ck_ec's own
+	 * backoff rounds (2 ms, then 8x), which guard nothing in
+	 * multi-producer mode: ck_ec32_inc is an atomic RMW that sees the
+	 * waiter's flag, and FUTEX_WAIT compares the flagged word. An armed
+	 * timer costs a wake-up about 8 us on a VM (roundtrip_idle). ck_ec
+	 * re-checks its value after every return, early ones too.
+	 */
+	filch__futex_wait((_Atomic uint32_t *)(uintptr_t)addr, expected,
+			  FILCH__NO_DEADLINE);
 }
 
 static void ec_wake32(const struct ck_ec_ops *ops, const uint32_t *addr)

@@ -170,7 +170,8 @@ inline leave()
 	atomic { mine = claimed; claimed = false }
 }
 
-/* A searching worker found work (W1): the last searcher notifies. */
+/* A searching worker found work (W1): the last searcher notifies if,
+ * after its decrement, more work is visible (a separate step). */
 inline found_work()
 {
 	if
@@ -178,8 +179,8 @@ inline found_work()
 		mine = false;
 		atomic { searching--; last = (searching == 0) };
 		if
-		:: last -> last = false; notify()
-		:: else -> skip
+		:: last && tasks > 0 -> last = false; notify()
+		:: else -> last = false
 		fi
 	:: else -> skip
 	fi
