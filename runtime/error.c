@@ -27,6 +27,10 @@ const char *filch_strerror(int err)
 		return "would deadlock (waiting on its own worker)";
 	case FILCH_END:
 		return "end of iteration";
+	case -EMFILE:
+		return "too many open files (process limit)";
+	case -ENFILE:
+		return "too many open files (system limit)";
 	default:
 		break;
 	}

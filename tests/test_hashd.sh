@@ -37,9 +37,16 @@ echo "1..19"
 "$bin/hashd_client" --self-test >"$tmp/self" 2>&1
 result $? "SHA-256 matches the FIPS 180-4 vectors"
 
+# In an AddressSanitizer build the server runs without LeakSanitizer: its
+# exit-time leak scan hung once in seven runs here (spinning in
+# StopTheWorld after SIGTERM, as in google/sanitizers#1330). The port and
+# the runtime it uses are leak-checked by tests/test_port and the others.
+server_asan_options=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+
 for mode in "--workers 2" "--workers 1" "--inline"; do
 	rm -f "$tmp/port"
-	"$bin/hashd" $mode --port-file "$tmp/port" >"$tmp/server.log" 2>&1 &
+	ASAN_OPTIONS=$server_asan_options \
+		"$bin/hashd" $mode --port-file "$tmp/port" >"$tmp/server.log" 2>&1 &
 	pid=$!
 	i=0
 	while [ ! -s "$tmp/port" ] && [ $i -lt 200 ] && kill -0 "$pid" 2>/dev/null; do

@@ -30,6 +30,8 @@ int main(void)
 		{ -ESHUTDOWN, "executor is shut down" },
 		{ -EDEADLK, "would deadlock (waiting on its own worker)" },
 		{ FILCH_END, "end of iteration" },
+		{ -EMFILE, "too many open files (process limit)" },
+		{ -ENFILE, "too many open files (system limit)" },
 		{ ENOENT, "No such file or directory" },
 		{ -999999, "unknown error" },
 		{ 123456, "unknown error" },
