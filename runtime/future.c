@@ -112,6 +112,7 @@ _Static_assert(sizeof(struct filch__user_callback) <= FILCH__BLOCK_SIZE,
  * between attempts to help (it is woken at once by the completion; the nap
  * bounds how long it ignores work that others submit meanwhile). */
 #define WAIT_SPIN_NS 10000
+#define WAIT_PAUSE_NS 2000
 #define WORKER_NAP_MIN_NS 20000
 #define WORKER_NAP_MAX_NS 1000000
 
@@ -479,21 +480,33 @@ bool filch_future_cancelled(const filch_future *f)
 /* Waiting                                                             */
 /* ------------------------------------------------------------------ */
 
-/* Spins until f is done or WAIT_SPIN_NS (or the deadline) passed,
- * yielding the CPU at each turn: the worker that will complete f may have
- * just been woken onto this CPU (roundtrip_idle: 10 us of spinning held
- * it off), and a yield with nothing else runnable returns at once. */
+/* Spins until f is done or WAIT_SPIN_NS (or the deadline) passed: with
+ * pause for the first WAIT_PAUSE_NS (an awake worker's result arrives
+ * within it), then yielding the CPU at each turn: the worker that will
+ * complete f may have been woken onto this CPU (roundtrip_idle: 10 us
+ * of pure spinning held it off), and a yield with nothing else runnable
+ * returns at once. */
 static uint32_t spin(filch_future *f, uint32_t s, int64_t deadline)
 {
-	int64_t until = filch__now_ns() + WAIT_SPIN_NS;
+	int64_t start = filch__now_ns();
+	int64_t until = start + WAIT_SPIN_NS;
+	bool yield = false;
+
 	if (until > deadline)
 		until = deadline;
 	while (!filch__future_is_done(s)) {
-		sched_yield();
+		if (yield) {
+			sched_yield();
+		} else {
+			for (int i = 0; i < 32; i++)
+				filch__cpu_relax();
+		}
 		/* acquire: as in wait_finished. */
 		s = filch__load(&f->state, acquire);
-		if (filch__now_ns() >= until)
+		int64_t now = filch__now_ns();
+		if (now >= until)
 			break;
+		yield = now - start >= WAIT_PAUSE_NS;
 	}
 	return s;
 }
