@@ -92,9 +92,8 @@ struct filch_executor {
 	/* park.c: searching, idle and leave counts (park.h). */
 	alignas(FILCH_CACHELINE) _Atomic uint64_t park_state;
 
-	/* executor.c: lifecycle and foreign submitters in flight. */
+	/* executor.c: lifecycle. */
 	alignas(FILCH_CACHELINE) _Atomic uint32_t run_state;
-	_Atomic uint32_t submitters;
 	_Atomic uint32_t refs;
 
 	/* Startup (executor.c): workers that finished their initializer,
@@ -111,6 +110,12 @@ struct filch_executor {
 	/* Joining, once, by whichever filch_shutdown(WAIT) gets there. */
 	pthread_mutex_t join_lock;
 	bool joined;
+
+	/* executor.c: foreign submitters in flight. Its own line: every
+	 * foreign submit writes it twice, and every worker reads run_state
+	 * for every task it runs (submit's throughput halved when they
+	 * shared one). */
+	alignas(FILCH_CACHELINE) _Atomic uint32_t submitters;
 
 	/* Submissions from foreign threads. */
 	alignas(FILCH_CACHELINE) struct filch__inject inject;
