@@ -482,15 +482,15 @@ bool filch_future_cancelled(const filch_future *f)
 
 /* Spins until f is done or WAIT_SPIN_NS (or the deadline) passed: with
  * pause for the first WAIT_PAUSE_NS (an awake worker's result arrives
- * within it), then yielding the CPU at each turn: the worker that will
- * complete f may have been woken onto this CPU (roundtrip_idle: 10 us
- * of pure spinning held it off), and a yield with nothing else runnable
- * returns at once. */
+ * within it), then yielding the CPU at each turn, and at once if this
+ * thread just woke a worker: that worker may have been woken onto this
+ * CPU (roundtrip_idle: 10 us of pure spinning held it off), and a yield
+ * with nothing else runnable returns at once. */
 static uint32_t spin(filch_future *f, uint32_t s, int64_t deadline)
 {
 	int64_t start = filch__now_ns();
 	int64_t until = start + WAIT_SPIN_NS;
-	bool yield = false;
+	bool yield = filch__sched_woke_worker();
 
 	if (until > deadline)
 		until = deadline;
@@ -506,7 +506,7 @@ static uint32_t spin(filch_future *f, uint32_t s, int64_t deadline)
 		int64_t now = filch__now_ns();
 		if (now >= until)
 			break;
-		yield = now - start >= WAIT_PAUSE_NS;
+		yield = yield || now - start >= WAIT_PAUSE_NS;
 	}
 	return s;
 }

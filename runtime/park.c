@@ -174,6 +174,17 @@ bool filch__park_work_visible(filch_executor *ex)
 	return false;
 }
 
+/* Set by claim_one, read and cleared by filch__sched_woke_worker. */
+static FILCH__TLS bool woke_worker;
+
+bool filch__sched_woke_worker(void)
+{
+	bool woke = woke_worker;
+
+	woke_worker = false;
+	return woke;
+}
+
 static bool claim_one(filch_executor *ex)
 {
 	for (unsigned i = 0; i < ex->nworkers; i++) {
@@ -189,6 +200,7 @@ static bool claim_one(filch_executor *ex)
 			       release, relaxed)) {
 			FILCH__PERTURB();
 			ck_ec32_inc(&w->ec, &ec_mode);
+			woke_worker = true;
 			return true;
 		}
 	}

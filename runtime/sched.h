@@ -60,6 +60,11 @@ int filch__sched_submit(filch_executor *ex, struct filch__task *t, bool lifo);
  */
 bool filch__help_once(void);
 
+/* Whether the calling thread woke a sleeping worker (of any executor)
+ * since its last call; clears the flag. Any thread. A hint for a thread
+ * about to wait: the worker it woke may be queued on its own CPU. */
+bool filch__sched_woke_worker(void);
+
 /* Executor lifetime: filch_executor_destroy drops the user's reference;
  * anything that may submit later (a continuation) holds one. */
 void filch__executor_retain(filch_executor *ex);
