@@ -23,6 +23,7 @@
 #include "fault.h"
 #include "futex.h"
 #include "park.h"
+#include "perturb.h"
 #include "worker.h"
 
 #define DEFAULT_NAME_PREFIX "filch"
@@ -335,6 +336,7 @@ int filch_shutdown(filch_executor *ex, unsigned flags)
 	 * its idle increment, and with submit_foreign's seq_cst increment
 	 * of submitters then load of run_state (Dekker, both). */
 	filch__or(&ex->run_state, bits, seq_cst);
+	FILCH__PERTURB(); /* workers and submitters see SHUTDOWN first */
 	filch__inject_close(&ex->inject);
 	if (flags & FILCH_SHUTDOWN_CANCEL_PENDING)
 		while ((t = filch__inject_take(&ex->inject, NULL, 1)))
@@ -401,6 +403,7 @@ static int submit_foreign(filch_executor *ex, struct filch__task *t)
 		rc = filch__inject_reserve(&ex->inject, ex->full_policy,
 					   ex->full_timeout_ns);
 	if (rc == 0) {
+		FILCH__PERTURB(); /* accepted; a shutdown may begin now */
 		filch__inject_push(&ex->inject, t);
 		filch__park_notify(ex); /* N1 orders it after the enqueue */
 	}

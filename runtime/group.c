@@ -32,6 +32,7 @@
 #include "executor.h"
 #include "futex.h"
 #include "park.h"
+#include "perturb.h"
 #include "worker.h"
 
 #define SLEEPING 1
@@ -84,6 +85,7 @@ static void finish(struct group *g, int rc)
 	/* acq_rel: the job's effects and first_error before the count drops
 	 * (pairs with the acquire loads in filch_group_wait); after this the
 	 * group may be gone. */
+	FILCH__PERTURB(); /* the waiter may go to sleep meanwhile */
 	int32_t old = filch__sub(&g->word, 2, acq_rel);
 
 	if (old == (2 | SLEEPING))

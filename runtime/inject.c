@@ -20,6 +20,7 @@
 #include "deque.h"
 #include "futex.h"
 #include "inject.h"
+#include "perturb.h"
 #include "sched.h"
 
 #define task_of(node) \
@@ -91,6 +92,7 @@ struct filch__task *filch__inject_take(struct filch__inject *q,
 	if (filch__xchg(&q->taking, true, acquire))
 		return NULL;
 	first = dequeue(q);
+	FILCH__PERTURB(); /* the queue may look empty, its task not yet pushed */
 	if (first && q->capacity) {
 		release_slot(q);
 	} else if (first) {

@@ -130,6 +130,7 @@ static void park(struct filch__worker *w)
 		w->searching = filch__park_leave(w);
 		return;
 	}
+	FILCH__PERTURB(); /* work or a shutdown may arrive between W3 and W4 */
 	/* seq_cst: W4's SHUTDOWN check after W2's increment; pairs with
 	 * filch_shutdown's seq_cst fetch_or then its try_terminate. */
 	if (filch__load(&ex->run_state, seq_cst) & FILCH__EX_SHUTDOWN)
