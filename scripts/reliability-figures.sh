@@ -247,7 +247,9 @@ for prog in shutdown_race sched_stress future_stress cf_stress deque_stress; do
 	esac
 	run "perturb-$prog" "$pert" "./stress/$prog" $args
 	seed=$(sed -n 's/.*FILCH_PERTURB_SEED=\([0-9]*\).*/\1/p' "$logs/perturb-$prog.log" | head -n 1)
-	row "perturbed: $prog" "$(passfail "perturb-$prog"), seed ${seed:-none}" \
+	size=$(grep -o '[0-9]* rounds[,; ]\|rounds=[0-9]*\|items=[0-9]*\|steals=[0-9]*' \
+		"$logs/perturb-$prog.log" | head -n 3 | tr '\n' ' ' | sed 's/[,; ]*$//; s/, / /g')
+	row "perturbed: $prog" "$(passfail "perturb-$prog")${size:+ ($size)}, seed ${seed:-none}" \
 		"FILCH_PERTURB_SEED=${seed:-?} ./stress/$prog $args (--enable-perturb)"
 done
 
