@@ -209,8 +209,9 @@ FILCH_API int filch_group_init(filch_group *g, filch_executor *ex);
 
 /* Spawns fn(arg) in g: pushed on the calling worker's deque (a worker of
  * g's executor), or given to the injector from any other thread (the
- * bounded-queue policy applies). Returns 0, -EINVAL (NULL g or fn), -ENOMEM
- * or -ESHUTDOWN (fn not run). Any thread, jobs of g included. Lock-free; no
+ * bounded-queue policy applies). Returns 0, -EINVAL (NULL g or fn), -ENOMEM,
+ * -ESHUTDOWN, or -EAGAIN (from a foreign thread: ex's bounded queue stayed
+ * full under FILCH_FULL_FAIL or FILCH_FULL_BLOCK); on error fn is not run. Any thread, jobs of g included. Lock-free; no
  * allocation and no atomic read-modify-write in steady state on a worker.
  * arg stays the caller's: keep it alive until filch_group_wait returns. */
 FILCH_API int filch_group_spawn(filch_group *g, filch_job_fn fn, void *arg);

@@ -138,8 +138,10 @@ static struct filch__deque_buf *deque_buf_alloc(int64_t capacity)
 /* call_rcu callback: no thief can hold a, since a grace period passed. */
 static void deque_buf_free_rcu(struct rcu_head *head)
 {
-	struct filch__deque_buf *a =
-		caa_container_of(head, struct filch__deque_buf, retire);
+	/* container_of through void *: the buffer is aligned for its own
+	 * type, which -Wcast-align cannot see through a char pointer. */
+	struct filch__deque_buf *a = (void *)((char *)head -
+		offsetof(struct filch__deque_buf, retire));
 
 	/* TSan cannot see urcu's grace period: acquire what every reader
 	 * (steal) and the retiring owner (deque_grow) released on a. */

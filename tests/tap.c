@@ -25,6 +25,7 @@ void tap_plan(unsigned n)
 	pthread_mutex_unlock(&tap_lock);
 }
 
+TAP_PRINTF(4, 0)
 static bool tap_record(bool cond, const char *file, int line, const char *fmt,
 		       va_list ap)
 {
