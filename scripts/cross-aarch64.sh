@@ -10,8 +10,10 @@
 # BUILD_DIR (default build-aarch64) and CONFIGURE_FLAGS override the
 # defaults; NO_INSTALL=1 skips apt-get. Needs root (or sudo) to install:
 # gcc/g++-aarch64-linux-gnu, qemu-user, and liburcu-dev:arm64 and
-# libck-dev:arm64 through "dpkg --add-architecture arm64" (both are
-# Multi-Arch: same, so they install beside the amd64 ones).
+# libck-dev:arm64 through "dpkg --add-architecture arm64". liburcu-dev is
+# Multi-Arch: same and installs beside the native one; libck-dev is not:
+# installing libck-dev:arm64 REMOVES the native libck-dev, so this script
+# puts the native one back when it ends (and ./quickstart would too).
 #
 # Tests run through qemu-aarch64 as the Automake LOG_COMPILER, not through
 # binfmt_misc: registering a binfmt handler changes the host kernel's
@@ -42,6 +44,17 @@ install_missing() {
 		--no-install-recommends $missing
 }
 
+# Put the native libck-dev back (see the top), whatever make check says.
+restore_native_ck() {
+	[ "${NO_INSTALL:-0}" = 1 ] && return 0
+	sudo=
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	say "restoring libck-dev:$(dpkg --print-architecture)"
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+		--no-install-recommends "libck-dev:$(dpkg --print-architecture)" \
+		>/dev/null
+}
+trap restore_native_ck EXIT
 [ "${NO_INSTALL:-0}" = 1 ] || install_missing gcc-$triplet g++-$triplet \
 	qemu-user liburcu-dev:arm64 libck-dev:arm64
 
