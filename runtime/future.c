@@ -292,6 +292,8 @@ int filch_future_on_done(filch_future *f, filch_callback_fn cb, void *arg)
 	} else {
 		uc = filch__block_alloc();
 		if (!uc) {
+			/* acquire: as above, cb reads the outcome; pairs with
+			 * the final transition's release. */
 			if (!filch__future_is_done(
 				    filch__load(&f->state, acquire)))
 				return -ENOMEM;
