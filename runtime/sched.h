@@ -36,8 +36,61 @@ struct filch__task {
  * executor that ran them is destroyed and after the allocating thread exits.
  */
 #define FILCH__BLOCK_SIZE 128
-void *filch__block_alloc(void);	/* NULL on allocation failure */
-void filch__block_free(void *block);
+
+/*
+ * The inline fast paths of task.c: pop or push the calling thread's private
+ * free list (no call, no atomic). Under AddressSanitizer every call goes to
+ * task.c, which poisons free blocks.
+ */
+#define FILCH__CHUNK_SIZE (64 * 1024)
+#define FILCH__BLOCK_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+
+struct filch__slab; /* task.c */
+struct filch__free_block {
+	struct filch__free_block *next;
+};
+/* A chunk's header, in its first block. */
+struct filch__chunk {
+	struct filch__slab *owner; /* written before any block is handed out */
+	struct filch__chunk *next; /* the owner's list */
+};
+/* The calling thread's slab, and its private free list (owner only). */
+extern FILCH__BLOCK_TLS struct filch__slab *filch__my_slab;
+extern FILCH__BLOCK_TLS struct filch__free_block *filch__my_free;
+
+void *filch__block_alloc_slow(void);	  /* NULL on allocation failure */
+void filch__block_free_slow(void *block); /* block may be NULL */
+
+/* NULL on allocation failure. */
+static inline void *filch__block_alloc(void)
+{
+#ifndef __SANITIZE_ADDRESS__
+	struct filch__free_block *b = filch__my_free;
+
+	if (b) {
+		filch__my_free = b->next;
+		return b;
+	}
+#endif
+	return filch__block_alloc_slow();
+}
+
+/* block may be NULL. */
+static inline void filch__block_free(void *block)
+{
+#ifndef __SANITIZE_ADDRESS__
+	struct filch__free_block *b = block;
+	uintptr_t mask = ~(uintptr_t)(FILCH__CHUNK_SIZE - 1);
+	struct filch__chunk *c = (struct filch__chunk *)((uintptr_t)block & mask);
+
+	if (b && c->owner == filch__my_slab) {
+		b->next = filch__my_free;
+		filch__my_free = b;
+		return;
+	}
+#endif
+	filch__block_free_slow(block);
+}
 
 /* The executor the calling thread is a worker of, or NULL. */
 filch_executor *filch__self_executor(void);

@@ -12,7 +12,8 @@
  * whole remote stack at once with one XCHG when its private list runs dry:
  * pushes and take-all are ABA-safe (no thread ever pops one node, the
  * case where ABA bites). Steady state: no malloc, no RMW on the owner's
- * paths.
+ * paths. The private list is a thread-local (filch__my_free) so that the
+ * fast paths, inline in sched.h, pop and push it without a call.
  *
  * Lifetime: a slab outlives its thread. At thread exit (a pthread key
  * destructor) the owner closes the remote stack by swapping in ORPHAN,
@@ -39,24 +40,15 @@
 #include "atomic.h"
 #include "sched.h"
 
-#define CHUNK_SIZE (64 * 1024)
+#define CHUNK_SIZE FILCH__CHUNK_SIZE
 
-struct free_block {
-	struct free_block *next;
-};
+/* struct filch__free_block and struct filch__chunk (a chunk's header, in
+ * its first block) are in sched.h, for the inline fast paths. */
 
-struct slab;
-
-/* Occupies the first block of its chunk. */
-struct chunk {
-	struct slab *owner;  /* written before any block is handed out */
-	struct chunk *next;  /* the owner's list */
-};
-
-static_assert(sizeof(struct chunk) <= FILCH__BLOCK_SIZE, "chunk header fits a block");
+static_assert(sizeof(struct filch__chunk) <= FILCH__BLOCK_SIZE, "chunk header fits a block");
 static_assert(FILCH__BLOCK_SIZE % FILCH_CACHELINE == 0, "blocks are cache-line multiples");
 
-#define ORPHAN ((struct free_block *)(uintptr_t)1)
+#define ORPHAN ((struct filch__free_block *)(uintptr_t)1)
 
 /*
  * Under AddressSanitizer a free block is poisoned but for its first word
@@ -65,38 +57,39 @@ static_assert(FILCH__BLOCK_SIZE % FILCH_CACHELINE == 0, "blocks are cache-line m
  */
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
-#define poison_block(b)                                                 \
-	ASAN_POISON_MEMORY_REGION((char *)(b) + sizeof(struct free_block), \
-				  FILCH__BLOCK_SIZE - sizeof(struct free_block))
+#define FREE_LINK sizeof(struct filch__free_block)
+#define poison_block(b)                                       \
+	ASAN_POISON_MEMORY_REGION((char *)(b) + FREE_LINK, \
+				  FILCH__BLOCK_SIZE - FREE_LINK)
 #define unpoison(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
 #else
 #define poison_block(b) ((void)(b))
 #define unpoison(p, n) ((void)(p), (void)(n))
 #endif
 
-struct slab {
-	/* Owner only. */
-	struct free_block *local;
+struct filch__slab {
+	/* Owner only; its private free list is filch__my_free. */
 	char *bump, *bump_end; /* uncarved part of the newest chunk */
-	struct chunk *chunks;
+	struct filch__chunk *chunks;
 	size_t carved;	       /* blocks ever carved */
 
 	/* Shared: see the top of the file. */
-	alignas(FILCH_CACHELINE) _Atomic(struct free_block *) remote;
+	alignas(FILCH_CACHELINE) _Atomic(struct filch__free_block *) remote;
 	_Atomic int64_t orphan_debt;
 };
 
 /* initial-exec: see FILCH__TLS in executor.h */
-static _Thread_local __attribute__((tls_model("initial-exec"))) struct slab *my_slab;
+FILCH__BLOCK_TLS struct filch__slab *filch__my_slab;
+FILCH__BLOCK_TLS struct filch__free_block *filch__my_free;
 static pthread_key_t slab_key;
 static pthread_once_t slab_key_once = PTHREAD_ONCE_INIT;
 
-static void slab_free(struct slab *s)
+static void slab_free(struct filch__slab *s)
 {
-	struct chunk *c = s->chunks;
+	struct filch__chunk *c = s->chunks;
 
 	while (c) {
-		struct chunk *next = c->next;
+		struct filch__chunk *next = c->next;
 
 		unpoison(c, CHUNK_SIZE);
 		filch__free(c);
@@ -105,7 +98,7 @@ static void slab_free(struct slab *s)
 	filch__free(s);
 }
 
-static size_t list_length(const struct free_block *b)
+static size_t list_length(const struct filch__free_block *b)
 {
 	size_t n = 0;
 
@@ -117,13 +110,17 @@ static size_t list_length(const struct free_block *b)
 /* The key's destructor: the owner thread exits. */
 static void slab_orphan(void *arg)
 {
-	struct slab *s = arg;
+	struct filch__slab *s = arg;
 
-	my_slab = NULL;
+	filch__my_slab = NULL;
 	/* Acquire: every remote free's writes to its block before we may
 	 * free the chunk. Pairs with the release CAS in remote_free. */
-	struct free_block *taken = filch__xchg(&s->remote, ORPHAN, acquire);
-	int64_t out = (int64_t)(s->carved - list_length(s->local) - list_length(taken));
+	struct filch__free_block *taken =
+		filch__xchg(&s->remote, ORPHAN, acquire);
+	int64_t out = (int64_t)(s->carved - list_length(filch__my_free) -
+				list_length(taken));
+
+	filch__my_free = NULL; /* counted: a later slab starts empty */
 
 	/* acq_rel: our reads of the slab before whoever frees it, and the
 	 * remote frees' writes (their release decrements) before our free. */
@@ -139,15 +136,14 @@ static void make_key(void)
 		slab_key = (pthread_key_t)-1;
 }
 
-static struct slab *slab_create(void)
+static struct filch__slab *slab_create(void)
 {
-	size_t size = (sizeof(struct slab) + FILCH_CACHELINE - 1) &
+	size_t size = (sizeof(struct filch__slab) + FILCH_CACHELINE - 1) &
 		      ~(size_t)(FILCH_CACHELINE - 1);
-	struct slab *s = filch__aligned_alloc(FILCH_CACHELINE, size);
+	struct filch__slab *s = filch__aligned_alloc(FILCH_CACHELINE, size);
 
 	if (!s)
 		return NULL;
-	s->local = NULL;
 	s->bump = s->bump_end = NULL;
 	s->chunks = NULL;
 	s->carved = 0;
@@ -156,20 +152,19 @@ static struct slab *slab_create(void)
 	pthread_once(&slab_key_once, make_key);
 	if (slab_key != (pthread_key_t)-1)
 		pthread_setspecific(slab_key, s);
-	my_slab = s;
+	filch__my_slab = s;
 	return s;
 }
 
-static void *alloc_slow(void)
+void *filch__block_alloc_slow(void)
 {
-	struct slab *s = my_slab;
-	struct free_block *b;
+	struct filch__slab *s = filch__my_slab;
+	struct filch__free_block *b;
 
 	if (!s && !(s = slab_create()))
 		return NULL;
-	if (s->local) {
-		b = s->local;
-		s->local = b->next;
+	if ((b = filch__my_free)) { /* reached here only under ASan */
+		filch__my_free = b->next;
 		unpoison(b, FILCH__BLOCK_SIZE);
 		return b;
 	}
@@ -177,12 +172,12 @@ static void *alloc_slow(void)
 	 * before we reuse them. Pairs with the release CAS in remote_free. */
 	if (filch__load(&s->remote, relaxed) &&
 	    (b = filch__xchg(&s->remote, NULL, acquire))) {
-		s->local = b->next;
+		filch__my_free = b->next;
 		unpoison(b, FILCH__BLOCK_SIZE);
 		return b;
 	}
 	if (s->bump == s->bump_end) {
-		struct chunk *c = filch__aligned_alloc(CHUNK_SIZE, CHUNK_SIZE);
+		struct filch__chunk *c = filch__aligned_alloc(CHUNK_SIZE, CHUNK_SIZE);
 
 		if (!c)
 			return NULL;
@@ -192,28 +187,15 @@ static void *alloc_slow(void)
 		s->bump = (char *)c + FILCH__BLOCK_SIZE;
 		s->bump_end = (char *)c + CHUNK_SIZE;
 	}
-	b = (struct free_block *)(void *)s->bump;
+	b = (struct filch__free_block *)(void *)s->bump;
 	s->bump += FILCH__BLOCK_SIZE;
 	s->carved++;
 	return b;
 }
 
-void *filch__block_alloc(void)
+static void remote_free(struct filch__slab *s, struct filch__free_block *b)
 {
-	struct slab *s = my_slab;
-	struct free_block *b;
-
-	if (s && (b = s->local)) {
-		s->local = b->next;
-		unpoison(b, FILCH__BLOCK_SIZE);
-		return b;
-	}
-	return alloc_slow();
-}
-
-static void remote_free(struct slab *s, struct free_block *b)
-{
-	struct free_block *head = filch__load(&s->remote, relaxed);
+	struct filch__free_block *head = filch__load(&s->remote, relaxed);
 
 	do {
 		if (head == ORPHAN) {
@@ -225,23 +207,23 @@ static void remote_free(struct slab *s, struct free_block *b)
 		}
 		b->next = head;
 		/* Release: our writes to the block before the owner takes
-		 * it; pairs with the acquire XCHG in alloc_slow and in
-		 * slab_orphan. */
+		 * it; pairs with the acquire XCHG in filch__block_alloc_slow
+		 * and in slab_orphan. */
 	} while (!filch__cas_weak(&s->remote, &head, b, release, relaxed));
 }
 
-void filch__block_free(void *block)
+void filch__block_free_slow(void *block)
 {
-	struct free_block *b = block;
-	struct chunk *c;
+	struct filch__free_block *b = block;
+	struct filch__chunk *c;
 
 	if (!b)
 		return;
 	poison_block(b);
-	c = (struct chunk *)((uintptr_t)b & ~(uintptr_t)(CHUNK_SIZE - 1));
-	if (c->owner == my_slab) {
-		b->next = my_slab->local;
-		my_slab->local = b;
+	c = (struct filch__chunk *)((uintptr_t)b & ~(uintptr_t)(CHUNK_SIZE - 1));
+	if (c->owner == filch__my_slab) { /* reached here only under ASan */
+		b->next = filch__my_free;
+		filch__my_free = b;
 		return;
 	}
 	remote_free(c->owner, b);
