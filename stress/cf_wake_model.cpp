@@ -30,6 +30,7 @@
 // Exit status: 0 when no check found an error, 3 when one did, 2 on usage.
 
 #include <relacy/relacy.hpp>
+#include "model_run.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -161,18 +162,12 @@ template <class TEST>
 bool check(const char *name, rl::scheduler_type_e type, unsigned bound,
 	   unsigned long iterations)
 {
-	rl::test_params p;
-
-	p.search_type = type;
-	p.context_bound = bound;
-	p.iteration_count = iterations;
-	p.execution_depth_limit = 2000;
-	bool ok = rl::simulate<TEST>(p);
+	unsigned long long schedules;
+	bool ok = model_simulate<TEST>(type, bound, iterations, 2000, &schedules);
 	std::printf("cf_wake_model: mutant=%d %s %s: %s after %llu schedules\n",
 		    mutant, name,
 		    type == rl::random_scheduler_type ? "random" : "exhaustive",
-		    ok ? "no error" : "ERROR FOUND",
-		    (unsigned long long)p.stop_iteration);
+		    ok ? "no error" : "ERROR FOUND", schedules);
 	return ok;
 }
 
@@ -187,24 +182,12 @@ void usage()
 
 int main(int argc, char **argv)
 {
-	unsigned bound = 3;
-	unsigned long random_iterations = 200000;
+	const model_args a = model_parse_args(argc, argv, usage);
+	const unsigned bound = a.bound;
+	const unsigned long random_iterations = a.random;
 	bool ok = true;
 
-	for (int i = 1; i < argc; i++) {
-		if (i + 1 >= argc)
-			usage();
-		if (!std::strcmp(argv[i], "--mutant"))
-			mutant = std::atoi(argv[++i]);
-		else if (!std::strcmp(argv[i], "--bound"))
-			bound = (unsigned)std::atoi(argv[++i]);
-		else if (!std::strcmp(argv[i], "--random"))
-			random_iterations = std::strtoul(argv[++i], 0, 0);
-		else
-			usage();
-	}
-	if (mutant < 0 || mutant > 3 || bound < 1)
-		usage();
+	mutant = a.mutant;
 	ok &= check<list_test>("list", rl::fair_context_bound_scheduler_type,
 			       bound, 0);
 	ok &= check<hint_test>("hint", rl::fair_context_bound_scheduler_type,

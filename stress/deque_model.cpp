@@ -29,6 +29,7 @@
 // for the deque and 3 for every mutant.
 
 #include <relacy/relacy.hpp>
+#include "model_run.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -260,20 +261,14 @@ struct deque_test : rl::test_suite<deque_test<THREADS>, THREADS> {
 template <rl::thread_id_t THREADS>
 bool check(rl::scheduler_type_e type, unsigned bound, unsigned long iterations)
 {
-	rl::test_params p;
-	bool ok;
-
-	p.search_type = type;
-	p.context_bound = bound;
-	p.iteration_count = iterations;
-	p.execution_depth_limit = 4000;
-	ok = rl::simulate<deque_test<THREADS> >(p);
+	unsigned long long schedules;
+	bool ok = model_simulate<deque_test<THREADS> >(type, bound, iterations,
+						       4000, &schedules);
 	std::printf("deque_model: mutant=%d form=%s thieves=%d %s: %s after "
 		    "%llu schedules\n",
 		    mutant, tsan_form ? "tsan" : "fence", (int)THREADS - 1,
 		    type == rl::random_scheduler_type ? "random" : "exhaustive",
-		    ok ? "no error" : "ERROR FOUND",
-		    (unsigned long long)p.stop_iteration);
+		    ok ? "no error" : "ERROR FOUND", schedules);
 	return ok;
 }
 

@@ -31,6 +31,7 @@
 // error, 3 if one did (the expected outcome for a mutant), 2 on bad usage.
 
 #include <relacy/relacy.hpp>
+#include "model_run.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -193,17 +194,13 @@ struct future_test : rl::test_suite<future_test, THREADS> {
 
 bool check(rl::scheduler_type_e type, unsigned bound, unsigned long iterations)
 {
-	rl::test_params p;
-	p.search_type = type;
-	p.context_bound = bound;
-	p.iteration_count = iterations;
-	p.execution_depth_limit = 4000;
-	bool ok = rl::simulate<future_test>(p);
+	unsigned long long schedules;
+	bool ok = model_simulate<future_test>(type, bound, iterations, 4000,
+					      &schedules);
 	std::printf("future_model: mutant=%d %s: %s after %llu schedules\n",
 		    mutant,
 		    type == rl::random_scheduler_type ? "random" : "exhaustive",
-		    ok ? "no error" : "ERROR FOUND",
-		    (unsigned long long)p.stop_iteration);
+		    ok ? "no error" : "ERROR FOUND", schedules);
 	return ok;
 }
 
@@ -218,23 +215,11 @@ bool check(rl::scheduler_type_e type, unsigned bound, unsigned long iterations)
 
 int main(int argc, char **argv)
 {
-	unsigned bound = 3;
-	unsigned long random_iterations = 200000;
+	const model_args a = model_parse_args(argc, argv, usage);
+	const unsigned bound = a.bound;
+	const unsigned long random_iterations = a.random;
 
-	for (int i = 1; i < argc; i++) {
-		if (i + 1 >= argc)
-			usage();
-		if (!std::strcmp(argv[i], "--mutant"))
-			mutant = std::atoi(argv[++i]);
-		else if (!std::strcmp(argv[i], "--bound"))
-			bound = (unsigned)std::atoi(argv[++i]);
-		else if (!std::strcmp(argv[i], "--random"))
-			random_iterations = std::strtoul(argv[++i], 0, 0);
-		else
-			usage();
-	}
-	if (mutant < 0 || mutant > 3 || bound < 1)
-		usage();
+	mutant = a.mutant;
 	bool ok = check(rl::fair_context_bound_scheduler_type, bound, 0);
 	ok &= check(rl::random_scheduler_type, 0, random_iterations);
 	std::printf("future_model: mutant=%d bound=%u random=%lu: %s\n", mutant,
