@@ -68,8 +68,8 @@ static const char *const helpers[] = {"filch-bench-iomp", "filch-bench-libuv"};
 
 /* The impl column, in the order rows are printed. */
 static const char *const impl_order[] = {
-    "filch", "filch_nofuture", "seq",  "naive", "tbb",
-    "gomp",  "iomp",	       "glib", "libuv"};
+    "filch", "filch_nofuture", "filch_item", "seq",  "naive",
+    "tbb",   "gomp",	       "iomp",	     "glib", "libuv"};
 
 struct candidate {
 	char bench[32];

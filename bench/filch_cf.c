@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * filch_cf.c - impl "filch" of the concurrent.futures-style benches: map
- * (filch_map, automatic chunking, results in input order), as_completed
+ * (filch_map, automatic chunking, results in input order: "filch" with a
+ * chunk function over the indices and spans of results, the shape of a
+ * tbb::parallel_for body; "filch_item" with a function per item and one
+ * filch_map_next per result, the shape of Python's map), as_completed
  * (filch_as_completed_*) and wait (filch_wait, ALL_COMPLETED and
  * FIRST_COMPLETED).
  */
@@ -26,7 +29,40 @@ static int map_task(void *arg, void **result)
 	return 0;
 }
 
+static int map_chunk(void *arg, struct filch_chunk *c)
+{
+	(void)arg;
+	for (size_t i = 0; i < c->n; i++)
+		c->results[i] = (void *)fb_map_fn(c->first + i);
+	return 0;
+}
+
 static void map_run(void *state, const struct fb_params *p, struct fb_sample *s)
+{
+	const struct filch_map_opts opts = {.chunk_fn = map_chunk};
+	size_t n = p->map_items, got = 0, count;
+	void *const *results;
+	filch_map_iter *it;
+	uint64_t sum = 0;
+	int rc;
+
+	fb_region_begin(s);
+	FB_CHECK_RC(filch_map(&it, state, NULL, NULL, n, &opts));
+	while ((rc = filch_map_next_span(it, &results, &count)) == 0) {
+		for (size_t i = 0; i < count; i++)
+			sum += (uintptr_t)results[i];
+		got += count;
+	}
+	filch_map_close(it);
+	fb_region_end(s);
+	if (rc != FILCH_END || got != n)
+		fb_fail("filch_map_next_span returned %d (%s) after %zu of %zu",
+			rc, filch_strerror(rc), got, n);
+	fb_map_check(n, sum);
+}
+
+static void map_item_run(void *state, const struct fb_params *p,
+			 struct fb_sample *s)
 {
 	size_t n = p->map_items, got = 0;
 	void **items = fb_xmalloc(n * sizeof(*items));
@@ -163,6 +199,7 @@ static void wait_run(void *state, const struct fb_params *p,
 
 const struct fb_impl fb_impls_filch_cf[] = {
     {"map", "filch", fb_filch_setup, map_run, fb_filch_teardown},
+    {"map", "filch_item", fb_filch_setup, map_item_run, fb_filch_teardown},
     {"as_completed", "filch", fb_filch_setup, as_completed_run,
      fb_filch_teardown},
     {"wait", "filch", fb_filch_setup, wait_run, fb_filch_teardown},

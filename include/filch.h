@@ -445,6 +445,28 @@ typedef int (*filch_gen_fn)(void *gen_arg, void **item);
  * there. */
 #define FILCH_MAP_CALLER_RUNS 1u
 
+/* One chunk of a map, as a filch_chunk_fn sees it. */
+struct filch_chunk {
+	size_t first;	     /* input index of the chunk's first item */
+	size_t n;	     /* items in the chunk, >= 1 */
+	void *const *items;  /* its inputs; NULL in a map over indices */
+	void **results;	     /* results[i] is the result for item first + i */
+	size_t ndone;	     /* set on an error: how many results, from
+				results[0], were stored before the item that
+				failed (reads 0 if left alone) */
+};
+
+/*
+ * Computes a whole chunk of a map in one call (filch_map_opts.chunk_fn):
+ * results[i] for i in [0, n), then returns 0; or returns an error code
+ * (sign ignored, as for a task) after setting c->ndone. The loop is the
+ * caller's own, so the compiler can inline and vectorize the per-item work,
+ * as it does a tbb::parallel_for body over a blocked_range. A long chunk
+ * may poll filch_cancel_requested() and return ECANCELED (filch_map_close
+ * asks running chunks to stop).
+ */
+typedef int (*filch_chunk_fn)(void *arg, struct filch_chunk *c);
+
 struct filch_map_opts {
 	unsigned flags;	    /* 0 or FILCH_MAP_CALLER_RUNS */
 	int64_t timeout_ns; /* for the whole map, from the call; 0 or
@@ -454,6 +476,11 @@ struct filch_map_opts {
 			       items), 1 for a generator */
 	size_t buffersize;  /* bound on chunks in flight (submitted and not
 			       yet yielded); 0 = 4 per worker */
+	filch_chunk_fn chunk_fn; /* instead of fn (which is then NULL):
+				    called once per chunk with chunk_arg;
+				    filch_map's items may then be NULL for a
+				    map over the indices [0, n) */
+	void *chunk_arg;
 };
 
 /*
@@ -462,8 +489,10 @@ struct filch_map_opts {
  * chunks in flight: a new chunk is submitted when the consumer is done
  * with an old one, so memory stays buffersize * chunksize pointers
  * whatever the input's length (an endless generator streams). items must
- * stay valid until filch_map_close. Returns 0 and *it; -EINVAL (NULL it,
- * ex or fn; items NULL with n > 0; NULL gen; unknown flags); -ENOMEM; or
+ * stay valid until filch_map_close. With opts->chunk_fn, fn is NULL and
+ * the chunk function runs each chunk in one call. Returns 0 and *it;
+ * -EINVAL (NULL it or ex; fn and chunk_fn both NULL or both set; items
+ * NULL with n > 0 without a chunk_fn; NULL gen; unknown flags); -ENOMEM; or
  * the error that kept the first chunk from starting (-ESHUTDOWN, -EAGAIN,
  * gen's error), in which case fn was never called and *it is NULL. Never
  * blocks unless ex's bounded queue blocks submitters. Any thread.

@@ -2,6 +2,8 @@
 /*
  * map.c - filch_map and filch_map_gen: fn over an array or a generator, in
  * chunks, with a bound on chunks in flight, results yielded in input order.
+ * A chunk runs fn once per item, or the user's chunk_fn once for the whole
+ * chunk (its own loop, which the compiler can inline and vectorize).
  *
  * The iterator owns a ring of `slots`, one per chunk in flight. Each slot has
  * its own stretch of a result buffer (and, for a generator, of an input
@@ -45,8 +47,10 @@
 struct map_slot {
 	filch_future *fut;     /* the chunk's future; NULL: no chunk here */
 	filch_map_iter *it;
-	void *const *items;    /* inputs: the user's array or it->inbuf */
+	void *const *items;    /* inputs: the user's array, it->inbuf, or
+				  NULL in a map over indices */
 	void **results;        /* this slot's part of the result buffer */
+	size_t first;	       /* input index of the chunk's first item */
 	size_t count;	       /* items in the chunk */
 	size_t nok;	       /* runner: results stored before it stopped */
 	bool stopped;	       /* runner: it stopped on a cancel request */
@@ -74,7 +78,9 @@ struct filch_map_iter {
 	bool caller_runs;
 
 	filch_executor *ex;
-	filch_task_fn fn;
+	filch_task_fn fn;	  /* per item, or NULL with chunk_fn */
+	filch_chunk_fn chunk_fn; /* per chunk, or NULL with fn */
+	void *chunk_arg;
 	int64_t deadline;
 	size_t chunksize;
 	size_t nslots;
@@ -83,7 +89,7 @@ struct filch_map_iter {
 	/* Input: an array, or a generator. */
 	void *const *items;
 	size_t n;
-	size_t next_in;
+	size_t next_in; /* input index of the next item to gather */
 	filch_gen_fn gen;
 	void *gen_arg;
 	void **inbuf;
@@ -104,26 +110,55 @@ static bool map_claim(struct map_slot *s)
 	       filch__xchg(&s->claim, 1, relaxed) == 0;
 }
 
+/* Runs the user's chunk function over the chunk of s. */
+static int map_run_chunk_fn(struct map_slot *s)
+{
+	struct filch_chunk c = {
+		.first = s->first,
+		.n = s->count,
+		.items = s->items,
+		.results = s->results,
+	};
+	int rc = s->it->chunk_fn(s->it->chunk_arg, &c);
+
+	if (rc == 0) {
+		s->nok = s->count;
+		return 0;
+	}
+	s->nok = c.ndone < s->count ? c.ndone : s->count;
+	rc = rc < 0 ? -rc : rc;
+	/* A chunk that gave up on map_close's request counts as stopped,
+	 * like one stopped between items below. */
+	s->stopped = rc == ECANCELED && filch_cancel_requested();
+	return rc;
+}
+
 /* Runs fn over the chunk of s; returns 0 or the positive code that stopped
  * it (ECANCELED with s->stopped on a cancel request). */
 static int map_run_items(struct map_slot *s)
 {
 	filch_task_fn fn = s->it->fn;
 
-	for (size_t j = 0; j < s->count; j++) {
+	if (!fn)
+		return map_run_chunk_fn(s);
+	/* Locals: fn is opaque, so fields of s would be reloaded per item. */
+	void *const *items = s->items;
+	void **results = s->results;
+	size_t count = s->count;
+
+	for (size_t j = 0; j < count; j++) {
 		if (j % MAP_CANCEL_STRIDE == MAP_CANCEL_STRIDE - 1 &&
 		    filch_cancel_requested()) {
 			s->nok = j;
 			s->stopped = true;
 			return ECANCELED;
 		}
-		void *r = NULL;
-		int rc = fn(s->items[j], &r);
+		results[j] = NULL; /* the result of a fn that sets none */
+		int rc = fn(items[j], &results[j]);
 		if (rc) {
 			s->nok = j;
 			return rc < 0 ? -rc : rc;
 		}
-		s->results[j] = r;
 	}
 	s->nok = s->count;
 	return 0;
@@ -176,6 +211,7 @@ static int map_fill(filch_map_iter *it, struct map_slot *s)
 	s->ran_inline = false;
 	if (it->input_done)
 		return 0;
+	s->first = it->next_in;
 	if (it->gen) {
 		void **in = it->inbuf + (size_t)(s - it->slots) * it->chunksize;
 		while (count < it->chunksize) {
@@ -191,11 +227,12 @@ static int map_fill(filch_map_iter *it, struct map_slot *s)
 			rc = 0;
 		}
 		s->items = in;
+		it->next_in += count;
 	} else {
 		count = it->n - it->next_in;
 		if (count > it->chunksize)
 			count = it->chunksize;
-		s->items = it->items + it->next_in;
+		s->items = it->items ? it->items + it->next_in : NULL;
 		it->next_in += count;
 		if (it->next_in == it->n)
 			it->input_done = true;
@@ -227,7 +264,8 @@ static int map_create(filch_map_iter **itp, filch_executor *ex,
 	*itp = NULL;
 	if (!opts)
 		opts = &defaults;
-	if (!ex || !fn || (!gen && n && !items) ||
+	if (!ex || !fn == !opts->chunk_fn ||
+	    (!gen && n && !items && !opts->chunk_fn) ||
 	    (opts->flags & ~FILCH_MAP_CALLER_RUNS))
 		return -EINVAL;
 
@@ -274,6 +312,8 @@ static int map_create(filch_map_iter **itp, filch_executor *ex,
 		.caller_runs = opts->flags & FILCH_MAP_CALLER_RUNS,
 		.ex = ex,
 		.fn = fn,
+		.chunk_fn = opts->chunk_fn,
+		.chunk_arg = opts->chunk_arg,
 		.deadline = filch__deadline(opts->timeout_ns > 0 ? opts->timeout_ns
 								 : FILCH_FOREVER),
 		.chunksize = chunksize,

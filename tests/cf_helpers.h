@@ -94,6 +94,18 @@ static inline void cf_release_all(filch_future **fs, size_t n)
 		filch_future_release(fs[i]);
 }
 
+/* A malloc'ed array of n items, item i being (void *)i; bails out on
+ * failure. */
+static inline void **cf_numbers(size_t n)
+{
+	void **items = malloc(n * sizeof(*items));
+	if (!items)
+		bail_out("malloc");
+	for (size_t i = 0; i < n; i++)
+		items[i] = (void *)(uintptr_t)i;
+	return items;
+}
+
 /* An executor with `workers` workers; bails out on failure. */
 static inline filch_executor *cf_executor(unsigned workers)
 {

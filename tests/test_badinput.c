@@ -753,6 +753,56 @@ static int row_map_misuse(void *unused)
 	return 0;
 }
 
+/* Fails the chunk that holds item 32 with code 5; arg says what it does
+ * with ndone: leaves it, or claims far more than the chunk. */
+static int chunk_fail_32(void *arg, struct filch_chunk *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		if (c->first + i == 32) {
+			if (arg)
+				c->ndone = 1000;
+			return 5;
+		}
+		c->results[i] = (void *)(uintptr_t)(c->first + i);
+	}
+	return 0;
+}
+
+/* Reads the map to its end; returns its final code, *got the results. */
+static int drain_count(filch_map_iter *it, size_t *got)
+{
+	void *r;
+	int rc;
+
+	*got = 0;
+	while ((rc = filch_map_next(it, &r)) == 0)
+		(*got)++;
+	return rc;
+}
+
+static int row_map_chunk_ndone(void *unused)
+{
+	filch_executor *ex;
+	filch_map_iter *it;
+	struct filch_map_opts o = {.chunksize = 16, .chunk_fn = chunk_fail_32};
+	size_t got;
+
+	EXPECT_RC(new_executor(&ex, 2), 0);
+	/* ndone left alone: nothing of the failing chunk [32, 48). */
+	EXPECT_RC(filch_map(&it, ex, NULL, NULL, 64, &o), 0);
+	EXPECT_RC(drain_count(it, &got), 5);
+	EXPECT(got == 32, "%zu results before the code, not 32", got);
+	filch_map_close(it);
+	/* ndone past the chunk: the whole chunk, never beyond it. */
+	o.chunk_arg = &o;
+	EXPECT_RC(filch_map(&it, ex, NULL, NULL, 64, &o), 0);
+	EXPECT_RC(drain_count(it, &got), 5);
+	EXPECT(got == 48, "%zu results before the code, not 48", got);
+	filch_map_close(it);
+	EXPECT_RC(filch_executor_destroy(ex), 0);
+	return 0;
+}
+
 static int job_count(void *arg)
 {
 	atomic_fetch_add(&ran, 1);
@@ -861,6 +911,8 @@ static const struct row rows[] = {
 	{ "duplicates in as_completed", row_as_completed_duplicates },
 	{ "map: empty input, next after the end, early close", row_map_misuse },
 	{ "group: NULL, spawn after shutdown", row_group_after_shutdown },
+	{ "map: a chunk function's ndone left unset or past its chunk",
+	  row_map_chunk_ndone },
 };
 
 int main(void)

@@ -36,16 +36,6 @@ static int square_or_fail(void *arg, void **result)
 	return square(arg, result);
 }
 
-static void **numbers(size_t n)
-{
-	void **items = malloc(n * sizeof(*items));
-	if (!items)
-		bail_out("malloc");
-	for (size_t i = 0; i < n; i++)
-		items[i] = (void *)(intptr_t)i;
-	return items;
-}
-
 static void test_bad_input(filch_executor *ex)
 {
 	filch_map_iter *it = (filch_map_iter *)&it;
@@ -80,7 +70,7 @@ static void test_empty(filch_executor *ex)
 static void test_order(filch_executor *ex)
 {
 	enum { N = 1000 };
-	void **items = numbers(N);
+	void **items = cf_numbers(N);
 	struct {
 		size_t chunk, buf;
 		unsigned flags;
@@ -119,7 +109,7 @@ static void test_order(filch_executor *ex)
 static void test_error_in_middle(filch_executor *ex)
 {
 	enum { N = 1000 };
-	void **items = numbers(N);
+	void **items = cf_numbers(N);
 	size_t chunks[] = {0, 1, 7, 64, 1000};
 
 	for (size_t c = 0; c < 2 * sizeof(chunks) / sizeof(chunks[0]); c++) {
@@ -161,7 +151,7 @@ static void test_error_in_middle(filch_executor *ex)
 static void test_span(filch_executor *ex)
 {
 	enum { N = 5000 };
-	void **items = numbers(N);
+	void **items = cf_numbers(N);
 	struct filch_map_opts o = {.chunksize = 64, .buffersize = 3,
 				   .flags = FILCH_MAP_CALLER_RUNS};
 	filch_map_iter *it;
