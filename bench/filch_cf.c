@@ -2,8 +2,9 @@
 /*
  * filch_cf.c - impl "filch" of the concurrent.futures-style benches: map
  * (filch_map, automatic chunking, results in input order: "filch" with a
- * chunk function over the indices and spans of results, the shape of a
- * tbb::parallel_for body; "filch_item" with a function per item and one
+ * chunk function over the indices, spans of results and the calling thread
+ * helping, the shape of a tbb::parallel_for body run from its caller;
+ * "filch_item" with a function per item and one
  * filch_map_next per result, the shape of Python's map), as_completed
  * (filch_as_completed_*) and wait (filch_wait, ALL_COMPLETED and
  * FIRST_COMPLETED).
@@ -39,7 +40,8 @@ static int map_chunk(void *arg, struct filch_chunk *c)
 
 static void map_run(void *state, const struct fb_params *p, struct fb_sample *s)
 {
-	const struct filch_map_opts opts = {.chunk_fn = map_chunk};
+	const struct filch_map_opts opts = {.flags = FILCH_MAP_CALLER_RUNS,
+					    .chunk_fn = map_chunk};
 	size_t n = p->map_items, got = 0, count;
 	void *const *results;
 	filch_map_iter *it;

@@ -472,7 +472,7 @@ struct filch_map_opts {
 	int64_t timeout_ns; /* for the whole map, from the call; 0 or
 			       negative = FILCH_FOREVER */
 	size_t chunksize;   /* items per task; 0 = automatic: about 4 chunks
-			       per worker for an array (at most 65536
+			       per worker for an array (at most 8192
 			       items), 1 for a generator */
 	size_t buffersize;  /* bound on chunks in flight (submitted and not
 			       yet yielded); 0 = 4 per worker */

@@ -195,11 +195,14 @@ struct wait_rec {
 	struct wait_node nodes[];
 };
 
-/* When this many completions are still missing (of more), the waiter is
- * woken early and spins for the rest, up to WAIT_PREWAKE_SPIN_NS: the last
- * completion of a big set then finds it awake instead of paying a futex
- * wake-up (tens of microseconds on a loaded machine). */
-#define WAIT_PREWAKE_LEFT 32
+/* Each time the completions still missing (of more) fall to a power of two
+ * no greater than this, the waiter is woken early and spins for the rest,
+ * up to WAIT_PREWAKE_SPIN_NS: the last completion of a big set then finds
+ * it awake instead of paying a futex wake-up (20-50 us on a virtual
+ * machine). Several hints, not one: one hint at 32 left came too late for
+ * tasks of 100 ns (the rest were done before the waiter was), and one at
+ * 4096 left would be too early for tasks of a millisecond. */
+#define WAIT_PREWAKE_LEFT 4096
 #define WAIT_PREWAKE_SPIN_NS 200000
 
 /* Records for up to this many callbacks come from the calling thread's
@@ -245,8 +248,8 @@ static void wait_on_done(struct filch__callback *cb, filch_future *f)
 		 * and this callback's view to wait_block. */
 		filch__store(&w->satisfied, true, seq_cst);
 		cf_signal_notify(&w->sig);
-	} else if (left == WAIT_PREWAKE_LEFT) {
-		cf_signal_notify(&w->sig); /* the hint */
+	} else if (left <= WAIT_PREWAKE_LEFT && (left & (left - 1)) == 0) {
+		cf_signal_notify(&w->sig); /* a hint */
 	}
 	wait_put(w);
 }
@@ -365,12 +368,26 @@ FILCH_API int filch_wait(filch_future **fs, size_t n, int64_t timeout_ns,
 	w->mode = (uint8_t)mode;
 	w->block = block;
 	/* Futures done after the partition are registered too (their
-	 * callback runs at once here): the not-done ones are fs[done..n). */
-	for (size_t i = 0; i < k; i++) {
-		w->nodes[i].cb.fn = wait_on_done;
-		w->nodes[i].w = w;
-		filch__future_add_callback(fs[done + i], &w->nodes[i].cb);
+	 * callback runs at once here): the not-done ones are fs[done..n).
+	 * Once a FIRST_* mode holds, the rest are left unregistered: with many
+	 * futures, registering them all would delay the return by
+	 * milliseconds after the first completion. */
+	size_t registered = 0;
+	for (; registered < k; registered++) {
+		/* relaxed: only a hint to stop early; wait_block's seq_cst
+		 * load decides. */
+		if (mode != FILCH_ALL_COMPLETED &&
+		    filch__load(&w->satisfied, relaxed))
+			break;
+		w->nodes[registered].cb.fn = wait_on_done;
+		w->nodes[registered].w = w;
+		filch__future_add_callback(fs[done + registered],
+					   &w->nodes[registered].cb);
 	}
+	/* The references of callbacks never added; relaxed: the waiter's own
+	 * reference keeps the record alive, and its wait_put releases. */
+	if (registered < k)
+		filch__sub(&w->refs, (uint32_t)(k - registered), relaxed);
 	wait_block(w, deadline); /* the partition below decides */
 	/* acquire: pairs with the release store in wait_on_done. When every
 	 * future is done the array is already in order: no second scan of

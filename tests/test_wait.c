@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <filch.h>
 
@@ -207,6 +208,50 @@ static void test_duplicates_and_many(void)
 	cf_release_all(qown, 2); /* not q: wait reordered it */
 }
 
+/* FIRST_COMPLETED over many futures that complete while filch_wait is
+ * still registering its callbacks: it may stop registering once satisfied;
+ * the outcome must still be exact (the done ones first, in order) and
+ * nothing may leak or be touched after the wait returned (ASan, TSan). */
+static void test_first_completed_while_registering(void)
+{
+	enum { N = 20000, ROUNDS = 20 };
+	static filch_future *p[N], *fs[N];
+	int bad = 0, unsatisfied = 0;
+
+	for (int r = 0; r < ROUNDS; r++) {
+		struct cf_completer c;
+		size_t nd = 0;
+
+		cf_promises(p, N);
+		memcpy(fs, p, sizeof(fs));
+		cf_completer_start(&c, p, NULL, NULL, N);
+		unsatisfied += filch_wait(fs, N, FILCH_FOREVER,
+					  FILCH_FIRST_COMPLETED, &nd) != 0;
+		unsatisfied += nd == 0;
+		for (size_t i = 0; i < nd; i++)
+			bad += !filch_future_done(fs[i]);
+		cf_completer_join(&c);
+		/* Each promise's result is its index + 1. The done part and
+		 * the rest must each keep index order and together hold every
+		 * promise once. */
+		static unsigned char seen[N];
+		memset(seen, 0, sizeof(seen));
+		for (size_t i = 0, last = 0; i < N; i++) {
+			void *res = NULL;
+			filch_future_result(fs[i], 0, &res);
+			size_t idx = (size_t)(uintptr_t)res - 1;
+			bad += idx >= N || seen[idx]++ ||
+			       (i != 0 && i != nd && idx < last);
+			last = idx;
+		}
+		cf_release_all(p, N);
+	}
+	is(unsatisfied, 0, "FIRST_COMPLETED returned 0 with ndone >= 1, "
+			   "%d rounds of %d futures",
+	   ROUNDS, N);
+	is(bad, 0, "the done ones first, order kept");
+}
+
 struct nested {
 	int rc;
 	size_t nd;
@@ -271,6 +316,7 @@ int main(void)
 	test_first_exception();
 	test_all_timeout_then_late_callbacks();
 	test_duplicates_and_many();
+	test_first_completed_while_registering();
 	test_on_worker();
 	test_tasks();
 	return tap_done();
