@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -60,9 +61,14 @@ struct cf_signal {
 	_Atomic uint32_t word;
 };
 
-/* Spins this many pauses (a few microseconds) before sleeping: a completion
- * that is about to happen is then seen without a futex round trip. */
-#define CF_SPIN 128
+/* Looks this many times before sleeping, yielding the CPU between looks: a
+ * completion that is about to happen is then seen without a futex round
+ * trip, and a worker that shares this CPU (more threads than CPUs: a
+ * consumer beside as many workers as CPUs) runs meanwhile instead of being
+ * held off by a spin; with nothing else runnable a yield returns at once.
+ * as_completed over 20000 tiny tasks at 2 workers on 2 CPUs: 166 ns per
+ * future against 260 with 128 pauses, 195 with no spin at all. */
+#define CF_SPIN 16
 /* On a worker with nothing to help with, sleep at most this long before
  * looking for new work of the pool again (doubling from the minimum). */
 #define CF_HELP_NAP_MIN_NS 20000
@@ -121,7 +127,7 @@ static int cf_signal_wait(struct cf_signal *s, int64_t deadline)
 	for (int i = 0; i < CF_SPIN; i++) {
 		if (cf_signal_consume(s))
 			return 0;
-		filch__cpu_relax();
+		sched_yield();
 	}
 	for (;;) {
 		if (cf_signal_consume(s))
