@@ -421,13 +421,25 @@ struct ac_node {
 struct filch_as_completed {
 	/* Written by completion callbacks. */
 	struct cf_signal sig;
-	/* iterator + registered callbacks not yet run */
+	/*
+	 * refs: the iterator's reference, plus one per registered callback
+	 * until that callback is through with the record. A callback that
+	 * pushed onto an empty stack (the bottom node of a batch) notifies
+	 * and then drops its own; a callback that pushed onto a non-empty one
+	 * touches nothing after its CAS, and the iterator drops its reference
+	 * when it takes the node's batch (ac_take_batch); a callback that
+	 * finds the stack closed drops its own. The last drop frees.
+	 */
 	_Atomic uint32_t refs;
 	/*
 	 * done: a Treiber stack of nodes whose future completed, newest
-	 * first. Callbacks push (CAS, release); the iterator takes the whole
-	 * stack at once (exchange with NULL, acquire), so no node is ever
-	 * popped alone and ABA cannot arise.
+	 * first, or AC_CLOSED.
+	 *   NULL      -> node      a callback pushes (CAS)
+	 *   node      -> node'     a callback pushes on top (CAS)
+	 *   any       -> NULL      the iterator takes the whole stack
+	 *                          (exchange), so no node is ever popped
+	 *                          alone and ABA cannot arise
+	 *   any       -> AC_CLOSED filch_as_completed_end (exchange); final
 	 */
 	struct ac_node *_Atomic done;
 
@@ -441,6 +453,24 @@ struct filch_as_completed {
 	struct ac_node nodes[];
 };
 
+/* The value of `done` once the iterator ended (never a real node). */
+static struct ac_node ac_closed;
+#define AC_CLOSED (&ac_closed)
+
+static void ac_put(filch_as_completed *it)
+{
+	if (cf_put(&it->refs))
+		filch__free(it);
+}
+
+/*
+ * Pushes the node of a completed future. Only the callback that finds the
+ * stack empty notifies: while the stack is not empty, the callback that
+ * made it so has notified or will (after its push), and the iterator takes
+ * the whole stack when it looks, so a notification per batch suffices; the
+ * others make one CAS and return (as_completed at 2 workers: the wake word
+ * and the reference count were two more contended RMWs per completion).
+ */
 static void ac_on_done(struct filch__callback *cb, filch_future *f)
 {
 	struct ac_node *node = filch__container_of(cb, struct ac_node, cb);
@@ -448,17 +478,23 @@ static void ac_on_done(struct filch__callback *cb, filch_future *f)
 	struct ac_node *head = filch__load(&it->done, relaxed);
 
 	(void)f;
-	do
+	do {
+		if (head == AC_CLOSED) {
+			ac_put(it); /* the iterator ended: nobody takes nodes */
+			return;
+		}
 		node->next = head;
-	/* seq_cst (release is what the list needs): node->next and the
-	 * future's completion, seen by this callback, before the node is
-	 * reachable; pairs with the exchange in ac_take_done. seq_cst for
-	 * cf_signal_notify's pending-notification shortcut. relaxed on
-	 * failure: head reloaded. */
-	while (!filch__cas_weak(&it->done, &head, node, seq_cst, relaxed));
+	/* seq_cst (release is what the list needs): node->next, the future's
+	 * completion seen by this callback, and every earlier access of this
+	 * callback to the record before the node is reachable; pairs with the
+	 * exchange in ac_take_batch, after which the iterator may drop this
+	 * callback's reference. seq_cst for cf_signal_notify's
+	 * pending-notification shortcut. relaxed on failure: head reloaded. */
+	} while (!filch__cas_weak(&it->done, &head, node, seq_cst, relaxed));
+	if (head)
+		return; /* not the bottom: it and node are not ours any more */
 	cf_signal_notify(&it->sig);
-	if (cf_put(&it->refs))
-		filch__free(it);
+	ac_put(it);
 }
 
 static void ac_append(filch_as_completed *it, struct ac_node *node)
@@ -466,6 +502,31 @@ static void ac_append(filch_as_completed *it, struct ac_node *node)
 	node->next = NULL;
 	*it->ready_tail = node;
 	it->ready_tail = &node->next;
+}
+
+/* Reverses a batch taken from `done` (newest first) into completion
+ * order, setting *last to its newest node, and drops the references of its
+ * callbacks but the bottom one's (see refs). */
+static struct ac_node *ac_take_batch(filch_as_completed *it,
+				     struct ac_node *stack, struct ac_node **last)
+{
+	struct ac_node *fifo = NULL;
+	uint32_t count = 0;
+
+	*last = stack;
+	while (stack) {
+		struct ac_node *next = stack->next;
+		stack->next = fifo;
+		fifo = stack;
+		stack = next;
+		count++;
+	}
+	/* relaxed: the iterator's own reference keeps the record alive, and
+	 * its final ac_put releases; the pushers' accesses reached us through
+	 * the exchange that took the batch. */
+	if (count > 1)
+		filch__sub(&it->refs, count - 1, relaxed);
+	return fifo;
 }
 
 /* Moves every completed node to the ready list, oldest completion first. */
@@ -476,17 +537,12 @@ static bool ac_take_done(filch_as_completed *it)
 	if (!filch__load(&it->done, seq_cst))
 		return false;
 	/* seq_cst (acquire is what the list needs): pairs with the CAS in
-	 * ac_on_done: each node's next link is visible. */
+	 * ac_on_done: each node's next link is visible, and each pusher is
+	 * through with the record. */
 	struct ac_node *stack = filch__xchg(&it->done, NULL, seq_cst);
-	struct ac_node *oldest = stack, *fifo = NULL;
-	while (stack) {
-		struct ac_node *next = stack->next;
-		stack->next = fifo;
-		fifo = stack;
-		stack = next;
-	}
-	*it->ready_tail = fifo;
-	it->ready_tail = &oldest->next;
+	struct ac_node *newest;
+	*it->ready_tail = ac_take_batch(it, stack, &newest);
+	it->ready_tail = &newest->next;
 	return true;
 }
 
@@ -602,10 +658,15 @@ FILCH_API int filch_as_completed_next(filch_as_completed *it, filch_future **f)
 
 FILCH_API void filch_as_completed_end(filch_as_completed *it)
 {
+	struct ac_node *newest;
+
 	if (!it)
 		return;
+	/* Close the stack; the batch still on it was never taken. acquire:
+	 * as in ac_take_done, for the references dropped here. Callbacks that
+	 * find AC_CLOSED need nothing from us: they only drop their own. */
+	ac_take_batch(it, filch__xchg(&it->done, AC_CLOSED, acquire), &newest);
 	for (size_t i = 0; i < it->unique; i++)
 		filch_future_release(it->nodes[i].f);
-	if (cf_put(&it->refs))
-		filch__free(it);
+	ac_put(it);
 }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // cf_wake_model.cpp - a Relacy model of the wake word of runtime/waitset.c
 // (cf_signal_notify, cf_signal_consume, cf_signal_wait) with its two users:
-// the as_completed list (push, then notify; take after a consumed
-// notification) and filch_wait's pre-wake hint (a notification that does
+// the as_completed list (push, then notify if the push found the list
+// empty; take after a consumed notification) and filch_wait's pre-wake hint (a notification that does
 // not mean "satisfied", followed by the one that does).
 //
 //   cf_wake_model [--mutant N] [--bound B] [--random K]
@@ -15,8 +15,9 @@
 //
 // Scenarios (each checked exhaustively within the context bound, then with
 // K random schedules):
-//   list: 2 notifiers push one item each and notify; the waiter takes
-//         items until it has both, sleeping on the word when there are none.
+//   list: 2 notifiers push one item each, and notify when their push found
+//         the list empty; the waiter takes items until it has both,
+//         sleeping on the word when there are none.
 //   hint: one notifier sends the hint, the other sets `satisfied` and
 //         notifies; the waiter waits (wait_block) until it sees `satisfied`.
 //
@@ -26,7 +27,9 @@
 //      the notifier skips, the waiter's look misses the change);
 //   2  the waiter announces sleep with a plain store instead of the CAS from
 //      IDLE, overwriting a notification;
-//   3  the notifier wakes nobody when it replaced SLEEPING.
+//   3  the notifier wakes nobody when it replaced SLEEPING;
+//   4  the list notifier decides whether the list was empty from a load
+//      before its push instead of from the push's own result.
 // Exit status: 0 when no check found an error, 3 when one did, 2 on usage.
 
 #include <relacy/relacy.hpp>
@@ -95,7 +98,8 @@ struct wake_word {
 };
 
 // as_completed: the list is reduced to the count of items pushed and not
-// yet taken (push is a seq_cst RMW, take an exchange with 0 after a load).
+// yet taken (push is a seq_cst RMW whose result tells whether the list was
+// empty, take an exchange with 0 after a load).
 struct list_test : rl::test_suite<list_test, 3> {
 	wake_word w;
 	rl::atomic<int> pushed;
@@ -109,8 +113,15 @@ struct list_test : rl::test_suite<list_test, 3> {
 	void thread(unsigned index)
 	{
 		if (index > 0) { // ac_on_done
-			pushed.fetch_add(1, change_mo(), $);
-			w.notify();
+			bool was_empty;
+			if (mutant == 4) {
+				was_empty = pushed.load(rl::mo_relaxed, $) == 0;
+				pushed.fetch_add(1, change_mo(), $);
+			} else {
+				was_empty = pushed.fetch_add(1, change_mo(), $) == 0;
+			}
+			if (was_empty)
+				w.notify();
 			return;
 		}
 		int got = 0; // filch_as_completed_next
@@ -173,7 +184,7 @@ bool check(const char *name, rl::scheduler_type_e type, unsigned bound,
 
 void usage()
 {
-	std::fprintf(stderr, "usage: cf_wake_model [--mutant 0-3] [--bound B] "
+	std::fprintf(stderr, "usage: cf_wake_model [--mutant 0-4] [--bound B] "
 			     "[--random K]\n");
 	std::exit(2);
 }
@@ -182,7 +193,7 @@ void usage()
 
 int main(int argc, char **argv)
 {
-	const model_args a = model_parse_args(argc, argv, usage);
+	const model_args a = model_parse_args(argc, argv, 4, usage);
 	const unsigned bound = a.bound;
 	const unsigned long random_iterations = a.random;
 	bool ok = true;

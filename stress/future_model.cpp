@@ -215,7 +215,7 @@ bool check(rl::scheduler_type_e type, unsigned bound, unsigned long iterations)
 
 int main(int argc, char **argv)
 {
-	const model_args a = model_parse_args(argc, argv, usage);
+	const model_args a = model_parse_args(argc, argv, 3, usage);
 	const unsigned bound = a.bound;
 	const unsigned long random_iterations = a.random;
 

@@ -36,8 +36,9 @@ struct model_args {
 };
 
 // Parses "--mutant N --bound B --random K"; anything else, or a mutant
-// outside 0..3, calls usage (which must not return).
-inline model_args model_parse_args(int argc, char **argv, void (*usage)())
+// outside 0..max_mutant, calls usage (which must not return).
+inline model_args model_parse_args(int argc, char **argv, int max_mutant,
+				   void (*usage)())
 {
 	model_args a;
 
@@ -53,7 +54,7 @@ inline model_args model_parse_args(int argc, char **argv, void (*usage)())
 		else
 			usage();
 	}
-	if (a.mutant < 0 || a.mutant > 3 || a.bound < 1)
+	if (a.mutant < 0 || a.mutant > max_mutant || a.bound < 1)
 		usage();
 	return a;
 }
