@@ -8,7 +8,7 @@
  *   max <TAB> unit
  * with "n/a" for a figure that could not be measured (instructions where the
  * kernel refuses counters). Ratios are rows too: metric "vs_seq" (every
- * implementation against seq) and "vs_<impl>" (filch and filch_nofuture
+ * implementation against seq) and "vs_<impl>" (every filch implementation
  * against each peer), unit "x", always oriented so that > 1 means the row's
  * implementation did better.
  */
