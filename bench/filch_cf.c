@@ -4,8 +4,8 @@
  * (filch_map, automatic chunking, results in input order: "filch" with a
  * chunk function over the indices, spans of results and the calling thread
  * helping, the shape of a tbb::parallel_for body run from its caller;
- * "filch_item" with a function per item and one
- * filch_map_next per result, the shape of Python's map), as_completed
+ * "filch_item" with a function per item and one filch_map_next per result,
+ * the shape of Python's map), as_completed
  * (filch_as_completed_*) and wait (filch_wait, ALL_COMPLETED and
  * FIRST_COMPLETED).
  */

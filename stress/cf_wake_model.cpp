@@ -2,8 +2,9 @@
 // cf_wake_model.cpp - a Relacy model of the wake word of runtime/waitset.c
 // (cf_signal_notify, cf_signal_consume, cf_signal_wait) with its two users:
 // the as_completed list (push, then notify if the push found the list
-// empty; take after a consumed notification) and filch_wait's pre-wake hint (a notification that does
-// not mean "satisfied", followed by the one that does).
+// empty; take after a consumed notification) and filch_wait's pre-wake
+// hint (a notification that does not mean "satisfied", followed by the one
+// that does).
 //
 //   cf_wake_model [--mutant N] [--bound B] [--random K]
 //
