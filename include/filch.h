@@ -11,7 +11,7 @@
  *  - A task returns 0 or a positive error code of its own and may attach a
  *    message with filch_task_fail().
  *  - Timeouts are relative int64_t nanoseconds: FILCH_FOREVER waits forever,
- *    0 polls.
+ *    0 polls, and any other negative value polls too (as in Python).
  *  - Objects are opaque. Futures are reference counted;
  *    filch_future_release(NULL) is a no-op.
  *  - Option structs: a NULL pointer or a zero field means the default.
@@ -19,9 +19,17 @@
  *    item, FILCH_END when exhausted, or another error.
  *
  * Threads: "any thread" means a foreign thread, a worker of any executor, or
- * a callback. "Blocks" means the call may sleep; a call that blocks on a
- * worker of an executor runs other tasks of that executor instead of
- * sleeping (it helps), so it cannot deadlock the pool.
+ * a callback. "Blocks" means the call may sleep. A call that blocks on a
+ * worker runs only work that its own result depends on (the jobs of the
+ * group it waits for; the task of a future it waits for without a timeout,
+ * if that task has not started) and never an unrelated task; otherwise it
+ * sleeps, and a spare worker runs in its place meanwhile, so the pool keeps
+ * its parallelism (up to max_spares spares, see filch_executor_opts). When
+ * no spare can be had, an untimed wait of the futures layer returns -EAGAIN
+ * rather than sleep, a timed one sleeps until its deadline, and
+ * filch_group_wait sleeps (its jobs must finish before it returns). A timed
+ * wait runs no task itself, and so returns within its timeout (plus the
+ * scheduling latency of a wake-up).
  *
  * This header includes only libc headers and compiles as C11 and as C++.
  */
@@ -96,8 +104,14 @@ enum filch_full_policy {
 	FILCH_FULL_CALLER_RUNS = 2, /* run the task in the submitting thread */
 };
 
+/* Bits of filch_executor_opts.flags: each says that a field added after
+ * the first version is set (a program built against an older filch.h
+ * passes a shorter struct with these bits clear). */
+#define FILCH_OPT_STACK_SIZE 1u /* stack_size is set */
+#define FILCH_OPT_MAX_SPARES 2u /* max_spares is set */
+
 struct filch_executor_opts {
-	unsigned flags;		 /* reserved: bits gate fields added later; 0 */
+	unsigned flags;		 /* FILCH_OPT_* bits; other bits: -EINVAL */
 	unsigned workers;	 /* 0 = number of CPUs in the affinity mask */
 	const char *name_prefix; /* thread names "<prefix>-<i>"; NULL = "filch" */
 	/* Runs once in each worker before it takes tasks; a nonzero return
@@ -111,6 +125,15 @@ struct filch_executor_opts {
 	size_t queue_capacity;
 	int full_policy;	 /* enum filch_full_policy */
 	int64_t full_timeout_ns; /* for FILCH_FULL_BLOCK; 0 = FILCH_FOREVER */
+	/* With FILCH_OPT_STACK_SIZE: every worker's (and spare's) stack size
+	 * in bytes; 0 = the system's default (RLIMIT_STACK, usually 8 MiB);
+	 * else at least PTHREAD_STACK_MIN. */
+	size_t stack_size;
+	/* With FILCH_OPT_MAX_SPARES: at most this many spare threads (0: none,
+	 * at most 4096); without: 256. A spare runs in place of a worker
+	 * that sleeps in a wait, and goes dormant once that worker woke up
+	 * and its deque is empty; spares live until the executor ends. */
+	unsigned max_spares;
 };
 
 /* Creates an executor and starts its workers. Returns 0 and *ex (the
@@ -129,8 +152,22 @@ FILCH_API unsigned filch_executor_workers(const filch_executor *ex);
 /* The executor whose worker calls this, or NULL on a foreign thread. */
 FILCH_API filch_executor *filch_current_executor(void);
 
-/* Index of the calling worker in its executor, or -1 on a foreign thread. */
+/* Index of the calling worker in its executor, or -1 on a foreign thread:
+ * 0 to workers - 1 for the primary workers, workers to workers + max_spares
+ * - 1 for spares (size per-worker arrays for both). */
 FILCH_API int filch_current_worker(void);
+
+/* What the spares of an executor do now (a consistent snapshot). */
+struct filch_spare_counts {
+	unsigned threads;	    /* spare threads started (they stay) */
+	unsigned active;	    /* spares not dormant */
+	unsigned blocked;	    /* workers, spares too, sleeping in a wait */
+	unsigned long long refused; /* waits that wanted a spare, got none */
+};
+
+/* Fills *out. Returns 0, or -EINVAL for NULL arguments. Any thread. */
+FILCH_API int filch_executor_spare_counts(const filch_executor *ex,
+					  struct filch_spare_counts *out);
 
 #define FILCH_SHUTDOWN_WAIT 1u		 /* block until every task has run */
 #define FILCH_SHUTDOWN_CANCEL_PENDING 2u /* cancel tasks not yet started */
@@ -219,8 +256,11 @@ FILCH_API int filch_group_spawn(filch_group *g, filch_job_fn fn, void *arg);
 /* Waits until every job spawned in g has run (or was discarded by a
  * cancelling shutdown: ECANCELED); returns 0, the first nonzero code a job
  * returned, or -EINVAL (NULL g, or a thread other than g's owner). On a
- * worker it runs other tasks meanwhile (its own deque, then stealing); on a
- * foreign thread it sleeps on a futex. Afterwards g is empty and may be
+ * worker of g's executor it runs g's own jobs from its deque, and jobs that
+ * a stolen job of g waits for (taken from the thief: leapfrogging), never
+ * an unrelated task; then it sleeps on a futex, with a spare in its place
+ * on a worker (or uncompensated when none can be had). The stack grows
+ * only with the program's own recursion. Afterwards g is empty and may be
  * spawned into and waited on again. Blocks. */
 FILCH_API int filch_group_wait(filch_group *g);
 
@@ -252,15 +292,19 @@ FILCH_API bool filch_future_done(const filch_future *f);
 FILCH_API bool filch_future_running(const filch_future *f);
 FILCH_API bool filch_future_cancelled(const filch_future *f);
 
-/* Waits up to timeout_ns (FILCH_FOREVER; 0 polls) for f to be done and
- * returns 0 with *result (the task's result, possibly NULL; result may be
- * NULL), -ETIMEDOUT, -ECANCELED, the task's positive error code, -EINVAL
- * for NULL f, or -EDEADLK when called by f's own task (it would wait for
- * itself). *result is written only when 0 is returned. Blocks: a foreign
- * thread spins a few microseconds, then sleeps on a futex until the
- * completion wakes it; a worker runs other tasks of its executor meanwhile
- * (recursive submit + result cannot deadlock, even on one worker). Waiters
- * may return before f's callbacks have run. Any thread. */
+/* Waits up to timeout_ns (FILCH_FOREVER; 0 or negative polls) for f to be
+ * done and returns 0 with *result (the task's result, possibly NULL; result
+ * may be NULL), -ETIMEDOUT, -ECANCELED, the task's positive error code,
+ * -EINVAL for NULL f, -EDEADLK when called by f's own task (it would wait
+ * for itself), or -EAGAIN (FILCH_FOREVER on a worker when no spare could
+ * be had: see the top). *result is written only when 0 is returned.
+ * Blocks: spins a few microseconds, then sleeps on a futex until the
+ * completion wakes it. On a worker of f's executor, an untimed wait for a
+ * submitted task that has not started runs that task itself (so recursive
+ * submit + result works on one worker, as deep as the stack allows); any
+ * other wait on a worker sleeps with a spare in its place. Returns within
+ * timeout_ns (plus wake-up latency). Waiters may return before f's
+ * callbacks have run. Any thread. */
 FILCH_API int filch_future_result(filch_future *f, int64_t timeout_ns,
 				  void **result);
 
@@ -390,12 +434,14 @@ enum filch_wait_mode {
  * allowed and each occurrence counts. Returns 0 when mode holds, -ETIMEDOUT
  * when it does not (fs is reordered and *ndone set all the same), -EINVAL
  * (fs NULL with n > 0, a NULL entry, an unknown mode; fs untouched), or
- * -ENOMEM. n == 0 returns 0 at once with *ndone = 0.
+ * -ENOMEM, or -EAGAIN (FILCH_FOREVER on a worker when no spare could be
+ * had: see the top; fs is reordered and *ndone set as for -ETIMEDOUT).
+ * n == 0 returns 0 at once with *ndone = 0.
  * Woken by the futures' completions (never polls them); the caller keeps
  * its references, which must outlive the call. No allocation when mode
  * already holds or for up to 4 pending futures (the thread's task-record
- * slab), one otherwise. Blocks: a foreign thread sleeps on a futex, a
- * worker runs other tasks of its pool meanwhile. Any thread.
+ * slab), one otherwise. Blocks: sleeps on a futex (on a worker, with a
+ * spare in its place); runs no task meanwhile. Any thread.
  */
 FILCH_API int filch_wait(filch_future **fs, size_t n, int64_t timeout_ns,
 			 int mode, size_t *ndone);
@@ -418,11 +464,12 @@ FILCH_API int filch_as_completed_begin(filch_as_completed **it,
 /*
  * The next future to complete: 0 with *f (borrowed from the iterator: valid
  * until _end, or retain it), FILCH_END when every future was yielded, or
- * -ETIMEDOUT when the iteration's timeout passed first. Both end the
- * iteration: every later call returns FILCH_END (start a new iterator to
- * wait again). -EINVAL for NULL arguments. Blocks like filch_wait (helps on
- * a worker); fed by completion callbacks through a lock-free list, never
- * polls. Only one thread may iterate at a time.
+ * -ETIMEDOUT when the iteration's timeout passed first, or -EAGAIN (no
+ * timeout, on a worker, and no spare could be had: see the top). These end
+ * the iteration: every later call returns FILCH_END (start a new iterator
+ * to wait again). -EINVAL for NULL arguments. Blocks like filch_wait; fed by
+ * completion callbacks through a lock-free list, never polls. Only one
+ * thread may iterate at a time.
  */
 FILCH_API int filch_as_completed_next(filch_as_completed *it, filch_future **f);
 /* Ends the iteration and drops the iterator's references; futures not yet
@@ -512,7 +559,9 @@ FILCH_API int filch_map_gen(filch_map_iter **it, filch_executor *ex,
  * FILCH_FULL_FAIL queue stays full of other work: a chunk that did not fit
  * is retried once this map's own chunks made room). Any non-zero return
  * ends the iteration: later calls return FILCH_END. -EINVAL for NULL
- * arguments. Blocks (helps on a worker). One thread at a time.
+ * arguments; -EAGAIN as filch_future_result. Blocks like filch_future_result
+ * (waiting for a chunk on a worker: sleeps with a spare in its place). One
+ * thread at a time.
  */
 FILCH_API int filch_map_next(filch_map_iter *it, void **result);
 /*
@@ -527,7 +576,8 @@ FILCH_API int filch_map_next_span(filch_map_iter *it, void *const **results,
  * Cancels the chunks not yet started (fn never runs on their items), asks
  * the running ones to stop (a chunk checks every 16 items; fn itself may
  * poll filch_cancel_requested()), waits for them, and frees it. Results
- * not yet yielded are dropped. NULL is a no-op. Blocks (helps on a worker).
+ * not yet yielded are dropped. NULL is a no-op. Blocks (on a worker, with a
+ * spare in its place; when none can be had it sleeps all the same).
  */
 FILCH_API void filch_map_close(filch_map_iter *it);
 

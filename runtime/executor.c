@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * executor.c - creating, sharing, shutting down and freeing an executor:
- * options, pinning, worker startup with initializers, submission from
- * workers and from foreign threads (with the bounded-queue policies).
+ * options, pinning, worker startup with initializers (primaries at
+ * creation, spares when spare.c asks), submission from workers and from
+ * foreign threads (with the bounded-queue policies).
  *
  * Lifetime: refs starts at 1, the user's reference, dropped by
  * filch_executor_destroy after a waiting shutdown; continuations hold more
@@ -41,18 +42,26 @@ static int start_gate_wait(filch_executor *ex)
 	return g;
 }
 
-static void *worker_thread(void *arg)
-{
-	struct filch__worker *w = arg;
-	filch_executor *ex = w->ex;
-	char name[16];
-	int rc = 0;
+/*
+ * A spare's start-up handshake, on its dormant word (spare.c has the
+ * word's other values): SPARE_STARTING, set by filch__executor_start_spare
+ * before the thread exists, then SPARE_READY or SPARE_FAILED, stored by
+ * the thread once its initializer returned.
+ */
+#define SPARE_READY 0u
+#define SPARE_STARTING 2u
+#define SPARE_FAILED 3u
 
-	snprintf(name, sizeof(name), "%s-%u", ex->name_prefix, w->index);
-	pthread_setname_np(pthread_self(), name);
-	rcu_register_thread();
-	if (ex->initializer)
-		rc = ex->initializer(ex->initializer_arg, w->index);
+static void spare_started(struct filch__worker *w, int rc)
+{
+	/* Release: the initializer's effects before the answer; pairs with
+	 * the acquire load in filch__executor_start_spare. */
+	filch__store(&w->dormant, rc ? SPARE_FAILED : SPARE_READY, release);
+	filch__futex_wake(&w->dormant, 1);
+}
+
+static void primary_started(filch_executor *ex, int rc)
+{
 	if (rc != 0) {
 		int none = 0;
 
@@ -64,7 +73,27 @@ static void *worker_thread(void *arg)
 	 * count; pairs with the acquire loads in wait_started. */
 	filch__add(&ex->started, 1, release);
 	filch__futex_wake(&ex->started, 1);
-	if (start_gate_wait(ex) == FILCH__GATE_GO) {
+}
+
+static void *worker_thread(void *arg)
+{
+	struct filch__worker *w = arg;
+	filch_executor *ex = w->ex;
+	bool spare = w->index >= ex->nworkers;
+	char name[16];
+	int rc = 0;
+
+	snprintf(name, sizeof(name), "%s-%u", ex->name_prefix, w->index);
+	pthread_setname_np(pthread_self(), name);
+	rcu_register_thread();
+	if (ex->initializer)
+		rc = ex->initializer(ex->initializer_arg, w->index);
+	if (spare)
+		spare_started(w, rc);
+	else
+		primary_started(ex, rc);
+	/* A spare starts while the executor runs: its gate is open. */
+	if (rc == 0 && start_gate_wait(ex) == FILCH__GATE_GO) {
 		filch__self = w;
 		filch__worker_run(w);
 		filch__self = NULL;
@@ -89,36 +118,48 @@ static void open_gate(filch_executor *ex, uint32_t value)
 	filch__futex_wake(&ex->gate, INT32_MAX);
 }
 
-static void join_threads(filch_executor *ex, unsigned n)
+static void join_threads(filch_executor *ex, unsigned first, unsigned n)
 {
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = first; i < n; i++)
 		pthread_join(ex->workers[i].thread, NULL);
 }
 
-/* Gives every task still queued its run(t, true): only an aborted start
- * (an initializer that submitted) can leave any. */
-static void discard_leftovers(filch_executor *ex, unsigned ndeques)
+/* Slots with a deque: the primaries and every spare started. */
+static unsigned slots_used(filch_executor *ex)
+{
+	/* Acquire: pairs with filch__executor_start_spare's release. */
+	return filch__load(&ex->nthreads, acquire);
+}
+
+/* Gives every task still queued in the injector and in the first ndeques
+ * deques its run(t, true). Any thread: deques are emptied by stealing, so
+ * their owners may run meanwhile (a cancelling shutdown). */
+static void discard_queued(filch_executor *ex, unsigned ndeques)
 {
 	struct filch__task *t;
+	void *item;
 
 	while ((t = filch__inject_take(&ex->inject, NULL, 1)))
 		t->run(t, true);
 	for (unsigned i = 0; i < ndeques; i++) {
-		struct filch__worker *w = &ex->workers[i];
+		struct filch__deque *d = &ex->workers[i].deque;
+		int rc;
 
-		if (w->lifo)
-			w->lifo->run(w->lifo, true);
-		while ((t = filch__deque_pop(&w->deque)))
-			t->run(t, true);
+		while ((rc = filch__deque_steal(d, &item)) != FILCH__STEAL_EMPTY)
+			if (rc == FILCH__STEAL_OK)
+				((struct filch__task *)item)->run(item, true);
 	}
 }
 
 /* Frees ex and its workers' deques; the threads are gone. */
 static void executor_free(filch_executor *ex, unsigned ndeques)
 {
-	discard_leftovers(ex, ndeques);
+	/* Only an aborted start (an initializer that submitted) can leave
+	 * tasks queued here. */
+	discard_queued(ex, ndeques);
 	for (unsigned i = 0; i < ndeques; i++)
 		filch__deque_destroy(&ex->workers[i].deque);
+	filch__spares_destroy(&ex->spares);
 	pthread_mutex_destroy(&ex->join_lock);
 	filch__free(ex->workers);
 	filch__free(ex);
@@ -126,7 +167,13 @@ static void executor_free(filch_executor *ex, unsigned ndeques)
 
 static int check_opts(const struct filch_executor_opts *o)
 {
-	if (o->flags != 0 || o->workers > FILCH__MAX_WORKERS)
+	if ((o->flags & ~(FILCH_OPT_STACK_SIZE | FILCH_OPT_MAX_SPARES)) ||
+	    o->workers > FILCH__MAX_WORKERS)
+		return -EINVAL;
+	if ((o->flags & FILCH_OPT_STACK_SIZE) && o->stack_size != 0 &&
+	    o->stack_size < (size_t)PTHREAD_STACK_MIN)
+		return -EINVAL;
+	if ((o->flags & FILCH_OPT_MAX_SPARES) && o->max_spares > FILCH__MAX_SPARES)
 		return -EINVAL;
 	if (o->pin < FILCH_PIN_AUTO || o->pin > FILCH_PIN_CPUS)
 		return -EINVAL;
@@ -178,7 +225,9 @@ static int start_thread(struct filch__worker *w, int cpu)
 	if (pthread_attr_init(&attr) != 0)
 		return -ENOMEM;
 	rc = 0;
-	if (cpu >= 0) {
+	if (w->ex->stack_size)
+		rc = -pthread_attr_setstacksize(&attr, w->ex->stack_size);
+	if (rc == 0 && cpu >= 0) {
 		cpu_set_t set;
 
 		CPU_ZERO(&set);
@@ -217,18 +266,27 @@ int filch_executor_create(filch_executor **exp,
 	pin = ncpus > 0 && (opts->pin == FILCH_PIN_CPUS ||
 			    (opts->pin == FILCH_PIN_AUTO && n <= ncpus));
 
-	ex = executor_alloc(n);
+	unsigned max_spares = opts->flags & FILCH_OPT_MAX_SPARES
+				      ? opts->max_spares
+				      : FILCH__DEFAULT_MAX_SPARES;
+
+	ex = executor_alloc(n + max_spares);
 	if (!ex) {
 		filch__free(cpu_list);
 		return -ENOMEM;
 	}
 	ex->nworkers = n;
+	ex->max_spares = max_spares;
 	ex->full_policy = opts->full_policy;
 	ex->full_timeout_ns = opts->full_timeout_ns > 0 ? opts->full_timeout_ns
 							: FILCH_FOREVER;
-	ex->name_prefix = opts->name_prefix ? opts->name_prefix : DEFAULT_NAME_PREFIX;
+	if (opts->flags & FILCH_OPT_STACK_SIZE)
+		ex->stack_size = opts->stack_size;
+	snprintf(ex->name_prefix, sizeof(ex->name_prefix), "%s",
+		 opts->name_prefix ? opts->name_prefix : DEFAULT_NAME_PREFIX);
 	ex->initializer = opts->initializer;
 	ex->initializer_arg = opts->initializer_arg;
+	filch__spares_init(&ex->spares);
 	atomic_init(&ex->park_state, 0);
 	atomic_init(&ex->run_state, 0);
 	atomic_init(&ex->submitters, 0);
@@ -248,6 +306,7 @@ int filch_executor_create(filch_executor **exp,
 		if ((rc = filch__deque_init(&w->deque, DEQUE_LOG2)) != 0)
 			goto fail;
 	}
+	atomic_init(&ex->nthreads, n);
 	for (; nthreads < n; nthreads++) {
 		int cpu = pin ? (int)cpu_list[nthreads % ncpus] : -1;
 
@@ -259,11 +318,9 @@ int filch_executor_create(filch_executor **exp,
 		rc = filch__load(&ex->init_error, relaxed); /* after acquire */
 	if (rc != 0) {
 		open_gate(ex, FILCH__GATE_ABORT);
-		join_threads(ex, nthreads);
+		join_threads(ex, 0, nthreads);
 		goto fail;
 	}
-	ex->name_prefix = NULL;
-	ex->initializer = NULL;
 	open_gate(ex, FILCH__GATE_GO);
 	filch__free(cpu_list);
 	*exp = ex;
@@ -309,14 +366,49 @@ void filch__executor_release(filch_executor *ex)
 	/* acq_rel: every holder's accesses before the free; the release
 	 * half pairs with the acquire half of the last decrement. */
 	if (filch__sub(&ex->refs, 1, acq_rel) == 1)
-		executor_free(ex, ex->nworkers);
+		executor_free(ex, slots_used(ex));
 }
 
+int filch__executor_start_spare(filch_executor *ex, unsigned index)
+{
+	struct filch__worker *w = &ex->workers[index];
+	uint32_t state;
+	int rc;
+
+	w->ex = ex;
+	w->index = index;
+	filch__park_init_worker(w);
+	if ((rc = filch__deque_init(&w->deque, DEQUE_LOG2)) != 0)
+		return rc;
+	atomic_init(&w->dormant, SPARE_STARTING);
+	if ((rc = start_thread(w, -1)) != 0) {
+		filch__deque_destroy(&w->deque);
+		return rc;
+	}
+	/* Acquire: pairs with the release store in spare_started. */
+	while ((state = filch__load(&w->dormant, acquire)) == SPARE_STARTING)
+		filch__futex_wait(&w->dormant, SPARE_STARTING, FILCH__NO_DEADLINE);
+	if (state == SPARE_FAILED) {
+		pthread_join(w->thread, NULL);
+		filch__deque_destroy(&w->deque);
+		return -EAGAIN;
+	}
+	/* Release: the slot (its deque, its sleep line) is set up before
+	 * anyone that scans the slots sees it; pairs with their acquire
+	 * loads of nthreads (worker.c, park.c). */
+	filch__store(&ex->nthreads, index + 1, release);
+	return 0;
+}
+
+/* Joins every thread once: the primaries exit only once the executor
+ * terminated, and no spare starts after that (only a blocked worker,
+ * which is never idle, starts one), so the spares counted then are all. */
 static void join_once(filch_executor *ex)
 {
 	pthread_mutex_lock(&ex->join_lock);
 	if (!ex->joined) {
-		join_threads(ex, ex->nworkers);
+		join_threads(ex, 0, ex->nworkers);
+		join_threads(ex, ex->nworkers, slots_used(ex));
 		ex->joined = true;
 	}
 	pthread_mutex_unlock(&ex->join_lock);
@@ -325,7 +417,6 @@ static void join_once(filch_executor *ex)
 int filch_shutdown(filch_executor *ex, unsigned flags)
 {
 	uint32_t bits = FILCH__EX_SHUTDOWN;
-	struct filch__task *t;
 
 	if (!ex || (flags & ~(FILCH_SHUTDOWN_WAIT | FILCH_SHUTDOWN_CANCEL_PENDING)))
 		return -EINVAL;
@@ -338,9 +429,12 @@ int filch_shutdown(filch_executor *ex, unsigned flags)
 	filch__or(&ex->run_state, bits, seq_cst);
 	FILCH__PERTURB(); /* workers and submitters see SHUTDOWN first */
 	filch__inject_close(&ex->inject);
+	/* Every task not yet started is discarded before we return, wherever
+	 * it waits: the injector and every worker's deque. Tasks pushed
+	 * later by running tasks are discarded by the workers that take
+	 * them (CANCELLING). */
 	if (flags & FILCH_SHUTDOWN_CANCEL_PENDING)
-		while ((t = filch__inject_take(&ex->inject, NULL, 1)))
-			t->run(t, true);
+		discard_queued(ex, slots_used(ex));
 	filch__park_try_terminate(ex);
 	if (!(flags & FILCH_SHUTDOWN_WAIT))
 		return 0;
@@ -369,22 +463,10 @@ void filch_executor_cleanup(filch_executor **ex)
 	}
 }
 
-static int submit_local(struct filch__worker *w, struct filch__task *t, bool lifo)
+static int submit_local(struct filch__worker *w, struct filch__task *t)
 {
-	struct filch__task *prev = NULL;
-
-	if (lifo) {
-		prev = w->lifo;
-		w->lifo = t;
-		if (!prev)
-			return 0;
-		t = prev; /* the older continuation moves to the deque */
-	}
-	if (filch__deque_push(&w->deque, t) != 0) {
-		if (lifo)
-			w->lifo = prev;
+	if (filch__deque_push(&w->deque, t) != 0)
 		return -ENOMEM;
-	}
 	if (w->ex->nworkers > 1)
 		filch__park_notify_local(w->ex);
 	return 0;
@@ -420,11 +502,11 @@ static int submit_foreign(filch_executor *ex, struct filch__task *t)
 	return 0;
 }
 
-int filch__sched_submit(filch_executor *ex, struct filch__task *t, bool lifo)
+int filch__sched_submit(filch_executor *ex, struct filch__task *t)
 {
 	struct filch__worker *w = filch__self;
 
 	if (w && w->ex == ex)
-		return submit_local(w, t, lifo);
+		return submit_local(w, t);
 	return submit_foreign(ex, t);
 }

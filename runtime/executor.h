@@ -20,41 +20,47 @@
 #include "atomic.h"
 #include "deque.h"
 #include "inject.h"
+#include "spare.h"
 #include "sched.h"
 
-/* Largest accepted worker count (park.h packs counts into 16 bits). */
+/* Largest accepted worker and spare counts (park.h packs counts of
+ * threads into 16 bits). */
 #define FILCH__MAX_WORKERS 1024u
+#define FILCH__MAX_SPARES 4096u
 
 /* container_of for the scheduler's embedded records. */
 #define filch__container_of(ptr, type, member) \
 	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 /*
- * One worker. Three cache lines of different writers:
+ * One worker: a primary worker (index < nworkers) or a spare (spare.c).
+ * Three cache lines of different writers:
  *  - deque: its own owner line and thief line (deque.h);
  *  - the owner's private line: written only by the worker thread;
  *  - the sleep line: ec is incremented by whoever wakes this worker, sleep
- *    is the protocol word of park.c (its comment lists the values).
+ *    is the protocol word of park.c (its comment lists the values), and
+ *    dormant is a spare's word (spare.c lists its values).
  */
 struct filch__worker {
 	struct filch__deque deque;
 
 	/* Owner-private: only the worker thread reads or writes these
 	 * (thread is written by the creator before the worker can run). */
-	alignas(FILCH_CACHELINE) struct filch__task *lifo; /* one-task LIFO slot */
-	filch_executor *ex;
+	alignas(FILCH_CACHELINE) filch_executor *ex;
 	unsigned index;
 	unsigned tick;	   /* tasks taken: the injector rhythm */
 	uint64_t rng;	   /* xorshift state: steal victims */
 	bool searching;	   /* counted in park_state's searching field */
 	pthread_t thread;
+	unsigned next_dormant; /* spare.c's dormant stack, under spare_lock */
 
-	/* Sleep line (park.c). */
+	/* Sleep line (park.c, spare.c). */
 	alignas(FILCH_CACHELINE) struct ck_ec32 ec;
 	_Atomic uint32_t sleep;
+	_Atomic uint32_t dormant;
 };
 
-static_assert(offsetof(struct filch__worker, lifo) % FILCH_CACHELINE == 0,
+static_assert(offsetof(struct filch__worker, ex) % FILCH_CACHELINE == 0,
 	      "the owner's fields open their own cache line");
 static_assert(offsetof(struct filch__worker, ec) % FILCH_CACHELINE == 0,
 	      "the sleep line is its own cache line");
@@ -83,11 +89,18 @@ static_assert(offsetof(struct filch__worker, ec) % FILCH_CACHELINE == 0,
 #define FILCH__GATE_ABORT 2u
 
 struct filch_executor {
-	/* Read-mostly: fixed at creation. */
+	/* Read-mostly: fixed at creation. workers has room for nworkers
+	 * primaries and max_spares spares (spare.c); nthreads counts the
+	 * slots in use, primaries first: it only grows, by release stores
+	 * after a new spare's slot is set up, and whoever scans the slots
+	 * (steals, park.c's looks) loads it with acquire. */
 	struct filch__worker *workers;
 	unsigned nworkers;
+	unsigned max_spares;
+	_Atomic unsigned nthreads;
 	int full_policy;
 	int64_t full_timeout_ns;
+	size_t stack_size; /* 0: the system's default */
 
 	/* park.c: searching, idle and leave counts (park.h). */
 	alignas(FILCH_CACHELINE) _Atomic uint64_t park_state;
@@ -102,10 +115,13 @@ struct filch_executor {
 	_Atomic int init_error;
 	_Atomic uint32_t gate;
 
-	/* Startup only (valid while filch_executor_create runs). */
-	const char *name_prefix;
+	/* Every worker's thread (spares start later): names, initializer. */
+	char name_prefix[16]; /* a thread name holds 15 characters */
 	int (*initializer)(void *arg, unsigned worker_index);
 	void *initializer_arg;
+
+	/* spare.c: blocked workers and the spares that stand in for them. */
+	struct filch__spares spares;
 
 	/* Joining, once, by whichever filch_shutdown(WAIT) gets there. */
 	pthread_mutex_t join_lock;
@@ -132,5 +148,11 @@ struct filch_executor {
 
 /* The worker the calling thread is, or NULL (worker.c). */
 extern FILCH__TLS struct filch__worker *filch__self;
+
+/* Sets up slot index (nworkers or more) and starts a spare thread there
+ * (spare.c calls it under its lock); the spare runs the initializer
+ * before this returns. 0, or -ENOMEM, -EAGAIN (thread creation failed),
+ * -EAGAIN (the initializer failed: the thread was joined). */
+int filch__executor_start_spare(filch_executor *ex, unsigned index);
 
 #endif /* FILCH_EXECUTOR_H */

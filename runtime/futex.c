@@ -21,9 +21,11 @@ int64_t filch__now_ns(void)
 
 int64_t filch__deadline(int64_t timeout_ns)
 {
-	if (timeout_ns < 0)
+	if (timeout_ns == FILCH_FOREVER)
 		return FILCH__NO_DEADLINE;
 	int64_t now = filch__now_ns();
+	if (timeout_ns < 0)
+		return now; /* other negative timeouts poll, as in Python */
 	return timeout_ns > FILCH__NO_DEADLINE - now ? FILCH__NO_DEADLINE
 						      : now + timeout_ns;
 }

@@ -11,15 +11,25 @@
 #define FILCH_FUTEX_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
+
+#include <filch.h>
 
 #define FILCH__NO_DEADLINE INT64_MAX
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 int64_t filch__now_ns(void);
 
-/* Absolute deadline for a relative API timeout (negative = forever). */
+/* Absolute deadline for a relative API timeout: FILCH_FOREVER gives
+ * FILCH__NO_DEADLINE, 0 and any other negative value now (a poll). */
 int64_t filch__deadline(int64_t timeout_ns);
+
+/* Whether an API timeout polls: 0, or negative but not FILCH_FOREVER. */
+static inline bool filch__timeout_polls(int64_t timeout_ns)
+{
+	return timeout_ns <= 0 && timeout_ns != FILCH_FOREVER;
+}
 
 /* Sleeps while *addr == expected, until woken or the deadline passes.
  * Returns 0 when woken or when *addr != expected (or spuriously: callers

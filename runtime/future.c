@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * future.c - the future's state machine, its lock-free callback list, and
- * waiting for it (foreign threads sleep on a futex, workers help).
+ * waiting for it (spin briefly, then sleep on a futex; a worker that sleeps
+ * has a spare stand in, and an untimed wait on a worker runs the future's
+ * own task when nobody started it).
  *
  * The state word (struct filch_future.state)
  * ------------------------------------------
@@ -27,14 +29,15 @@
  *
  * Writers and transitions, each one atomic read-modify-write:
  *
- *   PENDING -> RUNNING     filch__future_start (fetch_or by the task runner;
- *                          it cannot find FINISHED, and on CANCELLED the or
- *                          changes nothing: the runner lost and drops it),
- *                          filch_promise_set_running and the claim of
- *                          filch__future_settle (CAS).
+ *   PENDING -> RUNNING     filch__future_start (CAS by the task's runner:
+ *                          the worker that took its record, or a waiter
+ *                          that runs it in place; the loser finds another
+ *                          phase and leaves it), filch_promise_set_running
+ *                          and the claim of filch__future_settle (CAS).
  *   PENDING -> CANCELLED   filch__future_cancel (CAS), also for a task the
- *                          scheduler discards and for a promise whose last
- *                          reference is dropped (abandon).
+ *                          scheduler discards (filch__future_cancel_pending)
+ *                          and for a promise whose last reference is
+ *                          dropped (abandon).
  *   RUNNING -> FINISHED    filch__future_finish (xchg by the runner, the
  *                          only writer of the phase while RUNNING) and
  *                          filch__future_settle (xchg by the claimer).
@@ -108,13 +111,10 @@
 _Static_assert(sizeof(struct filch__user_callback) <= FILCH__BLOCK_SIZE,
 	       "an on_done node fits in one block");
 
-/* How long a waiter spins before sleeping, and a waiting worker's naps
- * between attempts to help (it is woken at once by the completion; the nap
- * bounds how long it ignores work that others submit meanwhile). */
+/* How long a waiter spins before sleeping, the first part with pauses,
+ * the rest yielding the CPU. */
 #define WAIT_SPIN_NS 10000
 #define WAIT_PAUSE_NS 2000
-#define WORKER_NAP_MIN_NS 20000
-#define WORKER_NAP_MAX_NS 1000000
 
 static struct filch__callback closed_mark;
 #define CALLBACKS_CLOSED (&closed_mark)
@@ -357,7 +357,9 @@ int filch__future_settle(filch_future *f, int code, void *result,
 	return 0;
 }
 
-bool filch__future_cancel(filch_future *f)
+/* Cancels f if it is PENDING; if it is RUNNING and request is set, asks
+ * its task to stop. Whether f ends CANCELLED. */
+static bool cancel(filch_future *f, bool request)
 {
 	uint32_t s = filch__load(&f->state, relaxed);
 	for (;;) {
@@ -367,7 +369,7 @@ bool filch__future_cancel(filch_future *f)
 		case FILCH_FINISHED:
 			return false;
 		case FILCH_RUNNING:
-			if (s & FILCH__FS_CANCEL_REQUESTED)
+			if (!request || (s & FILCH__FS_CANCEL_REQUESTED))
 				return false;
 			/* relaxed: a hint the task polls; it orders nothing. */
 			if (filch__cas_weak(&f->state, &s,
@@ -390,6 +392,16 @@ bool filch__future_cancel(filch_future *f)
 			break;
 		}
 	}
+}
+
+bool filch__future_cancel(filch_future *f)
+{
+	return cancel(f, true);
+}
+
+bool filch__future_cancel_pending(filch_future *f)
+{
+	return cancel(f, false);
 }
 
 bool filch_future_cancel(filch_future *f)
@@ -514,42 +526,28 @@ static uint32_t spin(filch_future *f, uint32_t s, int64_t deadline)
 }
 
 /*
- * Waits until f is done or the timeout passes, and returns whether it is
- * done with *state (acquire-loaded: the outcome is visible); s is the value
- * the caller loaded. A worker helps run its executor's tasks meanwhile;
- * when there is nothing to help with it spins briefly once, then naps. A
- * foreign thread spins briefly, then sleeps on the futex.
+ * Waits until f is done or the deadline passes: 0 when done, with *state
+ * (acquire-loaded: the outcome is visible); else -ETIMEDOUT, or -EAGAIN
+ * when a worker would sleep without a deadline, may_refuse is set, and no
+ * spare could stand in. s is the value the caller loaded. Without a
+ * deadline, a worker first runs f's task itself if nobody started it;
+ * then everyone spins briefly and sleeps on the futex (a worker with a
+ * spare in its place). Nothing else runs here.
  */
-static bool wait_done(filch_future *f, uint32_t s, int64_t timeout_ns,
-		      uint32_t *state)
+static int wait_done(filch_future *f, uint32_t s, int64_t deadline,
+		     bool may_refuse, uint32_t *state)
 {
-	int64_t deadline = filch__deadline(timeout_ns);
-	bool worker = filch__self_executor() != NULL;
-	bool spun = false; /* a worker spins once, when it first finds no work */
-	int64_t nap = WORKER_NAP_MIN_NS;
+	bool blocked = false;
+	int rc = -ETIMEDOUT;
+
 	filch__future_run_deferred();
+	if (deadline == FILCH__NO_DEADLINE && filch__future_run_here(f))
+		s = filch__load(&f->state, acquire); /* as in wait_finished */
+	else
+		s = spin(f, s, deadline);
 	while (!filch__future_is_done(s)) {
-		if (worker && filch__help_once()) {
-			filch__future_run_deferred();
-			/* acquire: as in wait_finished. */
-			s = filch__load(&f->state, acquire);
-			nap = WORKER_NAP_MIN_NS;
-			continue;
-		}
-		if (!spun) {
-			spun = true;
-			s = spin(f, s, deadline);
-			continue;
-		}
-		int64_t now = filch__now_ns();
-		if (now >= deadline)
+		if (filch__now_ns() >= deadline)
 			break;
-		int64_t until = deadline;
-		if (worker && deadline - now > nap) {
-			until = now + nap;
-			nap = nap * 2 > WORKER_NAP_MAX_NS ? WORKER_NAP_MAX_NS
-							  : nap * 2;
-		}
 		/* relaxed: see "Memory orders" above; after a failed CAS the
 		 * word is reloaded with acquire and checked again. */
 		FILCH__PERTURB(); /* widen the race with the final transition */
@@ -559,16 +557,27 @@ static bool wait_done(filch_future *f, uint32_t s, int64_t timeout_ns,
 			s = filch__load(&f->state, acquire); /* as above */
 			continue;
 		}
-		filch__futex_wait(&f->state, s | FILCH__FS_SLEEPERS, until);
+		if (!blocked) {
+			bool refuse = may_refuse && deadline == FILCH__NO_DEADLINE;
+
+			if ((rc = filch__block_begin(refuse)) != 0)
+				break;
+			rc = -ETIMEDOUT;
+			blocked = true;
+		}
+		filch__futex_wait(&f->state, s | FILCH__FS_SLEEPERS, deadline);
 		s = filch__load(&f->state, acquire); /* as above */
 	}
+	if (blocked)
+		filch__block_end();
 	*state = s;
-	return filch__future_is_done(s);
+	return filch__future_is_done(s) ? 0 : rc;
 }
 
 /* Waits for f: 0 when FINISHED (its outcome readable), -ETIMEDOUT,
- * -ECANCELED, -EDEADLK (f's own task would wait for itself) or -EINVAL. */
-static inline int wait_finished(filch_future *f, int64_t timeout_ns)
+ * -ECANCELED, -EDEADLK (f's own task would wait for itself), -EAGAIN (see
+ * wait_done) or -EINVAL. */
+static int wait_finished(filch_future *f, int64_t timeout_ns, bool may_refuse)
 {
 	if (!f)
 		return -EINVAL;
@@ -576,19 +585,26 @@ static inline int wait_finished(filch_future *f, int64_t timeout_ns)
 	 * release half of filch__future_finish, settle, cancel, abandon. */
 	uint32_t s = filch__load(&f->state, acquire);
 	if (!filch__future_is_done(s)) {
-		if (timeout_ns == 0)
+		if (filch__timeout_polls(timeout_ns))
 			return -ETIMEDOUT;
 		if (f == filch__task_frame_future())
 			return -EDEADLK;
-		if (!wait_done(f, s, timeout_ns, &s))
-			return -ETIMEDOUT;
+		int rc = wait_done(f, s, filch__deadline(timeout_ns), may_refuse,
+				   &s);
+		if (rc)
+			return rc;
 	}
 	return (s & FILCH__FS_PHASE) == FILCH_CANCELLED ? -ECANCELED : 0;
 }
 
+void filch__future_wait(filch_future *f)
+{
+	wait_finished(f, FILCH_FOREVER, false);
+}
+
 int filch_future_result(filch_future *f, int64_t timeout_ns, void **result)
 {
-	int rc = wait_finished(f, timeout_ns);
+	int rc = wait_finished(f, timeout_ns, true);
 	if (rc)
 		return rc;
 	if (f->code)
@@ -601,7 +617,7 @@ int filch_future_result(filch_future *f, int64_t timeout_ns, void **result)
 int filch_future_error(filch_future *f, int64_t timeout_ns, int *code,
 		       const char **message)
 {
-	int rc = wait_finished(f, timeout_ns);
+	int rc = wait_finished(f, timeout_ns, true);
 	if (rc)
 		return rc;
 	if (code)

@@ -84,7 +84,9 @@ struct filch_future {
 	uint8_t kind; /* enum filch__future_kind */
 	/* Second cache line: the rarer parts. */
 	char *message;		    /* FINISHED with an error: owned, or NULL */
-	filch_executor *executor;   /* THEN: where fn runs (a reference) */
+	filch_executor *executor;   /* TASK: where it was submitted (not a
+				       reference: compared, never used);
+				       THEN: where fn runs (a reference) */
 	struct filch__callback dep; /* THEN: its node on the antecedent */
 	struct filch__user_callback first_callback; /* inline on_done slot */
 };
@@ -127,17 +129,23 @@ static inline filch_future *filch__future_new(enum filch__future_kind kind,
 }
 
 /* The runner of a TASK or THEN future moves it PENDING -> RUNNING; false
- * when it was cancelled first (then it must not run it). */
+ * when it was cancelled first, or (a TASK) started by a waiter that runs it
+ * in place: then it must not run it. Flags set while PENDING (SLEEPERS)
+ * are kept. */
 static inline bool filch__future_start(filch_future *f)
 {
-	/* acquire: pairs with filch__future_cancel's CAS when we lose
-	 * (nothing to read then, but the loser decides on its value); the
-	 * task's fields were ordered by the scheduler's hand-off. The or
-	 * leaves CANCELLED (3) unchanged and turns PENDING (0) into RUNNING;
-	 * a runner never finds RUNNING or FINISHED, so bit 0 of the old value
-	 * tells the two apart, and testing only that bit lets the compiler
-	 * emit one "lock bts" instead of a CAS loop. */
-	return !(filch__or(&f->state, FILCH_RUNNING, acquire) & FILCH_RUNNING);
+	uint32_t s = filch__load(&f->state, relaxed);
+
+	do {
+		if ((s & FILCH__FS_PHASE) != FILCH_PENDING)
+			return false;
+		/* acquire: pairs with filch__future_cancel's CAS when we
+		 * lose (nothing to read then, but the loser decides on its
+		 * value); the task's fields were ordered by the scheduler's
+		 * hand-off, or by the waiter's own reference. */
+	} while (!filch__cas_weak(&f->state, &s, s | FILCH_RUNNING, acquire,
+				  relaxed));
+	return true;
 }
 
 /* The runner that started f completes it: rc is the task's return (0, a
@@ -157,8 +165,24 @@ void filch__future_finish(filch_future *f, int rc);
 int filch__future_settle(filch_future *f, int code, void *result,
 			 const char *message);
 
-/* Cancels f if it is PENDING (what filch_future_cancel does). */
+/* Cancels f if it is PENDING, or asks its running task to stop (what
+ * filch_future_cancel does). */
 bool filch__future_cancel(filch_future *f);
+
+/* Cancels f if it is PENDING; leaves a running one alone (a discarded
+ * task record whose future a waiter already runs in place). */
+bool filch__future_cancel_pending(filch_future *f);
+
+/* Waits for f without a timeout, and never gives up for want of a spare
+ * (on a worker it then sleeps uncompensated): for internal waits that
+ * must not return before f is done. */
+void filch__future_wait(filch_future *f);
+
+/* On a worker of the executor that f (a submitted task) was given to: if
+ * nobody started f's task, starts it and runs it here, completing f, and
+ * returns true (a waiter without a timeout, whose result depends on it).
+ * Else false, at once. */
+bool filch__future_run_here(filch_future *f);
 
 /*
  * Adds node to f's callbacks, or runs node->fn(node, f) at once if f is
@@ -183,7 +207,7 @@ static inline bool filch__future_is_done(uint32_t state)
 /*
  * The running-task frame (submit.c): set around every task body so that
  * filch_task_fail and filch_cancel_requested find their future. Frames nest
- * when a waiting task helps run another.
+ * when a waiting task runs the task it waits for, or a job of its group.
  */
 struct filch__task_frame {
 	filch_future *future; /* NULL for a fire-and-forget task */

@@ -22,6 +22,31 @@
  *   Once a finisher's decrement is done it never touches the group again
  *   (the futex wake uses only its address), so the owner may return, and
  *   its stack frame disappear, as soon as it sees zero.
+ *
+ * Waiting runs only work that the group's result depends on, never an
+ * unrelated task (which could wait for the waiter, nest without bound, or
+ * overrun it):
+ *  1. its own jobs, popped from the bottom of the waiter's deque while the
+ *     bottom task is one of them (its jobs are pushed there by the owner;
+ *     a task pushed after them, say a submission, stays for others);
+ *  2. leapfrogging (Wagner and Calder, 1993): when a job was stolen, the
+ *     waiter steals from that thief and runs what it took if it is a job
+ *     of a descendant group: a group opened inside one of this group's
+ *     jobs, transitively (parent links below), so it is work the stolen
+ *     job waits for. Anything else it took goes to its own deque, for
+ *     others to run;
+ *  3. a short spin, then sleep: on a worker a spare stands in meanwhile
+ *     (spare.c).
+ * The stack grows only with the program's own recursion: a nested wait
+ * runs only descendants of the waiting group.
+ *
+ * parent: the group of the job running on this thread when the group was
+ * opened (NULL at a task's top level). Groups are opened and waited in
+ * scope, so while a job is pending, its group and every ancestor group are
+ * alive; a waiter follows the links only from a job it has taken.
+ *
+ * thief: 1 + the index of the worker that last stole a job of this group,
+ * or 0: a hint (relaxed), checked by what leapfrogging takes.
  */
 #include "config.h"
 
@@ -31,22 +56,25 @@
 #include "atomic.h"
 #include "executor.h"
 #include "futex.h"
+#include "group.h"
 #include "park.h"
 #include "perturb.h"
 #include "worker.h"
 
 #define SLEEPING 1
-/* Spins (with helping attempts) before sleeping in wait. */
-#define WAIT_SPINS 256
-/* A worker that sleeps in wait wakes up this often to help again. */
-#define WORKER_NAP_NS 200000
+/* Spins (with leapfrogging attempts) before sleeping in wait: about 40 us
+ * of pauses on current x86, long enough for a thief to finish the last
+ * stretch of a stolen subtree without the cost of a sleep and a spare. */
+#define WAIT_SPINS 1024
 
 struct group {
 	filch_executor *ex;
 	const void *owner;     /* &owner_token of the owner thread */
+	struct group *parent;  /* see the top */
 	int64_t local;	       /* owner only */
 	_Atomic int32_t word;  /* see the top */
 	_Atomic int first_error;
+	_Atomic uint32_t thief; /* see the top */
 };
 
 static_assert(sizeof(struct group) <= sizeof(filch_group), "group fits filch_group");
@@ -62,6 +90,8 @@ struct job {
 static_assert(sizeof(struct job) <= FILCH__BLOCK_SIZE, "a job fits a block");
 
 static FILCH__TLS char owner_token;
+/* The group of the job running on this thread (innermost), or NULL. */
+static FILCH__TLS struct group *current_group;
 
 static struct group *group_of(filch_group *g)
 {
@@ -100,7 +130,40 @@ static void job_run(struct filch__task *t, bool discard)
 	void *arg = j->arg;
 
 	filch__block_free(j);
-	finish(g, discard ? ECANCELED : fn(arg));
+	if (discard) {
+		finish(g, ECANCELED);
+		return;
+	}
+	struct group *outer = current_group;
+
+	current_group = g;
+	int rc = fn(arg);
+
+	current_group = outer;
+	finish(g, rc);
+}
+
+void filch__group_note_steal(struct filch__task *t, unsigned thief)
+{
+	if (t->run != job_run)
+		return;
+	/* The job is the thief's now: its group lives until it finishes.
+	 * Relaxed: a hint (see the top). */
+	filch__store(&filch__container_of(t, struct job, task)->g->thief,
+		     thief + 1, relaxed);
+}
+
+/* Whether t, a task the caller took, is a job of g or of a descendant of
+ * g (see the top). */
+static bool depends_on(struct filch__task *t, struct group *g)
+{
+	if (t->run != job_run)
+		return false;
+	for (struct group *p = filch__container_of(t, struct job, task)->g; p;
+	     p = p->parent)
+		if (p == g)
+			return true;
+	return false;
 }
 
 int filch_group_init(filch_group *gp, filch_executor *ex)
@@ -112,7 +175,9 @@ int filch_group_init(filch_group *gp, filch_executor *ex)
 	g = group_of(gp);
 	g->ex = ex;
 	g->owner = &owner_token;
+	g->parent = current_group;
 	g->local = 0;
+	atomic_init(&g->thief, 0);
 	atomic_init(&g->word, 0);
 	atomic_init(&g->first_error, 0);
 	return 0;
@@ -152,7 +217,7 @@ int filch_group_spawn(filch_group *gp, filch_job_fn fn, void *arg)
 		if (rc == 0 && g->ex->nworkers > 1)
 			filch__park_notify_local(g->ex);
 	} else {
-		rc = filch__sched_submit(g->ex, &j->task, false);
+		rc = filch__sched_submit(g->ex, &j->task);
 	}
 	if (rc != 0) {
 		filch__block_free(j);
@@ -169,31 +234,79 @@ static bool done(struct group *g)
 	return g->local + (w & ~SLEEPING) / 2 == 0;
 }
 
-/* Folds local into word and sleeps until the count is zero (or, on a
- * worker, until a nap ends). */
-static void sleep_until_done(struct group *g, bool worker)
+/* Folds local into word and sleeps until the count is zero; on a worker,
+ * a spare stands in meanwhile (or, when none can be had, it sleeps
+ * uncompensated: the jobs must finish before the group's frame goes). */
+static void sleep_until_done(struct group *g)
 {
-	int64_t deadline = worker ? filch__deadline(WORKER_NAP_NS) : FILCH__NO_DEADLINE;
 	int32_t add = (int32_t)(2 * g->local) | SLEEPING;
 	/* seq_cst: the folded count and SLEEPING in one RMW, in the same
 	 * modification order as the finishers' decrements. */
 	int32_t w = filch__add(&g->word, add, seq_cst) + add;
 
 	g->local = 0;
-	while (w != SLEEPING) {
-		if (filch__futex_wait((_Atomic uint32_t *)(void *)&g->word,
-				      (uint32_t)w, deadline) == -ETIMEDOUT)
-			break;
-		/* Acquire: pairs with the acq_rel decrement in finish. */
-		w = filch__load(&g->word, acquire);
+	if (w != SLEEPING) {
+		filch__block_begin(false);
+		do {
+			filch__futex_wait((_Atomic uint32_t *)(void *)&g->word,
+					  (uint32_t)w, FILCH__NO_DEADLINE);
+			/* Acquire: pairs with the acq_rel decrement in finish. */
+			w = filch__load(&g->word, acquire);
+		} while (w != SLEEPING);
+		filch__block_end();
 	}
 	filch__and(&g->word, ~SLEEPING, relaxed); /* the owner's own bit */
+}
+
+/* Runs the job at the bottom of w's deque if it is one of g's: true. A
+ * task pushed after g's jobs hides them from here until a thief takes it
+ * (thieves take the oldest first, so they take g's jobs before it). */
+static bool run_own_job(struct filch__worker *w, struct group *g)
+{
+	struct filch__task *t = filch__deque_pop(&w->deque);
+
+	if (!t)
+		return false;
+	if (t->run == job_run && filch__container_of(t, struct job, task)->g == g) {
+		filch__worker_run_task(w, t);
+		return true;
+	}
+	/* Back where it was: the slot it left is free, so no growth. */
+	filch__deque_push(&w->deque, t);
+	return false;
+}
+
+/* Leapfrogging (see the top): true when w ran a task taken from the worker
+ * that last stole one of g's jobs. */
+static bool leapfrog(struct filch__worker *w, struct group *g)
+{
+	/* Relaxed: a hint; what is taken is checked. */
+	uint32_t thief = filch__load(&g->thief, relaxed);
+
+	if (thief == 0 || thief - 1 == w->index)
+		return false;
+	struct filch__task *t =
+		filch__worker_steal_from(w, &w->ex->workers[thief - 1]);
+
+	if (!t)
+		return false;
+	if (depends_on(t, g) || filch__deque_push(&w->deque, t) != 0) {
+		/* (A push fails only when its deque cannot grow: running
+		 * the task here is then the one way not to lose it.) */
+		filch__worker_run_task(w, t);
+		return true;
+	}
+	/* Not ours to run: the thief moved on. Leave it to others. */
+	if (w->ex->nworkers > 1)
+		filch__park_notify_local(w->ex);
+	return false;
 }
 
 int filch_group_wait(filch_group *gp)
 {
 	struct group *g;
 	unsigned spins = 0;
+	bool own = true; /* g's jobs may be at the bottom of our deque */
 	int rc;
 
 	if (!gp)
@@ -203,8 +316,16 @@ int filch_group_wait(filch_group *gp)
 		return -EINVAL;
 	struct filch__worker *w = filch__self;
 
+	if (w && w->ex != g->ex)
+		w = NULL; /* its jobs went to another executor's injector */
 	while (!done(g)) {
-		if (w && filch__worker_help(w)) {
+		if (w && own) {
+			if (run_own_job(w, g))
+				continue;
+			own = false;
+		}
+		if (w && leapfrog(w, g)) {
+			own = true; /* a job of g may have spawned into g */
 			spins = 0;
 			continue;
 		}
@@ -212,12 +333,12 @@ int filch_group_wait(filch_group *gp)
 			filch__cpu_relax();
 			continue;
 		}
-		sleep_until_done(g, w != NULL);
-		spins = 0;
+		sleep_until_done(g);
 	}
 	rc = filch__load(&g->first_error, relaxed); /* after done's acquire */
 	g->local = 0;
 	atomic_store_explicit(&g->word, 0, memory_order_relaxed);
 	atomic_store_explicit(&g->first_error, 0, memory_order_relaxed);
+	atomic_store_explicit(&g->thief, 0, memory_order_relaxed);
 	return rc;
 }

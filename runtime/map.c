@@ -36,6 +36,7 @@
 #include "alloc.h"
 #include "atomic.h"
 #include "futex.h"
+#include "future.h"
 
 /* Automatic sizing: a few chunks per worker, and chunks small enough that a
  * slot's buffer stays small (64 KiB of results): the ring of 4 slots per
@@ -418,9 +419,10 @@ static int map_send_head(filch_map_iter *it, struct map_slot *s)
 		}
 		if (!busy)
 			return -EAGAIN;
-		if (filch_wait(&busy, 1, map_time_left(it), FILCH_FIRST_COMPLETED,
-			       NULL) == -ETIMEDOUT)
-			return -ETIMEDOUT;
+		rc = filch_wait(&busy, 1, map_time_left(it),
+				FILCH_FIRST_COMPLETED, NULL);
+		if (rc == -ETIMEDOUT || rc == -EAGAIN) /* -EAGAIN: no spare */
+			return rc;
 	}
 }
 
@@ -442,7 +444,7 @@ __attribute__((noinline, cold)) static int map_load(filch_map_iter *it)
 		 * task finishing (it found the claim taken). */
 		retired = &it->slots[it->head];
 		if (retired->fut && retired->ran_inline)
-			filch_future_result(retired->fut, FILCH_FOREVER, NULL);
+			filch__future_wait(retired->fut);
 		filch_future_release(retired->fut);
 		retired->fut = NULL;
 		it->head = (it->head + 1) % it->nslots;
@@ -464,7 +466,7 @@ __attribute__((noinline, cold)) static int map_load(filch_map_iter *it)
 		map_help(it, s);
 	rc = s->ran_inline ? s->inline_rc
 			   : filch_future_result(s->fut, map_time_left(it), NULL);
-	if (rc == -ETIMEDOUT)
+	if (rc == -ETIMEDOUT || rc == -EAGAIN) /* -EAGAIN: no spare */
 		return map_finish(it, rc);
 	it->head_active = true;
 	it->cur = s->results;
@@ -518,7 +520,7 @@ FILCH_API void filch_map_close(filch_map_iter *it)
 	for (size_t i = 0; i < it->nslots; i++) {
 		filch_future *f = it->slots[i].fut;
 		if (f) {
-			filch_future_result(f, FILCH_FOREVER, NULL);
+			filch__future_wait(f);
 			filch_future_release(f);
 		}
 	}

@@ -168,7 +168,11 @@ bool filch__park_work_visible(filch_executor *ex)
 {
 	if (!filch__inject_empty(&ex->inject))
 		return true;
-	for (unsigned i = 0; i < ex->nworkers; i++)
+	/* Acquire: a new spare's deque is set up before it is counted
+	 * (filch__executor_start_spare's release store). */
+	unsigned n = filch__load(&ex->nthreads, acquire);
+
+	for (unsigned i = 0; i < n; i++)
 		if (filch__deque_size_hint(&ex->workers[i].deque) != 0)
 			return true;
 	return false;
@@ -187,7 +191,10 @@ bool filch__sched_woke_worker(void)
 
 static bool claim_one(filch_executor *ex)
 {
-	for (unsigned i = 0; i < ex->nworkers; i++) {
+	/* Acquire: as in filch__park_work_visible. */
+	unsigned n = filch__load(&ex->nthreads, acquire);
+
+	for (unsigned i = 0; i < n; i++) {
 		struct filch__worker *w = &ex->workers[i];
 		uint32_t expected = FILCH__SLEEP_SLEEPING;
 
@@ -284,7 +291,14 @@ void filch__park_try_terminate(filch_executor *ex)
 	if (!(rs & FILCH__EX_SHUTDOWN) || (rs & FILCH__EX_TERMINATED))
 		return;
 	s1 = filch__add(&ex->park_state, 0, seq_cst); /* T1 */
-	if (filch__park_idle(s1) != ex->nworkers)
+	/* Every thread that may hold a task is idle: the primaries and the
+	 * spares that are not dormant (spare.c). A spare that retires between
+	 * the two loads holds no task and takes none until a blocked worker
+	 * wakes it, and a blocked worker is never idle; a spare woken or
+	 * started in between makes active larger, never smaller, so the check
+	 * errs towards "not yet". */
+	if (filch__park_idle(s1) !=
+	    ex->nworkers + filch__load(&ex->spares.active, seq_cst))
 		return;
 	if (filch__load(&ex->submitters, seq_cst) != 0) /* T2 */
 		return;
@@ -295,6 +309,24 @@ void filch__park_try_terminate(filch_executor *ex)
 	/* seq_cst: TERMINATED before the increments below; the woken
 	 * workers read it with acquire in filch__park_sleep. */
 	filch__or(&ex->run_state, FILCH__EX_TERMINATED, seq_cst);
-	for (unsigned i = 0; i < ex->nworkers; i++)
+	/* Acquire: as in filch__park_work_visible; dormant spares too. */
+	unsigned n = filch__load(&ex->nthreads, acquire);
+
+	for (unsigned i = 0; i < n; i++)
 		ck_ec32_inc(&ex->workers[i].ec, &ec_mode);
+}
+
+uint32_t filch__park_kick_value(struct filch__worker *w)
+{
+	return ck_ec32_value(&w->ec);
+}
+
+void filch__park_kick(struct filch__worker *w)
+{
+	ck_ec32_inc(&w->ec, &ec_mode);
+}
+
+void filch__park_kick_wait(struct filch__worker *w, uint32_t v)
+{
+	ck_ec32_wait(&w->ec, &ec_mode, v, NULL);
 }

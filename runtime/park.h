@@ -99,4 +99,13 @@ bool filch__park_sleep(struct filch__worker *w, uint32_t v);
  */
 void filch__park_try_terminate(filch_executor *ex);
 
+/*
+ * A worker's event count used outside the parking protocol, by a dormant
+ * spare (spare.c): the value to sleep on, a kick that wakes it (and makes
+ * any later sleep on an older value return at once), and the sleep.
+ */
+uint32_t filch__park_kick_value(struct filch__worker *w);
+void filch__park_kick(struct filch__worker *w);
+void filch__park_kick_wait(struct filch__worker *w, uint32_t v);
+
 #endif /* FILCH_PARK_H */

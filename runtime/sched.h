@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sched.h - what the scheduler (executor.c, worker.c, inject.c, park.c,
- * task.c, group.c) offers the rest of the runtime: task records, handing a
- * task to an executor, helping while waiting, and the executor's lifetime.
+ * task.c, group.c, spare.c) offers the rest of the runtime: task records,
+ * handing a task to an executor, blocking in a wait, and the executor's
+ * lifetime.
  */
 #ifndef FILCH_SCHED_H
 #define FILCH_SCHED_H
@@ -96,27 +97,31 @@ static inline void filch__block_free(void *block)
 filch_executor *filch__self_executor(void);
 
 /*
- * Hands t to ex. On a worker of ex: onto its deque (lifo = true: into its
- * one-task LIFO slot, for a continuation that should run next). From any
- * other thread: into ex's injector, applying the bounded-queue policy
+ * Hands t to ex. On a worker of ex: onto its deque (the newest task, which
+ * it runs next unless an idle worker steals it first). From any other
+ * thread: into ex's injector, applying the bounded-queue policy
  * (CALLER_RUNS runs t here before returning 0). Wakes a parked worker when
  * no worker is searching. Returns 0, -ESHUTDOWN, -EAGAIN or -ENOMEM; on
  * error t was not taken and is still the caller's.
  */
-int filch__sched_submit(filch_executor *ex, struct filch__task *t, bool lifo);
-
-/*
- * On a worker: runs one task of its executor (own deque, injector, steal)
- * and returns true, or returns false when none was found. On a foreign
- * thread: returns false at once. Used by every blocking call so that a
- * worker that waits keeps the pool moving.
- */
-bool filch__help_once(void);
+int filch__sched_submit(filch_executor *ex, struct filch__task *t);
 
 /* Whether the calling thread woke a sleeping worker (of any executor)
  * since its last call; clears the flag. Any thread. A hint for a thread
  * about to wait: the worker it woke may be queued on its own CPU. */
 bool filch__sched_woke_worker(void);
+
+/*
+ * The calling thread is about to sleep in a wait (spare.c). On a worker,
+ * counts it blocked and makes sure that a spare runs in its place (waking
+ * a dormant one or starting a new one). Returns 0, or -EAGAIN when no
+ * spare could be had and may_refuse is true (then nothing was counted and
+ * the caller must not sleep); with may_refuse false it then sleeps
+ * uncompensated. On a foreign thread: 0, nothing to do. Pair every 0 with
+ * filch__block_end once awake.
+ */
+int filch__block_begin(bool may_refuse);
+void filch__block_end(void);
 
 /* Executor lifetime: filch_executor_destroy drops the user's reference;
  * anything that may submit later (a continuation) holds one. */

@@ -6,7 +6,9 @@
  * A submission with a future is the future itself: the task record is its
  * first member, so one block holds both. It starts with two references, the
  * caller's and the task's; the task drops its own after it completed the
- * future (or cancelled it, when the scheduler discards it). A fire-and-
+ * future (or cancelled it, when the scheduler discards it), or, when a
+ * waiter ran the task in place (filch__future_run_here), once its record
+ * is taken from the queue. A fire-and-
  * forget submission is a smaller record in a block of its own, freed by the
  * task when it has run.
  */
@@ -48,19 +50,36 @@ filch_future *filch__task_frame_future(void)
 	return current_frame ? current_frame->future : NULL;
 }
 
+/* Runs the task of f, which the caller started, and completes f. */
+static void future_task_body(filch_future *f)
+{
+	struct filch__task_frame fr;
+	filch__task_frame_enter(&fr, f);
+	int rc = f->u.job.fn(f->u.job.arg, &f->result);
+	filch__task_frame_leave(&fr);
+	filch__future_finish(f, rc);
+}
+
 static void future_task_run(struct filch__task *t, bool discard)
 {
 	filch_future *f = filch__container_of(t, filch_future, task);
-	if (discard) {
-		filch__future_cancel(f);
-	} else if (filch__future_start(f)) {
-		struct filch__task_frame fr;
-		filch__task_frame_enter(&fr, f);
-		int rc = f->u.job.fn(f->u.job.arg, &f->result);
-		filch__task_frame_leave(&fr);
-		filch__future_finish(f, rc);
-	}
+	if (discard)
+		filch__future_cancel_pending(f);
+	else if (filch__future_start(f))
+		future_task_body(f);
 	filch_future_release(f); /* the task's reference */
+}
+
+bool filch__future_run_here(filch_future *f)
+{
+	filch_executor *ex = filch__self_executor();
+	if (!ex || f->kind != FILCH__FUTURE_TASK || f->executor != ex ||
+	    !filch__future_start(f))
+		return false;
+	/* The record stays queued, holding the task's reference; whoever
+	 * takes it finds f started and only drops that reference. */
+	future_task_body(f);
+	return true;
 }
 
 static void fire_and_forget_run(struct filch__task *t, bool discard)
@@ -89,7 +108,7 @@ int filch_submit(filch_executor *ex, filch_task_fn fn, void *arg,
 		r->task.run = fire_and_forget_run;
 		r->fn = fn;
 		r->arg = arg;
-		int rc = filch__sched_submit(ex, &r->task, false);
+		int rc = filch__sched_submit(ex, &r->task);
 		if (rc)
 			filch__block_free(r);
 		return rc;
@@ -100,7 +119,8 @@ int filch_submit(filch_executor *ex, filch_task_fn fn, void *arg,
 	f->task.run = future_task_run;
 	f->u.job.fn = fn;
 	f->u.job.arg = arg;
-	int rc = filch__sched_submit(ex, &f->task, false);
+	f->executor = ex;
+	int rc = filch__sched_submit(ex, &f->task);
 	if (rc) {
 		filch__block_free(f); /* never shared: no outcome to give */
 		return rc;

@@ -62,7 +62,7 @@ static void then_antecedent_done(struct filch__callback *node, filch_future *a)
 		fail(out, a->code, a->message);
 	} else {
 		out->result = filch_future_retain(a);
-		int rc = filch__sched_submit(ex, &out->task, true);
+		int rc = filch__sched_submit(ex, &out->task);
 		if (rc == 0) { /* the task holds the pipeline's reference */
 			filch__executor_release(ex);
 			return;

@@ -70,10 +70,6 @@ struct cf_signal {
  * builds interleaved: 79-82 ns per future against 97-115 with 128 pauses
  * (1 worker: the same, 81-84 ns). */
 #define CF_SPIN 16
-/* On a worker with nothing to help with, sleep at most this long before
- * looking for new work of the pool again (doubling from the minimum). */
-#define CF_HELP_NAP_MIN_NS 20000
-#define CF_HELP_NAP_MAX_NS 1000000
 
 /*
  * Notifies after the caller published its change with a seq_cst RMW (the
@@ -112,14 +108,15 @@ static bool cf_signal_consume(struct cf_signal *s)
 
 /*
  * Waits for a notification until deadline. Returns 0 once one was consumed
- * (the caller then re-checks its condition), -ETIMEDOUT at the deadline. On
- * a worker it runs other tasks of its pool meanwhile and naps only when
- * there is nothing to run, waking early on a notification.
+ * (the caller then re-checks its condition), -ETIMEDOUT at the deadline,
+ * or -EAGAIN when the caller is a worker that would sleep without a
+ * deadline and no spare could stand in for it. Runs no task: a worker
+ * sleeps with a spare in its place (spare.c).
  */
 static int cf_signal_wait(struct cf_signal *s, int64_t deadline)
 {
-	bool worker = filch__self_executor() != NULL;
-	int64_t nap = CF_HELP_NAP_MIN_NS;
+	bool blocked = false;
+	int rc = 0;
 
 	if (deadline != FILCH__NO_DEADLINE && filch__now_ns() >= deadline)
 		return cf_signal_consume(s) ? 0 : -ETIMEDOUT;
@@ -132,31 +129,29 @@ static int cf_signal_wait(struct cf_signal *s, int64_t deadline)
 	}
 	for (;;) {
 		if (cf_signal_consume(s))
-			return 0;
-		if (worker && filch__help_once()) {
-			filch__future_run_deferred();
-			nap = CF_HELP_NAP_MIN_NS;
-			continue;
+			break;
+		if (filch__now_ns() >= deadline) {
+			rc = -ETIMEDOUT;
+			break;
 		}
-		int64_t now = filch__now_ns();
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		int64_t until = deadline;
-		if (worker && deadline - now > nap) {
-			until = now + nap;
-			nap = nap * 2 > CF_HELP_NAP_MAX_NS ? CF_HELP_NAP_MAX_NS
-							    : nap * 2;
+		if (!blocked) {
+			if ((rc = filch__block_begin(deadline == FILCH__NO_DEADLINE)))
+				break;
+			blocked = true;
 		}
 		uint32_t idle = SIG_IDLE;
 		/* relaxed: nothing is published by going to sleep; a failure
 		 * means NOTIFIED, consumed (seq_cst) at the loop top. */
 		if (!filch__cas(&s->word, &idle, SIG_SLEEPING, relaxed, relaxed))
 			continue; /* NOTIFIED: consume it at the loop top */
-		filch__futex_wait(&s->word, SIG_SLEEPING, until);
+		filch__futex_wait(&s->word, SIG_SLEEPING, deadline);
 		/* seq_cst: as in cf_signal_consume. */
 		if (filch__xchg(&s->word, SIG_IDLE, seq_cst) == SIG_NOTIFIED)
-			return 0;
+			break;
 	}
+	if (blocked)
+		filch__block_end();
+	return rc;
 }
 
 /* Drops one reference of a record counted in *refs; true for the last. */
@@ -293,16 +288,18 @@ static size_t partition_done(filch_future **fs, size_t n)
 	return a + b;
 }
 
-/* Sleeps until w's mode holds or the deadline. After the pre-wake hint it
- * spins (helps, on a worker) for the last completions before sleeping
- * again. */
-static void wait_block(struct wait_rec *w, int64_t deadline)
+/* Sleeps until w's mode holds or the deadline: 0, -ETIMEDOUT or -EAGAIN
+ * (cf_signal_wait). After the pre-wake hint it spins for the last
+ * completions before sleeping again. */
+static int wait_block(struct wait_rec *w, int64_t deadline)
 {
-	while (cf_signal_wait(&w->sig, deadline) == 0) {
+	int rc;
+
+	while ((rc = cf_signal_wait(&w->sig, deadline)) == 0) {
 		/* seq_cst: pairs with the seq_cst store in wait_on_done (see
 		 * there and cf_signal_notify). */
 		if (filch__load(&w->satisfied, seq_cst))
-			return;
+			return 0;
 		int64_t until = filch__now_ns() + WAIT_PREWAKE_SPIN_NS;
 		if (until > deadline)
 			until = deadline;
@@ -310,12 +307,12 @@ static void wait_block(struct wait_rec *w, int64_t deadline)
 			for (int i = 0; i < 64; i++) {
 				/* seq_cst: as above. */
 				if (filch__load(&w->satisfied, seq_cst))
-					return;
+					return 0;
 				filch__cpu_relax();
 			}
-			filch__help_once();
 		} while (filch__now_ns() < until);
 	}
+	return rc;
 }
 
 /* Whether mode holds for fs whose first ndone entries are done. */
@@ -336,6 +333,7 @@ FILCH_API int filch_wait(filch_future **fs, size_t n, int64_t timeout_ns,
 			 int mode, size_t *ndone)
 {
 	size_t done, k;
+	int rc = -ETIMEDOUT; /* when mode does not hold at the end */
 
 	if (ndone)
 		*ndone = 0;
@@ -352,7 +350,7 @@ FILCH_API int filch_wait(filch_future **fs, size_t n, int64_t timeout_ns,
 
 	int64_t deadline = filch__deadline(timeout_ns);
 	done = partition_done(fs, n);
-	if (wait_satisfied(fs, n, done, mode) || timeout_ns == 0)
+	if (wait_satisfied(fs, n, done, mode) || filch__timeout_polls(timeout_ns))
 		goto report;
 
 	/* k callbacks, one per future not done at the partition (duplicates
@@ -395,7 +393,9 @@ FILCH_API int filch_wait(filch_future **fs, size_t n, int64_t timeout_ns,
 	 * reference keeps the record alive, and its wait_put releases. */
 	if (registered < k)
 		filch__sub(&w->refs, (uint32_t)(k - registered), relaxed);
-	wait_block(w, deadline); /* the partition below decides */
+	/* The partition below decides, unless no spare could be had. */
+	if (wait_block(w, deadline) == -EAGAIN)
+		rc = -EAGAIN;
 	/* acquire: pairs with the release store in wait_on_done. When every
 	 * future is done the array is already in order: no second scan of
 	 * n futures' states (cache misses, each) after the last completion. */
@@ -405,7 +405,7 @@ FILCH_API int filch_wait(filch_future **fs, size_t n, int64_t timeout_ns,
 report:
 	if (ndone)
 		*ndone = done;
-	return wait_satisfied(fs, n, done, mode) ? 0 : -ETIMEDOUT;
+	return wait_satisfied(fs, n, done, mode) ? 0 : rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -642,10 +642,11 @@ FILCH_API int filch_as_completed_next(filch_as_completed *it, filch_future **f)
 		return FILCH_END;
 	}
 	while (!it->ready && !ac_take_done(it)) {
-		if (cf_signal_wait(&it->sig, it->deadline) == -ETIMEDOUT &&
-		    !ac_take_done(it)) {
+		int rc = cf_signal_wait(&it->sig, it->deadline);
+
+		if (rc != 0 && !ac_take_done(it)) {
 			it->over = true;
-			return -ETIMEDOUT;
+			return rc;
 		}
 	}
 	struct ac_node *node = it->ready;

@@ -1,24 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * worker.c - the worker loop: where a worker finds its next task, and
- * helping (running tasks while a task of this worker waits).
+ * worker.c - the worker loop: where a worker finds its next task.
  *
  * Order of places, cheapest first (Tokio's and Go's schedulers):
  *  1. every INJECT_RHYTHM-th task, the injector first, so that a worker
  *     busy with its own tree cannot starve foreign submissions;
- *  2. the one-task LIFO slot (a continuation just made ready);
- *  3. its own deque (bottom: the newest task, cache-warm);
- *  4. the injector, moving a batch into its deque;
- *  5. searching: steal from random victims, with exponential backoff
+ *  2. its own deque (bottom: the newest task, cache-warm; a continuation
+ *     just made ready is there too, where idle workers can steal it);
+ *  3. the injector, moving a batch into its deque;
+ *  4. searching: steal from random victims, with exponential backoff
  *     (ck_backoff) and a yield of the CPU, for a bounded number of rounds,
  *     as one of at most half the workers that search at once;
- *  6. parking (park.c), with one last look for work in between.
+ *  5. parking (park.c), with one last look for work in between.
+ * A spare (spare.c) whose deque is empty first checks whether it should
+ * go dormant. Tasks run only here, at the top of the worker's stack: a
+ * task that waits never runs unrelated tasks (group.c, future.c).
  */
 #include "config.h"
 
 #include <ck_backoff.h>
 #include <sched.h>
 
+#include "group.h"
 #include "park.h"
 #include "perturb.h"
 #include "worker.h"
@@ -51,16 +54,6 @@ static uint32_t next_random(struct filch__worker *w)
 	return (uint32_t)(x >> 32);
 }
 
-static inline void run_task(filch_executor *ex, struct filch__task *t)
-{
-	/* Relaxed: CANCELLING only chooses between running and discarding;
-	 * a task taken just as it is set may still run, as one that had
-	 * already started. */
-	bool discard = filch__load(&ex->run_state, relaxed) & FILCH__EX_CANCELLING;
-
-	t->run(t, discard);
-}
-
 static struct filch__task *take_injected(struct filch__worker *w)
 {
 	struct filch__task *t =
@@ -72,20 +65,31 @@ static struct filch__task *take_injected(struct filch__worker *w)
 	return t;
 }
 
-/* One pass over the other workers' deques, from a random one. A steal
- * that loses a race moves on: the winner is awake. */
+struct filch__task *filch__worker_steal_from(struct filch__worker *w,
+					     struct filch__worker *victim)
+{
+	void *item;
+
+	if (filch__deque_steal(&victim->deque, &item) != FILCH__STEAL_OK)
+		return NULL;
+	filch__group_note_steal(item, w->index);
+	return item;
+}
+
+/* One pass over the other workers' deques (spares' too), from a random
+ * one. A steal that loses a race moves on: the winner is awake. */
 static struct filch__task *steal_sweep(struct filch__worker *w)
 {
 	filch_executor *ex = w->ex;
-	unsigned n = ex->nworkers;
+	/* Acquire: a new spare's deque is set up before it is counted. */
+	unsigned n = filch__load(&ex->nthreads, acquire);
 	unsigned v = n > 1 ? next_random(w) % n : 0;
-	void *item;
+	struct filch__task *t;
 
 	for (unsigned k = 1; k < n; k++) {
 		v = v + 1 == n ? 0 : v + 1;
-		if (v != w->index &&
-		    filch__deque_steal(&ex->workers[v].deque, &item) == FILCH__STEAL_OK)
-			return item;
+		if (v != w->index && (t = filch__worker_steal_from(w, &ex->workers[v])))
+			return t;
 	}
 	return NULL;
 }
@@ -153,11 +157,11 @@ static struct filch__task *next_task(struct filch__worker *w)
 
 	if (++w->tick % INJECT_RHYTHM == 0 && (t = take_injected(w)))
 		return t;
-	if ((t = w->lifo)) {
-		w->lifo = NULL;
+	if ((t = filch__deque_pop(&w->deque)))
 		return t;
-	}
-	if ((t = filch__deque_pop(&w->deque)) || (t = take_injected(w)))
+	if (filch__spare_should_retire(w) && filch__spare_maybe_retire(w))
+		return NULL;
+	if ((t = take_injected(w)))
 		return t;
 	for (;;) {
 		if (!w->searching)
@@ -184,27 +188,7 @@ void filch__worker_run(struct filch__worker *w)
 
 	w->rng = 0x9e3779b97f4a7c15ull * (w->index + 1);
 	while ((t = next_task(w)))
-		run_task(w->ex, t);
-}
-
-bool filch__worker_help(struct filch__worker *w)
-{
-	struct filch__task *t = w->lifo;
-
-	if (t)
-		w->lifo = NULL;
-	else if (!(t = filch__deque_pop(&w->deque)) && !(t = take_injected(w)) &&
-		 !(t = steal_sweep(w)))
-		return false;
-	run_task(w->ex, t);
-	return true;
-}
-
-bool filch__help_once(void)
-{
-	struct filch__worker *w = filch__self;
-
-	return w && filch__worker_help(w);
+		filch__worker_run_task(w, t);
 }
 
 filch_executor *filch__self_executor(void)

@@ -11,8 +11,22 @@
  * terminates (park.c). The thread must be w's and registered with urcu. */
 void filch__worker_run(struct filch__worker *w);
 
-/* Finds one task for w (LIFO slot, own deque, injector, one steal pass)
- * and runs it: true; false when none was found. On w's thread only. */
-bool filch__worker_help(struct filch__worker *w);
+/* Steals one task from victim's deque for w (noting the thief of a group
+ * job, group.c), or NULL. On w's thread only. */
+struct filch__task *filch__worker_steal_from(struct filch__worker *w,
+					     struct filch__worker *victim);
+
+/* Runs t, a task w took: discards it (run(t, true)) once a cancelling
+ * shutdown began. On w's thread only. */
+static inline void filch__worker_run_task(struct filch__worker *w,
+					  struct filch__task *t)
+{
+	/* Relaxed: CANCELLING only chooses between running and discarding;
+	 * a task taken just as it is set may still run, as one that had
+	 * already started. */
+	bool discard = filch__load(&w->ex->run_state, relaxed) & FILCH__EX_CANCELLING;
+
+	t->run(t, discard);
+}
 
 #endif /* FILCH_WORKER_H */

@@ -147,7 +147,7 @@ static void *foreign_main(void *arg)
 
 			r->task.run = raw_run;
 			r->id = id;
-			if (filch__sched_submit(ex, &r->task, false) != 0) {
+			if (filch__sched_submit(ex, &r->task) != 0) {
 				atomic_fetch_add(&refused, 1);
 				atomic_store(&ran[id], 1);
 				free(r);

@@ -123,7 +123,7 @@ static void test_bad_options(void)
 	filch_executor *ex = (filch_executor *)1;
 
 	is(filch_executor_create(NULL, NULL), -EINVAL, "create(NULL)");
-	is(filch_executor_create(&ex, &(struct filch_executor_opts){.flags = 1}),
+	is(filch_executor_create(&ex, &(struct filch_executor_opts){.flags = 1u << 30}),
 	   -EINVAL, "unknown flag");
 	ok(ex == NULL, "*ex is NULL after a failed create");
 	is(filch_executor_create(&ex, &(struct filch_executor_opts){.pin = 7}),
@@ -149,7 +149,7 @@ static void test_defaults(void)
 	is(filch_executor_workers(ex), affinity_count(),
 	   "default workers: the CPUs of the affinity mask");
 	probe_init(&p, &ran, &disc);
-	is(filch__sched_submit(ex, &p.task, false), 0, "submit from a foreign thread");
+	is(filch__sched_submit(ex, &p.task), 0, "submit from a foreign thread");
 	ok(wait_count(&ran, 1), "the task ran");
 	ok(p.seen_ex == ex, "filch_current_executor() inside a task");
 	ok(p.worker >= 0 && p.worker < (int)filch_executor_workers(ex),
@@ -159,7 +159,7 @@ static void test_defaults(void)
 	is(filch_shutdown(ex, FILCH_SHUTDOWN_WAIT), 0, "a second shutdown is harmless");
 	is(filch_shutdown(ex, 8), -EINVAL, "shutdown with an unknown flag");
 	probe_init(&p, &ran, &disc);
-	is(filch__sched_submit(ex, &p.task, false), -ESHUTDOWN, "submit after shutdown");
+	is(filch__sched_submit(ex, &p.task), -ESHUTDOWN, "submit after shutdown");
 	is(filch_executor_destroy(ex), 0, "destroy after shutdown");
 }
 
@@ -232,7 +232,7 @@ static void test_pinning(void)
 		for (int i = 0; i < 2; i++) {
 			probe_init(&p[i], &ran, &disc);
 			p[i].gate = &gate;
-			filch__sched_submit(ex, &p[i].task, false);
+			filch__sched_submit(ex, &p[i].task);
 		}
 		usleep(20000);
 		open_gate(&gate);
@@ -248,7 +248,7 @@ static void test_pinning(void)
 	atomic_store(&ran, 0);
 	filch_executor_create(&ex, &(struct filch_executor_opts){.workers = ncpu + 1});
 	probe_init(&p[0], &ran, &disc);
-	filch__sched_submit(ex, &p[0].task, false);
+	filch__sched_submit(ex, &p[0].task);
 	ok(wait_count(&ran, 1) && (unsigned)CPU_COUNT(&p[0].cpus) == ncpu,
 	   "AUTO with more workers than CPUs does not pin");
 	filch_executor_destroy(ex);
@@ -257,7 +257,7 @@ static void test_pinning(void)
 	filch_executor_create(&ex, &(struct filch_executor_opts){.workers = 1,
 								  .pin = FILCH_PIN_NONE});
 	probe_init(&p[0], &ran, &disc);
-	filch__sched_submit(ex, &p[0].task, false);
+	filch__sched_submit(ex, &p[0].task);
 	ok(wait_count(&ran, 1) && (unsigned)CPU_COUNT(&p[0].cpus) == ncpu,
 	   "PIN_NONE does not pin");
 	filch_executor_destroy(ex);
@@ -266,7 +266,7 @@ static void test_pinning(void)
 	filch_executor_create(&ex, &(struct filch_executor_opts){.workers = ncpu + 1,
 								  .pin = FILCH_PIN_CPUS});
 	probe_init(&p[0], &ran, &disc);
-	filch__sched_submit(ex, &p[0].task, false);
+	filch__sched_submit(ex, &p[0].task);
 	ok(wait_count(&ran, 1) && CPU_COUNT(&p[0].cpus) == 1,
 	   "PIN_CPUS pins even with more workers than CPUs");
 	filch_executor_destroy(ex);
@@ -290,16 +290,16 @@ static void test_bounded(int policy, const char *what)
 	filch_executor_create(&ex, &o);
 	probe_init(&blocker, &ran, &disc);
 	blocker.gate = &gate;
-	filch__sched_submit(ex, &blocker.task, false);
+	filch__sched_submit(ex, &blocker.task);
 	/* The worker takes the blocker (the queue is then empty). */
 	ok(wait_count(&blocker.started, 1), "%s: the worker holds the blocker", what);
 	for (int i = 0; i < 2; i++) {
 		probe_init(&q[i], &ran, &disc);
-		is(filch__sched_submit(ex, &q[i].task, false), 0, "%s: task %d fits", what, i);
+		is(filch__sched_submit(ex, &q[i].task), 0, "%s: task %d fits", what, i);
 	}
 	probe_init(&q[2], &ran, &disc);
 	t0 = tap_now_ns();
-	rc = filch__sched_submit(ex, &q[2].task, false);
+	rc = filch__sched_submit(ex, &q[2].task);
 	switch (policy) {
 	case FILCH_FULL_FAIL:
 		is(rc, -EAGAIN, "%s: a full queue fails at once", what);
@@ -343,13 +343,13 @@ static void test_bounded_block_unblocks(void)
 	filch_executor_create(&ex, &o);
 	probe_init(&blocker, &ran, &disc);
 	blocker.gate = &gate;
-	filch__sched_submit(ex, &blocker.task, false);
+	filch__sched_submit(ex, &blocker.task);
 	wait_count(&blocker.started, 1);
 	probe_init(&q[0], &ran, &disc);
-	filch__sched_submit(ex, &q[0].task, false);
+	filch__sched_submit(ex, &q[0].task);
 	pthread_create(&th, NULL, open_later, &op);
 	probe_init(&q[1], &ran, &disc);
-	is(filch__sched_submit(ex, &q[1].task, false), 0,
+	is(filch__sched_submit(ex, &q[1].task), 0,
 	   "BLOCK (no timeout): a full queue blocks until there is room");
 	ok(wait_count(&ran, 3), "BLOCK: everything ran");
 	pthread_join(th, NULL);
@@ -366,7 +366,7 @@ static void submit_child(struct probe *p)
 	/* Running during a graceful drain: children are still accepted. */
 	usleep(20000);
 	probe_init(&child, p->ran, p->discarded);
-	atomic_store(&child_rc, filch__sched_submit(shut_ex, &child.task, false));
+	atomic_store(&child_rc, filch__sched_submit(shut_ex, &child.task));
 	atomic_store(&deadlk_rc, filch_shutdown(shut_ex, FILCH_SHUTDOWN_WAIT));
 	atomic_store(&destroy_rc, filch_executor_destroy(shut_ex));
 }
@@ -380,7 +380,7 @@ static void test_shutdown(void)
 	filch_executor_create(&shut_ex, &(struct filch_executor_opts){.workers = 2});
 	probe_init(&parent, &ran, &disc);
 	parent.body = submit_child;
-	filch__sched_submit(shut_ex, &parent.task, false);
+	filch__sched_submit(shut_ex, &parent.task);
 	usleep(5000);
 	is(filch_shutdown(shut_ex, FILCH_SHUTDOWN_WAIT), 0, "graceful shutdown while a task runs");
 	is(atomic_load(&ran), 2, "the running task's child ran during the drain");
@@ -394,11 +394,11 @@ static void test_shutdown(void)
 	filch_executor_create(&shut_ex, &(struct filch_executor_opts){.workers = 1});
 	probe_init(&blocker, &ran, &disc);
 	blocker.gate = &gate;
-	filch__sched_submit(shut_ex, &blocker.task, false);
+	filch__sched_submit(shut_ex, &blocker.task);
 	wait_count(&blocker.started, 1);
 	for (int i = 0; i < 20; i++) {
 		probe_init(&queued[i], &ran, &disc);
-		filch__sched_submit(shut_ex, &queued[i].task, false);
+		filch__sched_submit(shut_ex, &queued[i].task);
 	}
 	is(filch_shutdown(shut_ex, FILCH_SHUTDOWN_CANCEL_PENDING), 0, "cancelling shutdown");
 	open_gate(&gate);
@@ -412,7 +412,7 @@ static void test_shutdown(void)
 	filch_executor_create(&shut_ex, &(struct filch_executor_opts){.workers = 2});
 	for (int i = 0; i < 20; i++) {
 		probe_init(&queued[i], &ran, &disc);
-		filch__sched_submit(shut_ex, &queued[i].task, false);
+		filch__sched_submit(shut_ex, &queued[i].task);
 	}
 	is(filch_executor_destroy(shut_ex), 0, "destroy with tasks queued");
 	is(atomic_load(&ran), 20, "destroy ran every queued task first");

@@ -62,7 +62,7 @@ static bool ping_idle(filch_executor *ex)
 
 	if (!wait_all_idle(ex))
 		return false;
-	if (filch__sched_submit(ex, &p.task, false) != 0)
+	if (filch__sched_submit(ex, &p.task) != 0)
 		return false;
 	while (atomic_load(&p.done) == 0)
 		if (filch__futex_wait(&p.done, 0, deadline) == -ETIMEDOUT)
@@ -97,7 +97,7 @@ static void *pinger_main(void *arg)
 		struct ping p = {.task.run = ping_run};
 		int64_t deadline = filch__deadline(LONG_WAIT_NS);
 
-		if (filch__sched_submit(pg->ex, &p.task, false) != 0)
+		if (filch__sched_submit(pg->ex, &p.task) != 0)
 			break;
 		while (atomic_load(&p.done) == 0)
 			if (filch__futex_wait(&p.done, 0, deadline) == -ETIMEDOUT)
@@ -136,7 +136,7 @@ static void test_no_herd(void)
 
 	filch_executor_create(&ex, &(struct filch_executor_opts){.workers = 4});
 	ok(wait_all_idle(ex), "4 workers fall idle");
-	filch__sched_submit(ex, &p.task, false);
+	filch__sched_submit(ex, &p.task);
 	end = tap_now_ns() + 40 * 1000000LL;
 	while (tap_now_ns() < end) {
 		unsigned n = idle_workers(ex);

@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * spare.c - spare workers: a worker that must sleep in a wait (a future, a
+ * group, a wait set) is replaced by a spare thread for as long as it
+ * sleeps, so that the pool keeps its parallelism (Java's ForkJoinPool
+ * compensates the same way), up to max_spares spares per executor.
+ *
+ * Why not help instead: a waiting worker that runs queued tasks on its own
+ * stack deadlocks when such a task waits for the waiter, nests without
+ * bound, drains a bounded queue early and overruns the waiter's timeout.
+ * A waiting worker runs only work its own result depends on (group.c,
+ * future.c); for everything else it sleeps, and a spare takes its place.
+ *
+ * Spares are ordinary workers of the executor (slots nworkers and up of
+ * ex->workers, with their own deques): they steal, park and run tasks like
+ * the primaries, unpinned. Counts, all changed under spares.lock:
+ *   blocked   workers (primaries or spares) asleep in a wait: +1 by
+ *             filch__block_begin, -1 by filch__block_end;
+ *   active    spares not dormant: +1 when one is started or woken (by
+ *             filch__block_begin, only while active < blocked), -1 when
+ *             one retires (only while active > blocked);
+ *   started   spare threads started (they live until termination).
+ * So once every sleeper has a spare, active == blocked, and at most
+ * nworkers threads run tasks at once, give or take the spares that still
+ * finish a task after their worker woke up (excess: active > blocked).
+ *
+ * A spare's dormant word (struct filch__worker.dormant):
+ *   0  the spare runs (or parks, as any worker);
+ *   1  set by the spare itself under lock, with its index pushed on the
+ *      dormant stack; cleared (release) by the filch__block_begin that pops
+ *      it, which then kicks its event count.
+ * A dormant spare sleeps on its event count outside park.c's protocol: it
+ * is neither idle nor claimable there, and holds no task (it retires only
+ * with an empty deque). park.c's termination counts nworkers + active
+ * threads, and kicks every event count once TERMINATED is set, which is
+ * how a dormant spare learns that it must exit.
+ */
+#include "config.h"
+
+#include <errno.h>
+
+#include "executor.h"
+#include "park.h"
+
+void filch__spares_init(struct filch__spares *s)
+{
+	pthread_mutex_init(&s->lock, NULL);
+	s->started = 0;
+	atomic_init(&s->active, 0);
+	atomic_init(&s->blocked, 0);
+	atomic_init(&s->excess, false);
+	s->dormant_top = FILCH__NO_SPARE;
+	atomic_init(&s->refused, 0);
+}
+
+void filch__spares_destroy(struct filch__spares *s)
+{
+	pthread_mutex_destroy(&s->lock);
+}
+
+/* Under lock. Relaxed stores: every reader that decides something takes
+ * the lock; park.c's termination check reads active with its own
+ * argument (see filch__park_try_terminate). */
+static void counts_set(struct filch__spares *s, unsigned active, unsigned blocked)
+{
+	filch__store(&s->active, active, seq_cst);
+	filch__store(&s->blocked, blocked, relaxed);
+	filch__store(&s->excess, active > blocked, relaxed);
+}
+
+/* Under lock: a spare for one more sleeper, woken or started. */
+static bool get_spare(filch_executor *ex)
+{
+	struct filch__spares *s = &ex->spares;
+
+	if (s->dormant_top != FILCH__NO_SPARE) {
+		struct filch__worker *w = &ex->workers[s->dormant_top];
+
+		s->dormant_top = w->next_dormant;
+		/* Release: the pop before the spare resumes; pairs with the
+		 * acquire load in filch__spare_maybe_retire. */
+		filch__store(&w->dormant, 0, release);
+		filch__park_kick(w);
+		return true;
+	}
+	if (s->started >= ex->max_spares)
+		return false;
+	if (filch__executor_start_spare(ex, ex->nworkers + s->started) != 0)
+		return false;
+	s->started++;
+	return true;
+}
+
+int filch__block_begin(bool may_refuse)
+{
+	struct filch__worker *w = filch__self;
+
+	if (!w)
+		return 0;
+	filch_executor *ex = w->ex;
+	struct filch__spares *s = &ex->spares;
+	int rc = 0;
+
+	pthread_mutex_lock(&s->lock);
+	unsigned active = filch__load(&s->active, relaxed);
+	unsigned blocked = filch__load(&s->blocked, relaxed) + 1;
+
+	if (active < blocked) {
+		if (get_spare(ex)) {
+			active++;
+		} else {
+			/* Relaxed: a statistic. */
+			filch__add(&s->refused, 1, relaxed);
+			if (may_refuse)
+				rc = -EAGAIN;
+		}
+	}
+	if (rc == 0)
+		counts_set(s, active, blocked);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+void filch__block_end(void)
+{
+	struct filch__worker *w = filch__self;
+
+	if (!w)
+		return;
+	struct filch__spares *s = &w->ex->spares;
+
+	pthread_mutex_lock(&s->lock);
+	counts_set(s, filch__load(&s->active, relaxed),
+		   filch__load(&s->blocked, relaxed) - 1);
+	pthread_mutex_unlock(&s->lock);
+}
+
+bool filch__spare_should_retire(const struct filch__worker *w)
+{
+	/* Relaxed: a hint; filch__spare_maybe_retire decides under lock. */
+	return w->index >= w->ex->nworkers &&
+	       filch__load(&w->ex->spares.excess, relaxed);
+}
+
+bool filch__spare_maybe_retire(struct filch__worker *w)
+{
+	filch_executor *ex = w->ex;
+	struct filch__spares *s = &ex->spares;
+	/* Read before the spare can be popped: a kick after this point,
+	 * by get_spare or by termination, makes the sleep below return. */
+	uint32_t v = filch__park_kick_value(w);
+
+	pthread_mutex_lock(&s->lock);
+	unsigned active = filch__load(&s->active, relaxed);
+	unsigned blocked = filch__load(&s->blocked, relaxed);
+
+	if (active <= blocked) {
+		filch__store(&s->excess, false, relaxed);
+		pthread_mutex_unlock(&s->lock);
+		return false;
+	}
+	filch__store(&w->dormant, 1, relaxed); /* read under lock, or below */
+	w->next_dormant = s->dormant_top;
+	s->dormant_top = w->index;
+	counts_set(s, active - 1, blocked);
+	pthread_mutex_unlock(&s->lock);
+
+	for (;;) {
+		/* Acquire: pairs with get_spare's release store. */
+		if (!filch__load(&w->dormant, acquire))
+			return false;
+		/* Acquire: pairs with the seq_cst fetch_or of TERMINATED in
+		 * filch__park_try_terminate, which kicks us after it. */
+		if (filch__load(&ex->run_state, acquire) & FILCH__EX_TERMINATED)
+			return true;
+		filch__park_kick_wait(w, v);
+		v = filch__park_kick_value(w);
+	}
+}
+
+int filch_executor_spare_counts(const filch_executor *ex,
+				struct filch_spare_counts *out)
+{
+	if (!ex || !out)
+		return -EINVAL;
+	struct filch__spares *s = (struct filch__spares *)&ex->spares;
+
+	pthread_mutex_lock(&s->lock);
+	out->threads = s->started;
+	out->active = filch__load(&s->active, relaxed);
+	out->blocked = filch__load(&s->blocked, relaxed);
+	out->refused = filch__load(&s->refused, relaxed);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
