@@ -59,8 +59,8 @@ void filch__spares_destroy(struct filch__spares *s)
 }
 
 /* Under lock. Relaxed stores: every reader that decides something takes
- * the lock; park.c's termination check reads active with its own
- * argument (see filch__park_try_terminate). */
+ * the lock, but for active, read by park.c's termination check (seq_cst:
+ * see filch__spare_maybe_retire). */
 static void counts_set(struct filch__spares *s, unsigned active, unsigned blocked)
 {
 	filch__store(&s->active, active, seq_cst);
@@ -164,6 +164,12 @@ bool filch__spare_maybe_retire(struct filch__worker *w)
 	s->dormant_top = w->index;
 	counts_set(s, active - 1, blocked);
 	pthread_mutex_unlock(&s->lock);
+	/* A shut-down pool may have waited for this spare alone: the
+	 * terminator's check counts active threads (park.c, T1), and this
+	 * one no longer is. Both sides are seq_cst (the store of active in
+	 * counts_set, then T1's RMW here; T1's RMW, then its load of active
+	 * there): one of them sees the other. */
+	filch__park_try_terminate(ex);
 
 	for (;;) {
 		/* Acquire: pairs with get_spare's release store. */
