@@ -80,10 +80,11 @@ static void *worker_thread(void *arg)
 	struct filch__worker *w = arg;
 	filch_executor *ex = w->ex;
 	bool spare = w->index >= ex->nworkers;
-	char name[16];
+	char name[32];
 	int rc = 0;
 
 	snprintf(name, sizeof(name), "%s-%u", ex->name_prefix, w->index);
+	name[15] = '\0'; /* a thread name holds 15 characters */
 	pthread_setname_np(pthread_self(), name);
 	rcu_register_thread();
 	if (ex->initializer)

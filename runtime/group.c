@@ -40,10 +40,16 @@
  * The stack grows only with the program's own recursion: a nested wait
  * runs only descendants of the waiting group.
  *
- * parent: the group of the job running on this thread when the group was
- * opened (NULL at a task's top level). Groups are opened and waited in
- * scope, so while a job is pending, its group and every ancestor group are
- * alive; a waiter follows the links only from a job it has taken.
+ * parent: the group of the job that this thread took from elsewhere (by a
+ * steal, at its top level, or leapfrogging) and runs now, innermost, or
+ * NULL outside any: an ancestor of the new group. Levels between them (the
+ * jobs a wait popped from its own deque) are skipped, which keeps the
+ * fork-join path free of bookkeeping and costs nothing where it matters:
+ * a leapfrogging waiter looks from a job it took from a thief of its own
+ * group, and that thief entered the chain through a job of that group, or
+ * of a descendant. Groups are opened and waited in scope, so while a job
+ * is pending, its group and every ancestor group are alive; a waiter
+ * follows the links only from a job it has taken.
  *
  * thief: 1 + the index of the worker that last stole a job of this group,
  * or 0: a hint (relaxed), checked by what leapfrogging takes.
@@ -122,25 +128,30 @@ static void finish(struct group *g, int rc)
 		filch__futex_wake((_Atomic uint32_t *)(void *)&g->word, 1);
 }
 
-static void job_run(struct filch__task *t, bool discard)
+/* Runs job j (or discards it) and frees its block. */
+static inline void job_exec(struct job *j, bool discard)
 {
-	struct job *j = filch__container_of(t, struct job, task);
 	struct group *g = j->g;
 	filch_job_fn fn = j->fn;
 	void *arg = j->arg;
 
 	filch__block_free(j);
-	if (discard) {
-		finish(g, ECANCELED);
-		return;
-	}
+	finish(g, discard ? ECANCELED : fn(arg));
+}
+
+/* A job run where it was taken by a thief, at a worker's top level, or by
+ * leapfrogging: groups opened inside it get its group as their parent.
+ * (A job that its own group's wait pops runs through job_exec alone: the
+ * groups opened inside it get the waiter's parent, an ancestor of its
+ * group, which is all that depends_on needs; see the top.) */
+static void job_run(struct filch__task *t, bool discard)
+{
+	struct job *j = filch__container_of(t, struct job, task);
 	struct group *outer = current_group;
 
-	current_group = g;
-	int rc = fn(arg);
-
+	current_group = j->g;
+	job_exec(j, discard);
 	current_group = outer;
-	finish(g, rc);
 }
 
 void filch__group_note_steal(struct filch__task *t, unsigned thief)
@@ -258,22 +269,22 @@ static void sleep_until_done(struct group *g)
 	filch__and(&g->word, ~SLEEPING, relaxed); /* the owner's own bit */
 }
 
-/* Runs the job at the bottom of w's deque if it is one of g's: true. A
- * task pushed after g's jobs hides them from here until a thief takes it
+/* Takes the job at the bottom of w's deque if it is one of g's. A task
+ * pushed after g's jobs hides them from here until a thief takes it
  * (thieves take the oldest first, so they take g's jobs before it). */
-static bool run_own_job(struct filch__worker *w, struct group *g)
+static inline struct job *pop_own_job(struct filch__worker *w, struct group *g)
 {
 	struct filch__task *t = filch__deque_pop(&w->deque);
 
 	if (!t)
-		return false;
-	if (t->run == job_run && filch__container_of(t, struct job, task)->g == g) {
-		filch__worker_run_task(w, t);
-		return true;
-	}
+		return NULL;
+	struct job *j = filch__container_of(t, struct job, task);
+
+	if (t->run == job_run && j->g == g)
+		return j;
 	/* Back where it was: the slot it left is free, so no growth. */
 	filch__deque_push(&w->deque, t);
-	return false;
+	return NULL;
 }
 
 /* Leapfrogging (see the top): true when w ran a task taken from the worker
@@ -302,11 +313,35 @@ static bool leapfrog(struct filch__worker *w, struct group *g)
 	return false;
 }
 
+/* The rest of a wait on a worker of g's executor once g's jobs are no
+ * longer at the bottom of its deque (w NULL elsewhere): leapfrog, spin,
+ * sleep; and g's own jobs again after a leapfrogged job ran (a job of g
+ * may have spawned into g from here). */
+static __attribute__((noinline)) void wait_slow(struct filch__worker *w,
+						struct group *g)
+{
+	unsigned spins = 0;
+	struct job *j;
+
+	while (!done(g)) {
+		if (w && leapfrog(w, g)) {
+			while (!done(g) && (j = pop_own_job(w, g)))
+				job_exec(j, filch__worker_cancelling(w));
+			spins = 0;
+			continue;
+		}
+		if (++spins < WAIT_SPINS) {
+			filch__cpu_relax();
+			continue;
+		}
+		sleep_until_done(g);
+	}
+}
+
 int filch_group_wait(filch_group *gp)
 {
 	struct group *g;
-	unsigned spins = 0;
-	bool own = true; /* g's jobs may be at the bottom of our deque */
+	struct job *j;
 	int rc;
 
 	if (!gp)
@@ -318,23 +353,12 @@ int filch_group_wait(filch_group *gp)
 
 	if (w && w->ex != g->ex)
 		w = NULL; /* its jobs went to another executor's injector */
-	while (!done(g)) {
-		if (w && own) {
-			if (run_own_job(w, g))
-				continue;
-			own = false;
-		}
-		if (w && leapfrog(w, g)) {
-			own = true; /* a job of g may have spawned into g */
-			spins = 0;
-			continue;
-		}
-		if (++spins < WAIT_SPINS) {
-			filch__cpu_relax();
-			continue;
-		}
-		sleep_until_done(g);
-	}
+	/* The common case: g's jobs, newest first, from our own deque. */
+	if (w)
+		while (!done(g) && (j = pop_own_job(w, g)))
+			job_exec(j, filch__worker_cancelling(w));
+	if (!done(g))
+		wait_slow(w, g);
 	rc = filch__load(&g->first_error, relaxed); /* after done's acquire */
 	g->local = 0;
 	atomic_store_explicit(&g->word, 0, memory_order_relaxed);

@@ -16,17 +16,22 @@ void filch__worker_run(struct filch__worker *w);
 struct filch__task *filch__worker_steal_from(struct filch__worker *w,
 					     struct filch__worker *victim);
 
-/* Runs t, a task w took: discards it (run(t, true)) once a cancelling
- * shutdown began. On w's thread only. */
-static inline void filch__worker_run_task(struct filch__worker *w,
-					  struct filch__task *t)
+/* Whether a task w takes now is to be discarded: a cancelling shutdown
+ * began. */
+static inline bool filch__worker_cancelling(const struct filch__worker *w)
 {
 	/* Relaxed: CANCELLING only chooses between running and discarding;
 	 * a task taken just as it is set may still run, as one that had
 	 * already started. */
-	bool discard = filch__load(&w->ex->run_state, relaxed) & FILCH__EX_CANCELLING;
+	return filch__load(&w->ex->run_state, relaxed) & FILCH__EX_CANCELLING;
+}
 
-	t->run(t, discard);
+/* Runs t, a task w took, or discards it (run(t, true)) once a cancelling
+ * shutdown began. On w's thread only. */
+static inline void filch__worker_run_task(struct filch__worker *w,
+					  struct filch__task *t)
+{
+	t->run(t, filch__worker_cancelling(w));
 }
 
 #endif /* FILCH_WORKER_H */
