@@ -19,6 +19,7 @@
 
 #include "atomic.h"
 #include "deque.h"
+#include "fork.h"
 #include "inject.h"
 #include "sched.h"
 
@@ -40,13 +41,15 @@ struct filch__worker {
 	struct filch__deque deque;
 
 	/* Owner-private: only the worker thread reads or writes these
-	 * (thread is written by the creator before the worker can run). */
+	 * (thread and cpu are written by the creator before the worker can
+	 * run; cpu is read again when the executor is freed). */
 	alignas(FILCH_CACHELINE) struct filch__task *lifo; /* one-task LIFO slot */
 	filch_executor *ex;
 	unsigned index;
 	unsigned tick;	   /* tasks taken: the injector rhythm */
 	uint64_t rng;	   /* xorshift state: steal victims */
 	bool searching;	   /* counted in park_state's searching field */
+	int cpu;	   /* pinned to it (cpuset.c), or -1 */
 	pthread_t thread;
 
 	/* Sleep line (park.c). */
@@ -86,6 +89,7 @@ struct filch_executor {
 	/* Read-mostly: fixed at creation. */
 	struct filch__worker *workers;
 	unsigned nworkers;
+	unsigned fork_generation; /* filch__fork_generation at creation */
 	int full_policy;
 	int64_t full_timeout_ns;
 
@@ -120,6 +124,17 @@ struct filch_executor {
 	/* Submissions from foreign threads. */
 	alignas(FILCH_CACHELINE) struct filch__inject inject;
 };
+
+/*
+ * True when ex was created by the parent of a fork() that made this
+ * process: its threads do not exist here, and its memory is a copy that
+ * no public call may change (they return -EOWNERDEAD). Any thread; one
+ * load and compare, for the submission path.
+ */
+static inline bool filch__executor_inherited(const filch_executor *ex)
+{
+	return ex->fork_generation != filch__fork_generation;
+}
 
 /*
  * Thread-locals of the scheduler use the initial-exec TLS model: one
