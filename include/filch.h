@@ -6,7 +6,7 @@
  * Conventions (docs/api.md has the details):
  *  - Every function that can fail returns int: 0 on success or a negative
  *    errno (-EINVAL, -ENOMEM, -ETIMEDOUT, -ECANCELED, -ESHUTDOWN, -EAGAIN,
- *    -EDEADLK); filch_strerror() names them. If a call returns an error, the
+ *    -EDEADLK, -EOWNERDEAD); filch_strerror() names them. If a call returns an error, the
  *    callback or task it was given is never called.
  *  - A task returns 0 or a positive error code of its own and may attach a
  *    message with filch_task_fail().
@@ -91,10 +91,12 @@ typedef int (*filch_task_fn)(void *arg, void **result);
 
 /* Pinning policy of workers. */
 enum filch_pin {
-	FILCH_PIN_AUTO = 0, /* pin one per CPU of the affinity mask, unless
-			       there are more workers than CPUs */
+	FILCH_PIN_AUTO = 0, /* pin each worker to its own CPU of the process,
+			       the least loaded by pinned workers first,
+			       unless there are more workers than CPUs */
 	FILCH_PIN_NONE = 1, /* never pin */
-	FILCH_PIN_CPUS = 2, /* always pin, round robin over the mask */
+	FILCH_PIN_CPUS = 2, /* always pin, least loaded first, round robin
+			       when there are more workers than CPUs */
 };
 
 /* What filch_submit does when a bounded submission queue is full. */
@@ -112,11 +114,14 @@ enum filch_full_policy {
 
 struct filch_executor_opts {
 	unsigned flags;		 /* FILCH_OPT_* bits; other bits: -EINVAL */
-	unsigned workers;	 /* 0 = number of CPUs in the affinity mask */
+	/* 0 = the number of CPUs of the process: its main thread's affinity
+	 * mask, whatever the calling thread's (docs/api.md, "Executor"). */
+	unsigned workers;
 	const char *name_prefix; /* thread names "<prefix>-<i>"; NULL = "filch" */
-	/* Runs once in each worker before it takes tasks; a nonzero return
-	 * fails filch_executor_create with that code (made negative), after
-	 * every started worker has been joined. */
+	/* Runs once in each worker, as that worker (filch_current_worker()
+	 * is worker_index), before it takes tasks; a nonzero return fails
+	 * filch_executor_create with that code (made negative), after every
+	 * started worker has been joined. */
 	int (*initializer)(void *arg, unsigned worker_index);
 	void *initializer_arg;
 	int pin;		 /* enum filch_pin */
@@ -142,19 +147,28 @@ struct filch_executor_opts {
  * (thread creation failed), or the initializer's code made negative. On
  * error *ex is NULL and nothing is left running (every started thread was
  * joined). Any thread; blocks until every worker has run its initializer.
- * The initializer must not submit to the executor being created. */
+ * The initializer must not submit to the executor being created.
+ *
+ * fork(): in the child, an executor the parent created has no threads;
+ * every call that takes it returns -EOWNERDEAD and touches nothing. The
+ * child may create and use its own executors; it must not wait on a future
+ * of the parent's executors that was not done at the fork; a child forked
+ * inside a task must exec or _exit rather than return from it (docs/api.md,
+ * "fork()"). */
 FILCH_API int filch_executor_create(filch_executor **ex,
 				    const struct filch_executor_opts *opts);
 
 /* Number of workers of ex. Any thread, wait-free. */
 FILCH_API unsigned filch_executor_workers(const filch_executor *ex);
 
-/* The executor whose worker calls this, or NULL on a foreign thread. */
+/* The executor whose worker calls this (its initializer included), or
+ * NULL on a foreign thread. */
 FILCH_API filch_executor *filch_current_executor(void);
 
-/* Index of the calling worker in its executor, or -1 on a foreign thread:
- * 0 to workers - 1 for the primary workers, workers to workers + max_spares
- * - 1 for spares (size per-worker arrays for both). */
+/* Index of the calling worker in its executor (its initializer included),
+ * or -1 on a foreign thread: 0 to workers - 1 for the primary workers,
+ * workers to workers + max_spares - 1 for spares (size per-worker arrays
+ * for both). */
 FILCH_API int filch_current_worker(void);
 
 /* What the spares of an executor do now (a consistent snapshot). */
@@ -181,14 +195,18 @@ FILCH_API int filch_executor_spare_counts(const filch_executor *ex,
  * the caller before this returns, the rest by the workers; running tasks
  * finish. With WAIT, blocks until the pool is drained and the workers have
  * exited. A second call is harmless (it may add CANCEL_PENDING or WAIT).
- * Returns 0, -EINVAL (NULL ex, unknown flag), or -EDEADLK for WAIT from one
- * of ex's own workers (then nothing waits, but the shutdown still begins).
- * Any thread; lock-free without WAIT. */
+ * Returns 0, -EINVAL (NULL ex, unknown flag), -EDEADLK for WAIT from one
+ * of ex's own workers (then nothing waits, but the shutdown still begins),
+ * or -EOWNERDEAD in a child of fork() for an executor the parent created
+ * (nothing done: its threads do not exist here). Any thread; lock-free
+ * without WAIT. */
 FILCH_API int filch_shutdown(filch_executor *ex, unsigned flags);
 
 /* filch_shutdown(ex, FILCH_SHUTDOWN_WAIT) then frees ex. Futures that users
- * still hold stay valid. Returns 0, or -EDEADLK from one of ex's workers
- * (nothing freed). filch_executor_destroy(NULL) returns 0. */
+ * still hold stay valid. Returns 0, -EDEADLK from one of ex's workers
+ * (nothing freed), or -EOWNERDEAD in a child of fork() for an executor the
+ * parent created (nothing freed: its memory is leaked in the child).
+ * filch_executor_destroy(NULL) returns 0. */
 FILCH_API int filch_executor_destroy(filch_executor *ex);
 
 /* For __attribute__((cleanup)): destroys *ex. The scope form of Python's
@@ -201,8 +219,9 @@ FILCH_API void filch_executor_cleanup(filch_executor **ex);
 /* Submits fn(arg). With fut non-NULL, *fut receives a new future (the
  * caller owns one reference; the task holds its own until it ran); with
  * fut NULL no future is allocated (fire and forget). Returns 0, -EINVAL,
- * -ENOMEM, -ESHUTDOWN, or -EAGAIN (bounded queue full); on error fn never
- * runs and *fut is untouched. From a worker the task goes to that worker's
+ * -ENOMEM, -ESHUTDOWN, -EAGAIN (bounded queue full), or -EOWNERDEAD (in a
+ * child of fork(), ex was created by the parent); on error fn never runs
+ * and *fut is untouched. From a worker the task goes to that worker's
  * deque; from a foreign thread to the executor's injector. A task that a
  * cancelling shutdown discards is never run: its future is CANCELLED.
  * Lock-free (wait-free enqueue) unless the bounded queue's policy blocks.
@@ -241,14 +260,17 @@ typedef int (*filch_job_fn)(void *arg);
 
 /* Prepares g (caller's storage, usually the stack; no destruction needed)
  * for spawns on ex. The calling thread owns g: only it may wait on g.
- * Returns 0 or -EINVAL (NULL g or ex). Any thread; wait-free. */
+ * Returns 0, -EINVAL (NULL g or ex), or -EOWNERDEAD (in a child of fork(),
+ * ex was created by the parent). Any thread; wait-free. */
 FILCH_API int filch_group_init(filch_group *g, filch_executor *ex);
 
 /* Spawns fn(arg) in g: pushed on the calling worker's deque (a worker of
  * g's executor), or given to the injector from any other thread (the
  * bounded-queue policy applies). Returns 0, -EINVAL (NULL g or fn), -ENOMEM,
- * -ESHUTDOWN, or -EAGAIN (from a foreign thread: ex's bounded queue stayed
- * full under FILCH_FULL_FAIL or FILCH_FULL_BLOCK); on error fn is not run. Any thread, jobs of g included. Lock-free; no
+ * -ESHUTDOWN, -EOWNERDEAD (g's executor was created by the parent of a
+ * fork() that made this process), or -EAGAIN (from a foreign thread: ex's
+ * bounded queue stayed full under FILCH_FULL_FAIL or FILCH_FULL_BLOCK); on
+ * error fn is not run. Any thread, jobs of g included. Lock-free; no
  * allocation and no atomic read-modify-write in steady state on a worker.
  * arg stays the caller's: keep it alive until filch_group_wait returns. */
 FILCH_API int filch_group_spawn(filch_group *g, filch_job_fn fn, void *arg);
@@ -384,9 +406,10 @@ FILCH_API int filch_promise_set_error(filch_future *f, int code,
  * code and a copy of its message without running fn; if f is cancelled,
  * so is *out, at once. If ex refuses the task when f completes, *out is
  * cancelled (ex shut down) or fails with the refusal's code (EAGAIN,
- * ENOMEM). The continuation keeps ex's memory alive until then. Returns 0
- * with *out (the caller owns one reference), -EINVAL or -ENOMEM (then fn
- * never runs). Cancelling *out before fn started stops it. Any thread,
+ * ENOMEM, EOWNERDEAD). The continuation keeps ex's memory alive until
+ * then. Returns 0 with *out (the caller owns one reference); or -EINVAL,
+ * -ENOMEM, or -EOWNERDEAD (in a child of fork(), ex was created by the
+ * parent), and then fn never runs. Cancelling *out before fn started stops it. Any thread,
  * lock-free.
  */
 typedef int (*filch_then_fn)(filch_future *antecedent, void *arg,
@@ -541,7 +564,8 @@ struct filch_map_opts {
  * -EINVAL (NULL it or ex; fn and chunk_fn both NULL or both set; items
  * NULL with n > 0 without a chunk_fn; NULL gen; unknown flags); -ENOMEM; or
  * the error that kept the first chunk from starting (-ESHUTDOWN, -EAGAIN,
- * gen's error), in which case fn was never called and *it is NULL. Never
+ * -EOWNERDEAD for an executor of the parent in a child of fork(), gen's
+ * error), in which case fn was never called and *it is NULL. Never
  * blocks unless ex's bounded queue blocks submitters. Any thread.
  */
 FILCH_API int filch_map(filch_map_iter **it, filch_executor *ex,

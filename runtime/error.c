@@ -25,6 +25,8 @@ const char *filch_strerror(int err)
 		return "resource temporarily unavailable (queue full or thread limit)";
 	case -EDEADLK:
 		return "would deadlock (waiting on its own worker)";
+	case -EOWNERDEAD:
+		return "executor inherited across fork(): its threads do not exist in this process";
 	case FILCH_END:
 		return "end of iteration";
 	case -EMFILE:

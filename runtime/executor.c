@@ -18,10 +18,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <urcu.h>
-
 #include "alloc.h"
+#include "cpuset.h"
 #include "fault.h"
+#include "fork.h"
 #include "futex.h"
 #include "park.h"
 #include "perturb.h"
@@ -86,7 +86,10 @@ static void *worker_thread(void *arg)
 	snprintf(name, sizeof(name), "%s-%u", ex->name_prefix, w->index);
 	name[15] = '\0'; /* a thread name holds 15 characters */
 	pthread_setname_np(pthread_self(), name);
-	rcu_register_thread();
+	filch__fork_rcu_register();
+	/* A worker from here on: filch_current_worker() and
+	 * filch_current_executor() answer in the initializer too. */
+	filch__self = w;
 	if (ex->initializer)
 		rc = ex->initializer(ex->initializer_arg, w->index);
 	if (spare)
@@ -94,12 +97,10 @@ static void *worker_thread(void *arg)
 	else
 		primary_started(ex, rc);
 	/* A spare starts while the executor runs: its gate is open. */
-	if (rc == 0 && start_gate_wait(ex) == FILCH__GATE_GO) {
-		filch__self = w;
+	if (rc == 0 && start_gate_wait(ex) == FILCH__GATE_GO)
 		filch__worker_run(w);
-		filch__self = NULL;
-	}
-	rcu_unregister_thread();
+	filch__self = NULL;
+	filch__fork_rcu_unregister();
 	return NULL;
 }
 
@@ -160,6 +161,7 @@ static void executor_free(filch_executor *ex, unsigned ndeques)
 	discard_queued(ex, ndeques);
 	for (unsigned i = 0; i < ndeques; i++)
 		filch__deque_destroy(&ex->workers[i].deque);
+	filch__cpuset_release(ex->workers, ex->nworkers);
 	filch__spares_destroy(&ex->spares);
 	pthread_mutex_destroy(&ex->join_lock);
 	filch__free(ex->workers);
@@ -184,20 +186,6 @@ static int check_opts(const struct filch_executor_opts *o)
 	return 0;
 }
 
-/* The CPUs of the calling thread's affinity mask, in order. */
-static unsigned affinity_cpus(unsigned *cpus)
-{
-	cpu_set_t mask;
-	unsigned n = 0;
-
-	if (sched_getaffinity(0, sizeof(mask), &mask) != 0)
-		return 0;
-	for (unsigned c = 0; c < CPU_SETSIZE; c++)
-		if (CPU_ISSET(c, &mask))
-			cpus[n++] = c;
-	return n;
-}
-
 static filch_executor *executor_alloc(unsigned n)
 {
 	filch_executor *ex;
@@ -216,9 +204,15 @@ static filch_executor *executor_alloc(unsigned n)
 	return ex;
 }
 
-static int start_thread(struct filch__worker *w, int cpu)
+/* Starts w's thread on w->cpu, or else on the process's CPUs (not the
+ * creator's: a worker of another executor is pinned to one), unless those
+ * are unknown (an empty process mask). */
+static int start_thread(struct filch__worker *w)
 {
+	const cpu_set_t *process = &w->ex->process_cpus;
+	const cpu_set_t *set = CPU_COUNT(process) ? process : NULL;
 	pthread_attr_t attr;
+	cpu_set_t one;
 	int rc;
 
 	if (filch__fault_hit(FILCH__FAULT_THREAD))
@@ -228,13 +222,13 @@ static int start_thread(struct filch__worker *w, int cpu)
 	rc = 0;
 	if (w->ex->stack_size)
 		rc = -pthread_attr_setstacksize(&attr, w->ex->stack_size);
-	if (rc == 0 && cpu >= 0) {
-		cpu_set_t set;
-
-		CPU_ZERO(&set);
-		CPU_SET(cpu, &set);
-		rc = -pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	if (w->cpu >= 0) {
+		CPU_ZERO(&one);
+		CPU_SET(w->cpu, &one);
+		set = &one;
 	}
+	if (rc == 0 && set)
+		rc = -pthread_attr_setaffinity_np(&attr, sizeof(*set), set);
 	if (rc == 0 && pthread_create(&w->thread, &attr, worker_thread, w) != 0)
 		rc = -EAGAIN;
 	pthread_attr_destroy(&attr);
@@ -246,6 +240,7 @@ int filch_executor_create(filch_executor **exp,
 {
 	static const struct filch_executor_opts defaults;
 	unsigned ncpus, n, ndeques = 0, nthreads = 0;
+	cpu_set_t cpus;
 	filch_executor *ex;
 	bool pin;
 	int rc;
@@ -257,27 +252,27 @@ int filch_executor_create(filch_executor **exp,
 		opts = &defaults;
 	if ((rc = check_opts(opts)) != 0)
 		return rc;
-	unsigned *cpu_list = filch__malloc(CPU_SETSIZE * sizeof(unsigned));
-	if (!cpu_list)
-		return -ENOMEM;
-	ncpus = affinity_cpus(cpu_list);
-	n = opts->workers ? opts->workers : ncpus ? ncpus : 1;
+	filch__fork_init();
+	ncpus = filch__cpuset_process(&cpus);
+	n = opts->workers ? opts->workers : ncpus;
 	if (n > FILCH__MAX_WORKERS)
 		n = FILCH__MAX_WORKERS;
-	pin = ncpus > 0 && (opts->pin == FILCH_PIN_CPUS ||
-			    (opts->pin == FILCH_PIN_AUTO && n <= ncpus));
+	pin = CPU_COUNT(&cpus) > 0 &&
+	      (opts->pin == FILCH_PIN_CPUS ||
+	       (opts->pin == FILCH_PIN_AUTO && n <= ncpus));
 
 	unsigned max_spares = opts->flags & FILCH_OPT_MAX_SPARES
 				      ? opts->max_spares
 				      : FILCH__DEFAULT_MAX_SPARES;
 
 	ex = executor_alloc(n + max_spares);
-	if (!ex) {
-		filch__free(cpu_list);
+	if (!ex)
 		return -ENOMEM;
-	}
 	ex->nworkers = n;
 	ex->max_spares = max_spares;
+	ex->fork_generation = filch__fork_generation;
+	ex->process_cpus = cpus;
+	filch__cpuset_place(&cpus, pin, ex->workers, n);
 	ex->full_policy = opts->full_policy;
 	ex->full_timeout_ns = opts->full_timeout_ns > 0 ? opts->full_timeout_ns
 							: FILCH_FOREVER;
@@ -308,12 +303,9 @@ int filch_executor_create(filch_executor **exp,
 			goto fail;
 	}
 	atomic_init(&ex->nthreads, n);
-	for (; nthreads < n; nthreads++) {
-		int cpu = pin ? (int)cpu_list[nthreads % ncpus] : -1;
-
-		if ((rc = start_thread(&ex->workers[nthreads], cpu)) != 0)
+	for (; nthreads < n; nthreads++)
+		if ((rc = start_thread(&ex->workers[nthreads])) != 0)
 			break;
-	}
 	wait_started(ex, nthreads);
 	if (rc == 0)
 		rc = filch__load(&ex->init_error, relaxed); /* after acquire */
@@ -323,13 +315,11 @@ int filch_executor_create(filch_executor **exp,
 		goto fail;
 	}
 	open_gate(ex, FILCH__GATE_GO);
-	filch__free(cpu_list);
 	*exp = ex;
 	return 0;
 
 fail:
 	executor_free(ex, ndeques);
-	filch__free(cpu_list);
 	return rc;
 }
 
@@ -381,8 +371,9 @@ int filch__executor_start_spare(filch_executor *ex, unsigned index)
 	filch__park_init_worker(w);
 	if ((rc = filch__deque_init(&w->deque, DEQUE_LOG2)) != 0)
 		return rc;
+	w->cpu = -1; /* spares run on the process's CPUs */
 	atomic_init(&w->dormant, SPARE_STARTING);
-	if ((rc = start_thread(w, -1)) != 0) {
+	if ((rc = start_thread(w)) != 0) {
 		filch__deque_destroy(&w->deque);
 		return rc;
 	}
@@ -421,6 +412,8 @@ int filch_shutdown(filch_executor *ex, unsigned flags)
 
 	if (!ex || (flags & ~(FILCH_SHUTDOWN_WAIT | FILCH_SHUTDOWN_CANCEL_PENDING)))
 		return -EINVAL;
+	if (filch__executor_inherited(ex))
+		return -EOWNERDEAD;
 	if (flags & FILCH_SHUTDOWN_CANCEL_PENDING)
 		bits |= FILCH__EX_CANCELLING;
 	/* seq_cst: SHUTDOWN before reading idle and submitters in
@@ -449,6 +442,9 @@ int filch_executor_destroy(filch_executor *ex)
 {
 	if (!ex)
 		return 0;
+	/* Inherited: its memory is leaked in this process. */
+	if (filch__executor_inherited(ex))
+		return -EOWNERDEAD;
 	if (filch__self_executor() == ex)
 		return -EDEADLK;
 	filch_shutdown(ex, FILCH_SHUTDOWN_WAIT);
@@ -477,6 +473,10 @@ static int submit_foreign(filch_executor *ex, struct filch__task *t)
 {
 	int rc = 0;
 
+	/* Any thread of this process is foreign to an inherited executor:
+	 * this check covers every submission to one. */
+	if (filch__executor_inherited(ex))
+		return -EOWNERDEAD;
 	/* seq_cst: counted before the SHUTDOWN check; pairs with
 	 * filch_shutdown's fetch_or then try_terminate's read (Dekker). */
 	filch__add(&ex->submitters, 1, seq_cst);

@@ -8,6 +8,7 @@
 
 #include <assert.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdalign.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 
 #include "atomic.h"
 #include "deque.h"
+#include "fork.h"
 #include "inject.h"
 #include "spare.h"
 #include "sched.h"
@@ -45,12 +47,14 @@ struct filch__worker {
 	struct filch__deque deque;
 
 	/* Owner-private: only the worker thread reads or writes these
-	 * (thread is written by the creator before the worker can run). */
+	 * (thread and cpu are written by the creator before the worker can
+	 * run; cpu is read again when the executor is freed). */
 	alignas(FILCH_CACHELINE) filch_executor *ex;
 	unsigned index;
 	unsigned tick;	   /* tasks taken: the injector rhythm */
 	uint64_t rng;	   /* xorshift state: steal victims */
 	bool searching;	   /* counted in park_state's searching field */
+	int cpu;	   /* pinned to it (cpuset.c), or -1 */
 	pthread_t thread;
 	unsigned next_dormant; /* spare.c's dormant stack, under spare_lock */
 
@@ -98,9 +102,11 @@ struct filch_executor {
 	unsigned nworkers;
 	unsigned max_spares;
 	_Atomic unsigned nthreads;
+	unsigned fork_generation; /* filch__fork_generation at creation */
 	int full_policy;
 	int64_t full_timeout_ns;
 	size_t stack_size; /* 0: the system's default */
+	cpu_set_t process_cpus; /* where unpinned workers and spares run */
 
 	/* park.c: searching, idle and leave counts (park.h). */
 	alignas(FILCH_CACHELINE) _Atomic uint64_t park_state;
@@ -136,6 +142,17 @@ struct filch_executor {
 	/* Submissions from foreign threads. */
 	alignas(FILCH_CACHELINE) struct filch__inject inject;
 };
+
+/*
+ * True when ex was created by the parent of a fork() that made this
+ * process: its threads do not exist here, and its memory is a copy that
+ * no public call may change (they return -EOWNERDEAD). Any thread; one
+ * load and compare, for the submission path.
+ */
+static inline bool filch__executor_inherited(const filch_executor *ex)
+{
+	return ex->fork_generation != filch__fork_generation;
+}
 
 /*
  * Thread-locals of the scheduler use the initial-exec TLS model: one

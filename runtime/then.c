@@ -11,6 +11,7 @@
 
 #include "alloc.h"
 #include "atomic.h"
+#include "executor.h"
 #include "future.h"
 #include "sched.h"
 
@@ -83,6 +84,8 @@ int filch_future_then(filch_future *f, filch_executor *ex, filch_then_fn fn,
 {
 	if (!f || !ex || !fn || !out)
 		return -EINVAL;
+	if (filch__executor_inherited(ex))
+		return -EOWNERDEAD;
 	filch_future *o = filch__future_new(FILCH__FUTURE_THEN, 2);
 	if (!o)
 		return -ENOMEM;
