@@ -33,53 +33,8 @@
 
 #include "future_helpers.h"
 #include "isolate.h"
+#include "spare_api.h"
 #include "tap.h"
-
-/* ---- The spare-worker API, until include/filch.h declares it ----------
- * Before it lands, the executor has neither knob (the option setters below
- * leave the options alone) and filch_executor_spare_counts answers -ENOSYS
- * (the checks on spare counts are skipped). Once filch.h defines
- * FILCH_OPT_STACK_SIZE, this block compiles away.
- */
-#ifndef FILCH_OPT_STACK_SIZE
-#define FILCH_OPT_STACK_SIZE 1u
-#define FILCH_OPT_MAX_SPARES 2u
-struct filch_spare_counts {
-	unsigned threads;
-	unsigned active;
-	unsigned blocked;
-	unsigned long long refused;
-};
-static int filch_executor_spare_counts(const filch_executor *ex,
-				       struct filch_spare_counts *out)
-{
-	(void)ex;
-	(void)out;
-	return -ENOSYS;
-}
-static void opt_stack_size(struct filch_executor_opts *o, size_t bytes)
-{
-	(void)o;
-	(void)bytes;
-}
-static void opt_max_spares(struct filch_executor_opts *o, unsigned n)
-{
-	(void)o;
-	(void)n;
-}
-#else
-static void opt_stack_size(struct filch_executor_opts *o, size_t bytes)
-{
-	o->flags |= FILCH_OPT_STACK_SIZE;
-	o->stack_size = bytes;
-}
-static void opt_max_spares(struct filch_executor_opts *o, unsigned n)
-{
-	o->flags |= FILCH_OPT_MAX_SPARES;
-	o->max_spares = n;
-}
-#endif
-/* ---- end of the spare-worker API block ---- */
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define SANITIZED 1
@@ -99,9 +54,6 @@ static void opt_max_spares(struct filch_executor_opts *o, unsigned n)
 #endif
 /* How late a continuation may start while a worker is idle. */
 #define CONT_START_MS (20 + SLACK_MS)
-
-/* The default bound on spare workers. */
-#define DEFAULT_SPARES 256
 
 /* ---- checks inside a child: any thread may fail one ---- */
 
@@ -390,7 +342,7 @@ static int started_task(void *arg, void **result)
 	int rc;
 
 	enter();
-	if (w < 0 || w >= (int)(cs.workers + DEFAULT_SPARES))
+	if (w < 0 || w >= (int)(cs.workers + SPARES_DEFAULT))
 		atomic_fetch_add(&cs.bad_worker, 1);
 	if (w >= (int)cs.workers)
 		atomic_fetch_add(&cs.on_spare, 1);
@@ -938,7 +890,7 @@ static int scenario_i(void *arg)
 	}
 	check_is(right, I_LINKS, "links with the right result");
 	if (spare_counts(ex, &sc))
-		check(sc.threads <= DEFAULT_SPARES, "%u spare threads",
+		check(sc.threads <= SPARES_DEFAULT, "%u spare threads",
 		      sc.threads);
 	for (unsigned i = 0; i < I_LINKS; i++)
 		filch_future_release(fs[i]);
