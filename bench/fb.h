@@ -42,6 +42,7 @@ struct fb_params {
 	unsigned as_completed_futures; /* 10^5 */
 	unsigned wait_futures;	       /* 10^5 */
 	unsigned idle_ms;	       /* idle window measured */
+	unsigned blocking_tasks;       /* 200 */
 };
 
 /* Sizes for the full suite (quick = false) or --quick. */

@@ -2,7 +2,8 @@
 /*
  * filch_submit.c - impls "filch" (filch_submit with a future, waited on)
  * and "filch_nofuture" (fire and forget, completion counted by a latch) of
- * the submit, submit2, roundtrip and chain benches.
+ * the submit, submit2, roundtrip and chain benches, and "filch" of the
+ * blocking bench (tasks waiting on promises).
  */
 #include "config.h"
 
@@ -262,6 +263,73 @@ static void chain_nofuture_run(void *state, const struct fb_params *p,
 	chain(state, p, s, false);
 }
 
+/* ---- blocking: each task waits on a promise ----------------------------- */
+
+struct blocking {
+	struct fb_paced paced;
+	filch_future **promises;
+};
+
+struct blocking_arg {
+	struct blocking *b;
+	unsigned index;
+};
+
+static void set_promise(void *ctx, unsigned i)
+{
+	struct blocking *b = ctx;
+
+	FB_CHECK_RC(filch_promise_set_result(b->promises[i],
+					     (void *)(uintptr_t)i));
+}
+
+static int wait_promise_task(void *arg, void **result)
+{
+	struct blocking_arg *a = arg;
+	int rc = filch_future_result(a->b->promises[a->index], FILCH_FOREVER,
+				     result);
+
+	fb_paced_done(&a->b->paced, a->index);
+	return rc;
+}
+
+static void blocking_run(void *state, const struct fb_params *p,
+			 struct fb_sample *s)
+{
+	unsigned n = p->blocking_tasks;
+	struct blocking b = {.promises = fb_xcalloc(n, sizeof(filch_future *))};
+	struct blocking_arg *args = fb_xmalloc(n * sizeof(*args));
+	filch_future **fs = fb_xmalloc(n * sizeof(*fs));
+
+	fb_paced_init(&b.paced, n, set_promise, &b);
+	for (unsigned i = 0; i < n; i++)
+		FB_CHECK_RC(filch_promise_create(&b.promises[i]));
+	fb_region_begin(s);
+	for (unsigned i = 0; i < n; i++) {
+		args[i] = (struct blocking_arg){&b, i};
+		FB_CHECK_RC(filch_submit(state, wait_promise_task, &args[i],
+					 &fs[i]));
+	}
+	fb_paced_start(&b.paced);
+	for (unsigned i = 0; i < n; i++) {
+		void *r = NULL;
+
+		FB_CHECK_RC(filch_future_result(fs[i], FILCH_FOREVER, &r));
+		if (r != (void *)(uintptr_t)i)
+			fb_fail("task %u saw promise %p", i, r);
+	}
+	fb_region_end(s);
+	fb_paced_finish(&b.paced, s);
+	for (unsigned i = 0; i < n; i++) {
+		filch_future_release(fs[i]);
+		filch_future_release(b.promises[i]);
+	}
+	fb_paced_free(&b.paced);
+	free(fs);
+	free(args);
+	free(b.promises);
+}
+
 #define FB_FILCH_ROW(bench, impl, run)                                         \
 	{                                                                      \
 		bench, impl, fb_filch_setup, run, fb_filch_teardown            \
@@ -277,5 +345,6 @@ const struct fb_impl fb_impls_filch_submit[] = {
     FB_FILCH_ROW("roundtrip_idle", "filch", rt_idle_run),
     FB_FILCH_ROW("chain", "filch", chain_run),
     FB_FILCH_ROW("chain", "filch_nofuture", chain_nofuture_run),
+    FB_FILCH_ROW("blocking", "filch", blocking_run),
     {NULL, NULL, NULL, NULL, NULL},
 };

@@ -26,4 +26,5 @@ void fb_params_init(struct fb_params *p, bool quick)
 	p->as_completed_futures = quick ? 20000 : 100000;
 	p->wait_futures = quick ? 20000 : 100000;
 	p->idle_ms = quick ? 100 : 1000;
+	p->blocking_tasks = quick ? 50 : 200;
 }

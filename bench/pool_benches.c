@@ -387,6 +387,75 @@ void fb_pool_wait_run(void *state, const struct fb_params *p,
 	free(cells);
 }
 
+/* ---- blocking: each task waits on a condition variable ------------------
+ */
+
+struct blocking_run {
+	struct fb_paced paced;
+	pthread_mutex_t lock;
+	pthread_cond_t signalled;
+	unsigned char *ready; /* under lock */
+	struct fb_latch *all;
+};
+
+struct blocking_cell {
+	struct blocking_run *b;
+	unsigned index;
+};
+
+static void blocking_signal(void *ctx, unsigned i)
+{
+	struct blocking_run *b = ctx;
+
+	pthread_mutex_lock(&b->lock);
+	b->ready[i] = 1;
+	pthread_cond_broadcast(&b->signalled);
+	pthread_mutex_unlock(&b->lock);
+}
+
+static void blocking_task(void *arg)
+{
+	struct blocking_cell *c = arg;
+	struct blocking_run *b = c->b;
+
+	pthread_mutex_lock(&b->lock);
+	while (!b->ready[c->index])
+		pthread_cond_wait(&b->signalled, &b->lock);
+	pthread_mutex_unlock(&b->lock);
+	fb_paced_done(&b->paced, c->index);
+	fb_latch_count_down(b->all);
+}
+
+void fb_pool_blocking_run(void *state, const struct fb_params *p,
+			  struct fb_sample *s)
+{
+	struct pool_state *st = state;
+	unsigned n = p->blocking_tasks;
+	struct blocking_cell *cells = fb_xmalloc(n * sizeof(*cells));
+	struct blocking_run b = {.ready = fb_xcalloc(n, 1),
+				 .all = fb_latch_new(n)};
+
+	pool_of(st);
+	pthread_mutex_init(&b.lock, NULL);
+	pthread_cond_init(&b.signalled, NULL);
+	fb_paced_init(&b.paced, n, blocking_signal, &b);
+	fb_region_begin(s);
+	for (unsigned i = 0; i < n; i++) {
+		cells[i] = (struct blocking_cell){&b, i};
+		submit(st, blocking_task, &cells[i]);
+	}
+	fb_paced_start(&b.paced);
+	fb_latch_wait(b.all);
+	fb_region_end(s);
+	fb_paced_finish(&b.paced, s);
+	fb_paced_free(&b.paced);
+	fb_latch_free(b.all);
+	pthread_mutex_destroy(&b.lock);
+	pthread_cond_destroy(&b.signalled);
+	free(b.ready);
+	free(cells);
+}
+
 /* ---- idle and shutdown: a fresh pool per run
  * ---------------------------------- */
 

@@ -3,7 +3,7 @@
  * pool_benches.h - the submit/wait benches written once for every peer that
  * is a pool with a submit call (naive, glib, tbb): a peer supplies
  * create/submit/destroy and gets submit, submit2, roundtrip_*, chain, map,
- * as_completed, wait, idle and shutdown. What a C programmer writes on such
+ * as_completed, wait, blocking, idle and shutdown. What a C programmer writes on such
  * a pool is what runs: completion through a count-down latch, a result
  * cell per round, a mutex+condvar completion queue for as_completed.
  */
@@ -40,6 +40,8 @@ void fb_pool_map_run(void *, const struct fb_params *, struct fb_sample *);
 void fb_pool_as_completed_run(void *, const struct fb_params *,
 			      struct fb_sample *);
 void fb_pool_wait_run(void *, const struct fb_params *, struct fb_sample *);
+void fb_pool_blocking_run(void *, const struct fb_params *,
+			  struct fb_sample *);
 void fb_pool_idle_run(void *, const struct fb_params *, struct fb_sample *);
 void fb_pool_shutdown_run(void *, const struct fb_params *, struct fb_sample *);
 
@@ -59,6 +61,8 @@ void fb_pool_shutdown_run(void *, const struct fb_params *, struct fb_sample *);
 	    {"as_completed", impl, setup, fb_pool_as_completed_run,            \
 	     fb_pool_teardown},                                                \
 	    {"wait", impl, setup, fb_pool_wait_run, fb_pool_teardown},         \
+	    {"blocking", impl, setup, fb_pool_blocking_run,                    \
+	     fb_pool_teardown},                                                \
 	    {"idle", impl, setup, fb_pool_idle_run, fb_pool_teardown},         \
 	{                                                                      \
 		"shutdown", impl, setup, fb_pool_shutdown_run,                 \

@@ -132,6 +132,64 @@ double fb_gated_after(struct fb_gated *g, int64_t returned_ns, bool first)
 	return (double)(returned_ns - edge) / 1e3;
 }
 
+void fb_paced_init(struct fb_paced *pc, unsigned n,
+		   void (*signal)(void *ctx, unsigned i), void *ctx)
+{
+	pc->signal_ns = fb_xcalloc(n, sizeof(*pc->signal_ns));
+	pc->done_ns = fb_xcalloc(n, sizeof(*pc->done_ns));
+	pc->n = n;
+	pc->signal = signal;
+	pc->ctx = ctx;
+}
+
+void fb_paced_free(struct fb_paced *pc)
+{
+	free(pc->signal_ns);
+	free(pc->done_ns);
+}
+
+static void *signal_paced(void *arg)
+{
+	struct fb_paced *pc = arg;
+	int64_t next = fb_now_ns();
+
+	for (unsigned i = 0; i < pc->n; i++) {
+		int64_t wait;
+
+		next += FB_PACE_NS;
+		if ((wait = next - fb_now_ns()) > 0)
+			fb_sleep_ns(wait);
+		pc->signal_ns[i] = fb_now_ns();
+		pc->signal(pc->ctx, i);
+	}
+	return NULL;
+}
+
+void fb_paced_start(struct fb_paced *pc)
+{
+	if (pthread_create(&pc->signaller, NULL, signal_paced, pc) != 0)
+		fb_fail("cannot start the signalling thread");
+}
+
+void fb_paced_done(struct fb_paced *pc, unsigned i)
+{
+	pc->done_ns[i] = fb_now_ns();
+}
+
+void fb_paced_finish(struct fb_paced *pc, struct fb_sample *s)
+{
+	int64_t *lat = fb_xmalloc(pc->n * sizeof(*lat));
+
+	pthread_join(pc->signaller, NULL);
+	for (unsigned i = 0; i < pc->n; i++) {
+		lat[i] = pc->done_ns[i] - pc->signal_ns[i];
+		if (pc->done_ns[i] == 0 || lat[i] < 0)
+			fb_fail("task %u went on before its event", i);
+	}
+	fb_percentiles_us(lat, pc->n, s);
+	free(lat);
+}
+
 void fb_idle_window(const struct fb_params *p, struct fb_sample *s)
 {
 	int64_t cpu0 = fb_cpu_ns();

@@ -59,6 +59,33 @@ void fb_gated_open_soon(struct fb_gated *g);
  * or the first stamp the waiter had returned. */
 double fb_gated_after(struct fb_gated *g, int64_t returned_ns, bool first);
 
+/*
+ * The blocking bench: n tasks, each waiting for its own event, which a
+ * foreign thread signals FB_PACE_NS after the previous one, in submit
+ * order. Each task stamps when its wait returned; the run reports how
+ * long after its signal each task went on (p50, p99).
+ */
+#define FB_PACE_NS 50000
+
+struct fb_paced {
+	int64_t *signal_ns, *done_ns;
+	unsigned n;
+	void (*signal)(void *ctx, unsigned i); /* signals event i */
+	void *ctx;
+	pthread_t signaller;
+};
+
+void fb_paced_init(struct fb_paced *pc, unsigned n,
+		   void (*signal)(void *ctx, unsigned i), void *ctx);
+void fb_paced_free(struct fb_paced *pc);
+/* Starts the signalling thread; call once the tasks are submitted. */
+void fb_paced_start(struct fb_paced *pc);
+/* In task i, right after its wait returned. */
+void fb_paced_done(struct fb_paced *pc, unsigned i);
+/* Once every task finished: joins the signaller, checks that each task
+ * went on after its own signal, and stores the p50/p99 delays in s. */
+void fb_paced_finish(struct fb_paced *pc, struct fb_sample *s);
+
 /* The idle bench: measures the process's CPU time over p->idle_ms of sleep
  * and stores it in s->value[0] as ms of CPU per second. Call right after
  * the work, with the pool still alive. */

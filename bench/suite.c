@@ -107,6 +107,15 @@ static void derive_as_completed(const struct fb_params *p, unsigned w,
 	out[0] = (double)s->ns / p->as_completed_futures;
 }
 
+static void derive_blocking(const struct fb_params *p, unsigned w,
+			    const struct fb_sample *s,
+			    const struct fb_sample *seq, double out[])
+{
+	out[0] = (double)s->ns / 1e6;
+	out[1] = s->value[0];
+	out[2] = s->value[1];
+}
+
 static void derive_us(const struct fb_params *p, unsigned w,
 		      const struct fb_sample *s, const struct fb_sample *seq,
 		      double out[])
@@ -208,6 +217,12 @@ const struct fb_bench fb_suite[] = {
      .metric = {{"us_after_last", "us"}, {"us_after_first", "us"}},
      .primary = 0,
      .derive = derive_values},
+    {.name = "blocking",
+     .what = "tasks each wait for an event signalled 50 us after the last",
+     .nmetrics = 3,
+     .metric = {{"ms", "ms"}, {"p50_us_late", "us"}, {"p99_us_late", "us"}},
+     .primary = 0,
+     .derive = derive_blocking},
     {.name = "idle",
      .what = "CPU used by a pool idle after work",
      .nmetrics = 1,
