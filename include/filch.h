@@ -183,6 +183,16 @@ struct filch_spare_counts {
 FILCH_API int filch_executor_spare_counts(const filch_executor *ex,
 					  struct filch_spare_counts *out);
 
+/* Around a call that may block outside filch (a lock, a read, a sleep) in
+ * a task: filch_blocking_begin makes a spare run in this worker's place
+ * until filch_blocking_end (Java's ManagedBlocker), so that tasks queued
+ * meanwhile do not wait for the call. Returns 0, or -EAGAIN when no spare
+ * could be had (the call may block all the same; do not call
+ * filch_blocking_end then). On a foreign thread: 0, nothing to do. Calls
+ * do not nest. */
+FILCH_API int filch_blocking_begin(void);
+FILCH_API void filch_blocking_end(void);
+
 #define FILCH_SHUTDOWN_WAIT 1u		 /* block until every task has run */
 #define FILCH_SHUTDOWN_CANCEL_PENDING 2u /* cancel tasks not yet started */
 

@@ -199,3 +199,13 @@ int filch_executor_spare_counts(const filch_executor *ex,
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
+
+int filch_blocking_begin(void)
+{
+	return filch__block_begin(true);
+}
+
+void filch_blocking_end(void)
+{
+	filch__block_end();
+}
