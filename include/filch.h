@@ -142,12 +142,15 @@ struct filch_executor_opts {
 };
 
 /* Creates an executor and starts its workers. Returns 0 and *ex (the
- * caller owns it: filch_executor_destroy), -EINVAL (NULL ex, nonzero flags,
- * more than 1024 workers, unknown pin or full_policy), -ENOMEM, -EAGAIN
- * (thread creation failed), or the initializer's code made negative. On
- * error *ex is NULL and nothing is left running (every started thread was
- * joined). Any thread; blocks until every worker has run its initializer.
- * The initializer must not submit to the executor being created.
+ * caller owns it: filch_executor_destroy), -EINVAL (an unknown flag bit,
+ * more than 1024 workers or 4096 spares, a stack below PTHREAD_STACK_MIN,
+ * NULL ex, unknown pin or full_policy), -ENOMEM, -EAGAIN (thread creation
+ * failed), or the initializer's code made negative. On error *ex is NULL
+ * and nothing is left running (every started thread was joined). Any
+ * thread; blocks until every worker has run its initializer. The
+ * initializer also runs in each spare when it starts (a spare whose
+ * initializer fails is not used: the wait that wanted it finds no spare);
+ * it must neither submit to its executor nor wait for its tasks.
  *
  * fork(): in the child, an executor the parent created has no threads;
  * every call that takes it returns -EOWNERDEAD and touches nothing. The

@@ -30,12 +30,13 @@
 
 #include "runtime/futex.h"
 #include "stress_args.h"
-#include "tests/spare_api.h"
 
 #define MAX_NODES (1u << 16)
 #define MAX_KIDS 4
 #define MAX_DEPTH 6
 #define MS 1000000LL
+/* filch_executor_opts.max_spares without FILCH_OPT_MAX_SPARES. */
+#define SPARES_DEFAULT 256
 
 static _Atomic uint8_t ran[MAX_NODES];
 static _Atomic uint8_t completed[MAX_NODES]; /* promise i set this often */
@@ -316,12 +317,14 @@ static const unsigned spare_bounds[] = {0, 1, 2, 4, SPARES_DEFAULT};
 
 static int one_round(uint64_t seed)
 {
+	unsigned spares = spare_bounds[mix(seed + 1) % 5];
 	struct filch_executor_opts o = {
+	    .flags = FILCH_OPT_MAX_SPARES,
 	    .workers = 1 + (unsigned)(mix(seed) % 4),
 	    .name_prefix = "ws",
+	    .max_spares = spares,
 	};
 	struct filch_executor_opts so = {.workers = 1, .name_prefix = "wsset"};
-	unsigned spares = spare_bounds[mix(seed + 1) % 5];
 	unsigned nroots = 1 + (unsigned)(mix(seed + 2) % 2);
 	struct filch_spare_counts sc;
 	pthread_t roots[2], completers[2];
@@ -334,7 +337,6 @@ static int one_round(uint64_t seed)
 	memset((void *)completed, 0, budget);
 	fq.head = fq.tail = 0;
 	fq.done = false;
-	opt_max_spares(&o, spares);
 	if (filch_executor_create(&ex, &o) != 0 ||
 	    filch_executor_create(&setter_ex, &so) != 0) {
 		fprintf(stderr, "wait_stress: executor_create failed\n");

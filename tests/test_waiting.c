@@ -7,7 +7,8 @@
  * parallelism. So waits that depend on each other finish, nothing nests
  * without bound, bounded queues hold, timed waits keep their timeouts, a
  * continuation is stealable, and a cancelling shutdown leaves nothing
- * pending.
+ * pending. A task that blocks outside filch between filch_blocking_begin
+ * and filch_blocking_end has a spare in its place too.
  *
  * Each scenario runs at each of its worker counts in a child process
  * (tests/isolate.h) under a watchdog: a hang or a crash is that case's
@@ -33,7 +34,6 @@
 
 #include "future_helpers.h"
 #include "isolate.h"
-#include "spare_api.h"
 #include "tap.h"
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
@@ -54,6 +54,8 @@
 #endif
 /* How late a continuation may start while a worker is idle. */
 #define CONT_START_MS (20 + SLACK_MS)
+/* filch_executor_opts.max_spares without FILCH_OPT_MAX_SPARES. */
+#define SPARES_DEFAULT 256
 
 /* ---- checks inside a child: any thread may fail one ---- */
 
@@ -111,14 +113,11 @@ static void stop(filch_executor *ex)
 	check_is(filch_executor_destroy(ex), 0, "destroy");
 }
 
-/* The spare counts of ex, or false when the library has none yet. */
+/* The spare counts of ex; false (a failed check) when they cannot be had. */
 static bool spare_counts(filch_executor *ex, struct filch_spare_counts *c)
 {
-	int rc = filch_executor_spare_counts(ex, c);
-
-	if (rc == -ENOSYS)
-		return false;
-	return check_is(rc, 0, "filch_executor_spare_counts");
+	return check_is(filch_executor_spare_counts(ex, c), 0,
+			"filch_executor_spare_counts");
 }
 
 static filch_future *promise(void)
@@ -170,7 +169,8 @@ static void leave(void)
 /* ---- a, b: a waiter A and a task C that waits on A ----------------------
  * A waits for a promise that the test completes later, in one of four
  * ways; C, submitted once A started, waits for A's future (and, in the
- * mutex form, first takes the mutex that A holds across its wait).
+ * mutex form, first takes the mutex that A holds across its wait: C then
+ * sleeps where filch cannot see it, and its thread is simply taken).
  */
 enum wait_kind { BY_RESULT, BY_WAIT, BY_GROUP, BY_MUTEX, NKINDS };
 
@@ -236,8 +236,8 @@ static int task_c(void *arg, void **result)
 	return filch_future_result(p->a, FILCH_FOREVER, result);
 }
 
-static bool pair_start(struct pair *p, filch_executor *ex,
-		       enum wait_kind kind)
+static void pair_init(struct pair *p, filch_executor *ex,
+		      enum wait_kind kind)
 {
 	pthread_mutexattr_t attr;
 
@@ -246,19 +246,23 @@ static bool pair_start(struct pair *p, filch_executor *ex,
 	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
 	pthread_mutex_init(&p->lock, &attr);
 	pthread_mutexattr_destroy(&attr);
-	if (!check_is(filch_submit(ex, task_a, p, &p->a), 0, "submit A"))
+}
+
+/* Submits A, then C once A started. */
+static bool pair_submit(struct pair *p)
+{
+	if (!check_is(filch_submit(p->ex, task_a, p, &p->a), 0, "submit A"))
 		return false;
 	if (!check(EVENTUALLY(atomic_load(&p->a_started)), "A never started"))
 		return false;
-	return check_is(filch_submit(ex, task_c, p, &p->c), 0, "submit C");
+	return check_is(filch_submit(p->ex, task_c, p, &p->c), 0, "submit C");
 }
 
-/* Completes A's promise, checks both outcomes, frees the pair. */
-static void pair_finish(struct pair *p)
+/* Checks both outcomes (once A's promise is completed), frees the pair. */
+static void pair_collect(struct pair *p)
 {
 	void *ra = NULL, *rc = NULL;
 
-	check_is(filch_promise_set_result(p->promise, NULL), 0, "set_result");
 	if (p->a)
 		check_is(filch_future_result(p->a, FILCH_FOREVER, &ra), 0,
 			 kind_names[p->kind]);
@@ -282,9 +286,12 @@ static int scenario_a(void *arg)
 		struct pair p;
 		int64_t t0 = tap_now_ns();
 
-		if (pair_start(&p, ex, (enum wait_kind)k))
+		pair_init(&p, ex, (enum wait_kind)k);
+		if (pair_submit(&p))
 			sleep_until(t0 + 100 * MS);
-		pair_finish(&p);
+		check_is(filch_promise_set_result(p.promise, NULL), 0,
+			 "set_result");
+		pair_collect(&p);
 		int64_t took = ms_since(t0);
 		check(took >= 100 && took <= 100 + 5 * SLACK_MS,
 		      "%s: A and C took %" PRId64 " ms, expected about 100",
@@ -294,21 +301,56 @@ static int scenario_a(void *arg)
 	return atomic_load(&failures);
 }
 
-/* b: two pairs at once, ten times over, the promises completed 10 ms in. */
+/* b: two pairs at once, ten times over. A timer thread completes both
+ * promises 10 ms in, whatever the main thread is doing: when pair 0 is of
+ * the mutex kind, its C takes the spare that stands in for its A, so on one
+ * worker pair 1's A can start only once pair 0's promise is completed (as in
+ * any pool of one thread), and main, which waits for that start, must not
+ * be the one to complete it. All four tasks must finish promptly, with the
+ * right results. */
+struct b_timer {
+	filch_future *promises[2];
+	int64_t at;
+};
+
+static void *complete_at(void *arg)
+{
+	struct b_timer *t = arg;
+
+	sleep_until(t->at);
+	for (int i = 0; i < 2; i++)
+		check_is(filch_promise_set_result(t->promises[i], NULL), 0,
+			 "set_result");
+	return NULL;
+}
+
 static int scenario_b(void *arg)
 {
 	filch_executor *ex = start_plain((unsigned)(uintptr_t)arg);
 
 	for (int rep = 0; rep < 10; rep++) {
 		struct pair p[2];
-		int64_t t0 = tap_now_ns();
-		bool started = pair_start(&p[0], ex, (enum wait_kind)(rep % NKINDS)) &&
-			       pair_start(&p[1], ex, (enum wait_kind)((rep + 1) % NKINDS));
+		struct b_timer t = {.at = tap_now_ns() + 10 * MS};
+		pthread_t th;
 
-		if (started)
-			sleep_until(t0 + 10 * MS);
-		pair_finish(&p[0]);
-		pair_finish(&p[1]);
+		for (int i = 0; i < 2; i++) {
+			pair_init(&p[i], ex, (enum wait_kind)((rep + i) % NKINDS));
+			t.promises[i] = p[i].promise;
+		}
+		if (pthread_create(&th, NULL, complete_at, &t) != 0) {
+			fprintf(stderr, "test_waiting.c: pthread_create failed\n");
+			exit(3);
+		}
+		for (int i = 0; i < 2; i++)
+			pair_submit(&p[i]);
+		pthread_join(th, NULL);
+		for (int i = 0; i < 2; i++)
+			pair_collect(&p[i]);
+		int64_t took = (tap_now_ns() - (t.at - 10 * MS)) / MS;
+		check(took >= 10 && took <= 10 + 5 * SLACK_MS,
+		      "round %d (%s, then %s): the four tasks took %" PRId64
+		      " ms, expected about 10",
+		      rep, kind_names[p[0].kind], kind_names[p[1].kind], took);
 	}
 	stop(ex);
 	return atomic_load(&failures);
@@ -369,8 +411,7 @@ static void *completer(void *arg)
 		unsigned i = cs.started[n];
 		pthread_mutex_unlock(&cs.lock);
 		filch_promise_set_result(cs.promises[i], (void *)(uintptr_t)i);
-		if (filch_executor_spare_counts(cs.ex, &sc) == 0 &&
-		    sc.threads > *most)
+		if (spare_counts(cs.ex, &sc) && sc.threads > *most)
 			*most = sc.threads;
 	}
 	return NULL;
@@ -412,10 +453,10 @@ static int scenario_c(void *arg)
 		      "%u spare threads at most, %u at the end (bound %u)",
 		      most, sc.threads, C_SPARE_BOUND);
 		check_is(sc.refused, 0, "waits refused a spare");
-		check_is(atomic_load(&cs.bad_worker), 0,
-			 "tasks with a worker index out of range");
-		check(atomic_load(&cs.on_spare) > 0, "no task ran on a spare");
 	}
+	check_is(atomic_load(&cs.bad_worker), 0,
+		 "tasks with a worker index out of range");
+	check(atomic_load(&cs.on_spare) > 0, "no task ran on a spare");
 	stop(cs.ex);
 	for (unsigned i = 0; i < C_TASKS; i++)
 		filch_future_release(cs.promises[i]);
@@ -467,11 +508,11 @@ static void recurse_from_top(filch_executor *ex, uintptr_t depth)
 
 static int scenario_d(void *arg)
 {
-	struct filch_executor_opts o = {.workers = (unsigned)(uintptr_t)arg};
-	filch_executor *ex;
+	struct filch_executor_opts o = {.flags = FILCH_OPT_STACK_SIZE,
+					.workers = (unsigned)(uintptr_t)arg,
+					.stack_size = D_STACK};
+	filch_executor *ex = start(&o);
 
-	opt_stack_size(&o, D_STACK);
-	ex = start(&o);
 	recurse_from_top(ex, D_DEEP);
 	stop(ex);
 	ex = start_plain(o.workers);
@@ -504,19 +545,19 @@ static int wait_shared(void *arg, void **result)
 static int scenario_e(void *arg)
 {
 	struct filch_executor_opts o = {
+	    .flags = FILCH_OPT_MAX_SPARES,
 	    .workers = (unsigned)(uintptr_t)arg,
 	    .queue_capacity = E_CAPACITY,
 	    .full_policy = FILCH_FULL_BLOCK,
 	    .full_timeout_ns = 50 * MS,
+	    .max_spares = E_SPARES,
 	};
 	filch_future *fs[E_TASKS] = {0}, *p = promise();
 	unsigned accepted = 0, bound;
 	int rc = 0;
 	int64_t t = 0;
-	filch_executor *ex;
+	filch_executor *ex = start(&o);
 
-	opt_max_spares(&o, E_SPARES);
-	ex = start(&o);
 	bound = E_CAPACITY + o.workers + E_SPARES + E_SLACK;
 	while (accepted < E_TASKS) {
 		t = tap_now_ns();
@@ -920,16 +961,16 @@ static int wait_or_eagain(void *arg, void **result)
 
 static int scenario_j(void *arg)
 {
-	struct filch_executor_opts o = {.workers = (unsigned)(uintptr_t)arg};
+	struct filch_executor_opts o = {.flags = FILCH_OPT_MAX_SPARES,
+					.workers = (unsigned)(uintptr_t)arg,
+					.max_spares = 1};
 	struct j_task tasks[J_MAX_TASKS] = {0};
 	filch_future *fs[J_MAX_TASKS] = {0};
 	struct filch_spare_counts sc;
 	unsigned n = o.workers + 1, waited = 0, refused = 0;
 	int64_t t0 = tap_now_ns();
-	filch_executor *ex;
+	filch_executor *ex = start(&o);
 
-	opt_max_spares(&o, 1);
-	ex = start(&o);
 	for (unsigned i = 0; i < n; i++) {
 		tasks[i].promise = promise();
 		check_is(filch_submit(ex, wait_or_eagain, &tasks[i], &fs[i]), 0,
@@ -955,6 +996,163 @@ static int scenario_j(void *arg)
 	}
 	check_is(waited, 1, "waits that got the one spare");
 	check_is(refused, o.workers, "waits refused with -EAGAIN at once");
+	stop(ex);
+	return atomic_load(&failures);
+}
+
+/* ---- k: a spare stands in for a task blocked outside filch -------------
+ * A takes the mutex M, then waits for a promise (a spare stands in for it).
+ * C, run by that spare, sleeps on M between filch_blocking_begin and
+ * filch_blocking_end. D, submitted while C sleeps there, must start at once
+ * although every thread the pool had sleeps: filch_blocking_begin gave it
+ * another spare. Main then completes the promise: A releases M, C takes it,
+ * and all three finish.
+ */
+#define K_START_MS (50 + SLACK_MS)
+#define K_RESULT(task) ((void *)(uintptr_t)(task))
+
+static struct {
+	pthread_mutex_t m;
+	filch_future *promise;
+	atomic_bool a_holds, c_blocking, c_locked, d_saw_c_locked;
+	atomic_int c_begin;   /* what filch_blocking_begin returned in C */
+	atomic_llong d_start; /* tap_now_ns() when D started, 0 before */
+} ks;
+
+static int k_task_a(void *arg, void **result)
+{
+	int rc;
+
+	pthread_mutex_lock(&ks.m);
+	atomic_store(&ks.a_holds, true);
+	rc = filch_future_result(ks.promise, FILCH_FOREVER, NULL);
+	pthread_mutex_unlock(&ks.m);
+	*result = K_RESULT('a');
+	return rc;
+}
+
+static int k_task_c(void *arg, void **result)
+{
+	int rc = filch_blocking_begin();
+
+	atomic_store(&ks.c_begin, rc);
+	atomic_store(&ks.c_blocking, true);
+	pthread_mutex_lock(&ks.m);
+	atomic_store(&ks.c_locked, true);
+	pthread_mutex_unlock(&ks.m);
+	if (rc == 0)
+		filch_blocking_end();
+	*result = K_RESULT('c');
+	return 0;
+}
+
+static int k_task_d(void *arg, void **result)
+{
+	atomic_store(&ks.d_saw_c_locked, atomic_load(&ks.c_locked));
+	atomic_store(&ks.d_start, (long long)tap_now_ns());
+	*result = K_RESULT('d');
+	return 0;
+}
+
+/* Waits for D's start (2 s at most, then gives up) and checks it. */
+static void k_check_d_started(filch_executor *ex, int64_t submitted)
+{
+	struct filch_spare_counts sc;
+	int64_t end = submitted + 2000 * MS;
+	long long started;
+
+	while (!(started = atomic_load(&ks.d_start)) && tap_now_ns() < end)
+		sleep_ns(100000);
+	check(started && (started - submitted) / MS <= K_START_MS,
+	      "D started %lld ms after its submission (-1: not in 2 s) while "
+	      "A waited and C slept on M, expected at most %d ms",
+	      started ? (long long)((started - submitted) / MS) : -1LL,
+	      K_START_MS);
+	check(!atomic_load(&ks.d_saw_c_locked), "C took M while A held it");
+	if (started && spare_counts(ex, &sc)) {
+		check_is(sc.blocked, 2, "workers blocked (A in its wait, C on M)");
+		check_is(sc.refused, 0, "waits refused a spare");
+	}
+}
+
+static int scenario_k(void *arg)
+{
+	filch_executor *ex = start_plain((unsigned)(uintptr_t)arg);
+	filch_future *fs[3] = {0}; /* A, C, D */
+	static const char names[3] = {'a', 'c', 'd'};
+
+	pthread_mutex_init(&ks.m, NULL);
+	ks.promise = promise();
+	if (check_is(filch_submit(ex, k_task_a, NULL, &fs[0]), 0, "submit A") &&
+	    check(EVENTUALLY(atomic_load(&ks.a_holds)), "A never took M") &&
+	    check_is(filch_submit(ex, k_task_c, NULL, &fs[1]), 0, "submit C") &&
+	    check(EVENTUALLY(atomic_load(&ks.c_blocking)), "C never started")) {
+		sleep_ns(5 * MS); /* C now sleeps in pthread_mutex_lock */
+		int64_t t = tap_now_ns();
+
+		if (check_is(filch_submit(ex, k_task_d, NULL, &fs[2]), 0,
+			     "submit D"))
+			k_check_d_started(ex, t);
+	}
+	check_is(filch_promise_set_result(ks.promise, NULL), 0, "set_result");
+	for (int i = 0; i < 3; i++) {
+		void *r = NULL;
+
+		if (fs[i] && check_is(filch_future_result(fs[i], FILCH_FOREVER, &r),
+				      0, "a task's outcome"))
+			check(r == K_RESULT(names[i]), "task %c's result",
+			      names[i]);
+		filch_future_release(fs[i]);
+	}
+	check_is(atomic_load(&ks.c_begin), 0, "filch_blocking_begin in C");
+	check(atomic_load(&ks.c_locked), "C never took M");
+	stop(ex);
+	filch_future_release(ks.promise);
+	pthread_mutex_destroy(&ks.m);
+	return atomic_load(&failures);
+}
+
+/* ---- l: filch_blocking_begin without a spare, and on a foreign thread ---- */
+
+static int blocking_begin_task(void *arg, void **result)
+{
+	int rc = filch_blocking_begin();
+
+	if (rc == 0)
+		filch_blocking_end();
+	*result = (void *)(intptr_t)rc;
+	return 0;
+}
+
+static int scenario_l(void *arg)
+{
+	struct filch_executor_opts o = {.flags = FILCH_OPT_MAX_SPARES,
+					.workers = (unsigned)(uintptr_t)arg,
+					.max_spares = 0};
+	struct filch_spare_counts sc;
+	filch_executor *ex;
+	filch_future *f = NULL;
+	void *r = NULL;
+
+	/* A foreign thread, before and while an executor exists. */
+	check_is(filch_blocking_begin(), 0,
+		 "filch_blocking_begin on a foreign thread");
+	filch_blocking_end();
+	ex = start(&o);
+	check_is(filch_blocking_begin(), 0,
+		 "filch_blocking_begin on a foreign thread");
+	filch_blocking_end();
+	if (check_is(filch_submit(ex, blocking_begin_task, NULL, &f), 0,
+		     "submit") &&
+	    check_is(filch_future_result(f, FILCH_FOREVER, &r), 0, "the task"))
+		check_is((intptr_t)r, -EAGAIN,
+			 "filch_blocking_begin in a task with max_spares = 0");
+	filch_future_release(f);
+	if (spare_counts(ex, &sc)) {
+		check_is(sc.threads, 0, "spare threads with max_spares = 0");
+		check_is(sc.blocked, 0, "workers blocked after a refusal");
+		check_is(sc.refused, 1, "refusals");
+	}
 	stop(ex);
 	return atomic_load(&failures);
 }
@@ -992,6 +1190,10 @@ static const struct scenario {
      10},
     {"j: with no spare left an untimed wait is -EAGAIN", scenario_j,
      all_counts, 5},
+    {"k: a spare stands in for a task blocked in filch_blocking_begin",
+     scenario_k, one_and_two, 5},
+    {"l: filch_blocking_begin is -EAGAIN without a spare, 0 off the pool",
+     scenario_l, one_and_two, 5},
 };
 
 int main(void)
