@@ -49,8 +49,9 @@ struct filch__slab; /* task.c */
 struct filch__free_block {
 	struct filch__free_block *next;
 };
-/* A chunk's header, in its first block; every field is written before any
- * of its blocks is handed out, and only owner is read here. */
+/* A chunk's header, in its first block. owner and slab are written before
+ * any of its blocks is handed out and never change; only owner is read
+ * here. */
 struct filch__chunk {
 	/* The slab whose thread frees here inline: the slab for a pinned
 	 * chunk; for a surplus chunk a value no slab has, so that every free
