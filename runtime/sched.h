@@ -60,11 +60,12 @@ struct filch__chunk {
 	struct filch__slab *slab; /* the slab it belongs to */
 	struct filch__chunk_link {
 		struct filch__chunk_link *prev, *next;
-	} link; /* the slab's list of pinned or of surplus chunks */
+	} link; /* the slab's list of pinned, surplus or empty chunks */
 	/* Surplus chunks only, owner thread only: the chunk's own free
-	 * list, and its length. */
+	 * list, its length, and when it last became all free (ns). */
 	struct filch__free_block *free;
 	unsigned nfree;
+	int64_t emptied;
 };
 /* The calling thread's slab, and its private free list (owner only). */
 extern FILCH__BLOCK_TLS struct filch__slab *filch__my_slab;

@@ -30,20 +30,46 @@
  *            onto the private list when that runs dry (those blocks then
  *            count as out: nfree counts only the chunk's list, so a chunk
  *            with nfree == CHUNK_BLOCKS has no block anywhere else). Such
- *            an all-free chunk is kept while the slab holds fewer than
- *            EMPTY_KEPT of them, else unmapped at once.
+ *            an all-free ("empty") chunk goes to the front of the slab's
+ *            empty list, stamped with the time; see "Decay".
  *
  * The bounds: fork-join keeps a worker's live blocks near the width of its
  * spawn tree plus the stolen ones not yet taken back from `remote`: in
  * filch-bench a slab carves at most 13 blocks in fib, 46 in nqueens and
  * skynet, 4101 in uts (wide nodes, 1 worker). PINNED_CHUNKS (4088 blocks,
  * 512 KiB) covers all but the last few of uts's, so fork-join stays on the
- * inline paths; EMPTY_KEPT covers a load that hovers at a chunk boundary, so steady
- * loops never map or unmap. An idle slab thus holds at most 768 KiB, plus
- * one partly carved chunk and the one whose list the private list holds.
- * A burst beyond that pays one mmap and two munmaps per 511 blocks, the
- * page faults of the memory it really uses, and a call per free of a
+ * inline paths; EMPTY_KEPT covers a load that hovers at a chunk boundary, so
+ * steady loops never map or unmap. A slab idle for DECAY_NS thus holds at
+ * most 768 KiB, plus one partly carved chunk and the one whose list the
+ * private list holds. A burst beyond that pays one mmap and two munmaps per
+ * 511 blocks and the page faults of the memory it really uses, unless it
+ * finds the empty chunks of an earlier burst; and a call per free of a
  * surplus block.
+ *
+ * Decay (after jemalloc's decay of dirty pages): an empty chunk beyond the
+ * EMPTY_KEPT newest is unmapped once it has stayed empty DECAY_NS. The
+ * empty list is LIFO (allocation reuses the newest, the oldest age at the
+ * back), so the oldest go first and a slab that keeps reusing a few chunks
+ * does not pin the rest of a past burst, as one "last used" time per slab
+ * would. Checked only on the owner's slow paths, with a coarse clock read:
+ * when a chunk becomes empty (once per 511 frees, and the time is needed
+ * for the stamp anyway), and, while more than EMPTY_KEPT are empty, on
+ * every CHECK_EVERY-th slow call (a free into a surplus chunk, a remote
+ * block filed, a refill of the private list); filch_release_memory trims
+ * at once. A thread that goes quiet keeps its empty chunks until its next
+ * slow path or filch_release_memory, or until it exits (slab_orphan
+ * unmaps them all).
+ *
+ * DECAY_NS = 1 s: refaulting a 10^6-future burst (128 MB: 2000 mmaps, 32768
+ * page faults, the zeroing) costs ~100 ms on the machines we measured
+ * (filch-bench submit, 17.5 against 6.6 Mtasks/s), so a program that bursts
+ * at most once per DECAY_NS loses at most ~10% of its time to refaults,
+ * and one that bursts more often keeps its memory; and memory comes back
+ * within about a second of quiet, well inside what a user watching RSS
+ * (top, a container's memory limit) counts as "after the burst". jemalloc
+ * picks 10 s for dirty pages that are only madvised, not unmapped.
+ * CHECK_EVERY = 64: a clock read (a few ns) per 64 slow calls is noise
+ * beside them, and a trickle of slow calls still finds the time to trim.
  *
  * Lifetime: a slab outlives its thread. At thread exit (a pthread key
  * destructor) the owner closes the remote stack by swapping in ORPHAN,
@@ -66,6 +92,9 @@
 #include <stdalign.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
+
+#include <filch.h>
 
 #include "alloc.h"
 #include "atomic.h"
@@ -75,6 +104,8 @@
 #define CHUNK_BLOCKS (CHUNK_SIZE / FILCH__BLOCK_SIZE - 1) /* less the header */
 #define PINNED_CHUNKS 8
 #define EMPTY_KEPT 4
+#define DECAY_NS INT64_C(1000000000) /* see the top of the file */
+#define CHECK_EVERY 64
 
 /* struct filch__free_block and struct filch__chunk (a chunk's header, in
  * its first block) are in sched.h, for the inline fast paths. */
@@ -106,8 +137,10 @@ struct filch__slab {
 	/* Owner only; its private free list is filch__my_free. */
 	char *bump, *bump_end; /* uncarved part of the newest chunk */
 	struct filch__chunk_link pinned; /* list heads */
-	struct filch__chunk_link surplus; /* those with free blocks first */
-	unsigned npinned, nempty;	  /* nempty: all-free surplus chunks */
+	struct filch__chunk_link surplus; /* not empty; with free blocks first */
+	struct filch__chunk_link empty;	  /* all-free surplus, newest first */
+	unsigned npinned, nempty;	  /* nempty: length of empty */
+	unsigned until_check;		  /* slow calls to the next decay check */
 	size_t carved;			  /* blocks carved in mapped chunks */
 	size_t surplus_free;		  /* sum of the surplus chunks' nfree */
 
@@ -170,11 +203,48 @@ static void slab_free(struct filch__slab *s)
 {
 	unmap_list(&s->pinned);
 	unmap_list(&s->surplus);
+	unmap_list(&s->empty);
 	filch__free(s);
 }
 
+/* CLOCK_MONOTONIC_COARSE in nanoseconds: a few ns through the vDSO, with a
+ * tick's resolution (1-10 ms), plenty against DECAY_NS. */
+static int64_t coarse_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Owner: unmaps the oldest empty chunks, those empty since before
+ * now - DECAY_NS, while more than keep are empty. */
+static void trim(struct filch__slab *s, unsigned keep, int64_t now)
+{
+	while (s->nempty > keep) {
+		struct filch__chunk *c = chunk_of_link(s->empty.prev);
+
+		if (c->emptied > now - DECAY_NS)
+			break; /* the rest are newer */
+		link_del(&c->link);
+		s->nempty--;
+		s->carved -= CHUNK_BLOCKS;
+		s->surplus_free -= CHUNK_BLOCKS;
+		chunk_unmap(c);
+	}
+}
+
+/* Owner, on each slow call: the amortized decay check. */
+static void slow_call(struct filch__slab *s)
+{
+	if (s->nempty <= EMPTY_KEPT || --s->until_check)
+		return;
+	s->until_check = CHECK_EVERY;
+	trim(s, EMPTY_KEPT, coarse_ns());
+}
+
 /* Owner: b, freed, goes back to its surplus chunk c; an all-free chunk
- * beyond the EMPTY_KEPT kept goes back to the kernel. */
+ * goes to the front of the empty list. */
 static void chunk_put(struct filch__slab *s, struct filch__chunk *c,
 		      struct filch__free_block *b)
 {
@@ -185,16 +255,15 @@ static void chunk_put(struct filch__slab *s, struct filch__chunk *c,
 		link_del(&c->link);
 		link_add(&c->link, &s->surplus);
 	}
-	if (c->nfree < CHUNK_BLOCKS)
-		return;
-	if (s->nempty < EMPTY_KEPT) {
-		s->nempty++;
+	if (c->nfree < CHUNK_BLOCKS) {
+		slow_call(s);
 		return;
 	}
 	link_del(&c->link);
-	s->carved -= CHUNK_BLOCKS;
-	s->surplus_free -= CHUNK_BLOCKS;
-	chunk_unmap(c);
+	link_add(&c->link, &s->empty);
+	s->nempty++;
+	c->emptied = coarse_ns();
+	trim(s, EMPTY_KEPT, c->emptied);
 }
 
 /* Owner: files a list of blocks freed remotely: pinned chunks' blocks onto
@@ -219,19 +288,20 @@ static void take_remote(struct filch__slab *s, struct filch__free_block *b)
 	}
 }
 
-/* Owner, with an empty private list: moves the free list of the first
- * surplus chunk (one with free blocks, if any has) onto it. */
+/* Owner, with an empty private list: moves the free list of a surplus
+ * chunk onto it: the first partly free one, else the newest empty one. */
 static void take_surplus(struct filch__slab *s)
 {
 	struct filch__chunk *c;
 
-	if (s->surplus.next == &s->surplus)
-		return;
-	c = chunk_of_link(s->surplus.next);
-	if (!c->nfree)
-		return;
-	if (c->nfree == CHUNK_BLOCKS)
+	if (s->surplus.next != &s->surplus &&
+	    chunk_of_link(s->surplus.next)->nfree)
+		c = chunk_of_link(s->surplus.next);
+	else if (s->nempty) {
+		c = chunk_of_link(s->empty.next);
 		s->nempty--;
+	} else
+		return;
 	filch__my_free = c->free;
 	s->surplus_free -= c->nfree;
 	c->free = NULL;
@@ -258,6 +328,9 @@ static void slab_orphan(void *arg)
 	/* Acquire: every remote free's writes to its block before we may
 	 * free the chunk. Pairs with the release CAS in remote_free. */
 	take_remote(s, filch__xchg(&s->remote, ORPHAN, acquire));
+	/* No block of an empty chunk is out (nor on remote, now closed), and
+	 * no thread will carve here again: all go, not only the old ones. */
+	trim(s, 0, INT64_MAX);
 	int64_t out = (int64_t)(s->carved - list_length(filch__my_free) -
 				s->surplus_free);
 
@@ -288,7 +361,9 @@ static struct filch__slab *slab_create(void)
 	s->bump = s->bump_end = NULL;
 	s->pinned.prev = s->pinned.next = &s->pinned;
 	s->surplus.prev = s->surplus.next = &s->surplus;
+	s->empty.prev = s->empty.next = &s->empty;
 	s->npinned = s->nempty = 0;
+	s->until_check = CHECK_EVERY;
 	s->carved = s->surplus_free = 0;
 	atomic_init(&s->remote, NULL);
 	atomic_init(&s->orphan_debt, 0);
@@ -334,6 +409,7 @@ void *filch__block_alloc_slow(void)
 	 * reuse them. Pairs with the release CAS in remote_free. */
 	if (!filch__my_free && filch__load(&s->remote, relaxed))
 		take_remote(s, filch__xchg(&s->remote, NULL, acquire));
+	slow_call(s);
 	if (!filch__my_free)
 		take_surplus(s);
 	if ((b = filch__my_free)) {
@@ -385,4 +461,17 @@ void filch__block_free_slow(void *block)
 		b->next = filch__my_free;
 		filch__my_free = b;
 	}
+}
+
+void filch_release_memory(void)
+{
+	struct filch__slab *s = filch__my_slab;
+
+	if (!s)
+		return; /* no slab, or its thread is exiting */
+	/* Blocks freed by other threads first, so that their chunks can be
+	 * found empty. Acquire as in filch__block_alloc_slow. */
+	if (filch__load(&s->remote, relaxed))
+		take_remote(s, filch__xchg(&s->remote, NULL, acquire));
+	trim(s, EMPTY_KEPT, INT64_MAX);
 }
