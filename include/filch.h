@@ -256,6 +256,18 @@ FILCH_API int filch_task_fail(int code, const char *fmt, ...) FILCH_PRINTF(2, 3)
  * outside a task. Wait-free. */
 FILCH_API bool filch_cancel_requested(void);
 
+/* Gives the calling thread's cached task-record memory back to the kernel
+ * now: the empty chunks (64 KiB each) that its futures, jobs and other
+ * task records left behind after a burst, beyond a small reserve kept for
+ * reuse (4 chunks, 256 KiB). Optional: the runtime returns them by itself
+ * once they have stayed unused about 1 s, but only on that thread's next
+ * allocation or free that leaves its fast path, and a thread that goes
+ * quiet after a burst may never take one; this call is for it. Records
+ * still held elsewhere are untouched. Any thread; affects only the calling
+ * thread's cache (a no-op in a thread that never made one); never blocks on
+ * other threads (a few munmap calls). */
+FILCH_API void filch_release_memory(void);
+
 /* ------------------------------------------------------------------ */
 /* Fork-join groups (section "Groups")                                 */
 /* ------------------------------------------------------------------ */

@@ -50,10 +50,23 @@ struct filch__slab; /* task.c */
 struct filch__free_block {
 	struct filch__free_block *next;
 };
-/* A chunk's header, in its first block. */
+/* A chunk's header, in its first block. owner and slab are written before
+ * any of its blocks is handed out and never change; only owner is read
+ * here. */
 struct filch__chunk {
-	struct filch__slab *owner; /* written before any block is handed out */
-	struct filch__chunk *next; /* the owner's list */
+	/* The slab whose thread frees here inline: the slab for a pinned
+	 * chunk; for a surplus chunk a value no slab has, so that every free
+	 * into it takes the call and is counted (task.c). */
+	struct filch__slab *owner;
+	struct filch__slab *slab; /* the slab it belongs to */
+	struct filch__chunk_link {
+		struct filch__chunk_link *prev, *next;
+	} link; /* the slab's list of pinned, surplus or empty chunks */
+	/* Surplus chunks only, owner thread only: the chunk's own free
+	 * list, its length, and when it last became all free (ns). */
+	struct filch__free_block *free;
+	unsigned nfree;
+	int64_t emptied;
 };
 /* The calling thread's slab, and its private free list (owner only). */
 extern FILCH__BLOCK_TLS struct filch__slab *filch__my_slab;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * task.c - task-record blocks: per-thread slabs of FILCH__BLOCK_SIZE-byte,
- * cache-line-aligned blocks, with remote frees through a lock-free stack.
+ * cache-line-aligned blocks, with remote frees through a lock-free stack,
+ * and chunks given back to the kernel after a burst.
  *
  * A slab belongs to one thread (worker or foreign). It carves blocks from
  * CHUNK_SIZE chunks aligned to their size, so a block finds its chunk, and
@@ -15,13 +16,68 @@
  * paths. The private list is a thread-local (filch__my_free) so that the
  * fast paths, inline in sched.h, pop and push it without a call.
  *
+ * Giving memory back. The inline paths count nothing, so a chunk whose
+ * blocks they handle can never be known to be all free. Hence two kinds:
+ *
+ *   pinned   the first PINNED_CHUNKS chunks of a slab: chunk->owner is the
+ *            slab, its blocks go through the inline paths; kept until the
+ *            slab goes (after its thread exits).
+ *   surplus  every later chunk: chunk->owner is SURPLUS, which no slab
+ *            is, so every free into it calls filch__block_free_slow. The
+ *            owner's frees (and the remote ones, when it takes the remote
+ *            stack) go onto the chunk's own free list and count in
+ *            chunk->nfree; allocation takes a surplus chunk's whole list
+ *            onto the private list when that runs dry (those blocks then
+ *            count as out: nfree counts only the chunk's list, so a chunk
+ *            with nfree == CHUNK_BLOCKS has no block anywhere else). Such
+ *            an all-free ("empty") chunk goes to the front of the slab's
+ *            empty list, stamped with the time; see "Decay".
+ *
+ * The bounds: fork-join keeps a worker's live blocks near the width of its
+ * spawn tree plus the stolen ones not yet taken back from `remote`: in
+ * filch-bench a slab carves at most 13 blocks in fib, 46 in nqueens and
+ * skynet, 4101 in uts (wide nodes, 1 worker). PINNED_CHUNKS (4088 blocks,
+ * 512 KiB) covers all but the last few of uts's, so fork-join stays on the
+ * inline paths; EMPTY_KEPT covers a load that hovers at a chunk boundary, so
+ * steady loops never map or unmap. A slab idle for DECAY_NS thus holds at
+ * most 768 KiB, plus one partly carved chunk and the one whose list the
+ * private list holds. A burst beyond that pays one mmap and two munmaps per
+ * 511 blocks and the page faults of the memory it really uses, unless it
+ * finds the empty chunks of an earlier burst; and a call per free of a
+ * surplus block.
+ *
+ * Decay (after jemalloc's decay of dirty pages): an empty chunk beyond the
+ * EMPTY_KEPT newest is unmapped once it has stayed empty DECAY_NS. The
+ * empty list is LIFO (allocation reuses the newest, the oldest age at the
+ * back), so the oldest go first and a slab that keeps reusing a few chunks
+ * does not pin the rest of a past burst, as one "last used" time per slab
+ * would. Checked only on the owner's slow paths, with a coarse clock read:
+ * when a chunk becomes empty (once per 511 frees, and the time is needed
+ * for the stamp anyway), and, while more than EMPTY_KEPT are empty, on
+ * every CHECK_EVERY-th slow call (a free into a surplus chunk, a remote
+ * block filed, a refill of the private list); filch_release_memory trims
+ * at once. A thread that goes quiet keeps its empty chunks until its next
+ * slow path or filch_release_memory, or until it exits (slab_orphan
+ * unmaps them all).
+ *
+ * DECAY_NS = 1 s: refaulting a 10^6-future burst (128 MB: 2000 mmaps, 32768
+ * page faults, the zeroing) costs ~100 ms on the machines we measured
+ * (filch-bench submit, 17.5 against 6.6 Mtasks/s), so a program that bursts
+ * at most once per DECAY_NS loses at most ~10% of its time to refaults,
+ * and one that bursts more often keeps its memory; and memory comes back
+ * within about a second of quiet, well inside what a user watching RSS
+ * (top, a container's memory limit) counts as "after the burst". jemalloc
+ * picks 10 s for dirty pages that are only madvised, not unmapped.
+ * CHECK_EVERY = 64: a clock read (a few ns) per 64 slow calls is noise
+ * beside them, and a trickle of slow calls still finds the time to trim.
+ *
  * Lifetime: a slab outlives its thread. At thread exit (a pthread key
  * destructor) the owner closes the remote stack by swapping in ORPHAN,
- * counts its blocks still out, and adds that count to orphan_debt; each
- * later remote free finds ORPHAN and subtracts one instead of pushing.
- * Whoever brings orphan_debt to exactly zero frees the chunks and the
- * slab. Before the owner's addition the debt is <= 0, so no remote free
- * can reach zero early, and exactly one party reaches it.
+ * files what it took there, counts its blocks still out, and adds that
+ * count to orphan_debt; each later remote free finds ORPHAN and subtracts
+ * one instead of pushing. Whoever brings orphan_debt to exactly zero frees
+ * the chunks and the slab. Before the owner's addition the debt is <= 0,
+ * so no remote free can reach zero early, and exactly one party reaches it.
  *
  * remote (the shared state word of a slab):
  *   NULL       empty; any thread may push (CAS NULL -> block)
@@ -34,13 +90,22 @@
 
 #include <pthread.h>
 #include <stdalign.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <time.h>
+
+#include <filch.h>
 
 #include "alloc.h"
 #include "atomic.h"
 #include "sched.h"
 
 #define CHUNK_SIZE FILCH__CHUNK_SIZE
+#define CHUNK_BLOCKS (CHUNK_SIZE / FILCH__BLOCK_SIZE - 1) /* less the header */
+#define PINNED_CHUNKS 8
+#define EMPTY_KEPT 4
+#define DECAY_NS INT64_C(1000000000) /* see the top of the file */
+#define CHECK_EVERY 64
 
 /* struct filch__free_block and struct filch__chunk (a chunk's header, in
  * its first block) are in sched.h, for the inline fast paths. */
@@ -49,6 +114,7 @@ static_assert(sizeof(struct filch__chunk) <= FILCH__BLOCK_SIZE, "chunk header fi
 static_assert(FILCH__BLOCK_SIZE % FILCH_CACHELINE == 0, "blocks are cache-line multiples");
 
 #define ORPHAN ((struct filch__free_block *)(uintptr_t)1)
+#define SURPLUS ((struct filch__slab *)(uintptr_t)1)
 
 /*
  * Under AddressSanitizer a free block is poisoned but for its first word
@@ -70,8 +136,13 @@ static_assert(FILCH__BLOCK_SIZE % FILCH_CACHELINE == 0, "blocks are cache-line m
 struct filch__slab {
 	/* Owner only; its private free list is filch__my_free. */
 	char *bump, *bump_end; /* uncarved part of the newest chunk */
-	struct filch__chunk *chunks;
-	size_t carved;	       /* blocks ever carved */
+	struct filch__chunk_link pinned; /* list heads */
+	struct filch__chunk_link surplus; /* not empty; with free blocks first */
+	struct filch__chunk_link empty;	  /* all-free surplus, newest first */
+	unsigned npinned, nempty;	  /* nempty: length of empty */
+	unsigned until_check;		  /* slow calls to the next decay check */
+	size_t carved;			  /* blocks carved in mapped chunks */
+	size_t surplus_free;		  /* sum of the surplus chunks' nfree */
 
 	/* Shared: see the top of the file. */
 	alignas(FILCH_CACHELINE) _Atomic(struct filch__free_block *) remote;
@@ -84,18 +155,159 @@ FILCH__BLOCK_TLS struct filch__free_block *filch__my_free;
 static pthread_key_t slab_key;
 static pthread_once_t slab_key_once = PTHREAD_ONCE_INIT;
 
+static struct filch__chunk *chunk_of(const void *block)
+{
+	return (struct filch__chunk *)((uintptr_t)block & ~(uintptr_t)(CHUNK_SIZE - 1));
+}
+
+static struct filch__chunk *chunk_of_link(struct filch__chunk_link *l)
+{
+	return (struct filch__chunk *)(void *)((char *)l - offsetof(struct filch__chunk, link));
+}
+
+static void link_del(struct filch__chunk_link *l)
+{
+	l->prev->next = l->next;
+	l->next->prev = l->prev;
+}
+
+/* Inserts l after at: at the front of a list when at is its head, at the
+ * back when at is head->prev. */
+static void link_add(struct filch__chunk_link *l, struct filch__chunk_link *at)
+{
+	l->prev = at;
+	l->next = at->next;
+	at->next->prev = l;
+	at->next = l;
+}
+
+static void chunk_unmap(struct filch__chunk *c)
+{
+	unpoison(c, CHUNK_SIZE);
+	filch__unmap(c, CHUNK_SIZE);
+}
+
+static void unmap_list(struct filch__chunk_link *head)
+{
+	struct filch__chunk_link *l = head->next;
+
+	while (l != head) {
+		struct filch__chunk_link *next = l->next;
+
+		chunk_unmap(chunk_of_link(l));
+		l = next;
+	}
+}
+
 static void slab_free(struct filch__slab *s)
 {
-	struct filch__chunk *c = s->chunks;
-
-	while (c) {
-		struct filch__chunk *next = c->next;
-
-		unpoison(c, CHUNK_SIZE);
-		filch__free(c);
-		c = next;
-	}
+	unmap_list(&s->pinned);
+	unmap_list(&s->surplus);
+	unmap_list(&s->empty);
 	filch__free(s);
+}
+
+/* CLOCK_MONOTONIC_COARSE in nanoseconds: a few ns through the vDSO, with a
+ * tick's resolution (1-10 ms), plenty against DECAY_NS. */
+static int64_t coarse_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Owner: unmaps the oldest empty chunks, those empty since before
+ * now - DECAY_NS, while more than keep are empty. */
+static void trim(struct filch__slab *s, unsigned keep, int64_t now)
+{
+	while (s->nempty > keep) {
+		struct filch__chunk *c = chunk_of_link(s->empty.prev);
+
+		if (c->emptied > now - DECAY_NS)
+			break; /* the rest are newer */
+		link_del(&c->link);
+		s->nempty--;
+		s->carved -= CHUNK_BLOCKS;
+		s->surplus_free -= CHUNK_BLOCKS;
+		chunk_unmap(c);
+	}
+}
+
+/* Owner, on each slow call: the amortized decay check. */
+static void slow_call(struct filch__slab *s)
+{
+	if (s->nempty <= EMPTY_KEPT || --s->until_check)
+		return;
+	s->until_check = CHECK_EVERY;
+	trim(s, EMPTY_KEPT, coarse_ns());
+}
+
+/* Owner: b, freed, goes back to its surplus chunk c; an all-free chunk
+ * goes to the front of the empty list. */
+static void chunk_put(struct filch__slab *s, struct filch__chunk *c,
+		      struct filch__free_block *b)
+{
+	b->next = c->free;
+	c->free = b;
+	s->surplus_free++;
+	if (c->nfree++ == 0) { /* keep chunks with free blocks first */
+		link_del(&c->link);
+		link_add(&c->link, &s->surplus);
+	}
+	if (c->nfree < CHUNK_BLOCKS) {
+		slow_call(s);
+		return;
+	}
+	link_del(&c->link);
+	link_add(&c->link, &s->empty);
+	s->nempty++;
+	c->emptied = coarse_ns();
+	trim(s, EMPTY_KEPT, c->emptied);
+}
+
+/* Owner: files a list of blocks freed remotely: pinned chunks' blocks onto
+ * the private list, surplus chunks' to their chunks. */
+static void take_remote(struct filch__slab *s, struct filch__free_block *b)
+{
+	if (s->surplus.next == &s->surplus && !filch__my_free) {
+		filch__my_free = b; /* all pinned: the common case, O(1) */
+		return;
+	}
+	while (b) {
+		struct filch__free_block *next = b->next;
+		struct filch__chunk *c = chunk_of(b);
+
+		if (c->owner == s) {
+			b->next = filch__my_free;
+			filch__my_free = b;
+		} else {
+			chunk_put(s, c, b);
+		}
+		b = next;
+	}
+}
+
+/* Owner, with an empty private list: moves the free list of a surplus
+ * chunk onto it: the first partly free one, else the newest empty one. */
+static void take_surplus(struct filch__slab *s)
+{
+	struct filch__chunk *c;
+
+	if (s->surplus.next != &s->surplus &&
+	    chunk_of_link(s->surplus.next)->nfree)
+		c = chunk_of_link(s->surplus.next);
+	else if (s->nempty) {
+		c = chunk_of_link(s->empty.next);
+		s->nempty--;
+	} else
+		return;
+	filch__my_free = c->free;
+	s->surplus_free -= c->nfree;
+	c->free = NULL;
+	c->nfree = 0;
+	link_del(&c->link); /* now it has none: to the back */
+	link_add(&c->link, s->surplus.prev);
 }
 
 static size_t list_length(const struct filch__free_block *b)
@@ -115,10 +327,12 @@ static void slab_orphan(void *arg)
 	filch__my_slab = NULL;
 	/* Acquire: every remote free's writes to its block before we may
 	 * free the chunk. Pairs with the release CAS in remote_free. */
-	struct filch__free_block *taken =
-		filch__xchg(&s->remote, ORPHAN, acquire);
+	take_remote(s, filch__xchg(&s->remote, ORPHAN, acquire));
+	/* No block of an empty chunk is out (nor on remote, now closed), and
+	 * no thread will carve here again: all go, not only the old ones. */
+	trim(s, 0, INT64_MAX);
 	int64_t out = (int64_t)(s->carved - list_length(filch__my_free) -
-				list_length(taken));
+				s->surplus_free);
 
 	filch__my_free = NULL; /* counted: a later slab starts empty */
 
@@ -145,8 +359,12 @@ static struct filch__slab *slab_create(void)
 	if (!s)
 		return NULL;
 	s->bump = s->bump_end = NULL;
-	s->chunks = NULL;
-	s->carved = 0;
+	s->pinned.prev = s->pinned.next = &s->pinned;
+	s->surplus.prev = s->surplus.next = &s->surplus;
+	s->empty.prev = s->empty.next = &s->empty;
+	s->npinned = s->nempty = 0;
+	s->until_check = CHECK_EVERY;
+	s->carved = s->surplus_free = 0;
 	atomic_init(&s->remote, NULL);
 	atomic_init(&s->orphan_debt, 0);
 	pthread_once(&slab_key_once, make_key);
@@ -156,6 +374,29 @@ static struct filch__slab *slab_create(void)
 	return s;
 }
 
+/* Owner: a new chunk to carve, pinned while the slab has few. */
+static bool chunk_new(struct filch__slab *s)
+{
+	struct filch__chunk *c = filch__map_aligned(CHUNK_SIZE);
+
+	if (!c)
+		return false;
+	c->slab = s;
+	c->free = NULL;
+	c->nfree = 0;
+	if (s->npinned < PINNED_CHUNKS) {
+		s->npinned++;
+		c->owner = s;
+		link_add(&c->link, &s->pinned);
+	} else {
+		c->owner = SURPLUS;
+		link_add(&c->link, s->surplus.prev);
+	}
+	s->bump = (char *)c + FILCH__BLOCK_SIZE;
+	s->bump_end = (char *)c + CHUNK_SIZE;
+	return true;
+}
+
 void *filch__block_alloc_slow(void)
 {
 	struct filch__slab *s = filch__my_slab;
@@ -163,30 +404,21 @@ void *filch__block_alloc_slow(void)
 
 	if (!s && !(s = slab_create()))
 		return NULL;
-	if ((b = filch__my_free)) { /* reached here only under ASan */
+	/* The private list is not empty here only under ASan. Relaxed peek,
+	 * then acquire: the remote frees' writes to the blocks before we
+	 * reuse them. Pairs with the release CAS in remote_free. */
+	if (!filch__my_free && filch__load(&s->remote, relaxed))
+		take_remote(s, filch__xchg(&s->remote, NULL, acquire));
+	slow_call(s);
+	if (!filch__my_free)
+		take_surplus(s);
+	if ((b = filch__my_free)) {
 		filch__my_free = b->next;
 		unpoison(b, FILCH__BLOCK_SIZE);
 		return b;
 	}
-	/* Relaxed peek, then acquire: the remote frees' writes to the blocks
-	 * before we reuse them. Pairs with the release CAS in remote_free. */
-	if (filch__load(&s->remote, relaxed) &&
-	    (b = filch__xchg(&s->remote, NULL, acquire))) {
-		filch__my_free = b->next;
-		unpoison(b, FILCH__BLOCK_SIZE);
-		return b;
-	}
-	if (s->bump == s->bump_end) {
-		struct filch__chunk *c = filch__aligned_alloc(CHUNK_SIZE, CHUNK_SIZE);
-
-		if (!c)
-			return NULL;
-		c->owner = s;
-		c->next = s->chunks;
-		s->chunks = c;
-		s->bump = (char *)c + FILCH__BLOCK_SIZE;
-		s->bump_end = (char *)c + CHUNK_SIZE;
-	}
+	if (s->bump == s->bump_end && !chunk_new(s))
+		return NULL;
 	b = (struct filch__free_block *)(void *)s->bump;
 	s->bump += FILCH__BLOCK_SIZE;
 	s->carved++;
@@ -220,11 +452,26 @@ void filch__block_free_slow(void *block)
 	if (!b)
 		return;
 	poison_block(b);
-	c = (struct filch__chunk *)((uintptr_t)b & ~(uintptr_t)(CHUNK_SIZE - 1));
-	if (c->owner == filch__my_slab) { /* reached here only under ASan */
+	c = chunk_of(b);
+	if (c->slab != filch__my_slab)
+		remote_free(c->slab, b);
+	else if (c->owner == SURPLUS)
+		chunk_put(c->slab, c, b);
+	else { /* reached here only under ASan */
 		b->next = filch__my_free;
 		filch__my_free = b;
-		return;
 	}
-	remote_free(c->owner, b);
+}
+
+void filch_release_memory(void)
+{
+	struct filch__slab *s = filch__my_slab;
+
+	if (!s)
+		return; /* no slab, or its thread is exiting */
+	/* Blocks freed by other threads first, so that their chunks can be
+	 * found empty. Acquire as in filch__block_alloc_slow. */
+	if (filch__load(&s->remote, relaxed))
+		take_remote(s, filch__xchg(&s->remote, NULL, acquire));
+	trim(s, EMPTY_KEPT, INT64_MAX);
 }
