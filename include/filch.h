@@ -285,8 +285,9 @@ typedef int (*filch_job_fn)(void *arg);
 
 /* Prepares g (caller's storage, usually the stack; no destruction needed)
  * for spawns on ex. The calling thread owns g: only it may wait on g.
- * Returns 0, -EINVAL (NULL g or ex), or -EOWNERDEAD (in a child of fork(),
- * ex was created by the parent). Any thread; wait-free. */
+ * Returns 0 or -EINVAL (NULL g or ex); in a child of fork(), a group of an
+ * executor the parent created stays empty (filch_group_spawn refuses with
+ * -EOWNERDEAD). Any thread; wait-free. */
 FILCH_API int filch_group_init(filch_group *g, filch_executor *ex);
 
 /* Spawns fn(arg) in g: pushed on the calling worker's deque (a worker of

@@ -183,8 +183,6 @@ int filch_group_init(filch_group *gp, filch_executor *ex)
 
 	if (!gp || !ex)
 		return -EINVAL;
-	if (filch__executor_inherited(ex))
-		return -EOWNERDEAD;
 	g = group_of(gp);
 	g->ex = ex;
 	g->owner = &owner_token;

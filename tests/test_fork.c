@@ -164,7 +164,9 @@ static unsigned child_checks(filch_executor *inherited, filch_future *done)
 		bits |= C_SHUTDOWN;
 	if (filch_executor_destroy(inherited) == -EOWNERDEAD)
 		bits |= C_DESTROY;
-	if (filch_group_init(&g, inherited) == -EOWNERDEAD &&
+	if (filch_group_init(&g, inherited) == 0 &&
+	    filch_group_spawn(&g, count_job, NULL) == -EOWNERDEAD &&
+	    filch_group_wait(&g) == 0 &&
 	    filch_future_then(done, inherited, then_fn, NULL, &out) == -EOWNERDEAD &&
 	    filch_map(&it, inherited, twice, items, 1, NULL) == -EOWNERDEAD &&
 	    !it && !out)
