@@ -490,7 +490,10 @@ enum filch_wait_mode {
  * its references, which must outlive the call. No allocation when mode
  * already holds or for up to 4 pending futures (the thread's task-record
  * slab), one otherwise. Blocks: sleeps on a futex (on a worker, with a
- * spare in its place); runs no task meanwhile. Any thread.
+ * spare in its place). On a worker, an untimed ALL_COMPLETED wait first
+ * runs the tasks of fs that were submitted to its executor and that nobody
+ * started (it depends on all of them); otherwise no task runs here. Any
+ * thread.
  */
 FILCH_API int filch_wait(filch_future **fs, size_t n, int64_t timeout_ns,
 			 int mode, size_t *ndone);

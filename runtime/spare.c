@@ -121,17 +121,42 @@ int filch__block_begin(bool may_refuse)
 	return rc;
 }
 
+/* Under lock, with a spare too many: a spare parked for want of work
+ * would not look again until work came; a kick makes it leave its park
+ * (unclaimed, as a worker that saw work in W3 does, park.c) and go
+ * dormant. */
+static void kick_parked_spare(filch_executor *ex)
+{
+	struct filch__spares *s = &ex->spares;
+
+	for (unsigned i = ex->nworkers; i < ex->nworkers + s->started; i++) {
+		struct filch__worker *w = &ex->workers[i];
+
+		/* Relaxed: a hint; a spare that parks later checks for excess
+		 * itself before it parks (worker.c). */
+		if (filch__load(&w->sleep, relaxed) == FILCH__SLEEP_SLEEPING) {
+			filch__park_kick(w);
+			return;
+		}
+	}
+}
+
 void filch__block_end(void)
 {
 	struct filch__worker *w = filch__self;
 
 	if (!w)
 		return;
-	struct filch__spares *s = &w->ex->spares;
+	filch_executor *ex = w->ex;
+	struct filch__spares *s = &ex->spares;
+	unsigned active, blocked;
 
 	pthread_mutex_lock(&s->lock);
-	counts_set(s, filch__load(&s->active, relaxed),
-		   filch__load(&s->blocked, relaxed) - 1);
+	active = filch__load(&s->active, relaxed);
+	blocked = filch__load(&s->blocked, relaxed) - 1;
+	counts_set(s, active, blocked);
+	if (active > blocked)
+		kick_parked_spare(ex);
 	pthread_mutex_unlock(&s->lock);
 }
 

@@ -122,7 +122,9 @@ static int cf_signal_wait(struct cf_signal *s, int64_t deadline)
 		return cf_signal_consume(s) ? 0 : -ETIMEDOUT;
 	/* Callbacks this thread deferred may be the ones we wait for. */
 	filch__future_run_deferred();
-	for (int i = 0; i < CF_SPIN; i++) {
+	/* The deadline is looked at between yields: on a loaded machine a
+	 * yield may cost a whole time slice of another thread. */
+	for (int i = 0; i < CF_SPIN && filch__now_ns() < deadline; i++) {
 		if (cf_signal_consume(s))
 			return 0;
 		sched_yield();
@@ -352,6 +354,21 @@ FILCH_API int filch_wait(filch_future **fs, size_t n, int64_t timeout_ns,
 	done = partition_done(fs, n);
 	if (wait_satisfied(fs, n, done, mode) || filch__timeout_polls(timeout_ns))
 		goto report;
+
+	/* Without a timeout, ALL_COMPLETED depends on every one of them: on a
+	 * worker, run here the tasks of its own executor that nobody started
+	 * (future.c's filch__future_run_here). Not the FIRST_* modes: a task
+	 * run here could wait for what the caller does once the first one
+	 * completes. */
+	if (mode == FILCH_ALL_COMPLETED && deadline == FILCH__NO_DEADLINE &&
+	    filch__self_executor()) {
+		bool ran = false;
+
+		for (size_t i = done; i < n; i++)
+			ran |= filch__future_run_here(fs[i]);
+		if (ran && (done = partition_done(fs, n)) == n)
+			goto report;
+	}
 
 	/* k callbacks, one per future not done at the partition (duplicates
 	 * included: each counts once per occurrence, which keeps the ALL

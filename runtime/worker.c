@@ -176,6 +176,10 @@ static struct filch__task *next_task(struct filch__worker *w)
 		} else if ((t = take_injected(w)) || (t = steal_sweep(w))) {
 			return t; /* a non-searcher's single look */
 		}
+		/* A spare no longer needed goes dormant rather than park (its
+		 * deque is empty: only it pushes there). */
+		if (filch__spare_should_retire(w) && filch__spare_maybe_retire(w))
+			return NULL;
 		park(w);
 		if (terminated(w->ex))
 			return NULL;
