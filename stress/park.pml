@@ -1,26 +1,44 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * park.pml - a Promela model of filch's parking protocol (runtime/park.c,
- * runtime/worker.c) with shutdown, checked by spin for lost wake-ups and
- * deadlock.
+ * runtime/worker.c) with shutdown and spare workers (runtime/spare.c),
+ * checked by spin for lost wake-ups, exact termination and deadlock.
  *
  *   spin -a park.pml && cc -O2 -DSAFETY -o pan pan.c && ./pan -m100000
  *
- * NW workers, NSUB foreign submitters (K tasks each), and one thread that
- * shuts the executor down at any moment. A task run by a worker may spawn
- * one child onto the worker's own deque (its notification may be skipped:
- * notify_local's relaxed look). All queues are one pool here: a task in
- * any deque or in the injector is visible to every last look.
+ * NW primary workers, NSUB foreign submitters (K tasks each), and one
+ * thread that shuts the executor down at any moment. A task run by a
+ * worker may spawn one child onto the worker's own deque (its
+ * notification may be skipped: notify_local's relaxed look, or no look
+ * at all with one primary). Each worker has a deque (own[]) and there is
+ * one injector (inj); a worker pops its own deque, takes a batch from the
+ * injector (the first task runs, the rest go to its deque), or steals.
+ * Every last look (W3, T3, N4) sees every queue.
+ *
+ * With BLOCK, the first task submitted is a blocking one: the worker that
+ * runs it waits for a promise that a foreign thread (Promiser) completes
+ * at any moment. While it sleeps in the wait, filch__block_begin stands in
+ * a spare (NS at most: woken from the dormant stack, or started), and
+ * filch__block_end counts it back; a spare between tasks with an empty
+ * deque retires while more spares stand in than workers are blocked
+ * (filch__spare_maybe_retire): dormant, then try_terminate, then a sleep
+ * on its event count until popped or TERMINATED. Termination counts
+ * NW + active threads (T1).
  *
  * Each statement is one atomic step (sequential consistency): the C code
  * makes every step of the protocol a seq_cst RMW of park_state, or orders
- * it behind one (park.c). Steps that are separate in C are separate here:
- * the claim and the event-count increment, the checks of try_terminate.
+ * it behind one (park.c), and the spare counts change under a mutex
+ * (mtx here). Steps that are separate in C are separate here: the claim
+ * and the event-count increment, the checks of try_terminate (T1's read
+ * of park_state and its read of active too), a spare's dormant store and
+ * its kick, a dormant spare's checks and its sleep.
  *
- * A correct run ends with every worker exited, every accepted task run,
- * and nothing queued. A lost wake-up leaves a worker asleep with a task
- * queued and nobody to wake it: spin reports an invalid end state
- * (deadlock). The assertions check the counts.
+ * A correct run ends with every thread exited (dormant spares too), every
+ * accepted task run, and nothing queued. A lost wake-up (of a parked
+ * worker, or of a dormant spare that was popped) or a missed termination
+ * leaves a thread asleep forever: spin reports an invalid end state
+ * (deadlock). TERMINATED is asserted to be set only with nothing queued,
+ * no task held and no worker blocked.
  *
  * MUTANT 1: no last look (W3) before sleeping: the classic lost wake-up.
  * MUTANT 2: the notifier skips waking when a worker is merely idle-marked
@@ -28,9 +46,23 @@
  * MUTANT 3: termination without checking submitters in flight.
  * MUTANT 4: termination without the second look at park_state (T4): a
  *           worker may leave idle with a task while the terminator looks.
+ * MUTANT 5: a retiring spare does not try to terminate after going
+ *           dormant: a shut-down pool that waited for it never terminates.
+ * MUTANT 6: T1 compares idle with NW only (ignores active spares): the
+ *           pool terminates while a worker is blocked.
+ * MUTANT 7: block_begin kicks a dormant spare before clearing its dormant
+ *           word: the spare may consume the kick, see itself still
+ *           dormant, and sleep for good.
+ * MUTANT 8: block_begin counts the spare active (counts_set) only after
+ *           waking or starting it, as spare.c does: the spare may park,
+ *           and T1 see every thread idle (the blocked worker uncounted
+ *           as a thread that may hold a task) and terminate.
  */
 #ifndef NW
 #define NW 2
+#endif
+#ifndef NS
+#define NS 0		/* max_spares */
 #endif
 #ifndef NSUB
 #define NSUB 2
@@ -41,9 +73,21 @@
 #ifndef MAXSPAWN
 #define MAXSPAWN 1
 #endif
+#ifndef BLOCK
+#define BLOCK 0
+#endif
+#ifndef NWAIT
+#define NWAIT 2		/* the blocking task's waits, one after the other */
+#endif
+#ifndef PREQ
+#define PREQ 0		/* tasks in the injector at the start */
+#endif
 #ifndef MUTANT
 #define MUTANT 0
 #endif
+
+#define NT (NW + NS)		/* worker slots */
+#define MAXP (NT + NSUB + 4)	/* process ids */
 
 #define AWAKE 0
 #define SLEEPING 1
@@ -53,13 +97,17 @@ byte searching = 0;	/* park_state.searching */
 byte idle = 0;		/* park_state.idle */
 /* park_state.leaves, as what T4 compares: moved[p] is cleared by process
  * p's T1 and set by every leave (W5). */
-bool moved[NW + NSUB + 3];
-byte sleepw[NW];	/* each worker's sleep word */
+bool moved[MAXP];
+byte sleepw[NT];	/* each worker's sleep word */
 /* Each worker's event count, as what matters to its waiter: whether it
- * moved since the waiter read it (W2 clears the flag, every increment
- * sets it), which is exact where a small counter would wrap. */
-bool poked[NW];
-byte tasks = 0;		/* queued, in any deque or the injector */
+ * moved since the waiter read it (W2 and a spare's kick_value clear the
+ * flag, every increment sets it), which is exact where a small counter
+ * would wrap. */
+bool poked[NT];
+byte tasks = 0;		/* queued: inj + every own[] */
+byte inj = 0;		/* queued in the injector */
+byte own[NT];		/* queued in each worker's deque */
+byte busy = 0;		/* tasks taken and not yet finished */
 byte spawned = 0;	/* children spawned by running tasks */
 byte accepted = 0;	/* foreign submissions accepted */
 byte ran = 0;		/* tasks run */
@@ -67,6 +115,19 @@ byte submitters = 0;	/* foreign submitters in flight */
 bool shutdown = false;
 bool terminated = false;
 byte exited = 0;
+
+/* Spares (spare.c): the counts and the dormant stack, under mtx. */
+bool mtx = false;
+byte nactive = 0;	/* spares standing in, not dormant (spare.c: active) */
+byte blocked = 0;	/* workers asleep in a wait */
+byte started = 0;	/* spare threads started */
+bool dormant[NT];	/* each spare's dormant word */
+byte dstack[NS + 1];	/* the dormant stack, dtop entries */
+byte dtop = 0;
+/* The blocking task: 0 not submitted, 1 queued (the injector's head: it
+ * is the first submission), 2 taken. */
+byte bq = 0;
+byte pdone = 0;		/* its promises completed (one per wait) */
 
 /* N1..N4 of park.c. */
 inline notify()
@@ -84,7 +145,7 @@ inline notify()
 		i = 0;
 		claimed = false;
 		do
-		:: i < NW ->
+		:: i < NT ->
 			atomic {
 				if
 				:: sleepw[i] == SLEEPING -> sleepw[i] = CLAIMED; claimed = true
@@ -115,8 +176,13 @@ inline notify()
 inline try_terminate()
 {
 	atomic { s_idle = idle; moved[_pid] = false };
+#if MUTANT == 6
+	s_act = 0;
+#else
+	s_act = nactive;		/* read after T1's RMW */
+#endif
 	if
-	:: shutdown && !terminated && s_idle == NW ->
+	:: shutdown && !terminated && s_idle == NW + s_act ->
 #if MUTANT != 3
 		if
 		:: submitters == 0 ->
@@ -127,10 +193,14 @@ inline try_terminate()
 				if
 				:: !moved[_pid] ->
 #endif
-					terminated = true;
+					atomic {
+						/* exact: nothing queued, held or blocked */
+						assert(tasks == 0 && busy == 0 && blocked == 0);
+						terminated = true
+					};
 					i = 0;
 					do
-					:: i < NW -> poked[i] = true; i++
+					:: i < NT -> poked[i] = true; i++
 					:: else -> break
 					od
 #if MUTANT != 4
@@ -145,7 +215,7 @@ inline try_terminate()
 #endif
 	:: else -> skip
 	fi;
-	atomic { i = 0; s_idle = 0 }
+	atomic { i = 0; s_idle = 0; s_act = 0 }
 }
 
 /* filch__park_leave. */
@@ -162,7 +232,7 @@ inline leave()
 		idle--;
 		i = 0;
 		do
-		:: i < NW + NSUB + 3 -> moved[i] = true; i++
+		:: i < MAXP -> moved[i] = true; i++
 		:: else -> break
 		od;
 		i = 0
@@ -186,28 +256,176 @@ inline found_work()
 	fi
 }
 
-inline take()
+/* notify_local after a push on our own deque: it may be skipped (its
+ * relaxed look; with one primary, no look at all). */
+inline notify_local()
+{
+	if
+	:: notify()
+	:: skip
+	fi
+}
+
+/* The first task from the injector runs, the rest go to our deque. */
+inline take_injected()
 {
 	atomic {
 		if
-		:: tasks > 0 -> tasks--; got = true
+		:: inj > 0 ->
+			if
+			:: bq == 1 -> bq = 2; isb = 1
+			:: else -> skip
+			fi;
+			inj--; tasks--; busy++; got = true;
+			own[me] = own[me] + inj; batch = (inj > 0); inj = 0
 		:: else -> got = false
 		fi
 	}
+	if
+	:: batch -> batch = false; notify_local()
+	:: else -> skip
+	fi
+}
+
+/* A steal from the first other deque holding a task. */
+inline steal()
+{
+	atomic {
+		got = false;
+		i = 0;
+		do
+		:: i < NT && i != me && own[i] > 0 ->
+			own[i]--; tasks--; busy++; got = true; break
+		:: i < NT && (i == me || own[i] == 0) -> i++
+		:: i == NT -> break
+		od;
+		i = 0
+	}
+}
+
+/* A look for work outside our (empty) deque: the injector or a steal,
+ * whichever (steal_sweep, take_injected). */
+inline take_other()
+{
+	if
+	:: inj > 0 -> take_injected()
+	:: tasks > inj + own[me] -> steal()
+	:: else -> got = false
+	fi
+}
+
+#if NS > 0
+/* filch__spare_maybe_retire: goes to out when the executor terminated. */
+inline maybe_retire()
+{
+	poked[me] = false;	/* v = kick value, before the lock */
+	atomic { !mtx -> mtx = true };
+	if
+	:: nactive <= blocked -> atomic { mtx = false }
+	:: else ->
+		atomic {
+			dormant[me] = true;
+			dstack[dtop] = me; dtop++;
+			nactive--;
+			mtx = false
+		};
+#if MUTANT != 5
+		try_terminate();
+#endif
+		do
+		:: !dormant[me] -> break	/* popped: runs again */
+		:: else ->
+			if
+			:: terminated -> goto out
+			:: else -> skip
+			fi;
+			poked[me];		/* kick_wait(v) */
+			poked[me] = false	/* v = kick value */
+		od
+	fi
+}
+#endif
+
+/* filch__block_begin: a spare for one more sleeper, woken or started.
+ * The counts are stored before the spare runs (see MUTANT 8). */
+inline block_begin()
+{
+	atomic {
+		!mtx -> mtx = true;
+		b_blk = blocked + 1;
+		if
+		:: nactive < b_blk && dtop > 0 -> b_sp = 1	/* wake one */
+		:: nactive < b_blk && dtop == 0 && started < NS -> b_sp = 2
+		:: else -> b_sp = 0	/* enough spares, or refused */
+		fi;
+#if MUTANT != 8
+		if
+		:: b_sp != 0 -> nactive++
+		:: else -> skip
+		fi;
+#endif
+		blocked = b_blk
+	};
+	if
+	:: b_sp == 1 ->
+		atomic { dtop--; i = dstack[dtop]; dstack[dtop] = 0 };
+#if MUTANT == 7
+		poked[i] = true;	/* kick first */
+		dormant[i] = false
+#else
+		dormant[i] = false;	/* release */
+		poked[i] = true		/* the kick */
+#endif
+	:: b_sp == 2 ->
+		atomic { run Worker(NW + started); started++ }
+	:: else -> skip
+	fi;
+#if MUTANT == 8
+	/* counts_set after the spare was woken or started, as spare.c did */
+	if
+	:: b_sp != 0 -> nactive++
+	:: else -> skip
+	fi;
+#endif
+	atomic { mtx = false; b_sp = 0; b_blk = 0; i = 0 }
+}
+
+inline block_end()
+{
+	atomic { !mtx -> blocked-- }
 }
 
 proctype Worker(byte me)
 {
-	bool got, claimed, last;
+	bool got, claimed, last, batch;
+	byte isb = 0;		/* running the blocking task: its next wait */
 	bool mine = false;	/* counted as searching */
-	byte i, s_idle;
+	byte i, s_idle, s_act, b_sp, b_blk;
 
-loop:
-	take();			/* LIFO slot, own deque, injector */
+loop:	/* next_task */
+	atomic {
+		if
+		:: own[me] > 0 -> own[me]--; tasks--; busy++; got = true
+		:: else -> got = false
+		fi
+	}
 	if
 	:: got -> got = false; goto execute
 	:: else -> skip
 	fi;
+#if NS > 0
+	if
+	:: me >= NW && nactive > blocked ->
+		maybe_retire()	/* excess: a relaxed hint, stale or not */
+	:: skip
+	fi;
+#endif
+	take_injected();
+	if
+	:: got -> got = false; goto execute
+	:: else -> skip
+	fi;
+search:
 	if
 	:: !mine ->
 		atomic {
@@ -218,14 +436,14 @@ loop:
 		}
 	:: else -> skip
 	fi;
+	take_other();		/* steal rounds, or a non-searcher's look */
 	if
-	:: mine ->
-		take();		/* the steal rounds */
+	:: got -> got = false; found_work(); goto execute
+	:: else ->
 		if
-		:: got -> got = false; found_work(); goto execute
-		:: else -> atomic { mine = false; searching-- }
+		:: mine -> atomic { mine = false; searching-- }
+		:: else -> skip
 		fi
-	:: else -> skip
 	fi;
 	/* W2 */
 	poked[me] = false;
@@ -234,7 +452,7 @@ loop:
 #if MUTANT != 1
 	/* W3: the last look, taking nothing while idle. */
 	if
-	:: tasks > 0 -> leave(); goto loop
+	:: tasks > 0 -> leave(); goto search
 	:: else -> skip
 	fi;
 #endif
@@ -253,21 +471,36 @@ loop:
 	:: else -> skip
 	fi;
 	leave();
-	goto loop;
+	goto search;
 
 execute:
-	/* The task may spawn a child onto this worker's deque; its
-	 * notification may be skipped (notify_local's relaxed look). */
+#if BLOCK
+	if
+	:: isb ->
+		/* Waits that sleep: a spare stands in meanwhile. */
+		do
+		:: isb <= NWAIT ->	/* wait number isb */
+			if
+			:: pdone < isb ->
+				block_begin();
+				pdone >= isb;
+				block_end()
+			:: else -> skip
+			fi;
+			isb++
+		:: else -> isb = 0; break
+		od
+	:: else -> skip
+	fi;
+#endif
+	/* The task may spawn a child onto this worker's deque. */
 	if
 	:: spawned < MAXSPAWN ->
-		atomic { tasks++; spawned++ };
-		if
-		:: notify()
-		:: skip
-		fi
+		atomic { own[me]++; tasks++; spawned++ };
+		notify_local()
 	:: skip
 	fi;
-	ran++;
+	atomic { busy--; ran++ };
 	goto loop;
 
 out:
@@ -278,7 +511,7 @@ out:
 proctype Submitter()
 {
 	bool got, claimed, last;
-	byte i, n = 0, s_idle;
+	byte i, n = 0, s_idle, s_act;
 
 	do
 	:: n < K ->
@@ -289,7 +522,13 @@ proctype Submitter()
 			try_terminate();
 			break
 		:: else ->
-			atomic { tasks++; accepted++ };
+			atomic {
+				inj++; tasks++; accepted++;
+				if
+				:: BLOCK && bq == 0 -> bq = 1
+				:: else -> skip
+				fi
+			};
 #if MUTANT == 2
 			if
 			:: notify()
@@ -306,15 +545,26 @@ proctype Submitter()
 	od
 }
 
+/* Completes the blocking task's promise, at any moment. */
+proctype Promiser()
+{
+	do
+	:: pdone < NWAIT -> pdone++
+	:: else -> break
+	od
+}
+
 proctype Shutdown()
 {
-	byte i, s_idle;
+	bool got, claimed, last;
+	byte i, s_idle, s_act;
 
 	shutdown = true;
 	try_terminate();
-	/* WAIT: every worker exits, every accepted task ran. */
-	(exited == NW);
-	assert(ran == accepted + spawned && tasks == 0)
+	/* WAIT: every thread exits (spares too), every accepted task ran. */
+	(exited == NW + started);
+	assert(ran == accepted + spawned && tasks == 0 && busy == 0);
+	assert(blocked == 0 && nactive + NW >= idle)
 }
 
 init
@@ -327,11 +577,20 @@ init
 		:: w < NW -> run Worker(w); w++
 		:: else -> break
 		od;
+		/* PREQ tasks queued at the start: the blocking one first */
+		inj = PREQ; tasks = PREQ; accepted = PREQ;
+		if
+		:: BLOCK && PREQ > 0 -> bq = 1
+		:: else -> skip
+		fi;
 		w = 0;
 		do
 		:: w < NSUB -> run Submitter(); w++
 		:: else -> break
 		od;
+#if BLOCK
+		run Promiser();
+#endif
 		run Shutdown()
 	}
 }

@@ -2,6 +2,9 @@
 # SPDX-License-Identifier: MIT
 # park_verify.sh - checks stress/park.pml with spin: exhaustively on small
 # configurations (no error allowed), then each mutant (an error required).
+# Parking and shutdown: 2 workers, 1 foreign submitter. Spares: 1 primary,
+# 1 spare, a blocking task (two waits, promises completed by a foreign
+# thread) and a plain task queued at the start. About 2 minutes, 2 GB.
 #   park_verify.sh SPIN MODEL WORKDIR
 set -u
 spin=$1 model=$2 dir=$3
@@ -21,13 +24,15 @@ check() {
 		echo "  memory bound reached: the search was not exhaustive"
 		return 255
 	fi
-	grep -E "errors:|states, stored" pan.log | tr -s ' \t' ' ' | sed 's/^/  /'
+	grep -E "^pan:1|errors:|states, stored|elapsed" pan.log |
+		tr -s ' \t' ' ' | sed 's/^/  /'
 	n=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' pan.log)
 	return "${n:-255}"
 }
 
 status=0
-for cfg in "-DNSUB=1 -DMAXSPAWN=0" "-DNSUB=1 -DMAXSPAWN=1"; do
+spares="-DNW=1 -DNS=1 -DNSUB=0 -DPREQ=2 -DBLOCK=1 -DMAXSPAWN=1"
+for cfg in "-DNSUB=1 -DMAXSPAWN=0" "-DNSUB=1 -DMAXSPAWN=1" "$spares"; do
 	echo "park.pml $cfg:"
 	check "$cfg"
 	rc=$?
@@ -36,9 +41,13 @@ for cfg in "-DNSUB=1 -DMAXSPAWN=0" "-DNSUB=1 -DMAXSPAWN=1"; do
 		status=1
 	fi
 done
-for m in 1 2 3 4; do
+for m in 1 2 3 4 5 6 7 8; do
+	case $m in
+	[1-4]) cfg="-DNSUB=1 -DMAXSPAWN=1" ;;
+	*) cfg=$spares ;;
+	esac
 	echo "park.pml mutant $m (must fail):"
-	check "-DMUTANT=$m -DNSUB=1 -DMAXSPAWN=1"
+	check "-DMUTANT=$m $cfg"
 	rc=$?
 	if test $rc -eq 0 || test $rc -eq 255; then
 		echo "verify-park: mutant $m was not caught"
