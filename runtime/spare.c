@@ -103,9 +103,14 @@ int filch__block_begin(bool may_refuse)
 
 	pthread_mutex_lock(&s->lock);
 	unsigned active = filch__load(&s->active, relaxed);
-	unsigned blocked = filch__load(&s->blocked, relaxed) + 1;
+	unsigned blocked = filch__load(&s->blocked, relaxed);
 
-	if (active < blocked) {
+	if (active < blocked + 1) {
+		/* Counted before it can run: a spare that parks at once is
+		 * idle, and termination (park.c, T1) must count it among the
+		 * threads that should be idle, or the idle spare would stand
+		 * for this blocked worker (spin found it: stress/park.pml). */
+		counts_set(s, active + 1, blocked + 1);
 		if (get_spare(ex)) {
 			active++;
 		} else {
@@ -115,9 +120,13 @@ int filch__block_begin(bool may_refuse)
 				rc = -EAGAIN;
 		}
 	}
-	if (rc == 0)
-		counts_set(s, active, blocked);
+	counts_set(s, active, rc ? blocked : blocked + 1);
 	pthread_mutex_unlock(&s->lock);
+	/* Tasks this worker pushed may have skipped their notification (a
+	 * pusher runs its own deque before it sleeps: not this one), and a
+	 * spare that already stands in may be parked: wake one for them. */
+	if (rc == 0 && filch__deque_size_hint(&w->deque) != 0)
+		filch__park_notify(ex);
 	return rc;
 }
 
