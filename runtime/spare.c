@@ -198,6 +198,12 @@ bool filch__spare_maybe_retire(struct filch__worker *w)
 	s->dormant_top = w->index;
 	counts_set(s, active - 1, blocked);
 	pthread_mutex_unlock(&s->lock);
+	/* A spare that goes dormant skips the last look of parking (park.c,
+	 * W3), which a searcher's duty needs: a notifier that saw it
+	 * searching woke nobody for the task it published. The look comes
+	 * after the spare's stop-search RMW (W1), as W3 does; seen: notify. */
+	if (filch__park_work_visible(ex))
+		filch__park_notify(ex);
 	/* A shut-down pool may have waited for this spare alone: the
 	 * terminator's check counts active threads (park.c, T1), and this
 	 * one no longer is. Both sides are seq_cst (the store of active in
