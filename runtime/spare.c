@@ -16,13 +16,28 @@
  * the primaries, unpinned. Counts, all changed under spares.lock:
  *   blocked   workers (primaries or spares) asleep in a wait: +1 by
  *             filch__block_begin, -1 by filch__block_end;
- *   active    spares not dormant: +1 when one is started or woken (by
- *             filch__block_begin, only while active < blocked), -1 when
- *             one retires (only while active > blocked);
+ *   active    spares not dormant: +1 by filch__block_begin, while
+ *             active < blocked, before it wakes or starts the spare (a
+ *             spare counts before it can park: termination counts it),
+ *             undone if none could be had; -1 when one retires (only while
+ *             active > blocked);
  *   started   spare threads started (they live until termination).
  * So once every sleeper has a spare, active == blocked, and at most
  * nworkers threads run tasks at once, give or take the spares that still
  * finish a task after their worker woke up (excess: active > blocked).
+ *
+ * Keeping work visible (park.c's protocol assumes that a worker runs its
+ * own deque before it sleeps, and that a searcher re-looks after it stops):
+ *  - a worker about to sleep in a wait with tasks on its deque notifies:
+ *    its pushes may have skipped the notification, and a spare that stands
+ *    in already may be parked;
+ *  - a spare retires instead of parking, at the top of its loop or after a
+ *    search, so after retiring it looks for work and notifies if it sees
+ *    some (parking's last look, W3);
+ *  - filch__block_end that leaves excess kicks a parked spare (an event
+ *    count increment without a claim: the spare leaves its park as one
+ *    that saw work does), so that it goes dormant instead of sleeping on
+ *    as an active spare.
  *
  * A spare's dormant word (struct filch__worker.dormant):
  *   0  the spare runs (or parks, as any worker);
