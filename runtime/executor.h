@@ -57,6 +57,7 @@ struct filch__worker {
 	int cpu;	   /* pinned to it (cpuset.c), or -1 */
 	pthread_t thread;
 	unsigned next_dormant; /* spare.c's dormant stack, under spare_lock */
+	bool kicked;	       /* spare.c: kicked out of its park, under lock */
 
 	/* Sleep line (park.c, spare.c). */
 	alignas(FILCH_CACHELINE) struct ck_ec32 ec;

@@ -156,9 +156,14 @@ static void kick_parked_spare(filch_executor *ex)
 	for (unsigned i = ex->nworkers; i < ex->nworkers + s->started; i++) {
 		struct filch__worker *w = &ex->workers[i];
 
-		/* Relaxed: a hint; a spare that parks later checks for excess
-		 * itself before it parks (worker.c). */
-		if (filch__load(&w->sleep, relaxed) == FILCH__SLEEP_SLEEPING) {
+		/* Relaxed: the lock orders a parking spare's SLEEPING before
+		 * this look, or its own check of the counts after this
+		 * section (filch__spare_surplus). One kicked and not yet
+		 * awake still reads SLEEPING: kicked keeps the next kick
+		 * for another. */
+		if (!w->kicked &&
+		    filch__load(&w->sleep, relaxed) == FILCH__SLEEP_SLEEPING) {
+			w->kicked = true;
 			filch__park_kick(w);
 			return;
 		}
@@ -191,6 +196,24 @@ bool filch__spare_should_retire(const struct filch__worker *w)
 	       filch__load(&w->ex->spares.excess, relaxed);
 }
 
+bool filch__spare_surplus(struct filch__worker *w)
+{
+	if (w->index < w->ex->nworkers)
+		return false;
+	struct filch__spares *s = &w->ex->spares;
+
+	/* Under lock, after w stored SLEEPING: either filch__block_end's
+	 * critical section comes first and we see the excess it left, or it
+	 * comes after ours, and the lock orders our SLEEPING before its look
+	 * for a parked spare to kick. */
+	pthread_mutex_lock(&s->lock);
+	bool surplus = filch__load(&s->active, relaxed) >
+		       filch__load(&s->blocked, relaxed);
+	w->kicked = false; /* parking anew: kickable again */
+	pthread_mutex_unlock(&s->lock);
+	return surplus;
+}
+
 bool filch__spare_maybe_retire(struct filch__worker *w)
 {
 	filch_executor *ex = w->ex;
@@ -209,6 +232,7 @@ bool filch__spare_maybe_retire(struct filch__worker *w)
 		return false;
 	}
 	filch__store(&w->dormant, 1, relaxed); /* read under lock, or below */
+	w->kicked = false;
 	w->next_dormant = s->dormant_top;
 	s->dormant_top = w->index;
 	counts_set(s, active - 1, blocked);

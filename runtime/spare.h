@@ -46,6 +46,11 @@ void filch__spares_destroy(struct filch__spares *s);
  */
 bool filch__spare_maybe_retire(struct filch__worker *w);
 
+/* Whether w is a spare and more spares stand in than workers are blocked:
+ * asked (under the lock) by a spare about to park, after it stored
+ * SLEEPING, so that a kick from filch__block_end cannot miss it. */
+bool filch__spare_surplus(struct filch__worker *w);
+
 /* Whether w is a spare that should try to retire (a relaxed look). */
 bool filch__spare_should_retire(const struct filch__worker *w);
 

@@ -129,8 +129,9 @@ static void park(struct filch__worker *w)
 	filch_executor *ex = w->ex;
 	uint32_t v = filch__park_prepare(w);
 
-	/* W3: look, take nothing while idle (try_terminate relies on it). */
-	if (filch__park_work_visible(ex)) {
+	/* W3: look, take nothing while idle (try_terminate relies on it). A
+	 * spare no longer needed leaves too, to go dormant (spare.c). */
+	if (filch__park_work_visible(ex) || filch__spare_surplus(w)) {
 		w->searching = filch__park_leave(w);
 		return;
 	}
