@@ -19,11 +19,39 @@
  * runs it waits for a promise that a foreign thread (Promiser) completes
  * at any moment. While it sleeps in the wait, filch__block_begin stands in
  * a spare (NS at most: woken from the dormant stack, or started), and
- * filch__block_end counts it back; a spare between tasks with an empty
- * deque retires while more spares stand in than workers are blocked
- * (filch__spare_maybe_retire): dormant, then try_terminate, then a sleep
- * on its event count until popped or TERMINATED. Termination counts
- * NW + active threads (T1).
+ * filch__block_end counts it back. block_begin counts the spare active
+ * before it wakes or starts it, then, with tasks on the caller's deque,
+ * notifies (its pushes may have skipped the notification: one primary);
+ * block_end, leaving excess (active > blocked), kicks the first spare
+ * whose sleep word reads SLEEPING (an event count increment without a
+ * claim: the spare leaves its park as W3 does, CAS SLEEPING -> AWAKE
+ * succeeding). A spare retires while more spares stand in than workers
+ * are blocked (filch__spare_maybe_retire), checked at next_task's two
+ * places: after its own deque came up empty (before the injector), and
+ * in the search loop instead of parking (after its stop-search W1, when
+ * it searched). Retiring: dormant; then a look for work, and a notify if
+ * it sees some (the W3 it skips); then try_terminate; then a sleep on its
+ * event count until popped or TERMINATED. Termination counts NW + active
+ * threads (T1).
+ *
+ * CHILDP: the blocking task pushes a child onto its worker's deque, with
+ * no notification (one primary), before its last wait, and that child
+ * completes the last promise (so PREQ 1, NSUB 0, MAXSPAWN 0).
+ * QUIET: the shutdown comes only once nothing else can move (timeout),
+ * and the excess hint is read exactly (EXACT). At that point every kick
+ * must have had its effect: a spare that block_end kicked (kickdue) has
+ * since decided under the lock whether it retires, unless a block_begin
+ * came in between. TIDY (QUIET) asserts more: at rest, no excess spare
+ * stands in (active <= blocked). It does not hold for spare.c today: a
+ * spare reads the excess hint (false) at its second retire point, the
+ * worker's block_end stores the excess and reads the spare's sleep word
+ * (AWAKE: no kick), then the spare stores SLEEPING and parks, active and
+ * idle, until work or termination comes (tidiness only: it is claimable
+ * and T1 counts it). FIXKICK, a candidate fix, re-reads the hint after
+ * W2 (a Dekker pair with block_end: in C, the excess store and the
+ * sleep-word load seq_cst, or fences); TIDY then holds:
+ *   spin -DNW=1 -DNS=1 -DNSUB=0 -DPREQ=1 -DBLOCK=1 -DMAXSPAWN=0 \
+ *        -DQUIET=1 -DTIDY=1 [-DFIXKICK=1] -a park.pml
  *
  * Each statement is one atomic step (sequential consistency): the C code
  * makes every step of the protocol a seq_cst RMW of park_state, or orders
@@ -54,9 +82,21 @@
  *           word: the spare may consume the kick, see itself still
  *           dormant, and sleep for good.
  * MUTANT 8: block_begin counts the spare active (counts_set) only after
- *           waking or starting it, as spare.c does: the spare may park,
- *           and T1 see every thread idle (the blocked worker uncounted
- *           as a thread that may hold a task) and terminate.
+ *           waking or starting it (spare.c before b40c67a): the spare may
+ *           park, and T1 see every thread idle (the blocked worker
+ *           uncounted as a thread that may hold a task) and terminate.
+ * MUTANT 9: a retiring spare does not look for work after going dormant
+ *           (the bug fixed in 60f5838): a submitter's notify saw the
+ *           spare searching and woke nobody; the spare stopped searching
+ *           and retired; the task stays queued with every thread asleep.
+ * MUTANT 10: block_begin does not notify for its own deque: the child
+ *           pushed without a notification stays there while the parked
+ *           excess spare (which block_begin does not wake: it counts as
+ *           standing in) sleeps on (CHILDP).
+ * MUTANT 11: block_end does not kick the parked spare. Progress does not
+ *           depend on it (the spare is idle and claimable, and T1 counts
+ *           it): caught only by QUIET's check that a kicked spare
+ *           eventually decides whether it retires.
  */
 #ifndef NW
 #define NW 2
@@ -81,6 +121,21 @@
 #endif
 #ifndef PREQ
 #define PREQ 0		/* tasks in the injector at the start */
+#endif
+#ifndef CHILDP
+#define CHILDP 0	/* the last promise is completed by a child (below) */
+#endif
+#ifndef QUIET
+#define QUIET 0		/* shut down only once nothing can move (below) */
+#endif
+#ifndef TIDY
+#define TIDY 0		/* QUIET: no excess spare at rest (below) */
+#endif
+#ifndef EXACT
+#define EXACT QUIET	/* the excess hint read exactly (below) */
+#endif
+#ifndef FIXKICK
+#define FIXKICK 0	/* a candidate fix for TIDY (below) */
 #endif
 #ifndef MUTANT
 #define MUTANT 0
@@ -128,6 +183,12 @@ byte dtop = 0;
  * is the first submission), 2 taken. */
 byte bq = 0;
 byte pdone = 0;		/* its promises completed (one per wait) */
+#if QUIET
+/* Set by a block_end that kicks parked spare i (or, MUTANT 11, would);
+ * cleared when spare i decides under the lock whether it retires, or by
+ * a block_begin (which may end the excess). */
+bool kickdue[NT];
+#endif
 
 /* N1..N4 of park.c. */
 inline notify()
@@ -282,7 +343,10 @@ inline take_injected()
 		fi
 	}
 	if
-	:: batch -> batch = false; notify_local()
+	:: batch ->
+		batch = false;
+		notify_local();
+		got = true	/* notify's N1 result reuses got */
 	:: else -> skip
 	fi
 }
@@ -319,7 +383,12 @@ inline take_other()
 inline maybe_retire()
 {
 	poked[me] = false;	/* v = kick value, before the lock */
-	atomic { !mtx -> mtx = true };
+	atomic {
+		!mtx -> mtx = true;
+#if QUIET
+		kickdue[me] = false
+#endif
+	};
 	if
 	:: nactive <= blocked -> atomic { mtx = false }
 	:: else ->
@@ -329,6 +398,14 @@ inline maybe_retire()
 			nactive--;
 			mtx = false
 		};
+#if MUTANT != 9
+		/* The look that parking's W3 would make (after W1, when the
+		 * spare searched): seen, notify. */
+		if
+		:: tasks > 0 -> notify()
+		:: else -> skip
+		fi;
+#endif
 #if MUTANT != 5
 		try_terminate();
 #endif
@@ -344,14 +421,40 @@ inline maybe_retire()
 		od
 	fi
 }
+
+/* A spare's retirement check (filch__spare_should_retire, then
+ * filch__spare_maybe_retire), at next_task's two places: after its own
+ * deque came up empty, and in the search loop instead of parking. The
+ * excess hint is relaxed: stale or not, but exact with QUIET (a kicked
+ * spare reads it after the kick, which follows its store). */
+inline retire_point()
+{
+	if
+	:: me >= NW && nactive > blocked -> maybe_retire()
+#if EXACT
+	:: else -> skip
+#else
+	:: skip
+#endif
+	fi
+}
 #endif
 
 /* filch__block_begin: a spare for one more sleeper, woken or started.
- * The counts are stored before the spare runs (see MUTANT 8). */
+ * The counts are stored before the spare runs (see MUTANT 8). Then, with
+ * tasks on this worker's deque (pushes that may have skipped their
+ * notification), a notification (see MUTANT 10). */
 inline block_begin()
 {
 	atomic {
 		!mtx -> mtx = true;
+#if QUIET
+		i = 0;
+		do
+		:: i < NT -> kickdue[i] = false; i++
+		:: else -> i = 0; break
+		od;
+#endif
 		b_blk = blocked + 1;
 		if
 		:: nactive < b_blk && dtop > 0 -> b_sp = 1	/* wake one */
@@ -381,18 +484,54 @@ inline block_begin()
 	:: else -> skip
 	fi;
 #if MUTANT == 8
-	/* counts_set after the spare was woken or started, as spare.c did */
+	/* counts_set after the spare was woken or started (before b40c67a) */
 	if
 	:: b_sp != 0 -> nactive++
 	:: else -> skip
 	fi;
 #endif
-	atomic { mtx = false; b_sp = 0; b_blk = 0; i = 0 }
+	atomic { mtx = false; b_sp = 0; b_blk = 0; i = 0 };
+#if MUTANT != 10
+	if
+	:: own[me] > 0 -> notify()
+	:: else -> skip
+	fi
+#endif
 }
 
+/* filch__block_end: with excess left, kick the first spare whose sleep
+ * word reads SLEEPING (kick_parked_spare): an event count increment
+ * without a claim, under the lock (see MUTANT 11). */
 inline block_end()
 {
-	atomic { !mtx -> blocked-- }
+	atomic {
+		!mtx -> mtx = true;
+		blocked--;
+		b_sp = 0;
+		if
+		:: nactive > blocked ->
+			i = NW;
+			do
+			:: i < NW + started && sleepw[i] == SLEEPING -> b_sp = 1; break
+			:: i < NW + started && sleepw[i] != SLEEPING -> i++
+			:: else -> break
+			od
+		:: else -> skip
+		fi
+	};
+	if
+	:: b_sp != 0 ->
+		atomic {
+#if QUIET
+			kickdue[i] = true;
+#endif
+#if MUTANT != 11
+			poked[i] = true;	/* the kick */
+#endif
+			mtx = false; b_sp = 0; i = 0
+		}
+	:: else -> atomic { mtx = false; i = 0 }
+	fi
 }
 
 proctype Worker(byte me)
@@ -414,11 +553,7 @@ loop:	/* next_task */
 	:: else -> skip
 	fi;
 #if NS > 0
-	if
-	:: me >= NW && nactive > blocked ->
-		maybe_retire()	/* excess: a relaxed hint, stale or not */
-	:: skip
-	fi;
+	retire_point();		/* before the injector */
 #endif
 	take_injected();
 	if
@@ -445,6 +580,11 @@ search:
 		:: else -> skip
 		fi
 	fi;
+#if NS > 0
+	/* Instead of parking (after W1, when it searched); popped from the
+	 * dormant stack, the spare parks (next_task's park(w)). */
+	retire_point();
+#endif
 	/* W2 */
 	poked[me] = false;
 	sleepw[me] = SLEEPING;
@@ -453,6 +593,15 @@ search:
 	/* W3: the last look, taking nothing while idle. */
 	if
 	:: tasks > 0 -> leave(); goto search
+	:: else -> skip
+	fi;
+#endif
+#if FIXKICK && NS > 0
+	/* Candidate fix for TIDY: the excess hint read again after W2 (a
+	 * Dekker pair with block_end's store of excess and its read of the
+	 * sleep word): excess seen, leave as W3 does, and retire. */
+	if
+	:: me >= NW && nactive > blocked -> leave(); goto search
 	:: else -> skip
 	fi;
 #endif
@@ -480,6 +629,14 @@ execute:
 		/* Waits that sleep: a spare stands in meanwhile. */
 		do
 		:: isb <= NWAIT ->	/* wait number isb */
+#if CHILDP
+			/* The child that completes the last promise, pushed
+			 * without a notification (one primary). */
+			if
+			:: isb == NWAIT -> atomic { own[me]++; tasks++; spawned++ }
+			:: else -> skip
+			fi;
+#endif
 			if
 			:: pdone < isb ->
 				block_begin();
@@ -490,7 +647,11 @@ execute:
 			isb++
 		:: else -> isb = 0; break
 		od
+#if CHILDP
+	:: else -> pdone = NWAIT	/* the child: the last promise */
+#else
 	:: else -> skip
+#endif
 	fi;
 #endif
 	/* The task may spawn a child onto this worker's deque. */
@@ -549,7 +710,7 @@ proctype Submitter()
 proctype Promiser()
 {
 	do
-	:: pdone < NWAIT -> pdone++
+	:: pdone < NWAIT - CHILDP -> pdone++
 	:: else -> break
 	od
 }
@@ -559,6 +720,18 @@ proctype Shutdown()
 	bool got, claimed, last;
 	byte i, s_idle, s_act;
 
+#if QUIET
+	/* At rest first: the kick's guarantee (see MUTANT 11). */
+	timeout;
+	i = NW;
+	do
+	:: i < NT -> assert(!kickdue[i]); i++
+	:: else -> i = 0; break
+	od;
+#if TIDY
+	assert(nactive <= blocked);
+#endif
+#endif
 	shutdown = true;
 	try_terminate();
 	/* WAIT: every thread exits (spares too), every accepted task ran. */

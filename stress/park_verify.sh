@@ -4,7 +4,9 @@
 # configurations (no error allowed), then each mutant (an error required).
 # Parking and shutdown: 2 workers, 1 foreign submitter. Spares: 1 primary,
 # 1 spare, a blocking task (two waits, promises completed by a foreign
-# thread) and a plain task queued at the start. About 2 minutes, 2 GB.
+# thread) and a plain task queued at the start; with a foreign submitter
+# (shut down at rest: QUIET); with a child that completes the last
+# promise (CHILDP); 2 primaries and a spare (QUIET). About 3 minutes, 2 GB.
 #   park_verify.sh SPIN MODEL WORKDIR
 set -u
 spin=$1 model=$2 dir=$3
@@ -32,7 +34,11 @@ check() {
 
 status=0
 spares="-DNW=1 -DNS=1 -DNSUB=0 -DPREQ=2 -DBLOCK=1 -DMAXSPAWN=1"
-for cfg in "-DNSUB=1 -DMAXSPAWN=0" "-DNSUB=1 -DMAXSPAWN=1" "$spares"; do
+subspare="-DNW=1 -DNS=1 -DNSUB=1 -DPREQ=1 -DBLOCK=1 -DMAXSPAWN=1 -DQUIET=1"
+child="-DNW=1 -DNS=1 -DNSUB=0 -DPREQ=1 -DBLOCK=1 -DMAXSPAWN=0 -DCHILDP=1"
+twospare="-DNW=2 -DNS=1 -DNSUB=0 -DPREQ=2 -DBLOCK=1 -DMAXSPAWN=1 -DQUIET=1"
+for cfg in "-DNSUB=1 -DMAXSPAWN=0" "-DNSUB=1 -DMAXSPAWN=1" "$spares" \
+	"$subspare" "$child" "$twospare"; do
 	echo "park.pml $cfg:"
 	check "$cfg"
 	rc=$?
@@ -41,10 +47,12 @@ for cfg in "-DNSUB=1 -DMAXSPAWN=0" "-DNSUB=1 -DMAXSPAWN=1" "$spares"; do
 		status=1
 	fi
 done
-for m in 1 2 3 4 5 6 7 8; do
+for m in 1 2 3 4 5 6 7 8 9 10 11; do
 	case $m in
 	[1-4]) cfg="-DNSUB=1 -DMAXSPAWN=1" ;;
-	*) cfg=$spares ;;
+	[5-8]) cfg=$spares ;;
+	9|11) cfg=$subspare ;;
+	10) cfg=$child ;;
 	esac
 	echo "park.pml mutant $m (must fail):"
 	check "-DMUTANT=$m $cfg"
