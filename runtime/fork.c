@@ -54,6 +54,8 @@ struct reader {
  * readers, the threads registered through filch__fork_rcu_register. */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static CDS_LIST_HEAD(readers);
+static_assert(offsetof(struct reader, link) == 0, "link opens the record");
+
 static _Thread_local struct reader self;
 
 void filch__fork_rcu_register(void)
@@ -81,9 +83,14 @@ void filch__fork_rcu_unregister(void)
  * user of it, the call_rcu thread's grace periods, is paused. */
 static void prune_readers(void)
 {
-	struct reader *r, *next;
+	struct cds_list_head *pos, *next;
 
-	cds_list_for_each_entry_safe(r, next, &readers, link) {
+	/* By hand rather than cds_list_for_each_entry_safe, whose cast from
+	 * char * clang's -Wcast-align rejects; link opens struct reader. */
+	for (pos = readers.next; pos != &readers; pos = next) {
+		struct reader *r = (struct reader *)(void *)pos;
+
+		next = pos->next;
 		if (r == &self)
 			continue;
 		cds_list_del(r->urcu_node);
