@@ -23,9 +23,18 @@
  * before it wakes or starts it, then, with tasks on the caller's deque,
  * notifies (its pushes may have skipped the notification: one primary);
  * block_end, leaving excess (active > blocked), kicks the first spare
- * whose sleep word reads SLEEPING (an event count increment without a
- * claim: the spare leaves its park as W3 does, CAS SLEEPING -> AWAKE
- * succeeding). A spare retires while more spares stand in than workers
+ * whose sleep word reads SLEEPING and that it has not kicked yet (an
+ * event count increment without a claim: the spare leaves its park as W3
+ * does, CAS SLEEPING -> AWAKE succeeding), and marks it kicked (see
+ * MUTANT 13); a spare's kicked flag is cleared when it retires, and set
+ * to what it finds when it checks for surplus again (see MUTANT 14),
+ * under the lock. A parking spare, after W2 (SLEEPING
+ * stored, idle counted) and W3's look for work, checks under the lock
+ * whether spares stand in to excess (filch__spare_surplus), and leaves as
+ * W3 does if so: the lock orders that check against block_end's store of
+ * the counts and its look for a SLEEPING spare, so either the spare sees
+ * the excess or block_end sees it SLEEPING (see MUTANT 12). A spare
+ * retires while more spares stand in than workers
  * are blocked (filch__spare_maybe_retire), checked at next_task's two
  * places: after its own deque came up empty (before the injector), and
  * in the search loop instead of parking (after its stop-search W1, when
@@ -34,6 +43,11 @@
  * event count until popped or TERMINATED. Termination counts NW + active
  * threads (T1).
  *
+ * HOLD: the first HOLD primaries start with a blocking task of their own
+ * in hand (taken before the model starts), each waiting NWAIT times for
+ * its own promises (the Promiser completes any of them at any moment):
+ * two workers blocked at once, and two block_ends that each kick a spare.
+ *
  * CHILDP: the blocking task pushes a child onto its worker's deque, with
  * no notification (one primary), before its last wait, and that child
  * completes the last promise (so PREQ 1, NSUB 0, MAXSPAWN 0).
@@ -41,17 +55,11 @@
  * and the excess hint is read exactly (EXACT). At that point every kick
  * must have had its effect: a spare that block_end kicked (kickdue) has
  * since decided under the lock whether it retires, unless a block_begin
- * came in between. TIDY (QUIET) asserts more: at rest, no excess spare
- * stands in (active <= blocked). It does not hold for spare.c today: a
- * spare reads the excess hint (false) at its second retire point, the
- * worker's block_end stores the excess and reads the spare's sleep word
- * (AWAKE: no kick), then the spare stores SLEEPING and parks, active and
- * idle, until work or termination comes (tidiness only: it is claimable
- * and T1 counts it). FIXKICK, a candidate fix, re-reads the hint after
- * W2 (a Dekker pair with block_end: in C, the excess store and the
- * sleep-word load seq_cst, or fences); TIDY then holds:
- *   spin -DNW=1 -DNS=1 -DNSUB=0 -DPREQ=1 -DBLOCK=1 -DMAXSPAWN=0 \
- *        -DQUIET=1 -DTIDY=1 [-DFIXKICK=1] -a park.pml
+ * came in between, or the spare checked for surplus under the lock since.
+ * TIDY (QUIET, on by default there) asserts more: at rest, no excess
+ * spare stands in (active <= blocked). A violation is tidiness only (an
+ * excess spare parked is claimable, and T1 counts it), which is what
+ * MUTANTS 12 and 13 break.
  *
  * Each statement is one atomic step (sequential consistency): the C code
  * makes every step of the protocol a seq_cst RMW of park_state, or orders
@@ -97,6 +105,23 @@
  *           depend on it (the spare is idle and claimable, and T1 counts
  *           it): caught only by QUIET's check that a kicked spare
  *           eventually decides whether it retires.
+ * MUTANT 12: a parking spare does not check for surplus after W2 (spare.c
+ *           before f86278a): it read the excess hint (false) at its retire
+ *           point, block_end stored the excess and read its sleep word
+ *           (AWAKE: no kick), then it stored SLEEPING and parks for good as
+ *           an excess spare (TIDY, QUIET).
+ * MUTANT 13: block_end kicks a spare whether or not it kicked it already
+ *           (no kicked flag, spare.c before f86278a): a kicked spare reads
+ *           SLEEPING until it wakes, so two block_ends kick the same one
+ *           and another stays parked as an excess spare (TIDY, QUIET;
+ *           needs two workers blocked at once: HOLD 2, NS 2).
+ * MUTANT 14: a parking spare's surplus check clears its kicked flag even
+ *           when it finds surplus (spare.c at f86278a: filch__spare_surplus
+ *           clears kicked whatever it returns): the spare leaves and will
+ *           retire, but reads SLEEPING until its leave, so a second
+ *           block_end kicks it again, not the other spare parked, which
+ *           stays as an excess spare (TIDY, QUIET, HOLD 2, NS 2). The
+ *           model keeps the flag set when the check finds surplus.
  */
 #ifndef NW
 #define NW 2
@@ -128,20 +153,21 @@
 #ifndef QUIET
 #define QUIET 0		/* shut down only once nothing can move (below) */
 #endif
+#ifndef HOLD
+#define HOLD 0		/* primaries holding a blocking task at the start */
+#endif
 #ifndef TIDY
-#define TIDY 0		/* QUIET: no excess spare at rest (below) */
+#define TIDY QUIET	/* QUIET: no excess spare at rest (below) */
 #endif
 #ifndef EXACT
 #define EXACT QUIET	/* the excess hint read exactly (below) */
-#endif
-#ifndef FIXKICK
-#define FIXKICK 0	/* a candidate fix for TIDY (below) */
 #endif
 #ifndef MUTANT
 #define MUTANT 0
 #endif
 
 #define NT (NW + NS)		/* worker slots */
+#define NB (BLOCK + HOLD)	/* blocking tasks: the queued one first */
 #define MAXP (NT + NSUB + 4)	/* process ids */
 
 #define AWAKE 0
@@ -177,16 +203,20 @@ byte nactive = 0;	/* spares standing in, not dormant (spare.c: active) */
 byte blocked = 0;	/* workers asleep in a wait */
 byte started = 0;	/* spare threads started */
 bool dormant[NT];	/* each spare's dormant word */
+bool kicked[NT];	/* kicked by a block_end, not yet re-checked */
 byte dstack[NS + 1];	/* the dormant stack, dtop entries */
 byte dtop = 0;
-/* The blocking task: 0 not submitted, 1 queued (the injector's head: it
- * is the first submission), 2 taken. */
+/* The queued blocking task (BLOCK): 0 not submitted, 1 queued (the
+ * injector's head: it is the first submission), 2 taken. */
 byte bq = 0;
-byte pdone = 0;		/* its promises completed (one per wait) */
+/* Each blocking task's promises completed (one per wait): the queued one
+ * first, then those held from the start (HOLD); three at most. */
+byte pdone[3];
 #if QUIET
 /* Set by a block_end that kicks parked spare i (or, MUTANT 11, would);
- * cleared when spare i decides under the lock whether it retires, or by
- * a block_begin (which may end the excess). */
+ * cleared when spare i decides under the lock whether it retires or
+ * parks (filch__spare_surplus), or by a block_begin (which may end the
+ * excess). */
 bool kickdue[NT];
 #endif
 
@@ -334,7 +364,7 @@ inline take_injected()
 		if
 		:: inj > 0 ->
 			if
-			:: bq == 1 -> bq = 2; isb = 1
+			:: bq == 1 -> bq = 2; isb = 1; bt = 0
 			:: else -> skip
 			fi;
 			inj--; tasks--; busy++; got = true;
@@ -394,6 +424,7 @@ inline maybe_retire()
 	:: else ->
 		atomic {
 			dormant[me] = true;
+			kicked[me] = false;
 			dstack[dtop] = me; dtop++;
 			nactive--;
 			mtx = false
@@ -500,8 +531,9 @@ inline block_begin()
 }
 
 /* filch__block_end: with excess left, kick the first spare whose sleep
- * word reads SLEEPING (kick_parked_spare): an event count increment
- * without a claim, under the lock (see MUTANT 11). */
+ * word reads SLEEPING and that is not marked kicked (kick_parked_spare):
+ * an event count increment without a claim, under the lock (see MUTANT
+ * 11), and the mark (see MUTANT 13). */
 inline block_end()
 {
 	atomic {
@@ -512,8 +544,10 @@ inline block_end()
 		:: nactive > blocked ->
 			i = NW;
 			do
-			:: i < NW + started && sleepw[i] == SLEEPING -> b_sp = 1; break
-			:: i < NW + started && sleepw[i] != SLEEPING -> i++
+			:: i < NW + started && !kicked[i] &&
+			   sleepw[i] == SLEEPING -> b_sp = 1; break
+			:: i < NW + started && (kicked[i] ||
+			   sleepw[i] != SLEEPING) -> i++
 			:: else -> break
 			od
 		:: else -> skip
@@ -524,6 +558,9 @@ inline block_end()
 		atomic {
 #if QUIET
 			kickdue[i] = true;
+#endif
+#if MUTANT != 13
+			kicked[i] = true;
 #endif
 #if MUTANT != 11
 			poked[i] = true;	/* the kick */
@@ -537,10 +574,18 @@ inline block_end()
 proctype Worker(byte me)
 {
 	bool got, claimed, last, batch;
-	byte isb = 0;		/* running the blocking task: its next wait */
+	byte isb = 0;		/* running a blocking task: its next wait */
+	byte bt = 0;		/* which blocking task (pdone's index) */
 	bool mine = false;	/* counted as searching */
 	byte i, s_idle, s_act, b_sp, b_blk;
 
+#if HOLD
+	/* A blocking task in hand from the start (HOLD). */
+	if
+	:: me < HOLD -> isb = 1; bt = BLOCK + me; goto execute
+	:: else -> skip
+	fi;
+#endif
 loop:	/* next_task */
 	atomic {
 		if
@@ -596,12 +641,29 @@ search:
 	:: else -> skip
 	fi;
 #endif
-#if FIXKICK && NS > 0
-	/* Candidate fix for TIDY: the excess hint read again after W2 (a
-	 * Dekker pair with block_end's store of excess and its read of the
-	 * sleep word): excess seen, leave as W3 does, and retire. */
+#if NS > 0 && MUTANT != 12
+	/* W3 for a spare, after the look: filch__spare_surplus, under the
+	 * lock (as block_end's store of the counts and its look for a
+	 * SLEEPING spare): excess seen, leave as W3 does, and retire,
+	 * marked kicked (no block_end kicks it again: see MUTANT 14);
+	 * none, park, kickable again. */
 	if
-	:: me >= NW && nactive > blocked -> leave(); goto search
+	:: me >= NW ->
+		atomic {
+			!mtx -> last = (nactive > blocked);
+#if MUTANT == 14
+			kicked[me] = false;
+#else
+			kicked[me] = last;
+#endif
+#if QUIET
+			kickdue[me] = false;
+#endif
+		};
+		if
+		:: last -> last = false; leave(); goto search
+		:: else -> skip
+		fi
 	:: else -> skip
 	fi;
 #endif
@@ -623,7 +685,7 @@ search:
 	goto search;
 
 execute:
-#if BLOCK
+#if NB
 	if
 	:: isb ->
 		/* Waits that sleep: a spare stands in meanwhile. */
@@ -638,17 +700,17 @@ execute:
 			fi;
 #endif
 			if
-			:: pdone < isb ->
+			:: pdone[bt] < isb ->
 				block_begin();
-				pdone >= isb;
+				pdone[bt] >= isb;
 				block_end()
 			:: else -> skip
 			fi;
 			isb++
-		:: else -> isb = 0; break
+		:: else -> isb = 0; bt = 0; break
 		od
 #if CHILDP
-	:: else -> pdone = NWAIT	/* the child: the last promise */
+	:: else -> pdone[0] = NWAIT	/* the child: the last promise */
 #else
 	:: else -> skip
 #endif
@@ -706,11 +768,14 @@ proctype Submitter()
 	od
 }
 
-/* Completes the blocking task's promise, at any moment. */
+/* Completes the blocking tasks' promises, each at any moment (in order
+ * for each task; with CHILDP, the queued one's last is the child's). */
 proctype Promiser()
 {
 	do
-	:: pdone < NWAIT - CHILDP -> pdone++
+	:: NB > 0 && pdone[0] < NWAIT - CHILDP -> pdone[0]++
+	:: NB > 1 && pdone[1] < NWAIT -> pdone[1]++
+	:: NB > 2 && pdone[2] < NWAIT -> pdone[2]++
 	:: else -> break
 	od
 }
@@ -761,7 +826,9 @@ init
 		:: w < NSUB -> run Submitter(); w++
 		:: else -> break
 		od;
-#if BLOCK
+		/* HOLD: tasks taken before the start */
+		accepted = accepted + HOLD; busy = HOLD;
+#if NB
 		run Promiser();
 #endif
 		run Shutdown()
