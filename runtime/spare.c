@@ -209,7 +209,9 @@ bool filch__spare_surplus(struct filch__worker *w)
 	pthread_mutex_lock(&s->lock);
 	bool surplus = filch__load(&s->active, relaxed) >
 		       filch__load(&s->blocked, relaxed);
-	w->kicked = false; /* parking anew: kickable again */
+	/* Parking anew: kickable again; leaving to retire: still kicked, or
+	 * a second waker could kick it again instead of another. */
+	w->kicked = surplus;
 	pthread_mutex_unlock(&s->lock);
 	return surplus;
 }
