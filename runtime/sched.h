@@ -51,7 +51,9 @@ struct filch__free_block {
 	struct filch__free_block *next;
 };
 /* A chunk's header, in its first block. owner and slab are written before
- * any of its blocks is handed out and never change; only owner is read
+ * any of its blocks is handed out, and change only when a slab adopts the
+ * chunk from task.c's process-wide cache of empty chunks (none of its
+ * blocks out, handed over under the cache's lock); only owner is read
  * here. */
 struct filch__chunk {
 	/* The slab whose thread frees here inline: the slab for a pinned
@@ -61,9 +63,11 @@ struct filch__chunk {
 	struct filch__slab *slab; /* the slab it belongs to */
 	struct filch__chunk_link {
 		struct filch__chunk_link *prev, *next;
-	} link; /* the slab's list of pinned, surplus or empty chunks */
+	} link; /* the slab's list of pinned, surplus or empty chunks, or
+		 * the cache */
 	/* Surplus chunks only, owner thread only: the chunk's own free
-	 * list, its length, and when it last became all free (ns). */
+	 * list, its length, and when it last became all free (ns); in the
+	 * cache, emptied is when it came in. */
 	struct filch__free_block *free;
 	unsigned nfree;
 	int64_t emptied;
@@ -74,6 +78,11 @@ extern FILCH__BLOCK_TLS struct filch__free_block *filch__my_free;
 
 void *filch__block_alloc_slow(void);	  /* NULL on allocation failure */
 void filch__block_free_slow(void *block); /* block may be NULL */
+
+/* The lock of task.c's process-wide chunk cache, a leaf lock: fork.c holds
+ * it across fork(), taken after its other locks. */
+void filch__chunk_cache_lock(void);
+void filch__chunk_cache_unlock(void);
 
 /* NULL on allocation failure. */
 static inline void *filch__block_alloc(void)

@@ -57,8 +57,34 @@
  * every CHECK_EVERY-th slow call (a free into a surplus chunk, a remote
  * block filed, a refill of the private list); filch_release_memory trims
  * at once. A thread that goes quiet keeps its empty chunks until its next
- * slow path or filch_release_memory, or until it exits (slab_orphan
- * unmaps them all).
+ * slow path or filch_release_memory, or until it exits (slab_orphan hands
+ * them all to the chunk cache).
+ *
+ * The chunk cache (process-wide). Chunks that no slab will use again go to
+ * one list under cache_lock instead of munmap: the empty chunks of an
+ * exiting thread (slab_orphan), and all chunks of a slab when it is freed
+ * (slab_free: every block of them is free then). A slab that needs a chunk
+ * takes the newest cached one before it maps one (chunk_new), re-sets its
+ * header (owner, slab, free list), and carves it from the start: its pages
+ * are resident already, so a new thread bursting where an exited one did
+ * takes no page faults (filch-bench submit2: two new submitter threads per
+ * round, 500k futures each; chunks from malloc had this for free, from
+ * glibc's arenas). The cache decays as the empty lists do: a chunk that has
+ * sat in it DECAY_NS (stamped on entry, so the list is newest first) is
+ * unmapped, checked whenever a thread touches the cache (put, take), on a
+ * slab's every CHECK_EVERY-th slow call while the cache is not empty, and
+ * filch_release_memory empties it. Beyond CACHE_CHUNKS (256 MiB) a chunk
+ * is unmapped at once. Why 256 MiB: the cache holds only memory that was
+ * resident a moment before (an exited thread's), so it never lifts RSS
+ * above a peak the program already reached; the bound caps how much of that
+ * peak may outlive its threads by up to DECAY_NS. It is twice the 10^6-
+ * future (128 MB) burst that DECAY_NS was sized for, enough for submit2's
+ * 128 MB handed over per round. Nothing slow happens under cache_lock (no
+ * munmap, no malloc: chunks to unmap are collected and unmapped after),
+ * so it is a leaf lock; fork.c holds it across fork(), taken last, so that
+ * the child's first chunk_new does not find it held by a thread that is
+ * gone. Blocks of a cached chunk stay poisoned under ASan (its header is
+ * the cache's link) until a slab adopts it.
  *
  * DECAY_NS = 1 s: refaulting a 10^6-future burst (128 MB: 2000 mmaps, 32768
  * page faults, the zeroing) costs ~100 ms on the machines we measured
@@ -75,9 +101,10 @@
  * destructor) the owner closes the remote stack by swapping in ORPHAN,
  * files what it took there, counts its blocks still out, and adds that
  * count to orphan_debt; each later remote free finds ORPHAN and subtracts
- * one instead of pushing. Whoever brings orphan_debt to exactly zero frees
- * the chunks and the slab. Before the owner's addition the debt is <= 0,
- * so no remote free can reach zero early, and exactly one party reaches it.
+ * one instead of pushing. Whoever brings orphan_debt to exactly zero hands
+ * the chunks to the cache and frees the slab. Before the owner's addition
+ * the debt is <= 0, so no remote free can reach zero early, and exactly
+ * one party reaches it.
  *
  * remote (the shared state word of a slab):
  *   NULL       empty; any thread may push (CAS NULL -> block)
@@ -106,6 +133,7 @@
 #define EMPTY_KEPT 4
 #define DECAY_NS INT64_C(1000000000) /* see the top of the file */
 #define CHECK_EVERY 64
+#define CACHE_CHUNKS ((256 << 20) / CHUNK_SIZE) /* see the top of the file */
 
 /* struct filch__free_block and struct filch__chunk (a chunk's header, in
  * its first block) are in sched.h, for the inline fast paths. */
@@ -128,8 +156,10 @@ static_assert(FILCH__BLOCK_SIZE % FILCH_CACHELINE == 0, "blocks are cache-line m
 	ASAN_POISON_MEMORY_REGION((char *)(b) + FREE_LINK, \
 				  FILCH__BLOCK_SIZE - FREE_LINK)
 #define unpoison(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#define poison(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
 #else
 #define poison_block(b) ((void)(b))
+#define poison(p, n) ((void)(p), (void)(n))
 #define unpoison(p, n) ((void)(p), (void)(n))
 #endif
 
@@ -199,14 +229,6 @@ static void unmap_list(struct filch__chunk_link *head)
 	}
 }
 
-static void slab_free(struct filch__slab *s)
-{
-	unmap_list(&s->pinned);
-	unmap_list(&s->surplus);
-	unmap_list(&s->empty);
-	filch__free(s);
-}
-
 /* CLOCK_MONOTONIC_COARSE in nanoseconds: a few ns through the vDSO, with a
  * tick's resolution (1-10 ms), plenty against DECAY_NS. */
 static int64_t coarse_ns(void)
@@ -215,6 +237,123 @@ static int64_t coarse_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
 	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/*
+ * The chunk cache: see the top of the file. cache is newest first (each
+ * chunk's emptied is when it came in); ncached is its length, written
+ * under cache_lock, read without it only as a hint (whether to lock).
+ */
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct filch__chunk_link cache = {&cache, &cache};
+static _Atomic size_t ncached;
+
+void filch__chunk_cache_lock(void)
+{
+	pthread_mutex_lock(&cache_lock);
+}
+
+void filch__chunk_cache_unlock(void)
+{
+	pthread_mutex_unlock(&cache_lock);
+}
+
+/* Under cache_lock: moves the cached chunks that came in at or before
+ * since, oldest first, onto the local list gone (to unmap after). */
+static void cache_decay(int64_t since, struct filch__chunk_link *gone)
+{
+	size_t n = filch__load(&ncached, relaxed);
+
+	while (n) {
+		struct filch__chunk *c = chunk_of_link(cache.prev);
+
+		if (c->emptied > since)
+			break; /* the rest are newer */
+		link_del(&c->link);
+		link_add(&c->link, gone);
+		n--;
+	}
+	filch__store(&ncached, n, relaxed);
+}
+
+/* Any thread: the chunks of the list head (no block of them in use, and
+ * no slab's any more) go to the cache, newest first, unmapped beyond
+ * CACHE_CHUNKS; the cache's decayed chunks go too. */
+static void cache_put(struct filch__chunk_link *head)
+{
+	struct filch__chunk_link gone = {&gone, &gone};
+	size_t n;
+
+	if (head->next == head)
+		return;
+	pthread_mutex_lock(&cache_lock);
+	int64_t now = coarse_ns();
+
+	cache_decay(now - DECAY_NS, &gone);
+	n = filch__load(&ncached, relaxed);
+	while (head->next != head) {
+		struct filch__chunk *c = chunk_of_link(head->next);
+
+		link_del(&c->link);
+		if (n < CACHE_CHUNKS) {
+			/* Its blocks, not its header: the cache's link. */
+			poison((char *)c + FILCH__BLOCK_SIZE,
+			       CHUNK_SIZE - FILCH__BLOCK_SIZE);
+			c->emptied = now;
+			link_add(&c->link, &cache);
+			n++;
+		} else {
+			link_add(&c->link, &gone);
+		}
+	}
+	filch__store(&ncached, n, relaxed);
+	pthread_mutex_unlock(&cache_lock);
+	unmap_list(&gone);
+}
+
+/* Any thread: the newest cached chunk, or NULL; unmaps decayed ones. */
+static struct filch__chunk *cache_take(void)
+{
+	struct filch__chunk_link gone = {&gone, &gone};
+	struct filch__chunk *c = NULL;
+	size_t n;
+
+	if (!filch__load(&ncached, relaxed))
+		return NULL; /* a hint: a chunk put just now may be missed */
+	pthread_mutex_lock(&cache_lock);
+	cache_decay(coarse_ns() - DECAY_NS, &gone);
+	if ((n = filch__load(&ncached, relaxed))) {
+		c = chunk_of_link(cache.next);
+		link_del(&c->link);
+		filch__store(&ncached, n - 1, relaxed);
+	}
+	pthread_mutex_unlock(&cache_lock);
+	unmap_list(&gone);
+	if (c)
+		unpoison(c, CHUNK_SIZE);
+	return c;
+}
+
+/* Any thread: unmaps the cached chunks that came in at or before since. */
+static void cache_trim(int64_t since)
+{
+	struct filch__chunk_link gone = {&gone, &gone};
+
+	if (!filch__load(&ncached, relaxed))
+		return;
+	pthread_mutex_lock(&cache_lock);
+	cache_decay(since, &gone);
+	pthread_mutex_unlock(&cache_lock);
+	unmap_list(&gone);
+}
+
+/* Any thread, once its last block is free: the chunks to the cache. */
+static void slab_free(struct filch__slab *s)
+{
+	cache_put(&s->pinned);
+	cache_put(&s->surplus);
+	cache_put(&s->empty);
+	filch__free(s);
 }
 
 /* Owner: unmaps the oldest empty chunks, those empty since before
@@ -234,13 +373,19 @@ static void trim(struct filch__slab *s, unsigned keep, int64_t now)
 	}
 }
 
-/* Owner, on each slow call: the amortized decay check. */
+/* Owner, on each slow call: the amortized decay check, of the slab's
+ * empty chunks and of the cache. */
 static void slow_call(struct filch__slab *s)
 {
-	if (s->nempty <= EMPTY_KEPT || --s->until_check)
+	if (--s->until_check)
 		return;
 	s->until_check = CHECK_EVERY;
-	trim(s, EMPTY_KEPT, coarse_ns());
+	if (s->nempty <= EMPTY_KEPT && !filch__load(&ncached, relaxed))
+		return;
+	int64_t now = coarse_ns();
+
+	trim(s, EMPTY_KEPT, now);
+	cache_trim(now - DECAY_NS);
 }
 
 /* Owner: b, freed, goes back to its surplus chunk c; an all-free chunk
@@ -329,8 +474,12 @@ static void slab_orphan(void *arg)
 	 * free the chunk. Pairs with the release CAS in remote_free. */
 	take_remote(s, filch__xchg(&s->remote, ORPHAN, acquire));
 	/* No block of an empty chunk is out (nor on remote, now closed), and
-	 * no thread will carve here again: all go, not only the old ones. */
-	trim(s, 0, INT64_MAX);
+	 * no thread will carve here again: all go to the cache, not only the
+	 * old ones. */
+	s->carved -= (size_t)s->nempty * CHUNK_BLOCKS;
+	s->surplus_free -= (size_t)s->nempty * CHUNK_BLOCKS;
+	s->nempty = 0;
+	cache_put(&s->empty);
 	int64_t out = (int64_t)(s->carved - list_length(filch__my_free) -
 				s->surplus_free);
 
@@ -374,12 +523,14 @@ static struct filch__slab *slab_create(void)
 	return s;
 }
 
-/* Owner: a new chunk to carve, pinned while the slab has few. */
+/* Owner: a new chunk to carve, pinned while the slab has few: a cached
+ * one (resident already; carved from the start, as its blocks are all
+ * free), else a fresh mapping. */
 static bool chunk_new(struct filch__slab *s)
 {
-	struct filch__chunk *c = filch__map_aligned(CHUNK_SIZE);
+	struct filch__chunk *c = cache_take();
 
-	if (!c)
+	if (!c && !(c = filch__map_aligned(CHUNK_SIZE)))
 		return false;
 	c->slab = s;
 	c->free = NULL;
@@ -467,6 +618,7 @@ void filch_release_memory(void)
 {
 	struct filch__slab *s = filch__my_slab;
 
+	cache_trim(INT64_MAX); /* all of it */
 	if (!s)
 		return; /* no slab, or its thread is exiting */
 	/* Blocks freed by other threads first, so that their chunks can be

@@ -2,7 +2,10 @@
 /* test_slab_return.c - memory comes back after a burst: resident size
  * before and after 10^7 futures created, completed and released by one
  * foreign thread, streamed and held; with filch_release_memory, and by
- * decay; and back-to-back bursts that reuse the memory instead. */
+ * decay; and back-to-back bursts that reuse the memory instead. Across
+ * threads: a new thread bursting where an exited one did reuses its chunks
+ * (the process-wide chunk cache) without faulting them in again, and the
+ * cache too gives them back (filch_release_memory, decay). */
 #include "config.h"
 
 #include <pthread.h>
@@ -53,6 +56,9 @@
  * what libc may keep of the futures' array and its own arenas: 4 MiB.
  */
 #define SLACK_KIB 4096
+/* The chunk cache's bound (CACHE_CHUNKS in runtime/task.c): what exited
+ * threads' chunks may hold for up to DECAY_MS. */
+#define CACHE_KIB (256 * 1024)
 
 static filch_executor *ex;
 static long page_kib;
@@ -258,7 +264,118 @@ static void thread_exit(void)
 	finish_all(fs, HELD - TAIL, HELD); /* remote frees: the last frees it */
 	array_free(fs);
 	diag("thread exit: %ld KiB with %d futures held", kept, TAIL);
+	/* Its chunks went to the cache, within its bound... */
+	kept = rss_kib();
+	diag("thread exit: %ld KiB with the chunks cached", kept);
+#ifdef SANITIZED
+	skip(1, "resident size under a sanitizer");
+#else
+	ok(kept <= 2 * before + SLACK_KIB + CACHE_KIB,
+	   "thread exit: %ld KiB cached <= 2 x %ld + %d + %d", kept, before,
+	   SLACK_KIB, CACHE_KIB);
+#endif
+	/* ... and filch_release_memory empties it. */
+	filch_release_memory();
 	check("thread exit", before, 0, rss_kib());
+}
+
+/* A thread's minor page faults (RUSAGE_THREAD) in a held burst of its own,
+ * all released before it exits. */
+struct faulting {
+	filch_future **fs;
+	long faults;
+};
+
+static long thread_minflt(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_THREAD, &ru);
+	return ru.ru_minflt;
+}
+
+static void *bursting(void *arg)
+{
+	struct faulting *b = arg;
+	long m0 = thread_minflt();
+
+	submit_all(b->fs, HELD);
+	finish_all(b->fs, 0, HELD);
+	b->faults = thread_minflt() - m0;
+	return NULL;
+}
+
+static long burst_in_new_thread(filch_future **fs)
+{
+	struct faulting b = {fs, 0};
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, bursting, &b) != 0)
+		bail_out("cannot create a thread");
+	pthread_join(t, NULL);
+	return b.faults;
+}
+
+/* (4) A thread bursts and exits, then a new one bursts as much: the second
+ * takes the first's chunks from the cache, resident, instead of mapping
+ * and faulting in its own; filch_release_memory gives them back. */
+static void exit_reuse(void)
+{
+	long before, first, second;
+	filch_future **fs;
+
+	filch_release_memory(); /* an empty cache: the first thread maps */
+	before = rss_kib();
+	fs = array_new();
+	for (long i = 0; i < HELD; i++) /* its own faults out of the count */
+		fs[i] = NULL;
+	first = burst_in_new_thread(fs);
+	second = burst_in_new_thread(fs);
+	diag("exit and reuse: %ld page faults in the first thread's burst, %ld "
+	     "in the second's", first, second);
+#ifdef SANITIZED
+	skip(1, "page faults under a sanitizer");
+#else
+	ok(second * 8 < first,
+	   "exit and reuse: the new thread faults < 1/8 as often");
+#endif
+	filch_release_memory();
+	array_free(fs);
+	check("exit and reuse", before, 0, rss_kib());
+}
+
+static void *one_future(void *arg)
+{
+	filch_future *f;
+
+	(void)arg;
+	if (filch_submit(ex, empty_task, NULL, &f) != 0)
+		bail_out("submit failed");
+	finish(f);
+	return NULL;
+}
+
+/* (5) A thread bursts and exits; after DECAY_MS of quiet, the next thread
+ * that touches the cache (a new thread's first chunk) unmaps what has sat
+ * there that long. */
+static void cache_decay(void)
+{
+	long before = rss_kib(), kept;
+	filch_future **fs = array_new();
+	pthread_t t;
+	struct timespec nap = {.tv_sec = (DECAY_MS + 500) / 1000,
+			       .tv_nsec = (DECAY_MS + 500) % 1000 * 1000000L};
+
+	burst_in_new_thread(fs);
+	kept = rss_kib();
+	diag("cache decay: %ld KiB before, %ld cached after the exit", before,
+	     kept);
+	nanosleep(&nap, NULL);
+	if (pthread_create(&t, NULL, one_future, NULL) != 0)
+		bail_out("cannot create a thread");
+	pthread_join(t, NULL);
+	array_free(fs);
+	check("cache decay", before, 0, rss_kib());
 }
 
 static void *foreign(void *arg)
@@ -278,6 +395,8 @@ static void *foreign(void *arg)
 	back_to_back();
 	decay();
 	thread_exit();
+	exit_reuse();
+	cache_decay();
 	/* A slab that gave memory back takes it again, and gives it back. */
 	held_explicit();
 	return NULL;
@@ -289,7 +408,7 @@ int main(void)
 	pthread_t t;
 
 	page_kib = sysconf(_SC_PAGESIZE) / 1024;
-	tap_plan(10);
+	tap_plan(14);
 	if (filch_executor_create(&ex, &opts) != 0)
 		bail_out("cannot create an executor");
 	if (pthread_create(&t, NULL, foreign, NULL) != 0)
