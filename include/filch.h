@@ -262,10 +262,11 @@ FILCH_API bool filch_cancel_requested(void);
  * reuse (4 chunks, 256 KiB). Optional: the runtime returns them by itself
  * once they have stayed unused about 1 s, but only on that thread's next
  * allocation or free that leaves its fast path, and a thread that goes
- * quiet after a burst may never take one; this call is for it. Records
- * still held elsewhere are untouched. Any thread; affects only the calling
- * thread's cache (a no-op in a thread that never made one); never blocks on
- * other threads (a few munmap calls). */
+ * quiet after a burst may never take one; this call is for it. It also
+ * empties the process-wide cache of chunks that exited threads left (kept
+ * up to 256 MiB for about 1 s, so that new threads reuse them). Records
+ * still held elsewhere are untouched. Any thread; takes the cache's lock
+ * briefly (never across a system call), then a few munmap calls. */
 FILCH_API void filch_release_memory(void);
 
 /* ------------------------------------------------------------------ */
