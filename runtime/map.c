@@ -47,6 +47,12 @@
 #define MAP_MAX_AUTO_CHUNK 8192
 /* Check filch_cancel_requested every this many items of a chunk. */
 #define MAP_CANCEL_STRIDE 16
+/* Each slot's results start one cache line later than a plain stride would
+ * put them: chunks are usually a power of two of pointers, and arrays a
+ * multiple of 4 KiB apart alias in the L1 and in the store buffer's
+ * address check while the consumer reads one slot and workers write
+ * others. */
+#define SLOT_COLOR (FILCH_CACHELINE / sizeof(void *))
 
 struct map_slot {
 	filch_future *fut;     /* the chunk's future; NULL: no chunk here */
@@ -70,7 +76,7 @@ struct map_slot {
 	 * task or the consumer, whichever comes first.
 	 */
 	_Atomic uint32_t claim;
-};
+} __attribute__((aligned(FILCH_CACHELINE))); /* no sharing between slots */
 
 struct filch_map_iter {
 	/* The consumer's cursor over the head chunk's results. */
@@ -303,12 +309,14 @@ static int map_create(filch_map_iter **itp, filch_executor *ex,
 	/* One block: the iterator, its slots, the result buffer and, for a
 	 * generator, the input buffer. */
 	size_t per_slot = sizeof(struct map_slot) +
-			  (gen ? 2 : 1) * sizeof(void *) * chunksize;
+			  (gen ? 2 : 1) * sizeof(void *) * chunksize +
+			  FILCH_CACHELINE;
 	if (chunksize > SIZE_MAX / (4 * sizeof(void *)) ||
 	    nslots > (SIZE_MAX - sizeof(filch_map_iter)) / per_slot)
 		return -ENOMEM;
-	filch_map_iter *it =
-		filch__malloc(sizeof(*it) + nslots * per_slot);
+	filch_map_iter *it = filch__aligned_alloc(
+		FILCH_CACHELINE, (sizeof(*it) + nslots * per_slot +
+				  FILCH_CACHELINE - 1) & ~(size_t)(FILCH_CACHELINE - 1));
 	if (!it)
 		return -ENOMEM;
 	void **buf = (void **)&it->slots[nslots];
@@ -327,12 +335,12 @@ static int map_create(filch_map_iter **itp, filch_executor *ex,
 		.input_done = !gen && n == 0,
 		.gen = gen,
 		.gen_arg = gen_arg,
-		.inbuf = gen ? buf + nslots * chunksize : NULL,
+		.inbuf = gen ? buf + nslots * (chunksize + SLOT_COLOR) : NULL,
 	};
 	for (size_t i = 0; i < nslots; i++)
 		it->slots[i] = (struct map_slot){
 			.it = it,
-			.results = buf + i * chunksize,
+			.results = buf + i * (chunksize + SLOT_COLOR),
 		};
 
 	/* The first chunk decides: if it cannot start, nothing ran and the
