@@ -184,6 +184,11 @@ static struct filch__task *next_task(struct filch__worker *w)
 		park(w);
 		if (terminated(w->ex))
 			return NULL;
+		/* Kicked out of its park as a surplus spare (not claimed as
+		 * a searcher): straight to dormant, without a search. */
+		if (!w->searching && filch__spare_should_retire(w) &&
+		    filch__spare_maybe_retire(w))
+			return NULL;
 	}
 }
 
