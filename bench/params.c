@@ -7,7 +7,7 @@
 
 void fb_params_init(struct fb_params *p, bool quick)
 {
-	/* The sizes of issue 3. --quick divides the work of each bench by 4
+	/* The suite's fixed sizes. --quick divides the work of each bench by 4
 	 * to 10, keeping its shape (no cutoffs, the same trees' shapes), and
 	 * shortens the latency rounds (the idle ones sleep 1 ms each) and
 	 * the idle window. */

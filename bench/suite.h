@@ -2,8 +2,7 @@
 /*
  * suite.h - the benches of filch-bench: their names, what they run, and how
  * the figures of one run (struct fb_sample) become their metrics. Names of
- * benches, metrics and implementations are fixed (issue 3): scripts read
- * them.
+ * benches, metrics and implementations are fixed: scripts read them.
  */
 #ifndef FB_SUITE_H
 #define FB_SUITE_H
