@@ -190,9 +190,10 @@ FILCH_API int filch_executor_spare_counts(const filch_executor *ex,
  * a task: filch_blocking_begin makes a spare run in this worker's place
  * until filch_blocking_end (Java's ManagedBlocker), so that tasks queued
  * meanwhile do not wait for the call. Returns 0, or -EAGAIN when no spare
- * could be had (the call may block all the same; do not call
- * filch_blocking_end then). On a foreign thread: 0, nothing to do. Calls
- * do not nest. */
+ * could be had (the call may block all the same). On a foreign thread: 0,
+ * nothing to do. A begin inside an open region returns 0 and changes
+ * nothing (regions do not nest); an end outside one (also after -EAGAIN)
+ * does nothing. Close the region before the task returns. */
 FILCH_API int filch_blocking_begin(void);
 FILCH_API void filch_blocking_end(void);
 

@@ -62,7 +62,7 @@ void filch__spares_init(struct filch__spares *s)
 	pthread_mutex_init(&s->lock, NULL);
 	s->started = 0;
 	atomic_init(&s->active, 0);
-	atomic_init(&s->blocked, 0);
+	s->blocked = 0;
 	atomic_init(&s->excess, false);
 	s->dormant_top = FILCH__NO_SPARE;
 	atomic_init(&s->refused, 0);
@@ -73,13 +73,12 @@ void filch__spares_destroy(struct filch__spares *s)
 	pthread_mutex_destroy(&s->lock);
 }
 
-/* Under lock. Relaxed stores: every reader that decides something takes
- * the lock, but for active, read by park.c's termination check (seq_cst:
- * see filch__spare_maybe_retire). */
+/* Under lock. active is also read by park.c's termination check (seq_cst:
+ * see filch__spare_maybe_retire), excess by spares' relaxed hint. */
 static void counts_set(struct filch__spares *s, unsigned active, unsigned blocked)
 {
 	filch__store(&s->active, active, seq_cst);
-	filch__store(&s->blocked, blocked, relaxed);
+	s->blocked = blocked;
 	filch__store(&s->excess, active > blocked, relaxed);
 }
 
@@ -118,7 +117,7 @@ int filch__block_begin(bool may_refuse)
 
 	pthread_mutex_lock(&s->lock);
 	unsigned active = filch__load(&s->active, relaxed);
-	unsigned blocked = filch__load(&s->blocked, relaxed);
+	unsigned blocked = s->blocked;
 
 	if (active < blocked + 1) {
 		/* Counted before it can run: a spare that parks at once is
@@ -182,7 +181,7 @@ void filch__block_end(void)
 
 	pthread_mutex_lock(&s->lock);
 	active = filch__load(&s->active, relaxed);
-	blocked = filch__load(&s->blocked, relaxed) - 1;
+	blocked = s->blocked - 1;
 	counts_set(s, active, blocked);
 	if (active > blocked)
 		kick_parked_spare(ex);
@@ -207,8 +206,7 @@ bool filch__spare_surplus(struct filch__worker *w)
 	 * comes after ours, and the lock orders our SLEEPING before its look
 	 * for a parked spare to kick. */
 	pthread_mutex_lock(&s->lock);
-	bool surplus = filch__load(&s->active, relaxed) >
-		       filch__load(&s->blocked, relaxed);
+	bool surplus = filch__load(&s->active, relaxed) > s->blocked;
 	/* Parking anew: kickable again; leaving to retire: still kicked, or
 	 * a second waker could kick it again instead of another. */
 	w->kicked = surplus;
@@ -226,7 +224,7 @@ bool filch__spare_maybe_retire(struct filch__worker *w)
 
 	pthread_mutex_lock(&s->lock);
 	unsigned active = filch__load(&s->active, relaxed);
-	unsigned blocked = filch__load(&s->blocked, relaxed);
+	unsigned blocked = s->blocked;
 
 	if (active <= blocked) {
 		filch__store(&s->excess, false, relaxed);
@@ -275,18 +273,32 @@ int filch_executor_spare_counts(const filch_executor *ex,
 	pthread_mutex_lock(&s->lock);
 	out->threads = s->started;
 	out->active = filch__load(&s->active, relaxed);
-	out->blocked = filch__load(&s->blocked, relaxed);
+	out->blocked = s->blocked;
 	out->refused = filch__load(&s->refused, relaxed);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
 
+/* Whether this thread is inside a filch_blocking_begin/end region that
+ * counted it blocked: a begin inside one, and an end outside one (also
+ * after a refused begin), change nothing, so that a misplaced call cannot
+ * corrupt the counts. */
+static FILCH__TLS bool in_blocking_region;
+
 int filch_blocking_begin(void)
 {
-	return filch__block_begin(true);
+	if (in_blocking_region)
+		return 0;
+	int rc = filch__block_begin(true);
+
+	in_blocking_region = rc == 0 && filch__self;
+	return rc;
 }
 
 void filch_blocking_end(void)
 {
+	if (!in_blocking_region)
+		return;
+	in_blocking_region = false;
 	filch__block_end();
 }

@@ -29,7 +29,7 @@ struct filch__spares {
 	pthread_mutex_t lock;
 	unsigned started;	  /* spare threads started (slots in use) */
 	_Atomic unsigned active;  /* spares standing in, not dormant */
-	_Atomic unsigned blocked; /* workers (spares too) blocked in a wait */
+	unsigned blocked;	  /* workers (spares too) blocked in a wait */
 	_Atomic bool excess;	  /* active > blocked: a spare may retire */
 	unsigned dormant_top;	  /* a stack of dormant spares' indices */
 	_Atomic unsigned long long refused; /* waits that found no spare */

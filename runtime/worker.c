@@ -151,6 +151,13 @@ static bool terminated(filch_executor *ex)
 	return filch__load(&ex->run_state, acquire) & FILCH__EX_TERMINATED;
 }
 
+/* A surplus spare (its deque empty) goes dormant here; true when the
+ * executor terminated meanwhile (spare.c). False at once for a primary. */
+static bool spare_ends(struct filch__worker *w)
+{
+	return filch__spare_should_retire(w) && filch__spare_maybe_retire(w);
+}
+
 /* The next task for w, or NULL when the executor terminated. */
 static struct filch__task *next_task(struct filch__worker *w)
 {
@@ -160,7 +167,7 @@ static struct filch__task *next_task(struct filch__worker *w)
 		return t;
 	if ((t = filch__deque_pop(&w->deque)))
 		return t;
-	if (filch__spare_should_retire(w) && filch__spare_maybe_retire(w))
+	if (spare_ends(w))
 		return NULL;
 	if ((t = take_injected(w)))
 		return t;
@@ -179,15 +186,14 @@ static struct filch__task *next_task(struct filch__worker *w)
 		}
 		/* A spare no longer needed goes dormant rather than park (its
 		 * deque is empty: only it pushes there). */
-		if (filch__spare_should_retire(w) && filch__spare_maybe_retire(w))
+		if (spare_ends(w))
 			return NULL;
 		park(w);
 		if (terminated(w->ex))
 			return NULL;
 		/* Kicked out of its park as a surplus spare (not claimed as
 		 * a searcher): straight to dormant, without a search. */
-		if (!w->searching && filch__spare_should_retire(w) &&
-		    filch__spare_maybe_retire(w))
+		if (!w->searching && spare_ends(w))
 			return NULL;
 	}
 }

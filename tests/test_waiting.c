@@ -1127,12 +1127,18 @@ static int scenario_k(void *arg)
 
 /* ---- l: filch_blocking_begin without a spare, and on a foreign thread ---- */
 
+/* Misplaced calls too: ends without a begin, a nested begin, an end after
+ * a refused begin; none may change the counts. */
 static int blocking_begin_task(void *arg, void **result)
 {
+	filch_blocking_end();
+	filch_blocking_end();
 	int rc = filch_blocking_begin();
 
 	if (rc == 0)
-		filch_blocking_end();
+		filch_blocking_begin();
+	filch_blocking_end();
+	filch_blocking_end();
 	*result = (void *)(intptr_t)rc;
 	return 0;
 }
@@ -1165,6 +1171,21 @@ static int scenario_l(void *arg)
 		check_is(sc.threads, 0, "spare threads with max_spares = 0");
 		check_is(sc.blocked, 0, "workers blocked after a refusal");
 		check_is(sc.refused, 1, "refusals");
+	}
+	stop(ex);
+
+	/* With spares: the nested begin and the extra ends count nothing. */
+	o.max_spares = 1;
+	ex = start(&o);
+	f = NULL;
+	if (check_is(filch_submit(ex, blocking_begin_task, NULL, &f), 0,
+		     "submit") &&
+	    check_is(filch_future_result(f, FILCH_FOREVER, &r), 0, "the task"))
+		check_is((intptr_t)r, 0, "filch_blocking_begin with a spare");
+	filch_future_release(f);
+	if (spare_counts(ex, &sc)) {
+		check_is(sc.blocked, 0, "workers blocked after misplaced calls");
+		check(sc.threads <= 1, "spare threads: %u", sc.threads);
 	}
 	stop(ex);
 	return atomic_load(&failures);
