@@ -52,6 +52,9 @@ struct filch__worker {
 	alignas(FILCH_CACHELINE) filch_executor *ex;
 	unsigned index;
 	unsigned tick;	   /* tasks taken: the injector rhythm */
+	/* Deque index past the last task moved from the injector: tasks
+	 * below it start oldest first (worker.c, take_own). */
+	int64_t inject_end;
 	uint64_t rng;	   /* xorshift state: steal victims */
 	bool searching;	   /* counted in park_state's searching field */
 	int cpu;	   /* pinned to it (cpuset.c), or -1 */
