@@ -460,35 +460,43 @@ filch_future *filch_future_retain(filch_future *f)
 	return f;
 }
 
-/* The last reference is gone (refs is 0, or 1 read by its only holder). */
+/* Frees f, which has a result destructor (see "The result's owner"), and
+ * calls it on f's result if f finished with one that nobody took. Apart
+ * from last_reference_dropped so that a future without one frees without
+ * saving registers for the call. */
+static __attribute__((noinline)) void free_owner(filch_future *f)
+{
+	/* relaxed, all: ordered as last_reference_dropped says. */
+	filch_result_dtor_fn dtor = filch__load(&f->result_dtor, relaxed);
+	uint32_t s = filch__load(&f->state, relaxed);
+	void *result = NULL, *dtor_arg = f->dtor_arg;
+	if ((s & (FILCH__FS_PHASE | FILCH__FS_TAKEN)) == FILCH_FINISHED)
+		result = f->result;
+	filch__block_free(f);
+	if (result)
+		dtor(result, dtor_arg);
+}
+
+/* The last reference is gone (refs is 0, or 1 read by its only holder).
+ * The acquire of filch_future_release ordered every other holder's writes
+ * (the final transition, TAKEN, the destructor) before this. */
 static void last_reference_dropped(filch_future *f)
 {
-	/* relaxed: the acquire of filch_future_release ordered every other
-	 * holder's writes (the final transition, TAKEN, the destructor)
-	 * before this. */
-	uint32_t s = filch__load(&f->state, relaxed);
-	if (f->kind == FILCH__FUTURE_PROMISE && !filch__future_is_done(s)) {
+	if (f->kind == FILCH__FUTURE_PROMISE &&
+	    !filch__future_is_done(filch__load(&f->state, acquire))) {
 		/* Callbacks get f: give them a live reference meanwhile. */
 		filch__store(&f->refs, 1, relaxed); /* we are the only holder */
 		abandon(f);
 		filch_future_release(f);
 		return;
 	}
-	filch_result_dtor_fn dtor = NULL;
-	void *result = NULL, *dtor_arg = NULL;
-	if ((s & FILCH__FS_PHASE) == FILCH_FINISHED) {
-		if (f->code) {
-			filch__free(f->message);
-		} else if (!(s & FILCH__FS_TAKEN) && f->result) {
-			/* relaxed: as above. */
-			dtor = filch__load(&f->result_dtor, relaxed);
-			result = f->result;
-			dtor_arg = f->dtor_arg;
-		}
+	if (f->code) { /* FINISHED with an error: a message, no result */
+		filch__free(f->message);
+	} else if (filch__load(&f->result_dtor, relaxed)) { /* as above */
+		free_owner(f);
+		return;
 	}
 	filch__block_free(f);
-	if (dtor)
-		dtor(result, dtor_arg);
 }
 
 void filch_future_release(filch_future *f)
@@ -614,11 +622,10 @@ static int wait_done(filch_future *f, uint32_t s, int64_t deadline,
 	return filch__future_is_done(s) ? 0 : rc;
 }
 
-/* Waits for f: 0 when FINISHED (its outcome readable, *state the word
- * that says so), -ETIMEDOUT, -ECANCELED, -EDEADLK (f's own task would wait
- * for itself), -EAGAIN (see wait_done) or -EINVAL. */
-static int wait_finished(filch_future *f, int64_t timeout_ns, bool may_refuse,
-			 uint32_t *state)
+/* Waits for f: 0 when FINISHED (its outcome readable), -ETIMEDOUT,
+ * -ECANCELED, -EDEADLK (f's own task would wait for itself), -EAGAIN (see
+ * wait_done) or -EINVAL. */
+static int wait_finished(filch_future *f, int64_t timeout_ns, bool may_refuse)
 {
 	if (!f)
 		return -EINVAL;
@@ -635,31 +642,30 @@ static int wait_finished(filch_future *f, int64_t timeout_ns, bool may_refuse,
 		if (rc)
 			return rc;
 	}
-	*state = s;
 	return (s & FILCH__FS_PHASE) == FILCH_CANCELLED ? -ECANCELED : 0;
 }
 
 void filch__future_wait(filch_future *f)
 {
-	uint32_t s;
-	wait_finished(f, FILCH_FOREVER, false, &s);
+	wait_finished(f, FILCH_FOREVER, false);
 }
 
 /* Waits like wait_finished; 0 when f finished with a result (code 0), else
  * the wait's error or the task's code. */
-static int wait_result(filch_future *f, int64_t timeout_ns, uint32_t *state)
+static int wait_result(filch_future *f, int64_t timeout_ns)
 {
-	int rc = wait_finished(f, timeout_ns, true, state);
+	int rc = wait_finished(f, timeout_ns, true);
 	return rc ? rc : f->code;
 }
 
 int filch_future_result(filch_future *f, int64_t timeout_ns, void **result)
 {
-	uint32_t s;
-	int rc = wait_result(f, timeout_ns, &s);
+	int rc = wait_result(f, timeout_ns);
 	if (rc)
 		return rc;
-	if (s & FILCH__FS_TAKEN)
+	/* relaxed: a take that happened before this call is seen (the
+	 * word's coherence); one racing with it is the callers' race. */
+	if (filch__load(&f->state, relaxed) & FILCH__FS_TAKEN)
 		return -EALREADY;
 	if (result)
 		*result = f->result;
@@ -669,8 +675,7 @@ int filch_future_result(filch_future *f, int64_t timeout_ns, void **result)
 int filch_future_take_result(filch_future *f, int64_t timeout_ns,
 			     void **result)
 {
-	uint32_t s;
-	int rc = result ? wait_result(f, timeout_ns, &s) : -EINVAL;
+	int rc = result ? wait_result(f, timeout_ns) : -EINVAL;
 	if (rc)
 		return rc;
 	/* relaxed: see "Memory orders" (TAKEN); the result itself was
@@ -684,8 +689,7 @@ int filch_future_take_result(filch_future *f, int64_t timeout_ns,
 int filch_future_error(filch_future *f, int64_t timeout_ns, int *code,
 		       const char **message)
 {
-	uint32_t s;
-	int rc = wait_finished(f, timeout_ns, true, &s);
+	int rc = wait_finished(f, timeout_ns, true);
 	if (rc)
 		return rc;
 	if (code)

@@ -130,10 +130,10 @@ static void owned_fire_and_forget_run(struct filch__task *t, bool discard)
 
 /* Fills r with its run function and task, and hands it to ex; frees it on
  * error. */
-static int fire_and_forget_submit(filch_executor *ex,
-				  struct fire_and_forget *r,
-				  void (*run)(struct filch__task *, bool),
-				  filch_task_fn fn, void *arg)
+static inline int fire_and_forget_submit(filch_executor *ex,
+					 struct fire_and_forget *r,
+					 void (*run)(struct filch__task *, bool),
+					 filch_task_fn fn, void *arg)
 {
 	r->task.run = run;
 	r->fn = fn;
@@ -146,8 +146,8 @@ static int fire_and_forget_submit(filch_executor *ex,
 
 /* A new future for fn(arg) on ex, with the caller's and the task's
  * references, not yet handed over; NULL when out of memory. */
-static filch_future *task_future_new(filch_executor *ex, filch_task_fn fn,
-				     void *arg)
+static inline filch_future *task_future_new(filch_executor *ex,
+					    filch_task_fn fn, void *arg)
 {
 	filch_future *f = filch__future_new(FILCH__FUTURE_TASK, 2);
 	if (!f)
@@ -160,8 +160,8 @@ static filch_future *task_future_new(filch_executor *ex, filch_task_fn fn,
 }
 
 /* Hands f (from task_future_new) to ex, and then to the caller. */
-static int task_future_submit(filch_executor *ex, filch_future *f,
-			      filch_future **fut)
+static inline int task_future_submit(filch_executor *ex, filch_future *f,
+				     filch_future **fut)
 {
 	int rc = filch__sched_submit(ex, &f->task);
 	if (rc) {
