@@ -8,7 +8,7 @@
  *    errno (-EINVAL, -ENOMEM, -ETIMEDOUT, -ECANCELED, -ESHUTDOWN, -EAGAIN,
  *    -EDEADLK, -EOWNERDEAD, -EALREADY, -EEXIST); filch_strerror() names
  *    them. If a call returns an error, the callback or task it was given
- *    is never called, and none of its output parameters is written.
+ *    is never called.
  *  - A task returns 0 or a positive error code of its own and may attach a
  *    message with filch_task_fail().
  *  - Timeouts are relative int64_t nanoseconds: FILCH_FOREVER waits forever,
