@@ -6,8 +6,9 @@
  * Conventions (docs/api.md has the details):
  *  - Every function that can fail returns int: 0 on success or a negative
  *    errno (-EINVAL, -ENOMEM, -ETIMEDOUT, -ECANCELED, -ESHUTDOWN, -EAGAIN,
- *    -EDEADLK, -EOWNERDEAD); filch_strerror() names them. If a call returns an error, the
- *    callback or task it was given is never called.
+ *    -EDEADLK, -EOWNERDEAD, -EALREADY, -EEXIST); filch_strerror() names
+ *    them. If a call returns an error, the callback or task it was given
+ *    is never called.
  *  - A task returns 0 or a positive error code of its own and may attach a
  *    message with filch_task_fail().
  *  - Timeouts are relative int64_t nanoseconds: FILCH_FOREVER waits forever,
@@ -88,6 +89,10 @@ typedef struct filch_future filch_future;
  * result in *result (initially NULL) and returns 0, or returns a positive
  * error code of its own (a negative return -e is taken as e). */
 typedef int (*filch_task_fn)(void *arg, void **result);
+
+/* A result destructor: frees a result that a future owns (see
+ * filch_future_set_result_dtor) with the arg given with it. */
+typedef void (*filch_result_dtor_fn)(void *result, void *arg);
 
 /* Pinning policy of workers. */
 enum filch_pin {
@@ -243,6 +248,31 @@ FILCH_API void filch_executor_cleanup(filch_executor **ex);
 FILCH_API int filch_submit(filch_executor *ex, filch_task_fn fn, void *arg,
 			   filch_future **fut);
 
+/* Options of filch_submit_ex: NULL or a zero field means the default. */
+struct filch_submit_opts {
+	unsigned flags; /* none defined yet: must be 0, else -EINVAL */
+	void *tag;	/* the future's tag (filch_future_tag); ignored
+			   without a future */
+	/* Owner of the result: with a future, as if
+	 * filch_future_set_result_dtor(*fut, result_dtor, dtor_arg) had been
+	 * called before any other thread could see the future. Without one
+	 * (fut NULL), nobody can receive the result: result_dtor(result,
+	 * dtor_arg) runs on the worker right after the task, if it returned
+	 * 0 with a non-NULL result. NULL: nobody owns it (filch_submit). */
+	filch_result_dtor_fn result_dtor;
+	void *dtor_arg;
+};
+
+/* filch_submit with options (opts NULL: exactly filch_submit): the future
+ * is born with its tag and its result destructor, so no callback,
+ * continuation or waiter can see it without them. Returns what
+ * filch_submit returns, and -EINVAL also for an unknown bit in
+ * opts->flags; on error fn never runs, *fut is untouched and no
+ * destructor is called. Any thread; as filch_submit. */
+FILCH_API int filch_submit_ex(filch_executor *ex, filch_task_fn fn, void *arg,
+			      const struct filch_submit_opts *opts,
+			      filch_future **fut);
+
 /* Inside a task: attach a message (printf format) to the failure code and
  * return code, so that "return filch_task_fail(ENOENT, "no %s", p);" fails
  * the task with both. The message is copied into the future (a later call
@@ -346,8 +376,13 @@ FILCH_API bool filch_future_cancelled(const filch_future *f);
  * done and returns 0 with *result (the task's result, possibly NULL; result
  * may be NULL), -ETIMEDOUT, -ECANCELED, the task's positive error code,
  * -EINVAL for NULL f, -EDEADLK when called by f's own task (it would wait
- * for itself), or -EAGAIN (FILCH_FOREVER on a worker when no spare could
- * be had: see the top). *result is written only when 0 is returned.
+ * for itself), -EALREADY when the result was taken
+ * (filch_future_take_result), or -EAGAIN (FILCH_FOREVER on a worker when
+ * no spare could be had: see the top). *result is written only when 0 is
+ * returned. The result is lent, not given: with a result destructor set,
+ * it stays valid while the caller holds its reference to f, unless
+ * somebody takes it (a reader racing a taker may get a pointer that the
+ * taker frees: take only where nobody else reads).
  * Blocks: spins a few microseconds, then sleeps on a futex until the
  * completion wakes it. On a worker of f's executor, an untimed wait for a
  * submitted task that has not started runs that task itself (so recursive
@@ -378,11 +413,15 @@ FILCH_API bool filch_future_cancel(filch_future *f);
 /* Adds a reference; returns f (NULL for NULL). Any thread, wait-free. */
 FILCH_API filch_future *filch_future_retain(filch_future *f);
 
-/* Drops a reference; the last one frees f (and its message). A promise
+/* Drops a reference; the last one frees f (and its message), and then
+ * calls f's result destructor on its result if f has one, finished with a
+ * non-NULL result, and nobody took it (in this thread, after f is gone:
+ * the destructor gets the result and its arg, never f). A promise
  * whose last reference is dropped unfulfilled is cancelled first (its
  * callbacks run, its dependents are cancelled). NULL is a no-op. The task
  * of a submitted future holds its own reference: releasing a future does
- * not cancel its task. Any thread, wait-free (unless it cancels). */
+ * not cancel its task. Any thread, wait-free (unless it cancels, or calls
+ * the destructor, which runs as long as it runs). */
 FILCH_API void filch_future_release(filch_future *f);
 
 /*
@@ -402,6 +441,57 @@ FILCH_API void filch_future_release(filch_future *f);
 FILCH_API int filch_future_on_done(filch_future *f, filch_callback_fn cb,
 				   void *arg);
 
+/*
+ * The result's owner. Without a destructor, filch never frees a result: the
+ * caller does, after reading it. With one, f owns its result: filch calls
+ * dtor(result, arg) exactly once, when f's last reference is dropped (see
+ * filch_future_release), if f FINISHED with code 0 and a non-NULL result
+ * that nobody took; never for a failed or cancelled future (a task that
+ * fails frees what it stored in *result itself). Readers borrow the result
+ * (filch_future_result: valid while they hold a reference); one reader may
+ * take it (filch_future_take_result) and then owns it.
+ *
+ * Sets f's destructor: once, at any time before f is freed (before or
+ * after f completes: the caller's reference keeps f alive, so the
+ * destructor cannot miss the free). Use it for promises and continuations,
+ * or pass it to filch_submit_ex. Returns 0, -EINVAL (NULL f or dtor), or
+ * -EEXIST (f already has one: unchanged; of two racing calls exactly one
+ * succeeds). dtor runs in whichever thread drops the last reference: a
+ * worker, a callback, a waiter; it must not block for long. Any thread,
+ * lock-free.
+ */
+FILCH_API int filch_future_set_result_dtor(filch_future *f,
+					   filch_result_dtor_fn dtor, void *arg);
+
+/*
+ * Waits like filch_future_result and moves the result out of f: returns 0
+ * with *result, which is now the caller's (f's destructor will not run on
+ * it; later filch_future_result and take calls return -EALREADY). At most
+ * one take of a future succeeds, also when several race: the others get
+ * -EALREADY. Otherwise returns what filch_future_result returns, and
+ * -EINVAL for NULL result (nothing taken); on any error *result is
+ * untouched and f keeps its result. Works with or without a destructor.
+ * A continuation's fn may take its antecedent's result. Blocks like
+ * filch_future_result; the take itself is one atomic RMW. Any thread.
+ */
+FILCH_API int filch_future_take_result(filch_future *f, int64_t timeout_ns,
+				       void **result);
+
+/*
+ * A future's tag: a pointer of the user's (NULL until set), for telling
+ * futures apart, as Python's {executor.submit(fn, x): x for x in xs} does.
+ * filch never reads through it or frees it. set_tag may be called at any
+ * time, also after f is done and from callbacks, and replaces the tag;
+ * returns 0, or -EINVAL for NULL f. filch_future_tag returns it (NULL for
+ * NULL f). Memory order: set_tag is a release and tag an acquire, so a
+ * reader that sees a new tag also sees what the setter wrote before
+ * setting it; a reader racing set_tag gets the old tag or the new one.
+ * Set it at submit (filch_submit_ex) so that callbacks, as_completed and
+ * wait never see the future without it. Any thread, wait-free.
+ */
+FILCH_API int filch_future_set_tag(filch_future *f, void *tag);
+FILCH_API void *filch_future_tag(const filch_future *f);
+
 /* ------------------------------------------------------------------ */
 /* Promises and continuations (section "Promises and continuations")   */
 /* ------------------------------------------------------------------ */
@@ -418,7 +508,9 @@ FILCH_API int filch_future_on_done(filch_future *f, filch_callback_fn cb,
  * NULL; -ENOMEM if the copy fails, the promise then stays as it was).
  * Every promise call returns -EINVAL for NULL or for a future that is not
  * a promise. Any thread, lock-free; completing runs the callbacks in the
- * caller.
+ * caller. Results: a result that set_result accepted belongs to the promise
+ * if it has a destructor (filch_future_set_result_dtor, best set right
+ * after create); when set_result fails, result stays the caller's.
  */
 FILCH_API int filch_promise_create(filch_future **f);
 FILCH_API int filch_promise_set_running(filch_future *f);
@@ -437,8 +529,14 @@ FILCH_API int filch_promise_set_error(filch_future *f, int code,
  * ENOMEM, EOWNERDEAD). The continuation keeps ex's memory alive until
  * then. Returns 0 with *out (the caller owns one reference); or -EINVAL,
  * -ENOMEM, or -EOWNERDEAD (in a child of fork(), ex was created by the
- * parent), and then fn never runs. Cancelling *out before fn started stops it. Any thread,
- * lock-free.
+ * parent), and then fn never runs. Cancelling *out before fn started
+ * stops it. Results: fn borrows f's result (filch_future_result; valid
+ * while fn runs) or takes it (filch_future_take_result); when fn never
+ * runs (f failed or was cancelled, *out was cancelled, ex refused it), f
+ * keeps its result, and frees it with its destructor if it has one. *out
+ * owns fn's result once given a destructor (filch_future_set_result_dtor,
+ * at any time before its last release); cancelled or failed, *out has no
+ * result. Any thread, lock-free.
  */
 typedef int (*filch_then_fn)(filch_future *antecedent, void *arg,
 			     void **result);

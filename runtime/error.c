@@ -27,6 +27,10 @@ const char *filch_strerror(int err)
 		return "would deadlock (waiting on its own worker)";
 	case -EOWNERDEAD:
 		return "executor inherited across fork(): its threads do not exist in this process";
+	case -EALREADY:
+		return "the future's result was already taken";
+	case -EEXIST:
+		return "the future already has a result destructor";
 	case FILCH_END:
 		return "end of iteration";
 	case -EMFILE:

@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <filch.h>
@@ -867,6 +868,70 @@ static int row_release_early(void *unused)
 	return 0;
 }
 
+static _Atomic int dtor_calls;
+
+static void dtor_count_free(void *result, void *arg)
+{
+	atomic_fetch_add(&dtor_calls, 1);
+	free(result);
+}
+
+static int task_heap(void *arg, void **result)
+{
+	*result = malloc(8);
+	return *result ? 0 : ENOMEM;
+}
+
+static int row_take_twice(void *unused)
+{
+	filch_executor *ex;
+	filch_future *f;
+	struct filch_submit_opts o = { .result_dtor = dtor_count_free };
+	void *r = NULL, *again = &again;
+
+	EXPECT_RC(new_executor(&ex, 1), 0);
+	EXPECT_RC(filch_submit_ex(ex, task_heap, NULL, &o, &f), 0);
+	EXPECT_RC(filch_future_take_result(f, EVENTUALLY, &r), 0);
+	EXPECT_RC(filch_future_take_result(f, 0, &again), -EALREADY);
+	EXPECT_RC(filch_future_result(f, 0, &again), -EALREADY);
+	EXPECT(again == &again, "output written on -EALREADY");
+	filch_future_release(f);
+	EXPECT(dtor_calls == 0, "destructor ran on a taken result");
+	free(r);
+	EXPECT_RC(filch_executor_destroy(ex), 0);
+	return 0;
+}
+
+static int row_dtor_twice(void *unused)
+{
+	filch_future *p;
+
+	EXPECT_RC(filch_promise_create(&p), 0);
+	EXPECT_RC(filch_future_set_result_dtor(p, dtor_count_free, NULL), 0);
+	EXPECT_RC(filch_future_set_result_dtor(p, dtor_count_free, p), -EEXIST);
+	EXPECT_RC(filch_future_set_result_dtor(p, NULL, NULL), -EINVAL);
+	EXPECT_RC(filch_promise_set_result(p, malloc(8)), 0);
+	filch_future_release(p);
+	EXPECT(dtor_calls == 1, "destructor ran %d times", dtor_calls);
+	return 0;
+}
+
+static int row_submit_ex_flags(void *unused)
+{
+	filch_executor *ex;
+	filch_future *f = (filch_future *)&f;
+	struct filch_submit_opts o = { .flags = 1u << 31,
+				       .result_dtor = dtor_count_free };
+
+	EXPECT_RC(new_executor(&ex, 1), 0);
+	EXPECT_RC(filch_submit_ex(ex, task_count, NULL, &o, &f), -EINVAL);
+	EXPECT_RC(filch_submit_ex(ex, task_count, NULL, &o, NULL), -EINVAL);
+	EXPECT(f == (filch_future *)&f, "*fut written on error");
+	EXPECT_RC(filch_executor_destroy(ex), 0);
+	EXPECT(ran == 0 && dtor_calls == 0, "a refused task ran");
+	return 0;
+}
+
 struct row {
 	const char *misuse;
 	isolate_fn fn;
@@ -913,6 +978,9 @@ static const struct row rows[] = {
 	{ "group: NULL, spawn after shutdown", row_group_after_shutdown },
 	{ "map: a chunk function's ndone left unset or past its chunk",
 	  row_map_chunk_ndone },
+	{ "taking a result twice, or reading it after the take", row_take_twice },
+	{ "a second result destructor", row_dtor_twice },
+	{ "submit_ex: unknown flag", row_submit_ex_flags },
 };
 
 int main(void)
