@@ -189,18 +189,10 @@ void filch__future_run_deferred(void)
 		run_deferred();
 }
 
-/* Closes f's list (f is done) and runs what it held, or queues it (see the
- * top). Called by the completer, or by an adder that pushed its node and
- * then found f done; whoever closes first takes every node. */
-static void run_callbacks(filch_future *f)
+/* Runs (or queues, see the top) the nodes n taken from f's list when
+ * closing it, newest first as the stack holds them. */
+static void run_taken(filch_future *f, struct filch__callback *n)
 {
-	/* acq_rel: acquire pairs with the push CAS of
-	 * filch__future_add_callback (we read the nodes); release pairs with
-	 * its acquire when it finds CLOSED (it reads the final state). */
-	struct filch__callback *n = filch__xchg(&f->callbacks, CALLBACKS_CLOSED,
-						acq_rel);
-	if (n == CALLBACKS_CLOSED)
-		return; /* another thread took the list */
 	struct filch__callback *list = NULL;
 	while (n) { /* reverse: run in the order added */
 		struct filch__callback *next = n->next;
@@ -226,6 +218,20 @@ static void run_callbacks(filch_future *f)
 	run_list(f, list);
 	run_deferred();
 	deferred.running = false;
+}
+
+/* Closes f's list (f is done) and runs what it held, or queues it (see the
+ * top). Called by the completer, or by an adder that pushed its node and
+ * then found f done; whoever closes first takes every node. */
+static void run_callbacks(filch_future *f)
+{
+	/* acq_rel: acquire pairs with the push CAS of
+	 * filch__future_add_callback (we read the nodes); release pairs with
+	 * its acquire when it finds CLOSED (it reads the final state). */
+	struct filch__callback *n = filch__xchg(&f->callbacks, CALLBACKS_CLOSED,
+						acq_rel);
+	if (n != CALLBACKS_CLOSED) /* else another thread took the list */
+		run_taken(f, n);
 }
 
 /* After the (seq_cst) transition that made f's phase final; old: the word
@@ -334,7 +340,7 @@ int filch_future_on_done(filch_future *f, filch_callback_fn cb, void *arg)
 /* Transitions                                                         */
 /* ------------------------------------------------------------------ */
 
-void filch__future_finish(filch_future *f, int rc, char *message)
+void filch__future_finish(filch_future *f, int rc, char *message, bool alone)
 {
 	int code = rc >= 0 ? rc : (rc == INT_MIN ? INT_MAX : -rc);
 	f->code = code;
@@ -343,6 +349,19 @@ void filch__future_finish(filch_future *f, int rc, char *message)
 					 *result is its own to free */
 	else
 		filch__free(message); /* a message for a task that succeeded */
+	if (alone) {
+		/* relaxed, all three: our reference is f's only one
+		 * (filch__future_alone), so no other thread can read or
+		 * write the word or the list, nor sleep on f; a callback that
+		 * hands f on orders these stores by its own hand-off. */
+		filch__store(&f->state, FILCH_FINISHED, relaxed);
+		struct filch__callback *n = filch__load(&f->callbacks, relaxed);
+		if (n) {
+			filch__store(&f->callbacks, CALLBACKS_CLOSED, relaxed);
+			run_taken(f, n);
+		}
+		return;
+	}
 	/* seq_cst: release publishes result, code and message before
 	 * FINISHED (pairs with the acquire loads of the waiters, wait_done,
 	 * and of on_done); seq_cst for the store-load pair of completed(). */

@@ -145,14 +145,38 @@ static inline filch_future *filch__future_new(enum filch__future_kind kind,
 	return f;
 }
 
+/*
+ * Whether the caller's reference to f is its only one. Then no other thread
+ * can reach f (every call on a future needs a reference), nor gain one
+ * (only a holder can retain f), until the caller hands f on: the runner of
+ * a task whose other holders all released f may start and finish it
+ * without a locked instruction (filch__future_start and _finish with
+ * alone). The reference's callers cannot add one meanwhile: a task's body
+ * has no handle on its own future.
+ */
+static inline bool filch__future_alone(filch_future *f)
+{
+	/* acquire: every other holder's uses of f (its pushes, cancel, the
+	 * settle of a waiter that ran f in place) before our own; pairs with
+	 * the acq_rel decrements of filch_future_release. */
+	return filch__load(&f->refs, acquire) == 1;
+}
+
 /* The runner of a TASK or THEN future moves it PENDING -> RUNNING; false
  * when it was cancelled first, or (a TASK) started by a waiter that runs it
  * in place: then it must not run it. Flags set while PENDING (SLEEPERS)
- * are kept. */
-static inline bool filch__future_start(filch_future *f)
+ * are kept. alone: filch__future_alone(f) said so; then no RMW is needed. */
+static inline bool filch__future_start(filch_future *f, bool alone)
 {
 	uint32_t s = filch__load(&f->state, relaxed);
 
+	if (alone) {
+		if ((s & FILCH__FS_PHASE) != FILCH_PENDING)
+			return false;
+		/* relaxed: nobody else can see f (filch__future_alone). */
+		filch__store(&f->state, s | FILCH_RUNNING, relaxed);
+		return true;
+	}
 	do {
 		if ((s & FILCH__FS_PHASE) != FILCH_PENDING)
 			return false;
@@ -169,8 +193,9 @@ static inline bool filch__future_start(filch_future *f)
  * positive code, or -code); f->result was stored by the task, message is
  * the one its frame holds (filch_task_fail; may be NULL): f keeps it if
  * the task failed, else it is freed. Publishes, wakes waiters, runs
- * callbacks. The caller holds a reference across the call. */
-void filch__future_finish(filch_future *f, int rc, char *message);
+ * callbacks. The caller holds a reference across the call; alone: as it
+ * was given to filch__future_start (its only one: plain stores then). */
+void filch__future_finish(filch_future *f, int rc, char *message, bool alone);
 
 /*
  * Completes a future that nobody runs (a promise, a combinator, a

@@ -62,23 +62,29 @@ filch_future *filch__task_frame_future(void)
 	return current_frame ? current_frame->future : NULL;
 }
 
-/* Runs the task of f, which the caller started, and completes f. */
-static void future_task_body(filch_future *f)
+/* Runs the task of f, which the caller started (alone: as
+ * filch__future_start was told), and completes f. */
+static void future_task_body(filch_future *f, bool alone)
 {
 	struct filch__task_frame fr;
 	filch__task_frame_enter(&fr, f);
 	int rc = f->u.job.fn(f->u.job.arg, &f->result);
 	filch__task_frame_leave(&fr);
-	filch__future_finish(f, rc, fr.message);
+	filch__future_finish(f, rc, fr.message, alone);
 }
 
 static void future_task_run(struct filch__task *t, bool discard)
 {
 	filch_future *f = filch__container_of(t, filch_future, task);
-	if (discard)
+	if (discard) {
 		filch__future_cancel_pending(f);
-	else if (filch__future_start(f))
-		future_task_body(f);
+	} else {
+		/* Every other holder gone (a submit-and-forget with a
+		 * callback): start and finish need no locked instruction. */
+		bool alone = filch__future_alone(f);
+		if (filch__future_start(f, alone))
+			future_task_body(f, alone);
+	}
 	filch_future_release(f); /* the task's reference */
 }
 
@@ -86,11 +92,11 @@ bool filch__future_run_here(filch_future *f)
 {
 	filch_executor *ex = filch__self_executor();
 	if (!ex || f->kind != FILCH__FUTURE_TASK || f->executor != ex ||
-	    !filch__future_start(f))
+	    !filch__future_start(f, false))
 		return false;
 	/* The record stays queued, holding the task's reference; whoever
 	 * takes it finds f started and only drops that reference. */
-	future_task_body(f);
+	future_task_body(f, false);
 	return true;
 }
 

@@ -42,13 +42,17 @@ static void then_run(struct filch__task *t, bool discard)
 	out->result = NULL;
 	if (discard) {
 		filch__future_cancel(out);
-	} else if (filch__future_start(out)) {
-		struct filch__task_frame fr;
-		filch__task_frame_enter(&fr, out);
-		int rc = out->u.then.fn(antecedent, out->u.then.arg,
-					&out->result);
-		filch__task_frame_leave(&fr);
-		filch__future_finish(out, rc, fr.message);
+	} else {
+		/* The caller released out: no locked instruction (future.h). */
+		bool alone = filch__future_alone(out);
+		if (filch__future_start(out, alone)) {
+			struct filch__task_frame fr;
+			filch__task_frame_enter(&fr, out);
+			int rc = out->u.then.fn(antecedent, out->u.then.arg,
+						&out->result);
+			filch__task_frame_leave(&fr);
+			filch__future_finish(out, rc, fr.message, alone);
+		}
 	}
 	filch_future_release(antecedent);
 	filch_future_release(out); /* the pipeline's reference */
