@@ -30,7 +30,8 @@
  *                     moved the result out (one RMW: one taker wins). Set
  *                     after the final transition, never cleared.
  *
- * Writers and transitions, each one atomic read-modify-write:
+ * Writers and transitions, each one atomic read-modify-write (but for the
+ * runner alone, below):
  *
  *   PENDING -> RUNNING     filch__future_start (CAS by the task's runner:
  *                          the worker that took its record, or a waiter
@@ -52,6 +53,17 @@
  *
  * Cancel and start race on PENDING: both are RMWs of this word, so one of
  * them sees the other's value and loses.
+ *
+ * The runner alone. A runner whose reference is f's only one
+ * (filch__future_alone: refs loaded as 1 with acquire) has nobody to race:
+ * every other call needs a reference, and only a holder can make another.
+ * Its start (PENDING -> RUNNING, or nothing when it finds CANCELLED or
+ * FINISHED: cancelled, or run in place by a waiter, before the others let
+ * go) and its finish (RUNNING -> FINISHED, then the list taken and CLOSED
+ * stored when not empty) are plain relaxed loads and stores. This is the
+ * common "submit, add a callback, release" and a continuation whose
+ * caller released it: their link takes no locked instruction in future.c
+ * but the submitter's reference drop.
  *
  * The callback list (struct filch_future.callbacks)
  * -------------------------------------------------
@@ -90,6 +102,12 @@
  *   run_callbacks xchg (acq_rel): acquire pairs with the push CAS (node
  *       contents); release pairs with an adder's acquire when it finds
  *       CLOSED (the final state).
+ *   the runner alone (filch__future_start and _finish with alone):
+ *       relaxed loads and stores of the word and the list; the acquire load
+ *       of refs in filch__future_alone pairs with the other holders'
+ *       acq_rel decrements (filch_future_release), so their pushes, cancel
+ *       or run in place happen before; whoever gets f from a callback gets
+ *       it through a hand-off that orders the stores before.
  *   refs: retain relaxed (the caller already holds one); release acq_rel
  *       (each holder's uses happen before the free by the last one); a
  *       holder that loads 1 (acquire) is the only one and frees at once.

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -489,6 +490,150 @@ static void test_cancel_requested_by_shutdown(void)
 	filch_future_release(f);
 }
 
+/*
+ * A task whose other holders all released its future before it starts runs
+ * alone: start and finish take no locked instruction. What a callback, a
+ * cancel or a waiter did before the release must still count, and what the
+ * task publishes must reach whoever a callback hands the future to.
+ */
+struct alone_seen {
+	atomic_int calls;
+	int order[2];
+	int state, code, rc;
+	void *result;
+	char message[32];
+	_Atomic(filch_future *) handed; /* retained by the callback */
+};
+
+static void alone_record(filch_future *f, struct alone_seen *a, int which)
+{
+	int n = atomic_load(&a->calls);
+	if (n < 2)
+		a->order[n] = which;
+	a->state = filch_future_state(f);
+	const char *msg = NULL;
+	a->rc = filch_future_error(f, 0, &a->code, &msg);
+	snprintf(a->message, sizeof(a->message), "%s", msg ? msg : "");
+	a->result = NULL;
+	if (a->rc == 0 && a->code == 0)
+		filch_future_result(f, 0, &a->result);
+	atomic_fetch_add(&a->calls, 1);
+}
+
+static void alone_first(filch_future *f, void *arg)
+{
+	alone_record(f, arg, 1);
+}
+
+static void alone_second_hands_on(filch_future *f, void *arg)
+{
+	struct alone_seen *a = arg;
+	alone_record(f, a, 2);
+	atomic_store(&a->handed, filch_future_retain(f));
+}
+
+static int alone_fail(void *arg, void **result)
+{
+	(void)arg;
+	(void)result;
+	return filch_task_fail(EPROTO, "alone %d", 7);
+}
+
+/* Submits fn(arg) on one behind a closed gate with both callbacks on it,
+ * releases it, opens the gate and returns once the callbacks ran; then
+ * the future handed on by the second callback (the caller releases it). */
+static filch_future *run_alone(filch_executor *one, filch_task_fn fn,
+			       void *arg, struct alone_seen *a)
+{
+	filch_future *blocker, *f;
+	atomic_int gate = 0;
+	filch_submit(one, wait_gate, &gate, &blocker);
+	filch_submit(one, fn, arg, &f);
+	filch_future_on_done(f, alone_first, a);	  /* the inline slot */
+	filch_future_on_done(f, alone_second_hands_on, a); /* a node */
+	filch_future_release(f); /* the task's reference is the only one */
+	atomic_store(&gate, 1);
+	filch_future_result(blocker, FILCH_FOREVER, NULL);
+	filch_future_release(blocker);
+	ok(EVENTUALLY(atomic_load(&a->handed) != NULL),
+	   "alone: both callbacks ran");
+	return atomic_load(&a->handed);
+}
+
+static int run_in_place(void *arg, void **result)
+{
+	(void)result;
+	filch_future *f;
+	filch_submit(filch_current_executor(), count_task, arg, &f);
+	/* An untimed wait on a worker runs f's task here; its record stays
+	 * queued and finds f FINISHED once we dropped our reference. */
+	int rc = filch_future_result(f, FILCH_FOREVER, NULL);
+	filch_future_release(f);
+	return rc;
+}
+
+static void test_runner_alone(filch_executor *one)
+{
+	int payload = 5;
+	atomic_int at_once = 0;
+	struct alone_seen a = { 0 };
+	filch_future *g = run_alone(one, return_arg, &payload, &a);
+	is(atomic_load(&a.calls), 2, "alone: each callback ran once");
+	ok(a.order[0] == 1 && a.order[1] == 2, "alone: in the order added");
+	is(a.state, FILCH_FINISHED, "alone: callbacks see FINISHED");
+	ok(a.rc == 0 && a.code == 0 && a.result == &payload,
+	   "alone: and the task's result");
+	is(filch_future_on_done(g, count_cb, &at_once), 0,
+	   "alone: on_done by the thread it was handed to");
+	is(atomic_load(&at_once), 1, "alone: runs at once (the list is closed)");
+	void *r = NULL;
+	ok(filch_future_result(g, 0, &r) == 0 && r == &payload,
+	   "alone: the result reached the thread it was handed to");
+	filch_future_release(g);
+
+	struct alone_seen b = { 0 };
+	g = run_alone(one, alone_fail, NULL, &b);
+	ok(b.rc == 0 && b.code == EPROTO && !strcmp(b.message, "alone 7"),
+	   "alone: a failed task's code and message");
+	const char *msg = NULL;
+	int code = 0;
+	ok(filch_future_error(g, 0, &code, &msg) == 0 && code == EPROTO &&
+		   msg && !strcmp(msg, "alone 7"),
+	   "alone: its message reached the thread it was handed to");
+	filch_future_release(g);
+
+	/* Cancelled, then released before its record is taken: the record
+	 * runs alone and must find CANCELLED. */
+	filch_future *blocker, *f, *after;
+	struct ran ran = { 0 };
+	atomic_int gate = 0, cbs = 0;
+	filch_submit(one, wait_gate, &gate, &blocker);
+	filch_submit(one, mark_ran, &ran, &f);
+	filch_future_on_done(f, count_cb, &cbs);
+	ok(filch_future_cancel(f), "alone: cancel of a queued task");
+	filch_future_release(f);
+	atomic_store(&gate, 1);
+	filch_submit(one, return_arg, NULL, &after);
+	filch_future_result(after, FILCH_FOREVER, NULL);
+	is(atomic_load(&ran.ran), 0, "alone: a cancelled task does not run");
+	is(atomic_load(&cbs), 1, "alone: its callback ran once, at cancel");
+	filch_future_release(after);
+	filch_future_release(blocker);
+
+	/* Run in place by a waiter that then released it: its record runs
+	 * alone and must not run the task again. */
+	atomic_int twice = 0;
+	filch_submit(one, run_in_place, &twice, &f);
+	is(filch_future_result(f, FILCH_FOREVER, NULL), 0,
+	   "alone: the waiter ran the task in place");
+	filch_submit(one, return_arg, NULL, &after);
+	filch_future_result(after, FILCH_FOREVER, NULL);
+	is(atomic_load(&twice), 1,
+	   "alone: a task run in place does not run again from its record");
+	filch_future_release(after);
+	filch_future_release(f);
+}
+
 int main(void)
 {
 	tap_plan(0);
@@ -503,6 +648,7 @@ int main(void)
 	test_worker_waits(ex);
 	test_recursive(one);
 	test_wait_on_self(one);
+	test_runner_alone(one);
 	filch_executor_destroy(one);
 	filch_executor_destroy(ex);
 	test_submit_after_shutdown();
