@@ -137,8 +137,8 @@ static int mark_ran(void *arg, void **result)
 
 static void test_cancel_pending(filch_executor *one)
 {
-	filch_future *blocker, *f;
-	struct ran r = { 0 };
+	filch_future *blocker, *f, *dropped;
+	struct ran r = { 0 }, r_dropped = { 0 };
 	atomic_int cbs = 0, gate = 0;
 	filch_submit(one, wait_gate, &gate, &blocker);
 	filch_submit(one, mark_ran, &r, &f);
@@ -146,6 +146,12 @@ static void test_cancel_pending(filch_executor *one)
 	ok(filch_future_cancel(f), "cancel of a queued task is true");
 	is(atomic_load(&cbs), 1, "its callback ran at cancel");
 	is(filch_future_result(f, 0, NULL), -ECANCELED, "its result is -ECANCELED");
+	/* Cancelled and released before its record is taken: the record's
+	 * reference is the only one then, and its runner (alone) must still
+	 * find CANCELLED. */
+	filch_submit(one, mark_ran, &r_dropped, &dropped);
+	filch_future_cancel(dropped);
+	filch_future_release(dropped);
 	atomic_store(&gate, 1);
 	is(filch_future_result(blocker, FILCH_FOREVER, NULL), 0, "the blocking task finished");
 	/* The worker runs tasks in order: anything queued before this one
@@ -154,6 +160,8 @@ static void test_cancel_pending(filch_executor *one)
 	filch_submit(one, return_arg, NULL, &after);
 	filch_future_result(after, FILCH_FOREVER, NULL);
 	is(atomic_load(&r.ran), 0, "the cancelled task never ran");
+	is(atomic_load(&r_dropped.ran), 0,
+	   "nor one cancelled and released before its record was taken");
 	is(filch_future_state(f), FILCH_CANCELLED, "and stays CANCELLED");
 	filch_future_release(after);
 	filch_future_release(f);
@@ -602,26 +610,9 @@ static void test_runner_alone(filch_executor *one)
 	   "alone: its message reached the thread it was handed to");
 	filch_future_release(g);
 
-	/* Cancelled, then released before its record is taken: the record
-	 * runs alone and must find CANCELLED. */
-	filch_future *blocker, *f, *after;
-	struct ran ran = { 0 };
-	atomic_int gate = 0, cbs = 0;
-	filch_submit(one, wait_gate, &gate, &blocker);
-	filch_submit(one, mark_ran, &ran, &f);
-	filch_future_on_done(f, count_cb, &cbs);
-	ok(filch_future_cancel(f), "alone: cancel of a queued task");
-	filch_future_release(f);
-	atomic_store(&gate, 1);
-	filch_submit(one, return_arg, NULL, &after);
-	filch_future_result(after, FILCH_FOREVER, NULL);
-	is(atomic_load(&ran.ran), 0, "alone: a cancelled task does not run");
-	is(atomic_load(&cbs), 1, "alone: its callback ran once, at cancel");
-	filch_future_release(after);
-	filch_future_release(blocker);
-
 	/* Run in place by a waiter that then released it: its record runs
 	 * alone and must not run the task again. */
+	filch_future *f, *after;
 	atomic_int twice = 0;
 	filch_submit(one, run_in_place, &twice, &f);
 	is(filch_future_result(f, FILCH_FOREVER, NULL), 0,
