@@ -151,8 +151,10 @@ static inline filch_future *filch__future_new(enum filch__future_kind kind,
  * (only a holder can retain f), until the caller hands f on: the runner of
  * a task whose other holders all released f may start and finish it
  * without a locked instruction (filch__future_start and _finish with
- * alone). The reference's callers cannot add one meanwhile: a task's body
- * has no handle on its own future.
+ * alone). Nor can the task's body add one: it has no handle on its own
+ * future but one its submitter gave it, with a reference of its own. The
+ * answer holds from the start to the finish: a count of 1 never grows
+ * back but through its holder.
  */
 static inline bool filch__future_alone(filch_future *f)
 {
