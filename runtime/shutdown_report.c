@@ -245,9 +245,9 @@ int filch_shutdown_timed(filch_executor *ex, unsigned flags,
 		return rc;
 	if (filch__self_executor() == ex)
 		return -EDEADLK;
-	/* The first sample: a straggler seen now has run the whole wait. */
-	if (report && !filch__timeout_polls(timeout_ns) &&
-	    take_sample(ex, &s) == 0)
+	/* The first sample: a straggler seen now has run the whole wait
+	 * (none for a poll, nor without a deadline: no report then). */
+	if (report && timeout_ns > 0 && take_sample(ex, &s) == 0)
 		sample_drop(&s);
 	if ((rc = filch__executor_join(ex, deadline)) == 0) {
 		if (report)

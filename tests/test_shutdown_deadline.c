@@ -39,6 +39,7 @@ int outer_task(void *arg, void **result);
 int short_task(void *arg, void **result);
 int feeder_task(void *arg, void **result);
 int self_shutdown_task(void *arg, void **result);
+int straggler_job(void *arg);
 
 /* A straggler: announces that it runs, then blocks on a pipe until the
  * test writes to it, ignoring filch_cancel_requested() meanwhile. Not
@@ -276,6 +277,38 @@ static void test_fire_and_forget(void)
 	gate_open(&g);
 	is(filch_shutdown_timed(ex, 0, FILCH_FOREVER, NULL), 0,
 	   "FILCH_FOREVER waits it out (report NULL)");
+	finish(ex, NULL, &g);
+}
+
+/* A group job as straggler: reported with its function, no future. */
+int straggler_job(void *arg)
+{
+	void *ignored;
+
+	return straggler_task(arg, &ignored);
+}
+
+static void test_group_job(void)
+{
+	struct filch_shutdown_report *r = NULL;
+	filch_executor *ex = make(2);
+	filch_group grp;
+	struct gate g;
+
+	gate_init(&g);
+	filch_group_init(&grp, ex);
+	ok(filch_group_spawn(&grp, straggler_job, &g) == 0, "job spawned");
+	gate_wait_started(&g);
+	is(filch_shutdown_timed(ex, 0, 10 * MS, &r), -ETIMEDOUT, "-ETIMEDOUT");
+	is(r->nstragglers, 1, "one straggler");
+	ok(r->stragglers[0].fn == (any_fn)straggler_job &&
+		   r->stragglers[0].future == NULL && r->stragglers[0].depth == 0,
+	   "the group job: its function, no future");
+	ok(r->stragglers[0].name && !strcmp(r->stragglers[0].name, "straggler_job"),
+	   "named");
+	filch_shutdown_report_free(r);
+	gate_open(&g);
+	is(filch_group_wait(&grp), 0, "the job finishes");
 	finish(ex, NULL, &g);
 }
 
@@ -531,6 +564,7 @@ int main(void)
 	test_straggler_named();
 	test_cancel_pending_one_worker();
 	test_fire_and_forget();
+	test_group_job();
 	test_waiting_outer(LONG_WAIT_NS, true);
 	test_waiting_outer(FILCH_FOREVER, false);
 	test_concurrent_reports();
