@@ -394,7 +394,7 @@ static void test_waiting_outer(int64_t timeout, bool spare)
 /* Reports taken again and again while a feeder task keeps submitting
  * short tasks (children may be submitted while the pool drains) whose
  * futures the workers free as they finish (the feeder released them at
- * once), on three workers: every reported future must be alive and
+ * once), on four workers: every reported future must be alive and
  * retained (the ASan and TSan builds check the memory). */
 int short_task(void *arg, void **result)
 {
@@ -414,7 +414,7 @@ int feeder_task(void *arg, void **result)
 	(void)result;
 	for (unsigned i = 0; !atomic_load(&feeder_stop) && i < 1000000; i++) {
 		filch_future *f = NULL;
-		void *spin = (void *)(uintptr_t)(i % 4000);
+		void *spin = (void *)(uintptr_t)(i % 20000);
 
 		if (filch_submit(ex, short_task, spin, i % 3 ? &f : NULL) != 0)
 			return 1;
@@ -429,7 +429,7 @@ static void test_concurrent_reports(void)
 {
 	unsigned reports = 0, seen = 0, shorts = 0, bad = 0;
 	struct gate g;
-	filch_executor *ex = start(3, &g, NULL);
+	filch_executor *ex = start(4, &g, NULL);
 
 	ok(filch_submit(ex, feeder_task, NULL, NULL) == 0, "feeder");
 	for (int64_t end = tap_now_ns() + 300 * MS; tap_now_ns() < end;) {
