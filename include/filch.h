@@ -267,7 +267,8 @@ struct filch_shutdown_report {
  * Blocks up to timeout_ns, plus, for the report, a membarrier(2) system
  * call: a worker that finishes a task meanwhile waits for it (a few
  * microseconds). Where the kernel refuses membarrier, stragglers are
- * listed with fn, name and future NULL. Any thread.
+ * listed with fn, name and future NULL. Any thread (ex's own workers get
+ * -EDEADLK).
  */
 FILCH_API int filch_shutdown_timed(filch_executor *ex, unsigned flags,
 				   int64_t timeout_ns,

@@ -434,16 +434,18 @@ int filch__executor_join(filch_executor *ex, int64_t deadline)
 	while (!ex->joined) {
 		unsigned i = ex->njoined;
 		unsigned n = i < ex->nworkers ? ex->nworkers : slots_used(ex);
-		pthread_t t = ex->workers[i].thread;
 
 		if (i == n) {
 			ex->joined = true;
-		} else if (forever ? pthread_join(t, NULL) : timed_join(t, &ts)) {
+			break;
+		}
+		pthread_t t = ex->workers[i].thread;
+
+		if (forever ? pthread_join(t, NULL) : timed_join(t, &ts)) {
 			rc = -ETIMEDOUT;
 			break;
-		} else {
-			ex->njoined = i + 1;
 		}
+		ex->njoined = i + 1;
 	}
 	pthread_mutex_unlock(&ex->join_lock);
 	return rc;
