@@ -59,6 +59,7 @@
 #include "atomic.h"
 #include "frame.h"
 #include "futex.h"
+#include "perturb.h"
 
 #define INSPECTED 1u
 #define WAITER 2u
@@ -112,11 +113,13 @@ void filch__task_frame_leave(struct filch__task_frame *fr)
 #ifdef FILCH_TSAN
 	/* L1, L2 seq_cst: see the top of the file. */
 	filch__store(&frames.top, fr->outer, seq_cst);
+	FILCH__PERTURB(); /* an inspection may begin between L1 and L2 */
 	v = filch__load(&frames.inspect, seq_cst);
 #else
 	/* L1 then L2: the seq_cst fence between them is executed by the
 	 * inspector's membarrier (R2); the compiler must keep the order. */
 	filch__store(&frames.top, fr->outer, relaxed);
+	FILCH__PERTURB(); /* an inspection may begin between L1 and L2 */
 	atomic_signal_fence(memory_order_seq_cst);
 	/* Acquire: as in wait_inspection, when it reads 0 after an R4. */
 	v = filch__load(&frames.inspect, acquire);
@@ -228,8 +231,10 @@ int filch__frames_inspect(_Atomic(struct filch__frames *) *slots, unsigned n,
 		/* R3, seq_cst: after R1; the acquire half pairs with the
 		 * release store in filch__task_frame_enter. */
 		for (struct filch__task_frame *fr = filch__load(&fs->top, seq_cst);
-		     fr && rc == 0; fr = fr->outer)
+		     fr && rc == 0; fr = fr->outer) {
+			FILCH__PERTURB(); /* the thread may try to leave fr */
 			rc = visit(arg, i, fr);
+		}
 	}
 out:
 	for (unsigned i = 0; i < n; i++)
