@@ -26,4 +26,11 @@ void filch__fork_init(void);
 void filch__fork_rcu_register(void);
 void filch__fork_rcu_unregister(void);
 
+/* Starts liburcu's default call_rcu thread once per process (unless it
+ * runs already), from the caller with every asynchronous signal blocked,
+ * and names it "filch-rcu": started by a worker when its deque first grew,
+ * it would carry that worker's name and mask. The child's fork handler
+ * does the same for the thread urcu starts there. Any thread. */
+void filch__fork_rcu_thread_start(void);
+
 #endif /* FILCH_FORK_H */
