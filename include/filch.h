@@ -189,9 +189,10 @@ struct filch_executor_opts {
  * SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP and SIGSYS), so that a signal
  * sent to the process goes to a thread of the program; with
  * FILCH_OPT_INHERIT_SIGMASK they keep the creating thread's mask instead.
- * The first executor also starts liburcu's call_rcu thread, named
- * "filch-rcu" with the same signals blocked, which lives until the process
- * ends (it frees retired deque buffers).
+ * The first worker deque that grows (past 256 queued tasks) starts
+ * liburcu's call_rcu thread, named "filch-rcu" with the same signals
+ * blocked, which lives until the process ends (it frees retired deque
+ * buffers).
  *
  * Exit: returning from main() or exit() while an executor is alive ends
  * the process with it: tasks not yet run never run, running ones stop

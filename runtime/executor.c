@@ -268,7 +268,6 @@ int filch_executor_create(filch_executor **exp,
 	    (rc = filch__exit_init()) != 0)
 		return rc;
 	filch__fork_init();
-	filch__fork_rcu_thread_start();
 	ncpus = filch__cpuset_process(&cpus);
 	n = opts->workers ? opts->workers : ncpus;
 	if (n > FILCH__MAX_WORKERS)

@@ -124,6 +124,11 @@ static void after_fork_parent(void)
 	filch__exit_unlock();
 }
 
+/* Set once filch__fork_rcu_thread_start started the call_rcu thread: the
+ * child's handler then names the thread urcu starts there. Relaxed: a
+ * fork that does not see it yet leaves the child's thread unnamed. */
+static _Atomic bool rcu_started;
+
 /* Runs start(), which may create liburcu's default call_rcu thread, with
  * every asynchronous signal blocked (the thread inherits the caller's
  * mask), then names that thread. */
@@ -151,9 +156,14 @@ static void after_fork_child(void)
 	filch__fork_generation++;
 	filch__self = NULL;
 	prune_readers();
-	/* Releases urcu's lock, starts a fresh default call_rcu thread and
-	 * moves the callbacks queued in the parent onto it. */
-	rcu_thread_start(call_rcu_after_fork_child);
+	/* Releases urcu's lock, starts a fresh default call_rcu thread (if
+	 * the parent had one) and moves the callbacks queued in the parent
+	 * onto it. Only ours gets named: naming asks urcu for the thread,
+	 * which would start one where the parent had none. */
+	if (filch__load(&rcu_started, relaxed))
+		rcu_thread_start(call_rcu_after_fork_child);
+	else
+		call_rcu_after_fork_child();
 	pthread_mutex_unlock(&registry_lock);
 	filch__cpuset_unlock();
 	filch__exit_forget();
@@ -184,6 +194,7 @@ void filch__fork_init(void)
 static void first_rcu_thread(void)
 {
 	rcu_thread_start(default_rcu_data);
+	filch__store(&rcu_started, true, relaxed);
 }
 
 void filch__fork_rcu_thread_start(void)
