@@ -35,6 +35,7 @@ struct census {
 	int filch;	 /* names starting with "filch-" */
 	int rcu;	 /* named "filch-rcu" */
 	char rcu_tid[256];
+	char want_tid[256]; /* of the last thread named want */
 };
 
 static void take_census(struct census *c, const char *want, int *found)
@@ -63,8 +64,11 @@ static void take_census(struct census *c, const char *want, int *found)
 			c->rcu++;
 			snprintf(c->rcu_tid, sizeof(c->rcu_tid), "%s", e->d_name);
 		}
-		if (want && found && strcmp(comm, want) == 0)
+		if (want && found && strcmp(comm, want) == 0) {
 			(*found)++;
+			snprintf(c->want_tid, sizeof(c->want_tid), "%s",
+				 e->d_name);
+		}
 	}
 	if (d)
 		closedir(d);
@@ -260,6 +264,47 @@ static int start_spare(void *arg, void **result)
 	return 0;
 }
 
+/* Signals blocked by the thread named "<prefix>-<index>", or 0. */
+static unsigned long long sigblk_named(const char *prefix, unsigned index)
+{
+	char want[32];
+	struct census c;
+	int found;
+
+	snprintf(want, sizeof(want), "%s-%u", prefix, index);
+	take_census(&c, want, &found);
+	return found == 1 ? sigblk_of(c.want_tid) : 0;
+}
+
+/* In a task: blocks SIGUSR1 in its worker, starts a spare, and reads the
+ * spare's mask: the executor's, not the worker's of the moment. */
+static int spare_mask(void *arg, void **result)
+{
+	unsigned long long *mask = arg;
+	sigset_t usr1;
+
+	(void)result;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+	if (filch_blocking_begin() == 0) {
+		*mask = sigblk_named("sig", 1);
+		filch_blocking_end();
+	}
+	return 0;
+}
+
+static int spare_mask_of(filch_executor *ex, unsigned long long *mask)
+{
+	filch_future *f;
+	int rc = filch_submit(ex, spare_mask, mask, &f);
+
+	if (rc == 0)
+		rc = filch_future_result(f, FILCH_FOREVER, NULL);
+	filch_future_release(f);
+	return rc;
+}
+
 static int case_long_prefix(void *arg)
 {
 	struct filch_executor_opts o = {.workers = NAMED_WORKERS,
@@ -314,6 +359,7 @@ static int case_signals_blocked(void *arg)
 {
 	struct sigaction sa = {.sa_handler = on_usr1};
 	struct timespec ts = {.tv_sec = 5};
+	unsigned long long spare = 0;
 	filch_executor *ex;
 	sigset_t usr1, mask;
 	int sig;
@@ -322,7 +368,8 @@ static int case_signals_blocked(void *arg)
 	sigaction(SIGUSR1, &sa, NULL);
 	sigemptyset(&mask);
 	pthread_sigmask(SIG_SETMASK, &mask, NULL);
-	if (filch_executor_create(&ex, &(struct filch_executor_opts){.workers = 2}))
+	if (filch_executor_create(&ex, &(struct filch_executor_opts){
+					       .workers = 1, .name_prefix = "sig"}))
 		return FAIL("create");
 	/* A service blocks its signals once its pool runs, and waits for
 	 * them in its main loop. */
@@ -341,6 +388,9 @@ static int case_signals_blocked(void *arg)
 	    sigismember(&mask, SIGSEGV) || sigismember(&mask, SIGBUS) ||
 	    sigismember(&mask, SIGFPE))
 		return FAIL("a worker's mask");
+	if (spare_mask_of(ex, &spare) || !in_mask(spare, SIGTERM) ||
+	    !in_mask(spare, SIGINT) || in_mask(spare, SIGSEGV))
+		return FAIL("a spare's mask: %llx", spare);
 	filch_executor_destroy(ex);
 	return 0;
 }
@@ -348,7 +398,9 @@ static int case_signals_blocked(void *arg)
 static int case_signals_inherited(void *arg)
 {
 	struct filch_executor_opts o = {.flags = FILCH_OPT_INHERIT_SIGMASK,
-					.workers = 1};
+					.workers = 1,
+					.name_prefix = "sig"};
+	unsigned long long spare = 0;
 	filch_executor *ex;
 	sigset_t usr2, mask;
 
@@ -363,6 +415,11 @@ static int case_signals_inherited(void *arg)
 	if (!sigismember(&mask, SIGUSR2) || sigismember(&mask, SIGTERM) ||
 	    sigismember(&mask, SIGUSR1))
 		return FAIL("the creator's mask was not kept");
+	/* A spare gets the creator's mask too, not the one a task set in
+	 * the worker that started it. */
+	if (spare_mask_of(ex, &spare) || !in_mask(spare, SIGUSR2) ||
+	    in_mask(spare, SIGUSR1) || in_mask(spare, SIGTERM))
+		return FAIL("a spare's mask: %llx", spare);
 	filch_executor_destroy(ex);
 	return 0;
 }
