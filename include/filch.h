@@ -114,8 +114,9 @@ enum filch_full_policy {
 };
 
 /* Bits of filch_executor_opts.flags: each says that a field added after
- * the first version is set (a program built against an older filch.h
- * passes a shorter struct with these bits clear). */
+ * the first version is set, or asks for a behavior that the first version
+ * did not have (a program built against an older filch.h passes a shorter
+ * struct with these bits clear, and gets the old behavior). */
 #define FILCH_OPT_STACK_SIZE 1u /* stack_size is set */
 #define FILCH_OPT_MAX_SPARES 2u /* max_spares is set */
 /* Workers and spares keep the creating thread's signal mask instead of
