@@ -96,6 +96,18 @@ static bool in_mask(unsigned long long mask, int sig)
 	return mask & (1ull << (sig - 1));
 }
 
+/* Runs fn(arg) on ex and waits for it: 0, or the first error. */
+static int run_task(filch_executor *ex, filch_task_fn fn, void *arg)
+{
+	filch_future *f = NULL;
+	int rc = filch_submit(ex, fn, arg, &f);
+
+	if (rc == 0)
+		rc = filch_future_result(f, FILCH_FOREVER, NULL);
+	filch_future_release(f);
+	return rc;
+}
+
 /* ---- 1. create leaves *ex untouched on error ---- */
 
 static int fail_init(void *arg, unsigned index)
@@ -205,16 +217,13 @@ static int case_rcu_thread(void *arg)
 {
 	struct census c;
 	filch_executor *ex;
-	filch_future *f;
 
 	(void)arg;
 	for (int round = 0; round < 2; round++) {
 		if (filch_executor_create(&ex, &(struct filch_executor_opts){.workers = 1}))
 			return FAIL("create");
-		if (filch_submit(ex, grow_deque, ex, &f) ||
-		    filch_future_result(f, FILCH_FOREVER, NULL))
+		if (run_task(ex, grow_deque, ex))
 			return FAIL("grow_deque");
-		filch_future_release(f);
 		filch_executor_destroy(ex);
 		take_census(&c, NULL, NULL);
 		if (c.rcu != 1 || c.filch != 1)
@@ -294,24 +303,12 @@ static int spare_mask(void *arg, void **result)
 	return 0;
 }
 
-static int spare_mask_of(filch_executor *ex, unsigned long long *mask)
-{
-	filch_future *f;
-	int rc = filch_submit(ex, spare_mask, mask, &f);
-
-	if (rc == 0)
-		rc = filch_future_result(f, FILCH_FOREVER, NULL);
-	filch_future_release(f);
-	return rc;
-}
-
 static int case_long_prefix(void *arg)
 {
 	struct filch_executor_opts o = {.workers = NAMED_WORKERS,
 					.name_prefix = LONG_PREFIX,
 					.pin = FILCH_PIN_NONE};
 	filch_executor *ex;
-	filch_future *f;
 	int rc, spare_rc = -1;
 
 	(void)arg;
@@ -319,10 +316,8 @@ static int case_long_prefix(void *arg)
 		return FAIL("create");
 	if ((rc = expected_names(0, NAMED_WORKERS)) != 0)
 		return rc;
-	if (filch_submit(ex, start_spare, &spare_rc, &f) ||
-	    filch_future_result(f, FILCH_FOREVER, NULL))
+	if (run_task(ex, start_spare, &spare_rc))
 		return FAIL("start_spare");
-	filch_future_release(f);
 	filch_executor_destroy(ex);
 	return spare_rc;
 }
@@ -342,17 +337,6 @@ static int read_mask(void *arg, void **result)
 	(void)result;
 	pthread_sigmask(SIG_SETMASK, NULL, arg);
 	return 0;
-}
-
-static int worker_mask(filch_executor *ex, sigset_t *mask)
-{
-	filch_future *f;
-	int rc = filch_submit(ex, read_mask, mask, &f);
-
-	if (rc == 0)
-		rc = filch_future_result(f, FILCH_FOREVER, NULL);
-	filch_future_release(f);
-	return rc;
 }
 
 static int case_signals_blocked(void *arg)
@@ -381,14 +365,14 @@ static int case_signals_blocked(void *arg)
 	if (sig != SIGUSR1 || atomic_load(&handled) != 0)
 		return FAIL("sigtimedwait %d, handled by a worker %d times", sig,
 			    atomic_load(&handled));
-	if (worker_mask(ex, &mask))
+	if (run_task(ex, read_mask, &mask))
 		return FAIL("read_mask");
 	if (!sigismember(&mask, SIGTERM) || !sigismember(&mask, SIGINT) ||
 	    !sigismember(&mask, SIGUSR1) || !sigismember(&mask, SIGCHLD) ||
 	    sigismember(&mask, SIGSEGV) || sigismember(&mask, SIGBUS) ||
 	    sigismember(&mask, SIGFPE))
 		return FAIL("a worker's mask");
-	if (spare_mask_of(ex, &spare) || !in_mask(spare, SIGTERM) ||
+	if (run_task(ex, spare_mask, &spare) || !in_mask(spare, SIGTERM) ||
 	    !in_mask(spare, SIGINT) || in_mask(spare, SIGSEGV))
 		return FAIL("a spare's mask: %llx", spare);
 	filch_executor_destroy(ex);
@@ -410,14 +394,14 @@ static int case_signals_inherited(void *arg)
 	pthread_sigmask(SIG_SETMASK, &usr2, NULL);
 	if (filch_executor_create(&ex, &o))
 		return FAIL("create");
-	if (worker_mask(ex, &mask))
+	if (run_task(ex, read_mask, &mask))
 		return FAIL("read_mask");
 	if (!sigismember(&mask, SIGUSR2) || sigismember(&mask, SIGTERM) ||
 	    sigismember(&mask, SIGUSR1))
 		return FAIL("the creator's mask was not kept");
 	/* A spare gets the creator's mask too, not the one a task set in
 	 * the worker that started it. */
-	if (spare_mask_of(ex, &spare) || !in_mask(spare, SIGUSR2) ||
+	if (run_task(ex, spare_mask, &spare) || !in_mask(spare, SIGUSR2) ||
 	    in_mask(spare, SIGUSR1) || in_mask(spare, SIGTERM))
 		return FAIL("a spare's mask: %llx", spare);
 	filch_executor_destroy(ex);
