@@ -87,7 +87,9 @@ typedef struct filch_future filch_future;
 
 /* A task: runs on a worker with the arg given at submit. It stores its
  * result in *result (initially NULL) and returns 0, or returns a positive
- * error code of its own (a negative return -e is taken as e). */
+ * error code of its own (a negative return -e is taken as e; INT_MIN, which
+ * has no positive counterpart, is taken as EOVERFLOW with the message "the
+ * task returned INT_MIN" unless the task attached one). */
 typedef int (*filch_task_fn)(void *arg, void **result);
 
 /* A result destructor: frees a result that a future owns (see
@@ -112,17 +114,36 @@ enum filch_full_policy {
 };
 
 /* Bits of filch_executor_opts.flags: each says that a field added after
- * the first version is set (a program built against an older filch.h
- * passes a shorter struct with these bits clear). */
+ * the first version is set, or asks for a behavior that the first version
+ * did not have (a program built against an older filch.h passes a shorter
+ * struct with these bits clear, and gets the old behavior). */
 #define FILCH_OPT_STACK_SIZE 1u /* stack_size is set */
 #define FILCH_OPT_MAX_SPARES 2u /* max_spares is set */
+/* Workers and spares keep the creating thread's signal mask instead of
+ * blocking every asynchronous signal (docs/api.md, "Signals"). */
+#define FILCH_OPT_INHERIT_SIGMASK 4u
+#define FILCH_OPT_ON_TASK_ERROR 8u /* on_task_error is set */
+/* exit() shuts the executor down with FILCH_SHUTDOWN_WAIT (docs/api.md,
+ * "Exit"). */
+#define FILCH_OPT_JOIN_AT_EXIT 16u
+
+/* What on_task_error receives: a fire-and-forget task that failed. */
+struct filch_task_error {
+	filch_task_fn fn; /* the task's function and argument, as submitted */
+	void *arg;
+	int code;	     /* its error code, positive (as a future's) */
+	const char *message; /* from filch_task_fail, or NULL; valid during
+				the call only */
+};
 
 struct filch_executor_opts {
 	unsigned flags;		 /* FILCH_OPT_* bits; other bits: -EINVAL */
 	/* 0 = the number of CPUs of the process: its main thread's affinity
 	 * mask, whatever the calling thread's (docs/api.md, "Executor"). */
 	unsigned workers;
-	const char *name_prefix; /* thread names "<prefix>-<i>"; NULL = "filch" */
+	/* Thread names "<prefix>-<i>"; NULL = "filch". Linux keeps 15
+	 * characters: the prefix is cut so that "-<i>" always fits. */
+	const char *name_prefix;
 	/* Runs once in each worker, as that worker (filch_current_worker()
 	 * is worker_index), before it takes tasks; a nonzero return fails
 	 * filch_executor_create with that code (made negative), after every
@@ -144,18 +165,43 @@ struct filch_executor_opts {
 	 * that sleeps in a wait, and goes dormant once that worker woke up
 	 * and its deque is empty; spares live until the executor ends. */
 	unsigned max_spares;
+	/* With FILCH_OPT_ON_TASK_ERROR: called when a task submitted without
+	 * a future (fire and forget) returns an error, on the thread that ran
+	 * it (a worker, or the submitter under FILCH_FULL_CALLER_RUNS), after
+	 * the task returned. It may submit; it must not block long (it holds
+	 * its worker) nor wait for ex's tasks. NULL: such errors are dropped. */
+	void (*on_task_error)(const struct filch_task_error *err, void *arg);
+	void *on_task_error_arg;
 };
 
 /* Creates an executor and starts its workers. Returns 0 and *ex (the
  * caller owns it: filch_executor_destroy), -EINVAL (an unknown flag bit,
  * more than 1024 workers or 4096 spares, a stack below PTHREAD_STACK_MIN,
  * NULL ex, unknown pin or full_policy), -ENOMEM, -EAGAIN (thread creation
- * failed), or the initializer's code made negative. On error *ex is NULL
- * and nothing is left running (every started thread was joined). Any
+ * failed), or the initializer's code made negative. On error *ex is
+ * untouched and nothing is left running (every started thread was
+ * joined). Any
  * thread; blocks until every worker has run its initializer. The
  * initializer also runs in each spare when it starts (a spare whose
  * initializer fails is not used: the wait that wanted it finds no spare);
  * it must neither submit to its executor nor wait for its tasks.
+ *
+ * Signals: workers and spares block every asynchronous signal (all but
+ * SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP and SIGSYS), so that a signal
+ * sent to the process goes to a thread of the program; with
+ * FILCH_OPT_INHERIT_SIGMASK they keep the creating thread's mask instead.
+ * The first worker deque that grows (past 256 queued tasks) starts
+ * liburcu's call_rcu thread, named "filch-rcu" with the same signals
+ * blocked, which lives until the process ends (it frees retired deque
+ * buffers).
+ *
+ * Exit: returning from main() or exit() while an executor is alive ends
+ * the process with it: tasks not yet run never run, running ones stop
+ * where they are. With FILCH_OPT_JOIN_AT_EXIT, exit() first shuts the
+ * executor down with FILCH_SHUTDOWN_WAIT (an atexit handler registered by
+ * the first such create): every queued task runs, then exit goes on. From
+ * one of its own workers exit() only begins that executor's shutdown.
+ * filch_executor_destroy withdraws it; _exit() and quick_exit() skip it.
  *
  * fork(): in the child, an executor the parent created has no threads;
  * every call that takes it returns -EOWNERDEAD and touches nothing. The
@@ -277,8 +323,9 @@ FILCH_API int filch_submit_ex(filch_executor *ex, filch_task_fn fn, void *arg,
  * return code, so that "return filch_task_fail(ENOENT, "no %s", p);" fails
  * the task with both. The message is copied into the future (a later call
  * replaces it; it is dropped if the task returns 0, or if the copy cannot
- * be allocated). Outside a task, or in a fire-and-forget task: returns code
- * and does nothing. */
+ * be allocated). In a fire-and-forget task the message goes to the
+ * executor's on_task_error, if any. Outside a task: returns code and does
+ * nothing. */
 FILCH_API int filch_task_fail(int code, const char *fmt, ...) FILCH_PRINTF(2, 3);
 
 /* Inside a task: true once its future's cancellation was requested while it

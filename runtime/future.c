@@ -336,7 +336,7 @@ int filch_future_on_done(filch_future *f, filch_callback_fn cb, void *arg)
 
 void filch__future_finish(filch_future *f, int rc, char *message)
 {
-	int code = rc >= 0 ? rc : (rc == INT_MIN ? INT_MAX : -rc);
+	int code = filch__task_code(rc, &message);
 	f->code = code;
 	if (code)
 		f->message = message; /* what the failed task stored in

@@ -30,6 +30,7 @@ struct fire_and_forget {
 	struct filch__task task;
 	filch_task_fn fn;
 	void *arg;
+	filch_executor *ex; /* told when the task fails */
 };
 
 /* filch_submit_ex without a future, with a result destructor. */
@@ -105,6 +106,12 @@ static void *fire_and_forget_body(struct fire_and_forget *r, bool discard)
 	filch__task_frame_enter(&fr, NULL);
 	int rc = r->fn(r->arg, &result);
 	filch__task_frame_leave(&fr);
+	if (rc != 0) {
+		int code = filch__task_code(rc, &fr.message);
+		filch__executor_task_failed(r->ex, r->fn, r->arg, code,
+					    fr.message);
+	}
+	filch__free(fr.message);
 	return rc ? NULL : result;
 }
 
@@ -138,6 +145,7 @@ static inline int fire_and_forget_submit(filch_executor *ex,
 	r->task.run = run;
 	r->fn = fn;
 	r->arg = arg;
+	r->ex = ex;
 	int rc = filch__sched_submit(ex, &r->task);
 	if (rc)
 		filch__block_free(r);
@@ -223,7 +231,7 @@ int filch_submit_ex(filch_executor *ex, filch_task_fn fn, void *arg,
 int filch_task_fail(int code, const char *fmt, ...)
 {
 	struct filch__task_frame *fr = current_frame;
-	if (!fr || !fr->future || !fmt)
+	if (!fr || !fmt)
 		return code;
 	va_list ap;
 	va_start(ap, fmt);
