@@ -3,8 +3,9 @@
 # bench_placement.sh - filch-bench places the submitter and the workers of
 # every implementation alike (--placement split|same|free, docs/bench.md):
 # each mode runs every linked implementation at a tiny size and names itself
-# in the header; with FB_PLACEMENT_TRACE each placed thread reports the CPUs
-# the kernel lets it run on, which must be those the mode gives it; and the
+# in the header; with FB_PLACEMENT_TRACE each placed thread (workers,
+# fork-join teammates, deque's thief, the submitter) reports the CPUs the
+# kernel lets it run on, which must be those the mode gives it; and the
 # shutdown bench compares filch only with pools that join their threads.
 # TAP; run by `make bench-check` (filch-bench is built on demand only).
 set -u
@@ -96,6 +97,11 @@ for mode in split same free; do
 		result $? "--placement $mode: $impl's fork-join teammate on CPUs $teammate" \
 			"$trace"
 	done
+	trace=$tmp/$mode.deque
+	FB_PLACEMENT_TRACE=1 "$bench" --placement "$mode" --quick --reps 1 \
+		--only deque --impls filch >"$trace" 2>&1
+	placed_on "$worker" worker "$trace"
+	result $? "--placement $mode: deque's thief on CPUs $worker" "$trace"
 done
 
 "$bench" --placement apart --only fib >"$tmp/bad" 2>&1
