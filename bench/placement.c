@@ -173,8 +173,6 @@ void fb_placement_init(enum fb_placement m, const char *list)
 	trace_self("submitter", 0);
 }
 
-enum fb_placement fb_placement_mode(void) { return mode; }
-
 const char *fb_placement_arg(void) { return arg_text; }
 
 int fb_placement_init_arg(const char *arg)

@@ -50,8 +50,6 @@ int fb_placement_parse(const char *name, enum fb_placement *mode);
  * helper process), or NULL for the calling thread's affinity mask. Call
  * from main before starting any thread; fails loudly on a bad list. */
 void fb_placement_init(enum fb_placement mode, const char *cpus);
-/* The mode set by fb_placement_init. */
-enum fb_placement fb_placement_mode(void);
 /* "MODE:CPUS", the argument of a helper's --placement. */
 const char *fb_placement_arg(void);
 /* Parses fb_placement_arg's form and calls fb_placement_init. Returns 0
