@@ -713,8 +713,9 @@ struct filch_map_opts {
  * (filch_map_gen) on ex, chunksize items per task, with at most buffersize
  * chunks in flight: when the consumer takes the last result of a chunk,
  * the next chunk is submitted in its place before the call returns, so
- * memory stays (buffersize + 1) * chunksize pointers whatever the input's
- * length (an endless generator streams). items must stay valid until
+ * memory stays (buffersize + 1) * chunksize result pointers (and as many
+ * inputs for a generator) whatever the input's length (an endless
+ * generator streams). items must stay valid until
  * filch_map_close. With opts->chunk_fn, fn is NULL and the chunk function
  * runs each chunk in one call. Returns 0 and *it; -EINVAL (NULL it or ex;
  * fn and chunk_fn both NULL or both set; items NULL with n > 0 without a
@@ -732,17 +733,17 @@ FILCH_API int filch_map_gen(filch_map_iter **it, filch_executor *ex,
 			    const struct filch_map_opts *opts);
 /*
  * The next result in input order: 0 with *result (untouched by any other
- * return); FILCH_END after the
- * last; -ETIMEDOUT when the map's timeout passed first; the first task
- * error in input order (positive, after the results before it); or an
- * input error (gen's negative code, -ESHUTDOWN, -ECANCELED when a chunk was
- * cancelled, e.g. by a cancelling shutdown; -EAGAIN only when ex's bounded
- * FILCH_FULL_FAIL queue stays full of other work: a chunk that did not fit
- * is retried once this map's own chunks made room). Any non-zero return
- * ends the iteration: later calls return FILCH_END. -EINVAL for NULL
- * arguments; -EAGAIN as filch_future_result. Blocks like filch_future_result
- * (waiting for a chunk on a worker: sleeps with a spare in its place). One
- * thread at a time.
+ * return); FILCH_END after the last; -ETIMEDOUT when the map's timeout
+ * passed first; the first task error in input order (positive, after the
+ * results before it); or an input error (gen's negative code, -ESHUTDOWN,
+ * -ECANCELED when a chunk was cancelled, e.g. by a cancelling shutdown;
+ * -EAGAIN only when ex's bounded FILCH_FULL_FAIL queue stays full of other
+ * work: a chunk that did not fit is retried once this map's own chunks
+ * made room). Any non-zero return ends the iteration: later calls return
+ * FILCH_END. -EINVAL for NULL arguments; -EAGAIN as filch_future_result.
+ * Blocks like filch_future_result (waiting for a chunk on a worker: sleeps
+ * with a spare in its place); taking a chunk's last result also gathers
+ * and submits the next chunk. One thread at a time.
  */
 FILCH_API int filch_map_next(filch_map_iter *it, void **result);
 /*
