@@ -696,15 +696,15 @@ struct filch_map_opts {
 				    map over the indices [0, n) */
 	void *chunk_arg;
 	/* With FILCH_MAP_RESULT_DTOR: called exactly once, with dtor_arg, on
-	 * every result that the consumer will never receive, NULL ones
-	 * included: the rest of the results when the map ends early
-	 * (filch_map_close before FILCH_END, a timeout, an error, a
-	 * cancelling shutdown), and the results that a chunk stored before
-	 * it failed or stopped and that were not yielded. Never on a result
-	 * already yielded, nor on the failing item's. Called by
-	 * filch_map_close, in its thread, once every chunk has finished.
-	 * NULL: none (results not yielded are dropped). */
-	void (*result_dtor)(void *result, void *dtor_arg);
+	 * every non-NULL result that the consumer will never receive: the
+	 * rest of the results when the map ends early (filch_map_close
+	 * before FILCH_END, a timeout, an error, a cancelling shutdown), and
+	 * the results that a chunk stored before it failed or stopped and
+	 * that were not yielded. Never on a result already yielded, nor on
+	 * the failing item's. Called by filch_map_close, in its thread, once
+	 * every chunk has finished. NULL: none (results not yielded are
+	 * dropped). */
+	filch_result_dtor_fn result_dtor;
 	void *dtor_arg;
 };
 

@@ -106,7 +106,7 @@ struct filch_map_iter {
 	bool caller_runs;
 
 	void **spare; /* the result stretch of no slot (the last span's) */
-	void (*dtor)(void *result, void *arg); /* or NULL */
+	filch_result_dtor_fn dtor; /* or NULL */
 	void *dtor_arg;
 	filch_executor *ex;
 	filch_task_fn fn;	  /* per item, or NULL with chunk_fn */
@@ -595,7 +595,8 @@ FILCH_API int filch_map_next_span(filch_map_iter *it, void *const **results,
 	return 0;
 }
 
-/* Hands every result nobody yielded to the user's destructor: the rest of
+/* Hands every non-NULL result nobody yielded to the user's destructor (as
+ * a future's destructor, it has nothing to free in NULL): the rest of
  * the head chunk's, and all that the other chunks stored (they finished:
  * filch_map_close waited for them; a chunk cancelled before it ran stored
  * none, nok = 0 from map_send). A slot without a chunk holds none. */
@@ -615,7 +616,8 @@ static void map_destroy_results(filch_map_iter *it)
 			continue;
 		}
 		for (; r < end; r++)
-			it->dtor(*r, it->dtor_arg);
+			if (*r)
+				it->dtor(*r, it->dtor_arg);
 	}
 }
 

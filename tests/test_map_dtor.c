@@ -4,7 +4,7 @@
  * close, timeout, an error in the middle, a chunk function's partial
  * results, a chunk stopped by close, a cancelling shutdown), never on a
  * result yielded by filch_map_next or filch_map_next_span, never on the
- * failing item's; ignored without the flag. The results are heap blocks:
+ * failing item's nor on a NULL result; ignored without the flag. The results are heap blocks:
  * under ASan/LSan a result lost or freed twice fails the run, and the calls
  * are counted exactly: computed - yielded. */
 #include "config.h"
@@ -26,6 +26,7 @@ static atomic_long computed;  /* results made (heap blocks) */
 static atomic_long destroyed; /* destructor calls */
 static atomic_long wrong_arg; /* destructor calls with a wrong dtor_arg */
 static atomic_long on_failed; /* destructor calls on a failing item's */
+static atomic_long on_null;   /* destructor calls on NULL */
 static int dtor_token;
 static long failed_marker; /* what a failing item stores, then fails */
 
@@ -46,6 +47,8 @@ static void result_dtor(void *result, void *arg)
 		atomic_fetch_add(&wrong_arg, 1);
 	if (result == &failed_marker)
 		atomic_fetch_add(&on_failed, 1);
+	else if (!result)
+		atomic_fetch_add(&on_null, 1);
 	else
 		free(result);
 	atomic_fetch_add(&destroyed, 1);
@@ -120,6 +123,7 @@ static void counts_reset(void)
 	atomic_store(&destroyed, 0);
 	atomic_store(&wrong_arg, 0);
 	atomic_store(&on_failed, 0);
+	atomic_store(&on_null, 0);
 	fail_at = SIZE_MAX;
 	map_gate_reset();
 	map_gate_open(LONG_MAX);
@@ -172,6 +176,7 @@ static void check_counts(long yielded, const char *what)
 	   c, yielded, d);
 	is(atomic_load(&wrong_arg), 0, "%s: every call got dtor_arg", what);
 	is(atomic_load(&on_failed), 0, "%s: never the failing item's", what);
+	is(atomic_load(&on_null), 0, "%s: never a NULL result", what);
 }
 
 static void test_early_close(filch_executor *ex)
@@ -363,6 +368,39 @@ static void test_cancelling_shutdown(void)
 	free(items);
 }
 
+/* Every third item has a NULL result (a fn that stores none). */
+static int heap_or_null(void *arg, void **result)
+{
+	size_t x = (size_t)(uintptr_t)arg;
+
+	if (x % 3)
+		*result = heap_result(x);
+	return 0;
+}
+
+/* NULL results are not passed to the destructor, as with a future's. */
+static void test_null_results(filch_executor *ex)
+{
+	enum { N = 120 };
+	void **items = cf_numbers(N);
+	struct filch_map_opts o = dtor_opts(5, 6, 0);
+	filch_map_iter *it;
+	long yielded = 0;
+	void *r;
+
+	counts_reset();
+	is(filch_map(&it, ex, heap_or_null, items, N, &o), 0,
+	   "map with a NULL result every third item");
+	for (int i = 0; i < 12 && filch_map_next(it, &r) == 0; i++) {
+		yielded += r != NULL;
+		free(r);
+	}
+	cf_sleep_ms(5);
+	filch_map_close(it);
+	check_counts(yielded, "NULL results");
+	free(items);
+}
+
 static int plain(void *arg, void **result)
 {
 	*result = arg;
@@ -405,6 +443,7 @@ int main(void)
 	test_early_close(ex);
 	test_error(ex);
 	test_gate(ex);
+	test_null_results(ex);
 	filch_executor_destroy(ex);
 	test_timeout();
 	test_close_stops();
