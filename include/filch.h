@@ -680,7 +680,8 @@ typedef struct filch_map_iter filch_map_iter;
 /* Produces the next input of a generator-fed map: returns 0 with *item,
  * FILCH_END at the end, or a negative error that ends the map (delivered
  * by filch_map_next after the results of the items before it). Called only
- * from filch_map_gen and filch_map_next, in the thread calling them. */
+ * from filch_map_gen, filch_map_next and filch_map_next_span, in the thread
+ * calling them. */
 typedef int (*filch_gen_fn)(void *gen_arg, void **item);
 
 /* filch_map_opts.flags: while the result it needs is not ready, the thread
@@ -690,6 +691,15 @@ typedef int (*filch_gen_fn)(void *gen_arg, void **item);
  * the workers' initializer state, and filch_cancel_requested() is false
  * there. */
 #define FILCH_MAP_CALLER_RUNS 1u
+/* filch_map_opts.flags: timeout_ns is taken as filch's other timeouts are:
+ * FILCH_FOREVER waits forever, 0 (or another negative value) polls. Without
+ * it a zero timeout_ns is the default, FILCH_FOREVER. With a poll, the
+ * results already computed come out and the first one that is not ready
+ * gives -ETIMEDOUT, like Python's map(timeout=0). */
+#define FILCH_MAP_TIMEOUT_SET 2u
+/* filch_map_opts.flags: result_dtor is set (a field added after the first
+ * version; a program built against an older filch.h leaves this bit clear). */
+#define FILCH_MAP_RESULT_DTOR 4u
 
 /* One chunk of a map, as a filch_chunk_fn sees it. */
 struct filch_chunk {
@@ -714,35 +724,53 @@ struct filch_chunk {
 typedef int (*filch_chunk_fn)(void *arg, struct filch_chunk *c);
 
 struct filch_map_opts {
-	unsigned flags;	    /* 0 or FILCH_MAP_CALLER_RUNS */
+	unsigned flags;	    /* FILCH_MAP_* bits; other bits: -EINVAL */
 	int64_t timeout_ns; /* for the whole map, from the call; 0 or
-			       negative = FILCH_FOREVER */
+			       negative = FILCH_FOREVER, unless
+			       FILCH_MAP_TIMEOUT_SET (then 0 polls) */
 	size_t chunksize;   /* items per task; 0 = automatic: about 4 chunks
 			       per worker for an array (at most 8192
-			       items), 1 for a generator */
+			       items), 1 for a generator. Clamped to n for
+			       an array, to 65536 for a generator, and to
+			       2^24 */
 	size_t buffersize;  /* bound on chunks in flight (submitted and not
-			       yet yielded); 0 = 4 per worker */
+			       yet yielded); 0 = 4 per worker. Clamped to
+			       the array's chunks, to 65536, and so that
+			       chunksize * buffersize <= 2^24 (at least 1) */
 	filch_chunk_fn chunk_fn; /* instead of fn (which is then NULL):
 				    called once per chunk with chunk_arg;
 				    filch_map's items may then be NULL for a
 				    map over the indices [0, n) */
 	void *chunk_arg;
+	/* With FILCH_MAP_RESULT_DTOR: called exactly once, with dtor_arg, on
+	 * every non-NULL result that the consumer will never receive: the
+	 * rest of the results when the map ends early (filch_map_close
+	 * before FILCH_END, a timeout, an error, a cancelling shutdown), and
+	 * the results that a chunk stored before it failed or stopped and
+	 * that were not yielded. Never on a result already yielded, nor on
+	 * the failing item's. Called by filch_map_close, in its thread, once
+	 * every chunk has finished. NULL: none (results not yielded are
+	 * dropped). */
+	filch_result_dtor_fn result_dtor;
+	void *dtor_arg;
 };
 
 /*
  * Maps fn over items[0..n) (filch_map) or over what gen produces
  * (filch_map_gen) on ex, chunksize items per task, with at most buffersize
- * chunks in flight: a new chunk is submitted when the consumer is done
- * with an old one, so memory stays buffersize * chunksize pointers
- * whatever the input's length (an endless generator streams). items must
- * stay valid until filch_map_close. With opts->chunk_fn, fn is NULL and
- * the chunk function runs each chunk in one call. Returns 0 and *it;
- * -EINVAL (NULL it or ex; fn and chunk_fn both NULL or both set; items
- * NULL with n > 0 without a chunk_fn; NULL gen; unknown flags); -ENOMEM; or
- * the error that kept the first chunk from starting (-ESHUTDOWN, -EAGAIN,
- * -EOWNERDEAD for an executor of the parent in a child of fork(), gen's
- * error), in which case fn was never called and *it is NULL. Never
- * blocks unless ex's bounded queue blocks submitters. Any thread.
+ * chunks in flight: when the consumer takes the last result of a chunk,
+ * the next chunk is submitted in its place before the call returns, so
+ * memory stays (buffersize + 1) * chunksize result pointers (and as many
+ * inputs for a generator) whatever the input's length (an endless
+ * generator streams). items must stay valid until
+ * filch_map_close. With opts->chunk_fn, fn is NULL and the chunk function
+ * runs each chunk in one call. Returns 0 and *it; -EINVAL (NULL it or ex;
+ * fn and chunk_fn both NULL or both set; items NULL with n > 0 without a
+ * chunk_fn; NULL gen; unknown flags); -ENOMEM; or the error that kept the
+ * first chunk from starting (-ESHUTDOWN, -EAGAIN, -EOWNERDEAD for an
+ * executor of the parent in a child of fork(), gen's error), in which case
+ * fn was never called and *it is untouched. Never blocks unless ex's
+ * bounded queue blocks submitters. Any thread.
  */
 FILCH_API int filch_map(filch_map_iter **it, filch_executor *ex,
 			filch_task_fn fn, void *const *items, size_t n,
@@ -751,32 +779,35 @@ FILCH_API int filch_map_gen(filch_map_iter **it, filch_executor *ex,
 			    filch_task_fn fn, filch_gen_fn gen, void *gen_arg,
 			    const struct filch_map_opts *opts);
 /*
- * The next result in input order: 0 with *result; FILCH_END after the
- * last; -ETIMEDOUT when the map's timeout passed first; the first task
- * error in input order (positive, after the results before it); or an
- * input error (gen's negative code, -ESHUTDOWN, -ECANCELED when a chunk was
- * cancelled, e.g. by a cancelling shutdown; -EAGAIN only when ex's bounded
- * FILCH_FULL_FAIL queue stays full of other work: a chunk that did not fit
- * is retried once this map's own chunks made room). Any non-zero return
- * ends the iteration: later calls return FILCH_END. -EINVAL for NULL
- * arguments; -EAGAIN as filch_future_result. Blocks like filch_future_result
- * (waiting for a chunk on a worker: sleeps with a spare in its place). One
- * thread at a time.
+ * The next result in input order: 0 with *result (untouched by any other
+ * return); FILCH_END after the last; -ETIMEDOUT when the map's timeout
+ * passed first; the first task error in input order (positive, after the
+ * results before it); or an input error (gen's negative code, -ESHUTDOWN,
+ * -ECANCELED when a chunk was cancelled, e.g. by a cancelling shutdown;
+ * -EAGAIN only when ex's bounded FILCH_FULL_FAIL queue stays full of other
+ * work: a chunk that did not fit is retried once this map's own chunks
+ * made room). Any non-zero return ends the iteration: later calls return
+ * FILCH_END. -EINVAL for NULL arguments; -EAGAIN as filch_future_result.
+ * Blocks like filch_future_result (waiting for a chunk on a worker: sleeps
+ * with a spare in its place); taking a chunk's last result also gathers
+ * and submits the next chunk. One thread at a time.
  */
 FILCH_API int filch_map_next(filch_map_iter *it, void **result);
 /*
  * Like filch_map_next, for many results at once without copying: 0 with
  * *results pointing at *count >= 1 consecutive results in input order
- * (valid until the next call on it), or what filch_map_next would return
- * (then *count = 0). The two may be mixed.
+ * (valid until the next call on it), or what filch_map_next would return:
+ * then *results is untouched and *count = 0 (no results), except for
+ * -EINVAL (a NULL argument), which writes nothing. The two may be mixed.
  */
 FILCH_API int filch_map_next_span(filch_map_iter *it, void *const **results,
 				  size_t *count);
 /*
  * Cancels the chunks not yet started (fn never runs on their items), asks
  * the running ones to stop (a chunk checks every 16 items; fn itself may
- * poll filch_cancel_requested()), waits for them, and frees it. Results
- * not yet yielded are dropped. NULL is a no-op. Blocks (on a worker, with a
+ * poll filch_cancel_requested()), waits for them, passes every result not
+ * yielded to the result destructor (FILCH_MAP_RESULT_DTOR; without one they
+ * are dropped), and frees it. NULL is a no-op. Blocks (on a worker, with a
  * spare in its place; when none can be had it sleeps all the same).
  */
 FILCH_API void filch_map_close(filch_map_iter *it);
