@@ -34,6 +34,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 
 #include <filch.h>
@@ -148,6 +149,17 @@ static bool map_claim(struct map_slot *s)
 	       filch__xchg(&s->claim, 1, relaxed) == 0;
 }
 
+/* The positive code of an item's or chunk's failure, as a task's: -rc for
+ * a negative rc, and EOVERFLOW for INT_MIN, which has no positive
+ * counterpart (a map reports codes only, so the task's message for it is
+ * not made here). */
+static int failure_code(int rc)
+{
+	if (rc == INT_MIN)
+		return EOVERFLOW;
+	return rc < 0 ? -rc : rc;
+}
+
 /* Runs the user's chunk function over the chunk of s. */
 static int map_run_chunk_fn(struct map_slot *s)
 {
@@ -164,7 +176,7 @@ static int map_run_chunk_fn(struct map_slot *s)
 		return 0;
 	}
 	s->nok = c.ndone < s->count ? c.ndone : s->count;
-	rc = rc < 0 ? -rc : rc;
+	rc = failure_code(rc);
 	/* A chunk that gave up on map_close's request counts as stopped,
 	 * like one stopped between items below. */
 	s->stopped = rc == ECANCELED && filch_cancel_requested();
@@ -195,7 +207,7 @@ static int map_run_items(struct map_slot *s)
 		int rc = fn(items[j], &results[j]);
 		if (rc) {
 			s->nok = j;
-			return rc < 0 ? -rc : rc;
+			return failure_code(rc);
 		}
 	}
 	s->nok = s->count;

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -29,7 +30,8 @@ static int square(void *arg, void **result)
 	return 0;
 }
 
-/* Fails with code 42 on item 500, and with a negative -7 on item 900. */
+/* Fails with code 42 on item 500, with a negative -7 on item 900, and
+ * with INT_MIN on item 950. */
 static int square_or_fail(void *arg, void **result)
 {
 	long x = (long)(intptr_t)arg;
@@ -37,6 +39,8 @@ static int square_or_fail(void *arg, void **result)
 		return 42;
 	if (x == 900)
 		return -7;
+	if (x == 950)
+		return INT_MIN;
 	return square(arg, result);
 }
 
@@ -204,6 +208,18 @@ static void test_error_in_middle(filch_executor *ex)
 	is(got, 900 - 501, "results before item 900");
 	is(rc, 7, "-7 from fn is code 7");
 	filch_map_close(it);
+	/* INT_MIN has no positive counterpart: EOVERFLOW, as for a task. */
+	for (unsigned flags = 0; flags <= FILCH_MAP_CALLER_RUNS; flags++) {
+		struct filch_map_opts o = {.flags = flags};
+
+		got = 0;
+		filch_map(&it, ex, square_or_fail, items + 901, N - 901, &o);
+		while ((rc = filch_map_next(it, &r)) == 0)
+			got++;
+		is(got, 950 - 901, "results before item 950 (flags %u)", flags);
+		is(rc, EOVERFLOW, "INT_MIN from fn is EOVERFLOW (flags %u)", flags);
+		filch_map_close(it);
+	}
 	free(items);
 }
 
