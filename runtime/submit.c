@@ -21,6 +21,7 @@
 #include "atomic.h"
 #include "future.h"
 #include "sched.h"
+#include "submit.h"
 
 struct fire_and_forget {
 	struct filch__task task;
@@ -96,6 +97,19 @@ static void fire_and_forget_run(struct filch__task *t, bool discard)
 	filch__block_free(r);
 }
 
+filch_future *filch__task_future_new(filch_executor *ex, filch_task_fn fn,
+				     void *arg)
+{
+	filch_future *f = filch__future_new(FILCH__FUTURE_TASK, 2);
+	if (!f)
+		return NULL;
+	f->task.run = future_task_run;
+	f->u.job.fn = fn;
+	f->u.job.arg = arg;
+	f->executor = ex;
+	return f;
+}
+
 int filch_submit(filch_executor *ex, filch_task_fn fn, void *arg,
 		 filch_future **fut)
 {
@@ -113,13 +127,9 @@ int filch_submit(filch_executor *ex, filch_task_fn fn, void *arg,
 			filch__block_free(r);
 		return rc;
 	}
-	filch_future *f = filch__future_new(FILCH__FUTURE_TASK, 2);
+	filch_future *f = filch__task_future_new(ex, fn, arg);
 	if (!f)
 		return -ENOMEM;
-	f->task.run = future_task_run;
-	f->u.job.fn = fn;
-	f->u.job.arg = arg;
-	f->executor = ex;
 	int rc = filch__sched_submit(ex, &f->task);
 	if (rc) {
 		filch__block_free(f); /* never shared: no outcome to give */
