@@ -103,12 +103,20 @@ static void periodic_run_done(struct filch__callback *node, filch_future *run)
 		periodic_put(p);
 	} else if (filch_future_done(p->handle)) {
 		periodic_put(p);
-	} else if ((rc = filch__timer_arm(p->ex, &p->tm,
-					  next_deadline(p, filch__now_ns()))) != 0) {
-		cycle_end(p, rc);
-	} else if (filch_future_done(p->handle) &&
-		   filch__timer_cancel(p->ex, &p->tm)) {
-		/* Cancelled while we armed: on_handle found nothing armed. */
+	} else {
+		/* Armed, the timer may fire and end the cycle at once: the
+		 * re-check below holds a reference of its own. Relaxed: we
+		 * hold one already. */
+		filch__add(&p->tm.refs, 1, relaxed);
+		rc = filch__timer_arm(p->ex, &p->tm,
+				      next_deadline(p, filch__now_ns()));
+		if (rc)
+			cycle_end(p, rc);
+		else if (filch_future_done(p->handle) &&
+			 filch__timer_cancel(p->ex, &p->tm))
+			/* Cancelled while we armed: on_handle found
+			 * nothing armed. */
+			periodic_put(p);
 		periodic_put(p);
 	}
 	filch_future_release(run);

@@ -125,11 +125,26 @@ static void retry_fire(struct filch__timer *t, bool cancelled)
 		cycle_end(r, rc, NULL, NULL);
 }
 
+/* Arms the backoff after a failed attempt (code, message). */
+static void backoff_arm(struct retry *r, int code, const char *message)
+{
+	int rc;
+
+	/* Armed, the timer may fire and end the cycle at once: the re-check
+	 * below holds a reference of its own. Relaxed: we hold one. */
+	filch__add(&r->tm.refs, 1, relaxed);
+	rc = filch__timer_arm(r->ex, &r->tm, filch__timer_deadline(backoff(r)));
+	if (rc)
+		cycle_end(r, rc == -ENOMEM ? code : rc, NULL, message);
+	else if (filch_future_done(r->out) && filch__timer_cancel(r->ex, &r->tm))
+		retry_put(r); /* cancelled while we armed */
+	retry_put(r);
+}
+
 static void retry_run_done(struct filch__callback *node, filch_future *run)
 {
 	struct retry *r = filch__container_of(node, struct retry, on_run);
 	int code = run->code;
-	int rc;
 
 	if (filch_future_cancelled(run)) /* discarded by a shutdown */
 		cycle_end(r, -ECANCELED, NULL, NULL);
@@ -138,11 +153,8 @@ static void retry_run_done(struct filch__callback *node, filch_future *run)
 	else if (code == 0 || r->attempt >= r->p.max_attempts ||
 		 (r->p.retry_if && !r->p.retry_if(code, r->p.retry_if_arg)))
 		cycle_end(r, code, run->result, run->message);
-	else if ((rc = filch__timer_arm(r->ex, &r->tm,
-					filch__timer_deadline(backoff(r)))) != 0)
-		cycle_end(r, rc == -ENOMEM ? code : rc, NULL, run->message);
-	else if (filch_future_done(r->out) && filch__timer_cancel(r->ex, &r->tm))
-		retry_put(r); /* cancelled while we armed */
+	else
+		backoff_arm(r, code, run->message);
 	filch_future_release(run);
 }
 
