@@ -82,9 +82,7 @@ static void delay_fire(struct filch__timer *t, bool cancelled)
 	} else if (f->kind != FILCH__FUTURE_TASK) {
 		filch__future_settle(f, 0, NULL, NULL);
 		filch_future_release(f);
-	} else if ((rc = filch__timer_submit(ex, &f->task)) == -ESHUTDOWN) {
-		delay_drop(f, true);
-	} else if (rc) {
+	} else if ((rc = filch__timer_submit(ex, &f->task)) != 0) {
 		filch__time_fail(f, -rc, "the delayed task could not be submitted");
 		delay_drop(f, false);
 	}

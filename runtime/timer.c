@@ -376,16 +376,13 @@ bool filch__timer_cancel(filch_executor *ex, struct filch__timer *t)
 
 int filch__timer_submit(filch_executor *ex, struct filch__task *t)
 {
-	int rc = 0;
-
 	if (filch__executor_cancelling(ex)) {
 		t->run(t, true);
 		return 0;
 	}
-	if (ex->inject.capacity)
-		rc = filch__inject_reserve(&ex->inject, FILCH_FULL_FAIL, 0);
-	if (rc)
-		return rc == -ESHUTDOWN ? -ESHUTDOWN : -EAGAIN;
+	if (ex->inject.capacity &&
+	    filch__inject_reserve(&ex->inject, FILCH_FULL_FAIL, 0) != 0)
+		return -EAGAIN;
 	filch__inject_push(&ex->inject, t);
 	filch__park_notify(ex); /* N1 orders it after the enqueue */
 	return 0;
