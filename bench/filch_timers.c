@@ -15,11 +15,7 @@
 
 #include "fb.h"
 #include "filch_executor.h"
-
-#define ARMED 100000 /* the region: arm then cancel these */
-#define LATE_FULL 2000
-#define LATE_QUICK 200
-#define SPREAD_NS 50000000 /* sleeps due over 50 ms */
+#include "timers_bench.h"
 
 static int nothing(void *arg, void **result)
 {
@@ -41,32 +37,28 @@ static void sleeper_done(filch_future *f, void *arg)
 static void timers_run(void *state, const struct fb_params *p,
 		       struct fb_sample *s)
 {
-	size_t nlate = p->quick ? LATE_QUICK : LATE_FULL;
-	filch_future **fs = fb_xcalloc(ARMED, sizeof(*fs));
+	size_t nlate = fb_timers_nlate(p);
+	filch_future **fs = fb_xcalloc(FB_TIMERS_ARMED, sizeof(*fs));
 	struct sleeper *sl = fb_xcalloc(nlate, sizeof(*sl));
 	int64_t *late = fb_xcalloc(nlate, sizeof(*late));
 	uint64_t rng = 88172645463325252ull;
 
 	fb_region_begin(s);
-	for (size_t i = 0; i < ARMED; i++)
-		FB_CHECK_RC(filch_submit_after(state, 1000000000, nothing, NULL,
-					       &fs[i]));
-	for (size_t i = 0; i < ARMED; i++)
+	for (size_t i = 0; i < FB_TIMERS_ARMED; i++)
+		FB_CHECK_RC(filch_submit_after(state, FB_TIMERS_DELAY_NS, nothing,
+					       NULL, &fs[i]));
+	for (size_t i = 0; i < FB_TIMERS_ARMED; i++)
 		if (!filch_future_cancel(fs[i]))
 			fb_fail("a timer armed for 1 s fired");
 	fb_region_end(s);
-	for (size_t i = 0; i < ARMED; i++)
+	for (size_t i = 0; i < FB_TIMERS_ARMED; i++)
 		filch_future_release(fs[i]);
 
 	/* Lateness: the callbacks run on the timer thread; the futures are
 	 * done once their callbacks ran. */
 	for (size_t i = 0; i < nlate; i++) {
-		int64_t d;
+		int64_t d = fb_timers_delay(&rng, 0);
 
-		rng ^= rng << 13;
-		rng ^= rng >> 7;
-		rng ^= rng << 17;
-		d = (int64_t)(rng % SPREAD_NS);
 		FB_CHECK_RC(filch_sleep_future(state, d, &fs[i]));
 		sl[i].deadline = fb_now_ns() + d;
 		sl[i].late = &late[i];
@@ -76,11 +68,7 @@ static void timers_run(void *state, const struct fb_params *p,
 		FB_CHECK_RC(filch_future_result(fs[i], FILCH_FOREVER, NULL));
 		filch_future_release(fs[i]);
 	}
-	/* A callback added after its sleep finished measured the adding. */
-	for (size_t i = 0; i < nlate; i++)
-		if (late[i] < 0)
-			late[i] = 0;
-	fb_percentiles_us(late, nlate, s);
+	fb_timers_figures(late, nlate, s);
 	free(late);
 	free(sl);
 	free(fs);
