@@ -650,7 +650,8 @@ FILCH_API void filch_map_close(filch_map_iter *it);
  * threads from arming new ones (-ESHUTDOWN; a worker of the executor may
  * still arm while the pool drains); FILCH_SHUTDOWN_WAIT waits for every
  * armed timer to fire (and the work it starts); CANCEL_PENDING cancels
- * every armed timer before it returns (their futures are CANCELLED).
+ * every armed timer (their futures are CANCELLED) before it returns, but
+ * for one that the timer thread is cancelling at that moment.
  * Periodic tasks end at any shutdown. Callbacks of futures that a timer
  * completes (sleep, timeout) run on the timer thread: keep them short, and
  * never shut down or destroy that executor with WAIT in them (it would
