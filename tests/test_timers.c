@@ -363,16 +363,17 @@ static void test_timeout(filch_executor *ex)
 	filch_future *f, *out, *p;
 	void *r = NULL;
 
-	/* Finishes just before the deadline, then just after. */
-	filch_submit_after(ex, 20 * MS, return_arg, (void *)7, &f);
-	is(filch_future_with_timeout(f, ex, 60 * MS, 0, &out), 0, "with_timeout");
+	/* Finishes before the deadline, then after it (margins for a loaded
+	 * machine; the race below takes them close). */
+	filch_submit_after(ex, 10 * MS, return_arg, (void *)7, &f);
+	is(filch_future_with_timeout(f, ex, 2000 * MS, 0, &out), 0, "with_timeout");
 	is(filch_future_result(out, FILCH_FOREVER, &r), 0,
 	   "done before the deadline: out has f's result");
 	ok(r == (void *)7, "the same result");
 	filch_future_release(out);
 	filch_future_release(f);
 
-	filch_submit_after(ex, 60 * MS, return_arg, (void *)7, &f);
+	filch_submit_after(ex, 300 * MS, return_arg, (void *)7, &f);
 	filch_future_with_timeout(f, ex, 20 * MS, 0, &out);
 	is(filch_future_result(out, FILCH_FOREVER, &r), ETIMEDOUT,
 	   "done after the deadline: out fails with ETIMEDOUT");
@@ -461,7 +462,7 @@ static void test_sleep_when_any(filch_executor *ex)
 	filch_future *fs[2], *any;
 	void *r = NULL;
 
-	filch_submit(ex, sleepy, (void *)(intptr_t)(200 * MS), &fs[0]);
+	filch_submit(ex, sleepy, (void *)(intptr_t)(600 * MS), &fs[0]);
 	filch_sleep_future(ex, 20 * MS, &fs[1]);
 	filch_when_any(fs, 2, &any);
 	is(filch_future_result(any, FILCH_FOREVER, &r), 0, "when_any with a sleep");
@@ -534,7 +535,8 @@ static void test_retry(void)
 
 	/* The backoff holds no worker: one worker runs other tasks. */
 	struct flaky slow = {.succeed_on = 2};
-	struct filch_retry_policy lp = {.base_ns = 300 * MS, .cap_ns = 300 * MS};
+	struct filch_retry_policy lp = {.base_ns = 3000 * MS,
+					.cap_ns = 3000 * MS};
 	_Atomic int64_t when = 0;
 	filch_future *g;
 	filch_submit_retry(ex, flaky_task, &slow, &lp, &f);
@@ -542,18 +544,20 @@ static void test_retry(void)
 	int64_t t0 = tap_now_ns();
 	filch_submit(ex, stamp_task, (void *)&when, &g);
 	filch_future_result(g, FILCH_FOREVER, &r);
-	ok(atomic_load(&when) - t0 < 250 * MS || filch_future_done(f),
+	ok(atomic_load(&when) - t0 < 1000 * MS || filch_future_done(f),
 	   "a task runs on the only worker during the backoff (%lld ms)",
 	   (long long)(atomic_load(&when) - t0) / MS);
-	ok(filch_future_cancel(f) || filch_future_done(f),
-	   "cancelling a retry in its backoff");
+	/* The backoff is uniform in [0, 3 s]: it may have ended already. */
+	bool stopped = filch_future_cancel(f);
+	ok(stopped || filch_future_done(f), "cancelling a retry in its backoff");
 	filch_future_release(g);
 	filch_future_release(f);
 	int64_t t1 = tap_now_ns();
 	filch_executor_destroy(ex);
-	ok(tap_now_ns() - t1 < 250 * MS, "its timer was removed: destroy does "
+	ok(tap_now_ns() - t1 < 1000 * MS, "its timer was removed: destroy does "
 					 "not wait for the backoff");
-	is(atomic_load(&slow.calls), 1, "no attempt after the cancel");
+	is(atomic_load(&slow.calls), stopped ? 1 : 2,
+	   "no attempt after the cancel");
 }
 
 /* Periodic tasks. */
