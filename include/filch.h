@@ -666,7 +666,8 @@ FILCH_API void filch_map_close(filch_map_iter *it);
  * its policy, is CANCELLED, or fails with EAGAIN and a message). With fut
  * non-NULL, *fut is PENDING until the task starts: filch_future_cancel
  * then removes its timer at once (no memory kept, nothing fires). fut NULL
- * is fire and forget. Returns 0; -EINVAL (NULL ex or fn, delay_ns < 0);
+ * is fire and forget. A worker that waits for it never runs it in its
+ * place before its deadline (it sleeps, see the top). Returns 0; -EINVAL (NULL ex or fn, delay_ns < 0);
  * -ENOMEM; -EAGAIN (the timer thread could not be started); -ESHUTDOWN;
  * -EOWNERDEAD; on error fn never runs and *fut is untouched. Any thread;
  * takes the executor's timer lock (never blocks for long).

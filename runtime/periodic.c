@@ -147,7 +147,7 @@ int filch_submit_periodic(filch_executor *ex, int64_t delay_ns,
 		return -EOWNERDEAD;
 	if (!(p = filch__malloc(sizeof(*p))))
 		return -ENOMEM;
-	if (!(h = filch__future_new(FILCH__FUTURE_PROMISE, 2))) {
+	if (!(h = filch__future_new(FILCH__FUTURE_COMBINED, 2))) {
 		filch__free(p);
 		return -ENOMEM;
 	}

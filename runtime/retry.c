@@ -186,7 +186,7 @@ int filch_submit_retry(filch_executor *ex, filch_task_fn fn, void *arg,
 		return -EOWNERDEAD;
 	if (!(r = filch__malloc(sizeof(*r))))
 		return -ENOMEM;
-	if (!(o = filch__future_new(FILCH__FUTURE_PROMISE, 2))) {
+	if (!(o = filch__future_new(FILCH__FUTURE_COMBINED, 2))) {
 		filch__free(r);
 		return -ENOMEM;
 	}

@@ -8,6 +8,8 @@
  */
 #include "config.h"
 
+#include <stdint.h>
+
 #include "alloc.h"
 #include "atomic.h"
 #include "executor.h"
@@ -34,12 +36,15 @@ bool filch__time_put(struct filch__timer *t)
 
 /*
  * A timer that completes f: a delayed task (f's own task is handed to the
- * executor at the deadline) or a sleep (f, a promise, finishes). Two
+ * executor at the deadline) or a sleep (f finishes). Two
  * parties: the timer (until it fired, or was removed), and the node on f
  * (until f is done). The timer holds one reference on f: for a delayed
  * task, its task's; for a sleep, its own. f->executor is the executor
- * (for a promise a field nobody else reads), which the record holds a
- * reference to. 40 bytes: with the heap entry, 64 bytes per armed timer
+ * (for a sleep a field nobody else reads), which the record holds a
+ * reference to, stored tagged (low bit set): filch__future_run_here
+ * compares it with the waiting worker's executor, and must never match,
+ * or a worker that waits for a delayed task would run it before its
+ * deadline. 40 bytes: with the heap entry, 64 bytes per armed timer
  * beyond the future (a 48-byte malloc chunk and 16 bytes of heap).
  */
 struct delay {
@@ -47,6 +52,16 @@ struct delay {
 	filch_future *f;
 	struct filch__callback node; /* on f */
 };
+
+static filch_executor *delay_tag(filch_executor *ex)
+{
+	return (filch_executor *)((uintptr_t)ex | 1);
+}
+
+static filch_executor *delay_ex(const filch_future *f)
+{
+	return (filch_executor *)((uintptr_t)f->executor & ~(uintptr_t)1);
+}
 
 static void delay_put(struct delay *d, filch_executor *ex)
 {
@@ -73,7 +88,7 @@ static void delay_fire(struct filch__timer *t, bool cancelled)
 {
 	struct delay *d = filch__container_of(t, struct delay, tm);
 	filch_future *f = d->f;
-	filch_executor *ex = f->executor;
+	filch_executor *ex = delay_ex(f);
 	int rc;
 
 	filch__executor_retain(ex); /* f may be freed below */
@@ -93,7 +108,7 @@ static void delay_fire(struct filch__timer *t, bool cancelled)
 static void delay_done(struct filch__callback *node, filch_future *f)
 {
 	struct delay *d = filch__container_of(node, struct delay, node);
-	filch_executor *ex = f->executor;
+	filch_executor *ex = delay_ex(f);
 
 	/* Cancelled while armed: the timer goes now, with its part. */
 	if (filch_future_cancelled(f) && filch__timer_cancel(ex, &d->tm)) {
@@ -116,7 +131,7 @@ static int delay_arm(filch_executor *ex, filch_future *f, int64_t delay_ns)
 	atomic_init(&d->tm.refs, 2);
 	d->f = f;
 	d->node.fn = delay_done;
-	f->executor = ex;
+	f->executor = delay_tag(ex);
 	filch__executor_retain(ex);
 	rc = filch__timer_arm(ex, &d->tm, filch__timer_deadline(delay_ns));
 	if (rc) {
@@ -163,7 +178,7 @@ int filch_sleep_future(filch_executor *ex, int64_t delay_ns, filch_future **out)
 		return -EINVAL;
 	if (filch__executor_inherited(ex))
 		return -EOWNERDEAD;
-	if (!(f = filch__future_new(FILCH__FUTURE_PROMISE, 2)))
+	if (!(f = filch__future_new(FILCH__FUTURE_COMBINED, 2)))
 		return -ENOMEM;
 	if ((rc = delay_arm(ex, f, delay_ns)) != 0) {
 		filch__block_free(f); /* never shared */
@@ -257,7 +272,7 @@ int filch_future_with_timeout(filch_future *f, filch_executor *ex,
 		       (timeout_ns <= 0 && filch_future_done(f));
 	if (!(r = filch__malloc(sizeof(*r))))
 		return -ENOMEM;
-	if (!(o = filch__future_new(FILCH__FUTURE_PROMISE, 2))) {
+	if (!(o = filch__future_new(FILCH__FUTURE_COMBINED, 2))) {
 		filch__free(r);
 		return -ENOMEM;
 	}

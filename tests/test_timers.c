@@ -94,6 +94,25 @@ static void test_bad_input(filch_executor *ex)
 	filch_future_release(p);
 }
 
+/* On a worker: waits, without a timeout, for a delayed task of its own
+ * executor; returns how long after the call the task ran (ns). */
+static int wait_delayed(void *arg, void **result)
+{
+	_Atomic int64_t *ran = arg;
+	filch_future *f;
+	int64_t t0 = tap_now_ns();
+	void *r;
+	int rc;
+
+	if ((rc = filch_submit_after(filch_current_executor(), 100 * MS,
+				     stamp_task, arg, &f)) != 0)
+		return -rc;
+	rc = filch_future_result(f, FILCH_FOREVER, &r);
+	filch_future_release(f);
+	*result = (void *)(intptr_t)(atomic_load(ran) - t0);
+	return rc < 0 ? -rc : rc;
+}
+
 static void test_submit_after(filch_executor *ex)
 {
 	_Atomic int64_t ran = 0;
@@ -109,6 +128,16 @@ static void test_submit_after(filch_executor *ex)
 	ok(atomic_load(&ran) - t0 >= 30 * MS, "not before its delay (%lld us)",
 	   (long long)((atomic_load(&ran) - t0) / 1000));
 	filch_future_release(f);
+
+	filch_future *w;
+	atomic_store(&ran, 0);
+	filch_submit(ex, wait_delayed, (void *)&ran, &w);
+	is(filch_future_result(w, FILCH_FOREVER, &r), 0,
+	   "a worker waits for a delayed task of its executor");
+	ok((intptr_t)r >= 100 * MS, "which does not run before its deadline "
+				     "in the waiter's place (%lld ms)",
+	   (long long)((intptr_t)r / MS));
+	filch_future_release(w);
 
 	atomic_int n = 0;
 	is(filch_submit_after(ex, 0, count_task, &n, NULL), 0,
@@ -467,6 +496,8 @@ static void test_sleep_when_any(filch_executor *ex)
 	filch_when_any(fs, 2, &any);
 	is(filch_future_result(any, FILCH_FOREVER, &r), 0, "when_any with a sleep");
 	ok(r == (void *)1, "the sleep came first: a timeout");
+	is(filch_promise_set_result(fs[1], (void *)5), -EINVAL,
+	   "a sleep future is not a promise");
 	is(filch_future_result(fs[1], 0, &r), 0, "a sleep finishes with 0");
 	ok(r == NULL, "and result NULL");
 	filch_future_release(any);
