@@ -59,8 +59,26 @@ struct filch__timers {
 	filch_executor *ex;
 };
 
-/* Serializes the lazy creation of every executor's timer structure. */
+/* Serializes the lazy creation of every executor's timer structure. Held
+ * across fork() (the handlers below), so that a child never inherits it
+ * locked by a thread that does not exist there. */
 static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void create_lock_take(void)
+{
+	pthread_mutex_lock(&create_lock);
+}
+
+static void create_lock_drop(void)
+{
+	pthread_mutex_unlock(&create_lock);
+}
+
+static void atfork_register(void)
+{
+	pthread_atfork(create_lock_take, create_lock_drop, create_lock_drop);
+}
 
 void filch__timer_init(struct filch__timer *t,
 		       void (*fire)(struct filch__timer *, bool), unsigned flags)
@@ -284,6 +302,7 @@ static int timers_of(filch_executor *ex, struct filch__timers **out)
 	*out = filch__load(&ex->timers, acquire);
 	if (*out)
 		return 0;
+	pthread_once(&atfork_once, atfork_register);
 	pthread_mutex_lock(&create_lock);
 	*out = filch__load(&ex->timers, relaxed); /* under create_lock */
 	if (!*out && (rc = timers_new(ex, out)) == 0)

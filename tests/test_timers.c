@@ -763,13 +763,23 @@ static void test_fork(filch_executor *ex)
 		       -EOWNERDEAD;
 		bad |= filch_submit_retry(ex, count_task, &n, NULL, &f) !=
 		       -EOWNERDEAD;
+		filch_future *p;
+		filch_promise_create(&p);
+		bad |= filch_future_with_timeout(p, ex, MS, 0, &f) != -EOWNERDEAD;
 		bad |= f != SENTINEL;
+		/* The child's own executors have timers. */
+		filch_executor *mine = make_executor(1);
+		bad |= filch_sleep_future(mine, MS, &f) != 0;
+		bad |= f == SENTINEL || filch_future_result(f, FILCH_FOREVER, NULL);
+		filch_future_release(f);
+		filch_executor_destroy(mine);
 		_exit(bad);
 	}
 	int st = 0;
 	waitpid(pid, &st, 0);
 	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	   "in a child of fork(): -EOWNERDEAD, nothing written");
+	   "in a child of fork(): -EOWNERDEAD, nothing written; the child's "
+	   "own executor has timers");
 }
 
 int main(void)
