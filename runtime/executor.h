@@ -14,7 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <signal.h>
+
 #include <ck_ec.h>
+#include <urcu/list.h>
 
 #include <filch.h>
 
@@ -125,10 +128,20 @@ struct filch_executor {
 	_Atomic int init_error;
 	_Atomic uint32_t gate;
 
-	/* Every worker's thread (spares start later): names, initializer. */
+	/* Every worker's thread (spares start later): names, signal mask,
+	 * initializer. */
 	char name_prefix[16]; /* a thread name holds 15 characters */
+	sigset_t sigmask;
 	int (*initializer)(void *arg, unsigned worker_index);
 	void *initializer_arg;
+
+	/* Fire-and-forget failures (filch__executor_task_failed). */
+	void (*on_task_error)(const struct filch_task_error *err, void *arg);
+	void *on_task_error_arg;
+
+	/* exit.c: in its list of executors that exit() shuts down, under its
+	 * lock; an empty (self-linked) node when not listed. */
+	struct cds_list_head exit_link;
 
 	/* spare.c: blocked workers and the spares that stand in for them. */
 	struct filch__spares spares;
@@ -179,5 +192,27 @@ extern FILCH__TLS struct filch__worker *filch__self;
  * before this returns. 0, or -ENOMEM, -EAGAIN (thread creation failed),
  * -EAGAIN (the initializer failed: the thread was joined). */
 int filch__executor_start_spare(filch_executor *ex, unsigned index);
+
+/* The signals that workers, spares and the call_rcu thread block unless
+ * told otherwise: all but the synchronous ones (a fault is delivered to
+ * the thread that caused it, blocked or not). */
+void filch__executor_async_signals(sigset_t *set);
+
+/*
+ * exit.c: FILCH_OPT_JOIN_AT_EXIT. filch__exit_init registers the atexit
+ * handler, once per process: 0 or -ENOMEM. filch__exit_add lists ex (a
+ * created executor), filch__exit_remove takes it off if still listed
+ * (filch_executor_destroy, before its shutdown); the handler takes each
+ * listed executor off, shuts it down with WAIT and drops its reference.
+ * fork.c holds the lock across fork() (filch__exit_lock, _unlock); the
+ * child empties the list (filch__exit_forget: the parent's executors are
+ * not the child's to join). Any thread.
+ */
+int filch__exit_init(void);
+void filch__exit_add(filch_executor *ex);
+void filch__exit_remove(filch_executor *ex);
+void filch__exit_lock(void);
+void filch__exit_unlock(void);
+void filch__exit_forget(void);
 
 #endif /* FILCH_EXECUTOR_H */
