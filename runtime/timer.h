@@ -5,6 +5,14 @@
  * the first timer, that fires each timer at its deadline. The public time
  * calls (time.c, periodic.c, retry.c) embed a struct filch__timer in their
  * records.
+ *
+ * Which calls may run at the same time: filch__timer_arm, _cancel,
+ * _submit (from fire) and filch__timers_shutdown, on any threads, the
+ * timer thread and fire callbacks included (they serialize on the heap's
+ * lock, which none holds across fire); a given timer is armed again only
+ * after its fire ran or its cancel returned true. filch__timers_stop runs
+ * once the executor terminated (nothing is armed, no foreign thread can
+ * arm), filch__timers_free after the last reference is gone.
  */
 #ifndef FILCH_TIMER_H
 #define FILCH_TIMER_H
