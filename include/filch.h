@@ -813,6 +813,141 @@ FILCH_API int filch_map_next_span(filch_map_iter *it, void *const **results,
 FILCH_API void filch_map_close(filch_map_iter *it);
 
 /* ------------------------------------------------------------------ */
+/* Time (section "Time")                                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Timers of an executor: a heap of deadlines on the monotonic clock and one
+ * thread per executor ("<prefix>-timer", started with its first timer,
+ * joined by filch_executor_destroy) that sleeps until the nearest deadline;
+ * no worker waits for a timer. Delays are int64_t nanoseconds >= 0 (0: at
+ * once; a negative delay is -EINVAL, FILCH_FOREVER included). A timer
+ * counts as pending work of its executor: filch_shutdown stops foreign
+ * threads from arming new ones (-ESHUTDOWN; a worker of the executor may
+ * still arm while the pool drains); FILCH_SHUTDOWN_WAIT waits for every
+ * armed timer to fire (and the work it starts); CANCEL_PENDING cancels
+ * every armed timer (their futures are CANCELLED) before it returns, but
+ * for one that the timer thread is cancelling at that moment.
+ * Periodic tasks end at any shutdown. Callbacks of futures that a timer
+ * completes (sleep, timeout) run on the timer thread: keep them short, and
+ * never shut down or destroy that executor with WAIT in them (it would
+ * wait for itself). In a child of fork(), every call below on an executor
+ * of the parent returns -EOWNERDEAD.
+ */
+
+/*
+ * Submits fn(arg) to ex once delay_ns has passed: the timer thread hands
+ * the task to ex's injector at the deadline (a task that a cancelling
+ * shutdown discards, or that a full bounded queue refuses then, whatever
+ * its policy, is CANCELLED, or fails with EAGAIN and a message). With fut
+ * non-NULL, *fut is PENDING until the task starts: filch_future_cancel
+ * then removes its timer at once (no memory kept, nothing fires). fut NULL
+ * is fire and forget. A worker that waits for it never runs it in its
+ * place before its deadline (it sleeps, see the top). Returns 0; -EINVAL (NULL ex or fn, delay_ns < 0);
+ * -ENOMEM; -EAGAIN (the timer thread could not be started); -ESHUTDOWN;
+ * -EOWNERDEAD; on error fn never runs and *fut is untouched. Any thread;
+ * takes the executor's timer lock (never blocks for long).
+ */
+FILCH_API int filch_submit_after(filch_executor *ex, int64_t delay_ns,
+				 filch_task_fn fn, void *arg,
+				 filch_future **fut);
+
+/*
+ * *f finishes with result NULL once delay_ns has passed (its callbacks run
+ * on ex's timer thread): a timer to combine with filch_when_any.
+ * Cancelling *f removes the timer at once. Returns 0 with *f (the caller
+ * owns one reference); -EINVAL (NULL ex or f, delay_ns < 0); -ENOMEM;
+ * -EAGAIN; -ESHUTDOWN; -EOWNERDEAD; on error *f is untouched. Any thread.
+ */
+FILCH_API int filch_sleep_future(filch_executor *ex, int64_t delay_ns,
+				 filch_future **f);
+
+/* filch_future_with_timeout flags: cancel f when the deadline wins (a
+ * PENDING f is cancelled, a running task sees filch_cancel_requested). */
+#define FILCH_TIMEOUT_CANCEL 1u
+
+/*
+ * *out completes like f (its result; its error code with a copy of its
+ * message; cancelled), or fails with ETIMEDOUT (positive, as a task error,
+ * message "timed out") once timeout_ns has passed on ex's timer, whichever
+ * comes first: exactly one outcome wins and *out's callbacks run once. f
+ * is left alone when the deadline wins, unless flags has
+ * FILCH_TIMEOUT_CANCEL. *out's result is f's result pointer, borrowed:
+ * *out never frees it (if f owns it through a result destructor, keep a
+ * reference to f while you use it). timeout_ns: FILCH_FOREVER never
+ * times out; 0 or another negative value times out at once unless f is
+ * already done. The
+ * caller keeps its reference to f. Cancelling *out removes its timer and
+ * leaves f alone. Returns 0 with *out (one reference for the caller);
+ * -EINVAL (NULL f, ex or out, unknown flag); -ENOMEM; -EAGAIN; -ESHUTDOWN;
+ * -EOWNERDEAD; on error *out is untouched and nothing is armed. Any
+ * thread, lock-free but for the timer lock.
+ */
+FILCH_API int filch_future_with_timeout(filch_future *f, filch_executor *ex,
+					int64_t timeout_ns, unsigned flags,
+					filch_future **out);
+
+/* filch_submit_periodic flags: the period counts from the end of each run
+ * (Java's scheduleWithFixedDelay) instead of from the first deadline
+ * (fixed rate, the default: scheduleAtFixedRate). */
+#define FILCH_FIXED_DELAY 1u
+
+/*
+ * Runs fn(arg) as a task on ex after delay_ns, then again and again: at a
+ * fixed rate (run k is due at first + k * period_ns: no drift; a run that
+ * overruns one or more periods is followed by the next due time still
+ * ahead, the missed ones skipped: runs never overlap or pile up), or with
+ * FILCH_FIXED_DELAY period_ns after each run ends (it drifts by each run's
+ * length and the timer's lateness). fn's result is ignored. The
+ * repetition ends when *handle is cancelled (a run in progress finishes;
+ * no other starts), when fn returns an error (*handle fails with its code
+ * and a copy of its message), or at ex's shutdown (*handle CANCELLED, as
+ * when ex refuses a run). *handle is PENDING meanwhile, then done.
+ * Returns 0 with *handle (the caller owns one reference); -EINVAL (NULL
+ * ex, fn or handle, delay_ns < 0, period_ns <= 0, unknown flag); -ENOMEM;
+ * -EAGAIN; -ESHUTDOWN; -EOWNERDEAD; on error fn never runs and *handle is
+ * untouched. Any thread.
+ */
+FILCH_API int filch_submit_periodic(filch_executor *ex, int64_t delay_ns,
+				    int64_t period_ns, unsigned flags,
+				    filch_task_fn fn, void *arg,
+				    filch_future **handle);
+
+/* How filch_submit_retry retries; NULL or a zero field is the default. */
+struct filch_retry_policy {
+	unsigned flags;		/* reserved: 0 (other bits: -EINVAL) */
+	unsigned max_attempts;	/* attempts in all, first included; 0 = 3 */
+	int64_t base_ns;	/* bound of the first backoff; 0 = 1 ms */
+	int64_t cap_ns;		/* bound of any backoff; 0 = 1 s */
+	/* Whether a failure with code (> 0) is retried; NULL: every one. */
+	bool (*retry_if)(int code, void *arg);
+	void *retry_if_arg;
+	/* If non-NULL: the number of attempts made, stored before *fut
+	 * completes (read it once *fut is done). */
+	unsigned *attempts;
+};
+
+/*
+ * Submits fn(arg) like filch_submit; when it fails with a code that
+ * retry_if accepts and fewer than max_attempts attempts were made, it is
+ * submitted again after a backoff drawn uniformly from [0, min(cap_ns,
+ * base_ns * 2^(k-1))] after attempt k ("full jitter"). The backoff is a
+ * timer: no worker waits during it. *fut (non-NULL) finishes with the
+ * result of the attempt that succeeded, or fails with the last attempt's
+ * code and a copy of its message; cancelling it stops the retries (an
+ * attempt not yet started is cancelled, a running one finishes).
+ * Returns 0 with *fut; -EINVAL (NULL ex, fn or fut, negative base_ns or
+ * cap_ns, unknown flag); -ENOMEM; or what filch_submit returns for the
+ * first attempt; on error fn never runs and *fut is untouched. Later
+ * attempts are submitted by the timer thread (a full bounded queue then
+ * fails *fut with EAGAIN); a cancelling shutdown cancels *fut. Any thread.
+ */
+FILCH_API int filch_submit_retry(filch_executor *ex, filch_task_fn fn,
+				 void *arg,
+				 const struct filch_retry_policy *policy,
+				 filch_future **fut);
+
+/* ------------------------------------------------------------------ */
 /* Completion port (section "Completion port")                         */
 /* ------------------------------------------------------------------ */
 

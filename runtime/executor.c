@@ -26,6 +26,7 @@
 #include "futex.h"
 #include "park.h"
 #include "perturb.h"
+#include "timer.h"
 #include "worker.h"
 
 #define DEFAULT_NAME_PREFIX "filch"
@@ -174,6 +175,7 @@ static void executor_free(filch_executor *ex, unsigned ndeques)
 		filch__deque_destroy(&ex->workers[i].deque);
 	filch__cpuset_release(ex->workers, ex->nworkers);
 	filch__spares_destroy(&ex->spares);
+	filch__timers_free(ex);
 	pthread_mutex_destroy(&ex->join_lock);
 	filch__free(ex->workers);
 	filch__free(ex);
@@ -467,6 +469,7 @@ int filch_shutdown(filch_executor *ex, unsigned flags)
 	 * of submitters then load of run_state (Dekker, both). */
 	filch__or(&ex->run_state, bits, seq_cst);
 	FILCH__PERTURB(); /* workers and submitters see SHUTDOWN first */
+	filch__timers_shutdown(ex, flags);
 	filch__inject_close(&ex->inject);
 	/* Every task not yet started is discarded before we return, wherever
 	 * it waits: the injector and every worker's deque. Tasks pushed
@@ -494,6 +497,7 @@ int filch_executor_destroy(filch_executor *ex)
 		return -EDEADLK;
 	filch__exit_remove(ex);
 	filch_shutdown(ex, FILCH_SHUTDOWN_WAIT);
+	filch__timers_stop(ex);
 	filch__executor_release(ex);
 	return 0;
 }

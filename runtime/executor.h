@@ -150,6 +150,10 @@ struct filch_executor {
 	pthread_mutex_t join_lock;
 	bool joined;
 
+	/* timer.c: the heap and thread of its timers, created with the
+	 * first timer (NULL until then; set once). */
+	_Atomic(struct filch__timers *) timers;
+
 	/* executor.c: foreign submitters in flight. Its own line: every
 	 * foreign submit writes it twice, and every worker reads run_state
 	 * for every task it runs (submit's throughput halved when they

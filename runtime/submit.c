@@ -25,6 +25,7 @@
 #include "atomic.h"
 #include "future.h"
 #include "sched.h"
+#include "submit.h"
 
 struct fire_and_forget {
 	struct filch__task task;
@@ -152,10 +153,8 @@ static inline int fire_and_forget_submit(filch_executor *ex,
 	return rc;
 }
 
-/* A new future for fn(arg) on ex, with the caller's and the task's
- * references, not yet handed over; NULL when out of memory. */
-static inline filch_future *task_future_new(filch_executor *ex,
-					    filch_task_fn fn, void *arg)
+filch_future *filch__task_future_new(filch_executor *ex, filch_task_fn fn,
+				     void *arg)
 {
 	filch_future *f = filch__future_new(FILCH__FUTURE_TASK, 2);
 	if (!f)
@@ -167,7 +166,7 @@ static inline filch_future *task_future_new(filch_executor *ex,
 	return f;
 }
 
-/* Hands f (from task_future_new) to ex, and then to the caller. */
+/* Hands f (from filch__task_future_new) to ex, and then to the caller. */
 static inline int task_future_submit(filch_executor *ex, filch_future *f,
 				     filch_future **fut)
 {
@@ -192,7 +191,7 @@ int filch_submit(filch_executor *ex, filch_task_fn fn, void *arg,
 		return fire_and_forget_submit(ex, r, fire_and_forget_run, fn,
 					      arg);
 	}
-	filch_future *f = task_future_new(ex, fn, arg);
+	filch_future *f = filch__task_future_new(ex, fn, arg);
 	if (!f)
 		return -ENOMEM;
 	return task_future_submit(ex, f, fut);
@@ -217,7 +216,7 @@ int filch_submit_ex(filch_executor *ex, filch_task_fn fn, void *arg,
 					      owned_fire_and_forget_run, fn,
 					      arg);
 	}
-	filch_future *f = task_future_new(ex, fn, arg);
+	filch_future *f = filch__task_future_new(ex, fn, arg);
 	if (!f)
 		return -ENOMEM;
 	/* Plain stores: the scheduler's hand-off publishes them with the
