@@ -32,7 +32,8 @@
  *   word     | written by                      | read by
  *   ---------+---------------------------------+-------------------------
  *   bottom   | owner: push, pop                | owner; steal; size_hint
- *   top      | CAS: steal; owner (take_last)   | owner: pop, make_room;
+ *   top      | CAS: steal; owner (take_last,   | owner: pop, make_room,
+ *            |   take_oldest)                  |   take_oldest;
  *            |                                 | steal; size_hint
  *   buf      | owner: make_room (grow)         | owner; steal (under RCU)
  *   slot[]   | owner: push, grow (the copy)    | owner: pop; steal
@@ -70,13 +71,20 @@
  *   11  steal      load buf            acquire  pairs with 4
  *   12  steal      load slot           relaxed  before 13 in program order
  *   13  steal      CAS top t -> t+1    seq_cst  one winner for index t
- *                                               against other thieves and
- *                                               7; release pairs with 3,
- *                                               6 and 7's failure
+ *                                               against other thieves, 7
+ *                                               and 14; release pairs
+ *                                               with 3, 6, 7's and 14's
+ *                                               failure
+ *   14  take_oldest CAS top t -> t+1   seq_cst  the owner at the thieves'
+ *                                               end: one winner for index
+ *                                               t against 13; failure
+ *                                               acquire like 3
  *
  * Why each order is enough:
  *   A. No index is delivered twice. Index t is taken by a CAS of top from
- *      t (13, or 7 for the owner): one wins. The owner takes index b
+ *      t (13, or 7 or 14 for the owner): one wins. take_oldest needs no
+ *      fence: it takes only by CAS, and bottom cannot move while it runs
+ *      (the owner is in it), so there is no Dekker race to order. The owner takes index b
  *      without CAS only in pop, after 5, F, and 6 reading t < b. A thief
  *      taking b read top = b (9), which some CAS C wrote, then F, then
  *      bottom (10). The two fences are ordered in S. If pop's F comes
@@ -89,7 +97,7 @@
  *      the same two cases follow from S alone.
  *   B. A thief delivers the right item. Its CAS succeeds only if top was
  *      still t; the owner writes index t's slot again (as t + capacity)
- *      only after reading top > t through 3, 6 or 7's failure, all
+ *      only after reading top > t through 3, 6, or 7's or 14's failure, all
  *      acquire, so the thief's read (12), before its CAS, cannot see that
  *      write. The buffer it reads (11) is the one that held t when the
  *      bottom it read was stored (10 acquires 2 or 8), or a newer copy; a
@@ -118,6 +126,7 @@
 #include "alloc.h"
 #include "atomic.h"
 #include "deque.h"
+#include "fork.h"
 #include "perturb.h"
 
 /* A zeroed buffer of capacity slots (a power of two), or NULL. Zeroed so
@@ -204,6 +213,9 @@ static int deque_grow(struct filch__deque *d, struct filch__deque_buf *old,
 	/* The owner's own accesses of old before its free (see
 	 * deque_buf_free_rcu). */
 	filch__tsan_release(old);
+	/* The process's first call_rcu would start urcu's thread as a copy
+	 * of this worker (its name): start it named instead (fork.c). */
+	filch__fork_rcu_thread_start();
 	call_rcu(&old->retire, deque_buf_free_rcu);
 	d->growths++;
 	return 0;

@@ -11,13 +11,15 @@
  *
  * Synchronization (which calls may run at the same time):
  *
- *              | push  | pop   | steal | size_hint | init/destroy
- *   push       |  -    |  -    |  yes  |   yes     |   -
- *   pop        |  -    |  -    |  yes  |   yes     |   -
- *   steal      |  yes  |  yes  |  yes  |   yes     |   -
- *   size_hint  |  yes  |  yes  |  yes  |   yes     |   -
+ *              | push  | pop   | take_oldest | steal | size_hint | init/destroy
+ *   push       |  -    |  -    |      -      |  yes  |   yes     |   -
+ *   pop        |  -    |  -    |      -      |  yes  |   yes     |   -
+ *   take_oldest|  -    |  -    |      -      |  yes  |   yes     |   -
+ *   steal      |  yes  |  yes  |     yes     |  yes  |   yes     |   -
+ *   size_hint  |  yes  |  yes  |     yes     |  yes  |   yes     |   -
  *
- *   push, pop : the owner only (one thread, fixed between init and destroy)
+ *   push, pop, take_oldest : the owner only (one thread, fixed between
+ *               init and destroy)
  *   steal     : any thread registered with liburcu (rcu_register_thread of
  *               the default flavour, <urcu.h>), not the owner's call stack
  *               inside push or pop; many at once
@@ -54,6 +56,8 @@
  *      load of top), the bug DESIGN section 6 measured
  *   2: push keeps writing to the old buffer after a growth
  *   3: steal reads the slot after its CAS on top
+ *   4: take_oldest sets top_seen to bottom (room it has not seen made)
+ *   5: take_oldest moves top with a plain store instead of a CAS
  */
 #ifndef FILCH_DEQUE_MUTANT
 #define FILCH_DEQUE_MUTANT 0
@@ -196,6 +200,53 @@ static inline void *filch__deque_take_last(struct filch__deque *d,
 		item = NULL;
 	d->top_seen = b + 1;
 	return item;
+}
+
+/*
+ * Owner: takes the oldest item (at top), as a thief would, or NULL when
+ * empty: for items that must be taken in the order they were pushed
+ * (worker.c: tasks from the injector). Lock-free: one CAS on top per try,
+ * retried only when a thief took index t first. No fence: only the owner
+ * moves bottom, and it is in here, so steal's Dekker pairing with pop has
+ * nothing to order; the CAS alone arbitrates index t (deque.c, case A).
+ */
+static inline void *filch__deque_take_oldest(struct filch__deque *d)
+{
+	int64_t b = filch__load(&d->bottom, relaxed); /* owner's own */
+	struct filch__deque_buf *a = filch__load(&d->buf, relaxed);
+	/* Relaxed: a stale (lower) top only makes the CAS fail. */
+	int64_t t = filch__load(&d->top, relaxed);
+
+	while (t < b) {
+		/* Relaxed: the owner wrote the slot; it changes only by the
+		 * owner's own later push. */
+		void *item = filch__load(&a->slot[t & a->mask], relaxed);
+
+		/* seq_cst: one winner for index t between this CAS and
+		 * those of filch__deque_steal and take_last. Failure
+		 * acquire: t becomes the current top, and each thief's
+		 * read of a slot below it (before its CAS) happens before
+		 * push reuses that slot on the strength of top_seen.
+		 * Pairs with steal's CAS. */
+#if FILCH_DEQUE_MUTANT == 5
+		/* Mutant: a plain store, as if the owner were alone. */
+		filch__store(&d->top, t + 1, seq_cst);
+		d->top_seen = t + 1;
+		return item;
+#else
+		if (filch__cas(&d->top, &t, t + 1, seq_cst, acquire)) {
+#if FILCH_DEQUE_MUTANT == 4
+			/* Mutant: top_seen past what this thread has seen. */
+			d->top_seen = b;
+#else
+			d->top_seen = t + 1;
+#endif
+			return item;
+		}
+		d->top_seen = t;
+#endif
+	}
+	return NULL;
 }
 
 /*

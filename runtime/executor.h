@@ -14,7 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <signal.h>
+
 #include <ck_ec.h>
+#include <urcu/list.h>
 
 #include <filch.h>
 
@@ -52,6 +55,9 @@ struct filch__worker {
 	alignas(FILCH_CACHELINE) filch_executor *ex;
 	unsigned index;
 	unsigned tick;	   /* tasks taken: the injector rhythm */
+	/* Deque index past the last task moved from the injector: tasks
+	 * below it start oldest first (worker.c, take_own). */
+	int64_t inject_end;
 	uint64_t rng;	   /* xorshift state: steal victims */
 	bool searching;	   /* counted in park_state's searching field */
 	int cpu;	   /* pinned to it (cpuset.c), or -1 */
@@ -130,10 +136,20 @@ struct filch_executor {
 	_Atomic int init_error;
 	_Atomic uint32_t gate;
 
-	/* Every worker's thread (spares start later): names, initializer. */
+	/* Every worker's thread (spares start later): names, signal mask,
+	 * initializer. */
 	char name_prefix[16]; /* a thread name holds 15 characters */
+	sigset_t sigmask;
 	int (*initializer)(void *arg, unsigned worker_index);
 	void *initializer_arg;
+
+	/* Fire-and-forget failures (filch__executor_task_failed). */
+	void (*on_task_error)(const struct filch_task_error *err, void *arg);
+	void *on_task_error_arg;
+
+	/* exit.c: in its list of executors that exit() shuts down, under its
+	 * lock; an empty (self-linked) node when not listed. */
+	struct cds_list_head exit_link;
 
 	/* spare.c: blocked workers and the spares that stand in for them. */
 	struct filch__spares spares;
@@ -143,6 +159,10 @@ struct filch_executor {
 	pthread_mutex_t join_lock;
 	bool joined;
 	unsigned njoined;
+
+	/* timer.c: the heap and thread of its timers, created with the
+	 * first timer (NULL until then; set once). */
+	_Atomic(struct filch__timers *) timers;
 
 	/* executor.c: foreign submitters in flight. Its own line: every
 	 * foreign submit writes it twice, and every worker reads run_state
@@ -192,5 +212,27 @@ int filch__executor_join(filch_executor *ex, int64_t deadline);
  * before this returns. 0, or -ENOMEM, -EAGAIN (thread creation failed),
  * -EAGAIN (the initializer failed: the thread was joined). */
 int filch__executor_start_spare(filch_executor *ex, unsigned index);
+
+/* The signals that workers, spares and the call_rcu thread block unless
+ * told otherwise: all but the synchronous ones (a fault is delivered to
+ * the thread that caused it, blocked or not). */
+void filch__executor_async_signals(sigset_t *set);
+
+/*
+ * exit.c: FILCH_OPT_JOIN_AT_EXIT. filch__exit_init registers the atexit
+ * handler, once per process: 0 or -ENOMEM. filch__exit_add lists ex (a
+ * created executor), filch__exit_remove takes it off if still listed
+ * (filch_executor_destroy, before its shutdown); the handler takes each
+ * listed executor off, shuts it down with WAIT and drops its reference.
+ * fork.c holds the lock across fork() (filch__exit_lock, _unlock); the
+ * child empties the list (filch__exit_forget: the parent's executors are
+ * not the child's to join). Any thread.
+ */
+int filch__exit_init(void);
+void filch__exit_add(filch_executor *ex);
+void filch__exit_remove(filch_executor *ex);
+void filch__exit_lock(void);
+void filch__exit_unlock(void);
+void filch__exit_forget(void);
 
 #endif /* FILCH_EXECUTOR_H */

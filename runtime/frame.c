@@ -83,6 +83,7 @@ void filch__task_frame_enter(struct filch__task_frame *fr, filch_future *f,
 	fr->fn = fn;
 	fr->seq = ++frames.seq;
 	fr->job = job;
+	fr->message = NULL;
 	fr->outer = filch__load(&frames.top, relaxed);
 	/* Release: fr's fields before fr is seen; pairs with the acquire
 	 * (seq_cst) load of top in filch__frames_inspect. */

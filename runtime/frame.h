@@ -25,6 +25,8 @@ struct filch__task_frame {
 				 included: a frame's identity over time */
 	bool job;	      /* a group job: transparent to the lookups of
 				 filch__task_frame_current */
+	char *message;	      /* filch_task_fail's, owned, or NULL: the
+				 thread's own (never read by an inspector) */
 	struct filch__task_frame *outer;
 };
 

@@ -17,7 +17,7 @@
  *   CANCELLED (3) done without running. Final.
  *
  * Flag bits, meaningful only before the phase is final (a final transition
- * clears them all):
+ * clears them all), but for TAKEN:
  *
  *   SLEEPERS          a waiter sleeps (or is about to) on the futex of this
  *                     word; whoever makes the phase final wakes everybody.
@@ -26,6 +26,9 @@
  *   COMPLETING        a settler (promise, combinator) owns the completion:
  *                     set together with RUNNING by one CAS, so that exactly
  *                     one settler writes result, code and message.
+ *   TAKEN             FINISHED with code 0 only: filch_future_take_result
+ *                     moved the result out (one RMW: one taker wins). Set
+ *                     after the final transition, never cleared.
  *
  * Writers and transitions, each one atomic read-modify-write:
  *
@@ -44,7 +47,8 @@
  *   RUNNING -> CANCELLED   only abandon: a promise set running whose last
  *                          reference is dropped; nobody else can complete it.
  *   flags                  SLEEPERS by waiters (CAS), CANCEL_REQUESTED by
- *                          filch__future_cancel (CAS), COMPLETING by settle.
+ *                          filch__future_cancel (CAS), COMPLETING by settle,
+ *                          TAKEN by filch_future_take_result (fetch_or).
  *
  * Cancel and start race on PENDING: both are RMWs of this word, so one of
  * them sees the other's value and loses.
@@ -93,6 +97,24 @@
  *       decides who sees what (the finisher's xchg either reads SLEEPERS and
  *       wakes, or the waiter's CAS fails on the final phase), and the waiter
  *       reloads with acquire after every wake-up.
+ *   TAKEN fetch_or: relaxed; the word's modification order elects one
+ *       taker, and the free that must see TAKEN is ordered after it by the
+ *       taker's release of its reference (refs, above).
+ *
+ * The result's owner (result_dtor, dtor_arg)
+ * ------------------------------------------
+ * result_dtor is NULL (nobody owns the result: filch never frees it) or
+ * the destructor, claimed once by a CAS from NULL (filch_submit_ex sets it
+ * before the future is shared); the claimer then writes dtor_arg. Only the
+ * last reference reads them: last_reference_dropped calls the destructor
+ * on the result of a future FINISHED with code 0, a non-NULL result and
+ * no TAKEN. Every setter and taker holds a reference, so its writes happen
+ * before that free (refs acq_rel); the CAS itself can be relaxed.
+ *
+ * The tag: filch_future_set_tag stores it with release, filch_future_tag
+ * loads it with acquire (what the setter wrote before the tag is visible
+ * to a reader that sees it); filch_submit_ex stores it before the
+ * scheduler's hand-off.
  */
 #include "config.h"
 
@@ -312,14 +334,15 @@ int filch_future_on_done(filch_future *f, filch_callback_fn cb, void *arg)
 /* Transitions                                                         */
 /* ------------------------------------------------------------------ */
 
-void filch__future_finish(filch_future *f, int rc)
+void filch__future_finish(filch_future *f, int rc, char *message)
 {
-	int code = rc >= 0 ? rc : (rc == INT_MIN ? INT_MAX : -rc);
+	int code = filch__task_code(rc, &message);
 	f->code = code;
-	if (code == 0 && f->message) { /* a message for a task that succeeded */
-		filch__free(f->message);
-		f->message = NULL;
-	}
+	if (code)
+		f->message = message; /* what the failed task stored in
+					 *result is its own to free */
+	else
+		filch__free(message); /* a message for a task that succeeded */
 	/* seq_cst: release publishes result, code and message before
 	 * FINISHED (pairs with the acquire loads of the waiters, wait_done,
 	 * and of on_done); seq_cst for the store-load pair of completed(). */
@@ -346,9 +369,11 @@ int filch__future_settle(filch_future *f, int code, void *result,
 	} while (!filch__cas_weak(&f->state, &s,
 				  s | FILCH_RUNNING | FILCH__FS_COMPLETING,
 				  relaxed, relaxed));
-	f->result = code ? NULL : result;
+	if (code)
+		f->message = copy;
+	else
+		f->result = result;
 	f->code = code;
-	f->message = copy;
 	filch_future_retain(f); /* a callback may drop the caller's reference */
 	/* seq_cst: as in filch__future_finish. */
 	uint32_t old = filch__xchg(&f->state, FILCH_FINISHED, seq_cst);
@@ -435,7 +460,26 @@ filch_future *filch_future_retain(filch_future *f)
 	return f;
 }
 
-/* The last reference is gone (refs is 0, or 1 read by its only holder). */
+/* Frees f, which has a result destructor (see "The result's owner"), and
+ * calls it on f's result if f finished with one that nobody took. Apart
+ * from last_reference_dropped so that a future without one frees without
+ * saving registers for the call. */
+static __attribute__((noinline)) void free_owner(filch_future *f)
+{
+	/* relaxed, all: ordered as last_reference_dropped says. */
+	filch_result_dtor_fn dtor = filch__load(&f->result_dtor, relaxed);
+	uint32_t s = filch__load(&f->state, relaxed);
+	void *result = NULL, *dtor_arg = f->dtor_arg;
+	if ((s & (FILCH__FS_PHASE | FILCH__FS_TAKEN)) == FILCH_FINISHED)
+		result = f->result;
+	filch__block_free(f);
+	if (result)
+		dtor(result, dtor_arg);
+}
+
+/* The last reference is gone (refs is 0, or 1 read by its only holder).
+ * The acquire of filch_future_release ordered every other holder's writes
+ * (the final transition, TAKEN, the destructor) before this. */
 static void last_reference_dropped(filch_future *f)
 {
 	if (f->kind == FILCH__FUTURE_PROMISE &&
@@ -446,8 +490,12 @@ static void last_reference_dropped(filch_future *f)
 		filch_future_release(f);
 		return;
 	}
-	if (f->message)
+	if (f->code) { /* FINISHED with an error: a message, no result */
 		filch__free(f->message);
+	} else if (filch__load(&f->result_dtor, relaxed)) { /* as above */
+		free_owner(f);
+		return;
+	}
 	filch__block_free(f);
 }
 
@@ -602,15 +650,39 @@ void filch__future_wait(filch_future *f)
 	wait_finished(f, FILCH_FOREVER, false);
 }
 
-int filch_future_result(filch_future *f, int64_t timeout_ns, void **result)
+/* Waits like wait_finished; 0 when f finished with a result (code 0), else
+ * the wait's error or the task's code. */
+static int wait_result(filch_future *f, int64_t timeout_ns)
 {
 	int rc = wait_finished(f, timeout_ns, true);
+	return rc ? rc : f->code;
+}
+
+int filch_future_result(filch_future *f, int64_t timeout_ns, void **result)
+{
+	int rc = wait_result(f, timeout_ns);
 	if (rc)
 		return rc;
-	if (f->code)
-		return f->code;
+	/* relaxed: a take that happened before this call is seen (the
+	 * word's coherence); one racing with it is the callers' race. */
+	if (filch__load(&f->state, relaxed) & FILCH__FS_TAKEN)
+		return -EALREADY;
 	if (result)
 		*result = f->result;
+	return 0;
+}
+
+int filch_future_take_result(filch_future *f, int64_t timeout_ns,
+			     void **result)
+{
+	int rc = result ? wait_result(f, timeout_ns) : -EINVAL;
+	if (rc)
+		return rc;
+	/* relaxed: see "Memory orders" (TAKEN); the result itself was
+	 * published by the final transition that wait_finished acquired. */
+	if (filch__or(&f->state, FILCH__FS_TAKEN, relaxed) & FILCH__FS_TAKEN)
+		return -EALREADY;
+	*result = f->result;
 	return 0;
 }
 
@@ -623,6 +695,41 @@ int filch_future_error(filch_future *f, int64_t timeout_ns, int *code,
 	if (code)
 		*code = f->code;
 	if (message)
-		*message = f->message;
+		*message = f->code ? f->message : NULL;
 	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The result's owner and the tag                                      */
+/* ------------------------------------------------------------------ */
+
+int filch_future_set_result_dtor(filch_future *f, filch_result_dtor_fn dtor,
+				 void *arg)
+{
+	if (!f || !dtor)
+		return -EINVAL;
+	filch_result_dtor_fn none = NULL;
+	/* relaxed: the claim elects the one writer of dtor_arg; the free
+	 * that reads both is ordered after our release of our reference
+	 * (see "The result's owner"). */
+	if (!filch__cas(&f->result_dtor, &none, dtor, relaxed, relaxed))
+		return -EEXIST;
+	f->dtor_arg = arg;
+	return 0;
+}
+
+int filch_future_set_tag(filch_future *f, void *tag)
+{
+	if (!f)
+		return -EINVAL;
+	/* release: the caller's writes before the tag; pairs with the
+	 * acquire of filch_future_tag. */
+	filch__store(&f->tag, tag, release);
+	return 0;
+}
+
+void *filch_future_tag(const filch_future *f)
+{
+	/* acquire: pairs with the release of filch_future_set_tag. */
+	return f ? filch__load(&((filch_future *)f)->tag, acquire) : NULL;
 }

@@ -57,11 +57,17 @@ enum filch__future_kind {
 #define FILCH__FS_SLEEPERS 4u	      /* a waiter sleeps on the futex */
 #define FILCH__FS_CANCEL_REQUESTED 8u /* cancel asked while RUNNING */
 #define FILCH__FS_COMPLETING 16u      /* a settler claimed it (see settle) */
+#define FILCH__FS_TAKEN 32u	      /* FINISHED: its result was taken */
 
 struct filch_future {
 	/* First cache line: what submit, start, finish, waiters and the
 	 * callback list touch. */
-	struct filch__task task; /* the scheduler's record (TASK, THEN) */
+	union {
+		struct filch__task task; /* the scheduler's record (TASK;
+					    THEN once submitted) */
+		struct filch__callback dep; /* THEN: its node on the
+					       antecedent, until it ran */
+	};
 	_Atomic uint32_t state;
 	_Atomic uint32_t refs;
 	_Atomic(struct filch__callback *) callbacks;
@@ -80,16 +86,28 @@ struct filch_future {
 			struct filch__callback *list;
 		} deferred;
 	} u;
-	void *result; /* FINISHED with code 0; THEN: antecedent until run */
+	union {
+		/* FINISHED with code 0 (the task writes it while it runs);
+		 * THEN: the antecedent until fn runs */
+		void *result;
+		/* FINISHED with code > 0: owned, or NULL (while the task
+		 * runs, its message waits in its task frame) */
+		char *message;
+	};
 	int code;     /* FINISHED: 0, or the task's positive error code */
 	uint8_t kind; /* enum filch__future_kind */
 	/* Second cache line: the rarer parts. */
-	char *message;		    /* FINISHED with an error: owned, or NULL */
 	filch_executor *executor;   /* TASK: where it was submitted (not a
 				       reference: compared, never used);
 				       THEN: where fn runs (a reference) */
-	struct filch__callback dep; /* THEN: its node on the antecedent */
 	struct filch__user_callback first_callback; /* inline on_done slot */
+	/* The user's tag: filch_future_set_tag (release) and
+	 * filch_future_tag (acquire). */
+	_Atomic(void *) tag;
+	/* The result's owner (future.c, "The result's owner"): NULL until
+	 * claimed once by a CAS; dtor_arg is written by the claimer. */
+	_Atomic(filch_result_dtor_fn) result_dtor;
+	void *dtor_arg;
 };
 
 _Static_assert(sizeof(struct filch_future) <= FILCH__BLOCK_SIZE,
@@ -112,20 +130,19 @@ static inline filch_future *filch__future_new(enum filch__future_kind kind,
 		return NULL;
 	/* Plain initialization: f reaches other threads only through a
 	 * hand-off that orders it (the scheduler, or the caller's own). */
-	f->task.run = NULL;
+	f->task.run = NULL; /* also dep.next: THEN sets dep.fn */
 	atomic_init(&f->state, FILCH_PENDING);
 	atomic_init(&f->refs, refs);
 	atomic_init(&f->callbacks, NULL);
 	f->u.job.fn = NULL;
 	f->u.job.arg = NULL;
-	f->result = NULL;
+	f->result = NULL; /* also message */
 	f->code = 0;
 	f->kind = (uint8_t)kind;
-	f->message = NULL;
 	f->executor = NULL;
-	f->dep.next = NULL;
-	f->dep.fn = NULL;
 	atomic_init(&f->first_callback.cb, NULL);
+	atomic_init(&f->tag, NULL);
+	atomic_init(&f->result_dtor, NULL); /* dtor_arg is read only with it */
 	return f;
 }
 
@@ -150,10 +167,11 @@ static inline bool filch__future_start(filch_future *f)
 }
 
 /* The runner that started f completes it: rc is the task's return (0, a
- * positive code, or -code); f->result and f->message were stored by the
- * task. Publishes, wakes waiters, runs callbacks. The caller holds a
- * reference across the call. */
-void filch__future_finish(filch_future *f, int rc);
+ * positive code, or -code); f->result was stored by the task, message is
+ * the one its frame holds (filch_task_fail; may be NULL): f keeps it if
+ * the task failed, else it is freed. Publishes, wakes waiters, runs
+ * callbacks. The caller holds a reference across the call. */
+void filch__future_finish(filch_future *f, int rc, char *message);
 
 /*
  * Completes a future that nobody runs (a promise, a combinator, a

@@ -1,17 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * submit.c - filch_submit (with a future or fire and forget),
- * filch_task_fail and filch_cancel_requested (on the running-task frame of
- * frame.c).
+ * submit.c - filch_submit and filch_submit_ex (with a future or fire and
+ * forget), filch_task_fail and filch_cancel_requested (on the running-task
+ * frames of frame.c).
  *
  * A submission with a future is the future itself: the task record is its
- * first member, so one block holds both. It starts with two references, the
- * caller's and the task's; the task drops its own after it completed the
- * future (or cancelled it, when the scheduler discards it), or, when a
- * waiter ran the task in place (filch__future_run_here), once its record
- * is taken from the queue. A fire-and-
- * forget submission is a smaller record in a block of its own, freed by the
- * task when it has run.
+ * first member, so one block holds both; filch_submit_ex also sets its tag
+ * and result destructor there before the task is handed over. It starts
+ * with two references, the caller's and the task's; the task drops its own
+ * after it completed the future (or cancelled it, when the scheduler
+ * discards it), or, when a waiter ran the task in place
+ * (filch__future_run_here), once its record is taken from the queue. A
+ * fire-and-forget submission is a smaller record in a block of its own,
+ * freed by the task when it has run; given a result destructor, the record
+ * carries it and calls it on the task's result, which nobody else can
+ * receive.
  */
 #include "config.h"
 
@@ -22,13 +25,22 @@
 #include "atomic.h"
 #include "future.h"
 #include "sched.h"
+#include "submit.h"
 
 struct fire_and_forget {
 	struct filch__task task;
 	filch_task_fn fn;
 	void *arg;
+	filch_executor *ex; /* told when the task fails */
 };
-_Static_assert(sizeof(struct fire_and_forget) <= FILCH__BLOCK_SIZE,
+
+/* filch_submit_ex without a future, with a result destructor. */
+struct owned_fire_and_forget {
+	struct fire_and_forget base;
+	filch_result_dtor_fn dtor;
+	void *dtor_arg;
+};
+_Static_assert(sizeof(struct owned_fire_and_forget) <= FILCH__BLOCK_SIZE,
 	       "a fire-and-forget record fits in one block");
 
 /* Runs the task of f, which the caller started, and completes f. */
@@ -38,7 +50,7 @@ static void future_task_body(filch_future *f)
 	filch__task_frame_enter(&fr, f, (void (*)(void))f->u.job.fn, false);
 	int rc = f->u.job.fn(f->u.job.arg, &f->result);
 	filch__task_frame_leave(&fr);
-	filch__future_finish(f, rc);
+	filch__future_finish(f, rc, fr.message);
 }
 
 static void future_task_run(struct filch__task *t, bool discard)
@@ -63,18 +75,87 @@ bool filch__future_run_here(filch_future *f)
 	return true;
 }
 
+/* Runs the task of r unless it is discarded; returns its result, or NULL
+ * when it failed or did not run. */
+static void *fire_and_forget_body(struct fire_and_forget *r, bool discard)
+{
+	if (discard)
+		return NULL;
+	struct filch__task_frame fr;
+	void *result = NULL;
+	filch__task_frame_enter(&fr, NULL, (void (*)(void))r->fn, false);
+	int rc = r->fn(r->arg, &result);
+	filch__task_frame_leave(&fr);
+	if (rc != 0) {
+		int code = filch__task_code(rc, &fr.message);
+		filch__executor_task_failed(r->ex, r->fn, r->arg, code,
+					    fr.message);
+	}
+	filch__free(fr.message);
+	return rc ? NULL : result;
+}
+
 static void fire_and_forget_run(struct filch__task *t, bool discard)
 {
 	struct fire_and_forget *r =
 		filch__container_of(t, struct fire_and_forget, task);
-	if (!discard) {
-		struct filch__task_frame fr;
-		void *ignored = NULL;
-		filch__task_frame_enter(&fr, NULL, (void (*)(void))r->fn, false);
-		r->fn(r->arg, &ignored);
-		filch__task_frame_leave(&fr);
-	}
+	fire_and_forget_body(r, discard);
 	filch__block_free(r);
+}
+
+static void owned_fire_and_forget_run(struct filch__task *t, bool discard)
+{
+	struct owned_fire_and_forget *r =
+		filch__container_of(t, struct owned_fire_and_forget, base.task);
+	void *result = fire_and_forget_body(&r->base, discard);
+	filch_result_dtor_fn dtor = r->dtor;
+	void *dtor_arg = r->dtor_arg;
+	filch__block_free(r);
+	if (result)
+		dtor(result, dtor_arg);
+}
+
+/* Fills r with its run function and task, and hands it to ex; frees it on
+ * error. */
+static inline int fire_and_forget_submit(filch_executor *ex,
+					 struct fire_and_forget *r,
+					 void (*run)(struct filch__task *, bool),
+					 filch_task_fn fn, void *arg)
+{
+	r->task.run = run;
+	r->fn = fn;
+	r->arg = arg;
+	r->ex = ex;
+	int rc = filch__sched_submit(ex, &r->task);
+	if (rc)
+		filch__block_free(r);
+	return rc;
+}
+
+filch_future *filch__task_future_new(filch_executor *ex, filch_task_fn fn,
+				     void *arg)
+{
+	filch_future *f = filch__future_new(FILCH__FUTURE_TASK, 2);
+	if (!f)
+		return NULL;
+	f->task.run = future_task_run;
+	f->u.job.fn = fn;
+	f->u.job.arg = arg;
+	f->executor = ex;
+	return f;
+}
+
+/* Hands f (from filch__task_future_new) to ex, and then to the caller. */
+static inline int task_future_submit(filch_executor *ex, filch_future *f,
+				     filch_future **fut)
+{
+	int rc = filch__sched_submit(ex, &f->task);
+	if (rc) {
+		filch__block_free(f); /* never shared: no outcome to give */
+		return rc;
+	}
+	*fut = f; /* the caller's reference outlives the task's */
+	return 0;
 }
 
 int filch_submit(filch_executor *ex, filch_task_fn fn, void *arg,
@@ -86,34 +167,49 @@ int filch_submit(filch_executor *ex, filch_task_fn fn, void *arg,
 		struct fire_and_forget *r = filch__block_alloc();
 		if (!r)
 			return -ENOMEM;
-		r->task.run = fire_and_forget_run;
-		r->fn = fn;
-		r->arg = arg;
-		int rc = filch__sched_submit(ex, &r->task);
-		if (rc)
-			filch__block_free(r);
-		return rc;
+		return fire_and_forget_submit(ex, r, fire_and_forget_run, fn,
+					      arg);
 	}
-	filch_future *f = filch__future_new(FILCH__FUTURE_TASK, 2);
+	filch_future *f = filch__task_future_new(ex, fn, arg);
 	if (!f)
 		return -ENOMEM;
-	f->task.run = future_task_run;
-	f->u.job.fn = fn;
-	f->u.job.arg = arg;
-	f->executor = ex;
-	int rc = filch__sched_submit(ex, &f->task);
-	if (rc) {
-		filch__block_free(f); /* never shared: no outcome to give */
-		return rc;
+	return task_future_submit(ex, f, fut);
+}
+
+int filch_submit_ex(filch_executor *ex, filch_task_fn fn, void *arg,
+		    const struct filch_submit_opts *opts, filch_future **fut)
+{
+	if (!opts)
+		return filch_submit(ex, fn, arg, fut);
+	if (!ex || !fn || opts->flags)
+		return -EINVAL;
+	if (!fut) {
+		if (!opts->result_dtor)
+			return filch_submit(ex, fn, arg, NULL);
+		struct owned_fire_and_forget *r = filch__block_alloc();
+		if (!r)
+			return -ENOMEM;
+		r->dtor = opts->result_dtor;
+		r->dtor_arg = opts->dtor_arg;
+		return fire_and_forget_submit(ex, &r->base,
+					      owned_fire_and_forget_run, fn,
+					      arg);
 	}
-	*fut = f; /* the caller's reference outlives the task's */
-	return 0;
+	filch_future *f = filch__task_future_new(ex, fn, arg);
+	if (!f)
+		return -ENOMEM;
+	/* Plain stores: the scheduler's hand-off publishes them with the
+	 * rest of f. */
+	atomic_init(&f->tag, opts->tag);
+	atomic_init(&f->result_dtor, opts->result_dtor);
+	f->dtor_arg = opts->dtor_arg;
+	return task_future_submit(ex, f, fut);
 }
 
 int filch_task_fail(int code, const char *fmt, ...)
 {
 	struct filch__task_frame *fr = filch__task_frame_current();
-	if (!fr || !fr->future || !fmt)
+	if (!fr || !fmt)
 		return code;
 	va_list ap;
 	va_start(ap, fmt);
@@ -127,9 +223,9 @@ int filch_task_fail(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(message, (size_t)n + 1, fmt, ap);
 	va_end(ap);
-	/* The running task owns its future's message until it finishes. */
-	filch__free(fr->future->message);
-	fr->future->message = message;
+	/* The frame holds the message until the task finishes. */
+	filch__free(fr->message);
+	fr->message = message;
 	return code;
 }
 

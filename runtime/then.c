@@ -31,6 +31,9 @@ static void fail(filch_future *out, int code, const char *message)
  * A continuation's references: the caller's, and the pipeline's: held by
  * its node on the antecedent, then by its task once submitted. The
  * antecedent travels in out->result (retained) from the node to the task.
+ * The node (out->dep) and the task record (out->task) share their storage:
+ * the record is filled only once the node ran, and the antecedent's list
+ * never touches a node again after that.
  */
 static void then_run(struct filch__task *t, bool discard)
 {
@@ -46,7 +49,7 @@ static void then_run(struct filch__task *t, bool discard)
 		int rc = out->u.then.fn(antecedent, out->u.then.arg,
 					&out->result);
 		filch__task_frame_leave(&fr);
-		filch__future_finish(out, rc);
+		filch__future_finish(out, rc, fr.message);
 	}
 	filch_future_release(antecedent);
 	filch_future_release(out); /* the pipeline's reference */
@@ -64,6 +67,7 @@ static void then_antecedent_done(struct filch__callback *node, filch_future *a)
 		fail(out, a->code, a->message);
 	} else {
 		out->result = filch_future_retain(a);
+		out->task.run = then_run; /* out->dep is dead: see above */
 		int rc = filch__sched_submit(ex, &out->task);
 		if (rc == 0) { /* the task holds the pipeline's reference */
 			filch__executor_release(ex);
@@ -90,7 +94,6 @@ int filch_future_then(filch_future *f, filch_executor *ex, filch_then_fn fn,
 	filch_future *o = filch__future_new(FILCH__FUTURE_THEN, 2);
 	if (!o)
 		return -ENOMEM;
-	o->task.run = then_run;
 	o->u.then.fn = fn;
 	o->u.then.arg = arg;
 	o->executor = ex;

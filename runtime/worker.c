@@ -3,11 +3,16 @@
  * worker.c - the worker loop: where a worker finds its next task.
  *
  * Order of places, cheapest first (Tokio's and Go's schedulers):
- *  1. every INJECT_RHYTHM-th task, the injector first, so that a worker
- *     busy with its own tree cannot starve foreign submissions;
- *  2. its own deque (bottom: the newest task, cache-warm; a continuation
- *     just made ready is there too, where idle workers can steal it);
- *  3. the injector, moving a batch into its deque;
+ *  1. every INJECT_RHYTHM-th task, the oldest foreign task first (from its
+ *     own deque while a batch waits there, else from the injector), so
+ *     that a worker busy with its own tree cannot starve foreign
+ *     submissions;
+ *  2. its own deque: the newest task it pushed itself (bottom, cache-warm;
+ *     a continuation just made ready is there too, where idle workers can
+ *     steal it), else the oldest task of a batch from the injector (top,
+ *     where thieves take too: foreign submissions start first come, first
+ *     served, but for steals);
+ *  3. the injector, moving a batch into its deque in submission order;
  *  4. searching: steal from random victims, with exponential backoff
  *     (ck_backoff) and a yield of the CPU, for a bounded number of rounds,
  *     as one of at most half the workers that search at once;
@@ -57,13 +62,46 @@ static uint32_t next_random(struct filch__worker *w)
 
 static struct filch__task *take_injected(struct filch__worker *w)
 {
+	int64_t b = filch__load(&w->deque.bottom, relaxed); /* our own */
 	struct filch__task *t =
 		filch__inject_take(&w->ex->inject, &w->deque, INJECT_BATCH);
+	int64_t e = filch__load(&w->deque.bottom, relaxed);
 
-	/* Part of a batch waits in our deque: let an idle worker steal it. */
-	if (t && w->ex->nworkers > 1 && filch__deque_size_hint(&w->deque) != 0)
+	if (e == b)
+		return t;
+	/* The batch sits at [b, e) oldest first: take_own takes it from the
+	 * top, after the tasks pushed since (above e) and before the ones
+	 * pushed below it (a tree this worker was busy with: an injector
+	 * rhythm's take). Let an idle worker steal from it meanwhile. */
+	w->inject_end = e;
+	if (w->ex->nworkers > 1)
 		filch__park_notify_local(w->ex);
 	return t;
+}
+
+/* The injector rhythm's take: the oldest foreign task, which is in w's
+ * own deque while part of its last batch is (below inject_end, not yet
+ * taken: top is below it), else in the injector. */
+static struct filch__task *take_foreign(struct filch__worker *w)
+{
+	/* Relaxed: a stale top only sends us to our own deque, where
+	 * take_oldest reads it again. */
+	if (filch__load(&w->deque.top, relaxed) < w->inject_end)
+		return filch__deque_take_oldest(&w->deque);
+	return take_injected(w);
+}
+
+/* The next task of w's own deque: the newest one w pushed itself since its
+ * last batch from the injector (LIFO: fork-join's depth first), else the
+ * oldest one (FIFO: the batch, in submission order). Every index at or
+ * above inject_end holds a task pushed after the batch: bottom never goes
+ * below inject_end for longer than a pop that pushes its task back
+ * (group.c), since the tasks below it leave by the top. */
+static struct filch__task *take_own(struct filch__worker *w)
+{
+	if (filch__load(&w->deque.bottom, relaxed) > w->inject_end)
+		return filch__deque_pop(&w->deque);
+	return filch__deque_take_oldest(&w->deque);
 }
 
 struct filch__task *filch__worker_steal_from(struct filch__worker *w,
@@ -164,9 +202,9 @@ static struct filch__task *next_task(struct filch__worker *w)
 {
 	struct filch__task *t;
 
-	if (++w->tick % INJECT_RHYTHM == 0 && (t = take_injected(w)))
+	if (++w->tick % INJECT_RHYTHM == 0 && (t = take_foreign(w)))
 		return t;
-	if ((t = filch__deque_pop(&w->deque)))
+	if ((t = take_own(w)))
 		return t;
 	if (spare_ends(w))
 		return NULL;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// deque_model.cpp - a Relacy model of runtime/deque.c: push, pop, steal and
-// growth with exact-once assertions, and the three known-bug mutants.
+// deque_model.cpp - a Relacy model of runtime/deque.c: push, pop, the
+// owner's take_oldest, steal and growth with exact-once assertions, and the
+// five mutants.
 //
 //   deque_model [--mutant N] [--tsan-form 0|1] [--bound1 B1] [--bound2 B2]
 //               [--random K]
@@ -13,8 +14,9 @@
 // only delays the free past every reader, which is what the model does).
 //
 // Scenario: the owner pushes 1, 2, 3 into a buffer of 2 (the third push
-// grows it unless thieves made room, in which case it wraps a slot), pops,
-// pushes 4 and pops until empty; each thief steals twice. Every item must
+// grows it unless thieves made room, in which case it wraps a slot), takes
+// the oldest (racing the thieves at their end), pops, pushes 4 and then
+// pops and takes the oldest in turn until empty; each thief steals twice. Every item must
 // be delivered exactly once (asserted at each delivery and at the end).
 //
 // Checks:
@@ -38,7 +40,9 @@
 namespace {
 
 // 0: the deque as built; 1: take without seq_cst; 2: no buffer reload
-// after growth; 3: slot read after the CAS (see FILCH_DEQUE_MUTANT).
+// after growth; 3: slot read after the CAS; 4: take_oldest sets top_seen
+// to bottom; 5: take_oldest moves top with a plain store (see
+// FILCH_DEQUE_MUTANT).
 int mutant;
 // The fences of pop and steal (atomic.h: filch__store_then_fence and
 // friends): false, relaxed/acquire accesses around a seq_cst fence (normal
@@ -178,6 +182,33 @@ struct deque_test : rl::test_suite<deque_test<THREADS>, THREADS> {
 		return x;
 	}
 
+	// deque.h: filch__deque_take_oldest; 0 when empty.
+	int take_oldest()
+	{
+		int b = bottom.load(rl::memory_order_relaxed);
+		buffer *a = buf.load(rl::memory_order_relaxed);
+		int t = top.load(rl::memory_order_relaxed);
+
+		while (t < b) {
+			int x = a->slot[t & a->mask].load(
+				rl::memory_order_relaxed);
+
+			if (mutant == 5) {
+				top.store(t + 1, rl::memory_order_seq_cst);
+				top_seen = t + 1;
+				return x;
+			}
+			if (top.compare_exchange_strong(
+				    t, t + 1, rl::memory_order_seq_cst,
+				    rl::memory_order_acquire)) {
+				top_seen = mutant == 4 ? b : t + 1;
+				return x;
+			}
+			top_seen = t;
+		}
+		return 0;
+	}
+
 	// deque.c: filch__deque_steal.
 	steal_result steal(int *item)
 	{
@@ -221,16 +252,29 @@ struct deque_test : rl::test_suite<deque_test<THREADS>, THREADS> {
 			deliver(x);
 	}
 
+	void owner_take_oldest()
+	{
+		int x = take_oldest();
+
+		if (x)
+			deliver(x);
+	}
+
 	void thread(unsigned index)
 	{
 		if (index == 0) {
 			push(1);
 			push(2);
 			push(3);
+			owner_take_oldest();
 			owner_pop();
 			push(4);
-			for (int i = 0; i < ITEMS; i++)
-				owner_pop();
+			for (int i = 0; i < ITEMS; i++) {
+				if (i % 2)
+					owner_take_oldest();
+				else
+					owner_pop();
+			}
 		} else {
 			for (int i = 0; i < STEALS_PER_THIEF; i++) {
 				int x;
@@ -275,7 +319,7 @@ bool check(rl::scheduler_type_e type, unsigned bound, unsigned long iterations)
 void usage()
 {
 	std::fprintf(stderr,
-		     "usage: deque_model [--mutant 0-3] [--tsan-form 0|1] "
+		     "usage: deque_model [--mutant 0-5] [--tsan-form 0|1] "
 		     "[--bound1 B1] [--bound2 B2] [--random K]\n");
 	std::exit(2);
 }
@@ -304,7 +348,7 @@ int main(int argc, char **argv)
 		else
 			usage();
 	}
-	if (mutant < 0 || mutant > 3 || bound1 < 1 || bound2 < 1)
+	if (mutant < 0 || mutant > 5 || bound1 < 1 || bound2 < 1)
 		usage();
 
 	// Every check runs, so that the log says which ones catch a mutant;

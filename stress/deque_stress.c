@@ -132,6 +132,15 @@ static int64_t pick_target(uint64_t *rng, int64_t capacity, int64_t max_cap)
 	return (int64_t)(rng_next(rng) % (uint64_t)capacity);
 }
 
+/* The owner's two ways to take: pop (the newest), or, one time in four,
+ * take_oldest (the thieves' end, racing them with a CAS alone). */
+static void *owner_take(uint64_t *rng)
+{
+	if ((rng_next(rng) & 3) == 0)
+		return filch__deque_take_oldest(&dq);
+	return filch__deque_pop(&dq);
+}
+
 static int run_round(const struct config *cfg, uint64_t *rng,
 		     struct totals *tot)
 {
@@ -174,7 +183,7 @@ static int run_round(const struct config *cfg, uint64_t *rng,
 				exit(2);
 			}
 			next++;
-		} else if ((x = filch__deque_pop(&dq))) {
+		} else if ((x = owner_take(rng))) {
 			sum += deliver(x);
 			pops++;
 		}

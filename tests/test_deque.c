@@ -93,6 +93,24 @@ static void test_lifo_fifo(void)
 	for (i = N; i > N / 2; i--)
 		lifo &= filch__deque_pop(&dq) == ITEM(i);
 	ok(fifo && lifo, "steals take the oldest half, pops the newest");
+
+	/* The owner takes from both ends: oldest first from the top. */
+	for (i = 1; i <= N; i++)
+		filch__deque_push(&dq, ITEM(i));
+	fifo = true;
+	for (i = 1; i <= N / 2; i++)
+		fifo &= filch__deque_take_oldest(&dq) == ITEM(i);
+	ok(fifo, "take_oldest takes in FIFO order");
+	ok(filch__deque_steal(&dq, &x) == FILCH__STEAL_OK && x == ITEM(N / 2 + 1),
+	   "a thief then steals the next oldest");
+	ok(filch__deque_pop(&dq) == ITEM(N), "the owner still pops the newest");
+	for (i = N / 2 + 2; i < N; i++)
+		fifo &= filch__deque_take_oldest(&dq) == ITEM(i);
+	ok(fifo && filch__deque_take_oldest(&dq) == NULL &&
+		   filch__deque_pop(&dq) == NULL,
+	   "take_oldest drains the rest, then both ends are empty");
+	is(filch__deque_push(&dq, ITEM(1)), 0, "push after take_oldest emptied it");
+	ok(filch__deque_pop(&dq) == ITEM(1), "and pop returns that item");
 	filch__deque_destroy(&dq);
 }
 

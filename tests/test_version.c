@@ -29,6 +29,8 @@ int main(void)
 		{ -ECANCELED, "cancelled" },
 		{ -ESHUTDOWN, "executor is shut down" },
 		{ -EDEADLK, "would deadlock (waiting on its own worker)" },
+		{ -EALREADY, "the future's result was already taken" },
+		{ -EEXIST, "the future already has a result destructor" },
 		{ FILCH_END, "end of iteration" },
 		{ -EMFILE, "too many open files (process limit)" },
 		{ -ENFILE, "too many open files (system limit)" },
