@@ -267,6 +267,70 @@ FILCH_API void filch_blocking_end(void);
  * without WAIT. */
 FILCH_API int filch_shutdown(filch_executor *ex, unsigned flags);
 
+/* A task still running when filch_shutdown_timed stopped waiting. */
+struct filch_straggler {
+	unsigned worker;  /* its thread: filch_current_worker() there
+			     (spares: workers and up) */
+	unsigned depth;	  /* 0: the task its worker took; n: run inside
+			     the wait of the task at depth n - 1 on the
+			     same worker (a group job, a task it waits for) */
+	void (*fn)(void); /* the function given to filch_submit,
+			     filch_future_then or filch_group_spawn, cast */
+	const char *name; /* fn's symbol name (dladdr: an exported or
+			     -rdynamic symbol), or NULL; owned by the report */
+	filch_future *future; /* the task's future, retained by the report
+				 (retain it to keep it after
+				 filch_shutdown_report_free); NULL for a
+				 fire-and-forget task or a group job */
+	int64_t running_ns;   /* running for at least this long: since
+				 filch first saw it running, at the start
+				 or end of a filch_shutdown_timed call; 0
+				 for a task that started during this call */
+};
+
+/* What filch_shutdown_timed saw when it stopped waiting: a snapshot. */
+struct filch_shutdown_report {
+	size_t nstragglers;
+	struct filch_straggler *stragglers; /* by worker index; on one
+					       worker, innermost first */
+	size_t queued; /* tasks queued, not started: they still run (or
+			  are discarded, after CANCEL_PENDING); tasks of
+			  armed timers are not counted, yet a waiting
+			  shutdown waits for them too */
+};
+
+/*
+ * filch_shutdown(ex, flags | FILCH_SHUTDOWN_WAIT) with a deadline: begins
+ * the shutdown as filch_shutdown does (flags: 0, FILCH_SHUTDOWN_WAIT, and
+ * FILCH_SHUTDOWN_CANCEL_PENDING), then waits up to timeout_ns (from the
+ * call; FILCH_FOREVER, 0 polls) for the pool to drain and every worker
+ * to exit. Returns 0 when they did (then *report = NULL), or -ETIMEDOUT
+ * with *report (the caller owns it: filch_shutdown_report_free) naming the
+ * tasks still running, the stragglers, and counting those still queued;
+ * report may be NULL to skip it. After -ETIMEDOUT, ex stays valid and
+ * shut down: wait again (another call, or filch_shutdown with WAIT),
+ * cancel (a call with CANCEL_PENDING: running tasks then see
+ * filch_cancel_requested()), or filch_executor_destroy it, which waits
+ * for the stragglers. A thread cannot be stopped safely: a service that
+ * must exit by a deadline logs the report, then calls exit().
+ * Other errors write nothing to *report: -EINVAL (NULL ex, unknown flag),
+ * -EOWNERDEAD (as filch_shutdown: nothing done), -EDEADLK (called from one
+ * of ex's own workers: the shutdown begins, nothing waits), -ENOMEM (the
+ * wait timed out but the report could not be allocated: call again).
+ * Blocks up to timeout_ns, plus, for the report, a membarrier(2) system
+ * call: a worker that finishes a task meanwhile waits for it (a few
+ * microseconds). Where the kernel refuses membarrier, stragglers are
+ * listed with fn, name and future NULL. Any thread (ex's own workers get
+ * -EDEADLK).
+ */
+FILCH_API int filch_shutdown_timed(filch_executor *ex, unsigned flags,
+				   int64_t timeout_ns,
+				   struct filch_shutdown_report **report);
+
+/* Frees r and releases the futures it retained. NULL is a no-op. Any
+ * thread, never blocks. */
+FILCH_API void filch_shutdown_report_free(struct filch_shutdown_report *r);
+
 /* filch_shutdown(ex, FILCH_SHUTDOWN_WAIT) then frees ex. Futures that users
  * still hold stay valid. Returns 0, -EDEADLK from one of ex's workers
  * (nothing freed), or -EOWNERDEAD in a child of fork() for an executor the

@@ -17,6 +17,7 @@
 #include <filch.h>
 
 #include "atomic.h"
+#include "frame.h"
 #include "sched.h"
 
 /*
@@ -222,20 +223,6 @@ static inline bool filch__future_is_done(uint32_t state)
 	return (state & FILCH__FS_PHASE) >= FILCH_FINISHED;
 }
 
-/*
- * The running-task frame (submit.c): set around every task body so that
- * filch_task_fail and filch_cancel_requested find their future. Frames nest
- * when a waiting task runs the task it waits for, or a job of its group.
- */
-struct filch__task_frame {
-	filch_future *future; /* NULL for a fire-and-forget task */
-	char *message;	      /* filch_task_fail's, owned, or NULL */
-	struct filch__task_frame *outer;
-};
-void filch__task_frame_enter(struct filch__task_frame *fr, filch_future *f);
-void filch__task_frame_leave(struct filch__task_frame *fr);
-/* The future of the innermost task running on this thread, or NULL. */
-filch_future *filch__task_frame_future(void);
 
 /* A copy of s from filch__malloc, or NULL (also when s is NULL). */
 char *filch__strdup(const char *s);

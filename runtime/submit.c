@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * submit.c - filch_submit and filch_submit_ex (with a future or fire and
- * forget), the running-task frame behind filch_task_fail and
- * filch_cancel_requested.
+ * forget), filch_task_fail and filch_cancel_requested (on the running-task
+ * frames of frame.c).
  *
  * A submission with a future is the future itself: the task record is its
  * first member, so one block holds both; filch_submit_ex also sets its tag
@@ -43,32 +43,11 @@ struct owned_fire_and_forget {
 _Static_assert(sizeof(struct owned_fire_and_forget) <= FILCH__BLOCK_SIZE,
 	       "a fire-and-forget record fits in one block");
 
-/* The innermost task running on this thread, or NULL. */
-static _Thread_local struct filch__task_frame *current_frame;
-
-void filch__task_frame_enter(struct filch__task_frame *fr, filch_future *f)
-{
-	fr->future = f;
-	fr->message = NULL;
-	fr->outer = current_frame;
-	current_frame = fr;
-}
-
-void filch__task_frame_leave(struct filch__task_frame *fr)
-{
-	current_frame = fr->outer;
-}
-
-filch_future *filch__task_frame_future(void)
-{
-	return current_frame ? current_frame->future : NULL;
-}
-
 /* Runs the task of f, which the caller started, and completes f. */
 static void future_task_body(filch_future *f)
 {
 	struct filch__task_frame fr;
-	filch__task_frame_enter(&fr, f);
+	filch__task_frame_enter(&fr, f, (void (*)(void))f->u.job.fn, false);
 	int rc = f->u.job.fn(f->u.job.arg, &f->result);
 	filch__task_frame_leave(&fr);
 	filch__future_finish(f, rc, fr.message);
@@ -104,7 +83,7 @@ static void *fire_and_forget_body(struct fire_and_forget *r, bool discard)
 		return NULL;
 	struct filch__task_frame fr;
 	void *result = NULL;
-	filch__task_frame_enter(&fr, NULL);
+	filch__task_frame_enter(&fr, NULL, (void (*)(void))r->fn, false);
 	int rc = r->fn(r->arg, &result);
 	filch__task_frame_leave(&fr);
 	if (rc != 0) {
@@ -229,7 +208,7 @@ int filch_submit_ex(filch_executor *ex, filch_task_fn fn, void *arg,
 
 int filch_task_fail(int code, const char *fmt, ...)
 {
-	struct filch__task_frame *fr = current_frame;
+	struct filch__task_frame *fr = filch__task_frame_current();
 	if (!fr || !fmt)
 		return code;
 	va_list ap;
@@ -252,7 +231,7 @@ int filch_task_fail(int code, const char *fmt, ...)
 
 bool filch_cancel_requested(void)
 {
-	struct filch__task_frame *fr = current_frame;
+	struct filch__task_frame *fr = filch__task_frame_current();
 	if (!fr)
 		return false;
 	/* relaxed: a hint; filch__future_cancel sets it with relaxed. */

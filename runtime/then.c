@@ -44,7 +44,8 @@ static void then_run(struct filch__task *t, bool discard)
 		filch__future_cancel(out);
 	} else if (filch__future_start(out)) {
 		struct filch__task_frame fr;
-		filch__task_frame_enter(&fr, out);
+		filch__task_frame_enter(&fr, out, (void (*)(void))out->u.then.fn,
+					false);
 		int rc = out->u.then.fn(antecedent, out->u.then.arg,
 					&out->result);
 		filch__task_frame_leave(&fr);
