@@ -645,8 +645,9 @@ enum filch_wait_mode {
  * done, plus moving the entries before the last of them; it reads no other
  * future. The caller keeps its references, which must outlive the call.
  * No allocation when mode already holds or for up to 4 futures (the
- * thread's task-record slab), one otherwise. Blocks: sleeps on a futex (on
- * a worker, with a spare in its place). On a worker, an untimed
+ * thread's task-record slab), one up to 32 futures, two above (the second,
+ * a table of duplicates, freed before returning). Blocks: sleeps on a
+ * futex (on a worker, with a spare in its place). On a worker, an untimed
  * ALL_COMPLETED wait first runs the tasks of fs that were submitted to its
  * executor and that nobody started (it depends on all of them); otherwise
  * no task runs here. Any thread.

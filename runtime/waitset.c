@@ -285,6 +285,7 @@ static struct wait_node wait_closed;
  * task-record slab: no malloc for small sets. */
 #define WAIT_BLOCK_NODES \
 	((FILCH__BLOCK_SIZE - sizeof(struct wait_rec)) / sizeof(struct wait_node))
+_Static_assert(WAIT_BLOCK_NODES == 4, "filch.h: no allocation for up to 4");
 
 static void wait_put(struct wait_rec *w)
 {
