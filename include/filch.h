@@ -688,23 +688,33 @@ enum filch_wait_mode {
 
 /*
  * Waits until mode holds for fs[0..n) or timeout_ns passes (0 polls,
- * FILCH_FOREVER waits forever). Then reorders fs in place, stably, so that
- * the futures done at that moment come first, and sets *ndone (ndone may
- * be NULL): Python's (done, not_done) without allocating. Duplicates are
- * allowed and each occurrence counts. Returns 0 when mode holds, -ETIMEDOUT
- * when it does not (fs is reordered and *ndone set all the same), -EINVAL
- * (fs NULL with n > 0, a NULL entry, an unknown mode; fs untouched), or
- * -ENOMEM, or -EAGAIN (FILCH_FOREVER on a worker when no spare could be
- * had: see the top; fs is reordered and *ndone set as for -ETIMEDOUT).
- * n == 0 returns 0 at once with *ndone = 0.
- * Woken by the futures' completions (never polls them); the caller keeps
- * its references, which must outlive the call. No allocation when mode
- * already holds or for up to 4 pending futures (the thread's task-record
- * slab), one otherwise. Blocks: sleeps on a futex (on a worker, with a
- * spare in its place). On a worker, an untimed ALL_COMPLETED wait first
- * runs the tasks of fs that were submitted to its executor and that nobody
- * started (it depends on all of them); otherwise no task runs here. Any
- * thread.
+ * FILCH_FOREVER waits forever). Then reorders fs in place as a stable
+ * partition: the futures counted done first, then the others, each part
+ * in input order; and sets *ndone to the number counted done (ndone may be
+ * NULL): Python's (done, not_done) without allocating. Counted done: every
+ * future done when the call began, and every one whose completion the
+ * wait saw before returning; one completing as it returns may be counted
+ * or not, and FIRST_COMPLETED stops watching the others once one
+ * completed. Duplicates are allowed and each occurrence counts; all the
+ * occurrences of a future fall on one side (unless, in a call that returns
+ * at once, the future completes while the call reads the states). Returns 0
+ * when mode holds for the futures counted done, -ETIMEDOUT when it does
+ * not (fs is reordered and *ndone set all the same), -EAGAIN (FILCH_FOREVER
+ * on a worker when no spare could be had: see the top; fs is reordered and
+ * *ndone set as for -ETIMEDOUT), -EINVAL (fs NULL with n > 0, a NULL
+ * entry, an unknown mode) or -ENOMEM; after these two, fs and *ndone are
+ * untouched. n == 0 returns 0 at once with *ndone = 0.
+ * Woken by the futures' completions (never polls them), each recorded as
+ * it happens: once woken, the reordering costs O(m log m) for m counted
+ * done, plus moving the entries before the last of them; it reads no other
+ * future. The caller keeps its references, which must outlive the call.
+ * No allocation when mode already holds or for up to 4 futures (the
+ * thread's task-record slab), one up to 32 futures, two above (the second,
+ * a table of duplicates, freed before returning). Blocks: sleeps on a
+ * futex (on a worker, with a spare in its place). On a worker, an untimed
+ * ALL_COMPLETED wait first runs the tasks of fs that were submitted to its
+ * executor and that nobody started (it depends on all of them); otherwise
+ * no task runs here. Any thread.
  */
 FILCH_API int filch_wait(filch_future **fs, size_t n, int64_t timeout_ns,
 			 int mode, size_t *ndone);
@@ -718,8 +728,9 @@ typedef struct filch_as_completed filch_as_completed;
  * counted from this call (0 polls, FILCH_FOREVER). The iterator takes its
  * own reference on each future, so the caller may release fs at once.
  * Returns 0 and *it, -EINVAL (it NULL, fs NULL with n > 0, a NULL entry) or
- * -ENOMEM (*it = NULL, nothing kept). One allocation (two above 32 futures,
- * the second freed before returning). Never blocks. Any thread.
+ * -ENOMEM (nothing kept); after an error *it is untouched. One allocation
+ * (two above 32 futures, the second freed before returning). Never
+ * blocks. Any thread.
  */
 FILCH_API int filch_as_completed_begin(filch_as_completed **it,
 				       filch_future *const *fs, size_t n,
@@ -735,6 +746,16 @@ FILCH_API int filch_as_completed_begin(filch_as_completed **it,
  * thread may iterate at a time.
  */
 FILCH_API int filch_as_completed_next(filch_as_completed *it, filch_future **f);
+/*
+ * As filch_as_completed_next, and also gives in *index the position in the
+ * fs given to _begin of the yielded future (of its first occurrence, for a
+ * future listed more than once): which input it was, even for a future
+ * that failed and carries no result. O(1). Returns what
+ * filch_as_completed_next returns; *f and *index are written only with 0.
+ * -EINVAL when it, f or index is NULL.
+ */
+FILCH_API int filch_as_completed_next_index(filch_as_completed *it,
+					    filch_future **f, size_t *index);
 /* Ends the iteration and drops the iterator's references; futures not yet
  * yielded keep running. NULL is a no-op. Never blocks. */
 FILCH_API void filch_as_completed_end(filch_as_completed *it);
