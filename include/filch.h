@@ -741,9 +741,9 @@ FILCH_API int filch_as_completed_begin(filch_as_completed **it,
  * -ETIMEDOUT when the iteration's timeout passed first, or -EAGAIN (no
  * timeout, on a worker, and no spare could be had: see the top). These end
  * the iteration: every later call returns FILCH_END (start a new iterator
- * to wait again). -EINVAL for NULL arguments. Blocks like filch_wait; fed by
- * completion callbacks through a lock-free list, never polls. Only one
- * thread may iterate at a time.
+ * to wait again). -EINVAL for NULL arguments. *f is written only with 0.
+ * Blocks like filch_wait; fed by completion callbacks through a lock-free
+ * list, never polls. Only one thread may iterate at a time.
  */
 FILCH_API int filch_as_completed_next(filch_as_completed *it, filch_future **f);
 /*
@@ -881,9 +881,8 @@ FILCH_API int filch_map_next(filch_map_iter *it, void **result);
 /*
  * Like filch_map_next, for many results at once without copying: 0 with
  * *results pointing at *count >= 1 consecutive results in input order
- * (valid until the next call on it), or what filch_map_next would return:
- * then *results is untouched and *count = 0 (no results), except for
- * -EINVAL (a NULL argument), which writes nothing. The two may be mixed.
+ * (valid until the next call on it), or what filch_map_next would return,
+ * and then *results and *count are untouched. The two may be mixed.
  */
 FILCH_API int filch_map_next_span(filch_map_iter *it, void *const **results,
 				  size_t *count);
@@ -1086,7 +1085,7 @@ FILCH_API int filch_port_add(filch_port *p, filch_future *f, void *tag);
  * reached). The caller owns the reference in each event's future and must
  * release it. Returns 0 (also with *n == 0: a spurious wake-up is harmless),
  * -EINVAL (NULL p, out or n with cap > 0), or -EAGAIN when another thread is
- * draining p at this moment (nothing taken). Never blocks: at most one
+ * draining p at this moment (nothing taken, *n untouched). Never blocks: at most one
  * read(2) of the eventfd. Wait-free apart from that system call. Calls must
  * not overlap (they fail with -EAGAIN): drain from the loop's thread. */
 FILCH_API int filch_port_drain(filch_port *p, struct filch_port_event *out,

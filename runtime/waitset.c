@@ -912,7 +912,8 @@ FILCH_API int filch_as_completed_next(filch_as_completed *it, filch_future **f)
 	if (!it || !f)
 		return -EINVAL;
 	int rc = ac_next(it, &node);
-	*f = rc == 0 ? node->f : NULL;
+	if (rc == 0)
+		*f = node->f;
 	return rc;
 }
 
