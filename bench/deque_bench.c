@@ -7,6 +7,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "placement.h"
+
 struct thief {
 	const struct fb_deque_ops *ops;
 	void *deque;
@@ -21,6 +23,8 @@ static void *thief_main(void *arg)
 	unsigned got = 0;
 	int64_t t0;
 
+	/* The thief is a worker: where --placement puts worker 0. */
+	fb_place_worker(0, 1);
 	if (t->ops->thief_enter)
 		t->ops->thief_enter();
 	t0 = fb_now_ns();

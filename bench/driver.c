@@ -26,6 +26,7 @@
 
 #include "fb.h"
 #include "futex_ref.h"
+#include "placement.h"
 #include "remote.h"
 #include "report.h"
 #include "suite.h"
@@ -49,6 +50,8 @@ IMPLS(filch_forkjoin);
 IMPLS(filch_submit);
 IMPLS(filch_lifecycle);
 IMPLS(filch_cf);
+IMPLS(filch_timers);
+IMPLS(glib_timers);
 IMPLS(seq);
 IMPLS(naive);
 IMPLS(tbb);
@@ -61,6 +64,7 @@ static const struct fb_impl *const linked[] = {
     fb_impls_filch_cf,	   fb_impls_seq,
     fb_impls_naive,	   fb_impls_tbb,
     fb_impls_gomp,	   fb_impls_glib,
+    fb_impls_filch_timers, fb_impls_glib_timers,
 };
 
 /* Helper programs next to filch-bench (remote.h). */
@@ -95,6 +99,7 @@ struct options {
 	const char *workers_text;
 	unsigned workers[MAX_WORKER_COUNTS];
 	unsigned nworkers;
+	enum fb_placement placement;
 };
 
 static struct candidate cands[MAX_CANDIDATES];
@@ -240,6 +245,16 @@ static bool is_filch(const char *impl)
 	return strncmp(impl, "filch", 5) == 0;
 }
 
+/* Whether r's pool parks its threads at shutdown (suite.h). */
+static bool parks_threads(const struct fb_bench *b, const struct runner *r,
+			  unsigned reps)
+{
+	for (unsigned rep = 0; b->joins_metric && rep < reps; rep++)
+		if (r->m[rep][b->joins_metric] != 1)
+			return true;
+	return false;
+}
+
 /* Runs bench b at `workers` workers; fills one row per implementation. */
 static void run_group(const struct fb_bench *b, unsigned workers,
 		      bool first_group, const struct candidate **cs, unsigned n,
@@ -315,7 +330,9 @@ static void run_group(const struct fb_bench *b, unsigned workers,
 		if (!is_filch(r->c->impl))
 			continue;
 		for (unsigned o = 0; o < n; o++) {
-			if (&rs[o] == seq || is_filch(rs[o].c->impl))
+			if (&rs[o] == seq || is_filch(rs[o].c->impl) ||
+			    parks_threads(b, r, reps) ||
+			    parks_threads(b, &rs[o], reps))
 				continue;
 			row->ratio[row->nratios].other = rs[o].c->impl;
 			row->ratio[row->nratios++].r =
@@ -349,7 +366,7 @@ static void usage(FILE *f)
 	    f,
 	    "usage: filch-bench [--quick] [--tsv] [--only NAME[,NAME]]\n"
 	    "                   [--impls LIST] [--workers LIST] [--reps N]\n"
-	    "                   [--svg FILE]\n"
+	    "                   [--svg FILE] [--placement same|split|free]\n"
 	    "  --quick        the whole suite in under 2 minutes on 2 cores\n"
 	    "  --tsv          bench impl workers metric median min max unit\n"
 	    "  --only LIST    run only these benches (comma-separated)\n"
@@ -358,6 +375,10 @@ static void usage(FILE *f)
 	    "  --reps N       measured rounds after the warm-up\n"
 	    "                 (default 5, --quick 3)\n"
 	    "  --svg FILE     write a bar chart of filch's ratios\n"
+	    "  --placement M  split (default): the submitting thread pinned\n"
+	    "                 to the first CPU, the workers to the others\n"
+	    "                 first; same: worker 0 shares the submitter's\n"
+	    "                 CPU; free: nobody pinned (docs/bench.md)\n"
 	    "benches:");
 	for (unsigned i = 0; i < fb_suite_len; i++)
 		fprintf(f, " %s", fb_suite[i].name);
@@ -420,6 +441,14 @@ static void parse(struct options *o, int argc, char **argv)
 				exit(2);
 			}
 			i++;
+		} else if (strcmp(a, "--placement") == 0 && next) {
+			if (fb_placement_parse(next, &o->placement) != 0) {
+				fprintf(stderr,
+					"filch-bench: --placement takes same, "
+					"split or free\n");
+				exit(2);
+			}
+			i++;
 		} else if (strcmp(a, "--svg") == 0 && next) {
 			o->svg = next;
 			i++;
@@ -455,6 +484,7 @@ int main(int argc, char **argv)
 	struct options o;
 
 	parse(&o, argc, argv);
+	fb_placement_init(o.placement, NULL);
 	fb_params_init(&p, o.quick);
 	collect_candidates();
 	fb_report_init(stdout, o.tsv);
@@ -486,6 +516,12 @@ int main(int argc, char **argv)
 			    "p99 %.1f us\n",
 			    "", p50, p99);
 		}
+		if (b->joins_metric && !o.tsv)
+			fb_report_note(
+			    "%17sjoins 0: the pool parks its threads for reuse "
+			    "instead of joining them\n%17s(threads_left: "
+			    "those still alive 20 ms later); not compared\n",
+			    "", "");
 	}
 	if (o.svg && fb_report_svg(o.svg) != 0) {
 		fprintf(stderr, "filch-bench: cannot write %s: %s\n", o.svg,

@@ -6,7 +6,9 @@
 #include <filch.h>
 
 #include "fb.h"
+#include "filch_executor.h"
 #include "latch.h"
+#include "placement.h"
 #include "scaffold.h"
 
 static int count_down_task(void *arg, void **result)
@@ -26,12 +28,11 @@ static int lifecycle_setup(unsigned workers, const struct fb_params *p,
 /* A new executor that has just run FB_WARM_TASKS tasks. */
 static filch_executor *busy_executor(void *state)
 {
-	struct filch_executor_opts opts = {.workers =
-					       (unsigned)(uintptr_t)state};
 	struct fb_latch *done = fb_latch_new(FB_WARM_TASKS);
 	filch_executor *ex;
 
-	FB_CHECK_RC(filch_executor_create(&ex, &opts));
+	fb_roster_reset();
+	FB_CHECK_RC(fb_filch_create((unsigned)(uintptr_t)state, &ex));
 	for (unsigned i = 0; i < FB_WARM_TASKS; i++)
 		FB_CHECK_RC(filch_submit(ex, count_down_task, done, NULL));
 	fb_latch_wait(done);
@@ -57,6 +58,8 @@ static void shutdown_run(void *state, const struct fb_params *p,
 	fb_region_begin(s);
 	FB_CHECK_RC(filch_executor_destroy(ex));
 	fb_region_end(s);
+	s->value[0] = fb_roster_alive();
+	s->value[1] = 1; /* filch_executor_destroy joins every thread */
 }
 
 const struct fb_impl fb_impls_filch_lifecycle[] = {

@@ -4,7 +4,13 @@
  * and filch-bench-libuv. Each links exactly one implementation array.
  *
  *   helper --list                       one "bench impl" line per bench
- *   helper --run BENCH WORKERS [--quick]  then one answer per "run" line
+ *   helper --run BENCH WORKERS PLACEMENT [--quick]
+ *                                       then one answer per "run" line
+ *
+ * PLACEMENT is the driver's fb_placement_arg(). The helper sets its
+ * implementation up before it pins its own thread: a runtime that reads
+ * the process's CPUs when it starts (libomp) sees them all, as it does in
+ * filch-bench.
  */
 #include "config.h"
 
@@ -13,6 +19,7 @@
 #include <string.h>
 
 #include "fb.h"
+#include "placement.h"
 
 /* The array of the implementation file this helper was linked with; the
  * other one is absent (a weak reference resolves to NULL). */
@@ -32,7 +39,8 @@ static const struct fb_impl *linked_impls(void)
 static int usage(void)
 {
 	fprintf(stderr,
-		"usage: helper --list | --run BENCH WORKERS [--quick]\n");
+		"usage: helper --list | "
+		"--run BENCH WORKERS PLACEMENT [--quick]\n");
 	return 2;
 }
 
@@ -49,7 +57,7 @@ int main(int argc, char **argv)
 			printf("%s %s\n", i->bench, i->impl);
 		return 0;
 	}
-	if (argc < 4 || strcmp(argv[1], "--run") != 0)
+	if (argc < 5 || strcmp(argv[1], "--run") != 0)
 		return usage();
 	for (const struct fb_impl *i = impls; i->bench; i++)
 		if (strcmp(i->bench, argv[2]) == 0)
@@ -57,10 +65,12 @@ int main(int argc, char **argv)
 	if (!impl)
 		return usage();
 	workers = (unsigned)strtoul(argv[3], NULL, 10);
-	fb_params_init(&params, argc > 4 && strcmp(argv[4], "--quick") == 0);
+	fb_params_init(&params, argc > 5 && strcmp(argv[5], "--quick") == 0);
 	fb_set_current(impl->bench, impl->impl);
 	if (impl->setup)
 		FB_CHECK_RC(impl->setup(workers, &params, &state));
+	if (fb_placement_init_arg(argv[4]) != 0)
+		return usage();
 	while (fgets(line, sizeof(line), stdin)) {
 		struct fb_sample s;
 

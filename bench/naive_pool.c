@@ -21,14 +21,21 @@ struct naive_pool {
 	pthread_cond_t work;
 	struct naive_item *head, **tail;
 	bool stopping;
-	unsigned nthreads;
+	unsigned nthreads, size, started;
+	void (*on_start)(unsigned index, unsigned threads);
 	pthread_t *threads;
 };
 
 static void *naive_worker(void *arg)
 {
 	struct naive_pool *p = arg;
+	unsigned index;
 
+	pthread_mutex_lock(&p->lock);
+	index = p->started++;
+	pthread_mutex_unlock(&p->lock);
+	if (p->on_start)
+		p->on_start(index, p->size);
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		struct naive_item *it;
@@ -50,7 +57,8 @@ static void *naive_worker(void *arg)
 	return NULL;
 }
 
-int naive_pool_create(struct naive_pool **pool, unsigned threads)
+int naive_pool_create(struct naive_pool **pool, unsigned threads,
+		      void (*on_start)(unsigned index, unsigned threads))
 {
 	struct naive_pool *p = calloc(1, sizeof(*p));
 	unsigned i;
@@ -65,6 +73,8 @@ int naive_pool_create(struct naive_pool **pool, unsigned threads)
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->work, NULL);
 	p->tail = &p->head;
+	p->size = threads;
+	p->on_start = on_start;
 	for (i = 0; i < threads; i++) {
 		if (pthread_create(&p->threads[i], NULL, naive_worker, p) != 0)
 			break;

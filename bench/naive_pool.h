@@ -13,8 +13,11 @@
 
 struct naive_pool;
 
-/* Starts `threads` threads. Returns 0 or a negative errno. */
-int naive_pool_create(struct naive_pool **pool, unsigned threads);
+/* Starts `threads` threads, each of which first calls on_start (if not
+ * NULL) with its index, 0 .. threads - 1, and `threads`. Returns 0 or a
+ * negative errno. */
+int naive_pool_create(struct naive_pool **pool, unsigned threads,
+		      void (*on_start)(unsigned index, unsigned threads));
 /* Queues fn(arg). Returns 0 or -ENOMEM. */
 int naive_pool_submit(struct naive_pool *pool, void (*fn)(void *), void *arg);
 /* Graceful shutdown: drains the queue, joins, frees. */

@@ -5,6 +5,9 @@
  * (after_work callbacks), the way libuv programs use it. Runs in the helper
  * filch-bench-libuv, one process per worker count: libuv sizes its pool
  * once per process from UV_THREADPOOL_SIZE.
+ *
+ * libuv starts its pool's threads itself, without a start hook: each is
+ * placed by the first work callback it runs (placement.h).
  */
 #include "config.h"
 
@@ -15,7 +18,9 @@
 #include <uv.h>
 
 #include "fb.h"
+#include "placement.h"
 #include "scaffold.h"
+#include "timers_bench.h"
 #include "workloads.h"
 
 /* One request of a run. */
@@ -36,10 +41,14 @@ struct uv_run_ctx {
 	void *data;			  /* the bench's own state */
 };
 
+/* The placement of libuv's pool threads: one pool per process. */
+static struct fb_lazy_place *pool_place;
+
 static void work_cb(uv_work_t *req)
 {
 	struct uv_task *t = (struct uv_task *)req;
 
+	fb_lazy_place_self(pool_place);
 	if (t->ctx->work)
 		t->ctx->work(t);
 }
@@ -74,6 +83,7 @@ static int uv_setup(unsigned workers, const struct fb_params *p, void **state)
 	/* Read by libuv when its pool starts, at the first uv_queue_work. */
 	snprintf(size, sizeof(size), "%u", workers);
 	setenv("UV_THREADPOOL_SIZE", size, 1);
+	pool_place = fb_lazy_place_new(workers, false);
 	FB_CHECK_RC(uv_loop_init(loop));
 	*state = loop;
 	return 0;
@@ -83,6 +93,8 @@ static void uv_teardown(void *state)
 {
 	FB_CHECK_RC(uv_loop_close(state));
 	free(state);
+	fb_lazy_place_free(pool_place);
+	pool_place = NULL;
 }
 
 static struct uv_run_ctx run_ctx(void *loop, void (*work)(struct uv_task *),
@@ -336,6 +348,7 @@ static void idle_run(void *state, const struct fb_params *p,
 }
 
 const struct fb_impl fb_impls_libuv[] = {
+    {"timers", "libuv", NULL, fb_libuv_timers_run, NULL},
     {"submit", "libuv", uv_setup, submit_run, uv_teardown},
     {"submit2", "libuv", uv_setup, submit2_run, uv_teardown},
     {"roundtrip_spin", "libuv", uv_setup, rt_spin_run, uv_teardown},

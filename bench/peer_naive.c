@@ -13,11 +13,13 @@
 
 #include "deque_bench.h"
 #include "naive_pool.h"
+#include "placement.h"
 #include "pool_benches.h"
 
 static int naive_create(unsigned workers, void **pool)
 {
-	return naive_pool_create((struct naive_pool **)pool, workers);
+	return naive_pool_create((struct naive_pool **)pool, workers,
+				 fb_place_worker);
 }
 
 static int naive_submit(void *pool, void (*fn)(void *), void *arg)
@@ -31,6 +33,7 @@ static const struct fb_pool_ops naive_ops = {
     naive_create,
     naive_submit,
     naive_destroy,
+    true,
 };
 
 static int naive_setup(unsigned workers, const struct fb_params *p,

@@ -13,7 +13,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include <omp.h>
+
 #include "fb.h"
+#include "placement.h"
 #include "scaffold.h"
 #include "workloads.h"
 
@@ -28,10 +31,39 @@
 /* The problem sizes tasks read (runs are never concurrent). */
 static const struct fb_params *params;
 
+/* Starts the runtime and its threads before the first run: in the helper
+ * before the submitter is pinned (helper_main.c), as libgomp starts before
+ * filch-bench's main. */
+static void start_runtime(unsigned workers)
+{
+#pragma omp parallel num_threads((int)workers + 1)
+	{
+	}
+}
+
 static int omp_setup(unsigned workers, const struct fb_params *p, void **state)
 {
+	start_runtime(workers);
 	*state = (void *)(uintptr_t)workers;
 	return 0;
+}
+
+/* First statement of every parallel region: places this member. In a team
+ * that works (fork-join, map, idle) the master, the submitter, is member
+ * 0 and the others are teammates; where the master only creates tasks
+ * (submit, chain) member t is worker t - 1. */
+static void place_member(bool master_works)
+{
+	int t = omp_get_thread_num();
+
+	if (t == 0)
+		return;
+	if (master_works)
+		fb_place_teammate((unsigned)t,
+				  (unsigned)omp_get_num_threads());
+	else
+		fb_place_worker((unsigned)t - 1,
+				(unsigned)omp_get_num_threads() - 1);
 }
 
 static int workers_of(void *state) { return (int)(uintptr_t)state; }
@@ -58,8 +90,11 @@ static void fib_run(void *state, const struct fb_params *p, struct fb_sample *s)
 
 	fb_region_begin(s);
 #pragma omp parallel num_threads(workers_of(state))
+	{
+		place_member(true);
 #pragma omp single
-	r = fib(p->fib_n);
+		r = fib(p->fib_n);
+	}
 	fb_region_end(s);
 	fb_fib_check(p->fib_n, r);
 }
@@ -93,8 +128,11 @@ static void nqueens_run(void *state, const struct fb_params *p,
 	params = p;
 	fb_region_begin(s);
 #pragma omp parallel num_threads(workers_of(state))
+	{
+		place_member(true);
 #pragma omp single
-	r = queens(empty);
+		r = queens(empty);
+	}
 	fb_region_end(s);
 	fb_nqueens_check(p->nqueens_n, r);
 }
@@ -129,10 +167,13 @@ static void uts_run(void *state, const struct fb_params *p, struct fb_sample *s)
 
 	fb_region_begin(s);
 #pragma omp parallel num_threads(workers_of(state))
+	{
+		place_member(true);
 #pragma omp single
-	for (int i = 0; i < FB_UTS_TREES; i++)
-		nodes[i] =
-		    uts(&fb_uts_forest(p)[i], fb_uts_forest(p)[i].root, 0);
+		for (int i = 0; i < FB_UTS_TREES; i++)
+			nodes[i] = uts(&fb_uts_forest(p)[i],
+				       fb_uts_forest(p)[i].root, 0);
+	}
 	fb_region_end(s);
 	for (int i = 0; i < FB_UTS_TREES; i++)
 		fb_uts_check(&fb_uts_forest(p)[i], nodes[i]);
@@ -164,8 +205,11 @@ static void skynet_run(void *state, const struct fb_params *p,
 
 	fb_region_begin(s);
 #pragma omp parallel num_threads(workers_of(state))
+	{
+		place_member(true);
 #pragma omp single
-	sum = skynet(0, p->skynet_leaves);
+		sum = skynet(0, p->skynet_leaves);
+	}
 	fb_region_end(s);
 	fb_skynet_check(p->skynet_leaves, sum);
 }
@@ -201,6 +245,7 @@ static int matmul_setup(unsigned workers, const struct fb_params *p,
 {
 	struct mm_state *st = fb_xmalloc(sizeof(*st));
 
+	start_runtime(workers);
 	st->workers = (int)workers;
 	fb_matmul_init(&st->m, p->matmul_n);
 	*state = st;
@@ -217,8 +262,11 @@ static void matmul_run(void *state, const struct fb_params *p,
 	fb_matmul_reset(&st->m);
 	fb_region_begin(s);
 #pragma omp parallel num_threads(st->workers)
+	{
+		place_member(true);
 #pragma omp single
-	mm(&root);
+		mm(&root);
+	}
 	fb_region_end(s);
 	fb_matmul_check(&st->m);
 }
@@ -234,15 +282,21 @@ static void matmul_teardown(void *state)
 /* ---- submit: one member creates the tasks, `workers` others run them ------
  */
 
-static unsigned empty_tasks(int team, unsigned n)
+/* With master_works false the team has one more member, the master,
+ * which only creates the tasks. */
+static unsigned empty_tasks(int team, bool master_works, unsigned n)
 {
 	atomic_uint ran = 0;
 
 #pragma omp parallel num_threads(team)
+	{
+		place_member(master_works);
 #pragma omp single
-	for (unsigned i = 0; i < n; i++) {
+		for (unsigned i = 0; i < n; i++) {
 #pragma omp task shared(ran)
-		atomic_fetch_add_explicit(&ran, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&ran, 1,
+						  memory_order_relaxed);
+		}
 	}
 	/* The parallel region's end joins every task. */
 	return atomic_load_explicit(&ran, memory_order_relaxed);
@@ -254,7 +308,7 @@ static void submit_run(void *state, const struct fb_params *p,
 	unsigned ran;
 
 	fb_region_begin(s);
-	ran = empty_tasks(workers_of(state) + 1, p->submit_tasks);
+	ran = empty_tasks(workers_of(state) + 1, false, p->submit_tasks);
 	fb_region_end(s);
 	if (ran != p->submit_tasks)
 		fb_fail("%u of %u tasks ran", ran, p->submit_tasks);
@@ -279,10 +333,13 @@ static void chain_run(void *state, const struct fb_params *p,
 
 	fb_region_begin(s);
 #pragma omp parallel num_threads(workers_of(state) + 1)
-#pragma omp single
 	{
+		place_member(false);
+#pragma omp single
+		{
 #pragma omp task shared(done)
-		chain_link(&done, p->chain_links);
+			chain_link(&done, p->chain_links);
+		}
 	}
 	fb_region_end(s);
 	if (done != p->chain_links)
@@ -300,9 +357,13 @@ static void map_run(void *state, const struct fb_params *p, struct fb_sample *s)
 	uint64_t sum = 0;
 
 	fb_region_begin(s);
-#pragma omp parallel for num_threads(workers_of(state)) schedule(static)
-	for (long i = 0; i < n; i++)
-		out[i] = fb_map_fn((uintptr_t)i);
+#pragma omp parallel num_threads(workers_of(state))
+	{
+		place_member(true);
+#pragma omp for schedule(static)
+		for (long i = 0; i < n; i++)
+			out[i] = fb_map_fn((uintptr_t)i);
+	}
 	for (long i = 0; i < n; i++)
 		sum += out[i];
 	fb_region_end(s);
@@ -316,7 +377,7 @@ static void map_run(void *state, const struct fb_params *p, struct fb_sample *s)
 static void idle_run(void *state, const struct fb_params *p,
 		     struct fb_sample *s)
 {
-	unsigned ran = empty_tasks(workers_of(state), FB_WARM_TASKS);
+	unsigned ran = empty_tasks(workers_of(state), true, FB_WARM_TASKS);
 
 	if (ran != FB_WARM_TASKS)
 		fb_fail("%u of %u tasks ran", ran, FB_WARM_TASKS);

@@ -2,10 +2,10 @@
 // peer_tbb.cpp - impl "tbb" (oneTBB): task_group inside a task_arena of
 // `workers` threads for the fork-join benches, task_arena::enqueue as the
 // pool's submit for the submit/wait benches (pool_benches.c), and
-// parallel_for for map.
+// parallel_for for map. TBB's threads are placed (placement.h) by an
+// observer of each arena as they enter it.
 #include "config.h"
 
-#include <atomic>
 #include <cerrno>
 #include <new>
 #include <vector>
@@ -15,22 +15,57 @@
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
+#include <oneapi/tbb/task_scheduler_observer.h>
 
 #include "fb.h"
+#include "placement.h"
 #include "pool_benches.h"
 #include "workloads.h"
 
 namespace
 {
 
+// Places each TBB worker thread as it first enters the arena: the next
+// teammate where the caller works in the arena (fork-join, map: a slot is
+// reserved for it), the next worker of the pool otherwise. TBB's threads
+// serve any arena and come and go; one that enters after the arena's
+// share of threads was placed is placed as a spare, on their CPUs. Slot
+// numbers are not used: TBB does not number the workers' slots from 0
+// or from the reserved ones alike.
+class Placer : public tbb::task_scheduler_observer
+{
+      public:
+	Placer(tbb::task_arena &a, unsigned workers, bool caller_works)
+	    : tbb::task_scheduler_observer(a),
+	      place_(fb_lazy_place_new(workers, caller_works))
+	{
+		observe(true);
+	}
+	~Placer()
+	{
+		observe(false);
+		fb_lazy_place_free(place_);
+	}
+	void on_scheduler_entry(bool is_worker) override
+	{
+		if (is_worker)
+			fb_lazy_place_self(place_);
+	}
+
+      private:
+	fb_lazy_place *place_;
+};
+
 // An arena of `workers` threads. TBB allows hardware_concurrency - 1
 // workers by default; global_control lifts the limit to what was asked.
 struct Arena {
 	tbb::global_control limit;
 	tbb::task_arena arena;
+	Placer placer;
 	Arena(unsigned workers, unsigned reserved_for_caller)
 	    : limit(tbb::global_control::max_allowed_parallelism, workers + 1),
-	      arena((int)workers, reserved_for_caller)
+	      arena((int)workers, reserved_for_caller),
+	      placer(arena, workers, reserved_for_caller != 0)
 	{
 		arena.initialize();
 	}
@@ -260,10 +295,11 @@ void map_run(void *state, const fb_params *p, fb_sample *s)
 
 // ---- the pool: task_arena::enqueue from any thread -----------------------
 
-// Enqueued tasks not yet finished: destroy waits for them (graceful).
+// No count of pending tasks: every bench waits for its own tasks (the
+// latch or cell each peer's tasks complete) before it destroys the pool,
+// so the pool needs none, and the naive and GLib pools keep none either.
 struct Pool {
 	Arena arena;
-	std::atomic<long> pending{0};
 	Pool(unsigned workers) : arena(workers, 0) {}
 };
 
@@ -277,28 +313,19 @@ int pool_submit(void *pool, void (*fn)(void *), void *arg)
 {
 	Pool *p = static_cast<Pool *>(pool);
 
-	p->pending.fetch_add(1, std::memory_order_relaxed);
-	p->arena.arena.enqueue([p, fn, arg] {
-		fn(arg);
-		// Release: the task's effects before destroy's acquire load.
-		p->pending.fetch_sub(1, std::memory_order_release);
-	});
+	p->arena.arena.enqueue([fn, arg] { fn(arg); });
 	return 0;
 }
 
-// TBB has no graceful shutdown of an arena: wait until nothing is pending,
-// then terminate it (its threads go back to TBB's global pool).
-void pool_destroy(void *pool)
-{
-	Pool *p = static_cast<Pool *>(pool);
+// Terminates the arena (pool_benches.h: called once every task submitted
+// has finished). TBB's threads are not joined: they go back to TBB's
+// global pool, where the next arena finds them. A thread still returning
+// from the last task is safe: the arena's internals outlive the
+// task_arena object until every thread has left them.
+void pool_destroy(void *pool) { delete static_cast<Pool *>(pool); }
 
-	// Pairs with the release fetch_sub of pool_submit's task.
-	while (p->pending.load(std::memory_order_acquire) != 0)
-		fb_cpu_relax();
-	delete p;
-}
-
-const fb_pool_ops tbb_pool_ops = {pool_create, pool_submit, pool_destroy};
+const fb_pool_ops tbb_pool_ops = {pool_create, pool_submit, pool_destroy,
+				  false};
 
 int pool_setup(unsigned workers, const fb_params *p, void **state)
 {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "latch.h"
+#include "placement.h"
 #include "scaffold.h"
 #include "workloads.h"
 
@@ -463,6 +464,7 @@ static void *busy_pool(struct pool_state *st)
 {
 	void *pool;
 
+	fb_roster_reset();
 	FB_CHECK_RC(st->ops->create(st->workers, &pool));
 	fb_latch_reset(st->latch, FB_WARM_TASKS);
 	for (unsigned i = 0; i < FB_WARM_TASKS; i++)
@@ -491,4 +493,6 @@ void fb_pool_shutdown_run(void *state, const struct fb_params *p,
 	fb_region_begin(s);
 	st->ops->destroy(pool);
 	fb_region_end(s);
+	s->value[0] = fb_roster_alive();
+	s->value[1] = st->ops->joins;
 }

@@ -10,6 +10,8 @@
 #ifndef FB_POOL_BENCHES_H
 #define FB_POOL_BENCHES_H
 
+#include <stdbool.h>
+
 #include "fb.h"
 
 #ifdef __cplusplus
@@ -21,8 +23,15 @@ struct fb_pool_ops {
 	int (*create)(unsigned workers, void **pool);
 	/* Runs fn(arg) on the pool; any thread, including the pool's. */
 	int (*submit)(void *pool, void (*fn)(void *), void *arg);
-	/* Graceful shutdown: runs what was submitted, stops the threads. */
+	/* Shuts the pool down. Called once everything submitted has
+	 * finished (each bench waits for its own tasks first), so no peer
+	 * needs to count pending tasks; whether the threads are joined or
+	 * parked for reuse is the peer's (the shutdown bench shows it). */
 	void (*destroy)(void *pool);
+	/* Whether destroy joins the pool's threads (naive), rather than
+	 * parking them for the library's next pool (GLib, TBB): the
+	 * shutdown bench compares only pools that join. */
+	bool joins;
 };
 
 /* A peer's setup: stores ops; the pool is created by the first run. */

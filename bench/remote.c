@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "placement.h"
+
 extern char **environ;
 
 struct fb_remote {
@@ -86,6 +88,18 @@ int fb_remote_list(const char *path,
 	return wait_exit(pid) == 0 ? 0 : -1;
 }
 
+struct spawn_call {
+	char *const *argv;
+	struct fb_remote *r;
+};
+
+static void spawn_helper(void *arg)
+{
+	struct spawn_call *c = arg;
+
+	c->r->pid = spawn_piped(c->argv, &c->r->to, &c->r->from);
+}
+
 struct fb_remote *fb_remote_start(const char *path, const char *bench,
 				  unsigned workers, bool quick)
 {
@@ -95,12 +109,17 @@ struct fb_remote *fb_remote_start(const char *path, const char *bench,
 			(char *)"--run",
 			(char *)bench,
 			w,
+			(char *)fb_placement_arg(),
 			quick ? (char *)"--quick" : NULL,
 			NULL};
+	struct spawn_call call = {argv, r};
 
 	snprintf(w, sizeof(w), "%u", workers);
 	snprintf(r->path, sizeof(r->path), "%s", path);
-	r->pid = spawn_piped(argv, &r->to, &r->from);
+	/* The helper starts on every CPU of the process, as filch-bench
+	 * did: its runtime may read its mask when it starts (libomp does);
+	 * it then places its own submitter and workers. */
+	fb_placement_unpinned(spawn_helper, &call);
 	if (r->pid < 0 || !r->to || !r->from)
 		fb_fail("cannot start helper %s", path);
 	return r;

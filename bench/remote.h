@@ -25,7 +25,8 @@ struct fb_remote;
 int fb_remote_list(const char *path,
 		   void (*fn)(const char *bench, const char *impl, void *arg),
 		   void *arg);
-/* Starts the helper for bench at `workers` workers; fails loudly. */
+/* Starts the helper for bench at `workers` workers, with this process's
+ * placement (placement.h); fails loudly. */
 struct fb_remote *fb_remote_start(const char *path, const char *bench,
 				  unsigned workers, bool quick);
 /* One run; fails loudly if the helper died. */

@@ -14,6 +14,7 @@
 
 #include <filch.h>
 
+#include "placement.h"
 #include "svg.h"
 #include "workloads.h"
 
@@ -52,7 +53,7 @@ static void cpu_model(char *buf, size_t size)
 void fb_report_header(const struct fb_params *p, unsigned reps,
 		      const char *workers)
 {
-	char cpu[128], date[64];
+	char cpu[128], date[64], placement[512];
 	time_t now = time(NULL);
 
 	if (tsv)
@@ -63,6 +64,8 @@ void fb_report_header(const struct fb_params *p, unsigned reps,
 		p->quick ? " --quick" : "", date);
 	fprintf(out, "%s, %ld CPUs online; workers %s\n", cpu,
 		sysconf(_SC_NPROCESSORS_ONLN), workers);
+	fb_placement_describe(placement, sizeof(placement));
+	fprintf(out, "%s\n", placement);
 	fprintf(out,
 		"sizes: deque %u ops, fib(%u), nqueens %u, uts %zu nodes, "
 		"skynet %u leaves,\n  matmul %u^2, submit/map %u, chain %u, "

@@ -116,11 +116,13 @@ static void derive_blocking(const struct fb_params *p, unsigned w,
 	out[2] = s->value[1];
 }
 
-static void derive_us(const struct fb_params *p, unsigned w,
-		      const struct fb_sample *s, const struct fb_sample *seq,
-		      double out[])
+static void derive_shutdown(const struct fb_params *p, unsigned w,
+			    const struct fb_sample *s,
+			    const struct fb_sample *seq, double out[])
 {
 	out[0] = (double)s->ns / 1e3;
+	out[1] = s->value[0];
+	out[2] = s->value[1];
 }
 
 #define ROUNDTRIP(name_, what_)                                                \
@@ -231,10 +233,20 @@ const struct fb_bench fb_suite[] = {
      .derive = derive_values},
     {.name = "shutdown",
      .what = "graceful shutdown of an idle pool",
-     .nmetrics = 1,
-     .metric = {{"us", "us"}},
+     .nmetrics = 3,
+     .metric = {{"us", "us"},
+		{"threads_left", "threads"},
+		{"joins", "1 = yes"}},
      .primary = 0,
-     .derive = derive_us},
+     .joins_metric = 2,
+     .derive = derive_shutdown},
+    {.name = "timers",
+     .what = "arm and cancel 10^5 delayed tasks; lateness of sleeps over 50 ms",
+     .nmetrics = 3,
+     .metric = {{"ms_1e5_arm_cancel", "ms"}, {"p50_us_late", "us"},
+		{"p99_us_late", "us"}},
+     .primary = 0,
+     .derive = derive_blocking},
 };
 
 const unsigned fb_suite_len = sizeof(fb_suite) / sizeof(fb_suite[0]);

@@ -29,6 +29,11 @@ struct fb_bench {
 	struct fb_metric metric[FB_MAX_METRICS];
 	int primary;	       /* metric the ratios compare; -1 for none */
 	bool higher_is_better; /* of the primary metric */
+	/* The index of a metric that is 1 where the pool joins its threads
+	 * at shutdown and 0 where it parks them for reuse, or 0 for none: a
+	 * pool that parks them does less work, so ratios are taken only
+	 * between rows where it is 1. */
+	unsigned joins_metric;
 	/* The metrics of one run with `workers` workers; seq is the seq run
 	 * of the same repetition or NULL. NaN means n/a. */
 	void (*derive)(const struct fb_params *p, unsigned workers,

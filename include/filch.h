@@ -87,7 +87,9 @@ typedef struct filch_future filch_future;
 
 /* A task: runs on a worker with the arg given at submit. It stores its
  * result in *result (initially NULL) and returns 0, or returns a positive
- * error code of its own (a negative return -e is taken as e). */
+ * error code of its own (a negative return -e is taken as e; INT_MIN, which
+ * has no positive counterpart, is taken as EOVERFLOW with the message "the
+ * task returned INT_MIN" unless the task attached one). */
 typedef int (*filch_task_fn)(void *arg, void **result);
 
 /* A result destructor: frees a result that a future owns (see
@@ -112,17 +114,36 @@ enum filch_full_policy {
 };
 
 /* Bits of filch_executor_opts.flags: each says that a field added after
- * the first version is set (a program built against an older filch.h
- * passes a shorter struct with these bits clear). */
+ * the first version is set, or asks for a behavior that the first version
+ * did not have (a program built against an older filch.h passes a shorter
+ * struct with these bits clear, and gets the old behavior). */
 #define FILCH_OPT_STACK_SIZE 1u /* stack_size is set */
 #define FILCH_OPT_MAX_SPARES 2u /* max_spares is set */
+/* Workers and spares keep the creating thread's signal mask instead of
+ * blocking every asynchronous signal (docs/api.md, "Signals"). */
+#define FILCH_OPT_INHERIT_SIGMASK 4u
+#define FILCH_OPT_ON_TASK_ERROR 8u /* on_task_error is set */
+/* exit() shuts the executor down with FILCH_SHUTDOWN_WAIT (docs/api.md,
+ * "Exit"). */
+#define FILCH_OPT_JOIN_AT_EXIT 16u
+
+/* What on_task_error receives: a fire-and-forget task that failed. */
+struct filch_task_error {
+	filch_task_fn fn; /* the task's function and argument, as submitted */
+	void *arg;
+	int code;	     /* its error code, positive (as a future's) */
+	const char *message; /* from filch_task_fail, or NULL; valid during
+				the call only */
+};
 
 struct filch_executor_opts {
 	unsigned flags;		 /* FILCH_OPT_* bits; other bits: -EINVAL */
 	/* 0 = the number of CPUs of the process: its main thread's affinity
 	 * mask, whatever the calling thread's (docs/api.md, "Executor"). */
 	unsigned workers;
-	const char *name_prefix; /* thread names "<prefix>-<i>"; NULL = "filch" */
+	/* Thread names "<prefix>-<i>"; NULL = "filch". Linux keeps 15
+	 * characters: the prefix is cut so that "-<i>" always fits. */
+	const char *name_prefix;
 	/* Runs once in each worker, as that worker (filch_current_worker()
 	 * is worker_index), before it takes tasks; a nonzero return fails
 	 * filch_executor_create with that code (made negative), after every
@@ -144,18 +165,43 @@ struct filch_executor_opts {
 	 * that sleeps in a wait, and goes dormant once that worker woke up
 	 * and its deque is empty; spares live until the executor ends. */
 	unsigned max_spares;
+	/* With FILCH_OPT_ON_TASK_ERROR: called when a task submitted without
+	 * a future (fire and forget) returns an error, on the thread that ran
+	 * it (a worker, or the submitter under FILCH_FULL_CALLER_RUNS), after
+	 * the task returned. It may submit; it must not block long (it holds
+	 * its worker) nor wait for ex's tasks. NULL: such errors are dropped. */
+	void (*on_task_error)(const struct filch_task_error *err, void *arg);
+	void *on_task_error_arg;
 };
 
 /* Creates an executor and starts its workers. Returns 0 and *ex (the
  * caller owns it: filch_executor_destroy), -EINVAL (an unknown flag bit,
  * more than 1024 workers or 4096 spares, a stack below PTHREAD_STACK_MIN,
  * NULL ex, unknown pin or full_policy), -ENOMEM, -EAGAIN (thread creation
- * failed), or the initializer's code made negative. On error *ex is NULL
- * and nothing is left running (every started thread was joined). Any
+ * failed), or the initializer's code made negative. On error *ex is
+ * untouched and nothing is left running (every started thread was
+ * joined). Any
  * thread; blocks until every worker has run its initializer. The
  * initializer also runs in each spare when it starts (a spare whose
  * initializer fails is not used: the wait that wanted it finds no spare);
  * it must neither submit to its executor nor wait for its tasks.
+ *
+ * Signals: workers and spares block every asynchronous signal (all but
+ * SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP and SIGSYS), so that a signal
+ * sent to the process goes to a thread of the program; with
+ * FILCH_OPT_INHERIT_SIGMASK they keep the creating thread's mask instead.
+ * The first worker deque that grows (past 256 queued tasks) starts
+ * liburcu's call_rcu thread, named "filch-rcu" with the same signals
+ * blocked, which lives until the process ends (it frees retired deque
+ * buffers).
+ *
+ * Exit: returning from main() or exit() while an executor is alive ends
+ * the process with it: tasks not yet run never run, running ones stop
+ * where they are. With FILCH_OPT_JOIN_AT_EXIT, exit() first shuts the
+ * executor down with FILCH_SHUTDOWN_WAIT (an atexit handler registered by
+ * the first such create): every queued task runs, then exit goes on. From
+ * one of its own workers exit() only begins that executor's shutdown.
+ * filch_executor_destroy withdraws it; _exit() and quick_exit() skip it.
  *
  * fork(): in the child, an executor the parent created has no threads;
  * every call that takes it returns -EOWNERDEAD and touches nothing. The
@@ -221,6 +267,70 @@ FILCH_API void filch_blocking_end(void);
  * without WAIT. */
 FILCH_API int filch_shutdown(filch_executor *ex, unsigned flags);
 
+/* A task still running when filch_shutdown_timed stopped waiting. */
+struct filch_straggler {
+	unsigned worker;  /* its thread: filch_current_worker() there
+			     (spares: workers and up) */
+	unsigned depth;	  /* 0: the task its worker took; n: run inside
+			     the wait of the task at depth n - 1 on the
+			     same worker (a group job, a task it waits for) */
+	void (*fn)(void); /* the function given to filch_submit,
+			     filch_future_then or filch_group_spawn, cast */
+	const char *name; /* fn's symbol name (dladdr: an exported or
+			     -rdynamic symbol), or NULL; owned by the report */
+	filch_future *future; /* the task's future, retained by the report
+				 (retain it to keep it after
+				 filch_shutdown_report_free); NULL for a
+				 fire-and-forget task or a group job */
+	int64_t running_ns;   /* running for at least this long: since
+				 filch first saw it running, at the start
+				 or end of a filch_shutdown_timed call; 0
+				 for a task that started during this call */
+};
+
+/* What filch_shutdown_timed saw when it stopped waiting: a snapshot. */
+struct filch_shutdown_report {
+	size_t nstragglers;
+	struct filch_straggler *stragglers; /* by worker index; on one
+					       worker, innermost first */
+	size_t queued; /* tasks queued, not started: they still run (or
+			  are discarded, after CANCEL_PENDING); tasks of
+			  armed timers are not counted, yet a waiting
+			  shutdown waits for them too */
+};
+
+/*
+ * filch_shutdown(ex, flags | FILCH_SHUTDOWN_WAIT) with a deadline: begins
+ * the shutdown as filch_shutdown does (flags: 0, FILCH_SHUTDOWN_WAIT, and
+ * FILCH_SHUTDOWN_CANCEL_PENDING), then waits up to timeout_ns (from the
+ * call; FILCH_FOREVER, 0 polls) for the pool to drain and every worker
+ * to exit. Returns 0 when they did (then *report = NULL), or -ETIMEDOUT
+ * with *report (the caller owns it: filch_shutdown_report_free) naming the
+ * tasks still running, the stragglers, and counting those still queued;
+ * report may be NULL to skip it. After -ETIMEDOUT, ex stays valid and
+ * shut down: wait again (another call, or filch_shutdown with WAIT),
+ * cancel (a call with CANCEL_PENDING: running tasks then see
+ * filch_cancel_requested()), or filch_executor_destroy it, which waits
+ * for the stragglers. A thread cannot be stopped safely: a service that
+ * must exit by a deadline logs the report, then calls exit().
+ * Other errors write nothing to *report: -EINVAL (NULL ex, unknown flag),
+ * -EOWNERDEAD (as filch_shutdown: nothing done), -EDEADLK (called from one
+ * of ex's own workers: the shutdown begins, nothing waits), -ENOMEM (the
+ * wait timed out but the report could not be allocated: call again).
+ * Blocks up to timeout_ns, plus, for the report, a membarrier(2) system
+ * call: a worker that finishes a task meanwhile waits for it (a few
+ * microseconds). Where the kernel refuses membarrier, stragglers are
+ * listed with fn, name and future NULL. Any thread (ex's own workers get
+ * -EDEADLK).
+ */
+FILCH_API int filch_shutdown_timed(filch_executor *ex, unsigned flags,
+				   int64_t timeout_ns,
+				   struct filch_shutdown_report **report);
+
+/* Frees r and releases the futures it retained. NULL is a no-op. Any
+ * thread, never blocks. */
+FILCH_API void filch_shutdown_report_free(struct filch_shutdown_report *r);
+
 /* filch_shutdown(ex, FILCH_SHUTDOWN_WAIT) then frees ex. Futures that users
  * still hold stay valid. Returns 0, -EDEADLK from one of ex's workers
  * (nothing freed), or -EOWNERDEAD in a child of fork() for an executor the
@@ -277,8 +387,9 @@ FILCH_API int filch_submit_ex(filch_executor *ex, filch_task_fn fn, void *arg,
  * return code, so that "return filch_task_fail(ENOENT, "no %s", p);" fails
  * the task with both. The message is copied into the future (a later call
  * replaces it; it is dropped if the task returns 0, or if the copy cannot
- * be allocated). Outside a task, or in a fire-and-forget task: returns code
- * and does nothing. */
+ * be allocated). In a fire-and-forget task the message goes to the
+ * executor's on_task_error, if any. Outside a task: returns code and does
+ * nothing. */
 FILCH_API int filch_task_fail(int code, const char *fmt, ...) FILCH_PRINTF(2, 3);
 
 /* Inside a task: true once its future's cancellation was requested while it
@@ -577,23 +688,33 @@ enum filch_wait_mode {
 
 /*
  * Waits until mode holds for fs[0..n) or timeout_ns passes (0 polls,
- * FILCH_FOREVER waits forever). Then reorders fs in place, stably, so that
- * the futures done at that moment come first, and sets *ndone (ndone may
- * be NULL): Python's (done, not_done) without allocating. Duplicates are
- * allowed and each occurrence counts. Returns 0 when mode holds, -ETIMEDOUT
- * when it does not (fs is reordered and *ndone set all the same), -EINVAL
- * (fs NULL with n > 0, a NULL entry, an unknown mode; fs untouched), or
- * -ENOMEM, or -EAGAIN (FILCH_FOREVER on a worker when no spare could be
- * had: see the top; fs is reordered and *ndone set as for -ETIMEDOUT).
- * n == 0 returns 0 at once with *ndone = 0.
- * Woken by the futures' completions (never polls them); the caller keeps
- * its references, which must outlive the call. No allocation when mode
- * already holds or for up to 4 pending futures (the thread's task-record
- * slab), one otherwise. Blocks: sleeps on a futex (on a worker, with a
- * spare in its place). On a worker, an untimed ALL_COMPLETED wait first
- * runs the tasks of fs that were submitted to its executor and that nobody
- * started (it depends on all of them); otherwise no task runs here. Any
- * thread.
+ * FILCH_FOREVER waits forever). Then reorders fs in place as a stable
+ * partition: the futures counted done first, then the others, each part
+ * in input order; and sets *ndone to the number counted done (ndone may be
+ * NULL): Python's (done, not_done) without allocating. Counted done: every
+ * future done when the call began, and every one whose completion the
+ * wait saw before returning; one completing as it returns may be counted
+ * or not, and FIRST_COMPLETED stops watching the others once one
+ * completed. Duplicates are allowed and each occurrence counts; all the
+ * occurrences of a future fall on one side (unless, in a call that returns
+ * at once, the future completes while the call reads the states). Returns 0
+ * when mode holds for the futures counted done, -ETIMEDOUT when it does
+ * not (fs is reordered and *ndone set all the same), -EAGAIN (FILCH_FOREVER
+ * on a worker when no spare could be had: see the top; fs is reordered and
+ * *ndone set as for -ETIMEDOUT), -EINVAL (fs NULL with n > 0, a NULL
+ * entry, an unknown mode) or -ENOMEM; after these two, fs and *ndone are
+ * untouched. n == 0 returns 0 at once with *ndone = 0.
+ * Woken by the futures' completions (never polls them), each recorded as
+ * it happens: once woken, the reordering costs O(m log m) for m counted
+ * done, plus moving the entries before the last of them; it reads no other
+ * future. The caller keeps its references, which must outlive the call.
+ * No allocation when mode already holds or for up to 4 futures (the
+ * thread's task-record slab), one up to 32 futures, two above (the second,
+ * a table of duplicates, freed before returning). Blocks: sleeps on a
+ * futex (on a worker, with a spare in its place). On a worker, an untimed
+ * ALL_COMPLETED wait first runs the tasks of fs that were submitted to its
+ * executor and that nobody started (it depends on all of them); otherwise
+ * no task runs here. Any thread.
  */
 FILCH_API int filch_wait(filch_future **fs, size_t n, int64_t timeout_ns,
 			 int mode, size_t *ndone);
@@ -607,8 +728,9 @@ typedef struct filch_as_completed filch_as_completed;
  * counted from this call (0 polls, FILCH_FOREVER). The iterator takes its
  * own reference on each future, so the caller may release fs at once.
  * Returns 0 and *it, -EINVAL (it NULL, fs NULL with n > 0, a NULL entry) or
- * -ENOMEM (*it = NULL, nothing kept). One allocation (two above 32 futures,
- * the second freed before returning). Never blocks. Any thread.
+ * -ENOMEM (nothing kept); after an error *it is untouched. One allocation
+ * (two above 32 futures, the second freed before returning). Never
+ * blocks. Any thread.
  */
 FILCH_API int filch_as_completed_begin(filch_as_completed **it,
 				       filch_future *const *fs, size_t n,
@@ -619,11 +741,21 @@ FILCH_API int filch_as_completed_begin(filch_as_completed **it,
  * -ETIMEDOUT when the iteration's timeout passed first, or -EAGAIN (no
  * timeout, on a worker, and no spare could be had: see the top). These end
  * the iteration: every later call returns FILCH_END (start a new iterator
- * to wait again). -EINVAL for NULL arguments. Blocks like filch_wait; fed by
- * completion callbacks through a lock-free list, never polls. Only one
- * thread may iterate at a time.
+ * to wait again). -EINVAL for NULL arguments. *f is written only with 0.
+ * Blocks like filch_wait; fed by completion callbacks through a lock-free
+ * list, never polls. Only one thread may iterate at a time.
  */
 FILCH_API int filch_as_completed_next(filch_as_completed *it, filch_future **f);
+/*
+ * As filch_as_completed_next, and also gives in *index the position in the
+ * fs given to _begin of the yielded future (of its first occurrence, for a
+ * future listed more than once): which input it was, even for a future
+ * that failed and carries no result. O(1). Returns what
+ * filch_as_completed_next returns; *f and *index are written only with 0.
+ * -EINVAL when it, f or index is NULL.
+ */
+FILCH_API int filch_as_completed_next_index(filch_as_completed *it,
+					    filch_future **f, size_t *index);
 /* Ends the iteration and drops the iterator's references; futures not yet
  * yielded keep running. NULL is a no-op. Never blocks. */
 FILCH_API void filch_as_completed_end(filch_as_completed *it);
@@ -633,7 +765,8 @@ typedef struct filch_map_iter filch_map_iter;
 /* Produces the next input of a generator-fed map: returns 0 with *item,
  * FILCH_END at the end, or a negative error that ends the map (delivered
  * by filch_map_next after the results of the items before it). Called only
- * from filch_map_gen and filch_map_next, in the thread calling them. */
+ * from filch_map_gen, filch_map_next and filch_map_next_span, in the thread
+ * calling them. */
 typedef int (*filch_gen_fn)(void *gen_arg, void **item);
 
 /* filch_map_opts.flags: while the result it needs is not ready, the thread
@@ -643,6 +776,15 @@ typedef int (*filch_gen_fn)(void *gen_arg, void **item);
  * the workers' initializer state, and filch_cancel_requested() is false
  * there. */
 #define FILCH_MAP_CALLER_RUNS 1u
+/* filch_map_opts.flags: timeout_ns is taken as filch's other timeouts are:
+ * FILCH_FOREVER waits forever, 0 (or another negative value) polls. Without
+ * it a zero timeout_ns is the default, FILCH_FOREVER. With a poll, the
+ * results already computed come out and the first one that is not ready
+ * gives -ETIMEDOUT, like Python's map(timeout=0). */
+#define FILCH_MAP_TIMEOUT_SET 2u
+/* filch_map_opts.flags: result_dtor is set (a field added after the first
+ * version; a program built against an older filch.h leaves this bit clear). */
+#define FILCH_MAP_RESULT_DTOR 4u
 
 /* One chunk of a map, as a filch_chunk_fn sees it. */
 struct filch_chunk {
@@ -667,35 +809,53 @@ struct filch_chunk {
 typedef int (*filch_chunk_fn)(void *arg, struct filch_chunk *c);
 
 struct filch_map_opts {
-	unsigned flags;	    /* 0 or FILCH_MAP_CALLER_RUNS */
+	unsigned flags;	    /* FILCH_MAP_* bits; other bits: -EINVAL */
 	int64_t timeout_ns; /* for the whole map, from the call; 0 or
-			       negative = FILCH_FOREVER */
+			       negative = FILCH_FOREVER, unless
+			       FILCH_MAP_TIMEOUT_SET (then 0 polls) */
 	size_t chunksize;   /* items per task; 0 = automatic: about 4 chunks
 			       per worker for an array (at most 8192
-			       items), 1 for a generator */
+			       items), 1 for a generator. Clamped to n for
+			       an array, to 65536 for a generator, and to
+			       2^24 */
 	size_t buffersize;  /* bound on chunks in flight (submitted and not
-			       yet yielded); 0 = 4 per worker */
+			       yet yielded); 0 = 4 per worker. Clamped to
+			       the array's chunks, to 65536, and so that
+			       chunksize * buffersize <= 2^24 (at least 1) */
 	filch_chunk_fn chunk_fn; /* instead of fn (which is then NULL):
 				    called once per chunk with chunk_arg;
 				    filch_map's items may then be NULL for a
 				    map over the indices [0, n) */
 	void *chunk_arg;
+	/* With FILCH_MAP_RESULT_DTOR: called exactly once, with dtor_arg, on
+	 * every non-NULL result that the consumer will never receive: the
+	 * rest of the results when the map ends early (filch_map_close
+	 * before FILCH_END, a timeout, an error, a cancelling shutdown), and
+	 * the results that a chunk stored before it failed or stopped and
+	 * that were not yielded. Never on a result already yielded, nor on
+	 * the failing item's. Called by filch_map_close, in its thread, once
+	 * every chunk has finished. NULL: none (results not yielded are
+	 * dropped). */
+	filch_result_dtor_fn result_dtor;
+	void *dtor_arg;
 };
 
 /*
  * Maps fn over items[0..n) (filch_map) or over what gen produces
  * (filch_map_gen) on ex, chunksize items per task, with at most buffersize
- * chunks in flight: a new chunk is submitted when the consumer is done
- * with an old one, so memory stays buffersize * chunksize pointers
- * whatever the input's length (an endless generator streams). items must
- * stay valid until filch_map_close. With opts->chunk_fn, fn is NULL and
- * the chunk function runs each chunk in one call. Returns 0 and *it;
- * -EINVAL (NULL it or ex; fn and chunk_fn both NULL or both set; items
- * NULL with n > 0 without a chunk_fn; NULL gen; unknown flags); -ENOMEM; or
- * the error that kept the first chunk from starting (-ESHUTDOWN, -EAGAIN,
- * -EOWNERDEAD for an executor of the parent in a child of fork(), gen's
- * error), in which case fn was never called and *it is NULL. Never
- * blocks unless ex's bounded queue blocks submitters. Any thread.
+ * chunks in flight: when the consumer takes the last result of a chunk,
+ * the next chunk is submitted in its place before the call returns, so
+ * memory stays (buffersize + 1) * chunksize result pointers (and as many
+ * inputs for a generator) whatever the input's length (an endless
+ * generator streams). items must stay valid until
+ * filch_map_close. With opts->chunk_fn, fn is NULL and the chunk function
+ * runs each chunk in one call. Returns 0 and *it; -EINVAL (NULL it or ex;
+ * fn and chunk_fn both NULL or both set; items NULL with n > 0 without a
+ * chunk_fn; NULL gen; unknown flags); -ENOMEM; or the error that kept the
+ * first chunk from starting (-ESHUTDOWN, -EAGAIN, -EOWNERDEAD for an
+ * executor of the parent in a child of fork(), gen's error), in which case
+ * fn was never called and *it is untouched. Never blocks unless ex's
+ * bounded queue blocks submitters. Any thread.
  */
 FILCH_API int filch_map(filch_map_iter **it, filch_executor *ex,
 			filch_task_fn fn, void *const *items, size_t n,
@@ -704,35 +864,172 @@ FILCH_API int filch_map_gen(filch_map_iter **it, filch_executor *ex,
 			    filch_task_fn fn, filch_gen_fn gen, void *gen_arg,
 			    const struct filch_map_opts *opts);
 /*
- * The next result in input order: 0 with *result; FILCH_END after the
- * last; -ETIMEDOUT when the map's timeout passed first; the first task
- * error in input order (positive, after the results before it); or an
- * input error (gen's negative code, -ESHUTDOWN, -ECANCELED when a chunk was
- * cancelled, e.g. by a cancelling shutdown; -EAGAIN only when ex's bounded
- * FILCH_FULL_FAIL queue stays full of other work: a chunk that did not fit
- * is retried once this map's own chunks made room). Any non-zero return
- * ends the iteration: later calls return FILCH_END. -EINVAL for NULL
- * arguments; -EAGAIN as filch_future_result. Blocks like filch_future_result
- * (waiting for a chunk on a worker: sleeps with a spare in its place). One
- * thread at a time.
+ * The next result in input order: 0 with *result (untouched by any other
+ * return); FILCH_END after the last; -ETIMEDOUT when the map's timeout
+ * passed first; the first task error in input order (positive, after the
+ * results before it); or an input error (gen's negative code, -ESHUTDOWN,
+ * -ECANCELED when a chunk was cancelled, e.g. by a cancelling shutdown;
+ * -EAGAIN only when ex's bounded FILCH_FULL_FAIL queue stays full of other
+ * work: a chunk that did not fit is retried once this map's own chunks
+ * made room). Any non-zero return ends the iteration: later calls return
+ * FILCH_END. -EINVAL for NULL arguments; -EAGAIN as filch_future_result.
+ * Blocks like filch_future_result (waiting for a chunk on a worker: sleeps
+ * with a spare in its place); taking a chunk's last result also gathers
+ * and submits the next chunk. One thread at a time.
  */
 FILCH_API int filch_map_next(filch_map_iter *it, void **result);
 /*
  * Like filch_map_next, for many results at once without copying: 0 with
  * *results pointing at *count >= 1 consecutive results in input order
- * (valid until the next call on it), or what filch_map_next would return
- * (then *count = 0). The two may be mixed.
+ * (valid until the next call on it), or what filch_map_next would return,
+ * and then *results and *count are untouched. The two may be mixed.
  */
 FILCH_API int filch_map_next_span(filch_map_iter *it, void *const **results,
 				  size_t *count);
 /*
  * Cancels the chunks not yet started (fn never runs on their items), asks
  * the running ones to stop (a chunk checks every 16 items; fn itself may
- * poll filch_cancel_requested()), waits for them, and frees it. Results
- * not yet yielded are dropped. NULL is a no-op. Blocks (on a worker, with a
+ * poll filch_cancel_requested()), waits for them, passes every result not
+ * yielded to the result destructor (FILCH_MAP_RESULT_DTOR; without one they
+ * are dropped), and frees it. NULL is a no-op. Blocks (on a worker, with a
  * spare in its place; when none can be had it sleeps all the same).
  */
 FILCH_API void filch_map_close(filch_map_iter *it);
+
+/* ------------------------------------------------------------------ */
+/* Time (section "Time")                                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Timers of an executor: a heap of deadlines on the monotonic clock and one
+ * thread per executor ("<prefix>-timer", started with its first timer,
+ * joined by filch_executor_destroy) that sleeps until the nearest deadline;
+ * no worker waits for a timer. Delays are int64_t nanoseconds >= 0 (0: at
+ * once; a negative delay is -EINVAL, FILCH_FOREVER included). A timer
+ * counts as pending work of its executor: filch_shutdown stops foreign
+ * threads from arming new ones (-ESHUTDOWN; a worker of the executor may
+ * still arm while the pool drains); FILCH_SHUTDOWN_WAIT waits for every
+ * armed timer to fire (and the work it starts); CANCEL_PENDING cancels
+ * every armed timer (their futures are CANCELLED) before it returns, but
+ * for one that the timer thread is cancelling at that moment.
+ * Periodic tasks end at any shutdown. Callbacks of futures that a timer
+ * completes (sleep, timeout) run on the timer thread: keep them short, and
+ * never shut down or destroy that executor with WAIT in them (it would
+ * wait for itself). In a child of fork(), every call below on an executor
+ * of the parent returns -EOWNERDEAD.
+ */
+
+/*
+ * Submits fn(arg) to ex once delay_ns has passed: the timer thread hands
+ * the task to ex's injector at the deadline (a task that a cancelling
+ * shutdown discards, or that a full bounded queue refuses then, whatever
+ * its policy, is CANCELLED, or fails with EAGAIN and a message). With fut
+ * non-NULL, *fut is PENDING until the task starts: filch_future_cancel
+ * then removes its timer at once (no memory kept, nothing fires). fut NULL
+ * is fire and forget. A worker that waits for it never runs it in its
+ * place before its deadline (it sleeps, see the top). Returns 0; -EINVAL (NULL ex or fn, delay_ns < 0);
+ * -ENOMEM; -EAGAIN (the timer thread could not be started); -ESHUTDOWN;
+ * -EOWNERDEAD; on error fn never runs and *fut is untouched. Any thread;
+ * takes the executor's timer lock (never blocks for long).
+ */
+FILCH_API int filch_submit_after(filch_executor *ex, int64_t delay_ns,
+				 filch_task_fn fn, void *arg,
+				 filch_future **fut);
+
+/*
+ * *f finishes with result NULL once delay_ns has passed (its callbacks run
+ * on ex's timer thread): a timer to combine with filch_when_any.
+ * Cancelling *f removes the timer at once. Returns 0 with *f (the caller
+ * owns one reference); -EINVAL (NULL ex or f, delay_ns < 0); -ENOMEM;
+ * -EAGAIN; -ESHUTDOWN; -EOWNERDEAD; on error *f is untouched. Any thread.
+ */
+FILCH_API int filch_sleep_future(filch_executor *ex, int64_t delay_ns,
+				 filch_future **f);
+
+/* filch_future_with_timeout flags: cancel f when the deadline wins (a
+ * PENDING f is cancelled, a running task sees filch_cancel_requested). */
+#define FILCH_TIMEOUT_CANCEL 1u
+
+/*
+ * *out completes like f (its result; its error code with a copy of its
+ * message; cancelled), or fails with ETIMEDOUT (positive, as a task error,
+ * message "timed out") once timeout_ns has passed on ex's timer, whichever
+ * comes first: exactly one outcome wins and *out's callbacks run once. f
+ * is left alone when the deadline wins, unless flags has
+ * FILCH_TIMEOUT_CANCEL. *out's result is f's result pointer, borrowed:
+ * *out never frees it (if f owns it through a result destructor, keep a
+ * reference to f while you use it). timeout_ns: FILCH_FOREVER never
+ * times out; 0 or another negative value times out at once unless f is
+ * already done. The
+ * caller keeps its reference to f. Cancelling *out removes its timer and
+ * leaves f alone. Returns 0 with *out (one reference for the caller);
+ * -EINVAL (NULL f, ex or out, unknown flag); -ENOMEM; -EAGAIN; -ESHUTDOWN;
+ * -EOWNERDEAD; on error *out is untouched and nothing is armed. Any
+ * thread, lock-free but for the timer lock.
+ */
+FILCH_API int filch_future_with_timeout(filch_future *f, filch_executor *ex,
+					int64_t timeout_ns, unsigned flags,
+					filch_future **out);
+
+/* filch_submit_periodic flags: the period counts from the end of each run
+ * (Java's scheduleWithFixedDelay) instead of from the first deadline
+ * (fixed rate, the default: scheduleAtFixedRate). */
+#define FILCH_FIXED_DELAY 1u
+
+/*
+ * Runs fn(arg) as a task on ex after delay_ns, then again and again: at a
+ * fixed rate (run k is due at first + k * period_ns: no drift; a run that
+ * overruns one or more periods is followed by the next due time still
+ * ahead, the missed ones skipped: runs never overlap or pile up), or with
+ * FILCH_FIXED_DELAY period_ns after each run ends (it drifts by each run's
+ * length and the timer's lateness). fn's result is ignored. The
+ * repetition ends when *handle is cancelled (a run in progress finishes;
+ * no other starts), when fn returns an error (*handle fails with its code
+ * and a copy of its message), or at ex's shutdown (*handle CANCELLED, as
+ * when ex refuses a run). *handle is PENDING meanwhile, then done.
+ * Returns 0 with *handle (the caller owns one reference); -EINVAL (NULL
+ * ex, fn or handle, delay_ns < 0, period_ns <= 0, unknown flag); -ENOMEM;
+ * -EAGAIN; -ESHUTDOWN; -EOWNERDEAD; on error fn never runs and *handle is
+ * untouched. Any thread.
+ */
+FILCH_API int filch_submit_periodic(filch_executor *ex, int64_t delay_ns,
+				    int64_t period_ns, unsigned flags,
+				    filch_task_fn fn, void *arg,
+				    filch_future **handle);
+
+/* How filch_submit_retry retries; NULL or a zero field is the default. */
+struct filch_retry_policy {
+	unsigned flags;		/* reserved: 0 (other bits: -EINVAL) */
+	unsigned max_attempts;	/* attempts in all, first included; 0 = 3 */
+	int64_t base_ns;	/* bound of the first backoff; 0 = 1 ms */
+	int64_t cap_ns;		/* bound of any backoff; 0 = 1 s */
+	/* Whether a failure with code (> 0) is retried; NULL: every one. */
+	bool (*retry_if)(int code, void *arg);
+	void *retry_if_arg;
+	/* If non-NULL: the number of attempts made, stored before *fut
+	 * completes (read it once *fut is done). */
+	unsigned *attempts;
+};
+
+/*
+ * Submits fn(arg) like filch_submit; when it fails with a code that
+ * retry_if accepts and fewer than max_attempts attempts were made, it is
+ * submitted again after a backoff drawn uniformly from [0, min(cap_ns,
+ * base_ns * 2^(k-1))] after attempt k ("full jitter"). The backoff is a
+ * timer: no worker waits during it. *fut (non-NULL) finishes with the
+ * result of the attempt that succeeded, or fails with the last attempt's
+ * code and a copy of its message; cancelling it stops the retries (an
+ * attempt not yet started is cancelled, a running one finishes).
+ * Returns 0 with *fut; -EINVAL (NULL ex, fn or fut, negative base_ns or
+ * cap_ns, unknown flag); -ENOMEM; or what filch_submit returns for the
+ * first attempt; on error fn never runs and *fut is untouched. Later
+ * attempts are submitted by the timer thread (a full bounded queue then
+ * fails *fut with EAGAIN); a cancelling shutdown cancels *fut. Any thread.
+ */
+FILCH_API int filch_submit_retry(filch_executor *ex, filch_task_fn fn,
+				 void *arg,
+				 const struct filch_retry_policy *policy,
+				 filch_future **fut);
 
 /* ------------------------------------------------------------------ */
 /* Completion port (section "Completion port")                         */
@@ -788,7 +1085,7 @@ FILCH_API int filch_port_add(filch_port *p, filch_future *f, void *tag);
  * reached). The caller owns the reference in each event's future and must
  * release it. Returns 0 (also with *n == 0: a spurious wake-up is harmless),
  * -EINVAL (NULL p, out or n with cap > 0), or -EAGAIN when another thread is
- * draining p at this moment (nothing taken). Never blocks: at most one
+ * draining p at this moment (nothing taken, *n untouched). Never blocks: at most one
  * read(2) of the eventfd. Wait-free apart from that system call. Calls must
  * not overlap (they fail with -EAGAIN): drain from the loop's thread. */
 FILCH_API int filch_port_drain(filch_port *p, struct filch_port_event *out,

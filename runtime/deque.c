@@ -126,6 +126,7 @@
 #include "alloc.h"
 #include "atomic.h"
 #include "deque.h"
+#include "fork.h"
 #include "perturb.h"
 
 /* A zeroed buffer of capacity slots (a power of two), or NULL. Zeroed so
@@ -212,6 +213,9 @@ static int deque_grow(struct filch__deque *d, struct filch__deque_buf *old,
 	/* The owner's own accesses of old before its free (see
 	 * deque_buf_free_rcu). */
 	filch__tsan_release(old);
+	/* The process's first call_rcu would start urcu's thread as a copy
+	 * of this worker (its name): start it named instead (fork.c). */
+	filch__fork_rcu_thread_start();
 	call_rcu(&old->retire, deque_buf_free_rcu);
 	d->growths++;
 	return 0;

@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* error.c - names of the error codes filch returns. */
+/* error.c - names of the error codes filch returns, and the code a task's
+ * return value stands for. */
 #include "config.h"
 
+#include <limits.h>
 #include <string.h>
 
 #include <filch.h>
+
+#include "future.h"
+#include "sched.h"
 
 const char *filch_strerror(int err)
 {
@@ -47,4 +52,13 @@ const char *filch_strerror(int err)
 			return s;
 	}
 	return "unknown error";
+}
+
+int filch__task_code(int rc, char **message)
+{
+	if (rc != INT_MIN)
+		return rc < 0 ? -rc : rc;
+	if (!*message)
+		*message = filch__strdup("the task returned INT_MIN");
+	return EOVERFLOW;
 }

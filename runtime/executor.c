@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,6 +26,7 @@
 #include "futex.h"
 #include "park.h"
 #include "perturb.h"
+#include "timer.h"
 #include "worker.h"
 
 #define DEFAULT_NAME_PREFIX "filch"
@@ -75,17 +77,27 @@ static void primary_started(filch_executor *ex, int rc)
 	filch__futex_wake(&ex->started, 1);
 }
 
+/* "<prefix>-<index>" in the 15 characters of a thread name: the prefix
+ * is cut, never the index, so that no two threads share a name. */
+static void set_thread_name(const char *prefix, unsigned index)
+{
+	char suffix[12], name[16];
+	size_t n = (size_t)snprintf(suffix, sizeof(suffix), "-%u", index);
+	size_t keep = strnlen(prefix, sizeof(name) - 1 - n);
+
+	memcpy(name, prefix, keep);
+	memcpy(name + keep, suffix, n + 1);
+	pthread_setname_np(pthread_self(), name);
+}
+
 static void *worker_thread(void *arg)
 {
 	struct filch__worker *w = arg;
 	filch_executor *ex = w->ex;
 	bool spare = w->index >= ex->nworkers;
-	char name[32];
 	int rc = 0;
 
-	snprintf(name, sizeof(name), "%s-%u", ex->name_prefix, w->index);
-	name[15] = '\0'; /* a thread name holds 15 characters */
-	pthread_setname_np(pthread_self(), name);
+	set_thread_name(ex->name_prefix, w->index);
 	filch__fork_rcu_register();
 	/* A worker from here on: filch_current_worker() and
 	 * filch_current_executor() answer in the initializer too. */
@@ -163,6 +175,7 @@ static void executor_free(filch_executor *ex, unsigned ndeques)
 		filch__deque_destroy(&ex->workers[i].deque);
 	filch__cpuset_release(ex->workers, ex->nworkers);
 	filch__spares_destroy(&ex->spares);
+	filch__timers_free(ex);
 	pthread_mutex_destroy(&ex->join_lock);
 	filch__free(ex->workers);
 	filch__free(ex);
@@ -170,7 +183,9 @@ static void executor_free(filch_executor *ex, unsigned ndeques)
 
 static int check_opts(const struct filch_executor_opts *o)
 {
-	if ((o->flags & ~(FILCH_OPT_STACK_SIZE | FILCH_OPT_MAX_SPARES)) ||
+	if ((o->flags & ~(FILCH_OPT_STACK_SIZE | FILCH_OPT_MAX_SPARES |
+			  FILCH_OPT_INHERIT_SIGMASK | FILCH_OPT_ON_TASK_ERROR |
+			  FILCH_OPT_JOIN_AT_EXIT)) ||
 	    o->workers > FILCH__MAX_WORKERS)
 		return -EINVAL;
 	if ((o->flags & FILCH_OPT_STACK_SIZE) && o->stack_size != 0 &&
@@ -204,9 +219,9 @@ static filch_executor *executor_alloc(unsigned n)
 	return ex;
 }
 
-/* Starts w's thread on w->cpu, or else on the process's CPUs (not the
- * creator's: a worker of another executor is pinned to one), unless those
- * are unknown (an empty process mask). */
+/* Starts w's thread with ex's signal mask, on w->cpu, or else on the
+ * process's CPUs (not the creator's: a worker of another executor is
+ * pinned to one), unless those are unknown (an empty process mask). */
 static int start_thread(struct filch__worker *w)
 {
 	const cpu_set_t *process = &w->ex->process_cpus;
@@ -219,8 +234,8 @@ static int start_thread(struct filch__worker *w)
 		return -EAGAIN;
 	if (pthread_attr_init(&attr) != 0)
 		return -ENOMEM;
-	rc = 0;
-	if (w->ex->stack_size)
+	rc = -pthread_attr_setsigmask_np(&attr, &w->ex->sigmask);
+	if (rc == 0 && w->ex->stack_size)
 		rc = -pthread_attr_setstacksize(&attr, w->ex->stack_size);
 	if (w->cpu >= 0) {
 		CPU_ZERO(&one);
@@ -247,10 +262,12 @@ int filch_executor_create(filch_executor **exp,
 
 	if (!exp)
 		return -EINVAL;
-	*exp = NULL;
 	if (!opts)
 		opts = &defaults;
 	if ((rc = check_opts(opts)) != 0)
+		return rc;
+	if ((opts->flags & FILCH_OPT_JOIN_AT_EXIT) &&
+	    (rc = filch__exit_init()) != 0)
 		return rc;
 	filch__fork_init();
 	ncpus = filch__cpuset_process(&cpus);
@@ -280,8 +297,17 @@ int filch_executor_create(filch_executor **exp,
 		ex->stack_size = opts->stack_size;
 	snprintf(ex->name_prefix, sizeof(ex->name_prefix), "%s",
 		 opts->name_prefix ? opts->name_prefix : DEFAULT_NAME_PREFIX);
+	if (opts->flags & FILCH_OPT_INHERIT_SIGMASK)
+		pthread_sigmask(SIG_SETMASK, NULL, &ex->sigmask);
+	else
+		filch__executor_async_signals(&ex->sigmask);
 	ex->initializer = opts->initializer;
 	ex->initializer_arg = opts->initializer_arg;
+	if (opts->flags & FILCH_OPT_ON_TASK_ERROR) {
+		ex->on_task_error = opts->on_task_error;
+		ex->on_task_error_arg = opts->on_task_error_arg;
+	}
+	CDS_INIT_LIST_HEAD(&ex->exit_link);
 	filch__spares_init(&ex->spares);
 	atomic_init(&ex->park_state, 0);
 	atomic_init(&ex->run_state, 0);
@@ -315,6 +341,8 @@ int filch_executor_create(filch_executor **exp,
 		goto fail;
 	}
 	open_gate(ex, FILCH__GATE_GO);
+	if (opts->flags & FILCH_OPT_JOIN_AT_EXIT)
+		filch__exit_add(ex);
 	*exp = ex;
 	return 0;
 
@@ -338,6 +366,25 @@ int filch_current_worker(void)
 	struct filch__worker *w = filch__self;
 
 	return w ? (int)w->index : -1;
+}
+
+void filch__executor_async_signals(sigset_t *set)
+{
+	static const int synchronous[] = {SIGSEGV, SIGBUS, SIGFPE,
+					  SIGILL,  SIGTRAP, SIGSYS};
+
+	sigfillset(set);
+	for (size_t i = 0; i < sizeof(synchronous) / sizeof(synchronous[0]); i++)
+		sigdelset(set, synchronous[i]);
+}
+
+void filch__executor_task_failed(filch_executor *ex, filch_task_fn fn,
+				 void *arg, int code, const char *message)
+{
+	struct filch_task_error err = {fn, arg, code, message};
+
+	if (ex->on_task_error)
+		ex->on_task_error(&err, ex->on_task_error_arg);
 }
 
 bool filch__executor_cancelling(filch_executor *ex)
@@ -392,21 +439,66 @@ int filch__executor_start_spare(filch_executor *ex, unsigned index)
 	return 0;
 }
 
-/* Joins every thread once: the primaries exit only once the executor
- * terminated, and no spare starts after that (only a blocked worker,
- * which is never idle, starts one), so the spares counted then are all. */
-static void join_once(filch_executor *ex)
+/* Joins every thread once, over one call or several timed ones: the
+ * primaries exit only once the executor terminated, and no spare starts
+ * after that (only a blocked worker, which is never idle, starts one), so
+ * the spares counted once the primaries are joined are all. */
+#ifdef FILCH_TSAN
+/* TSan intercepts only the CLOCK_REALTIME forms of the timed lock and
+ * join, and must see both: there the deadline moves to that clock (a
+ * clock step may stretch the wait of a TSan build). */
+static struct timespec join_deadline(int64_t deadline)
 {
-	pthread_mutex_lock(&ex->join_lock);
-	if (!ex->joined) {
-		join_threads(ex, 0, ex->nworkers);
-		join_threads(ex, ex->nworkers, slots_used(ex));
-		ex->joined = true;
+	struct timespec ts;
+	int64_t ns;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec +
+	     (deadline - filch__now_ns());
+	return (struct timespec){ns / 1000000000, ns % 1000000000};
+}
+#define timed_lock(m, ts) pthread_mutex_timedlock(m, ts)
+#define timed_join(t, ts) pthread_timedjoin_np(t, NULL, ts)
+#else
+static struct timespec join_deadline(int64_t deadline)
+{
+	return (struct timespec){deadline / 1000000000, deadline % 1000000000};
+}
+#define timed_lock(m, ts) pthread_mutex_clocklock(m, CLOCK_MONOTONIC, ts)
+#define timed_join(t, ts) pthread_clockjoin_np(t, NULL, CLOCK_MONOTONIC, ts)
+#endif
+
+int filch__executor_join(filch_executor *ex, int64_t deadline)
+{
+	bool forever = deadline == FILCH__NO_DEADLINE;
+	struct timespec ts = join_deadline(forever ? 0 : deadline);
+	int rc = 0;
+
+	if (forever)
+		pthread_mutex_lock(&ex->join_lock);
+	else if (timed_lock(&ex->join_lock, &ts))
+		return -ETIMEDOUT;
+	while (!ex->joined) {
+		unsigned i = ex->njoined;
+		unsigned n = i < ex->nworkers ? ex->nworkers : slots_used(ex);
+
+		if (i == n) {
+			ex->joined = true;
+			break;
+		}
+		pthread_t t = ex->workers[i].thread;
+
+		if (forever ? pthread_join(t, NULL) : timed_join(t, &ts)) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		ex->njoined = i + 1;
 	}
 	pthread_mutex_unlock(&ex->join_lock);
+	return rc;
 }
 
-int filch_shutdown(filch_executor *ex, unsigned flags)
+int filch__shutdown_begin(filch_executor *ex, unsigned flags)
 {
 	uint32_t bits = FILCH__EX_SHUTDOWN;
 
@@ -422,6 +514,7 @@ int filch_shutdown(filch_executor *ex, unsigned flags)
 	 * of submitters then load of run_state (Dekker, both). */
 	filch__or(&ex->run_state, bits, seq_cst);
 	FILCH__PERTURB(); /* workers and submitters see SHUTDOWN first */
+	filch__timers_shutdown(ex, flags);
 	filch__inject_close(&ex->inject);
 	/* Every task not yet started is discarded before we return, wherever
 	 * it waits: the injector and every worker's deque. Tasks pushed
@@ -430,12 +523,18 @@ int filch_shutdown(filch_executor *ex, unsigned flags)
 	if (flags & FILCH_SHUTDOWN_CANCEL_PENDING)
 		discard_queued(ex, slots_used(ex));
 	filch__park_try_terminate(ex);
-	if (!(flags & FILCH_SHUTDOWN_WAIT))
-		return 0;
+	return 0;
+}
+
+int filch_shutdown(filch_executor *ex, unsigned flags)
+{
+	int rc = filch__shutdown_begin(ex, flags);
+
+	if (rc != 0 || !(flags & FILCH_SHUTDOWN_WAIT))
+		return rc;
 	if (filch__self_executor() == ex)
 		return -EDEADLK;
-	join_once(ex);
-	return 0;
+	return filch__executor_join(ex, FILCH__NO_DEADLINE);
 }
 
 int filch_executor_destroy(filch_executor *ex)
@@ -447,7 +546,9 @@ int filch_executor_destroy(filch_executor *ex)
 		return -EOWNERDEAD;
 	if (filch__self_executor() == ex)
 		return -EDEADLK;
+	filch__exit_remove(ex);
 	filch_shutdown(ex, FILCH_SHUTDOWN_WAIT);
+	filch__timers_stop(ex);
 	filch__executor_release(ex);
 	return 0;
 }

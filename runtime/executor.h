@@ -14,7 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <signal.h>
+
 #include <ck_ec.h>
+#include <urcu/list.h>
 
 #include <filch.h>
 
@@ -66,6 +69,14 @@ struct filch__worker {
 	alignas(FILCH_CACHELINE) struct ck_ec32 ec;
 	_Atomic uint32_t sleep;
 	_Atomic uint32_t dormant;
+
+	/* Timed shutdown: the thread's frame list while it runs tasks
+	 * (frame.c), and what the last two samples of shutdown_report.c saw
+	 * of it (under its report_lock): the innermost frame's seq (0: none
+	 * yet) and when, [0] the older. */
+	_Atomic(struct filch__frames *) frames;
+	uint64_t seen_seq[2];
+	int64_t seen_ns[2];
 };
 
 static_assert(offsetof(struct filch__worker, ex) % FILCH_CACHELINE == 0,
@@ -125,17 +136,33 @@ struct filch_executor {
 	_Atomic int init_error;
 	_Atomic uint32_t gate;
 
-	/* Every worker's thread (spares start later): names, initializer. */
+	/* Every worker's thread (spares start later): names, signal mask,
+	 * initializer. */
 	char name_prefix[16]; /* a thread name holds 15 characters */
+	sigset_t sigmask;
 	int (*initializer)(void *arg, unsigned worker_index);
 	void *initializer_arg;
+
+	/* Fire-and-forget failures (filch__executor_task_failed). */
+	void (*on_task_error)(const struct filch_task_error *err, void *arg);
+	void *on_task_error_arg;
+
+	/* exit.c: in its list of executors that exit() shuts down, under its
+	 * lock; an empty (self-linked) node when not listed. */
+	struct cds_list_head exit_link;
 
 	/* spare.c: blocked workers and the spares that stand in for them. */
 	struct filch__spares spares;
 
-	/* Joining, once, by whichever filch_shutdown(WAIT) gets there. */
+	/* Joining, once, by whichever filch_shutdown(WAIT) gets there (or
+	 * over several timed calls: njoined threads joined so far). */
 	pthread_mutex_t join_lock;
 	bool joined;
+	unsigned njoined;
+
+	/* timer.c: the heap and thread of its timers, created with the
+	 * first timer (NULL until then; set once). */
+	_Atomic(struct filch__timers *) timers;
 
 	/* executor.c: foreign submitters in flight. Its own line: every
 	 * foreign submit writes it twice, and every worker reads run_state
@@ -170,10 +197,42 @@ static inline bool filch__executor_inherited(const filch_executor *ex)
 /* The worker the calling thread is, or NULL (worker.c). */
 extern FILCH__TLS struct filch__worker *filch__self;
 
+/* Begins a shutdown as filch_shutdown does, without waiting: flags
+ * validated, -EINVAL or -EOWNERDEAD as there, else 0. */
+int filch__shutdown_begin(filch_executor *ex, unsigned flags);
+
+/* Joins ex's threads (after filch__shutdown_begin) by deadline
+ * (CLOCK_MONOTONIC ns, FILCH__NO_DEADLINE for none): 0 once all are
+ * joined, or -ETIMEDOUT (those joined stay joined; a later call goes on).
+ * Any thread but ex's own. */
+int filch__executor_join(filch_executor *ex, int64_t deadline);
+
 /* Sets up slot index (nworkers or more) and starts a spare thread there
  * (spare.c calls it under its lock); the spare runs the initializer
  * before this returns. 0, or -ENOMEM, -EAGAIN (thread creation failed),
  * -EAGAIN (the initializer failed: the thread was joined). */
 int filch__executor_start_spare(filch_executor *ex, unsigned index);
+
+/* The signals that workers, spares and the call_rcu thread block unless
+ * told otherwise: all but the synchronous ones (a fault is delivered to
+ * the thread that caused it, blocked or not). */
+void filch__executor_async_signals(sigset_t *set);
+
+/*
+ * exit.c: FILCH_OPT_JOIN_AT_EXIT. filch__exit_init registers the atexit
+ * handler, once per process: 0 or -ENOMEM. filch__exit_add lists ex (a
+ * created executor), filch__exit_remove takes it off if still listed
+ * (filch_executor_destroy, before its shutdown); the handler takes each
+ * listed executor off, shuts it down with WAIT and drops its reference.
+ * fork.c holds the lock across fork() (filch__exit_lock, _unlock); the
+ * child empties the list (filch__exit_forget: the parent's executors are
+ * not the child's to join). Any thread.
+ */
+int filch__exit_init(void);
+void filch__exit_add(filch_executor *ex);
+void filch__exit_remove(filch_executor *ex);
+void filch__exit_lock(void);
+void filch__exit_unlock(void);
+void filch__exit_forget(void);
 
 #endif /* FILCH_EXECUTOR_H */

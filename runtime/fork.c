@@ -5,10 +5,13 @@
  * locks held by other threads stay held forever. The handlers below
  *  - hold every lock a filch call in the child may take (CPU placement,
  *    urcu's registry through filch__fork_rcu_register, urcu's call_rcu
- *    state, task.c's chunk cache) across the fork, so that none is copied
- *    locked;
+ *    state, frame.c's inspection lock, task.c's chunk cache) across the
+ *    fork, so that none is copied locked;
  *  - give the child a working call_rcu thread (urcu's own child hook), so
- *    that the rcu_barrier of a new executor's teardown completes;
+ *    that the rcu_barrier of a new executor's teardown completes, named
+ *    and with its signals blocked as in the parent;
+ *  - hold exit.c's lock, and empty its list in the child (the parent's
+ *    executors are not the child's to join at exit);
  *  - advance the process generation, which marks every executor of the
  *    parent as inherited (executor.h): public calls on those return
  *    -EOWNERDEAD without touching their threads or memory;
@@ -34,6 +37,7 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <signal.h>
 
 #include <urcu.h>
 #include <urcu/list.h>
@@ -42,6 +46,7 @@
 #include "cpuset.h"
 #include "executor.h"
 #include "fork.h"
+#include "frame.h"
 
 unsigned filch__fork_generation;
 
@@ -104,31 +109,69 @@ static void prune_readers(void)
  * batches (outside any grace period). */
 static void before_fork(void)
 {
+	filch__exit_lock();
 	filch__cpuset_lock();
 	pthread_mutex_lock(&registry_lock);
 	call_rcu_before_fork();
+	filch__frames_lock(); /* no inspection runs across the fork */
 	filch__chunk_cache_lock(); /* last: a leaf lock (task.c) */
 }
 
 static void after_fork_parent(void)
 {
 	filch__chunk_cache_unlock();
+	filch__frames_unlock();
 	call_rcu_after_fork_parent();
 	pthread_mutex_unlock(&registry_lock);
 	filch__cpuset_unlock();
+	filch__exit_unlock();
+}
+
+/* Set once filch__fork_rcu_thread_start started the call_rcu thread: the
+ * child's handler then names the thread urcu starts there. Relaxed: a
+ * fork that does not see it yet leaves the child's thread unnamed. */
+static _Atomic bool rcu_started;
+
+/* Runs start(), which may create liburcu's default call_rcu thread, with
+ * every asynchronous signal blocked (the thread inherits the caller's
+ * mask), then names that thread. */
+static void rcu_thread_start(void (*start)(void))
+{
+	sigset_t async, old;
+
+	filch__executor_async_signals(&async);
+	pthread_sigmask(SIG_BLOCK, &async, &old);
+	start();
+	pthread_setname_np(get_call_rcu_thread(get_default_call_rcu_data()),
+			   "filch-rcu");
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* get_default_call_rcu_data starts the thread; its answer is not needed. */
+static void default_rcu_data(void)
+{
+	(void)get_default_call_rcu_data();
 }
 
 static void after_fork_child(void)
 {
 	filch__chunk_cache_unlock(); /* the cached chunks stay usable */
+	filch__frames_unlock();
 	filch__fork_generation++;
 	filch__self = NULL;
 	prune_readers();
-	/* Releases urcu's lock, starts a fresh default call_rcu thread and
-	 * moves the callbacks queued in the parent onto it. */
-	call_rcu_after_fork_child();
+	/* Releases urcu's lock, starts a fresh default call_rcu thread (if
+	 * the parent had one) and moves the callbacks queued in the parent
+	 * onto it. Only ours gets named: naming asks urcu for the thread,
+	 * which would start one where the parent had none. */
+	if (filch__load(&rcu_started, relaxed))
+		rcu_thread_start(call_rcu_after_fork_child);
+	else
+		call_rcu_after_fork_child();
 	pthread_mutex_unlock(&registry_lock);
 	filch__cpuset_unlock();
+	filch__exit_forget();
+	filch__exit_unlock();
 }
 
 static void register_handlers(void)
@@ -150,4 +193,17 @@ void filch__fork_init(void)
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 	pthread_once(&once, register_handlers);
+}
+
+static void first_rcu_thread(void)
+{
+	rcu_thread_start(default_rcu_data);
+	filch__store(&rcu_started, true, relaxed);
+}
+
+void filch__fork_rcu_thread_start(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, first_rcu_thread);
 }

@@ -26,4 +26,14 @@ void filch__fork_init(void);
 void filch__fork_rcu_register(void);
 void filch__fork_rcu_unregister(void);
 
+/* Starts liburcu's default call_rcu thread once per process (unless it
+ * runs already), from the caller with every asynchronous signal blocked,
+ * and names it "filch-rcu": deque.c calls it before its first call_rcu,
+ * which would otherwise start the thread as a copy of the calling worker
+ * (its name, "filch-0", and its mask). Not at executor creation: under
+ * TSan a child of fork() cannot start threads, and urcu's child hook
+ * starts one when the parent has it. The child's fork handler names and
+ * masks the thread urcu starts there the same way. Any thread. */
+void filch__fork_rcu_thread_start(void);
+
 #endif /* FILCH_FORK_H */

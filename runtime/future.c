@@ -56,7 +56,9 @@
  *
  * The runner alone. A runner whose reference is f's only one
  * (filch__future_alone: refs loaded as 1 with acquire) has nobody to race:
- * every other call needs a reference, and only a holder can make another.
+ * every other call needs a reference, and only a holder can make another
+ * (but a timed shutdown's report, through the running-task frame: so the
+ * start asks before the frame is entered, the finish after it is left).
  * Its start (PENDING -> RUNNING, or nothing when it finds CANCELLED or
  * FINISHED: cancelled, or run in place by a waiter, before the others let
  * go) and its finish (RUNNING -> FINISHED, then the list taken and CLOSED
@@ -102,7 +104,7 @@
  *   run_callbacks xchg (acq_rel): acquire pairs with the push CAS (node
  *       contents); release pairs with an adder's acquire when it finds
  *       CLOSED (the final state).
- *   the runner alone (filch__future_start and _finish with alone):
+ *   the runner alone (filch__future_start with alone, _finish):
  *       relaxed loads and stores of the word and the list; the acquire load
  *       of refs in filch__future_alone pairs with the other holders'
  *       acq_rel decrements (filch_future_release), so their pushes, cancel
@@ -358,20 +360,21 @@ int filch_future_on_done(filch_future *f, filch_callback_fn cb, void *arg)
 /* Transitions                                                         */
 /* ------------------------------------------------------------------ */
 
-void filch__future_finish(filch_future *f, int rc, char *message, bool alone)
+void filch__future_finish(filch_future *f, int rc, char *message)
 {
-	int code = rc >= 0 ? rc : (rc == INT_MIN ? INT_MAX : -rc);
+	int code = filch__task_code(rc, &message);
 	f->code = code;
 	if (code)
 		f->message = message; /* what the failed task stored in
 					 *result is its own to free */
 	else
 		filch__free(message); /* a message for a task that succeeded */
-	if (alone) {
-		/* relaxed, all three: our reference is f's only one
-		 * (filch__future_alone), so no other thread can read or
-		 * write the word or the list, nor sleep on f; a callback that
-		 * hands f on orders these stores by its own hand-off. */
+	if (filch__future_alone(f)) {
+		/* relaxed, all three: our reference is f's only one, and the
+		 * task's frame is left (future.h), so no other thread can
+		 * read or write the word or the list, nor sleep on f; a
+		 * callback that hands f on orders these stores by its own
+		 * hand-off. */
 		filch__store(&f->state, FILCH_FINISHED, relaxed);
 		struct filch__callback *n = filch__load(&f->callbacks, relaxed);
 		if (n) {

@@ -17,6 +17,7 @@
 #include <filch.h>
 
 #include "atomic.h"
+#include "frame.h"
 #include "sched.h"
 
 /*
@@ -150,11 +151,12 @@ static inline filch_future *filch__future_new(enum filch__future_kind kind,
  * can reach f (every call on a future needs a reference), nor gain one
  * (only a holder can retain f), until the caller hands f on: the runner of
  * a task whose other holders all released f may start and finish it
- * without a locked instruction (filch__future_start and _finish with
- * alone). Nor can the task's body add one: it has no handle on its own
- * future but one its submitter gave it, with a reference of its own. The
- * answer holds from the start to the finish: a count of 1 never grows
- * back but through its holder.
+ * without a locked instruction. One exception, which is why the start and
+ * the finish each ask: while the task runs, a timed shutdown's report
+ * retains its future through the running-task frame (frame.c). So the
+ * runner asks before it enters the frame (filch__future_start with alone)
+ * and again after it left it (filch__future_finish): once the frame is
+ * left nobody can retain f that way, and a report that did is a holder.
  */
 static inline bool filch__future_alone(filch_future *f)
 {
@@ -191,13 +193,14 @@ static inline bool filch__future_start(filch_future *f, bool alone)
 	return true;
 }
 
-/* The runner that started f completes it: rc is the task's return (0, a
- * positive code, or -code); f->result was stored by the task, message is
- * the one its frame holds (filch_task_fail; may be NULL): f keeps it if
- * the task failed, else it is freed. Publishes, wakes waiters, runs
- * callbacks. The caller holds a reference across the call; alone: as it
- * was given to filch__future_start (its only one: plain stores then). */
-void filch__future_finish(filch_future *f, int rc, char *message, bool alone);
+/* The runner that started f completes it, after leaving its task frame:
+ * rc is the task's return (0, a positive code, or -code); f->result was
+ * stored by the task, message is the one its frame holds (filch_task_fail;
+ * may be NULL): f keeps it if the task failed, else it is freed.
+ * Publishes, wakes waiters, runs callbacks. The caller holds a reference
+ * across the call; if it is the only one (filch__future_alone), with plain
+ * stores. */
+void filch__future_finish(filch_future *f, int rc, char *message);
 
 /*
  * Completes a future that nobody runs (a promise, a combinator, a
@@ -249,20 +252,6 @@ static inline bool filch__future_is_done(uint32_t state)
 	return (state & FILCH__FS_PHASE) >= FILCH_FINISHED;
 }
 
-/*
- * The running-task frame (submit.c): set around every task body so that
- * filch_task_fail and filch_cancel_requested find their future. Frames nest
- * when a waiting task runs the task it waits for, or a job of its group.
- */
-struct filch__task_frame {
-	filch_future *future; /* NULL for a fire-and-forget task */
-	char *message;	      /* filch_task_fail's, owned, or NULL */
-	struct filch__task_frame *outer;
-};
-void filch__task_frame_enter(struct filch__task_frame *fr, filch_future *f);
-void filch__task_frame_leave(struct filch__task_frame *fr);
-/* The future of the innermost task running on this thread, or NULL. */
-filch_future *filch__task_frame_future(void);
 
 /* A copy of s from filch__malloc, or NULL (also when s is NULL). */
 char *filch__strdup(const char *s);

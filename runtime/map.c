@@ -7,16 +7,21 @@
  *
  * The iterator owns a ring of `slots`, one per chunk in flight. Each slot has
  * its own stretch of a result buffer (and, for a generator, of an input
- * buffer), so memory is slots * chunksize pointers whatever the input's
- * length: an endless generator streams in constant memory (Python's
- * `buffersize`, 3.14; before it Python's map took its whole input at once).
+ * buffer), plus one spare result stretch, so memory is (slots + 1) *
+ * chunksize pointers whatever the input's length: an endless generator
+ * streams in constant memory (Python's `buffersize`, 3.14; before it
+ * Python's map took its whole input at once).
  *
  * Ownership: a chunk task writes only its slot's results, `nok` and
  * `stopped`; the consumer reads them after filch_future_result returned for
  * that chunk, which orders the task's writes before the reads. A slot is
- * refilled only after its results were all yielded and its task finished,
- * and filch_map_close waits for every chunk that started before freeing the
- * buffers.
+ * refilled as soon as the consumer took its last result (map_retire, before
+ * the call that took it returns, so that `slots` chunks stay in flight
+ * while the consumer works), and only after its task finished. A span
+ * handed out by filch_map_next_span stays valid until the next call: its
+ * slot takes the spare stretch and the span's becomes the spare.
+ * filch_map_close waits for every chunk that started, hands the results
+ * nobody yielded to the user's destructor, then frees the buffers.
  *
  * FILCH_MAP_CALLER_RUNS: while the chunk it needs is not done, the consumer
  * runs chunks nobody has started itself, newest first (the end of the ring
@@ -29,6 +34,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 
 #include <filch.h>
@@ -45,6 +51,17 @@
  * slower at 2 workers: 1.13 ns per item against 0.86; docs/design.md). */
 #define MAP_CHUNKS_PER_WORKER 4
 #define MAP_MAX_AUTO_CHUNK 8192
+/* Clamps for what the user asks (docs/api.md, "map"): a generator's chunk
+ * is gathered item by item before it is submitted and its length is
+ * unknown, so its chunks hold at most MAP_MAX_GEN_CHUNK items; an array's
+ * at most its n. At most MAP_MAX_SLOTS chunks and MAP_MAX_ITEMS items are
+ * in flight: the ring is then under 300 MiB (a generator's results and
+ * inputs, or an array's results and the spare, and the slots), so no
+ * request fails with ENOMEM for memory the map would never use, and the
+ * size below cannot overflow. */
+#define MAP_MAX_GEN_CHUNK ((size_t)1 << 16)
+#define MAP_MAX_SLOTS ((size_t)1 << 16)
+#define MAP_MAX_ITEMS ((size_t)1 << 24)
 /* Check filch_cancel_requested every this many items of a chunk. */
 #define MAP_CANCEL_STRIDE 16
 /* Each slot's results start one cache line later than a plain stride would
@@ -79,7 +96,9 @@ struct map_slot {
 } __attribute__((aligned(FILCH_CACHELINE))); /* no sharing between slots */
 
 struct filch_map_iter {
-	/* The consumer's cursor over the head chunk's results. */
+	/* The consumer's cursor over the head chunk's results not yet
+	 * yielded; cur == end when none is loaded (both always point into
+	 * the result buffer, so that filch_map_next may subtract them). */
 	void **cur;
 	void **end;
 	int pending_rc; /* delivered once the head chunk's results are out */
@@ -87,6 +106,9 @@ struct filch_map_iter {
 	bool over;
 	bool caller_runs;
 
+	void **spare; /* the result stretch of no slot (the last span's) */
+	filch_result_dtor_fn dtor; /* or NULL */
+	void *dtor_arg;
 	filch_executor *ex;
 	filch_task_fn fn;	  /* per item, or NULL with chunk_fn */
 	filch_chunk_fn chunk_fn; /* per chunk, or NULL with fn */
@@ -109,6 +131,13 @@ struct filch_map_iter {
 	struct map_slot slots[];
 };
 
+_Static_assert((3 * MAP_MAX_ITEMS + (MAP_MAX_SLOTS + 1) * SLOT_COLOR) *
+			       sizeof(void *) +
+		       MAP_MAX_SLOTS * sizeof(struct map_slot) +
+		       sizeof(struct filch_map_iter) <
+	       SIZE_MAX / 2,
+	       "map_create's size cannot overflow");
+
 /* True for the one caller that takes slot s's chunk. */
 static bool map_claim(struct map_slot *s)
 {
@@ -118,6 +147,17 @@ static bool map_claim(struct map_slot *s)
 	 * consumer. Exactly one exchange reads 0: that is all we need. */
 	return filch__load(&s->claim, relaxed) == 0 &&
 	       filch__xchg(&s->claim, 1, relaxed) == 0;
+}
+
+/* The positive code of an item's or chunk's failure, as a task's: -rc for
+ * a negative rc, and EOVERFLOW for INT_MIN, which has no positive
+ * counterpart (a map reports codes only, so the task's message for it is
+ * not made here). */
+static int failure_code(int rc)
+{
+	if (rc == INT_MIN)
+		return EOVERFLOW;
+	return rc < 0 ? -rc : rc;
 }
 
 /* Runs the user's chunk function over the chunk of s. */
@@ -136,7 +176,7 @@ static int map_run_chunk_fn(struct map_slot *s)
 		return 0;
 	}
 	s->nok = c.ndone < s->count ? c.ndone : s->count;
-	rc = rc < 0 ? -rc : rc;
+	rc = failure_code(rc);
 	/* A chunk that gave up on map_close's request counts as stopped,
 	 * like one stopped between items below. */
 	s->stopped = rc == ECANCELED && filch_cancel_requested();
@@ -167,7 +207,7 @@ static int map_run_items(struct map_slot *s)
 		int rc = fn(items[j], &results[j]);
 		if (rc) {
 			s->nok = j;
-			return rc < 0 ? -rc : rc;
+			return failure_code(rc);
 		}
 	}
 	s->nok = s->count;
@@ -261,24 +301,16 @@ static int64_t map_time_left(const filch_map_iter *it)
 	return left > 0 ? left : 0;
 }
 
-static int map_create(filch_map_iter **itp, filch_executor *ex,
-		      filch_task_fn fn, void *const *items, size_t n,
-		      filch_gen_fn gen, void *gen_arg,
-		      const struct filch_map_opts *opts)
+static size_t map_min(size_t a, size_t b)
 {
-	static const struct filch_map_opts defaults;
-	int rc;
+	return a < b ? a : b;
+}
 
-	if (!itp)
-		return -EINVAL;
-	*itp = NULL;
-	if (!opts)
-		opts = &defaults;
-	if (!ex || !fn == !opts->chunk_fn ||
-	    (!gen && n && !items && !opts->chunk_fn) ||
-	    (opts->flags & ~FILCH_MAP_CALLER_RUNS))
-		return -EINVAL;
-
+/* The chunk size and the number of slots for opts, clamped (see
+ * MAP_MAX_ITEMS). */
+static void map_size(size_t *chunksizep, size_t *nslotsp, filch_executor *ex,
+		     size_t n, bool gen, const struct filch_map_opts *opts)
+{
 	size_t workers = filch_executor_workers(ex);
 	if (workers == 0)
 		workers = 1;
@@ -292,42 +324,71 @@ static int map_create(filch_map_iter **itp, filch_executor *ex,
 			chunksize = 1;
 		else
 			chunksize = n / per + (n % per != 0);
-		if (chunksize > MAP_MAX_AUTO_CHUNK)
-			chunksize = MAP_MAX_AUTO_CHUNK;
-		if (chunksize == 0)
-			chunksize = 1;
+		chunksize = map_min(chunksize, MAP_MAX_AUTO_CHUNK);
 	}
+	chunksize = map_min(chunksize, gen ? MAP_MAX_GEN_CHUNK : n);
+	chunksize = map_min(chunksize, MAP_MAX_ITEMS);
+	if (chunksize == 0)
+		chunksize = 1;
 	size_t nslots = opts->buffersize;
 	if (nslots == 0)
 		nslots = workers * MAP_CHUNKS_PER_WORKER;
-	if (!gen) {
-		size_t chunks = n / chunksize + (n % chunksize != 0);
-		if (nslots > chunks)
-			nslots = chunks ? chunks : 1;
-	}
+	if (!gen)
+		nslots = map_min(nslots, n / chunksize + (n % chunksize != 0));
+	nslots = map_min(nslots, MAP_MAX_SLOTS);
+	nslots = map_min(nslots, MAP_MAX_ITEMS / chunksize);
+	*chunksizep = chunksize;
+	*nslotsp = nslots ? nslots : 1;
+}
 
-	/* One block: the iterator, its slots, the result buffer and, for a
-	 * generator, the input buffer. */
-	size_t per_slot = sizeof(struct map_slot) +
-			  (gen ? 2 : 1) * sizeof(void *) * chunksize +
-			  FILCH_CACHELINE;
-	if (chunksize > SIZE_MAX / (4 * sizeof(void *)) ||
-	    nslots > (SIZE_MAX - sizeof(filch_map_iter)) / per_slot)
-		return -ENOMEM;
+static int map_create(filch_map_iter **itp, filch_executor *ex,
+		      filch_task_fn fn, void *const *items, size_t n,
+		      filch_gen_fn gen, void *gen_arg,
+		      const struct filch_map_opts *opts)
+{
+	static const struct filch_map_opts defaults;
+	const unsigned known = FILCH_MAP_CALLER_RUNS | FILCH_MAP_TIMEOUT_SET |
+			       FILCH_MAP_RESULT_DTOR;
+	size_t chunksize, nslots;
+	int rc;
+
+	if (!opts)
+		opts = &defaults;
+	if (!itp || !ex || !fn == !opts->chunk_fn ||
+	    (!gen && n && !items && !opts->chunk_fn) || (opts->flags & ~known))
+		return -EINVAL;
+	map_size(&chunksize, &nslots, ex, n, gen != NULL, opts);
+
+	/* One block: the iterator, its slots, the result buffer (a stretch
+	 * per slot and the spare, each one colored) and, for a generator,
+	 * the input buffer. The clamps keep it far from overflowing. */
+	size_t stride = chunksize + SLOT_COLOR;
+	size_t size = sizeof(filch_map_iter) + nslots * sizeof(struct map_slot) +
+		      ((nslots + 1) * stride + (gen ? nslots * chunksize : 0)) *
+			      sizeof(void *);
 	filch_map_iter *it = filch__aligned_alloc(
-		FILCH_CACHELINE, (sizeof(*it) + nslots * per_slot +
-				  FILCH_CACHELINE - 1) & ~(size_t)(FILCH_CACHELINE - 1));
+		FILCH_CACHELINE,
+		(size + FILCH_CACHELINE - 1) & ~(size_t)(FILCH_CACHELINE - 1));
 	if (!it)
 		return -ENOMEM;
 	void **buf = (void **)&it->slots[nslots];
+	int64_t timeout = opts->timeout_ns;
+	if (!(opts->flags & FILCH_MAP_TIMEOUT_SET) && timeout <= 0)
+		timeout = FILCH_FOREVER; /* zero field: the default */
 	*it = (filch_map_iter){
+		.cur = buf,
+		.end = buf,
 		.caller_runs = opts->flags & FILCH_MAP_CALLER_RUNS,
+		.spare = buf + nslots * stride,
+		.dtor = opts->flags & FILCH_MAP_RESULT_DTOR ? opts->result_dtor
+							    : NULL,
+		.dtor_arg = opts->flags & FILCH_MAP_RESULT_DTOR ? opts->dtor_arg
+								: NULL,
 		.ex = ex,
 		.fn = fn,
 		.chunk_fn = opts->chunk_fn,
 		.chunk_arg = opts->chunk_arg,
-		.deadline = filch__deadline(opts->timeout_ns > 0 ? opts->timeout_ns
-								 : FILCH_FOREVER),
+		.deadline = filch__deadline(timeout),
 		.chunksize = chunksize,
 		.nslots = nslots,
 		.items = items,
@@ -335,12 +396,12 @@ static int map_create(filch_map_iter **itp, filch_executor *ex,
 		.input_done = !gen && n == 0,
 		.gen = gen,
 		.gen_arg = gen_arg,
-		.inbuf = gen ? buf + nslots * (chunksize + SLOT_COLOR) : NULL,
+		.inbuf = gen ? buf + (nslots + 1) * stride : NULL,
 	};
 	for (size_t i = 0; i < nslots; i++)
 		it->slots[i] = (struct map_slot){
 			.it = it,
-			.results = buf + i * (chunksize + SLOT_COLOR),
+			.results = buf + i * stride,
 		};
 
 	/* The first chunk decides: if it cannot start, nothing ran and the
@@ -434,38 +495,18 @@ static int map_send_head(filch_map_iter *it, struct map_slot *s)
 	}
 }
 
-/* Makes the next results available at it->cur (the head chunk's results
- * are used up). Returns 0, or the code that ends the iteration. Kept out of
- * line so that filch_map_next's per-item path saves no registers. */
+/* Makes the head chunk's results available at [it->cur, it->end) (none is
+ * loaded). Returns 0, or the code that ends the iteration. Kept out of line
+ * so that filch_map_next's per-item path saves no registers. */
 __attribute__((noinline, cold)) static int map_load(filch_map_iter *it)
 {
-	struct map_slot *retired = NULL;
-
 	if (it->over)
 		return FILCH_END;
-	if (it->head_active) {
-		if (it->pending_rc)
-			return map_finish(it, it->pending_rc);
-		/* Retire the head chunk; its slot takes the next chunk and
-		 * becomes the tail of the ring, after the new head got its
-		 * chance at the queue. A chunk run inline may still have its
-		 * task finishing (it found the claim taken). */
-		retired = &it->slots[it->head];
-		if (retired->fut && retired->ran_inline)
-			filch__future_wait(retired->fut);
-		filch_future_release(retired->fut);
-		retired->fut = NULL;
-		it->head = (it->head + 1) % it->nslots;
-		it->head_active = false;
-	}
+	/* Its results are out and map_retire kept it: its error is next. */
+	if (it->head_active)
+		return map_finish(it, it->pending_rc);
 	struct map_slot *s = &it->slots[it->head];
-	int rc = 0;
-	if (s != retired && s->unsent)
-		rc = map_send_head(it, s);
-	if (retired)
-		map_fill(it, retired);
-	if (!rc && s->unsent) /* a ring of one slot: s was just refilled */
-		rc = map_send_head(it, s);
+	int rc = s->unsent ? map_send_head(it, s) : 0;
 	if (rc)
 		return map_finish(it, rc);
 	if (!s->fut && !s->ran_inline)
@@ -485,17 +526,66 @@ __attribute__((noinline, cold)) static int map_load(filch_map_iter *it)
 	return it->cur == it->end ? map_finish(it, rc) : 0;
 }
 
-FILCH_API int filch_map_next(filch_map_iter *it, void **result)
+/*
+ * The consumer took the head chunk's last result: unless the chunk ended
+ * with an error (delivered by the next call), retire it and give its slot
+ * the next chunk now, before the result is used, so that `nslots` chunks
+ * stay in flight meanwhile. A chunk run inline may still have its task
+ * finishing (it found the claim taken): wait for it, the slot is reused.
+ * span: the results went out as a span, valid until the next call, so the
+ * slot takes the spare stretch and the span's becomes the spare. The new
+ * head gets the first chance at a bounded queue, so that the refill does
+ * not take the place it needs (map_load retries it if it did not fit).
+ */
+__attribute__((noinline)) static void map_retire(filch_map_iter *it,
+						  bool span)
 {
-	if (__builtin_expect(!it || !result, 0))
-		return -EINVAL;
-	if (__builtin_expect(it->cur == it->end, 0)) {
+	struct map_slot *r = &it->slots[it->head];
+
+	if (it->pending_rc)
+		return;
+	if (r->fut && r->ran_inline)
+		filch__future_wait(r->fut);
+	filch_future_release(r->fut);
+	r->fut = NULL;
+	if (span) {
+		void **b = r->results;
+		r->results = it->spare;
+		it->spare = b;
+	}
+	it->head = (it->head + 1) % it->nslots;
+	it->head_active = false;
+	struct map_slot *s = &it->slots[it->head];
+	if (s != r && s->unsent)
+		map_send(it, s);
+	map_fill(it, r);
+}
+
+/* filch_map_next when at most one result is loaded: load the next chunk if
+ * none is, take a result, and retire the chunk if it was its last. */
+__attribute__((noinline)) static int map_next_slow(filch_map_iter *it,
+						    void **result)
+{
+	if (it->cur == it->end) {
 		int rc = map_load(it);
 		if (rc)
 			return rc;
 	}
 	*result = *it->cur++;
+	if (it->cur == it->end)
+		map_retire(it, false);
 	return 0;
+}
+
+FILCH_API int filch_map_next(filch_map_iter *it, void **result)
+{
+	if (__builtin_expect(!it || !result, 0))
+		return -EINVAL;
+	if (__builtin_expect(it->end - it->cur > 1, 1)) {
+		*result = *it->cur++;
+		return 0;
+	}
+	return map_next_slow(it, result);
 }
 
 FILCH_API int filch_map_next_span(filch_map_iter *it, void *const **results,
@@ -503,7 +593,6 @@ FILCH_API int filch_map_next_span(filch_map_iter *it, void *const **results,
 {
 	if (!it || !results || !count)
 		return -EINVAL;
-	*count = 0;
 	if (it->cur == it->end) {
 		int rc = map_load(it);
 		if (rc)
@@ -512,7 +601,34 @@ FILCH_API int filch_map_next_span(filch_map_iter *it, void *const **results,
 	*results = it->cur;
 	*count = (size_t)(it->end - it->cur);
 	it->cur = it->end;
+	map_retire(it, true);
 	return 0;
+}
+
+/* Hands every non-NULL result nobody yielded to the user's destructor (as
+ * a future's destructor, it has nothing to free in NULL): the rest of
+ * the head chunk's, and all that the other chunks stored (they finished:
+ * filch_map_close waited for them; a chunk cancelled before it ran stored
+ * none, nok = 0 from map_send). A slot without a chunk holds none. */
+static void map_destroy_results(filch_map_iter *it)
+{
+	for (size_t i = 0; i < it->nslots; i++) {
+		struct map_slot *s = &it->slots[i];
+		void **r, **end;
+
+		if (it->head_active && i == it->head) {
+			r = it->cur;
+			end = it->end;
+		} else if (s->fut || s->ran_inline) {
+			r = s->results;
+			end = s->results + s->nok;
+		} else {
+			continue;
+		}
+		for (; r < end; r++)
+			if (*r)
+				it->dtor(*r, it->dtor_arg);
+	}
 }
 
 FILCH_API void filch_map_close(filch_map_iter *it)
@@ -525,12 +641,12 @@ FILCH_API void filch_map_close(filch_map_iter *it)
 	for (size_t i = 0; i < it->nslots; i++)
 		if (it->slots[i].fut)
 			filch_future_cancel(it->slots[i].fut);
-	for (size_t i = 0; i < it->nslots; i++) {
-		filch_future *f = it->slots[i].fut;
-		if (f) {
-			filch__future_wait(f);
-			filch_future_release(f);
-		}
-	}
+	for (size_t i = 0; i < it->nslots; i++)
+		if (it->slots[i].fut)
+			filch__future_wait(it->slots[i].fut);
+	if (it->dtor)
+		map_destroy_results(it);
+	for (size_t i = 0; i < it->nslots; i++)
+		filch_future_release(it->slots[i].fut);
 	filch__free(it);
 }

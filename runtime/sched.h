@@ -150,6 +150,17 @@ void filch__block_end(void);
 void filch__executor_retain(filch_executor *ex);
 void filch__executor_release(filch_executor *ex);
 
+/* A task submitted without a future (fn, arg) failed with code (> 0) and
+ * message (or NULL): calls ex's on_task_error, if any, on this thread. */
+void filch__executor_task_failed(filch_executor *ex, filch_task_fn fn,
+				 void *arg, int code, const char *message);
+
+/* The error code of a task that returned rc: rc itself when it is not
+ * negative, -rc when it is, and EOVERFLOW for INT_MIN, which has no
+ * positive counterpart; then, when *message is NULL, it gets a copy of
+ * "the task returned INT_MIN" (left NULL if that copy fails). error.c. */
+int filch__task_code(int rc, char **message);
+
 /* True once a cancelling shutdown (FILCH_SHUTDOWN_CANCEL_PENDING) of ex
  * began: running tasks see filch_cancel_requested(). Any thread. */
 bool filch__executor_cancelling(filch_executor *ex);

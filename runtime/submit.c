@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * submit.c - filch_submit and filch_submit_ex (with a future or fire and
- * forget), the running-task frame behind filch_task_fail and
- * filch_cancel_requested.
+ * forget), filch_task_fail and filch_cancel_requested (on the running-task
+ * frames of frame.c).
  *
  * A submission with a future is the future itself: the task record is its
  * first member, so one block holds both; filch_submit_ex also sets its tag
@@ -25,11 +25,13 @@
 #include "atomic.h"
 #include "future.h"
 #include "sched.h"
+#include "submit.h"
 
 struct fire_and_forget {
 	struct filch__task task;
 	filch_task_fn fn;
 	void *arg;
+	filch_executor *ex; /* told when the task fails */
 };
 
 /* filch_submit_ex without a future, with a result destructor. */
@@ -41,36 +43,14 @@ struct owned_fire_and_forget {
 _Static_assert(sizeof(struct owned_fire_and_forget) <= FILCH__BLOCK_SIZE,
 	       "a fire-and-forget record fits in one block");
 
-/* The innermost task running on this thread, or NULL. */
-static _Thread_local struct filch__task_frame *current_frame;
-
-void filch__task_frame_enter(struct filch__task_frame *fr, filch_future *f)
-{
-	fr->future = f;
-	fr->message = NULL;
-	fr->outer = current_frame;
-	current_frame = fr;
-}
-
-void filch__task_frame_leave(struct filch__task_frame *fr)
-{
-	current_frame = fr->outer;
-}
-
-filch_future *filch__task_frame_future(void)
-{
-	return current_frame ? current_frame->future : NULL;
-}
-
-/* Runs the task of f, which the caller started (alone: as
- * filch__future_start was told), and completes f. */
-static void future_task_body(filch_future *f, bool alone)
+/* Runs the task of f, which the caller started, and completes f. */
+static void future_task_body(filch_future *f)
 {
 	struct filch__task_frame fr;
-	filch__task_frame_enter(&fr, f);
+	filch__task_frame_enter(&fr, f, (void (*)(void))f->u.job.fn, false);
 	int rc = f->u.job.fn(f->u.job.arg, &f->result);
 	filch__task_frame_leave(&fr);
-	filch__future_finish(f, rc, fr.message, alone);
+	filch__future_finish(f, rc, fr.message);
 }
 
 static void future_task_run(struct filch__task *t, bool discard)
@@ -80,10 +60,9 @@ static void future_task_run(struct filch__task *t, bool discard)
 		filch__future_cancel_pending(f);
 	} else {
 		/* Every other holder gone (a submit-and-forget with a
-		 * callback): start and finish need no locked instruction. */
-		bool alone = filch__future_alone(f);
-		if (filch__future_start(f, alone))
-			future_task_body(f, alone);
+		 * callback): the start needs no locked instruction. */
+		if (filch__future_start(f, filch__future_alone(f)))
+			future_task_body(f);
 	}
 	filch_future_release(f); /* the task's reference */
 }
@@ -96,7 +75,7 @@ bool filch__future_run_here(filch_future *f)
 		return false;
 	/* The record stays queued, holding the task's reference; whoever
 	 * takes it finds f started and only drops that reference. */
-	future_task_body(f, false);
+	future_task_body(f);
 	return true;
 }
 
@@ -108,9 +87,15 @@ static void *fire_and_forget_body(struct fire_and_forget *r, bool discard)
 		return NULL;
 	struct filch__task_frame fr;
 	void *result = NULL;
-	filch__task_frame_enter(&fr, NULL);
+	filch__task_frame_enter(&fr, NULL, (void (*)(void))r->fn, false);
 	int rc = r->fn(r->arg, &result);
 	filch__task_frame_leave(&fr);
+	if (rc != 0) {
+		int code = filch__task_code(rc, &fr.message);
+		filch__executor_task_failed(r->ex, r->fn, r->arg, code,
+					    fr.message);
+	}
+	filch__free(fr.message);
 	return rc ? NULL : result;
 }
 
@@ -144,16 +129,15 @@ static inline int fire_and_forget_submit(filch_executor *ex,
 	r->task.run = run;
 	r->fn = fn;
 	r->arg = arg;
+	r->ex = ex;
 	int rc = filch__sched_submit(ex, &r->task);
 	if (rc)
 		filch__block_free(r);
 	return rc;
 }
 
-/* A new future for fn(arg) on ex, with the caller's and the task's
- * references, not yet handed over; NULL when out of memory. */
-static inline filch_future *task_future_new(filch_executor *ex,
-					    filch_task_fn fn, void *arg)
+filch_future *filch__task_future_new(filch_executor *ex, filch_task_fn fn,
+				     void *arg)
 {
 	filch_future *f = filch__future_new(FILCH__FUTURE_TASK, 2);
 	if (!f)
@@ -165,7 +149,7 @@ static inline filch_future *task_future_new(filch_executor *ex,
 	return f;
 }
 
-/* Hands f (from task_future_new) to ex, and then to the caller. */
+/* Hands f (from filch__task_future_new) to ex, and then to the caller. */
 static inline int task_future_submit(filch_executor *ex, filch_future *f,
 				     filch_future **fut)
 {
@@ -190,7 +174,7 @@ int filch_submit(filch_executor *ex, filch_task_fn fn, void *arg,
 		return fire_and_forget_submit(ex, r, fire_and_forget_run, fn,
 					      arg);
 	}
-	filch_future *f = task_future_new(ex, fn, arg);
+	filch_future *f = filch__task_future_new(ex, fn, arg);
 	if (!f)
 		return -ENOMEM;
 	return task_future_submit(ex, f, fut);
@@ -215,7 +199,7 @@ int filch_submit_ex(filch_executor *ex, filch_task_fn fn, void *arg,
 					      owned_fire_and_forget_run, fn,
 					      arg);
 	}
-	filch_future *f = task_future_new(ex, fn, arg);
+	filch_future *f = filch__task_future_new(ex, fn, arg);
 	if (!f)
 		return -ENOMEM;
 	/* Plain stores: the scheduler's hand-off publishes them with the
@@ -228,8 +212,8 @@ int filch_submit_ex(filch_executor *ex, filch_task_fn fn, void *arg,
 
 int filch_task_fail(int code, const char *fmt, ...)
 {
-	struct filch__task_frame *fr = current_frame;
-	if (!fr || !fr->future || !fmt)
+	struct filch__task_frame *fr = filch__task_frame_current();
+	if (!fr || !fmt)
 		return code;
 	va_list ap;
 	va_start(ap, fmt);
@@ -251,7 +235,7 @@ int filch_task_fail(int code, const char *fmt, ...)
 
 bool filch_cancel_requested(void)
 {
-	struct filch__task_frame *fr = current_frame;
+	struct filch__task_frame *fr = filch__task_frame_current();
 	if (!fr)
 		return false;
 	/* relaxed: a hint; filch__future_cancel sets it with relaxed. */

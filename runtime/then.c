@@ -42,17 +42,16 @@ static void then_run(struct filch__task *t, bool discard)
 	out->result = NULL;
 	if (discard) {
 		filch__future_cancel(out);
-	} else {
-		/* The caller released out: no locked instruction (future.h). */
-		bool alone = filch__future_alone(out);
-		if (filch__future_start(out, alone)) {
-			struct filch__task_frame fr;
-			filch__task_frame_enter(&fr, out);
-			int rc = out->u.then.fn(antecedent, out->u.then.arg,
-						&out->result);
-			filch__task_frame_leave(&fr);
-			filch__future_finish(out, rc, fr.message, alone);
-		}
+	} else if (filch__future_start(out, filch__future_alone(out))) {
+		/* Alone when the caller released out: no locked instruction
+		 * (future.h). */
+		struct filch__task_frame fr;
+		filch__task_frame_enter(&fr, out, (void (*)(void))out->u.then.fn,
+					false);
+		int rc = out->u.then.fn(antecedent, out->u.then.arg,
+					&out->result);
+		filch__task_frame_leave(&fr);
+		filch__future_finish(out, rc, fr.message);
 	}
 	filch_future_release(antecedent);
 	filch_future_release(out); /* the pipeline's reference */

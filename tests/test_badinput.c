@@ -10,7 +10,9 @@
 #include "config.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <sched.h>
+#include <time.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -932,6 +934,151 @@ static int row_submit_ex_flags(void *unused)
 	return 0;
 }
 
+static int row_map_huge_sizes(void *unused)
+{
+	filch_executor *ex;
+	filch_map_iter *it;
+	void *items[64];
+	size_t got;
+	const size_t huge[] = {(size_t)1 << (sizeof(size_t) > 4 ? 40 : 30),
+			       SIZE_MAX};
+
+	for (uintptr_t i = 0; i < 64; i++)
+		items[i] = (void *)i;
+	EXPECT_RC(new_executor(&ex, 2), 0);
+	for (size_t k = 0; k < 2; k++) {
+		struct filch_map_opts o = {.chunksize = huge[k],
+					   .buffersize = huge[k]};
+		EXPECT_RC(filch_map(&it, ex, task_identity, items, 64, &o), 0);
+		EXPECT_RC(drain_count(it, &got), FILCH_END);
+		EXPECT(got == 64, "%zu results, not 64", got);
+		filch_map_close(it);
+	}
+	EXPECT_RC(filch_executor_destroy(ex), 0);
+	return 0;
+}
+
+/* Opens the gate once the worker holds the gated task, 20 ms later. */
+static void *open_gate_later(void *unused)
+{
+	struct timespec ts = {0, 20 * 1000000L};
+
+	while (atomic_load(&ran) == 0)
+		sched_yield();
+	nanosleep(&ts, NULL);
+	atomic_store(&gate_open, true);
+	return NULL;
+}
+
+static int row_map_zero_timeout(void *unused)
+{
+	filch_executor *ex;
+	filch_map_iter *it;
+	void *items[1] = {NULL}, *r = &r;
+	struct filch_map_opts dflt = {.timeout_ns = 0};
+	struct filch_map_opts poll = {.flags = FILCH_MAP_TIMEOUT_SET,
+				      .timeout_ns = 0};
+
+	EXPECT_RC(new_executor(&ex, 1), 0);
+	/* The flag: 0 polls, and the gated item is not ready. */
+	atomic_store(&ran, 0);
+	atomic_store(&gate_open, false);
+	EXPECT_RC(filch_map(&it, ex, task_gate, items, 1, &poll), 0);
+	EXPECT_RC(filch_map_next(it, &r), -ETIMEDOUT);
+	EXPECT(r == &r, "*result written on -ETIMEDOUT");
+	EXPECT_RC(filch_map_next(it, &r), FILCH_END);
+	atomic_store(&gate_open, true);
+	filch_map_close(it);
+	/* No flag: 0 is the default, forever; it waits for the item. */
+	pthread_t opener;
+	atomic_store(&ran, 0);
+	atomic_store(&gate_open, false);
+	EXPECT_RC(filch_map(&it, ex, task_gate, items, 1, &dflt), 0);
+	EXPECT(pthread_create(&opener, NULL, open_gate_later, NULL) == 0,
+	       "pthread_create");
+	EXPECT_RC(filch_map_next(it, &r), 0);
+	EXPECT(atomic_load(&gate_open), "next returned before the item ran");
+	EXPECT_RC(filch_map_next(it, &r), FILCH_END);
+	pthread_join(opener, NULL);
+	filch_map_close(it);
+	EXPECT_RC(filch_executor_destroy(ex), 0);
+	return 0;
+}
+
+static _Atomic int dtor_calls_map;
+
+static void map_dtor_count(void *result, void *arg)
+{
+	atomic_fetch_add(&dtor_calls_map, 1);
+}
+
+static int row_map_dtor_without_flag(void *unused)
+{
+	filch_executor *ex;
+	filch_map_iter *it;
+	void *items[64], *r;
+	struct filch_map_opts o = {.chunksize = 4,
+				   .result_dtor = map_dtor_count};
+
+	for (uintptr_t i = 0; i < 64; i++)
+		items[i] = (void *)(i + 1);
+	EXPECT_RC(new_executor(&ex, 2), 0);
+	EXPECT_RC(filch_map(&it, ex, task_identity, items, 64, &o), 0);
+	EXPECT_RC(filch_map_next(it, &r), 0);
+	filch_map_close(it);
+	EXPECT(atomic_load(&dtor_calls_map) == 0,
+	       "the destructor ran without its flag");
+	/* With the flag it is called: the 63 results never yielded that
+	 * were made (at least the rest of the first chunk). */
+	o.flags = FILCH_MAP_RESULT_DTOR;
+	EXPECT_RC(filch_map(&it, ex, task_identity, items, 64, &o), 0);
+	EXPECT_RC(filch_map_next(it, &r), 0);
+	filch_map_close(it);
+	EXPECT(atomic_load(&dtor_calls_map) >= 3,
+	       "%d destructor calls with the flag, want at least 3",
+	       atomic_load(&dtor_calls_map));
+	EXPECT_RC(filch_executor_destroy(ex), 0);
+	return 0;
+}
+
+static int row_time_bad_args(void *unused)
+{
+	filch_executor *ex;
+	filch_future *f = NULL, *p;
+
+	EXPECT_RC(new_executor(&ex, 1), 0);
+	EXPECT_RC(filch_submit_after(ex, -1, task_count, NULL, &f), -EINVAL);
+	EXPECT_RC(filch_submit_after(NULL, 0, task_count, NULL, &f), -EINVAL);
+	EXPECT_RC(filch_sleep_future(ex, -2, &f), -EINVAL);
+	EXPECT_RC(filch_submit_periodic(ex, 0, 0, 0, task_count, NULL, &f),
+		  -EINVAL);
+	EXPECT_RC(filch_submit_periodic(ex, 0, 1, 8, task_count, NULL, &f),
+		  -EINVAL);
+	EXPECT_RC(filch_submit_retry(ex, NULL, NULL, NULL, &f), -EINVAL);
+	EXPECT_RC(filch_promise_create(&p), 0);
+	EXPECT_RC(filch_future_with_timeout(p, ex, 0, 4, &f), -EINVAL);
+	EXPECT(f == NULL, "an output was written on failure");
+	filch_future_release(p);
+	EXPECT_RC(filch_executor_destroy(ex), 0);
+	EXPECT(ran == 0, "a rejected task ran");
+	return 0;
+}
+
+static int row_destroy_armed(void *unused)
+{
+	filch_executor *ex;
+	filch_future *f;
+
+	EXPECT_RC(new_executor(&ex, 1), 0);
+	EXPECT_RC(filch_submit_after(ex, 20000000, task_count, NULL, NULL), 0);
+	EXPECT_RC(filch_submit_after(ex, 3600 * SECOND, task_count, NULL, &f), 0);
+	EXPECT(filch_future_cancel(f), "cancel of an armed timer failed");
+	filch_future_release(f);
+	EXPECT_RC(filch_executor_destroy(ex), 0);
+	EXPECT(ran == 1, "the armed task did not run once (%d)", (int)ran);
+	return 0;
+}
+
 struct row {
 	const char *misuse;
 	isolate_fn fn;
@@ -981,6 +1128,14 @@ static const struct row rows[] = {
 	{ "taking a result twice, or reading it after the take", row_take_twice },
 	{ "a second result destructor", row_dtor_twice },
 	{ "submit_ex: unknown flag", row_submit_ex_flags },
+	{ "map: huge chunksize or buffersize (2^40, SIZE_MAX)",
+	  row_map_huge_sizes },
+	{ "map: a zero timeout", row_map_zero_timeout },
+	{ "map: a result destructor without its flag",
+	  row_map_dtor_without_flag },
+	{ "time calls: negative delay, NULL argument, unknown flag",
+	  row_time_bad_args },
+	{ "destroy with armed timers", row_destroy_armed },
 };
 
 int main(void)

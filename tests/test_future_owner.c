@@ -109,7 +109,8 @@ static void test_released(filch_executor *ex)
 	   "waited without reading");
 	is(atomic_load(&dtor_calls), 0, "no destructor while referenced");
 	filch_future_release(f);
-	is(atomic_load(&dtor_calls), 1, "the last release calls it at once");
+	ok(EVENTUALLY(atomic_load(&dtor_calls) == 1),
+	   "the last release calls it (the worker may hold the task's reference a moment longer)");
 
 	/* Borrowed, then released. */
 	atomic_store(&dtor_calls, 0);
@@ -120,7 +121,8 @@ static void test_released(filch_executor *ex)
 	filch_future_release(f);
 	is(atomic_load(&dtor_calls), 0, "still referenced: not freed");
 	filch_future_release(extra);
-	is(atomic_load(&dtor_calls), 1, "released after a borrow: freed once");
+	ok(EVENTUALLY(atomic_load(&dtor_calls) == 1),
+	   "released after a borrow: freed once");
 
 	/* A message set by a task that succeeds does not clobber its result. */
 	atomic_store(&dtor_calls, 0);
@@ -131,7 +133,7 @@ static void test_released(filch_executor *ex)
 	ok(filch_future_error(f, 0, &code, &m) == 0 && code == 0 && m == NULL,
 	   "and no message");
 	filch_future_release(f);
-	is(atomic_load(&dtor_calls), 1, "freed once");
+	ok(EVENTUALLY(atomic_load(&dtor_calls) == 1), "freed once");
 }
 
 static void test_take(filch_executor *ex)
@@ -254,7 +256,8 @@ static void test_set_later(filch_executor *ex)
 	ok(filch_future_set_result_dtor(f, free_counted, &arg_b) == -EEXIST,
 	   "a second set is -EEXIST");
 	filch_future_release(f);
-	is(atomic_load(&dtor_calls), 1, "set after completion: freed once");
+	ok(EVENTUALLY(atomic_load(&dtor_calls) == 1),
+	   "set after completion: freed once");
 	ok(atomic_load(&dtor_last_arg) == &dtor_calls,
 	   "with the first destructor's arg");
 

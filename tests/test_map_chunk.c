@@ -2,8 +2,8 @@
 /* test_map_chunk.c - filch_map with a chunk function (filch_map_opts
  * .chunk_fn): argument checks, maps over indices and over arrays in input
  * order with every chunking, each item in exactly one chunk, errors in the
- * middle (ndone, sign, clamping), generators, close stopping a chunk that
- * polls for cancellation. */
+ * middle (ndone, sign, clamping), huge chunk sizes clamped to the input,
+ * generators, close stopping a chunk that polls for cancellation. */
 #include "config.h"
 
 #include <errno.h>
@@ -74,16 +74,17 @@ static void test_bad_input(filch_executor *ex)
 	struct chunk_ctx ctx = {.fail_at = SIZE_MAX};
 	struct filch_map_opts o = {.chunk_fn = square_chunk,
 				   .chunk_arg = &ctx};
-	filch_map_iter *it = (filch_map_iter *)&it;
+	filch_map_iter *const sentinel = (filch_map_iter *)&ex;
+	filch_map_iter *it = sentinel;
 	void *items[1] = {NULL};
 
 	is(filch_map(&it, ex, cf_task_sleep, items, 1, &o), -EINVAL,
 	   "fn and chunk_fn both set");
-	ok(it == NULL, "*it NULL after the error");
 	is(filch_map(&it, ex, NULL, items, 1, NULL), -EINVAL,
 	   "neither fn nor chunk_fn");
 	is(filch_map_gen(&it, ex, NULL, NULL, NULL, &o), -EINVAL,
 	   "chunk_fn with a NULL generator");
+	ok(it == sentinel, "*it untouched by the errors");
 	is(filch_map(&it, ex, NULL, NULL, 0, &o), 0,
 	   "an index map over nothing");
 	is(filch_map_next(it, &items[0]), FILCH_END, "ends at once");
@@ -211,6 +212,61 @@ static void test_generator(filch_executor *ex)
 	filch_map_close(it);
 }
 
+/* 0, 1, ..., 199, then FILCH_END. */
+static int count_200(void *arg, void **item)
+{
+	size_t *next = arg;
+
+	if (*next == 200)
+		return FILCH_END;
+	*item = (void *)(uintptr_t)(*next)++;
+	return 0;
+}
+
+/* A chunk size past the input is clamped to it: one chunk of all n items,
+ * over indices, over an array and (a bounded one) over a generator; with a
+ * huge buffer size too. */
+static void test_clamp(filch_executor *ex)
+{
+	enum { N = 200 };
+	void **items = cf_numbers(N);
+	struct chunk_ctx ctx = {.fail_at = SIZE_MAX};
+	size_t bufs[] = {0, 1, SIZE_MAX};
+
+	for (int kind = 0; kind < 3; kind++) {
+		for (size_t b = 0; b < sizeof(bufs) / sizeof(bufs[0]); b++) {
+			struct filch_map_opts o = {.chunksize = SIZE_MAX,
+						   .buffersize = bufs[b],
+						   .chunk_fn = square_chunk,
+						   .chunk_arg = &ctx};
+			size_t next = 0;
+			filch_map_iter *it;
+			size_t got, bad;
+			int rc;
+
+			atomic_store(&chunks_run, 0);
+			if (kind == 2)
+				rc = filch_map_gen(&it, ex, NULL, count_200,
+						   &next, &o);
+			else
+				rc = filch_map(&it, ex, NULL,
+					       kind ? items : NULL, N, &o);
+			is(rc, 0, "%s of %d, chunk SIZE_MAX, buffer %zu: "
+				  "accepted",
+			   kind == 2 ? "generator" : kind ? "array" : "index map",
+			   N, bufs[b]);
+			if (rc)
+				continue;
+			rc = drain(it, 0, &got, &bad);
+			ok(rc == FILCH_END && got == N && bad == 0,
+			   "all %d results", N);
+			is(atomic_load(&chunks_run), 1, "in one chunk");
+			filch_map_close(it);
+		}
+	}
+	free(items);
+}
+
 static atomic_bool stop_seen;
 
 /* One long chunk that polls for a cancel request between items. */
@@ -257,6 +313,7 @@ int main(void)
 	test_order(ex, false);
 	test_error_in_middle(ex);
 	test_generator(ex);
+	test_clamp(ex);
 	filch_executor_destroy(ex);
 	test_close_stops_polling_chunk();
 	return tap_done();

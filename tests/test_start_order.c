@@ -28,6 +28,7 @@
 static atomic_int gate_open;
 static atomic_int gates_in;
 static atomic_uint next_rank;
+static atomic_uint recorded; /* tasks whose start is written below */
 static unsigned started[MAX_TASKS]; /* started[rank] = task index */
 static int ran_on[MAX_TASKS];	    /* ran_on[rank] = worker index */
 
@@ -64,6 +65,9 @@ static int record_task(void *arg, void **result)
 		started[rank] = (unsigned)(uintptr_t)arg;
 		ran_on[rank] = filch_current_worker();
 	}
+	/* Release: the two stores above before the count that
+	 * wait_started reads with acquire. */
+	atomic_fetch_add_explicit(&recorded, 1, memory_order_release);
 	return 0;
 }
 
@@ -72,6 +76,7 @@ static void reset(void)
 	atomic_store(&gate_open, 0);
 	atomic_store(&gates_in, 0);
 	atomic_store(&next_rank, 0);
+	atomic_store(&recorded, 0);
 }
 
 /* Blocks every worker of ex in a gate task; returns once all are in. */
@@ -133,7 +138,8 @@ static void check_order(unsigned n, unsigned workers, const char *how)
 
 static void wait_started(unsigned n)
 {
-	while (atomic_load(&next_rank) < n)
+	/* Acquire: pairs with the release increment in record_task. */
+	while (atomic_load_explicit(&recorded, memory_order_acquire) < n)
 		pause_briefly();
 }
 
