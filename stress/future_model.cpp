@@ -22,6 +22,9 @@
 //              at once; else push (CAS seq_cst, acquire on failure), then
 //              load state (seq_cst) and close the list if done; then each
 //              drops its reference
+//              (future.c asks again at the finish, after the task's frame
+//              is left, for a shutdown report that retains it meanwhile;
+//              the model has no such reader and decides once.)
 //   a reference drop: as filch_future_release (a load of 1 with acquire, or
 //              an acq_rel decrement); the last one frees (rewrites the
 //              result: a race with any use not ordered before it)
