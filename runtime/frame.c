@@ -61,78 +61,36 @@
 #include "futex.h"
 #include "perturb.h"
 
-#define INSPECTED 1u
+#define INSPECTED FILCH__FRAMES_INSPECTED
 #define WAITER 2u
 
-struct filch__frames {
-	_Atomic(struct filch__task_frame *) top;
-	_Atomic uint32_t inspect; /* see the top of the file */
-	uint64_t seq;		  /* owner only: frames entered */
-};
-
 /* initial-exec: see FILCH__TLS in executor.h */
-static _Thread_local __attribute__((tls_model("initial-exec")))
-struct filch__frames frames;
+_Thread_local __attribute__((tls_model("initial-exec")))
+struct filch__frames filch__frames_self;
 
 static pthread_mutex_t inspect_lock = PTHREAD_MUTEX_INITIALIZER;
 
-void filch__task_frame_enter(struct filch__task_frame *fr, filch_future *f,
-			     void (*fn)(void), bool job)
-{
-	fr->future = f;
-	fr->fn = fn;
-	fr->seq = ++frames.seq;
-	fr->job = job;
-	fr->message = NULL;
-	fr->outer = filch__load(&frames.top, relaxed);
-	/* Release: fr's fields before fr is seen; pairs with the acquire
-	 * (seq_cst) load of top in filch__frames_inspect. */
-	filch__store(&frames.top, fr, release);
-}
-
 /* L2's slow path: sleeps until the inspection ends (R4). Out of line, so
  * that leaving a frame stays a few instructions without a stack frame. */
-static __attribute__((noinline, cold)) void wait_inspection(void)
+void filch__task_frame_wait_inspection(void)
 {
 	uint32_t v;
 
 	/* Acquire: R's reads of our frames before we reuse their memory;
 	 * pairs with the release XCHG in filch__frames_inspect (R4). */
-	while ((v = filch__load(&frames.inspect, acquire)) != 0) {
+	while ((v = filch__load(&filch__frames_self.inspect, acquire)) != 0) {
 		if (v == INSPECTED &&
-		    !filch__cas(&frames.inspect, &v, INSPECTED | WAITER, acquire,
+		    !filch__cas(&filch__frames_self.inspect, &v, INSPECTED | WAITER, acquire,
 				acquire))
 			continue;
-		filch__futex_wait(&frames.inspect, INSPECTED | WAITER,
+		filch__futex_wait(&filch__frames_self.inspect, INSPECTED | WAITER,
 				  FILCH__NO_DEADLINE);
 	}
 }
 
-void filch__task_frame_leave(struct filch__task_frame *fr)
-{
-	uint32_t v;
-
-#ifdef FILCH_TSAN
-	/* L1, L2 seq_cst: see the top of the file. */
-	filch__store(&frames.top, fr->outer, seq_cst);
-	FILCH__PERTURB(); /* an inspection may begin between L1 and L2 */
-	v = filch__load(&frames.inspect, seq_cst);
-#else
-	/* L1 then L2: the seq_cst fence between them is executed by the
-	 * inspector's membarrier (R2); the compiler must keep the order. */
-	filch__store(&frames.top, fr->outer, relaxed);
-	FILCH__PERTURB(); /* an inspection may begin between L1 and L2 */
-	atomic_signal_fence(memory_order_seq_cst);
-	/* Acquire: as in wait_inspection, when it reads 0 after an R4. */
-	v = filch__load(&frames.inspect, acquire);
-#endif
-	if (v)
-		wait_inspection();
-}
-
 struct filch__task_frame *filch__task_frame_current(void)
 {
-	struct filch__task_frame *fr = filch__load(&frames.top, relaxed);
+	struct filch__task_frame *fr = filch__load(&filch__frames_self.top, relaxed);
 
 	while (fr && fr->job)
 		fr = fr->outer;
@@ -148,14 +106,14 @@ filch_future *filch__task_frame_future(void)
 
 struct filch__frames *filch__frames_mine(void)
 {
-	return &frames;
+	return &filch__frames_self;
 }
 
 void filch__frames_register(_Atomic(struct filch__frames *) *slot)
 {
 	/* Release: pairs with the acquire load in filch__frames_inspect
 	 * (the list is initialized thread-local storage: nothing else). */
-	filch__store(slot, &frames, release);
+	filch__store(slot, &filch__frames_self, release);
 }
 
 void filch__frames_unregister(_Atomic(struct filch__frames *) *slot)

@@ -8,10 +8,14 @@
 #ifndef FILCH_FRAME_H
 #define FILCH_FRAME_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include <filch.h>
+
+#include "atomic.h"
+#include "perturb.h"
 
 /*
  * One frame per task body, on the stack of the thread that runs it; frames
@@ -30,11 +34,63 @@ struct filch__task_frame {
 	struct filch__task_frame *outer;
 };
 
-void filch__task_frame_enter(struct filch__task_frame *fr, filch_future *f,
-			     void (*fn)(void), bool job);
-/* Leaves fr, the innermost frame. May wait while another thread inspects
- * this thread's frames (a few microseconds, see frame.c). */
-void filch__task_frame_leave(struct filch__task_frame *fr);
+/* A thread's frame list (frame.c has the protocol and the states of
+ * inspect). Inline below: every task enters and leaves a frame. */
+struct filch__frames {
+	_Atomic(struct filch__task_frame *) top;
+	_Atomic uint32_t inspect; /* see the top of frame.c */
+	uint64_t seq;		  /* owner only: frames entered */
+};
+#define FILCH__FRAMES_INSPECTED 1u
+
+/* The calling thread's list (initial-exec TLS, defined in frame.c). */
+extern _Thread_local __attribute__((tls_model("initial-exec")))
+struct filch__frames filch__frames_self;
+
+/* Enters fr (the caller's storage), the new innermost frame. */
+static inline void filch__task_frame_enter(struct filch__task_frame *fr,
+					   filch_future *f, void (*fn)(void),
+					   bool job)
+{
+	struct filch__frames *fs = &filch__frames_self;
+
+	fr->future = f;
+	fr->fn = fn;
+	fr->seq = ++fs->seq;
+	fr->job = job;
+	fr->message = NULL;
+	fr->outer = filch__load(&fs->top, relaxed);
+	/* Release: fr's fields before fr is seen; pairs with the acquire
+	 * (seq_cst) load of top in filch__frames_inspect. */
+	filch__store(&fs->top, fr, release);
+}
+
+void filch__task_frame_wait_inspection(void);
+
+/* Leaves fr, the innermost frame: L1 and L2 of frame.c. May wait while
+ * another thread inspects this thread's frames (a few microseconds). */
+static inline void filch__task_frame_leave(struct filch__task_frame *fr)
+{
+	struct filch__frames *fs = &filch__frames_self;
+	uint32_t v;
+
+#ifdef FILCH_TSAN
+	/* L1, L2 seq_cst: see the top of frame.c. */
+	filch__store(&fs->top, fr->outer, seq_cst);
+	FILCH__PERTURB(); /* an inspection may begin between L1 and L2 */
+	v = filch__load(&fs->inspect, seq_cst);
+#else
+	/* L1 then L2: the seq_cst fence between them is executed by the
+	 * inspector's membarrier (R2); the compiler must keep the order. */
+	filch__store(&fs->top, fr->outer, relaxed);
+	FILCH__PERTURB(); /* an inspection may begin between L1 and L2 */
+	atomic_signal_fence(memory_order_seq_cst);
+	/* Acquire: as in wait_inspection, when it reads 0 after an R4. */
+	v = filch__load(&fs->inspect, acquire);
+#endif
+	if (__builtin_expect(v != 0, 0))
+		filch__task_frame_wait_inspection();
+}
 
 /* The innermost frame of a task (group jobs skipped), or NULL. */
 struct filch__task_frame *filch__task_frame_current(void);

@@ -95,7 +95,8 @@ static void *fire_and_forget_body(struct fire_and_forget *r, bool discard)
 		filch__executor_task_failed(r->ex, r->fn, r->arg, code,
 					    fr.message);
 	}
-	filch__free(fr.message);
+	if (fr.message)
+		filch__free(fr.message);
 	return rc ? NULL : result;
 }
 
