@@ -56,10 +56,14 @@ static void future_task_body(filch_future *f)
 static void future_task_run(struct filch__task *t, bool discard)
 {
 	filch_future *f = filch__container_of(t, filch_future, task);
-	if (discard)
+	if (discard) {
 		filch__future_cancel_pending(f);
-	else if (filch__future_start(f))
-		future_task_body(f);
+	} else {
+		/* Every other holder gone (a submit-and-forget with a
+		 * callback): the start needs no locked instruction. */
+		if (filch__future_start(f, filch__future_alone(f)))
+			future_task_body(f);
+	}
 	filch_future_release(f); /* the task's reference */
 }
 
@@ -67,7 +71,7 @@ bool filch__future_run_here(filch_future *f)
 {
 	filch_executor *ex = filch__self_executor();
 	if (!ex || f->kind != FILCH__FUTURE_TASK || f->executor != ex ||
-	    !filch__future_start(f))
+	    !filch__future_start(f, false))
 		return false;
 	/* The record stays queued, holding the task's reference; whoever
 	 * takes it finds f started and only drops that reference. */

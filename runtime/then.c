@@ -42,7 +42,9 @@ static void then_run(struct filch__task *t, bool discard)
 	out->result = NULL;
 	if (discard) {
 		filch__future_cancel(out);
-	} else if (filch__future_start(out)) {
+	} else if (filch__future_start(out, filch__future_alone(out))) {
+		/* Alone when the caller released out: no locked instruction
+		 * (future.h). */
 		struct filch__task_frame fr;
 		filch__task_frame_enter(&fr, out, (void (*)(void))out->u.then.fn,
 					false);
