@@ -528,7 +528,7 @@ static void test_concurrent_drains(void)
 		filch_port_add(p, fs[i], TAG(i));
 	}
 	for (int t = 0; t < 2; t++) {
-		ds[t] = (struct drainer){p, &total, seen, 0};
+		ds[t] = (struct drainer){.p = p, .total = &total, .seen = seen};
 		cs[t] = (struct completer){fs + t * (CD_N / 2), CD_N / 2};
 		pthread_create(&dth[t], NULL, drain_loop, &ds[t]);
 		pthread_create(&cth[t], NULL, complete_all, &cs[t]);
