@@ -152,15 +152,19 @@ static void discard_queued(filch_executor *ex, unsigned ndeques)
 	struct filch__task *t;
 	void *item;
 
-	while ((t = filch__inject_take(&ex->inject, NULL, 1)))
+	while ((t = filch__inject_take(&ex->inject, NULL, 1))) {
+		filch__xstat_add(&ex->xstats.discarded, 1);
 		t->run(t, true);
+	}
 	for (unsigned i = 0; i < ndeques; i++) {
 		struct filch__deque *d = &ex->workers[i].deque;
 		int rc;
 
 		while ((rc = filch__deque_steal(d, &item)) != FILCH__STEAL_EMPTY)
-			if (rc == FILCH__STEAL_OK)
+			if (rc == FILCH__STEAL_OK) {
+				filch__xstat_add(&ex->xstats.discarded, 1);
 				((struct filch__task *)item)->run(item, true);
+			}
 	}
 }
 
@@ -381,6 +385,8 @@ void filch__executor_task_failed(filch_executor *ex, filch_task_fn fn,
 {
 	struct filch_task_error err = {fn, arg, code, message};
 
+	filch__xstat_add(&ex->xstats.task_failures, 1);
+
 	if (ex->on_task_error)
 		ex->on_task_error(&err, ex->on_task_error_arg);
 }
@@ -510,6 +516,7 @@ static int submit_local(struct filch__worker *w, struct filch__task *t)
 {
 	if (filch__deque_push(&w->deque, t) != 0)
 		return -ENOMEM;
+	filch__stat_add(&w->stats.spawned, 1);
 	if (w->ex->nworkers > 1)
 		filch__park_notify_local(w->ex);
 	return 0;
@@ -534,7 +541,10 @@ static int submit_foreign(filch_executor *ex, struct filch__task *t)
 	if (rc == 0) {
 		FILCH__PERTURB(); /* accepted; a shutdown may begin now */
 		filch__inject_push(&ex->inject, t);
+		filch__xstat_add(&ex->xstats.submitted, 1);
 		filch__park_notify(ex); /* N1 orders it after the enqueue */
+	} else if (rc == -EAGAIN) {
+		filch__xstat_add(&ex->xstats.refused, 1);
 	}
 	/* seq_cst: the enqueue before the count drops (a terminating worker
 	 * that reads 0 then sees the task), and the decrement before the
@@ -545,6 +555,7 @@ static int submit_foreign(filch_executor *ex, struct filch__task *t)
 	filch__park_try_terminate(ex);
 	if (rc != FILCH__INJECT_CALLER_RUNS)
 		return rc;
+	filch__xstat_add(&ex->xstats.caller_ran, 1);
 	t->run(t, false);
 	return 0;
 }

@@ -27,6 +27,7 @@
 #include "inject.h"
 #include "spare.h"
 #include "sched.h"
+#include "stats.h"
 
 /* Largest accepted worker and spare counts (park.h packs counts of
  * threads into 16 bits). */
@@ -44,7 +45,8 @@
  *  - the owner's private line: written only by the worker thread;
  *  - the sleep line: ec is incremented by whoever wakes this worker, sleep
  *    is the protocol word of park.c (its comment lists the values), and
- *    dormant is a spare's word (spare.c lists its values).
+ *    dormant is a spare's word (spare.c lists its values);
+ *  - the counters: written by the worker, read by filch_executor_stats.
  */
 struct filch__worker {
 	struct filch__deque deque;
@@ -69,6 +71,9 @@ struct filch__worker {
 	alignas(FILCH_CACHELINE) struct ck_ec32 ec;
 	_Atomic uint32_t sleep;
 	_Atomic uint32_t dormant;
+
+	/* Counters (stats.h). */
+	alignas(FILCH_CACHELINE) struct filch__stats stats;
 };
 
 static_assert(offsetof(struct filch__worker, ex) % FILCH_CACHELINE == 0,
@@ -155,6 +160,7 @@ struct filch_executor {
 	 * for every task it runs (submit's throughput halved when they
 	 * shared one). */
 	alignas(FILCH_CACHELINE) _Atomic uint32_t submitters;
+	struct filch__xstats xstats; /* stats.h: written with submitters */
 
 	/* Submissions from foreign threads. */
 	alignas(FILCH_CACHELINE) struct filch__inject inject;

@@ -225,6 +225,8 @@ int filch_group_spawn(filch_group *gp, filch_job_fn fn, void *arg)
 		/* The fast path of filch__sched_submit, inlined: the spawn
 		 * of a worker onto its own deque. */
 		rc = filch__deque_push(&w->deque, &j->task);
+		if (rc == 0)
+			filch__stat_add(&w->stats.spawned, 1);
 		if (rc == 0 && g->ex->nworkers > 1)
 			filch__park_notify_local(g->ex);
 	} else {
@@ -280,8 +282,10 @@ static inline struct job *pop_own_job(struct filch__worker *w, struct group *g)
 		return NULL;
 	struct job *j = filch__container_of(t, struct job, task);
 
-	if (t->run == job_run && j->g == g)
+	if (t->run == job_run && j->g == g) {
+		filch__stat_add(&w->stats.tasks_run, 1);
 		return j;
+	}
 	/* Back where it was: the slot it left is free, so no growth. */
 	filch__deque_push(&w->deque, t);
 	return NULL;
