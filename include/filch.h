@@ -304,6 +304,45 @@ FILCH_API int filch_executor_stats(const filch_executor *ex,
 FILCH_API int filch_worker_stats(const filch_executor *ex, unsigned index,
 				 struct filch_worker_stats *out);
 
+/* Options of a timeline trace (NULL or a zero field: the default). */
+struct filch_trace_opts {
+	unsigned flags; /* none defined yet: 0 (other bits: -EINVAL) */
+	/* Events each ring keeps (one ring per worker, one for the foreign
+	 * threads), rounded up to a power of two, at most 1 << 24; 0 = 16384.
+	 * A full ring drops its oldest events, and counts them. */
+	size_t events;
+};
+
+/*
+ * A timeline trace of ex (docs/observability.md). filch_trace_start
+ * gives each worker slot in use (primaries and the spares started so far;
+ * spares started later are not traced) a ring of events, and one more
+ * for foreign threads; from then on each worker records, without a lock
+ * or an allocation: task begin and end (its function and return code,
+ * for tasks that run on a worker), steals (from whom), parks, sleeps in a
+ * wait; foreign threads record their submissions. Returns 0, -EINVAL (NULL
+ * ex, unknown flags, events too large), -EBUSY (ex is traced already),
+ * -ENOMEM (nothing started), -EOWNERDEAD (an executor of the parent of a
+ * fork()). Any thread, also while tasks run; it allocates the rings.
+ *
+ * filch_trace_stop ends the trace, waits for any worker in the middle of
+ * recording an event (a few instructions), writes the trace to path as
+ * Chrome Trace Event JSON (Perfetto and chrome://tracing open it;
+ * function names resolved with dladdr where possible; NULL path: written
+ * nowhere) and frees the rings. Returns 0, -EINVAL (NULL ex, or ex is not
+ * traced), -EOWNERDEAD, or the negative errno of creating or writing the
+ * file (tracing is stopped all the same, and a partial file removed).
+ * Any thread, also a worker of ex and while tasks run.
+ *
+ * FILCH_TRACE=path in the environment traces every executor of an
+ * unmodified program from its creation to filch_executor_destroy, which
+ * writes path (the first executor of the process; the next ones write
+ * path.1, path.2, ...).
+ */
+FILCH_API int filch_trace_start(filch_executor *ex,
+				const struct filch_trace_opts *opts);
+FILCH_API int filch_trace_stop(filch_executor *ex, const char *path);
+
 /* Around a call that may block outside filch (a lock, a read, a sleep) in
  * a task: filch_blocking_begin makes a spare run in this worker's place
  * until filch_blocking_end (Java's ManagedBlocker), so that tasks queued

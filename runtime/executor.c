@@ -26,6 +26,7 @@
 #include "futex.h"
 #include "park.h"
 #include "perturb.h"
+#include "trace.h"
 #include "worker.h"
 
 #define DEFAULT_NAME_PREFIX "filch"
@@ -174,6 +175,7 @@ static void executor_free(filch_executor *ex, unsigned ndeques)
 	/* Only an aborted start (an initializer that submitted) can leave
 	 * tasks queued here. */
 	discard_queued(ex, ndeques);
+	filch__trace_freed(ex);
 	for (unsigned i = 0; i < ndeques; i++)
 		filch__deque_destroy(&ex->workers[i].deque);
 	filch__cpuset_release(ex->workers, ex->nworkers);
@@ -342,6 +344,7 @@ int filch_executor_create(filch_executor **exp,
 		join_threads(ex, 0, nthreads);
 		goto fail;
 	}
+	filch__trace_created(ex); /* FILCH_TRACE: before the first task */
 	open_gate(ex, FILCH__GATE_GO);
 	if (opts->flags & FILCH_OPT_JOIN_AT_EXIT)
 		filch__exit_add(ex);
@@ -500,6 +503,7 @@ int filch_executor_destroy(filch_executor *ex)
 		return -EDEADLK;
 	filch__exit_remove(ex);
 	filch_shutdown(ex, FILCH_SHUTDOWN_WAIT);
+	filch__trace_destroyed(ex);
 	filch__executor_release(ex);
 	return 0;
 }
@@ -517,6 +521,7 @@ static int submit_local(struct filch__worker *w, struct filch__task *t)
 	if (filch__deque_push(&w->deque, t) != 0)
 		return -ENOMEM;
 	filch__stat_add(&w->stats.spawned, 1);
+	filch__obs_local_submit(w->ex, t);
 	if (w->ex->nworkers > 1)
 		filch__park_notify_local(w->ex);
 	return 0;
@@ -542,6 +547,7 @@ static int submit_foreign(filch_executor *ex, struct filch__task *t)
 		FILCH__PERTURB(); /* accepted; a shutdown may begin now */
 		filch__inject_push(&ex->inject, t);
 		filch__xstat_add(&ex->xstats.submitted, 1);
+		filch__obs_foreign_submit(ex, t);
 		filch__park_notify(ex); /* N1 orders it after the enqueue */
 	} else if (rc == -EAGAIN) {
 		filch__xstat_add(&ex->xstats.refused, 1);

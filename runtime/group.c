@@ -65,6 +65,7 @@
 #include "group.h"
 #include "park.h"
 #include "perturb.h"
+#include "trace.h"
 #include "worker.h"
 
 #define SLEEPING 1
@@ -129,14 +130,22 @@ static void finish(struct group *g, int rc)
 }
 
 /* Runs job j (or discards it) and frees its block. */
-static inline void job_exec(struct job *j, bool discard)
+static inline __attribute__((always_inline)) void job_exec(struct job *j,
+							   bool discard)
 {
 	struct group *g = j->g;
 	filch_job_fn fn = j->fn;
 	void *arg = j->arg;
 
+	int rc = ECANCELED;
+
 	filch__block_free(j);
-	finish(g, discard ? ECANCELED : fn(arg));
+	if (!discard) {
+		filch__obs_task_begin((uintptr_t)fn, arg);
+		rc = fn(arg);
+		filch__obs_task_end(rc);
+	}
+	finish(g, rc);
 }
 
 /* A job run where it was taken by a thief, at a worker's top level, or by

@@ -91,6 +91,7 @@
 #include "futex.h"
 #include "park.h"
 #include "perturb.h"
+#include "trace.h"
 
 static int ec_gettime(const struct ck_ec_ops *ops, struct timespec *out)
 {
@@ -286,7 +287,9 @@ bool filch__park_sleep(struct filch__worker *w, uint32_t v)
 {
 	int64_t since = filch__now_ns(); /* parking is a syscall already */
 
+	filch__obs_park(w, true);
 	ck_ec32_wait(&w->ec, &ec_mode, v, NULL);
+	filch__obs_park(w, false);
 	filch__stat_add(&w->stats.parks, 1);
 	filch__stat_add(&w->stats.park_ns, (uint64_t)(filch__now_ns() - since));
 	/* Acquire: TERMINATED was set before the increment that woke us

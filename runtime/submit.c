@@ -25,6 +25,7 @@
 #include "atomic.h"
 #include "future.h"
 #include "sched.h"
+#include "trace.h"
 
 struct fire_and_forget {
 	struct filch__task task;
@@ -68,7 +69,9 @@ static void future_task_body(filch_future *f)
 {
 	struct filch__task_frame fr;
 	filch__task_frame_enter(&fr, f);
+	filch__obs_task_begin((uintptr_t)f->u.job.fn, f->u.job.arg);
 	int rc = f->u.job.fn(f->u.job.arg, &f->result);
+	filch__obs_task_end(rc);
 	filch__task_frame_leave(&fr);
 	filch__future_finish(f, rc, fr.message);
 }
@@ -104,7 +107,9 @@ static void *fire_and_forget_body(struct fire_and_forget *r, bool discard)
 	struct filch__task_frame fr;
 	void *result = NULL;
 	filch__task_frame_enter(&fr, NULL);
+	filch__obs_task_begin((uintptr_t)r->fn, r->arg);
 	int rc = r->fn(r->arg, &result);
+	filch__obs_task_end(rc);
 	filch__task_frame_leave(&fr);
 	if (rc != 0) {
 		int code = filch__task_code(rc, &fr.message);

@@ -29,6 +29,7 @@
 #include "group.h"
 #include "park.h"
 #include "perturb.h"
+#include "trace.h"
 #include "worker.h"
 
 /* Go and Tokio check their global queue every 61 local tasks: a prime, so
@@ -116,6 +117,7 @@ struct filch__task *filch__worker_steal_from(struct filch__worker *w,
 		return NULL;
 	}
 	filch__stat_add(&w->stats.stolen, 1);
+	filch__obs_steal(w, victim);
 	filch__group_note_steal(item, w->index);
 	return item;
 }
