@@ -3,12 +3,12 @@
 # test_usdt.sh - TAP: the USDT probes of docs/observability.md are in the
 # shared library as stapsdt notes of provider filch, and, where perf can
 # attach uprobes here (root, tracefs), task__start fires once per task of
-# a known workload (tests/usdt_target). Run only when configure enabled
+# a known workload (tests/obs_workload). Run only when configure enabled
 # the probes.
 top_builddir=${top_builddir:-.}
 READELF=${READELF:-readelf}
 lib=$top_builddir/.libs/libfilch.so
-target=$top_builddir/tests/usdt_target
+target=$top_builddir/tests/obs_workload
 probes="submit task__start task__end steal park unpark future__complete future__cancel"
 
 echo "1..$(($(echo $probes | wc -w) + 2))"

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* usdt_target.c - a known workload for tests/test_usdt.sh: argv[1] tasks
- * submitted from this thread to two workers, each waited for. */
+/* obs_workload.c - a known workload for tests/test_usdt.sh and
+ * tests/test_filch_trace.sh: argv[1] tasks submitted from this thread to
+ * two workers, each waited for. */
 #include "config.h"
 
 #include <stdlib.h>
