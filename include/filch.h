@@ -323,7 +323,9 @@ struct filch_trace_opts {
  * wait; foreign threads record their submissions. Returns 0, -EINVAL (NULL
  * ex, unknown flags, events too large), -EBUSY (ex is traced already),
  * -ENOMEM (nothing started), -EOWNERDEAD (an executor of the parent of a
- * fork()). Any thread, also while tasks run; it allocates the rings.
+ * fork()). Any thread, also while tasks run; it allocates the rings and
+ * takes a process-wide lock of starts and stops (blocking only on another
+ * start or stop).
  *
  * filch_trace_stop ends the trace, waits for any worker in the middle of
  * recording an event (a few instructions), writes the trace to path as
@@ -332,7 +334,8 @@ struct filch_trace_opts {
  * nowhere) and frees the rings. Returns 0, -EINVAL (NULL ex, or ex is not
  * traced), -EOWNERDEAD, or the negative errno of creating or writing the
  * file (tracing is stopped all the same, and a partial file removed).
- * Any thread, also a worker of ex and while tasks run.
+ * Any thread, also a worker of ex and while tasks run; it blocks for the
+ * file's writing. Recording an event never blocks a worker.
  *
  * FILCH_TRACE=path in the environment traces every executor of an
  * unmodified program from its creation to filch_executor_destroy, which
