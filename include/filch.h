@@ -237,6 +237,115 @@ struct filch_spare_counts {
 FILCH_API int filch_executor_spare_counts(const filch_executor *ex,
 					  struct filch_spare_counts *out);
 
+/*
+ * Counters of one worker (filch_worker_stats) or summed over every worker
+ * and spare (filch_executor_stats). Each counts since the executor was
+ * created (docs/observability.md says what each means). Versioned: set
+ * size to sizeof the struct before the call; filch fills the fields that
+ * fit in size and leaves the rest alone, so a program built against an
+ * older filch.h keeps working (later versions only add fields at the end).
+ */
+struct filch_worker_stats {
+	size_t size;			     /* in: sizeof(struct filch_worker_stats) */
+	unsigned long long tasks_run;	     /* tasks taken from a queue and run */
+	unsigned long long spawned;	     /* tasks pushed onto its own deque */
+	unsigned long long stolen;	     /* tasks stolen from other deques */
+	unsigned long long steal_failed;     /* steals that found nothing or lost */
+	unsigned long long inject_batches;   /* takes from the injector */
+	unsigned long long inject_tasks;     /* tasks those takes moved */
+	unsigned long long parks;	     /* times it slept */
+	unsigned long long park_ns;	     /* time asleep, in nanoseconds */
+	unsigned long long wakeups_sent;     /* sleeping workers it woke */
+	unsigned long long wakeups_received; /* times it was woken to search */
+	unsigned long long queue_depth;	     /* tasks in its deque now */
+};
+
+struct filch_executor_stats {
+	size_t size;	  /* in: sizeof(struct filch_executor_stats) */
+	unsigned workers; /* primary workers */
+	unsigned threads; /* worker slots in use: primaries and spares */
+	/* Sums over the threads slots of filch_worker_stats' fields. */
+	unsigned long long tasks_run, spawned, stolen, steal_failed;
+	unsigned long long inject_batches, inject_tasks, parks, park_ns;
+	unsigned long long wakeups_sent, wakeups_received, queue_depth;
+	/* Counted outside the workers. */
+	unsigned long long submitted;	   /* from foreign threads, queued */
+	unsigned long long refused;	   /* -EAGAIN: the bounded queue was full */
+	unsigned long long caller_ran;	   /* run by FILCH_FULL_CALLER_RUNS */
+	unsigned long long discarded;	   /* dropped by CANCEL_PENDING, queued */
+	unsigned long long task_failures;  /* fire-and-forget tasks that failed */
+	unsigned long long foreign_wakeups; /* workers woken by other threads */
+	unsigned long long inject_depth;   /* tasks in the injector now (approx) */
+	struct filch_spare_counts spares;  /* as filch_executor_spare_counts */
+};
+
+/*
+ * Fills *out (filch_executor_stats) or *out with the counters of the
+ * worker of that index (filch_worker_stats: primaries 0 to workers - 1,
+ * then spares, as filch_current_worker numbers them). Returns 0, or
+ * -EINVAL for NULL arguments, a size smaller than the first version of
+ * the struct, or an index that is not a slot in use; -EOWNERDEAD for an
+ * executor inherited through fork(). On error *out is untouched.
+ *
+ * Any thread, at any time until filch_executor_destroy; wait-free for the
+ * counters (relaxed loads; the spares part takes the spares' lock). Each
+ * counter is a recent value while the pool runs, so sums and differences
+ * are approximate then; once the pool is quiescent (after filch_shutdown
+ * with WAIT; waiting for every future is not enough: a waiter may run a
+ * queued task in place, its record leaving the queue later) they are
+ * exact:
+ *   tasks_run + discarded = submitted + spawned,
+ * and each total is the sum of the workers' counters; wakeups_received
+ * is at most wakeups_sent + foreign_wakeups (a woken worker counts its
+ * wake-up when it gets up, not when the executor terminates first).
+ */
+FILCH_API int filch_executor_stats(const filch_executor *ex,
+				   struct filch_executor_stats *out);
+FILCH_API int filch_worker_stats(const filch_executor *ex, unsigned index,
+				 struct filch_worker_stats *out);
+
+/* Options of a timeline trace (NULL or a zero field: the default). */
+struct filch_trace_opts {
+	unsigned flags; /* none defined yet: 0 (other bits: -EINVAL) */
+	/* Events each ring keeps (one ring per worker, one for the foreign
+	 * threads), rounded up to a power of two, at most 1 << 24; 0 = 16384.
+	 * A full ring drops its oldest events, and counts them. */
+	size_t events;
+};
+
+/*
+ * A timeline trace of ex (docs/observability.md). filch_trace_start
+ * gives each worker slot in use (primaries and the spares started so far;
+ * spares started later are not traced) a ring of events, and one more
+ * for foreign threads; from then on each worker records, without a lock
+ * or an allocation: task begin and end (its function and return code,
+ * for tasks that run on a worker), steals (from whom), parks, sleeps in a
+ * wait; foreign threads record their submissions. Returns 0, -EINVAL (NULL
+ * ex, unknown flags, events too large), -EBUSY (ex is traced already),
+ * -ENOMEM (nothing started), -EOWNERDEAD (an executor of the parent of a
+ * fork()). Any thread, also while tasks run; it allocates the rings and
+ * takes a process-wide lock of starts and stops (blocking only on another
+ * start or stop).
+ *
+ * filch_trace_stop ends the trace, waits for any worker in the middle of
+ * recording an event (a few instructions), writes the trace to path as
+ * Chrome Trace Event JSON (Perfetto and chrome://tracing open it;
+ * function names resolved with dladdr where possible; NULL path: written
+ * nowhere) and frees the rings. Returns 0, -EINVAL (NULL ex, or ex is not
+ * traced), -EOWNERDEAD, or the negative errno of creating or writing the
+ * file (tracing is stopped all the same, and a partial file removed).
+ * Any thread, also a worker of ex and while tasks run; it blocks for the
+ * file's writing. Recording an event never blocks a worker.
+ *
+ * FILCH_TRACE=path in the environment traces every executor of an
+ * unmodified program from its creation to filch_executor_destroy, which
+ * writes path (the first executor of the process; the next ones write
+ * path.1, path.2, ...).
+ */
+FILCH_API int filch_trace_start(filch_executor *ex,
+				const struct filch_trace_opts *opts);
+FILCH_API int filch_trace_stop(filch_executor *ex, const char *path);
+
 /* Around a call that may block outside filch (a lock, a read, a sleep) in
  * a task: filch_blocking_begin makes a spare run in this worker's place
  * until filch_blocking_end (Java's ManagedBlocker), so that tasks queued

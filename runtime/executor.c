@@ -27,6 +27,7 @@
 #include "park.h"
 #include "perturb.h"
 #include "timer.h"
+#include "trace.h"
 #include "worker.h"
 
 #define DEFAULT_NAME_PREFIX "filch"
@@ -153,15 +154,19 @@ static void discard_queued(filch_executor *ex, unsigned ndeques)
 	struct filch__task *t;
 	void *item;
 
-	while ((t = filch__inject_take(&ex->inject, NULL, 1)))
+	while ((t = filch__inject_take(&ex->inject, NULL, 1))) {
+		filch__xstat_add(&ex->xstats.discarded, 1);
 		t->run(t, true);
+	}
 	for (unsigned i = 0; i < ndeques; i++) {
 		struct filch__deque *d = &ex->workers[i].deque;
 		int rc;
 
 		while ((rc = filch__deque_steal(d, &item)) != FILCH__STEAL_EMPTY)
-			if (rc == FILCH__STEAL_OK)
+			if (rc == FILCH__STEAL_OK) {
+				filch__xstat_add(&ex->xstats.discarded, 1);
 				((struct filch__task *)item)->run(item, true);
+			}
 	}
 }
 
@@ -171,6 +176,7 @@ static void executor_free(filch_executor *ex, unsigned ndeques)
 	/* Only an aborted start (an initializer that submitted) can leave
 	 * tasks queued here. */
 	discard_queued(ex, ndeques);
+	filch__trace_freed(ex);
 	for (unsigned i = 0; i < ndeques; i++)
 		filch__deque_destroy(&ex->workers[i].deque);
 	filch__cpuset_release(ex->workers, ex->nworkers);
@@ -340,6 +346,7 @@ int filch_executor_create(filch_executor **exp,
 		join_threads(ex, 0, nthreads);
 		goto fail;
 	}
+	filch__trace_created(ex); /* FILCH_TRACE: before the first task */
 	open_gate(ex, FILCH__GATE_GO);
 	if (opts->flags & FILCH_OPT_JOIN_AT_EXIT)
 		filch__exit_add(ex);
@@ -382,6 +389,8 @@ void filch__executor_task_failed(filch_executor *ex, filch_task_fn fn,
 				 void *arg, int code, const char *message)
 {
 	struct filch_task_error err = {fn, arg, code, message};
+
+	filch__xstat_add(&ex->xstats.task_failures, 1);
 
 	if (ex->on_task_error)
 		ex->on_task_error(&err, ex->on_task_error_arg);
@@ -549,6 +558,7 @@ int filch_executor_destroy(filch_executor *ex)
 	filch__exit_remove(ex);
 	filch_shutdown(ex, FILCH_SHUTDOWN_WAIT);
 	filch__timers_stop(ex);
+	filch__trace_destroyed(ex);
 	filch__executor_release(ex);
 	return 0;
 }
@@ -565,6 +575,8 @@ static int submit_local(struct filch__worker *w, struct filch__task *t)
 {
 	if (filch__deque_push(&w->deque, t) != 0)
 		return -ENOMEM;
+	filch__stat_add(&w->stats.spawned, 1);
+	filch__obs_local_submit(w->ex, t);
 	if (w->ex->nworkers > 1)
 		filch__park_notify_local(w->ex);
 	return 0;
@@ -589,7 +601,11 @@ static int submit_foreign(filch_executor *ex, struct filch__task *t)
 	if (rc == 0) {
 		FILCH__PERTURB(); /* accepted; a shutdown may begin now */
 		filch__inject_push(&ex->inject, t);
+		filch__xstat_add(&ex->xstats.submitted, 1);
+		filch__obs_foreign_submit(ex, t);
 		filch__park_notify(ex); /* N1 orders it after the enqueue */
+	} else if (rc == -EAGAIN) {
+		filch__xstat_add(&ex->xstats.refused, 1);
 	}
 	/* seq_cst: the enqueue before the count drops (a terminating worker
 	 * that reads 0 then sees the task), and the decrement before the
@@ -600,6 +616,7 @@ static int submit_foreign(filch_executor *ex, struct filch__task *t)
 	filch__park_try_terminate(ex);
 	if (rc != FILCH__INJECT_CALLER_RUNS)
 		return rc;
+	filch__xstat_add(&ex->xstats.caller_ran, 1);
 	t->run(t, false);
 	return 0;
 }

@@ -27,6 +27,10 @@
 #include "inject.h"
 #include "spare.h"
 #include "sched.h"
+#include "stats.h"
+
+struct filch__trace_ring;
+struct filch__tracing;
 
 /* Largest accepted worker and spare counts (park.h packs counts of
  * threads into 16 bits). */
@@ -44,7 +48,10 @@
  *  - the owner's private line: written only by the worker thread;
  *  - the sleep line: ec is incremented by whoever wakes this worker, sleep
  *    is the protocol word of park.c (its comment lists the values), and
- *    dormant is a spare's word (spare.c lists its values).
+ *    dormant is a spare's word (spare.c lists its values);
+ *  - the counters: written by the worker, read by filch_executor_stats;
+ *    with the trace pointer, read by the worker at each event site and
+ *    written only when tracing starts or stops (trace.h).
  */
 struct filch__worker {
 	struct filch__deque deque;
@@ -77,6 +84,10 @@ struct filch__worker {
 	_Atomic(struct filch__frames *) frames;
 	uint64_t seen_seq[2];
 	int64_t seen_ns[2];
+
+	/* Counters (stats.h) and the trace ring (trace.h). */
+	alignas(FILCH_CACHELINE) struct filch__stats stats;
+	_Atomic(struct filch__trace_ring *) trace;
 };
 
 static_assert(offsetof(struct filch__worker, ex) % FILCH_CACHELINE == 0,
@@ -147,6 +158,9 @@ struct filch_executor {
 	void (*on_task_error)(const struct filch_task_error *err, void *arg);
 	void *on_task_error_arg;
 
+	/* trace.c: the trace being taken, or NULL; under trace.c's lock. */
+	struct filch__tracing *tracing;
+
 	/* exit.c: in its list of executors that exit() shuts down, under its
 	 * lock; an empty (self-linked) node when not listed. */
 	struct cds_list_head exit_link;
@@ -169,6 +183,9 @@ struct filch_executor {
 	 * for every task it runs (submit's throughput halved when they
 	 * shared one). */
 	alignas(FILCH_CACHELINE) _Atomic uint32_t submitters;
+	struct filch__xstats xstats; /* stats.h: written with submitters */
+	/* trace.h: the foreign threads' ring, read by each foreign submit. */
+	_Atomic(struct filch__trace_ring *) trace_foreign;
 
 	/* Submissions from foreign threads. */
 	alignas(FILCH_CACHELINE) struct filch__inject inject;

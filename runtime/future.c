@@ -148,6 +148,7 @@
 #include "futex.h"
 #include "future.h"
 #include "perturb.h"
+#include "probes.h"
 #include "sched.h"
 
 _Static_assert(sizeof(struct filch__user_callback) <= FILCH__BLOCK_SIZE,
@@ -258,6 +259,7 @@ static void run_callbacks(filch_future *f)
  * before it. */
 static void completed(filch_future *f, uint32_t old)
 {
+	FILCH__PROBE1(future__complete, f);
 	if (old & FILCH__FS_SLEEPERS)
 		filch__futex_wake(&f->state, INT32_MAX);
 	FILCH__PERTURB(); /* widen the race with on_done */
@@ -448,6 +450,7 @@ static bool cancel(filch_future *f, bool request)
 			 * acquire loads); seq_cst as in filch__future_finish. */
 			if (filch__cas_weak(&f->state, &s, FILCH_CANCELLED,
 					    seq_cst, relaxed)) {
+				FILCH__PROBE1(future__cancel, f);
 				filch_future_retain(f); /* callbacks may drop
 							   the caller's */
 				completed(f, s);

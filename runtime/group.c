@@ -66,6 +66,7 @@
 #include "group.h"
 #include "park.h"
 #include "perturb.h"
+#include "trace.h"
 #include "worker.h"
 
 #define SLEEPING 1
@@ -130,14 +131,22 @@ static void finish(struct group *g, int rc)
 }
 
 /* Runs job j (or discards it) and frees its block. */
-static inline void job_exec(struct job *j, bool discard)
+static inline __attribute__((always_inline)) void job_exec(struct job *j,
+							   bool discard)
 {
 	struct group *g = j->g;
 	filch_job_fn fn = j->fn;
 	void *arg = j->arg;
 
+	int rc = ECANCELED;
+
 	filch__block_free(j);
-	finish(g, discard ? ECANCELED : fn(arg));
+	if (!discard) {
+		filch__obs_task_begin((uintptr_t)fn, arg);
+		rc = fn(arg);
+		filch__obs_task_end(rc);
+	}
+	finish(g, rc);
 }
 
 /* A job run where it was taken by a thief, at a worker's top level, or by
@@ -231,6 +240,8 @@ int filch_group_spawn(filch_group *gp, filch_job_fn fn, void *arg)
 		/* The fast path of filch__sched_submit, inlined: the spawn
 		 * of a worker onto its own deque. */
 		rc = filch__deque_push(&w->deque, &j->task);
+		if (rc == 0)
+			filch__stat_add(&w->stats.spawned, 1);
 		if (rc == 0 && g->ex->nworkers > 1)
 			filch__park_notify_local(g->ex);
 	} else {
@@ -286,8 +297,10 @@ static inline struct job *pop_own_job(struct filch__worker *w, struct group *g)
 		return NULL;
 	struct job *j = filch__container_of(t, struct job, task);
 
-	if (t->run == job_run && j->g == g)
+	if (t->run == job_run && j->g == g) {
+		filch__stat_add(&w->stats.tasks_run, 1);
 		return j;
+	}
 	/* Back where it was: the slot it left is free, so no growth. */
 	filch__deque_push(&w->deque, t);
 	return NULL;

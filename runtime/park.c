@@ -91,6 +91,7 @@
 #include "futex.h"
 #include "park.h"
 #include "perturb.h"
+#include "trace.h"
 
 static int ec_gettime(const struct ck_ec_ops *ops, struct timespec *out)
 {
@@ -189,6 +190,17 @@ bool filch__sched_woke_worker(void)
 	return woke;
 }
 
+/* A wake-up sent by the calling thread: a worker of ex counts its own. */
+static void count_wakeup(filch_executor *ex)
+{
+	struct filch__worker *self = filch__self;
+
+	if (self && self->ex == ex)
+		filch__stat_add(&self->stats.wakeups_sent, 1);
+	else
+		filch__xstat_add(&ex->xstats.wakeups_sent, 1);
+}
+
 static bool claim_one(filch_executor *ex)
 {
 	/* Acquire: as in filch__park_work_visible. */
@@ -207,6 +219,7 @@ static bool claim_one(filch_executor *ex)
 			       release, relaxed)) {
 			FILCH__PERTURB();
 			ck_ec32_inc(&w->ec, &ec_mode);
+			count_wakeup(ex);
 			woke_worker = true;
 			return true;
 		}
@@ -260,8 +273,10 @@ bool filch__park_leave(struct filch__worker *w)
 	bool claimed = !filch__cas(&w->sleep, &expected, FILCH__SLEEP_AWAKE,
 				   acquire, acquire);
 
-	if (claimed)
+	if (claimed) {
 		filch__store(&w->sleep, FILCH__SLEEP_AWAKE, relaxed);
+		filch__stat_add(&w->stats.wakeups_received, 1);
+	}
 	/* seq_cst: W5, against T1 and T4 (see the top); before any take. */
 	filch__add(&w->ex->park_state, FILCH__PARK_LEAVE_ONE - FILCH__PARK_IDLE_ONE,
 		   seq_cst);
@@ -270,7 +285,13 @@ bool filch__park_leave(struct filch__worker *w)
 
 bool filch__park_sleep(struct filch__worker *w, uint32_t v)
 {
+	int64_t since = filch__now_ns(); /* parking is a syscall already */
+
+	filch__obs_park(w, true);
 	ck_ec32_wait(&w->ec, &ec_mode, v, NULL);
+	filch__obs_park(w, false);
+	filch__stat_add(&w->stats.parks, 1);
+	filch__stat_add(&w->stats.park_ns, (uint64_t)(filch__now_ns() - since));
 	/* Acquire: TERMINATED was set before the increment that woke us
 	 * (filch__park_try_terminate); ck_ec32_wait is an acquire. */
 	if (filch__load(&w->ex->run_state, acquire) & FILCH__EX_TERMINATED)

@@ -56,6 +56,7 @@
 
 #include "executor.h"
 #include "park.h"
+#include "trace.h"
 
 void filch__spares_init(struct filch__spares *s)
 {
@@ -136,6 +137,8 @@ int filch__block_begin(bool may_refuse)
 	}
 	counts_set(s, active, rc ? blocked : blocked + 1);
 	pthread_mutex_unlock(&s->lock);
+	if (rc == 0)
+		filch__obs_wait(w, true);
 	/* Tasks this worker pushed may have skipped their notification (a
 	 * pusher runs its own deque before it sleeps: not this one), and a
 	 * spare that already stands in may be parked: wake one for them. */
@@ -179,6 +182,7 @@ void filch__block_end(void)
 	struct filch__spares *s = &ex->spares;
 	unsigned active, blocked;
 
+	filch__obs_wait(w, false);
 	pthread_mutex_lock(&s->lock);
 	active = filch__load(&s->active, relaxed);
 	blocked = s->blocked - 1;

@@ -26,6 +26,7 @@
 #include "future.h"
 #include "sched.h"
 #include "submit.h"
+#include "trace.h"
 
 struct fire_and_forget {
 	struct filch__task task;
@@ -48,7 +49,9 @@ static void future_task_body(filch_future *f)
 {
 	struct filch__task_frame fr;
 	filch__task_frame_enter(&fr, f, (void (*)(void))f->u.job.fn, false);
+	filch__obs_task_begin((uintptr_t)f->u.job.fn, f->u.job.arg);
 	int rc = f->u.job.fn(f->u.job.arg, &f->result);
+	filch__obs_task_end(rc);
 	filch__task_frame_leave(&fr);
 	filch__future_finish(f, rc, fr.message);
 }
@@ -88,7 +91,9 @@ static void *fire_and_forget_body(struct fire_and_forget *r, bool discard)
 	struct filch__task_frame fr;
 	void *result = NULL;
 	filch__task_frame_enter(&fr, NULL, (void (*)(void))r->fn, false);
+	filch__obs_task_begin((uintptr_t)r->fn, r->arg);
 	int rc = r->fn(r->arg, &result);
+	filch__obs_task_end(rc);
 	filch__task_frame_leave(&fr);
 	if (rc != 0) {
 		int code = filch__task_code(rc, &fr.message);

@@ -14,6 +14,7 @@
 #include "executor.h"
 #include "future.h"
 #include "sched.h"
+#include "trace.h"
 
 /* Fails out with code (> 0) and, if memory allows, a copy of message.
  * Losing to a cancel or another completion is fine. */
@@ -48,8 +49,10 @@ static void then_run(struct filch__task *t, bool discard)
 		struct filch__task_frame fr;
 		filch__task_frame_enter(&fr, out, (void (*)(void))out->u.then.fn,
 					false);
+		filch__obs_task_begin((uintptr_t)out->u.then.fn, out->u.then.arg);
 		int rc = out->u.then.fn(antecedent, out->u.then.arg,
 					&out->result);
+		filch__obs_task_end(rc);
 		filch__task_frame_leave(&fr);
 		filch__future_finish(out, rc, fr.message);
 	}

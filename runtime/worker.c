@@ -30,6 +30,7 @@
 #include "group.h"
 #include "park.h"
 #include "perturb.h"
+#include "trace.h"
 #include "worker.h"
 
 /* Go and Tokio check their global queue every 61 local tasks: a prime, so
@@ -67,6 +68,9 @@ static struct filch__task *take_injected(struct filch__worker *w)
 		filch__inject_take(&w->ex->inject, &w->deque, INJECT_BATCH);
 	int64_t e = filch__load(&w->deque.bottom, relaxed);
 
+	if (t)
+		filch__stat_add(&w->stats.inject_batches, 1);
+	filch__stat_add(&w->stats.inject_tasks, (uint64_t)(e - b) + (t != NULL));
 	if (e == b)
 		return t;
 	/* The batch sits at [b, e) oldest first: take_own takes it from the
@@ -109,8 +113,12 @@ struct filch__task *filch__worker_steal_from(struct filch__worker *w,
 {
 	void *item;
 
-	if (filch__deque_steal(&victim->deque, &item) != FILCH__STEAL_OK)
+	if (filch__deque_steal(&victim->deque, &item) != FILCH__STEAL_OK) {
+		filch__stat_add(&w->stats.steal_failed, 1);
 		return NULL;
+	}
+	filch__stat_add(&w->stats.stolen, 1);
+	filch__obs_steal(w, victim);
 	filch__group_note_steal(item, w->index);
 	return item;
 }

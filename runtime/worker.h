@@ -31,6 +31,7 @@ static inline bool filch__worker_cancelling(const struct filch__worker *w)
 static inline void filch__worker_run_task(struct filch__worker *w,
 					  struct filch__task *t)
 {
+	filch__stat_add(&w->stats.tasks_run, 1);
 	t->run(t, filch__worker_cancelling(w));
 }
 

@@ -127,6 +127,7 @@ case $mandir in
 esac
 ln -s "$abs" "$tmp/man3"
 ln -s "$abs" "$tmp/man7"
+ln -s "$abs" "$tmp/man1"
 for p in $pages; do
 	n=$((n + 1))
 	sec=${p##*.}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stats.h - the executor's counters (stats.c reads them): one-line hooks
+ * for the scheduler's files.
+ *
+ * A worker's counters (struct filch__stats, in its worker record) are
+ * written only by that worker, by a relaxed load and a relaxed store (no
+ * read-modify-write: nothing else writes them), and read by
+ * filch_executor_stats with relaxed loads: a reader sees each counter at
+ * some recent value, so sums are approximate while the pool runs and exact
+ * once it is quiescent (the reader synchronized with the workers, e.g. by
+ * filch_shutdown(WAIT) or by waiting on the futures of every task).
+ * Counters of threads that are not workers (foreign submitters, the
+ * shutdown that discards tasks) are shared: relaxed fetch_add, on paths
+ * that already write a shared line.
+ */
+#ifndef FILCH_STATS_H
+#define FILCH_STATS_H
+
+#include <stdint.h>
+
+#include "atomic.h"
+
+/* One worker's counters; docs/observability.md says what each counts. */
+struct filch__stats {
+	_Atomic uint64_t tasks_run;
+	_Atomic uint64_t spawned;
+	_Atomic uint64_t stolen;
+	_Atomic uint64_t steal_failed;
+	_Atomic uint64_t inject_batches;
+	_Atomic uint64_t inject_tasks;
+	_Atomic uint64_t parks;
+	_Atomic uint64_t park_ns;
+	_Atomic uint64_t wakeups_sent;
+	_Atomic uint64_t wakeups_received;
+};
+
+/* The executor's shared counters: threads that are not its workers. */
+struct filch__xstats {
+	_Atomic uint64_t submitted;	 /* accepted into the injector */
+	_Atomic uint64_t refused;	 /* -EAGAIN: the bounded queue was full */
+	_Atomic uint64_t caller_ran;	 /* FILCH_FULL_CALLER_RUNS ran it */
+	_Atomic uint64_t discarded;	 /* by filch_shutdown(CANCEL_PENDING) */
+	_Atomic uint64_t task_failures; /* fire-and-forget tasks that failed */
+	_Atomic uint64_t wakeups_sent;	 /* by threads that are not workers */
+};
+
+/* The owner's increment: no RMW (the owner is the one writer). */
+static inline void filch__stat_add(_Atomic uint64_t *c, uint64_t n)
+{
+	filch__store(c, filch__load(c, relaxed) + n, relaxed);
+}
+
+/* A shared counter's increment. */
+static inline void filch__xstat_add(_Atomic uint64_t *c, uint64_t n)
+{
+	filch__add(c, n, relaxed);
+}
+
+#endif /* FILCH_STATS_H */
