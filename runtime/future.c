@@ -162,8 +162,10 @@ _Static_assert(sizeof(struct filch__user_callback) <= FILCH__BLOCK_SIZE,
 static struct filch__callback closed_mark;
 #define CALLBACKS_CLOSED (&closed_mark)
 
-/* Completions whose callbacks wait for the current callback to return. */
-static _Thread_local struct {
+/* Completions whose callbacks wait for the current callback to return.
+ * initial-exec, as FILCH__TLS in executor.h: no __tls_get_addr call on
+ * every completion. */
+static _Thread_local __attribute__((tls_model("initial-exec"))) struct {
 	bool running;
 	filch_future *head, *tail;
 } deferred;
