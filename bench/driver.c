@@ -47,6 +47,7 @@
 	extern const struct fb_impl fb_impls_##family[] __attribute__((weak))
 IMPLS(filch_deque);
 IMPLS(filch_forkjoin);
+IMPLS(filch_fj);
 IMPLS(filch_submit);
 IMPLS(filch_lifecycle);
 IMPLS(filch_cf);
@@ -58,6 +59,7 @@ IMPLS(glib);
 
 static const struct fb_impl *const linked[] = {
     fb_impls_filch_deque,  fb_impls_filch_forkjoin,
+    fb_impls_filch_fj,
     fb_impls_filch_submit, fb_impls_filch_lifecycle,
     fb_impls_filch_cf,	   fb_impls_seq,
     fb_impls_naive,	   fb_impls_tbb,
@@ -69,7 +71,7 @@ static const char *const helpers[] = {"filch-bench-iomp", "filch-bench-libuv"};
 
 /* The impl column, in the order rows are printed. */
 static const char *const impl_order[] = {
-    "filch", "filch_nofuture", "filch_item", "seq",  "naive",
+    "filch", "filch_fj", "filch_nofuture", "filch_item", "seq",  "naive",
     "tbb",   "gomp",	       "iomp",	     "glib", "libuv"};
 
 struct candidate {

@@ -28,6 +28,8 @@
 #include "spare.h"
 #include "sched.h"
 
+struct filch__fj; /* fj.c */
+
 /* Largest accepted worker and spare counts (park.h packs counts of
  * threads into 16 bits). */
 #define FILCH__MAX_WORKERS 1024u
@@ -44,7 +46,8 @@
  *  - the owner's private line: written only by the worker thread;
  *  - the sleep line: ec is incremented by whoever wakes this worker, sleep
  *    is the protocol word of park.c (its comment lists the values), and
- *    dormant is a spare's word (spare.c lists its values).
+ *    dormant is a spare's word (spare.c lists its values); fj, read by
+ *    thieves, is written once (fj.c).
  */
 struct filch__worker {
 	struct filch__deque deque;
@@ -69,6 +72,9 @@ struct filch__worker {
 	alignas(FILCH_CACHELINE) struct ck_ec32 ec;
 	_Atomic uint32_t sleep;
 	_Atomic uint32_t dormant;
+	/* The worker's fork-join frame stack, or NULL before its first use:
+	 * set once by the worker (release), read by thieves (acquire). */
+	_Atomic(struct filch__fj *) fj;
 };
 
 static_assert(offsetof(struct filch__worker, ex) % FILCH_CACHELINE == 0,
