@@ -3,8 +3,8 @@
  * test_fj.c - the fork-join fast path (filch/fj.h): fib, nqueens and an
  * unbalanced tree at 1, 2, 3 and 8 workers, every frame run exactly once;
  * frames stolen; roots from foreign threads, from another executor's
- * worker and from inside frames and group jobs; bad input; the misuses
- * that abort.
+ * worker and from inside frames and group jobs; the misuses that abort
+ * (the error returns are a row of test_badinput).
  */
 #include "config.h"
 
@@ -304,28 +304,6 @@ static void nesting(void)
 	filch_executor_destroy(nest_ex);
 }
 
-/* ---- bad input ---- */
-static int ran;
-
-static void mark(filch_fj *fj, void *arg)
-{
-	(void)fj;
-	(void)arg;
-	ran = 1;
-}
-
-static void bad_input(void)
-{
-	filch_executor *ex = make(1);
-
-	is(filch_fj_run(NULL, mark, NULL), -EINVAL, "NULL executor");
-	is(filch_fj_run(ex, NULL, NULL), -EINVAL, "NULL function");
-	is(filch_fj_run_v(ex, mark, NULL, FILCH_FJ_ABI + 1), -ENOTSUP,
-	   "another layout version");
-	ok(!ran, "none of them ran the function");
-	filch_executor_destroy(ex);
-}
-
 /* ---- misuse that aborts (each in a child) ---- */
 FILCH_FJ_FN1(long, unsynced, unsigned, n)
 {
@@ -380,13 +358,12 @@ int main(void)
 {
 	static const unsigned counts[] = {1, 2, 3, 8};
 
-	tap_plan(2 + 4 * 8 + 2 + 1 + 6 + 4);
+	tap_plan(2 + 4 * 8 + 2 + 1 + 6);
 	misuse(); /* first: isolate_run forks a single-threaded process */
 	for (unsigned i = 0; i < 4; i++)
 		answers(counts[i]);
 	stolen();
 	foreign_threads();
 	nesting();
-	bad_input();
 	return tap_done();
 }
