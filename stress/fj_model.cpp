@@ -213,15 +213,11 @@ struct fj_test : rl::test_suite<fj_test<THREADS>, THREADS> {
 template <rl::thread_id_t THREADS>
 bool check(rl::scheduler_type_e type, unsigned bound, unsigned long iterations)
 {
-	unsigned long long schedules;
-	bool ok = model_simulate<fj_test<THREADS> >(type, bound, iterations,
-						    4000, &schedules);
-	std::printf("fj_model: mutant=%d thieves=%d %s: %s after %llu "
-		    "schedules\n",
-		    mutant, (int)THREADS - 1,
-		    type == rl::random_scheduler_type ? "random" : "exhaustive",
-		    ok ? "no error" : "ERROR FOUND", schedules);
-	return ok;
+	char prefix[64];
+
+	std::snprintf(prefix, sizeof(prefix), "fj_model: mutant=%d thieves=%d",
+		      mutant, (int)THREADS - 1);
+	return model_check<fj_test<THREADS> >(prefix, type, bound, iterations);
 }
 
 [[noreturn]] void usage()
