@@ -56,6 +56,7 @@ IMPLS(naive);
 IMPLS(tbb);
 IMPLS(gomp);
 IMPLS(glib);
+IMPLS(lace);
 
 static const struct fb_impl *const linked[] = {
     fb_impls_filch_deque,  fb_impls_filch_forkjoin,
@@ -64,6 +65,7 @@ static const struct fb_impl *const linked[] = {
     fb_impls_filch_cf,	   fb_impls_seq,
     fb_impls_naive,	   fb_impls_tbb,
     fb_impls_gomp,	   fb_impls_glib,
+    fb_impls_lace,
 };
 
 /* Helper programs next to filch-bench (remote.h). */
@@ -72,7 +74,7 @@ static const char *const helpers[] = {"filch-bench-iomp", "filch-bench-libuv"};
 /* The impl column, in the order rows are printed. */
 static const char *const impl_order[] = {
     "filch", "filch_fj", "filch_nofuture", "filch_item", "seq",  "naive",
-    "tbb",   "gomp",	       "iomp",	     "glib", "libuv"};
+    "tbb",   "gomp",	       "iomp",	     "glib", "libuv", "lace"};
 
 struct candidate {
 	char bench[32];
