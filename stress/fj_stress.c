@@ -26,7 +26,6 @@
 #include <filch.h>
 #include <filch/fj.h>
 
-#include "runtime/futex.h"
 #include "stress_args.h"
 
 #define MAX_NODES (1u << 20)
@@ -36,17 +35,9 @@ static _Atomic uint32_t next_id;
 static _Atomic long twice;     /* ids run more than once */
 static _Atomic long sizes;     /* the roots' subtree sizes, added up */
 static uint32_t budget;
+static long nodes;	       /* the rounds' budgets, added up */
 static uint64_t round_seed;
 static filch_executor *ex;
-
-static uint64_t mix(uint64_t x)
-{
-	/* splitmix64 finalizer */
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
 
 static void nested_root(filch_fj *fj, void *arg);
 
@@ -62,7 +53,7 @@ FILCH_FJ_FN1(long, node, unsigned, depth)
 		return 0;
 	if (atomic_fetch_add(&ran[id], 1) != 0)
 		atomic_fetch_add(&twice, 1);
-	h = mix(round_seed ^ id);
+	h = stress_mix(round_seed ^ id);
 	k = depth >= 12 ? 0 : (unsigned)(h % 6);
 	for (unsigned i = 0; i < k; i++, h >>= 3) {
 		if (h % 8 == 0) {
@@ -118,8 +109,8 @@ static int one_round(uint64_t seed)
 	long missing = 0;
 
 	round_seed = seed;
-	o.workers = 1 + (unsigned)(mix(seed) % 8);
-	budget = 1000 + (uint32_t)(mix(seed + 1) % 200000);
+	o.workers = 1 + (unsigned)(stress_mix(seed) % 8);
+	budget = 1000 + (uint32_t)(stress_mix(seed + 1) % 200000);
 	atomic_store(&next_id, 0);
 	atomic_store(&twice, 0);
 	atomic_store(&sizes, 0);
@@ -142,33 +133,22 @@ static int one_round(uint64_t seed)
 		       atomic_load(&sizes), given);
 		return 1;
 	}
+	nodes += budget;
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	struct stress_args args;
-	long rounds = 0, nodes = 0;
-	int64_t end;
+	long rounds;
 
 	if (stress_parse_args(argc, argv, 5, &args))
 		return 2;
 	printf("fj_stress: seed %llu, %.0f s\n", (unsigned long long)args.seed,
 	       args.seconds);
 	fflush(stdout);
-	end = filch__now_ns() + (int64_t)(args.seconds * 1e9);
-	do {
-		uint64_t s = mix(args.seed + (uint64_t)rounds);
-
-		if (one_round(s) != 0) {
-			printf("fj_stress: FAILED in round %ld (round seed "
-			       "%llu)\n",
-			       rounds, (unsigned long long)s);
-			return 1;
-		}
-		nodes += budget;
-		rounds++;
-	} while (filch__now_ns() < end);
+	if ((rounds = stress_rounds("fj_stress", &args, one_round)) < 0)
+		return 1;
 	printf("fj_stress: %ld rounds, up to %ld nodes: ok\n", rounds, nodes);
 	return 0;
 }
