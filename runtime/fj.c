@@ -434,5 +434,7 @@ int filch_fj_run_v(filch_executor *ex, filch_fj_root_fn fn, void *arg,
 	filch_group_init(&g, ex);
 	if ((rc = filch_group_spawn(&g, root_job, &r)) != 0)
 		return rc;
-	return filch_group_wait(&g);
+	/* A job discarded by a cancelling shutdown counts as ECANCELED. */
+	rc = filch_group_wait(&g);
+	return rc > 0 ? -rc : rc;
 }

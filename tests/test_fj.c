@@ -3,8 +3,9 @@
  * test_fj.c - the fork-join fast path (filch/fj.h): fib, nqueens and an
  * unbalanced tree at 1, 2, 3 and 8 workers, every frame run exactly once;
  * frames stolen; roots from foreign threads, from another executor's
- * worker and from inside frames and group jobs; the misuses that abort
- * (the error returns are a row of test_badinput).
+ * worker and from inside frames and group jobs; a root discarded by a
+ * cancelling shutdown; the misuses that abort (the other error returns
+ * are a row of test_badinput).
  */
 #include "config.h"
 
@@ -13,6 +14,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
+#include <sched.h>
 
 #include <filch.h>
 #include <filch/fj.h>
@@ -304,6 +307,51 @@ static void nesting(void)
 	filch_executor_destroy(nest_ex);
 }
 
+/* ---- a root discarded by a cancelling shutdown ---- */
+static atomic_int release_blocker, root_ran;
+
+static int blocker(void *arg, void **result)
+{
+	(void)arg;
+	(void)result;
+	while (!atomic_load(&release_blocker))
+		sched_yield();
+	return 0;
+}
+
+static void count_root(filch_fj *fj, void *arg)
+{
+	(void)fj;
+	(void)arg;
+	atomic_store(&root_ran, 1);
+}
+
+static void *queue_root(void *arg)
+{
+	*(int *)arg = filch_fj_run(shared_ex, count_root, NULL);
+	return NULL;
+}
+
+static void discarded_root(void)
+{
+	pthread_t th;
+	int rc = 1;
+
+	shared_ex = make(1);
+	filch_submit(shared_ex, blocker, NULL, NULL); /* holds the worker */
+	pthread_create(&th, NULL, queue_root, &rc);
+	usleep(100 * 1000); /* the root is queued behind the blocker */
+	filch_shutdown(shared_ex, FILCH_SHUTDOWN_CANCEL_PENDING);
+	atomic_store(&release_blocker, 1);
+	pthread_join(th, NULL);
+	ok(rc == -ECANCELED || rc == -ESHUTDOWN,
+	   "a root discarded by a cancelling shutdown: %d (-ECANCELED, or "
+	   "-ESHUTDOWN if it came too late to be queued)",
+	   rc);
+	ok(!atomic_load(&root_ran), "the discarded root never ran");
+	filch_executor_destroy(shared_ex);
+}
+
 /* ---- misuse that aborts (each in a child) ---- */
 FILCH_FJ_FN1(long, unsynced, unsigned, n)
 {
@@ -358,12 +406,13 @@ int main(void)
 {
 	static const unsigned counts[] = {1, 2, 3, 8};
 
-	tap_plan(2 + 4 * 8 + 2 + 1 + 6);
+	tap_plan(2 + 4 * 8 + 2 + 1 + 6 + 2);
 	misuse(); /* first: isolate_run forks a single-threaded process */
 	for (unsigned i = 0; i < 4; i++)
 		answers(counts[i]);
 	stolen();
 	foreign_threads();
 	nesting();
+	discarded_root();
 	return tap_done();
 }
