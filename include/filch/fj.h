@@ -168,6 +168,10 @@ static inline int filch_fj_pop_(filch_fj *fj)
 }
 
 #define FILCH_FJ_STRIP_(...) __VA_ARGS__
+/* Argument a of the frame at filch_fj_p_. The generated functions name
+ * their locals filch_fj_*_ so that no user name (of the function or of an
+ * argument) can collide with them. */
+#define FILCH_FJ_A_(a) filch_fj_p_->args.a
 
 #define FILCH_FJ_GEN_(R, name, DECL, FIELDS, LOAD, STORE)                    \
 	static R name(filch_fj *filch_fj_ctx_, FILCH_FJ_STRIP_ DECL);        \
@@ -182,54 +186,61 @@ static inline int filch_fj_pop_(filch_fj *fj)
 	_Static_assert(sizeof(struct name##_filch_fj_) <= FILCH_FJ_PAYLOAD,  \
 		       #name "'s arguments and result fit a frame");         \
 	static void name##_filch_fj_run_(filch_fj *filch_fj_ctx_,            \
-					 struct filch_fj_frame *f)           \
+					 struct filch_fj_frame *filch_fj_f_) \
 	{                                                                    \
-		struct name##_filch_fj_ *p = (void *)f->payload.bytes;       \
-		R r = name(filch_fj_ctx_, FILCH_FJ_STRIP_ LOAD);             \
+		struct name##_filch_fj_ *filch_fj_p_ =                       \
+			(void *)filch_fj_f_->payload.bytes;                  \
+		R filch_fj_r_ = name(filch_fj_ctx_, FILCH_FJ_STRIP_ LOAD);   \
                                                                              \
-		p->result = r;                                               \
+		filch_fj_p_->result = filch_fj_r_;                           \
 	}                                                                    \
 	static inline __attribute__((unused)) void name##_filch_fj_spawn_(   \
 	    filch_fj *filch_fj_ctx_, FILCH_FJ_STRIP_ DECL)                   \
 	{                                                                    \
-		struct filch_fj_frame *f = filch_fj_push_(filch_fj_ctx_);    \
-		struct name##_filch_fj_ *p = (void *)f->payload.bytes;       \
+		struct filch_fj_frame *filch_fj_f_ =                         \
+			filch_fj_push_(filch_fj_ctx_);                       \
+		struct name##_filch_fj_ *filch_fj_p_ =                       \
+			(void *)filch_fj_f_->payload.bytes;                  \
                                                                              \
 		FILCH_FJ_STRIP_ STORE                                        \
-		filch_fj_commit_(filch_fj_ctx_, f, name##_filch_fj_run_);    \
+		filch_fj_commit_(filch_fj_ctx_, filch_fj_f_,                 \
+				 name##_filch_fj_run_);                      \
 	}                                                                    \
 	static inline __attribute__((unused)) R name##_filch_fj_sync_(       \
 	    filch_fj *filch_fj_ctx_)                                         \
 	{                                                                    \
-		int mine = filch_fj_pop_(filch_fj_ctx_);                     \
-		struct name##_filch_fj_ *p = (void *)filch_fj_ctx_           \
+		int filch_fj_mine_ = filch_fj_pop_(filch_fj_ctx_);           \
+		struct name##_filch_fj_ *filch_fj_p_ = (void *)filch_fj_ctx_ \
 			->frames[filch_fj_ctx_->head].payload.bytes;         \
                                                                              \
-		if (mine)                                                    \
+		if (filch_fj_mine_)                                          \
 			return name(filch_fj_ctx_, FILCH_FJ_STRIP_ LOAD);    \
-		return p->result;                                            \
+		return filch_fj_p_->result;                                  \
 	}                                                                    \
 	static R name(filch_fj *filch_fj_ctx_, FILCH_FJ_STRIP_ DECL)
 
 #define FILCH_FJ_FN1(R, name, T1, a1)                                        \
-	FILCH_FJ_GEN_(R, name, (T1 a1), (T1 a1;), (p->args.a1),              \
-		      (p->args.a1 = a1;))
+	FILCH_FJ_GEN_(R, name, (T1 a1), (T1 a1;), (FILCH_FJ_A_(a1)),          \
+		      (FILCH_FJ_A_(a1) = a1;))
 #define FILCH_FJ_FN2(R, name, T1, a1, T2, a2)                                \
 	FILCH_FJ_GEN_(R, name, (T1 a1, T2 a2), (T1 a1; T2 a2;),              \
-		      (p->args.a1, p->args.a2),                              \
-		      (p->args.a1 = a1; p->args.a2 = a2;))
+		      (FILCH_FJ_A_(a1), FILCH_FJ_A_(a2)),                    \
+		      (FILCH_FJ_A_(a1) = a1; FILCH_FJ_A_(a2) = a2;))
 #define FILCH_FJ_FN3(R, name, T1, a1, T2, a2, T3, a3)                        \
 	FILCH_FJ_GEN_(R, name, (T1 a1, T2 a2, T3 a3), (T1 a1; T2 a2; T3 a3;), \
-		      (p->args.a1, p->args.a2, p->args.a3),                  \
-		      (p->args.a1 = a1; p->args.a2 = a2; p->args.a3 = a3;))
+		      (FILCH_FJ_A_(a1), FILCH_FJ_A_(a2), FILCH_FJ_A_(a3)),   \
+		      (FILCH_FJ_A_(a1) = a1; FILCH_FJ_A_(a2) = a2;           \
+		       FILCH_FJ_A_(a3) = a3;))
 #define FILCH_FJ_FN4(R, name, T1, a1, T2, a2, T3, a3, T4, a4)                \
 	FILCH_FJ_GEN_(R, name, (T1 a1, T2 a2, T3 a3, T4 a4),                 \
 		      (T1 a1; T2 a2; T3 a3; T4 a4;),                         \
-		      (p->args.a1, p->args.a2, p->args.a3, p->args.a4),      \
-		      (p->args.a1 = a1; p->args.a2 = a2; p->args.a3 = a3;    \
-		       p->args.a4 = a4;))
+		      (FILCH_FJ_A_(a1), FILCH_FJ_A_(a2), FILCH_FJ_A_(a3),    \
+		       FILCH_FJ_A_(a4)),                                     \
+		      (FILCH_FJ_A_(a1) = a1; FILCH_FJ_A_(a2) = a2;           \
+		       FILCH_FJ_A_(a3) = a3; FILCH_FJ_A_(a4) = a4;))
 
-#define FILCH_SPAWN(name, ...) name##_filch_fj_spawn_(filch_fj_ctx_, __VA_ARGS__)
+#define FILCH_SPAWN(name, ...)                                               \
+	name##_filch_fj_spawn_(filch_fj_ctx_, __VA_ARGS__)
 #define FILCH_SYNC(name) name##_filch_fj_sync_(filch_fj_ctx_)
 #define FILCH_CALL(name, ...) name(filch_fj_ctx_, __VA_ARGS__)
 /* The filch_fj of the enclosing FILCH_FJ_FNk function. */
