@@ -51,6 +51,8 @@ IMPLS(filch_fj);
 IMPLS(filch_submit);
 IMPLS(filch_lifecycle);
 IMPLS(filch_cf);
+IMPLS(filch_timers);
+IMPLS(glib_timers);
 IMPLS(seq);
 IMPLS(naive);
 IMPLS(tbb);
@@ -65,6 +67,7 @@ static const struct fb_impl *const linked[] = {
     fb_impls_filch_cf,	   fb_impls_seq,
     fb_impls_naive,	   fb_impls_tbb,
     fb_impls_gomp,	   fb_impls_glib,
+    fb_impls_filch_timers, fb_impls_glib_timers,
     fb_impls_lace,
 };
 

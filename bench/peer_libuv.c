@@ -20,6 +20,7 @@
 #include "fb.h"
 #include "placement.h"
 #include "scaffold.h"
+#include "timers_bench.h"
 #include "workloads.h"
 
 /* One request of a run. */
@@ -347,6 +348,7 @@ static void idle_run(void *state, const struct fb_params *p,
 }
 
 const struct fb_impl fb_impls_libuv[] = {
+    {"timers", "libuv", NULL, fb_libuv_timers_run, NULL},
     {"submit", "libuv", uv_setup, submit_run, uv_teardown},
     {"submit2", "libuv", uv_setup, submit2_run, uv_teardown},
     {"roundtrip_spin", "libuv", uv_setup, rt_spin_run, uv_teardown},

@@ -240,6 +240,13 @@ const struct fb_bench fb_suite[] = {
      .primary = 0,
      .joins_metric = 2,
      .derive = derive_shutdown},
+    {.name = "timers",
+     .what = "arm and cancel 10^5 delayed tasks; lateness of sleeps over 50 ms",
+     .nmetrics = 3,
+     .metric = {{"ms_1e5_arm_cancel", "ms"}, {"p50_us_late", "us"},
+		{"p99_us_late", "us"}},
+     .primary = 0,
+     .derive = derive_blocking},
 };
 
 const unsigned fb_suite_len = sizeof(fb_suite) / sizeof(fb_suite[0]);

@@ -267,6 +267,70 @@ FILCH_API void filch_blocking_end(void);
  * without WAIT. */
 FILCH_API int filch_shutdown(filch_executor *ex, unsigned flags);
 
+/* A task still running when filch_shutdown_timed stopped waiting. */
+struct filch_straggler {
+	unsigned worker;  /* its thread: filch_current_worker() there
+			     (spares: workers and up) */
+	unsigned depth;	  /* 0: the task its worker took; n: run inside
+			     the wait of the task at depth n - 1 on the
+			     same worker (a group job, a task it waits for) */
+	void (*fn)(void); /* the function given to filch_submit,
+			     filch_future_then or filch_group_spawn, cast */
+	const char *name; /* fn's symbol name (dladdr: an exported or
+			     -rdynamic symbol), or NULL; owned by the report */
+	filch_future *future; /* the task's future, retained by the report
+				 (retain it to keep it after
+				 filch_shutdown_report_free); NULL for a
+				 fire-and-forget task or a group job */
+	int64_t running_ns;   /* running for at least this long: since
+				 filch first saw it running, at the start
+				 or end of a filch_shutdown_timed call; 0
+				 for a task that started during this call */
+};
+
+/* What filch_shutdown_timed saw when it stopped waiting: a snapshot. */
+struct filch_shutdown_report {
+	size_t nstragglers;
+	struct filch_straggler *stragglers; /* by worker index; on one
+					       worker, innermost first */
+	size_t queued; /* tasks queued, not started: they still run (or
+			  are discarded, after CANCEL_PENDING); tasks of
+			  armed timers are not counted, yet a waiting
+			  shutdown waits for them too */
+};
+
+/*
+ * filch_shutdown(ex, flags | FILCH_SHUTDOWN_WAIT) with a deadline: begins
+ * the shutdown as filch_shutdown does (flags: 0, FILCH_SHUTDOWN_WAIT, and
+ * FILCH_SHUTDOWN_CANCEL_PENDING), then waits up to timeout_ns (from the
+ * call; FILCH_FOREVER, 0 polls) for the pool to drain and every worker
+ * to exit. Returns 0 when they did (then *report = NULL), or -ETIMEDOUT
+ * with *report (the caller owns it: filch_shutdown_report_free) naming the
+ * tasks still running, the stragglers, and counting those still queued;
+ * report may be NULL to skip it. After -ETIMEDOUT, ex stays valid and
+ * shut down: wait again (another call, or filch_shutdown with WAIT),
+ * cancel (a call with CANCEL_PENDING: running tasks then see
+ * filch_cancel_requested()), or filch_executor_destroy it, which waits
+ * for the stragglers. A thread cannot be stopped safely: a service that
+ * must exit by a deadline logs the report, then calls exit().
+ * Other errors write nothing to *report: -EINVAL (NULL ex, unknown flag),
+ * -EOWNERDEAD (as filch_shutdown: nothing done), -EDEADLK (called from one
+ * of ex's own workers: the shutdown begins, nothing waits), -ENOMEM (the
+ * wait timed out but the report could not be allocated: call again).
+ * Blocks up to timeout_ns, plus, for the report, a membarrier(2) system
+ * call: a worker that finishes a task meanwhile waits for it (a few
+ * microseconds). Where the kernel refuses membarrier, stragglers are
+ * listed with fn, name and future NULL. Any thread (ex's own workers get
+ * -EDEADLK).
+ */
+FILCH_API int filch_shutdown_timed(filch_executor *ex, unsigned flags,
+				   int64_t timeout_ns,
+				   struct filch_shutdown_report **report);
+
+/* Frees r and releases the futures it retained. NULL is a no-op. Any
+ * thread, never blocks. */
+FILCH_API void filch_shutdown_report_free(struct filch_shutdown_report *r);
+
 /* filch_shutdown(ex, FILCH_SHUTDOWN_WAIT) then frees ex. Futures that users
  * still hold stay valid. Returns 0, -EDEADLK from one of ex's workers
  * (nothing freed), or -EOWNERDEAD in a child of fork() for an executor the
@@ -624,23 +688,33 @@ enum filch_wait_mode {
 
 /*
  * Waits until mode holds for fs[0..n) or timeout_ns passes (0 polls,
- * FILCH_FOREVER waits forever). Then reorders fs in place, stably, so that
- * the futures done at that moment come first, and sets *ndone (ndone may
- * be NULL): Python's (done, not_done) without allocating. Duplicates are
- * allowed and each occurrence counts. Returns 0 when mode holds, -ETIMEDOUT
- * when it does not (fs is reordered and *ndone set all the same), -EINVAL
- * (fs NULL with n > 0, a NULL entry, an unknown mode; fs untouched), or
- * -ENOMEM, or -EAGAIN (FILCH_FOREVER on a worker when no spare could be
- * had: see the top; fs is reordered and *ndone set as for -ETIMEDOUT).
- * n == 0 returns 0 at once with *ndone = 0.
- * Woken by the futures' completions (never polls them); the caller keeps
- * its references, which must outlive the call. No allocation when mode
- * already holds or for up to 4 pending futures (the thread's task-record
- * slab), one otherwise. Blocks: sleeps on a futex (on a worker, with a
- * spare in its place). On a worker, an untimed ALL_COMPLETED wait first
- * runs the tasks of fs that were submitted to its executor and that nobody
- * started (it depends on all of them); otherwise no task runs here. Any
- * thread.
+ * FILCH_FOREVER waits forever). Then reorders fs in place as a stable
+ * partition: the futures counted done first, then the others, each part
+ * in input order; and sets *ndone to the number counted done (ndone may be
+ * NULL): Python's (done, not_done) without allocating. Counted done: every
+ * future done when the call began, and every one whose completion the
+ * wait saw before returning; one completing as it returns may be counted
+ * or not, and FIRST_COMPLETED stops watching the others once one
+ * completed. Duplicates are allowed and each occurrence counts; all the
+ * occurrences of a future fall on one side (unless, in a call that returns
+ * at once, the future completes while the call reads the states). Returns 0
+ * when mode holds for the futures counted done, -ETIMEDOUT when it does
+ * not (fs is reordered and *ndone set all the same), -EAGAIN (FILCH_FOREVER
+ * on a worker when no spare could be had: see the top; fs is reordered and
+ * *ndone set as for -ETIMEDOUT), -EINVAL (fs NULL with n > 0, a NULL
+ * entry, an unknown mode) or -ENOMEM; after these two, fs and *ndone are
+ * untouched. n == 0 returns 0 at once with *ndone = 0.
+ * Woken by the futures' completions (never polls them), each recorded as
+ * it happens: once woken, the reordering costs O(m log m) for m counted
+ * done, plus moving the entries before the last of them; it reads no other
+ * future. The caller keeps its references, which must outlive the call.
+ * No allocation when mode already holds or for up to 4 futures (the
+ * thread's task-record slab), one up to 32 futures, two above (the second,
+ * a table of duplicates, freed before returning). Blocks: sleeps on a
+ * futex (on a worker, with a spare in its place). On a worker, an untimed
+ * ALL_COMPLETED wait first runs the tasks of fs that were submitted to its
+ * executor and that nobody started (it depends on all of them); otherwise
+ * no task runs here. Any thread.
  */
 FILCH_API int filch_wait(filch_future **fs, size_t n, int64_t timeout_ns,
 			 int mode, size_t *ndone);
@@ -654,8 +728,9 @@ typedef struct filch_as_completed filch_as_completed;
  * counted from this call (0 polls, FILCH_FOREVER). The iterator takes its
  * own reference on each future, so the caller may release fs at once.
  * Returns 0 and *it, -EINVAL (it NULL, fs NULL with n > 0, a NULL entry) or
- * -ENOMEM (*it = NULL, nothing kept). One allocation (two above 32 futures,
- * the second freed before returning). Never blocks. Any thread.
+ * -ENOMEM (nothing kept); after an error *it is untouched. One allocation
+ * (two above 32 futures, the second freed before returning). Never
+ * blocks. Any thread.
  */
 FILCH_API int filch_as_completed_begin(filch_as_completed **it,
 				       filch_future *const *fs, size_t n,
@@ -666,11 +741,21 @@ FILCH_API int filch_as_completed_begin(filch_as_completed **it,
  * -ETIMEDOUT when the iteration's timeout passed first, or -EAGAIN (no
  * timeout, on a worker, and no spare could be had: see the top). These end
  * the iteration: every later call returns FILCH_END (start a new iterator
- * to wait again). -EINVAL for NULL arguments. Blocks like filch_wait; fed by
- * completion callbacks through a lock-free list, never polls. Only one
- * thread may iterate at a time.
+ * to wait again). -EINVAL for NULL arguments. *f is written only with 0.
+ * Blocks like filch_wait; fed by completion callbacks through a lock-free
+ * list, never polls. Only one thread may iterate at a time.
  */
 FILCH_API int filch_as_completed_next(filch_as_completed *it, filch_future **f);
+/*
+ * As filch_as_completed_next, and also gives in *index the position in the
+ * fs given to _begin of the yielded future (of its first occurrence, for a
+ * future listed more than once): which input it was, even for a future
+ * that failed and carries no result. O(1). Returns what
+ * filch_as_completed_next returns; *f and *index are written only with 0.
+ * -EINVAL when it, f or index is NULL.
+ */
+FILCH_API int filch_as_completed_next_index(filch_as_completed *it,
+					    filch_future **f, size_t *index);
 /* Ends the iteration and drops the iterator's references; futures not yet
  * yielded keep running. NULL is a no-op. Never blocks. */
 FILCH_API void filch_as_completed_end(filch_as_completed *it);
@@ -796,9 +881,8 @@ FILCH_API int filch_map_next(filch_map_iter *it, void **result);
 /*
  * Like filch_map_next, for many results at once without copying: 0 with
  * *results pointing at *count >= 1 consecutive results in input order
- * (valid until the next call on it), or what filch_map_next would return:
- * then *results is untouched and *count = 0 (no results), except for
- * -EINVAL (a NULL argument), which writes nothing. The two may be mixed.
+ * (valid until the next call on it), or what filch_map_next would return,
+ * and then *results and *count are untouched. The two may be mixed.
  */
 FILCH_API int filch_map_next_span(filch_map_iter *it, void *const **results,
 				  size_t *count);
@@ -811,6 +895,141 @@ FILCH_API int filch_map_next_span(filch_map_iter *it, void *const **results,
  * spare in its place; when none can be had it sleeps all the same).
  */
 FILCH_API void filch_map_close(filch_map_iter *it);
+
+/* ------------------------------------------------------------------ */
+/* Time (section "Time")                                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Timers of an executor: a heap of deadlines on the monotonic clock and one
+ * thread per executor ("<prefix>-timer", started with its first timer,
+ * joined by filch_executor_destroy) that sleeps until the nearest deadline;
+ * no worker waits for a timer. Delays are int64_t nanoseconds >= 0 (0: at
+ * once; a negative delay is -EINVAL, FILCH_FOREVER included). A timer
+ * counts as pending work of its executor: filch_shutdown stops foreign
+ * threads from arming new ones (-ESHUTDOWN; a worker of the executor may
+ * still arm while the pool drains); FILCH_SHUTDOWN_WAIT waits for every
+ * armed timer to fire (and the work it starts); CANCEL_PENDING cancels
+ * every armed timer (their futures are CANCELLED) before it returns, but
+ * for one that the timer thread is cancelling at that moment.
+ * Periodic tasks end at any shutdown. Callbacks of futures that a timer
+ * completes (sleep, timeout) run on the timer thread: keep them short, and
+ * never shut down or destroy that executor with WAIT in them (it would
+ * wait for itself). In a child of fork(), every call below on an executor
+ * of the parent returns -EOWNERDEAD.
+ */
+
+/*
+ * Submits fn(arg) to ex once delay_ns has passed: the timer thread hands
+ * the task to ex's injector at the deadline (a task that a cancelling
+ * shutdown discards, or that a full bounded queue refuses then, whatever
+ * its policy, is CANCELLED, or fails with EAGAIN and a message). With fut
+ * non-NULL, *fut is PENDING until the task starts: filch_future_cancel
+ * then removes its timer at once (no memory kept, nothing fires). fut NULL
+ * is fire and forget. A worker that waits for it never runs it in its
+ * place before its deadline (it sleeps, see the top). Returns 0; -EINVAL (NULL ex or fn, delay_ns < 0);
+ * -ENOMEM; -EAGAIN (the timer thread could not be started); -ESHUTDOWN;
+ * -EOWNERDEAD; on error fn never runs and *fut is untouched. Any thread;
+ * takes the executor's timer lock (never blocks for long).
+ */
+FILCH_API int filch_submit_after(filch_executor *ex, int64_t delay_ns,
+				 filch_task_fn fn, void *arg,
+				 filch_future **fut);
+
+/*
+ * *f finishes with result NULL once delay_ns has passed (its callbacks run
+ * on ex's timer thread): a timer to combine with filch_when_any.
+ * Cancelling *f removes the timer at once. Returns 0 with *f (the caller
+ * owns one reference); -EINVAL (NULL ex or f, delay_ns < 0); -ENOMEM;
+ * -EAGAIN; -ESHUTDOWN; -EOWNERDEAD; on error *f is untouched. Any thread.
+ */
+FILCH_API int filch_sleep_future(filch_executor *ex, int64_t delay_ns,
+				 filch_future **f);
+
+/* filch_future_with_timeout flags: cancel f when the deadline wins (a
+ * PENDING f is cancelled, a running task sees filch_cancel_requested). */
+#define FILCH_TIMEOUT_CANCEL 1u
+
+/*
+ * *out completes like f (its result; its error code with a copy of its
+ * message; cancelled), or fails with ETIMEDOUT (positive, as a task error,
+ * message "timed out") once timeout_ns has passed on ex's timer, whichever
+ * comes first: exactly one outcome wins and *out's callbacks run once. f
+ * is left alone when the deadline wins, unless flags has
+ * FILCH_TIMEOUT_CANCEL. *out's result is f's result pointer, borrowed:
+ * *out never frees it (if f owns it through a result destructor, keep a
+ * reference to f while you use it). timeout_ns: FILCH_FOREVER never
+ * times out; 0 or another negative value times out at once unless f is
+ * already done. The
+ * caller keeps its reference to f. Cancelling *out removes its timer and
+ * leaves f alone. Returns 0 with *out (one reference for the caller);
+ * -EINVAL (NULL f, ex or out, unknown flag); -ENOMEM; -EAGAIN; -ESHUTDOWN;
+ * -EOWNERDEAD; on error *out is untouched and nothing is armed. Any
+ * thread, lock-free but for the timer lock.
+ */
+FILCH_API int filch_future_with_timeout(filch_future *f, filch_executor *ex,
+					int64_t timeout_ns, unsigned flags,
+					filch_future **out);
+
+/* filch_submit_periodic flags: the period counts from the end of each run
+ * (Java's scheduleWithFixedDelay) instead of from the first deadline
+ * (fixed rate, the default: scheduleAtFixedRate). */
+#define FILCH_FIXED_DELAY 1u
+
+/*
+ * Runs fn(arg) as a task on ex after delay_ns, then again and again: at a
+ * fixed rate (run k is due at first + k * period_ns: no drift; a run that
+ * overruns one or more periods is followed by the next due time still
+ * ahead, the missed ones skipped: runs never overlap or pile up), or with
+ * FILCH_FIXED_DELAY period_ns after each run ends (it drifts by each run's
+ * length and the timer's lateness). fn's result is ignored. The
+ * repetition ends when *handle is cancelled (a run in progress finishes;
+ * no other starts), when fn returns an error (*handle fails with its code
+ * and a copy of its message), or at ex's shutdown (*handle CANCELLED, as
+ * when ex refuses a run). *handle is PENDING meanwhile, then done.
+ * Returns 0 with *handle (the caller owns one reference); -EINVAL (NULL
+ * ex, fn or handle, delay_ns < 0, period_ns <= 0, unknown flag); -ENOMEM;
+ * -EAGAIN; -ESHUTDOWN; -EOWNERDEAD; on error fn never runs and *handle is
+ * untouched. Any thread.
+ */
+FILCH_API int filch_submit_periodic(filch_executor *ex, int64_t delay_ns,
+				    int64_t period_ns, unsigned flags,
+				    filch_task_fn fn, void *arg,
+				    filch_future **handle);
+
+/* How filch_submit_retry retries; NULL or a zero field is the default. */
+struct filch_retry_policy {
+	unsigned flags;		/* reserved: 0 (other bits: -EINVAL) */
+	unsigned max_attempts;	/* attempts in all, first included; 0 = 3 */
+	int64_t base_ns;	/* bound of the first backoff; 0 = 1 ms */
+	int64_t cap_ns;		/* bound of any backoff; 0 = 1 s */
+	/* Whether a failure with code (> 0) is retried; NULL: every one. */
+	bool (*retry_if)(int code, void *arg);
+	void *retry_if_arg;
+	/* If non-NULL: the number of attempts made, stored before *fut
+	 * completes (read it once *fut is done). */
+	unsigned *attempts;
+};
+
+/*
+ * Submits fn(arg) like filch_submit; when it fails with a code that
+ * retry_if accepts and fewer than max_attempts attempts were made, it is
+ * submitted again after a backoff drawn uniformly from [0, min(cap_ns,
+ * base_ns * 2^(k-1))] after attempt k ("full jitter"). The backoff is a
+ * timer: no worker waits during it. *fut (non-NULL) finishes with the
+ * result of the attempt that succeeded, or fails with the last attempt's
+ * code and a copy of its message; cancelling it stops the retries (an
+ * attempt not yet started is cancelled, a running one finishes).
+ * Returns 0 with *fut; -EINVAL (NULL ex, fn or fut, negative base_ns or
+ * cap_ns, unknown flag); -ENOMEM; or what filch_submit returns for the
+ * first attempt; on error fn never runs and *fut is untouched. Later
+ * attempts are submitted by the timer thread (a full bounded queue then
+ * fails *fut with EAGAIN); a cancelling shutdown cancels *fut. Any thread.
+ */
+FILCH_API int filch_submit_retry(filch_executor *ex, filch_task_fn fn,
+				 void *arg,
+				 const struct filch_retry_policy *policy,
+				 filch_future **fut);
 
 /* ------------------------------------------------------------------ */
 /* Completion port (section "Completion port")                         */
@@ -866,7 +1085,7 @@ FILCH_API int filch_port_add(filch_port *p, filch_future *f, void *tag);
  * reached). The caller owns the reference in each event's future and must
  * release it. Returns 0 (also with *n == 0: a spurious wake-up is harmless),
  * -EINVAL (NULL p, out or n with cap > 0), or -EAGAIN when another thread is
- * draining p at this moment (nothing taken). Never blocks: at most one
+ * draining p at this moment (nothing taken, *n untouched). Never blocks: at most one
  * read(2) of the eventfd. Wait-free apart from that system call. Calls must
  * not overlap (they fail with -EAGAIN): drain from the loop's thread. */
 FILCH_API int filch_port_drain(filch_port *p, struct filch_port_event *out,

@@ -27,6 +27,7 @@
 #include "futex.h"
 #include "park.h"
 #include "perturb.h"
+#include "timer.h"
 #include "worker.h"
 
 #define DEFAULT_NAME_PREFIX "filch"
@@ -177,6 +178,7 @@ static void executor_free(filch_executor *ex, unsigned ndeques)
 	}
 	filch__cpuset_release(ex->workers, ex->nworkers);
 	filch__spares_destroy(&ex->spares);
+	filch__timers_free(ex);
 	pthread_mutex_destroy(&ex->join_lock);
 	filch__free(ex->workers);
 	filch__free(ex);
@@ -440,21 +442,66 @@ int filch__executor_start_spare(filch_executor *ex, unsigned index)
 	return 0;
 }
 
-/* Joins every thread once: the primaries exit only once the executor
- * terminated, and no spare starts after that (only a blocked worker,
- * which is never idle, starts one), so the spares counted then are all. */
-static void join_once(filch_executor *ex)
+/* Joins every thread once, over one call or several timed ones: the
+ * primaries exit only once the executor terminated, and no spare starts
+ * after that (only a blocked worker, which is never idle, starts one), so
+ * the spares counted once the primaries are joined are all. */
+#ifdef FILCH_TSAN
+/* TSan intercepts only the CLOCK_REALTIME forms of the timed lock and
+ * join, and must see both: there the deadline moves to that clock (a
+ * clock step may stretch the wait of a TSan build). */
+static struct timespec join_deadline(int64_t deadline)
 {
-	pthread_mutex_lock(&ex->join_lock);
-	if (!ex->joined) {
-		join_threads(ex, 0, ex->nworkers);
-		join_threads(ex, ex->nworkers, slots_used(ex));
-		ex->joined = true;
+	struct timespec ts;
+	int64_t ns;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec +
+	     (deadline - filch__now_ns());
+	return (struct timespec){ns / 1000000000, ns % 1000000000};
+}
+#define timed_lock(m, ts) pthread_mutex_timedlock(m, ts)
+#define timed_join(t, ts) pthread_timedjoin_np(t, NULL, ts)
+#else
+static struct timespec join_deadline(int64_t deadline)
+{
+	return (struct timespec){deadline / 1000000000, deadline % 1000000000};
+}
+#define timed_lock(m, ts) pthread_mutex_clocklock(m, CLOCK_MONOTONIC, ts)
+#define timed_join(t, ts) pthread_clockjoin_np(t, NULL, CLOCK_MONOTONIC, ts)
+#endif
+
+int filch__executor_join(filch_executor *ex, int64_t deadline)
+{
+	bool forever = deadline == FILCH__NO_DEADLINE;
+	struct timespec ts = join_deadline(forever ? 0 : deadline);
+	int rc = 0;
+
+	if (forever)
+		pthread_mutex_lock(&ex->join_lock);
+	else if (timed_lock(&ex->join_lock, &ts))
+		return -ETIMEDOUT;
+	while (!ex->joined) {
+		unsigned i = ex->njoined;
+		unsigned n = i < ex->nworkers ? ex->nworkers : slots_used(ex);
+
+		if (i == n) {
+			ex->joined = true;
+			break;
+		}
+		pthread_t t = ex->workers[i].thread;
+
+		if (forever ? pthread_join(t, NULL) : timed_join(t, &ts)) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		ex->njoined = i + 1;
 	}
 	pthread_mutex_unlock(&ex->join_lock);
+	return rc;
 }
 
-int filch_shutdown(filch_executor *ex, unsigned flags)
+int filch__shutdown_begin(filch_executor *ex, unsigned flags)
 {
 	uint32_t bits = FILCH__EX_SHUTDOWN;
 
@@ -470,6 +517,7 @@ int filch_shutdown(filch_executor *ex, unsigned flags)
 	 * of submitters then load of run_state (Dekker, both). */
 	filch__or(&ex->run_state, bits, seq_cst);
 	FILCH__PERTURB(); /* workers and submitters see SHUTDOWN first */
+	filch__timers_shutdown(ex, flags);
 	filch__inject_close(&ex->inject);
 	/* Every task not yet started is discarded before we return, wherever
 	 * it waits: the injector and every worker's deque. Tasks pushed
@@ -478,12 +526,18 @@ int filch_shutdown(filch_executor *ex, unsigned flags)
 	if (flags & FILCH_SHUTDOWN_CANCEL_PENDING)
 		discard_queued(ex, slots_used(ex));
 	filch__park_try_terminate(ex);
-	if (!(flags & FILCH_SHUTDOWN_WAIT))
-		return 0;
+	return 0;
+}
+
+int filch_shutdown(filch_executor *ex, unsigned flags)
+{
+	int rc = filch__shutdown_begin(ex, flags);
+
+	if (rc != 0 || !(flags & FILCH_SHUTDOWN_WAIT))
+		return rc;
 	if (filch__self_executor() == ex)
 		return -EDEADLK;
-	join_once(ex);
-	return 0;
+	return filch__executor_join(ex, FILCH__NO_DEADLINE);
 }
 
 int filch_executor_destroy(filch_executor *ex)
@@ -497,6 +551,7 @@ int filch_executor_destroy(filch_executor *ex)
 		return -EDEADLK;
 	filch__exit_remove(ex);
 	filch_shutdown(ex, FILCH_SHUTDOWN_WAIT);
+	filch__timers_stop(ex);
 	filch__executor_release(ex);
 	return 0;
 }

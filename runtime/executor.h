@@ -75,6 +75,14 @@ struct filch__worker {
 	/* The worker's fork-join frame stack, or NULL before its first use:
 	 * set once by the worker (release), read by thieves (acquire). */
 	_Atomic(struct filch__fj *) fj;
+
+	/* Timed shutdown: the thread's frame list while it runs tasks
+	 * (frame.c), and what the last two samples of shutdown_report.c saw
+	 * of it (under its report_lock): the innermost frame's seq (0: none
+	 * yet) and when, [0] the older. */
+	_Atomic(struct filch__frames *) frames;
+	uint64_t seen_seq[2];
+	int64_t seen_ns[2];
 };
 
 static_assert(offsetof(struct filch__worker, ex) % FILCH_CACHELINE == 0,
@@ -152,9 +160,15 @@ struct filch_executor {
 	/* spare.c: blocked workers and the spares that stand in for them. */
 	struct filch__spares spares;
 
-	/* Joining, once, by whichever filch_shutdown(WAIT) gets there. */
+	/* Joining, once, by whichever filch_shutdown(WAIT) gets there (or
+	 * over several timed calls: njoined threads joined so far). */
 	pthread_mutex_t join_lock;
 	bool joined;
+	unsigned njoined;
+
+	/* timer.c: the heap and thread of its timers, created with the
+	 * first timer (NULL until then; set once). */
+	_Atomic(struct filch__timers *) timers;
 
 	/* executor.c: foreign submitters in flight. Its own line: every
 	 * foreign submit writes it twice, and every worker reads run_state
@@ -188,6 +202,16 @@ static inline bool filch__executor_inherited(const filch_executor *ex)
 
 /* The worker the calling thread is, or NULL (worker.c). */
 extern FILCH__TLS struct filch__worker *filch__self;
+
+/* Begins a shutdown as filch_shutdown does, without waiting: flags
+ * validated, -EINVAL or -EOWNERDEAD as there, else 0. */
+int filch__shutdown_begin(filch_executor *ex, unsigned flags);
+
+/* Joins ex's threads (after filch__shutdown_begin) by deadline
+ * (CLOCK_MONOTONIC ns, FILCH__NO_DEADLINE for none): 0 once all are
+ * joined, or -ETIMEDOUT (those joined stay joined; a later call goes on).
+ * Any thread but ex's own. */
+int filch__executor_join(filch_executor *ex, int64_t deadline);
 
 /* Sets up slot index (nworkers or more) and starts a spare thread there
  * (spare.c calls it under its lock); the spare runs the initializer

@@ -10,7 +10,7 @@
  * destroys another executor meanwhile (which takes the lock to withdraw
  * it) cannot deadlock with the handler, and a destroy that races the
  * handler finds the executor already withdrawn and joins it alongside
- * (join_once), while the handler's reference keeps its memory.
+ * (filch__executor_join), while the handler's reference keeps its memory.
  */
 #include "config.h"
 

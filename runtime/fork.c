@@ -5,8 +5,8 @@
  * locks held by other threads stay held forever. The handlers below
  *  - hold every lock a filch call in the child may take (CPU placement,
  *    urcu's registry through filch__fork_rcu_register, urcu's call_rcu
- *    state, task.c's chunk cache) across the fork, so that none is copied
- *    locked;
+ *    state, frame.c's inspection lock, task.c's chunk cache) across the
+ *    fork, so that none is copied locked;
  *  - give the child a working call_rcu thread (urcu's own child hook), so
  *    that the rcu_barrier of a new executor's teardown completes, named
  *    and with its signals blocked as in the parent;
@@ -46,6 +46,7 @@
 #include "cpuset.h"
 #include "executor.h"
 #include "fork.h"
+#include "frame.h"
 
 unsigned filch__fork_generation;
 
@@ -112,12 +113,14 @@ static void before_fork(void)
 	filch__cpuset_lock();
 	pthread_mutex_lock(&registry_lock);
 	call_rcu_before_fork();
+	filch__frames_lock(); /* no inspection runs across the fork */
 	filch__chunk_cache_lock(); /* last: a leaf lock (task.c) */
 }
 
 static void after_fork_parent(void)
 {
 	filch__chunk_cache_unlock();
+	filch__frames_unlock();
 	call_rcu_after_fork_parent();
 	pthread_mutex_unlock(&registry_lock);
 	filch__cpuset_unlock();
@@ -153,6 +156,7 @@ static void default_rcu_data(void)
 static void after_fork_child(void)
 {
 	filch__chunk_cache_unlock(); /* the cached chunks stay usable */
+	filch__frames_unlock();
 	filch__fork_generation++;
 	filch__self = NULL;
 	prune_readers();

@@ -30,7 +30,8 @@
  *                     moved the result out (one RMW: one taker wins). Set
  *                     after the final transition, never cleared.
  *
- * Writers and transitions, each one atomic read-modify-write:
+ * Writers and transitions, each one atomic read-modify-write (but for the
+ * runner alone, below):
  *
  *   PENDING -> RUNNING     filch__future_start (CAS by the task's runner:
  *                          the worker that took its record, or a waiter
@@ -52,6 +53,19 @@
  *
  * Cancel and start race on PENDING: both are RMWs of this word, so one of
  * them sees the other's value and loses.
+ *
+ * The runner alone. A runner whose reference is f's only one
+ * (filch__future_alone: refs loaded as 1 with acquire) has nobody to race:
+ * every other call needs a reference, and only a holder can make another
+ * (but a timed shutdown's report, through the running-task frame: so the
+ * start asks before the frame is entered, the finish after it is left).
+ * Its start (PENDING -> RUNNING, or nothing when it finds CANCELLED or
+ * FINISHED: cancelled, or run in place by a waiter, before the others let
+ * go) and its finish (RUNNING -> FINISHED, then the list taken and CLOSED
+ * stored when not empty) are plain relaxed loads and stores. This is the
+ * common "submit, add a callback, release" and a continuation whose
+ * caller released it: their link takes no locked instruction in future.c
+ * but the submitter's reference drop.
  *
  * The callback list (struct filch_future.callbacks)
  * -------------------------------------------------
@@ -90,6 +104,12 @@
  *   run_callbacks xchg (acq_rel): acquire pairs with the push CAS (node
  *       contents); release pairs with an adder's acquire when it finds
  *       CLOSED (the final state).
+ *   the runner alone (filch__future_start with alone, _finish):
+ *       relaxed loads and stores of the word and the list; the acquire load
+ *       of refs in filch__future_alone pairs with the other holders'
+ *       acq_rel decrements (filch_future_release), so their pushes, cancel
+ *       or run in place happen before; whoever gets f from a callback gets
+ *       it through a hand-off that orders the stores before.
  *   refs: retain relaxed (the caller already holds one); release acq_rel
  *       (each holder's uses happen before the free by the last one); a
  *       holder that loads 1 (acquire) is the only one and frees at once.
@@ -189,18 +209,10 @@ void filch__future_run_deferred(void)
 		run_deferred();
 }
 
-/* Closes f's list (f is done) and runs what it held, or queues it (see the
- * top). Called by the completer, or by an adder that pushed its node and
- * then found f done; whoever closes first takes every node. */
-static void run_callbacks(filch_future *f)
+/* Runs (or queues, see the top) the nodes n taken from f's list when
+ * closing it, newest first as the stack holds them. */
+static void run_taken(filch_future *f, struct filch__callback *n)
 {
-	/* acq_rel: acquire pairs with the push CAS of
-	 * filch__future_add_callback (we read the nodes); release pairs with
-	 * its acquire when it finds CLOSED (it reads the final state). */
-	struct filch__callback *n = filch__xchg(&f->callbacks, CALLBACKS_CLOSED,
-						acq_rel);
-	if (n == CALLBACKS_CLOSED)
-		return; /* another thread took the list */
 	struct filch__callback *list = NULL;
 	while (n) { /* reverse: run in the order added */
 		struct filch__callback *next = n->next;
@@ -226,6 +238,20 @@ static void run_callbacks(filch_future *f)
 	run_list(f, list);
 	run_deferred();
 	deferred.running = false;
+}
+
+/* Closes f's list (f is done) and runs what it held, or queues it (see the
+ * top). Called by the completer, or by an adder that pushed its node and
+ * then found f done; whoever closes first takes every node. */
+static void run_callbacks(filch_future *f)
+{
+	/* acq_rel: acquire pairs with the push CAS of
+	 * filch__future_add_callback (we read the nodes); release pairs with
+	 * its acquire when it finds CLOSED (it reads the final state). */
+	struct filch__callback *n = filch__xchg(&f->callbacks, CALLBACKS_CLOSED,
+						acq_rel);
+	if (n != CALLBACKS_CLOSED) /* else another thread took the list */
+		run_taken(f, n);
 }
 
 /* After the (seq_cst) transition that made f's phase final; old: the word
@@ -343,6 +369,20 @@ void filch__future_finish(filch_future *f, int rc, char *message)
 					 *result is its own to free */
 	else
 		filch__free(message); /* a message for a task that succeeded */
+	if (filch__future_alone(f)) {
+		/* relaxed, all three: our reference is f's only one, and the
+		 * task's frame is left (future.h), so no other thread can
+		 * read or write the word or the list, nor sleep on f; a
+		 * callback that hands f on orders these stores by its own
+		 * hand-off. */
+		filch__store(&f->state, FILCH_FINISHED, relaxed);
+		struct filch__callback *n = filch__load(&f->callbacks, relaxed);
+		if (n) {
+			filch__store(&f->callbacks, CALLBACKS_CLOSED, relaxed);
+			run_taken(f, n);
+		}
+		return;
+	}
 	/* seq_cst: release publishes result, code and message before
 	 * FINISHED (pairs with the acquire loads of the waiters, wait_done,
 	 * and of on_done); seq_cst for the store-load pair of completed(). */

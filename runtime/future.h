@@ -17,6 +17,7 @@
 #include <filch.h>
 
 #include "atomic.h"
+#include "frame.h"
 #include "sched.h"
 
 /*
@@ -145,14 +146,41 @@ static inline filch_future *filch__future_new(enum filch__future_kind kind,
 	return f;
 }
 
+/*
+ * Whether the caller's reference to f is its only one. Then no other thread
+ * can reach f (every call on a future needs a reference), nor gain one
+ * (only a holder can retain f), until the caller hands f on: the runner of
+ * a task whose other holders all released f may start and finish it
+ * without a locked instruction. One exception, which is why the start and
+ * the finish each ask: while the task runs, a timed shutdown's report
+ * retains its future through the running-task frame (frame.c). So the
+ * runner asks before it enters the frame (filch__future_start with alone)
+ * and again after it left it (filch__future_finish): once the frame is
+ * left nobody can retain f that way, and a report that did is a holder.
+ */
+static inline bool filch__future_alone(filch_future *f)
+{
+	/* acquire: every other holder's uses of f (its pushes, cancel, the
+	 * settle of a waiter that ran f in place) before our own; pairs with
+	 * the acq_rel decrements of filch_future_release. */
+	return filch__load(&f->refs, acquire) == 1;
+}
+
 /* The runner of a TASK or THEN future moves it PENDING -> RUNNING; false
  * when it was cancelled first, or (a TASK) started by a waiter that runs it
  * in place: then it must not run it. Flags set while PENDING (SLEEPERS)
- * are kept. */
-static inline bool filch__future_start(filch_future *f)
+ * are kept. alone: filch__future_alone(f) said so; then no RMW is needed. */
+static inline bool filch__future_start(filch_future *f, bool alone)
 {
 	uint32_t s = filch__load(&f->state, relaxed);
 
+	if (alone) {
+		if ((s & FILCH__FS_PHASE) != FILCH_PENDING)
+			return false;
+		/* relaxed: nobody else can see f (filch__future_alone). */
+		filch__store(&f->state, s | FILCH_RUNNING, relaxed);
+		return true;
+	}
 	do {
 		if ((s & FILCH__FS_PHASE) != FILCH_PENDING)
 			return false;
@@ -165,11 +193,13 @@ static inline bool filch__future_start(filch_future *f)
 	return true;
 }
 
-/* The runner that started f completes it: rc is the task's return (0, a
- * positive code, or -code); f->result was stored by the task, message is
- * the one its frame holds (filch_task_fail; may be NULL): f keeps it if
- * the task failed, else it is freed. Publishes, wakes waiters, runs
- * callbacks. The caller holds a reference across the call. */
+/* The runner that started f completes it, after leaving its task frame:
+ * rc is the task's return (0, a positive code, or -code); f->result was
+ * stored by the task, message is the one its frame holds (filch_task_fail;
+ * may be NULL): f keeps it if the task failed, else it is freed.
+ * Publishes, wakes waiters, runs callbacks. The caller holds a reference
+ * across the call; if it is the only one (filch__future_alone), with plain
+ * stores. */
 void filch__future_finish(filch_future *f, int rc, char *message);
 
 /*
@@ -222,20 +252,6 @@ static inline bool filch__future_is_done(uint32_t state)
 	return (state & FILCH__FS_PHASE) >= FILCH_FINISHED;
 }
 
-/*
- * The running-task frame (submit.c): set around every task body so that
- * filch_task_fail and filch_cancel_requested find their future. Frames nest
- * when a waiting task runs the task it waits for, or a job of its group.
- */
-struct filch__task_frame {
-	filch_future *future; /* NULL for a fire-and-forget task */
-	char *message;	      /* filch_task_fail's, owned, or NULL */
-	struct filch__task_frame *outer;
-};
-void filch__task_frame_enter(struct filch__task_frame *fr, filch_future *f);
-void filch__task_frame_leave(struct filch__task_frame *fr);
-/* The future of the innermost task running on this thread, or NULL. */
-filch_future *filch__task_frame_future(void);
 
 /* A copy of s from filch__malloc, or NULL (also when s is NULL). */
 char *filch__strdup(const char *s);

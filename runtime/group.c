@@ -61,6 +61,7 @@
 
 #include "atomic.h"
 #include "executor.h"
+#include "frame.h"
 #include "futex.h"
 #include "group.h"
 #include "park.h"
@@ -148,10 +149,15 @@ static void job_run(struct filch__task *t, bool discard)
 {
 	struct job *j = filch__container_of(t, struct job, task);
 	struct group *outer = current_group;
+	struct filch__task_frame fr;
 
+	/* A frame (no future) names the job to a timed shutdown's report
+	 * (frame.c); the jobs a wait pops run inside their waiter's. */
+	filch__task_frame_enter(&fr, NULL, (void (*)(void))j->fn, true);
 	current_group = j->g;
 	job_exec(j, discard);
 	current_group = outer;
+	filch__task_frame_leave(&fr);
 }
 
 void filch__group_note_steal(struct filch__task *t, unsigned thief)

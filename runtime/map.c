@@ -595,10 +595,8 @@ FILCH_API int filch_map_next_span(filch_map_iter *it, void *const **results,
 		return -EINVAL;
 	if (it->cur == it->end) {
 		int rc = map_load(it);
-		if (rc) {
-			*count = 0; /* the answer "no results", not an output */
+		if (rc)
 			return rc;
-		}
 	}
 	*results = it->cur;
 	*count = (size_t)(it->end - it->cur);

@@ -261,11 +261,10 @@ int filch_port_drain(filch_port *p, struct filch_port_event *out, size_t cap,
 {
 	if (!p || !n || (!out && cap))
 		return -EINVAL;
-	*n = 0;
 	/* Acquire: pairs with the release store below in the previous drain,
 	 * so that its writes to p->ready are visible here. */
 	if (filch__xchg(&p->draining, true, acquire))
-		return -EAGAIN;
+		return -EAGAIN; /* *n untouched, as every output on error */
 	size_t got = 0;
 	bool refilled = false;
 	while (got < cap) {

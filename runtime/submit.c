@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * submit.c - filch_submit and filch_submit_ex (with a future or fire and
- * forget), the running-task frame behind filch_task_fail and
- * filch_cancel_requested.
+ * forget), filch_task_fail and filch_cancel_requested (on the running-task
+ * frames of frame.c).
  *
  * A submission with a future is the future itself: the task record is its
  * first member, so one block holds both; filch_submit_ex also sets its tag
@@ -25,6 +25,7 @@
 #include "atomic.h"
 #include "future.h"
 #include "sched.h"
+#include "submit.h"
 
 struct fire_and_forget {
 	struct filch__task task;
@@ -42,32 +43,11 @@ struct owned_fire_and_forget {
 _Static_assert(sizeof(struct owned_fire_and_forget) <= FILCH__BLOCK_SIZE,
 	       "a fire-and-forget record fits in one block");
 
-/* The innermost task running on this thread, or NULL. */
-static _Thread_local struct filch__task_frame *current_frame;
-
-void filch__task_frame_enter(struct filch__task_frame *fr, filch_future *f)
-{
-	fr->future = f;
-	fr->message = NULL;
-	fr->outer = current_frame;
-	current_frame = fr;
-}
-
-void filch__task_frame_leave(struct filch__task_frame *fr)
-{
-	current_frame = fr->outer;
-}
-
-filch_future *filch__task_frame_future(void)
-{
-	return current_frame ? current_frame->future : NULL;
-}
-
 /* Runs the task of f, which the caller started, and completes f. */
 static void future_task_body(filch_future *f)
 {
 	struct filch__task_frame fr;
-	filch__task_frame_enter(&fr, f);
+	filch__task_frame_enter(&fr, f, (void (*)(void))f->u.job.fn, false);
 	int rc = f->u.job.fn(f->u.job.arg, &f->result);
 	filch__task_frame_leave(&fr);
 	filch__future_finish(f, rc, fr.message);
@@ -76,10 +56,14 @@ static void future_task_body(filch_future *f)
 static void future_task_run(struct filch__task *t, bool discard)
 {
 	filch_future *f = filch__container_of(t, filch_future, task);
-	if (discard)
+	if (discard) {
 		filch__future_cancel_pending(f);
-	else if (filch__future_start(f))
-		future_task_body(f);
+	} else {
+		/* Every other holder gone (a submit-and-forget with a
+		 * callback): the start needs no locked instruction. */
+		if (filch__future_start(f, filch__future_alone(f)))
+			future_task_body(f);
+	}
 	filch_future_release(f); /* the task's reference */
 }
 
@@ -87,7 +71,7 @@ bool filch__future_run_here(filch_future *f)
 {
 	filch_executor *ex = filch__self_executor();
 	if (!ex || f->kind != FILCH__FUTURE_TASK || f->executor != ex ||
-	    !filch__future_start(f))
+	    !filch__future_start(f, false))
 		return false;
 	/* The record stays queued, holding the task's reference; whoever
 	 * takes it finds f started and only drops that reference. */
@@ -103,7 +87,7 @@ static void *fire_and_forget_body(struct fire_and_forget *r, bool discard)
 		return NULL;
 	struct filch__task_frame fr;
 	void *result = NULL;
-	filch__task_frame_enter(&fr, NULL);
+	filch__task_frame_enter(&fr, NULL, (void (*)(void))r->fn, false);
 	int rc = r->fn(r->arg, &result);
 	filch__task_frame_leave(&fr);
 	if (rc != 0) {
@@ -111,7 +95,8 @@ static void *fire_and_forget_body(struct fire_and_forget *r, bool discard)
 		filch__executor_task_failed(r->ex, r->fn, r->arg, code,
 					    fr.message);
 	}
-	filch__free(fr.message);
+	if (fr.message)
+		filch__free(fr.message);
 	return rc ? NULL : result;
 }
 
@@ -152,10 +137,8 @@ static inline int fire_and_forget_submit(filch_executor *ex,
 	return rc;
 }
 
-/* A new future for fn(arg) on ex, with the caller's and the task's
- * references, not yet handed over; NULL when out of memory. */
-static inline filch_future *task_future_new(filch_executor *ex,
-					    filch_task_fn fn, void *arg)
+filch_future *filch__task_future_new(filch_executor *ex, filch_task_fn fn,
+				     void *arg)
 {
 	filch_future *f = filch__future_new(FILCH__FUTURE_TASK, 2);
 	if (!f)
@@ -167,7 +150,7 @@ static inline filch_future *task_future_new(filch_executor *ex,
 	return f;
 }
 
-/* Hands f (from task_future_new) to ex, and then to the caller. */
+/* Hands f (from filch__task_future_new) to ex, and then to the caller. */
 static inline int task_future_submit(filch_executor *ex, filch_future *f,
 				     filch_future **fut)
 {
@@ -192,7 +175,7 @@ int filch_submit(filch_executor *ex, filch_task_fn fn, void *arg,
 		return fire_and_forget_submit(ex, r, fire_and_forget_run, fn,
 					      arg);
 	}
-	filch_future *f = task_future_new(ex, fn, arg);
+	filch_future *f = filch__task_future_new(ex, fn, arg);
 	if (!f)
 		return -ENOMEM;
 	return task_future_submit(ex, f, fut);
@@ -217,7 +200,7 @@ int filch_submit_ex(filch_executor *ex, filch_task_fn fn, void *arg,
 					      owned_fire_and_forget_run, fn,
 					      arg);
 	}
-	filch_future *f = task_future_new(ex, fn, arg);
+	filch_future *f = filch__task_future_new(ex, fn, arg);
 	if (!f)
 		return -ENOMEM;
 	/* Plain stores: the scheduler's hand-off publishes them with the
@@ -230,7 +213,7 @@ int filch_submit_ex(filch_executor *ex, filch_task_fn fn, void *arg,
 
 int filch_task_fail(int code, const char *fmt, ...)
 {
-	struct filch__task_frame *fr = current_frame;
+	struct filch__task_frame *fr = filch__task_frame_current();
 	if (!fr || !fmt)
 		return code;
 	va_list ap;
@@ -253,7 +236,7 @@ int filch_task_fail(int code, const char *fmt, ...)
 
 bool filch_cancel_requested(void)
 {
-	struct filch__task_frame *fr = current_frame;
+	struct filch__task_frame *fr = filch__task_frame_current();
 	if (!fr)
 		return false;
 	/* relaxed: a hint; filch__future_cancel sets it with relaxed. */

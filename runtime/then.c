@@ -42,9 +42,12 @@ static void then_run(struct filch__task *t, bool discard)
 	out->result = NULL;
 	if (discard) {
 		filch__future_cancel(out);
-	} else if (filch__future_start(out)) {
+	} else if (filch__future_start(out, filch__future_alone(out))) {
+		/* Alone when the caller released out: no locked instruction
+		 * (future.h). */
 		struct filch__task_frame fr;
-		filch__task_frame_enter(&fr, out);
+		filch__task_frame_enter(&fr, out, (void (*)(void))out->u.then.fn,
+					false);
 		int rc = out->u.then.fn(antecedent, out->u.then.arg,
 					&out->result);
 		filch__task_frame_leave(&fr);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * waitset.c - filch_wait and the as_completed iterator: completion callbacks
- * count down or push onto a lock-free list and wake one waiter through a
- * futex word; nothing polls the futures.
+ * push onto a lock-free list and wake one waiter through a futex word;
+ * nothing polls the futures. filch_wait reorders the caller's array by the
+ * completions so recorded, without reading the other futures.
  *
  * Both objects are shared between one waiter (the caller) and the completion
  * callbacks they register, which may run after the waiter returned (a
@@ -175,22 +176,89 @@ static bool future_failed(filch_future *f)
 }
 
 /* ------------------------------------------------------------------ */
+/* Duplicates in an input array                                        */
+/* ------------------------------------------------------------------ */
+
+/* Positions a table for n entries may hold: a power of two, at least 2n. */
+static size_t dup_capacity(size_t n)
+{
+	size_t cap = 8;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	return cap;
+}
+
+/* The tables whose capacity is at most this live on the caller's stack. */
+#define DUP_STACK_CAP 64
+
+/*
+ * An open-addressing table of positions in fs (each stored plus one; 0 is
+ * an empty slot), cap = mask + 1 a power of two at least twice the
+ * positions inserted: returns the first position of the future fs[i],
+ * which is i (now inserted) when no earlier position holds it. Needs
+ * i < UINT32_MAX.
+ */
+static size_t first_position(uint32_t *set, size_t mask,
+			     filch_future *const *fs, size_t i)
+{
+	uintptr_t h = (uintptr_t)fs[i];
+	h ^= h >> 17;
+	h *= (uintptr_t)0x9e3779b97f4a7c15ull;
+	for (size_t s = (size_t)(h >> 7) & mask;; s = (s + 1) & mask) {
+		if (!set[s]) {
+			set[s] = (uint32_t)i + 1;
+			return i;
+		}
+		if (fs[set[s] - 1] == fs[i])
+			return set[s] - 1;
+	}
+}
+
+/* ------------------------------------------------------------------ */
 /* filch_wait                                                          */
 /* ------------------------------------------------------------------ */
 
+/*
+ * One node per entry of fs: fs[i] has nodes[i]. A future listed several
+ * times has one callback, on the node of its first entry: the others
+ * follow it (wait_take), so that all its entries fall on one side. Until
+ * its callback runs the node is on its future's callback list (u.cb); the
+ * callback then reuses it (future.h allows that) to push it on the
+ * record's done stack (u.done). The waiter lists the nodes it counted done
+ * through u.done too.
+ */
 struct wait_node {
-	struct filch__callback cb; /* on one future's callback list */
-	struct wait_rec *w;
+	union {
+		struct filch__callback cb;
+		struct {
+			struct wait_node *next; /* the one pushed before */
+			filch_future *f;	/* fs[index], kept by
+						   gather_done */
+		} done;
+	} u;
+	/* of the entry in fs; until wait_take, of the future's first entry
+	 * (so equal to the node's own position only there) */
+	uint32_t index;
+	uint32_t depth; /* nodes on the stack with this one on top */
 };
 
 struct wait_rec {
 	struct cf_signal sig;
-	/* waiter + registered callbacks not yet run */
+	/* waiter + registered callbacks not yet through with the record */
 	_Atomic uint32_t refs;
-	/* completions still needed (ALL_COMPLETED, FIRST_EXCEPTION) */
-	_Atomic uint32_t pending;
-	/* set by the callback that counted pending to 0: every future done */
-	_Atomic bool all_done;
+	/*
+	 * done: a Treiber stack of the nodes whose future completed, newest
+	 * first, or WAIT_CLOSED.
+	 *   NULL or node -> node'   a callback pushes (CAS); node'->depth is
+	 *                           one more than the node below it, so the
+	 *                           top's depth counts the completions
+	 *   any -> WAIT_CLOSED      the waiter, as it returns (exchange);
+	 *                           final: later callbacks push nothing
+	 * Nothing is popped, so there is no ABA.
+	 */
+	struct wait_node *_Atomic done;
+	uint32_t distinct; /* futures in fs, each counted once */
 	/* set before the notification that means "mode holds"; other
 	 * notifications are the pre-wake hint (wait_on_done) */
 	_Atomic bool satisfied;
@@ -198,6 +266,10 @@ struct wait_rec {
 	bool block; /* from filch__block_alloc, else filch__malloc */
 	struct wait_node nodes[];
 };
+
+/* The value of `done` once the waiter returned (never a real node). */
+static struct wait_node wait_closed;
+#define WAIT_CLOSED (&wait_closed)
 
 /* Each time the completions still missing (of more) fall to a power of two
  * no greater than this, the waiter is woken early and spins for the rest,
@@ -209,10 +281,11 @@ struct wait_rec {
 #define WAIT_PREWAKE_LEFT 4096
 #define WAIT_PREWAKE_SPIN_NS 200000
 
-/* Records for up to this many callbacks come from the calling thread's
+/* Records for up to this many futures come from the calling thread's
  * task-record slab: no malloc for small sets. */
 #define WAIT_BLOCK_NODES \
 	((FILCH__BLOCK_SIZE - sizeof(struct wait_rec)) / sizeof(struct wait_node))
+_Static_assert(WAIT_BLOCK_NODES == 4, "filch.h: no allocation for up to 4");
 
 static void wait_put(struct wait_rec *w)
 {
@@ -224,32 +297,44 @@ static void wait_put(struct wait_rec *w)
 		filch__free(w);
 }
 
+/* Records the completion of node's future on the done stack, then tells
+ * the waiter if the mode now holds (or gives it a pre-wake hint). */
 static void wait_on_done(struct filch__callback *cb, filch_future *f)
 {
-	struct wait_rec *w = filch__container_of(cb, struct wait_node, cb)->w;
-	uint32_t left = 1;
-	bool satisfied;
+	struct wait_node *node =
+		filch__container_of(cb, struct wait_node, u.cb);
+	struct wait_rec *w = filch__container_of(node - node->index,
+						 struct wait_rec, nodes);
+	/* acquire (also on CAS failure): head->depth below; pairs with the
+	 * release CAS of the callback that pushed head. */
+	struct wait_node *head = filch__load(&w->done, acquire);
+	uint32_t depth;
+	do {
+		if (head == WAIT_CLOSED) {
+			wait_put(w); /* the waiter returned: nobody looks */
+			return;
+		}
+		depth = head ? head->depth + 1 : 1;
+		node->u.done.next = head;
+		node->depth = depth;
+	/* release: next and depth, and this callback's view of its done
+	 * future, before the node is on the stack; pairs with the acquire
+	 * exchange in wait_take and the acquire loads of later pushers. The
+	 * pushes are RMWs of one word, so the exchange that takes the top
+	 * node sees every node below it (release sequence). */
+	} while (!filch__cas_weak(&w->done, &head, node, release, acquire));
 
-	if (w->mode == FILCH_FIRST_COMPLETED)
-		satisfied = true;
-	else if (w->mode == FILCH_FIRST_EXCEPTION && future_failed(f))
-		satisfied = true;
-	else if ((left = filch__sub(&w->pending, 1, acq_rel) - 1) == 0) {
-		/* acq_rel above: each callback's view of its done future
-		 * (release) reaches the callback that counts the last one
-		 * (acquire). release here: that view before all_done, read by
-		 * the waiter's acquire load in filch_wait. */
-		filch__store(&w->all_done, true, release);
-		satisfied = true;
-	} else {
-		satisfied = false;
-	}
+	/* node is the waiter's now (wait_take): not touched again. */
+	uint32_t left = w->distinct - depth;
+	bool satisfied = w->mode == FILCH_FIRST_COMPLETED || left == 0 ||
+			 (w->mode == FILCH_FIRST_EXCEPTION && future_failed(f));
 	if (satisfied) {
 		/* seq_cst: this is the "change" of cf_signal_notify's
 		 * shortcut (a pending pre-wake hint may make the notify below
 		 * a no-op), read by wait_block's seq_cst loads after its
-		 * consuming exchange; as a release it also carries all_done
-		 * and this callback's view to wait_block. */
+		 * consuming exchange; as a release it also orders the push
+		 * above before wait_block's return, so that wait_take finds
+		 * the node. */
 		filch__store(&w->satisfied, true, seq_cst);
 		cf_signal_notify(&w->sig);
 	} else if (left <= WAIT_PREWAKE_LEFT && (left & (left - 1)) == 0) {
@@ -268,10 +353,14 @@ static void reverse(filch_future **a, size_t n)
 }
 
 /*
- * Stable partition of fs[0..n) into done, then not done; returns the number
- * done. Each future's state is read exactly once (at a leaf), so the count
- * matches the order even while futures complete. In place, no allocation:
- * O(n log n) moves at worst, none when fs is already partitioned.
+ * Stable partition of fs[0..n) into done, then not done, by reading the
+ * futures' states; returns the number done. For the waits that register
+ * nothing (the mode holds at the call, or a poll). Each entry's state is
+ * read exactly once (at a leaf), so the count matches the order even while
+ * futures complete (two entries of a future that completes between their
+ * reads land on both sides: there is no table of duplicates here). In
+ * place, no allocation: O(n log n) moves at worst, none when fs is already
+ * partitioned.
  */
 static size_t partition_done(filch_future **fs, size_t n)
 {
@@ -288,6 +377,100 @@ static size_t partition_done(filch_future **fs, size_t n)
 		reverse(fs + a, half - a + b);
 	}
 	return a + b;
+}
+
+/* Merges two lists of done nodes, each by descending index. */
+static struct wait_node *merge_desc(struct wait_node *a, struct wait_node *b)
+{
+	struct wait_node *head, **tail = &head;
+
+	while (a && b) {
+		struct wait_node **from = a->index > b->index ? &a : &b;
+		*tail = *from;
+		tail = &(*from)->u.done.next;
+		*from = *tail;
+	}
+	*tail = a ? a : b;
+	return head;
+}
+
+/* Sorts the first len (> 0) nodes of the list *rest by descending index:
+ * returns them and leaves *rest at the node after them. O(len log len). */
+static struct wait_node *sort_desc(struct wait_node **rest, size_t len)
+{
+	if (len == 1) {
+		struct wait_node *one = *rest;
+		*rest = one->u.done.next;
+		one->u.done.next = NULL;
+		return one;
+	}
+	struct wait_node *a = sort_desc(rest, len / 2);
+	return merge_desc(a, sort_desc(rest, len - len / 2));
+}
+
+/*
+ * Stable partition of fs when its done entries are exactly those of the
+ * list `done` (m nodes, by descending index): they go to fs[0..m) and the
+ * others after them, each part in input order. Only what must move moves:
+ * the m done entries, and each run of not-done entries before the last
+ * done one, shifted right by the number of done entries after it (one
+ * memmove per run, from the right). The entries after the last done one
+ * stay, so this is O(m + i) for a last done index i; no stable partition
+ * in place can do less, since every not-done entry before i changes place.
+ */
+static void gather_done(filch_future **fs, struct wait_node *done, size_t m)
+{
+	size_t after = 0; /* done entries right of the current run */
+
+	for (struct wait_node *d = done; d; d = d->u.done.next) {
+		struct wait_node *below = d->u.done.next;
+		size_t lo = below ? below->index + 1 : 0;
+
+		/* Keep fs[d->index] before the run overwrites it. */
+		d->u.done.f = fs[d->index];
+		after++;
+		memmove(fs + lo + after, fs + lo,
+			(d->index - lo) * sizeof(*fs));
+	}
+	for (struct wait_node *d = done; d; d = d->u.done.next)
+		fs[--after] = d->u.done.f;
+}
+
+/* No further entry of the same future (wait_registered's `later`). */
+#define WAIT_NO_LATER UINT32_MAX
+
+/* Closes w's done stack and partitions fs by what it holds: every future
+ * done at registration (its callback ran at once) and every completion
+ * recorded since, each with all its entries (later[i]: the next entry of
+ * fs[i]'s future). Returns the number of entries counted done, m: O(m log
+ * m), plus the moves of gather_done; never reads the other futures. */
+static size_t wait_take(struct wait_rec *w, filch_future **fs, size_t n,
+			const uint32_t *later)
+{
+	/* acquire: pairs with the release CAS of every push (see
+	 * wait_on_done): the nodes' links, depths and indices. Callbacks that
+	 * find WAIT_CLOSED afterwards push nothing. */
+	struct wait_node *top = filch__xchg(&w->done, WAIT_CLOSED, acquire);
+	struct wait_node *list = NULL;
+	size_t m = 0;
+
+	if (!top)
+		return 0;
+	if (top->depth == w->distinct)
+		return n; /* every entry done: fs is its own partition */
+	/* The pushed nodes and the nodes of their futures' other entries
+	 * (never registered: only the waiter touches them). */
+	for (struct wait_node *d = top, *below; d; d = below) {
+		below = d->u.done.next;
+		for (uint32_t i = d->index; i != WAIT_NO_LATER; i = later[i]) {
+			w->nodes[i].index = i;
+			w->nodes[i].u.done.next = list;
+			list = &w->nodes[i];
+			m++;
+		}
+	}
+	gather_done(fs, sort_desc(&list, m), m);
+	return m;
 }
 
 /* Sleeps until w's mode holds or the deadline: 0, -ETIMEDOUT or -EAGAIN
@@ -331,19 +514,130 @@ static bool wait_satisfied(filch_future **fs, size_t n, size_t ndone, int mode)
 	return false;
 }
 
+/* Whether mode holds for fs as they are now; reads states, moves nothing
+ * (fs is reordered once, on return). */
+static bool wait_holds_now(filch_future **fs, size_t n, int mode)
+{
+	size_t done = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!filch_future_done(fs[i])) {
+			if (mode == FILCH_ALL_COMPLETED)
+				return false;
+			continue;
+		}
+		if (mode == FILCH_FIRST_COMPLETED ||
+		    (mode == FILCH_FIRST_EXCEPTION && future_failed(fs[i])))
+			return true;
+		done++;
+	}
+	return done == n;
+}
+
+/*
+ * The wait proper, when mode does not hold at the call: registers a
+ * callback on every future (those done since run at once and count),
+ * sleeps until the mode holds or the deadline, then partitions fs by the
+ * recorded completions. Returns 0, -ETIMEDOUT or -EAGAIN with *ndone (the
+ * caller decides by the partition), or -ENOMEM with fs untouched.
+ */
+static int wait_registered(filch_future **fs, size_t n, int64_t deadline,
+			   int mode, size_t *ndone)
+{
+	/* The waiter's own: the duplicates table (while registering), then
+	 * later[i], the next entry of fs[i]'s future; on the stack for small
+	 * inputs. */
+	uint32_t small[DUP_STACK_CAP + DUP_STACK_CAP / 2] = {0};
+	size_t cap = dup_capacity(n);
+	uint32_t *set = small;
+	bool block = n <= WAIT_BLOCK_NODES;
+	struct wait_rec *w;
+
+	if (cap > DUP_STACK_CAP)
+		set = filch__calloc(cap + n, sizeof(*set));
+	if (block)
+		w = filch__block_alloc();
+	else
+		w = filch__malloc(sizeof(*w) + n * sizeof(struct wait_node));
+	if (!set || !w) {
+		if (set != small)
+			filch__free(set);
+		if (w && block)
+			filch__block_free(w);
+		else
+			filch__free(w);
+		return -ENOMEM;
+	}
+	uint32_t *later = set + cap, distinct = 0;
+	/* Each entry's future once: nodes[i].index is the first entry of
+	 * fs[i]'s future, whose node alone gets a callback; the other
+	 * entries are chained from it through later[]. */
+	for (size_t i = 0; i < n; i++) {
+		size_t first = first_position(set, cap - 1, fs, i);
+
+		w->nodes[i].index = (uint32_t)first;
+		later[i] = WAIT_NO_LATER;
+		if (first == i) {
+			distinct++;
+		} else {
+			later[i] = later[first];
+			later[first] = (uint32_t)i;
+		}
+	}
+	filch__store(&w->sig.word, SIG_IDLE, relaxed);
+	filch__store(&w->refs, distinct + 1, relaxed);
+	filch__store(&w->done, NULL, relaxed);
+	filch__store(&w->satisfied, false, relaxed);
+	w->distinct = distinct;
+	w->mode = (uint8_t)mode;
+	w->block = block;
+	/*
+	 * FIRST_COMPLETED stops adding once a node reported the mode as
+	 * holding: with many futures, registering them all would delay the
+	 * return by milliseconds after the first completion. None of the
+	 * unregistered ones was done at the call (the mode would have held),
+	 * so none done before the call goes unreported. FIRST_EXCEPTION
+	 * cannot stop: a future done before the call may lie further on.
+	 */
+	uint32_t registered = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (w->nodes[i].index != i)
+			continue; /* a later entry of a future seen before */
+		/* relaxed: only a hint to stop early; wait_block's seq_cst
+		 * load decides. */
+		if (mode == FILCH_FIRST_COMPLETED &&
+		    filch__load(&w->satisfied, relaxed))
+			break;
+		w->nodes[i].u.cb.fn = wait_on_done;
+		filch__future_add_callback(fs[i], &w->nodes[i].u.cb);
+		registered++;
+	}
+	/* The references of callbacks never added; relaxed: the waiter's own
+	 * reference keeps the record alive, and its wait_put releases. */
+	if (registered < distinct)
+		filch__sub(&w->refs, distinct - registered, relaxed);
+	int rc = wait_block(w, deadline);
+	*ndone = wait_take(w, fs, n, later);
+	wait_put(w);
+	if (set != small)
+		filch__free(set);
+	return rc;
+}
+
 FILCH_API int filch_wait(filch_future **fs, size_t n, int64_t timeout_ns,
 			 int mode, size_t *ndone)
 {
-	size_t done, k;
+	size_t done;
 	int rc = -ETIMEDOUT; /* when mode does not hold at the end */
 
-	if (ndone)
-		*ndone = 0;
 	if (mode != FILCH_FIRST_COMPLETED && mode != FILCH_FIRST_EXCEPTION &&
 	    mode != FILCH_ALL_COMPLETED)
 		return -EINVAL;
-	if (n == 0)
+	if (n == 0) {
+		if (ndone)
+			*ndone = 0;
 		return 0;
+	}
 	if (!fs || n >= UINT32_MAX)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++)
@@ -351,10 +645,10 @@ FILCH_API int filch_wait(filch_future **fs, size_t n, int64_t timeout_ns,
 			return -EINVAL;
 
 	int64_t deadline = filch__deadline(timeout_ns);
-	done = partition_done(fs, n);
-	if (wait_satisfied(fs, n, done, mode) || filch__timeout_polls(timeout_ns))
+	if (wait_holds_now(fs, n, mode) || filch__timeout_polls(timeout_ns)) {
+		done = partition_done(fs, n);
 		goto report;
-
+	}
 	/* Without a timeout, ALL_COMPLETED depends on every one of them: on a
 	 * worker, run here the tasks of its own executor that nobody started
 	 * (future.c's filch__future_run_here). Not the FIRST_* modes: a task
@@ -364,61 +658,18 @@ FILCH_API int filch_wait(filch_future **fs, size_t n, int64_t timeout_ns,
 	    filch__self_executor()) {
 		bool ran = false;
 
-		for (size_t i = done; i < n; i++)
+		for (size_t i = 0; i < n; i++)
 			ran |= filch__future_run_here(fs[i]);
-		if (ran && (done = partition_done(fs, n)) == n)
+		if (ran && wait_holds_now(fs, n, mode)) {
+			done = n; /* all done: fs is its own partition */
 			goto report;
+		}
 	}
-
-	/* k callbacks, one per future not done at the partition (duplicates
-	 * included: each counts once per occurrence, which keeps the ALL
-	 * countdown exact). */
-	k = n - done;
-	struct wait_rec *w;
-	bool block = k <= WAIT_BLOCK_NODES;
-	if (block)
-		w = filch__block_alloc();
-	else
-		w = filch__malloc(sizeof(*w) + k * sizeof(struct wait_node));
-	if (!w)
-		return -ENOMEM;
-	filch__store(&w->sig.word, SIG_IDLE, relaxed);
-	filch__store(&w->refs, (uint32_t)(k + 1), relaxed);
-	filch__store(&w->pending, (uint32_t)k, relaxed);
-	filch__store(&w->all_done, false, relaxed);
-	filch__store(&w->satisfied, false, relaxed);
-	w->mode = (uint8_t)mode;
-	w->block = block;
-	/* Futures done after the partition are registered too (their
-	 * callback runs at once here): the not-done ones are fs[done..n).
-	 * Once a FIRST_* mode holds, the rest are left unregistered: with many
-	 * futures, registering them all would delay the return by
-	 * milliseconds after the first completion. */
-	size_t registered = 0;
-	for (; registered < k; registered++) {
-		/* relaxed: only a hint to stop early; wait_block's seq_cst
-		 * load decides. */
-		if (mode != FILCH_ALL_COMPLETED &&
-		    filch__load(&w->satisfied, relaxed))
-			break;
-		w->nodes[registered].cb.fn = wait_on_done;
-		w->nodes[registered].w = w;
-		filch__future_add_callback(fs[done + registered],
-					   &w->nodes[registered].cb);
-	}
-	/* The references of callbacks never added; relaxed: the waiter's own
-	 * reference keeps the record alive, and its wait_put releases. */
-	if (registered < k)
-		filch__sub(&w->refs, (uint32_t)(k - registered), relaxed);
-	/* The partition below decides, unless no spare could be had. */
-	if (wait_block(w, deadline) == -EAGAIN)
-		rc = -EAGAIN;
-	/* acquire: pairs with the release store in wait_on_done. When every
-	 * future is done the array is already in order: no second scan of
-	 * n futures' states (cache misses, each) after the last completion. */
-	bool all_done = filch__load(&w->all_done, acquire);
-	wait_put(w);
-	done = all_done ? n : partition_done(fs, n);
+	rc = wait_registered(fs, n, deadline, mode, &done);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc == 0)
+		rc = -ETIMEDOUT; /* the partition below decides */
 report:
 	if (ndone)
 		*ndone = done;
@@ -434,6 +685,7 @@ struct ac_node {
 	struct ac_node *next; /* in the done stack or the ready list */
 	filch_future *f;      /* a reference held by the iterator */
 	filch_as_completed *it;
+	uint32_t index; /* of f's first occurrence in fs */
 };
 
 struct filch_as_completed {
@@ -564,43 +816,21 @@ static bool ac_take_done(filch_as_completed *it)
 	return true;
 }
 
-/* Power-of-two open-addressing set of future pointers, for deduplication
- * while the iterator is built: true when f was already present. */
-static bool seen_before(filch_future **set, size_t mask, filch_future *f)
-{
-	uintptr_t h = (uintptr_t)f;
-	h ^= h >> 17;
-	h *= (uintptr_t)0x9e3779b97f4a7c15ull;
-	for (size_t i = (size_t)(h >> 7) & mask;; i = (i + 1) & mask) {
-		if (set[i] == f)
-			return true;
-		if (!set[i]) {
-			set[i] = f;
-			return false;
-		}
-	}
-}
-
 FILCH_API int filch_as_completed_begin(filch_as_completed **itp,
 				       filch_future *const *fs, size_t n,
 				       int64_t timeout_ns)
 {
-	if (!itp)
-		return -EINVAL;
-	*itp = NULL;
-	if ((n && !fs) || n > UINT32_MAX / 4)
+	if (!itp || (n && !fs) || n > UINT32_MAX / 4)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++)
 		if (!fs[i])
 			return -EINVAL;
 
-	/* The deduplication set: on the stack for small inputs. */
-	filch_future *small_set[64] = {NULL};
-	size_t cap = 8;
-	while (cap < 2 * n)
-		cap *= 2;
-	filch_future **set = small_set;
-	if (cap > 64)
+	/* The deduplication table: on the stack for small inputs. */
+	uint32_t small_set[DUP_STACK_CAP] = {0};
+	size_t cap = dup_capacity(n);
+	uint32_t *set = small_set;
+	if (cap > DUP_STACK_CAP)
 		set = filch__calloc(cap, sizeof(*set));
 	size_t size = sizeof(filch_as_completed) + n * sizeof(struct ac_node);
 	size = (size + FILCH_CACHELINE - 1) & ~(size_t)(FILCH_CACHELINE - 1);
@@ -625,11 +855,12 @@ FILCH_API int filch_as_completed_begin(filch_as_completed **itp,
 
 	size_t registered = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (seen_before(set, cap - 1, fs[i]))
+		if (first_position(set, cap - 1, fs, i) != i)
 			continue;
 		struct ac_node *node = &it->nodes[it->unique++];
 		node->f = filch_future_retain(fs[i]);
 		node->it = it;
+		node->index = (uint32_t)i;
 		if (filch_future_done(node->f)) {
 			ac_append(it, node);
 			continue;
@@ -647,11 +878,10 @@ FILCH_API int filch_as_completed_begin(filch_as_completed **itp,
 	return 0;
 }
 
-FILCH_API int filch_as_completed_next(filch_as_completed *it, filch_future **f)
+/* The next node to yield, or FILCH_END, -ETIMEDOUT or -EAGAIN (then the
+ * iteration is over). */
+static int ac_next(filch_as_completed *it, struct ac_node **out)
 {
-	if (!it || !f)
-		return -EINVAL;
-	*f = NULL;
 	if (it->over)
 		return FILCH_END;
 	if (it->yielded == it->unique) {
@@ -671,8 +901,35 @@ FILCH_API int filch_as_completed_next(filch_as_completed *it, filch_future **f)
 	if (!it->ready)
 		it->ready_tail = &it->ready;
 	it->yielded++;
-	*f = node->f;
+	*out = node;
 	return 0;
+}
+
+FILCH_API int filch_as_completed_next(filch_as_completed *it, filch_future **f)
+{
+	struct ac_node *node;
+
+	if (!it || !f)
+		return -EINVAL;
+	int rc = ac_next(it, &node);
+	if (rc == 0)
+		*f = node->f;
+	return rc;
+}
+
+FILCH_API int filch_as_completed_next_index(filch_as_completed *it,
+					    filch_future **f, size_t *index)
+{
+	struct ac_node *node;
+
+	if (!it || !f || !index)
+		return -EINVAL;
+	int rc = ac_next(it, &node);
+	if (rc == 0) {
+		*f = node->f;
+		*index = node->index;
+	}
+	return rc;
 }
 
 FILCH_API void filch_as_completed_end(filch_as_completed *it)

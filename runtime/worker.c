@@ -27,6 +27,7 @@
 #include <sched.h>
 
 #include "fj.h"
+#include "frame.h"
 #include "group.h"
 #include "park.h"
 #include "perturb.h"
@@ -244,8 +245,10 @@ void filch__worker_run(struct filch__worker *w)
 	struct filch__task *t;
 
 	w->rng = 0x9e3779b97f4a7c15ull * (w->index + 1);
+	filch__frames_register(&w->frames);
 	while ((t = next_task(w)))
 		filch__worker_run_task(w, t);
+	filch__frames_unregister(&w->frames);
 }
 
 filch_executor *filch__self_executor(void)

@@ -1,20 +1,33 @@
 // SPDX-License-Identifier: MIT
 // future_model.cpp - a Relacy model of the future's state word and callback
-// list (runtime/future.c): the start/cancel race and the store-load pair
-// between a completion and on_done, with exact-once assertions, and three
-// mutants the model must catch.
+// list (runtime/future.c): the start/cancel race, the store-load pair
+// between a completion and on_done, and the runner alone (its reference the
+// only one: start and finish with plain stores), with exact-once assertions,
+// and five mutants the model must catch.
 //
 //   future_model [--mutant N] [--bound B] [--random K]
 //
 // The model mirrors future.c with the same memory orders (C11 atomics become
 // rl::atomic, plain fields rl::var so that Relacy reports a data race when
 // the orders do not make them visible):
-//   runner:    start = fetch_or(RUNNING, acquire); if it won: write the
-//              result, xchg(FINISHED, seq_cst), completed()
-//   canceller: CAS PENDING -> CANCELLED (seq_cst), completed() if it won
+//   runner:    alone = (load refs (acquire) == 1), as filch__future_alone;
+//              alone: start = load state, store RUNNING if PENDING; finish =
+//              store FINISHED, load the list, store CLOSED, run the nodes
+//              (all relaxed); else start = CAS PENDING -> RUNNING (acquire);
+//              if it won: write the result, xchg(FINISHED, seq_cst),
+//              completed(). Then it drops its reference.
+//   canceller: CAS PENDING -> CANCELLED (seq_cst), completed() if it won;
+//              then drops its reference
 //   2 adders:  filch__future_add_callback: load state (acquire), done: run
 //              at once; else push (CAS seq_cst, acquire on failure), then
-//              load state (seq_cst) and close the list if done
+//              load state (seq_cst) and close the list if done; then each
+//              drops its reference
+//              (future.c asks again at the finish, after the task's frame
+//              is left, for a shutdown report that retains it meanwhile;
+//              the model has no such reader and decides once.)
+//   a reference drop: as filch_future_release (a load of 1 with acquire, or
+//              an acq_rel decrement); the last one frees (rewrites the
+//              result: a race with any use not ordered before it)
 //   completed(): load the list (seq_cst), close it if not empty
 //   closing:   xchg(list, CLOSED, acq_rel), run every node taken
 // A callback asserts that the future is done and reads the result (a race
@@ -24,7 +37,9 @@
 // Mutants: 1, the adder does not load the state after its push; 2, the pair
 // is acquire/release instead of seq_cst (a store-load reordering strands a
 // node); 3, start is a load and a store instead of one RMW (start and cancel
-// both win).
+// both win); 4, the runner's load of refs is relaxed (the holders' pushes and
+// cancel are not ordered before its plain stores); 5, the runner counts
+// itself alone while another holder remains (refs <= 2).
 //
 // Checks: every schedule within the context bound B (default 3), and K
 // random schedules (default 200000). Exit status 0 if no check found an
@@ -62,6 +77,7 @@ struct future_test : rl::test_suite<future_test, THREADS> {
 	node nodes[ADDERS];
 	rl::atomic<int> ran[ADDERS];
 	rl::atomic<int> winners; // start and cancel that won
+	rl::atomic<unsigned> refs; // one per thread, as filch_future's refs
 
 	rl::memory_order pair_rmw() const
 	{
@@ -77,6 +93,7 @@ struct future_test : rl::test_suite<future_test, THREADS> {
 		state.store(PENDING, rl::mo_relaxed, $);
 		callbacks.store(nullptr, rl::mo_relaxed, $);
 		winners.store(0, rl::mo_relaxed, $);
+		refs.store(THREADS, rl::mo_relaxed, $);
 		for (int i = 0; i < ADDERS; i++) {
 			nodes[i].index = i;
 			ran[i].store(0, rl::mo_relaxed, $);
@@ -96,8 +113,12 @@ struct future_test : rl::test_suite<future_test, THREADS> {
 	void run_callbacks()
 	{
 		node *n = callbacks.exchange(&closed_mark, rl::mo_acq_rel, $);
-		if (n == &closed_mark)
-			return;
+		if (n != &closed_mark)
+			run_taken(n);
+	}
+
+	void run_taken(node *n)
+	{
 		node *list = nullptr;
 		while (n) {
 			node *next = n->next($);
@@ -141,17 +162,53 @@ struct future_test : rl::test_suite<future_test, THREADS> {
 			run_callbacks();
 	}
 
+	// filch_future_release; the last reference frees the future.
+	void release()
+	{
+		if (refs.load(rl::mo_acquire, $) == 1 ||
+		    refs.fetch_sub(1, rl::mo_acq_rel, $) == 1)
+			result($) = 0; // the block is reused
+	}
+
+	// The runner alone: no RMW (filch__future_start and _finish with
+	// alone).
+	void run_alone()
+	{
+		unsigned s = state.load(rl::mo_relaxed, $);
+		if (s != PENDING)
+			return;
+		state.store(RUNNING, rl::mo_relaxed, $);
+		winners.fetch_add(1, rl::mo_relaxed, $);
+		result($) = 42;
+		state.store(FINISHED, rl::mo_relaxed, $);
+		node *n = callbacks.load(rl::mo_relaxed, $);
+		if (n) {
+			callbacks.store(&closed_mark, rl::mo_relaxed, $);
+			run_taken(n);
+		}
+	}
+
 	void runner()
 	{
+		unsigned count = refs.load(
+			mutant == 4 ? rl::mo_relaxed : rl::mo_acquire, $);
+		if (count == 1 || (mutant == 5 && count == 2)) {
+			run_alone();
+			return;
+		}
 		bool won;
 		if (mutant == 3) {
 			unsigned s = state.load(rl::mo_acquire, $);
 			won = s == PENDING;
 			if (won)
 				state.store(RUNNING, rl::mo_relaxed, $);
-		} else {
-			unsigned old = state.fetch_or(RUNNING, rl::mo_acquire, $);
-			won = !(old & RUNNING); // as filch__future_start
+		} else { // as filch__future_start
+			unsigned s = state.load(rl::mo_relaxed, $);
+			won = false;
+			while (s == PENDING && !won)
+				won = state.compare_exchange_weak(
+					s, RUNNING, rl::mo_acquire, $,
+					rl::mo_relaxed, $);
 		}
 		if (!won)
 			return;
@@ -182,6 +239,7 @@ struct future_test : rl::test_suite<future_test, THREADS> {
 			canceller();
 		else
 			add_callback(&nodes[index - 2]);
+		release();
 	}
 
 	void after()
@@ -206,7 +264,7 @@ bool check(rl::scheduler_type_e type, unsigned bound, unsigned long iterations)
 
 [[noreturn]] void usage()
 {
-	std::fprintf(stderr, "usage: future_model [--mutant 0-3] [--bound B] "
+	std::fprintf(stderr, "usage: future_model [--mutant 0-5] [--bound B] "
 			     "[--random K]\n");
 	std::exit(2);
 }
@@ -215,7 +273,7 @@ bool check(rl::scheduler_type_e type, unsigned bound, unsigned long iterations)
 
 int main(int argc, char **argv)
 {
-	const model_args a = model_parse_args(argc, argv, 3, usage);
+	const model_args a = model_parse_args(argc, argv, 5, usage);
 	const unsigned bound = a.bound;
 	const unsigned long random_iterations = a.random;
 

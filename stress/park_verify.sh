@@ -11,33 +11,9 @@
 # configurations check TIDY too (no excess spare at rest). About 4
 # minutes, 2 GB (HOLD: 42M states, 1.8 GB with a 2^24-slot hash table).
 #   park_verify.sh SPIN MODEL WORKDIR
-set -u
-spin=$1 model=$2 dir=$3
-cc=${CC:-cc}
-mkdir -p "$dir" && cd "$dir" || exit 1
-cp "$model" park.pml || exit 1
+. "$(dirname "$0")/spin_check.sh"
+spin_setup "$1" "$2" "$3" park.pml
 
-# $1: spin -D options, $2: pan's hash table size (-wN, no resizing) or
-# none; prints the line with the error count; returns the number of errors
-# (0..) or 255 when the model could not be run.
-check() {
-	"$spin" $1 -a park.pml >spin.log 2>&1 || { cat spin.log; return 255; }
-	# COLLAPSE: exhaustive with compressed states; MEMLIM in MB.
-	$cc -O2 -DSAFETY -DCOLLAPSE -DMEMLIM=4000 ${2:+-DNO_RESIZE} \
-		-o pan pan.c >cc.log 2>&1 ||
-		{ cat cc.log; return 255; }
-	./pan -m1000000 ${2:-} >pan.log 2>&1
-	if grep -q "reached -DMEMLIM" pan.log; then
-		echo "  memory bound reached: the search was not exhaustive"
-		return 255
-	fi
-	grep -E "^pan:1|errors:|states, stored|total actual|elapsed" pan.log |
-		tr -s ' \t' ' ' | sed 's/^/  /'
-	n=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' pan.log)
-	return "${n:-255}"
-}
-
-status=0
 spares="-DNW=1 -DNS=1 -DNSUB=0 -DPREQ=2 -DBLOCK=1 -DMAXSPAWN=1"
 subspare="-DNW=1 -DNS=1 -DNSUB=1 -DPREQ=1 -DBLOCK=1 -DMAXSPAWN=1 -DQUIET=1 -DTIDY=1"
 child="-DNW=1 -DNS=1 -DNSUB=0 -DPREQ=1 -DBLOCK=1 -DMAXSPAWN=0 -DCHILDP=1"
@@ -64,13 +40,6 @@ for m in 1 2 3 4 5 6 7 8 9 10 11 12 13 14; do
 	10) cfg=$child ;;
 	13|14) cfg=$twoblock ;;
 	esac
-	echo "park.pml mutant $m (must fail):"
-	check "-DMUTANT=$m $cfg"
-	rc=$?
-	if test $rc -eq 0 || test $rc -eq 255; then
-		echo "verify-park: mutant $m was not caught"
-		status=1
-	fi
+	check_mutant verify-park $m "$cfg"
 done
-test $status -eq 0 && echo "verify-park: the parking model holds; every mutant caught"
-exit $status
+spin_done verify-park "the parking model holds"

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* test_as_completed.c - the as_completed iterator: order (already done
  * first, then completion order), duplicates, timeouts, ending early, its own
- * references, many tasks, and iterating inside a worker. */
+ * references, many tasks, iterating inside a worker, the input index of
+ * next_index, and no output written by a failing call. */
 #include "config.h"
 
 #include <errno.h>
@@ -11,24 +12,58 @@
 
 #include "cf_helpers.h"
 #include "tap.h"
+#ifdef FILCH_FAULT_INJECTION
+#include "runtime/fault_ctl.h"
+#endif
 
 static const int64_t MS = 1000000;
 
+/* A call that fails writes none of its outputs. */
 static void test_bad_input(void)
 {
-	filch_as_completed *it = (filch_as_completed *)&it;
+	filch_as_completed *const sentinel = (filch_as_completed *)&sentinel;
+	filch_as_completed *it = sentinel;
 	filch_future *f;
 
 	is(filch_as_completed_begin(NULL, NULL, 0, 0), -EINVAL, "NULL it");
 	is(filch_as_completed_begin(&it, NULL, 3, 0), -EINVAL,
 	   "NULL fs with n > 0");
-	ok(it == NULL, "*it is NULL after an error");
+	ok(it == sentinel, "*it untouched after -EINVAL (NULL fs)");
 	filch_future *fs[2] = {NULL, NULL};
 	is(filch_as_completed_begin(&it, fs, 2, 0), -EINVAL, "NULL entry");
+	ok(it == sentinel, "*it untouched after -EINVAL (NULL entry)");
 	is(filch_as_completed_next(NULL, &f), -EINVAL, "next(NULL)");
 	filch_as_completed_end(NULL);
 	ok(1, "end(NULL) is a no-op");
 }
+
+#ifdef FILCH_FAULT_INJECTION
+/* -ENOMEM: *it untouched, no reference kept (the futures' counts are as
+ * before: releasing ours frees them, which ASan checks). */
+static void test_enomem(void)
+{
+	filch_as_completed *const sentinel = (filch_as_completed *)&sentinel;
+	filch_as_completed *it = sentinel;
+	filch_future *p[3];
+
+	cf_promises(p, 3);
+	filch__fault_reset();
+	filch__fault_arm(FILCH__FAULT_ALLOC, 1, false);
+	int rc = filch_as_completed_begin(&it, p, 3, FILCH_FOREVER);
+	uint64_t fired = filch__fault_fired(FILCH__FAULT_ALLOC);
+	filch__fault_reset();
+	is(fired, 1, "-ENOMEM: the iterator's allocation failed");
+	is(rc, -ENOMEM, "-ENOMEM returned");
+	ok(it == sentinel, "*it untouched after -ENOMEM");
+	cf_release_all(p, 3);
+}
+#else
+static void test_enomem(void)
+{
+	skip(3, "fault injection not built (configure "
+		"--enable-fault-injection)");
+}
+#endif
 
 static void test_empty(void)
 {
@@ -38,7 +73,7 @@ static void test_empty(void)
 	is(filch_as_completed_begin(&it, NULL, 0, FILCH_FOREVER), 0,
 	   "begin over nothing");
 	is(filch_as_completed_next(it, &f), FILCH_END, "at once FILCH_END");
-	ok(f == NULL, "*f NULL at the end");
+	ok(f == (filch_future *)&f, "*f untouched by FILCH_END");
 	is(filch_as_completed_next(it, &f), FILCH_END, "and again");
 	filch_as_completed_end(it);
 }
@@ -179,6 +214,73 @@ static void test_many_tasks(void)
 	filch_executor_destroy(ex);
 }
 
+/* next_index: the position in fs of each yielded future (of its first
+ * occurrence for a duplicate), a failed one included; outputs written only
+ * with 0. */
+static void test_next_index(void)
+{
+	filch_future *p[4], *fs[6], *f = NULL;
+	filch_as_completed *it;
+	struct cf_completer c;
+	size_t index = 99;
+
+	cf_promises(p, 4);
+	/* p2 twice (first at 1), p0 twice (first at 2). */
+	fs[0] = p[3], fs[1] = p[2], fs[2] = p[0], fs[3] = p[2], fs[4] = p[1];
+	fs[5] = p[0];
+	filch_promise_set_error(p[0], 5, "failed before");
+	is(filch_as_completed_begin(&it, fs, 6, FILCH_FOREVER), 0, "begin");
+	is(filch_as_completed_next_index(NULL, &f, &index), -EINVAL,
+	   "next_index(NULL it)");
+	is(filch_as_completed_next_index(it, NULL, &index), -EINVAL,
+	   "next_index(NULL f)");
+	is(filch_as_completed_next_index(it, &f, NULL), -EINVAL,
+	   "next_index(NULL index)");
+	ok(f == NULL && index == 99, "nothing written on -EINVAL");
+	/* Then p2 fails, p3 succeeds, p1 is cancelled. */
+	filch_future *later[] = {p[2], p[3], p[1]};
+	int codes[] = {6, 0, -1};
+	cf_completer_start(&c, later, codes, NULL, 3);
+	const size_t want_index[] = {2, 1, 0, 4};
+	filch_future *want_f[] = {p[0], p[2], p[3], p[1]};
+	for (int i = 0; i < 4; i++) {
+		is(filch_as_completed_next_index(it, &f, &index), 0,
+		   "next_index %d", i);
+		ok(f == want_f[i], "next_index %d: the future in completion "
+				   "order", i);
+		is(index, want_index[i], "next_index %d: its first index in fs",
+		   i);
+	}
+	cf_completer_join(&c);
+	f = (filch_future *)&f;
+	index = 99;
+	is(filch_as_completed_next_index(it, &f, &index), FILCH_END,
+	   "then FILCH_END");
+	ok(f == (filch_future *)&f && index == 99,
+	   "f and index untouched at the end");
+	filch_as_completed_end(it);
+
+	/* Mixed with next on one iterator; -ETIMEDOUT writes nothing. */
+	filch_future *q[3];
+	cf_promises(q, 3);
+	filch_promise_set_result(q[2], NULL);
+	filch_promise_set_result(q[0], NULL);
+	is(filch_as_completed_begin(&it, q, 3, 10 * MS), 0, "begin, 10 ms");
+	is(filch_as_completed_next(it, &f), 0, "next");
+	ok(f == q[0], "next: q0 (done first, input order)");
+	is(filch_as_completed_next_index(it, &f, &index), 0, "next_index");
+	ok(f == q[2] && index == 2, "next_index after next: q2 at 2");
+	f = (filch_future *)&f;
+	index = 99;
+	is(filch_as_completed_next_index(it, &f, &index), -ETIMEDOUT,
+	   "next_index: -ETIMEDOUT while q1 is pending");
+	ok(f == (filch_future *)&f && index == 99,
+	   "f and index untouched after -ETIMEDOUT");
+	filch_as_completed_end(it);
+	cf_release_all(q, 3);
+	cf_release_all(p, 4);
+}
+
 struct nested {
 	int got;
 	int rc;
@@ -217,12 +319,14 @@ int main(void)
 {
 	tap_plan(0);
 	test_bad_input();
+	test_enomem();
 	test_empty();
 	test_order();
 	test_duplicates();
 	test_timeout();
 	test_own_references();
 	test_many_tasks();
+	test_next_index();
 	test_on_worker();
 	return tap_done();
 }

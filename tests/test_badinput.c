@@ -1063,6 +1063,44 @@ static int row_map_dtor_without_flag(void *unused)
 	return 0;
 }
 
+static int row_time_bad_args(void *unused)
+{
+	filch_executor *ex;
+	filch_future *f = NULL, *p;
+
+	EXPECT_RC(new_executor(&ex, 1), 0);
+	EXPECT_RC(filch_submit_after(ex, -1, task_count, NULL, &f), -EINVAL);
+	EXPECT_RC(filch_submit_after(NULL, 0, task_count, NULL, &f), -EINVAL);
+	EXPECT_RC(filch_sleep_future(ex, -2, &f), -EINVAL);
+	EXPECT_RC(filch_submit_periodic(ex, 0, 0, 0, task_count, NULL, &f),
+		  -EINVAL);
+	EXPECT_RC(filch_submit_periodic(ex, 0, 1, 8, task_count, NULL, &f),
+		  -EINVAL);
+	EXPECT_RC(filch_submit_retry(ex, NULL, NULL, NULL, &f), -EINVAL);
+	EXPECT_RC(filch_promise_create(&p), 0);
+	EXPECT_RC(filch_future_with_timeout(p, ex, 0, 4, &f), -EINVAL);
+	EXPECT(f == NULL, "an output was written on failure");
+	filch_future_release(p);
+	EXPECT_RC(filch_executor_destroy(ex), 0);
+	EXPECT(ran == 0, "a rejected task ran");
+	return 0;
+}
+
+static int row_destroy_armed(void *unused)
+{
+	filch_executor *ex;
+	filch_future *f;
+
+	EXPECT_RC(new_executor(&ex, 1), 0);
+	EXPECT_RC(filch_submit_after(ex, 20000000, task_count, NULL, NULL), 0);
+	EXPECT_RC(filch_submit_after(ex, 3600 * SECOND, task_count, NULL, &f), 0);
+	EXPECT(filch_future_cancel(f), "cancel of an armed timer failed");
+	filch_future_release(f);
+	EXPECT_RC(filch_executor_destroy(ex), 0);
+	EXPECT(ran == 1, "the armed task did not run once (%d)", (int)ran);
+	return 0;
+}
+
 struct row {
 	const char *misuse;
 	isolate_fn fn;
@@ -1117,6 +1155,9 @@ static const struct row rows[] = {
 	{ "map: a zero timeout", row_map_zero_timeout },
 	{ "map: a result destructor without its flag",
 	  row_map_dtor_without_flag },
+	{ "time calls: negative delay, NULL argument, unknown flag",
+	  row_time_bad_args },
+	{ "destroy with armed timers", row_destroy_armed },
 	{ "fj: NULL executor or function, another layout version, after "
 	  "shutdown",
 	  row_fj_bad },

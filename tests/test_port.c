@@ -481,6 +481,7 @@ struct drainer {
 	_Atomic size_t *total;
 	_Atomic unsigned char *seen;
 	size_t busy;
+	size_t bad_refusals; /* a refusal other than -EAGAIN, or *n written */
 };
 
 static void *drain_loop(void *arg)
@@ -491,9 +492,14 @@ static void *drain_loop(void *arg)
 
 	while (atomic_load_explicit(d->total, memory_order_relaxed) < CD_N &&
 	       tap_now_ns() < deadline) {
-		size_t n;
+		size_t n = 7;
 		int err = filch_port_drain(d->p, ev, 1, &n);
 		d->busy += err == -EAGAIN;
+		if (err) {
+			/* A refused drain takes nothing and leaves *n alone. */
+			d->bad_refusals += err != -EAGAIN || n != 7;
+			n = 0;
+		}
 		for (size_t i = 0; i < n; i++) {
 			atomic_fetch_add_explicit(&d->seen[UNTAG(ev[i].tag)], 1,
 						  memory_order_relaxed);
@@ -522,7 +528,7 @@ static void test_concurrent_drains(void)
 		filch_port_add(p, fs[i], TAG(i));
 	}
 	for (int t = 0; t < 2; t++) {
-		ds[t] = (struct drainer){p, &total, seen, 0};
+		ds[t] = (struct drainer){.p = p, .total = &total, .seen = seen};
 		cs[t] = (struct completer){fs + t * (CD_N / 2), CD_N / 2};
 		pthread_create(&dth[t], NULL, drain_loop, &ds[t]);
 		pthread_create(&cth[t], NULL, complete_all, &cs[t]);
@@ -538,6 +544,8 @@ static void test_concurrent_drains(void)
 	}
 	is(total, CD_N, "overlapping drains: every event taken");
 	ok(once, "... each exactly once");
+	is(ds[0].bad_refusals + ds[1].bad_refusals, 0,
+	   "a refused drain is -EAGAIN and leaves *n untouched");
 	diag("%zu drains refused with -EAGAIN", ds[0].busy + ds[1].busy);
 	filch_port_destroy(p);
 	free(fs);

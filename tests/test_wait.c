@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* test_wait.c - filch_wait: modes, timeouts, stable reordering, duplicates,
- * late callbacks after a timeout, and waiting from inside a worker. */
+ * late callbacks after a timeout, waiting from inside a worker, and no
+ * output written by a failing call (-EINVAL, -ENOMEM). The reordering in
+ * every return path is test_wait_order.c's. */
 #include "config.h"
 
 #include <errno.h>
@@ -11,27 +13,83 @@
 
 #include "cf_helpers.h"
 #include "tap.h"
+#ifdef FILCH_FAULT_INJECTION
+#include "runtime/fault_ctl.h"
+#endif
 
 static const int64_t MS = 1000000;
 
+/* A call that fails writes none of its outputs: *ndone and fs keep what
+ * the caller had there. */
 static void test_bad_input(void)
 {
 	filch_future *fs[2];
 	size_t nd = 99;
 
 	cf_promises(fs, 2);
+	filch_promise_set_result(fs[1], NULL); /* a partition would move it */
 	is(filch_wait(fs, 2, 0, 0, &nd), -EINVAL, "mode 0 is -EINVAL");
-	is(nd, 0, "ndone is 0 after -EINVAL");
-	is(filch_wait(fs, 2, 0, 7, NULL), -EINVAL, "unknown mode is -EINVAL");
+	is(nd, 99, "*ndone untouched after -EINVAL (mode 0)");
+	is(filch_wait(fs, 2, 0, 7, &nd), -EINVAL, "unknown mode is -EINVAL");
+	is(nd, 99, "*ndone untouched after -EINVAL (unknown mode)");
+	is(filch_wait(fs, 2, 0, 7, NULL), -EINVAL,
+	   "unknown mode with NULL ndone is -EINVAL");
 	is(filch_wait(NULL, 2, 0, FILCH_ALL_COMPLETED, &nd), -EINVAL,
 	   "NULL fs with n > 0 is -EINVAL");
+	is(nd, 99, "*ndone untouched after -EINVAL (NULL fs)");
 	filch_future *withnull[3] = {fs[0], NULL, fs[1]};
 	is(filch_wait(withnull, 3, 0, FILCH_ALL_COMPLETED, &nd), -EINVAL,
 	   "a NULL entry is -EINVAL");
-	ok(withnull[0] == fs[0] && withnull[2] == fs[1],
+	is(nd, 99, "*ndone untouched after -EINVAL (NULL entry)");
+	ok(withnull[0] == fs[0] && withnull[1] == NULL && withnull[2] == fs[1],
 	   "fs untouched on -EINVAL");
 	cf_release_all(fs, 2);
 }
+
+#ifdef FILCH_FAULT_INJECTION
+/* -ENOMEM: neither fs nor *ndone is written, although one future is done
+ * and a partition would move it. 6 futures: the wait record comes from
+ * malloc (allocation 1); 40: the duplicates table too (allocation 1, the
+ * record 2), freed when the record fails (LeakSanitizer in an ASan
+ * build). */
+static void enomem_case(size_t n, uint64_t nth)
+{
+	filch_future *fs[40], *orig[40];
+	size_t nd = 99;
+
+	cf_promises(fs, n);
+	filch_promise_set_result(fs[n - 2], NULL);
+	memcpy(orig, fs, n * sizeof(*fs));
+	filch__fault_reset();
+	filch__fault_arm(FILCH__FAULT_ALLOC, nth, false);
+	int rc = filch_wait(fs, n, 10 * MS, FILCH_ALL_COMPLETED, &nd);
+	uint64_t fired = filch__fault_fired(FILCH__FAULT_ALLOC);
+	filch__fault_reset();
+	is(fired, 1, "%zu futures, allocation %llu failed", n,
+	   (unsigned long long)nth);
+	is(rc, -ENOMEM, "%zu futures: -ENOMEM", n);
+	is(nd, 99, "%zu futures: *ndone untouched after -ENOMEM", n);
+	ok(memcmp(fs, orig, n * sizeof(*fs)) == 0,
+	   "%zu futures: fs untouched after -ENOMEM", n);
+	is(filch_wait(fs, n, 0, FILCH_ALL_COMPLETED, &nd), -ETIMEDOUT,
+	   "%zu futures: as they were, a poll works", n);
+	is(nd, 1, "%zu futures: one done", n);
+	cf_release_all(orig, n);
+}
+
+static void test_enomem(void)
+{
+	enomem_case(6, 1);
+	enomem_case(40, 1);
+	enomem_case(40, 2);
+}
+#else
+static void test_enomem(void)
+{
+	skip(18, "fault injection not built (configure "
+		"--enable-fault-injection)");
+}
+#endif
 
 static void test_empty_and_done(void)
 {
@@ -310,6 +368,7 @@ int main(void)
 {
 	tap_plan(0);
 	test_bad_input();
+	test_enomem();
 	test_empty_and_done();
 	test_poll_and_stable_order();
 	test_first_completed();

@@ -81,10 +81,11 @@ int main(void)
 			if (ready[i].data.fd == timer)
 				return fail("timed out", -ETIMEDOUT);
 			struct filch_port_event events[BATCH];
-			size_t n;
+			size_t n = 0;
 			wakeups++;
 			/* Level-triggered: one drain per wake-up is enough;
-			 * events beyond BATCH keep the fd readable. */
+			 * events beyond BATCH keep the fd readable. The only
+			 * drainer: it is never refused (n stays 0 if it is). */
 			filch_port_drain(port, events, BATCH, &n);
 			for (size_t k = 0; k < n; k++) {
 				void *steps;

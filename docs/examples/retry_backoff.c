@@ -1,60 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * retry_backoff.c - a retrying submit with exponential backoff (Python: a
- * RetryExecutor whose wrapper retries fn, sleeping base * 2**attempt).
+ * retry_backoff.c - retries with exponential backoff and full jitter
+ * (Python: a RetryExecutor whose wrapper retries fn, sleeping between
+ * attempts), without a worker that sleeps: filch_submit_retry makes each
+ * attempt a task and each backoff a timer of the executor.
  *
- * retry_submit submits a task that calls fn and, while it fails, retries
- * it after 1 ms, 2 ms, 4 ms...; the caller just waits on the future and gets
- * the value, or the last error after all retries. The caller owns the
- * small retry record and keeps it until the future is done.
+ * Five flaky tasks fail twice with EAGAIN, then succeed; a sixth always
+ * fails with EIO, which the policy does not retry. The caller just waits on
+ * the futures: the values, or the error of the last attempt.
  */
 #include <errno.h>
 #include <filch.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "expect.h"
 
-struct retry {
-	filch_task_fn fn;
-	void *arg;
-	int max_retries;
-	long base_delay_us;
-};
-
-static int retry_wrapper(void *arg, void **result)
-{
-	struct retry *r = arg;
-	int rc = 0;
-
-	for (int attempt = 0; attempt <= r->max_retries; attempt++) {
-		rc = r->fn(r->arg, result);
-		if (rc == 0)
-			return 0;
-		if (attempt < r->max_retries) {
-			long us = r->base_delay_us << attempt;
-			nanosleep(&(struct timespec){us / 1000000,
-						     us % 1000000 * 1000},
-				  NULL);
-		}
-	}
-	return rc; /* the last error, after every retry */
-}
-
-/* Like filch_submit, with up to max_retries retries of fn; r must live
- * until *fut is done. */
-static int retry_submit(filch_executor *ex, struct retry *r, filch_task_fn fn,
-			void *arg, int max_retries, filch_future **fut)
-{
-	*r = (struct retry){fn, arg, max_retries, 1000};
-	return filch_submit(ex, retry_wrapper, r, fut);
-}
-
-/* Fails on its first two attempts, then succeeds. */
+/* Fails on its first two attempts, then succeeds; task 5 always fails
+ * with EIO. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static int attempts[5];
+static int attempts[6];
 
 static int flaky(void *arg, void **result)
 {
@@ -63,6 +29,9 @@ static int flaky(void *arg, void **result)
 	pthread_mutex_lock(&lock);
 	int attempt = ++attempts[task_id];
 	pthread_mutex_unlock(&lock);
+	if (task_id == 5)
+		return filch_task_fail(EIO, "Task 5 attempt %d: disk error",
+				       attempt);
 	if (attempt < 3)
 		return filch_task_fail(EAGAIN, "Task %ld attempt %d failed",
 				       task_id, attempt);
@@ -70,35 +39,56 @@ static int flaky(void *arg, void **result)
 	return 0;
 }
 
+/* Only transient errors are worth another attempt. */
+static bool transient(int code, void *arg)
+{
+	(void)arg;
+	return code == EAGAIN;
+}
+
 int main(void)
 {
 	struct filch_executor_opts opts = {.workers = 4};
-	struct retry records[5];
-	filch_future *futures[5];
+	unsigned made[6];
+	filch_future *futures[6];
 	long results[5];
 	char buf[64];
 	filch_executor *ex;
 
 	if (filch_executor_create(&ex, &opts) != 0)
 		return 1;
-	for (long i = 0; i < 5; i++)
-		if (retry_submit(ex, &records[i], flaky, (void *)(intptr_t)i, 3,
-				 &futures[i]))
+	for (long i = 0; i < 6; i++) {
+		/* Backoff after attempt k: uniform in [0, min(cap, base
+		 * * 2^(k-1))]: up to 1 ms, then up to 2 ms. */
+		struct filch_retry_policy policy = {
+			.max_attempts = 4,
+			.base_ns = 1000000,
+			.cap_ns = 8000000,
+			.retry_if = transient,
+			.attempts = &made[i],
+		};
+		if (filch_submit_retry(ex, flaky, (void *)(intptr_t)i, &policy,
+				       &futures[i]))
 			return 1;
+	}
 	for (int i = 0; i < 5; i++) {
 		void *r = NULL;
 		expect_true(filch_future_result(futures[i], FILCH_FOREVER, &r) == 0,
-			    "every task succeeds after its retries");
+			    "every flaky task succeeds after its retries");
+		expect_true(made[i] == 3, "on its third attempt");
 		results[i] = (long)(intptr_t)r;
-		filch_future_release(futures[i]);
 	}
 	qsort(results, 5, sizeof(long), expect_cmp_long);
 	expect_line("Results: [0, 10, 20, 30, 40]", "Results: %s",
 		    expect_list(buf, sizeof(buf), results, 5));
-	int total = 0;
-	for (int i = 0; i < 5; i++)
-		total += attempts[i];
-	expect_line("Attempts: 15 (3 per task)", "Attempts: %d (3 per task)", total);
+	int code = 0;
+	const char *message = NULL;
+	filch_future_error(futures[5], FILCH_FOREVER, &code, &message);
+	expect_true(code == EIO, "task 5 fails with EIO");
+	expect_line("Task 5: Task 5 attempt 1: disk error (1 attempt)",
+		    "Task 5: %s (%u attempt)", message, made[5]);
+	for (int i = 0; i < 6; i++)
+		filch_future_release(futures[i]);
 	filch_executor_destroy(ex);
 	return expect_status();
 }
