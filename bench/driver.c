@@ -47,6 +47,7 @@
 	extern const struct fb_impl fb_impls_##family[] __attribute__((weak))
 IMPLS(filch_deque);
 IMPLS(filch_forkjoin);
+IMPLS(filch_fj);
 IMPLS(filch_submit);
 IMPLS(filch_lifecycle);
 IMPLS(filch_cf);
@@ -57,14 +58,17 @@ IMPLS(naive);
 IMPLS(tbb);
 IMPLS(gomp);
 IMPLS(glib);
+IMPLS(lace);
 
 static const struct fb_impl *const linked[] = {
     fb_impls_filch_deque,  fb_impls_filch_forkjoin,
+    fb_impls_filch_fj,
     fb_impls_filch_submit, fb_impls_filch_lifecycle,
     fb_impls_filch_cf,	   fb_impls_seq,
     fb_impls_naive,	   fb_impls_tbb,
     fb_impls_gomp,	   fb_impls_glib,
     fb_impls_filch_timers, fb_impls_glib_timers,
+    fb_impls_lace,
 };
 
 /* Helper programs next to filch-bench (remote.h). */
@@ -72,8 +76,8 @@ static const char *const helpers[] = {"filch-bench-iomp", "filch-bench-libuv"};
 
 /* The impl column, in the order rows are printed. */
 static const char *const impl_order[] = {
-    "filch", "filch_nofuture", "filch_item", "seq",  "naive",
-    "tbb",   "gomp",	       "iomp",	     "glib", "libuv"};
+    "filch", "filch_fj", "filch_nofuture", "filch_item", "seq",  "naive",
+    "tbb",   "gomp",	       "iomp",	     "glib", "libuv", "lace"};
 
 struct candidate {
 	char bench[32];

@@ -63,8 +63,9 @@ struct fb_sample {
 /* One implementation of one bench. */
 struct fb_impl {
 	const char *bench; /* a name of suite.c; NULL ends the array */
-	const char *impl;  /* filch, filch_nofuture, filch_item, seq, naive,
-			      tbb, gomp, iomp, glib, libuv */
+	const char *impl;  /* filch, filch_fj, filch_nofuture, filch_item,
+			      seq, naive, tbb, gomp, iomp, glib, libuv,
+			      lace */
 	/* Prepares *state for runs with this many workers (creates the
 	 * pool). Returns 0 or a negative errno. May be NULL. */
 	int (*setup)(unsigned workers, const struct fb_params *p, void **state);

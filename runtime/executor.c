@@ -22,6 +22,7 @@
 #include "alloc.h"
 #include "cpuset.h"
 #include "fault.h"
+#include "fj.h"
 #include "fork.h"
 #include "futex.h"
 #include "park.h"
@@ -177,8 +178,10 @@ static void executor_free(filch_executor *ex, unsigned ndeques)
 	 * tasks queued here. */
 	discard_queued(ex, ndeques);
 	filch__trace_freed(ex);
-	for (unsigned i = 0; i < ndeques; i++)
+	for (unsigned i = 0; i < ndeques; i++) {
 		filch__deque_destroy(&ex->workers[i].deque);
+		filch__fj_destroy(filch__load(&ex->workers[i].fj, relaxed));
+	}
 	filch__cpuset_release(ex->workers, ex->nworkers);
 	filch__spares_destroy(&ex->spares);
 	filch__timers_free(ex);

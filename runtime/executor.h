@@ -32,6 +32,8 @@
 struct filch__trace_ring;
 struct filch__tracing;
 
+struct filch__fj; /* fj.c */
+
 /* Largest accepted worker and spare counts (park.h packs counts of
  * threads into 16 bits). */
 #define FILCH__MAX_WORKERS 1024u
@@ -48,7 +50,8 @@ struct filch__tracing;
  *  - the owner's private line: written only by the worker thread;
  *  - the sleep line: ec is incremented by whoever wakes this worker, sleep
  *    is the protocol word of park.c (its comment lists the values), and
- *    dormant is a spare's word (spare.c lists its values);
+ *    dormant is a spare's word (spare.c lists its values); fj, read by
+ *    thieves, is written once (fj.c);
  *  - the counters: written by the worker, read by filch_executor_stats;
  *    with the trace pointer, read by the worker at each event site and
  *    written only when tracing starts or stops (trace.h).
@@ -76,6 +79,9 @@ struct filch__worker {
 	alignas(FILCH_CACHELINE) struct ck_ec32 ec;
 	_Atomic uint32_t sleep;
 	_Atomic uint32_t dormant;
+	/* The worker's fork-join frame stack, or NULL before its first use:
+	 * set once by the worker (release), read by thieves (acquire). */
+	_Atomic(struct filch__fj *) fj;
 
 	/* Timed shutdown: the thread's frame list while it runs tasks
 	 * (frame.c), and what the last two samples of shutdown_report.c saw

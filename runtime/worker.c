@@ -26,6 +26,7 @@
 #include <ck_backoff.h>
 #include <sched.h>
 
+#include "fj.h"
 #include "frame.h"
 #include "group.h"
 #include "park.h"
@@ -123,8 +124,8 @@ struct filch__task *filch__worker_steal_from(struct filch__worker *w,
 	return item;
 }
 
-/* One pass over the other workers' deques (spares' too), from a random
- * one. A steal that loses a race moves on: the winner is awake. */
+/* One pass over the other workers' deques and shared fork-join frames
+ * (spares' too), from a random one. A steal that loses a race moves on: the winner is awake. */
 static struct filch__task *steal_sweep(struct filch__worker *w)
 {
 	filch_executor *ex = w->ex;
@@ -135,7 +136,9 @@ static struct filch__task *steal_sweep(struct filch__worker *w)
 
 	for (unsigned k = 1; k < n; k++) {
 		v = v + 1 == n ? 0 : v + 1;
-		if (v != w->index && (t = filch__worker_steal_from(w, &ex->workers[v])))
+		if (v != w->index &&
+		    ((t = filch__worker_steal_from(w, &ex->workers[v])) ||
+		     (t = filch__fj_steal(w, &ex->workers[v]))))
 			return t;
 	}
 	return NULL;

@@ -305,15 +305,13 @@ struct deque_test : rl::test_suite<deque_test<THREADS>, THREADS> {
 template <rl::thread_id_t THREADS>
 bool check(rl::scheduler_type_e type, unsigned bound, unsigned long iterations)
 {
-	unsigned long long schedules;
-	bool ok = model_simulate<deque_test<THREADS> >(type, bound, iterations,
-						       4000, &schedules);
-	std::printf("deque_model: mutant=%d form=%s thieves=%d %s: %s after "
-		    "%llu schedules\n",
-		    mutant, tsan_form ? "tsan" : "fence", (int)THREADS - 1,
-		    type == rl::random_scheduler_type ? "random" : "exhaustive",
-		    ok ? "no error" : "ERROR FOUND", schedules);
-	return ok;
+	char prefix[64];
+
+	std::snprintf(prefix, sizeof(prefix),
+		      "deque_model: mutant=%d form=%s thieves=%d", mutant,
+		      tsan_form ? "tsan" : "fence", (int)THREADS - 1);
+	return model_check<deque_test<THREADS> >(prefix, type, bound,
+						 iterations);
 }
 
 void usage()

@@ -7,6 +7,7 @@
 
 #include <relacy/relacy.hpp>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -26,6 +27,23 @@ bool model_simulate(rl::scheduler_type_e type, unsigned bound,
 	p.execution_depth_limit = depth;
 	bool ok = rl::simulate<TEST>(p);
 	*schedules = (unsigned long long)p.stop_iteration;
+	return ok;
+}
+
+// Runs one check of TEST (model_simulate, execution depth 4000) and prints
+// "<prefix> <exhaustive|random>: <outcome> after N schedules"; true when
+// Relacy found no error.
+template <class TEST>
+bool model_check(const char *prefix, rl::scheduler_type_e type,
+		 unsigned bound, unsigned long iterations)
+{
+	unsigned long long schedules;
+	bool ok = model_simulate<TEST>(type, bound, iterations, 4000,
+				       &schedules);
+
+	std::printf("%s %s: %s after %llu schedules\n", prefix,
+		    type == rl::random_scheduler_type ? "random" : "exhaustive",
+		    ok ? "no error" : "ERROR FOUND", schedules);
 	return ok;
 }
 

@@ -75,13 +75,18 @@ for mode in split same free; do
 	# its pool or team starts: one worker, then a team of two.
 	impls=$(awk '$2 == "1" { print $1 }' "$out" | sort -u)
 	for impl in $impls; do
+		# lace: Lace starts its own threads, with no hook to place
+		# them (docs/bench.md).
 		case $impl in
-		seq | filch_item) continue ;;
+		seq | filch_item | lace) continue ;;
 		esac
+		# filch_fj runs only the fork-join benches.
+		only=submit
+		[ "$impl" = filch_fj ] && only=fib
 		trace=$tmp/$mode.$impl
 		FB_PLACEMENT_TRACE=1 "$bench" --placement "$mode" --quick --reps 1 \
 			--workers 1 \
-			--only submit --impls "$impl" >"$trace" 2>&1
+			--only "$only" --impls "$impl" >"$trace" 2>&1
 		placed_on "$worker" worker "$trace" &&
 			placed_on "$submitter" submitter "$trace"
 		result $? "--placement $mode: $impl's worker on CPUs $worker, submitter on $submitter" \

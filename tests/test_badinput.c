@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include <filch.h>
+#include <filch/fj.h>
 
 #include "isolate.h"
 #include "tap.h"
@@ -828,6 +829,27 @@ static int row_group_after_shutdown(void *unused)
 	return 0;
 }
 
+static void fj_count(filch_fj *fj, void *arg)
+{
+	atomic_fetch_add(&ran, 1);
+}
+
+static int row_fj_bad(void *unused)
+{
+	filch_executor *ex;
+
+	EXPECT_RC(new_executor(&ex, 1), 0);
+	EXPECT_RC(filch_fj_run(NULL, fj_count, NULL), -EINVAL);
+	EXPECT_RC(filch_fj_run(ex, NULL, NULL), -EINVAL);
+	EXPECT_RC(filch_fj_run_v(ex, fj_count, NULL, FILCH_FJ_ABI + 1),
+		  -ENOTSUP);
+	EXPECT_RC(filch_shutdown(ex, 0), 0);
+	EXPECT_RC(filch_fj_run(ex, fj_count, NULL), -ESHUTDOWN);
+	EXPECT_RC(filch_executor_destroy(ex), 0);
+	EXPECT(ran == 0, "a rejected root ran");
+	return 0;
+}
+
 static int then_count(filch_future *a, void *arg, void **result)
 {
 	atomic_fetch_add(&ran, 1);
@@ -1136,6 +1158,9 @@ static const struct row rows[] = {
 	{ "time calls: negative delay, NULL argument, unknown flag",
 	  row_time_bad_args },
 	{ "destroy with armed timers", row_destroy_armed },
+	{ "fj: NULL executor or function, another layout version, after "
+	  "shutdown",
+	  row_fj_bad },
 };
 
 int main(void)

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/* fj.h - what the worker loop asks of the fork-join frame stacks (fj.c). */
+#ifndef FILCH_FJ_INTERNAL_H
+#define FILCH_FJ_INTERNAL_H
+
+#include "sched.h"
+
+struct filch__worker;
+struct filch__fj;
+
+/* Steals the oldest shared frame of victim's frame stack for w, as a task
+ * whose run() runs the frame on the running worker's own frame stack (a
+ * stolen frame always runs, even when discarding: its owner waits for
+ * it); or NULL (nothing shared: the victim is asked to share). On w's
+ * thread only. */
+struct filch__task *filch__fj_steal(struct filch__worker *w,
+				    struct filch__worker *victim);
+
+/* Unmaps a worker's frame stack (NULL: none); the threads are gone. */
+void filch__fj_destroy(struct filch__fj *fj);
+
+#endif /* FILCH_FJ_INTERNAL_H */
