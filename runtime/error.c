@@ -54,10 +54,8 @@ const char *filch_strerror(int err)
 	return "unknown error";
 }
 
-int filch__task_code(int rc, char **message)
+int filch__task_code_int_min(char **message)
 {
-	if (rc != INT_MIN)
-		return rc < 0 ? -rc : rc;
 	if (!*message)
 		*message = filch__strdup("the task returned INT_MIN");
 	return EOVERFLOW;

@@ -8,6 +8,7 @@
 #ifndef FILCH_SCHED_H
 #define FILCH_SCHED_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -158,8 +159,15 @@ void filch__executor_task_failed(filch_executor *ex, filch_task_fn fn,
 /* The error code of a task that returned rc: rc itself when it is not
  * negative, -rc when it is, and EOVERFLOW for INT_MIN, which has no
  * positive counterpart; then, when *message is NULL, it gets a copy of
- * "the task returned INT_MIN" (left NULL if that copy fails). error.c. */
-int filch__task_code(int rc, char **message);
+ * "the task returned INT_MIN" (left NULL if that copy fails). Inline: every
+ * task's finish calls it; the INT_MIN case is error.c's. */
+int filch__task_code_int_min(char **message);
+static inline int filch__task_code(int rc, char **message)
+{
+	if (rc >= 0)
+		return rc;
+	return rc != INT_MIN ? -rc : filch__task_code_int_min(message);
+}
 
 /* True once a cancelling shutdown (FILCH_SHUTDOWN_CANCEL_PENDING) of ex
  * began: running tasks see filch_cancel_requested(). Any thread. */
