@@ -624,6 +624,17 @@ enum exit_how {
 	EXIT_INHERITED,	       /* a fork child of a process with one exits */
 };
 
+/* Queues QUEUED tasks on a new opted-in executor and exits from main. */
+static void exit_with_queued(const struct filch_executor_opts *o)
+{
+	if (filch_executor_create(&live[0], o))
+		_exit(91);
+	for (int i = 0; i < QUEUED; i++)
+		if (filch_submit(live[0], write_one, NULL, NULL))
+			_exit(92);
+	exit(0);
+}
+
 /* In the grandchild: sets up what how says, then exits. */
 static void exiting_child(enum exit_how how)
 {
@@ -636,14 +647,11 @@ static void exiting_child(enum exit_how how)
 		if (filch_executor_create(&other, &o))
 			_exit(90);
 		filch_executor_destroy(other);
-		/* fall through */
+		exit_with_queued(&o);
+		break;
 	case EXIT_FROM_MAIN:
-		if (filch_executor_create(&live[0], &o))
-			_exit(91);
-		for (int i = 0; i < QUEUED; i++)
-			if (filch_submit(live[0], write_one, NULL, NULL))
-				_exit(92);
-		exit(0);
+		exit_with_queued(&o);
+		break;
 	case EXIT_FROM_WORKER:
 		if (filch_executor_create(&live[0], &o) ||
 		    filch_executor_create(&live[1], &o))
