@@ -40,7 +40,8 @@ enum filch__trace_type {
 };
 
 /* Executors traced now, in the whole process (trace.c). */
-extern _Atomic unsigned filch__traces_on;
+extern _Atomic unsigned filch__traces_on
+	__attribute__((visibility("hidden"))); /* no GOT load at each site */
 
 /* Whether any executor may be traced: the one branch of a site when off.
  * Relaxed: a gate only; behind it the ring pointer is loaded with acquire
