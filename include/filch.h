@@ -1216,11 +1216,11 @@ FILCH_API void filch_port_destroy(filch_port *p);
 /*
  * A pool of worker processes behind ordinary futures: a task that crashes,
  * leaks or never returns takes its worker down, not the program. Functions
- * cross the process boundary as code addresses: workers are forked from
- * the calling program, so fn (and the initializer) must be functions of
- * the same binary or of a library it had loaded when the pool was created.
- * Only bytes cross back: the argument is copied to the worker, the result
- * is copied back.
+ * cross the process boundary as code addresses: workers are forks of the
+ * program (through the fork server, a fork made when the pool was
+ * created), so fn (and the initializer) must be functions of the same
+ * binary or of a library it had loaded when the pool was created. Only
+ * bytes cross: the argument is copied to the worker, the result back.
  */
 typedef struct filch_procpool filch_procpool;
 
@@ -1244,10 +1244,15 @@ struct filch_bytes {
 
 /* How workers are started (filch_procpool_opts.start_method). */
 enum filch_start_method {
-	/* fork(2) from the pool's completion thread: create the pool early,
-	 * before the program's own threads hold locks (docs/api.md,
-	 * "Process workers"). */
-	FILCH_START_FORK = 0,
+	/* The default: a single-threaded fork server, forked from the pool's
+	 * completion thread when the pool is created, forks every worker
+	 * (replacements too), so no worker inherits a lock that another
+	 * thread of the program held at a later fork. */
+	FILCH_START_FORKSERVER = 0,
+	/* fork(2) of the program by the pool's completion thread for each
+	 * worker: a worker inherits every lock held at that moment by the
+	 * program's other threads (docs/api.md, "Process workers"). */
+	FILCH_START_FORK = 1,
 };
 
 struct filch_procpool_opts {
@@ -1267,7 +1272,7 @@ struct filch_procpool_opts {
 	/* RLIMIT_AS of each worker in bytes (an allocation beyond it fails
 	 * in the task); 0 = inherited. */
 	size_t memory_limit;
-	int start_method; /* enum filch_start_method */
+	int start_method; /* enum filch_start_method; 0 = the fork server */
 };
 
 /* Counters of a pool (filch_procpool_stats). */
@@ -1285,11 +1290,13 @@ struct filch_procpool_stats {
 #define FILCH_PROCPOOL_KILL 4u
 
 /* Creates a pool, its completion thread, and its workers (forked by that
- * thread), and waits until each worker has run its initializer. Returns 0
+ * thread, or by the fork server that it forks first), and waits until each
+ * worker has run its initializer (a hanging initializer blocks it). Returns 0
  * and *pp (the caller owns it: filch_procpool_destroy), -EINVAL (NULL pp,
  * flags or start_method unknown, more than 1024 workers, a negative
  * time limit), -ENOMEM, -EAGAIN (fork or thread creation failed), -EMFILE
- * or -ENFILE, or the initializer's code made negative; on error *pp is
+ * or -ENFILE, -ECHILD (a worker died before it was ready), or the
+ * initializer's code made negative; on error *pp is
  * untouched and no process or thread is left. Any thread; blocks. */
 FILCH_API int filch_procpool_create(filch_procpool **pp,
 				    const struct filch_procpool_opts *opts);

@@ -6,20 +6,18 @@
  * never returns costs a worker process, not the program.
  *
  * One thread per pool, the completion thread, does everything that touches
- * a worker: it forks the workers (so that their PR_SET_PDEATHSIG, which
- * follows the forking thread, lasts as long as the pool), writes each task
- * to its worker, reads the result back, reaps dead workers and forks their
- * replacements. It sleeps in epoll_wait on an eventfd (submissions, stop
- * requests, shutdown), each worker's socket (a result or a ready frame) and
- * each worker's pidfd (its death); it wakes on a timeout only for the
- * earliest time-limit deadline. Submitters and stoppers only queue and
- * mark under the pool's lock, then write the eventfd.
- *
- * Frames on a worker's socket (a SOCK_STREAM socketpair, so any size
- * streams through): to the worker, struct pp_call then len argument
- * bytes; from the worker, one struct pp_reply after its initializer (code
- * = the initializer's return), then one per task (code = the task's code,
- * then len bytes: the result, or the error message).
+ * a worker: it starts the workers (forking them itself with
+ * FILCH_START_FORK, or asking the fork server that it forked at creation,
+ * forkserver.c; either way the PR_SET_PDEATHSIG chain follows this thread,
+ * which lives as long as the pool), writes each task to its worker, reads
+ * the result back, learns of deaths and starts replacements. It sleeps in
+ * epoll_wait on an eventfd (submissions, stop requests, shutdown), each
+ * worker's socket (a result or a ready frame) and, for deaths, each
+ * worker's pidfd (fork) or the fork server's note socket; it wakes on a
+ * timeout only for the earliest time-limit deadline. Submitters and
+ * stoppers only queue and mark under the pool's lock, then write the
+ * eventfd. The frames on a worker's socket are in procpool.h; the worker
+ * process itself is procworker.c.
  */
 #include "config.h"
 
@@ -32,8 +30,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -43,20 +39,9 @@
 #include <filch.h>
 
 #include "atomic.h"
+#include "procpool.h"
 
 #define PP_MAX_WORKERS 1024
-#define PP_MAX_MESSAGE 4095
-
-struct pp_call {
-	uint64_t fn; /* the filch_proc_fn's address in this binary */
-	uint64_t len;
-};
-
-struct pp_reply {
-	int32_t code;
-	uint32_t zero;
-	uint64_t len;
-};
 
 struct pp_task {
 	struct pp_task *next;
@@ -97,7 +82,8 @@ struct pp_worker {
 	 * it was joined): */
 	pid_t pid;
 	int sock;  /* the pool's end of the socketpair, or -1 */
-	int pidfd; /* or -1 */
+	int pidfd; /* or -1; in the epoll set only with FILCH_START_FORK */
+	bool live; /* started and its death not yet handled (pp_dead) */
 };
 
 struct filch_procpool {
@@ -111,6 +97,8 @@ struct filch_procpool {
 	struct pp_worker *w;
 	pid_t owner; /* the creating process: a child of fork() is not it */
 	int epfd, evfd;
+	struct filch__pp_server srv; /* FILCH_START_FORKSERVER */
+	bool server_dead; /* only the completion thread uses it */
 	pthread_t thread;
 	pthread_mutex_t join_lock; /* one joiner of thread */
 	bool joined;
@@ -121,7 +109,7 @@ struct filch_procpool {
 };
 
 /* epoll_event.data.u64: the kind in the high word, the slot below. */
-enum { EV_WAKE, EV_SOCK, EV_PIDFD };
+enum { EV_WAKE, EV_SOCK, EV_PIDFD, EV_NOTE };
 #define EV(kind, i) (((uint64_t)(kind) << 32) | (uint32_t)(i))
 
 static int64_t now_ns(void)
@@ -132,33 +120,14 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Moves n bytes through the stream fd, to it (out) or from it; -EPIPE
- * when the peer is gone (end of file, a reset, a broken pipe). */
-static int xfer(int fd, void *buf, size_t n, bool out)
-{
-	unsigned char *p = buf;
-
-	while (n) {
-		ssize_t r = out ? send(fd, p, n, MSG_NOSIGNAL) : read(fd, p, n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -EPIPE;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
 static int read_full(int fd, void *buf, size_t n)
 {
-	return xfer(fd, buf, n, false);
+	return filch__pp_xfer(fd, buf, n, false);
 }
 
 static int write_full(int fd, const void *buf, size_t n)
 {
-	return xfer(fd, (void *)buf, n, true);
+	return filch__pp_xfer(fd, (void *)buf, n, true);
 }
 
 static void wake(filch_procpool *pp)
@@ -169,92 +138,6 @@ static void wake(filch_procpool *pp)
 	 * would mean the pool's own fd is gone. */
 	if (write(pp->evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		abort();
-}
-
-/* ---- the worker process ---- */
-
-static void pp_close_inherited(filch_procpool *pp, unsigned self)
-{
-	close(pp->epfd);
-	close(pp->evfd);
-	for (unsigned i = 0; i < pp->n; i++) {
-		if (i == self)
-			continue;
-		if (pp->w[i].sock >= 0)
-			close(pp->w[i].sock);
-		if (pp->w[i].pidfd >= 0)
-			close(pp->w[i].pidfd);
-	}
-}
-
-static int pp_reply(int fd, int code, const void *data, size_t len)
-{
-	struct pp_reply r = { .code = code, .len = len };
-
-	if (write_full(fd, &r, sizeof(r)) < 0)
-		return -EPIPE;
-	return len ? write_full(fd, data, len) : 0;
-}
-
-static _Noreturn void pp_worker_main(filch_procpool *pp, unsigned self,
-				     int fd, pid_t parent)
-{
-	static const int faults[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL,
-				      SIGABRT, SIGSYS, SIGTRAP };
-	sigset_t none;
-
-	/* Die with the completion thread that forked us (the pool's life),
-	 * and if the parent died before the prctl, now. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-		_exit(1);
-	pp_close_inherited(pp, self);
-	/* The completion thread blocks every signal; the worker takes the
-	 * default actions of the fault signals, so that a crash ends it
-	 * with the signal that names it. */
-	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
-		signal(faults[i], SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (pp->o.memory_limit) {
-		struct rlimit rl = { pp->o.memory_limit, pp->o.memory_limit };
-
-		setrlimit(RLIMIT_AS, &rl);
-	}
-	int rc = 0;
-
-	if (pp->o.initializer)
-		rc = pp->o.initializer(pp->o.initializer_arg, self);
-	if (pp_reply(fd, rc, NULL, 0) < 0 || rc)
-		_exit(1);
-	for (unsigned done = 0;;) {
-		struct pp_call c;
-
-		if (read_full(fd, &c, sizeof(c)) < 0)
-			_exit(0); /* the pool closed our socket */
-		void *arg = malloc(c.len ? c.len : 1);
-
-		if (!arg || read_full(fd, arg, c.len) < 0)
-			_exit(1);
-		filch_proc_fn fn = (filch_proc_fn)(uintptr_t)c.fn;
-		void *out = NULL;
-		size_t out_len = 0;
-
-		rc = fn(arg, c.len, &out, &out_len);
-		free(arg);
-		if (rc == INT_MIN)
-			rc = EOVERFLOW;
-		else if (rc < 0)
-			rc = -rc;
-		if (rc && out_len > PP_MAX_MESSAGE)
-			out_len = PP_MAX_MESSAGE;
-		if (!out)
-			out_len = 0;
-		if (pp_reply(fd, rc, out, out_len) < 0)
-			_exit(1);
-		free(out);
-		if (++done == pp->o.max_tasks_per_child)
-			_exit(0);
-	}
 }
 
 /* ---- the completion thread ---- */
@@ -275,68 +158,114 @@ static void pp_close_sock(filch_procpool *pp, struct pp_worker *w)
 	w->sock = -1;
 }
 
-/* Forks slot i's worker: STARTING. */
-static int pp_spawn(filch_procpool *pp, unsigned i)
+static bool pp_forks(const filch_procpool *pp)
 {
-	struct pp_worker *w = &pp->w[i];
+	return pp->o.start_method == FILCH_START_FORK;
+}
+
+/* Sends SIGKILL to w's worker. Its pid stays valid until it is reaped
+ * (by us with fork, through its pidfd with the fork server, whose reaping
+ * would otherwise free the pid). */
+static void pp_kill(filch_procpool *pp, struct pp_worker *w)
+{
+	if (pp_forks(pp))
+		kill(w->pid, SIGKILL);
+	else if (w->pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0);
+}
+
+/* Ends w's worker, whatever it was doing (the pool's end, or a failed
+ * start): kills it, reaps it (with fork; the fork server reaps its own)
+ * and closes its descriptors. */
+static void pp_discard(filch_procpool *pp, struct pp_worker *w)
+{
+	if (!w->live)
+		return;
+	w->live = false;
+	pp_kill(pp, w);
+	if (pp_forks(pp))
+		waitpid(w->pid, NULL, 0);
+	pp_close_sock(pp, w);
+	if (w->pidfd >= 0) {
+		epoll_ctl(pp->epfd, EPOLL_CTL_DEL, w->pidfd, NULL);
+		close(w->pidfd);
+		w->pidfd = -1;
+	}
+}
+
+/* The child side of a fork of the completion thread: closes what it
+ * inherited of the pool, then is worker i. */
+static _Noreturn void pp_fork_child(filch_procpool *pp, unsigned i, int fd,
+				    pid_t parent)
+{
+	close(pp->epfd);
+	close(pp->evfd);
+	for (unsigned k = 0; k < pp->n; k++) {
+		if (pp->w[k].sock >= 0)
+			close(pp->w[k].sock);
+		if (pp->w[k].pidfd >= 0)
+			close(pp->w[k].pidfd);
+	}
+	filch__pp_worker_main(&pp->o, i, fd, parent);
+}
+
+/* Forks a worker (FILCH_START_FORK): *pid and *sock, the pool's end. */
+static int pp_fork(filch_procpool *pp, unsigned i, pid_t *pid, int *sock)
+{
 	int sv[2];
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
 		return -errno;
 	pid_t parent = getpid();
-	pid_t pid = fork();
+	pid_t child = fork();
 
-	if (pid < 0) {
-		int e = errno == ENOMEM ? -ENOMEM : -EAGAIN;
-
+	if (child == 0) {
 		close(sv[0]);
-		close(sv[1]);
-		return e;
-	}
-	if (pid == 0) {
-		close(sv[0]);
-		pp_worker_main(pp, i, sv[1], parent);
+		pp_fork_child(pp, i, sv[1], parent);
 	}
 	close(sv[1]);
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	int rc = pidfd < 0 ? -errno : 0;
-
-	w->pid = pid;
-	w->sock = sv[0];
-	w->pidfd = pidfd;
-	if (!rc)
-		rc = pp_epoll_add(pp, sv[0], EV(EV_SOCK, i));
-	if (!rc)
-		rc = pp_epoll_add(pp, pidfd, EV(EV_PIDFD, i));
-	if (rc) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		pp_close_sock(pp, w);
-		if (pidfd >= 0)
-			close(pidfd);
-		w->pidfd = -1;
-		return rc;
+	if (child < 0) {
+		close(sv[0]);
+		return errno == ENOMEM ? -ENOMEM : -EAGAIN;
 	}
-	atomic_fetch_add_explicit(&pp->spawned, 1, memory_order_relaxed);
-	pthread_mutex_lock(&pp->lock);
-	*w = (struct pp_worker){ .state = W_STARTING, .pid = pid,
-				 .sock = sv[0], .pidfd = pidfd };
-	pthread_mutex_unlock(&pp->lock);
+	*pid = child;
+	*sock = sv[0];
 	return 0;
 }
 
-/* Kills and reaps slot i's worker, whatever it was doing (the pool's end
- * or a failed start). */
-static void pp_discard(filch_procpool *pp, struct pp_worker *w)
+/* Starts slot i's worker: STARTING. */
+static int pp_spawn(filch_procpool *pp, unsigned i)
 {
-	if (w->pidfd < 0)
-		return;
-	kill(w->pid, SIGKILL);
-	waitpid(w->pid, NULL, 0);
-	pp_close_sock(pp, w);
-	epoll_ctl(pp->epfd, EPOLL_CTL_DEL, w->pidfd, NULL);
-	close(w->pidfd);
-	w->pidfd = -1;
+	struct pp_worker *w = &pp->w[i];
+	pid_t pid;
+	int sock;
+	int rc = pp_forks(pp) ? pp_fork(pp, i, &pid, &sock) :
+				pp->server_dead ?
+				-EAGAIN :
+				filch__pp_server_spawn(&pp->srv, i, &pid, &sock);
+
+	if (rc)
+		return rc;
+	/* With the fork server the worker may already be dead and reaped
+	 * (no pidfd then: its note says so). */
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	if (pidfd < 0 && pp_forks(pp))
+		rc = -errno;
+	pthread_mutex_lock(&pp->lock);
+	*w = (struct pp_worker){ .state = W_STARTING, .pid = pid,
+				 .sock = sock, .pidfd = pidfd, .live = true };
+	pthread_mutex_unlock(&pp->lock);
+	if (!rc)
+		rc = pp_epoll_add(pp, sock, EV(EV_SOCK, i));
+	if (!rc && pp_forks(pp))
+		rc = pp_epoll_add(pp, pidfd, EV(EV_PIDFD, i));
+	if (rc) {
+		pp_discard(pp, w);
+		return rc;
+	}
+	atomic_fetch_add_explicit(&pp->spawned, 1, memory_order_relaxed);
+	return 0;
 }
 
 static void pp_bytes_free(void *result, void *arg)
@@ -350,7 +279,7 @@ static void pp_bytes_free(void *result, void *arg)
 static int pp_read_reply(struct pp_worker *w, int *code,
 			 struct filch_bytes **res)
 {
-	struct pp_reply r;
+	struct filch__pp_reply r;
 
 	if (w->sock < 0 || read_full(w->sock, &r, sizeof(r)) < 0)
 		return -EPIPE;
@@ -391,11 +320,11 @@ static void pp_complete(struct pp_task *t, int code, struct filch_bytes *b,
 	free(t);
 }
 
-static void pp_doom(struct pp_worker *w)
+static void pp_doom(filch_procpool *pp, struct pp_worker *w)
 {
 	if (!w->doomed) {
 		w->doomed = true;
-		kill(w->pid, SIGKILL);
+		pp_kill(pp, w);
 	}
 }
 
@@ -410,7 +339,7 @@ static void pp_on_sock(filch_procpool *pp, struct pp_worker *w)
 	if (rc) {
 		/* Dying (or its task closed the socket): its pidfd says
 		 * when it is gone; make sure it goes. */
-		pp_doom(w);
+		pp_doom(pp, w);
 		pthread_mutex_unlock(&pp->lock);
 		pp_close_sock(pp, w);
 		return;
@@ -450,26 +379,28 @@ static void pp_describe(char *buf, size_t n, pid_t pid, int st, bool reaped)
 			 (int)pid, WEXITSTATUS(st));
 }
 
-/* w's pidfd is readable: it died. Fails its task (unless its whole reply
- * was already on the socket), reaps it, refills the slot. */
-static void pp_on_death(filch_procpool *pp, unsigned i)
+/* Slot i's worker died with wait status st (reaped: st is known). Fails
+ * its task (unless its whole reply was already on the socket), closes its
+ * descriptors, refills the slot. */
+static void pp_dead(filch_procpool *pp, unsigned i, int st, bool reaped)
 {
 	struct pp_worker *w = &pp->w[i];
-	int st = 0;
-	bool reaped;
 
+	w->live = false;
 	if (w->state == W_BUSY && w->sock >= 0)
 		pp_on_sock(pp, w); /* a reply sent before dying wins */
-	reaped = waitpid(w->pid, &st, 0) == w->pid;
 	pp_close_sock(pp, w);
-	epoll_ctl(pp->epfd, EPOLL_CTL_DEL, w->pidfd, NULL);
-	close(w->pidfd);
-	w->pidfd = -1;
+	if (w->pidfd >= 0) {
+		epoll_ctl(pp->epfd, EPOLL_CTL_DEL, w->pidfd, NULL);
+		close(w->pidfd);
+		w->pidfd = -1;
+	}
 
 	pthread_mutex_lock(&pp->lock);
 	struct pp_task *t = w->task;
 	int why = w->kill;
-	bool failed = w->state == W_STARTING || w->state == W_FAILED;
+	bool failed = w->state == W_STARTING || w->state == W_FAILED ||
+		      pp->server_dead;
 	bool refill = !failed && !pp->closing;
 
 	w->task = NULL;
@@ -505,6 +436,38 @@ static void pp_on_death(filch_procpool *pp, unsigned i)
 		w->state = W_FAILED;
 		pthread_mutex_unlock(&pp->lock);
 	}
+}
+
+/* Slot i's pidfd is readable (FILCH_START_FORK): reap it. */
+static void pp_on_pidfd(filch_procpool *pp, unsigned i)
+{
+	int st = 0;
+	bool reaped = waitpid(pp->w[i].pid, &st, 0) == pp->w[i].pid;
+
+	pp_dead(pp, i, st, reaped);
+}
+
+/* The fork server's note socket is readable: a worker was reaped, or the
+ * server itself is gone (its workers die with it: every slot fails). */
+static void pp_on_note(filch_procpool *pp)
+{
+	pid_t pid;
+	int st;
+
+	if (filch__pp_server_note(&pp->srv, &pid, &st) == 0) {
+		for (unsigned i = 0; i < pp->n; i++) {
+			if (pp->w[i].live && pp->w[i].pid == pid) {
+				pp_dead(pp, i, st, true);
+				break;
+			}
+		}
+		return;
+	}
+	epoll_ctl(pp->epfd, EPOLL_CTL_DEL, pp->srv.note, NULL);
+	pp->server_dead = true;
+	for (unsigned i = 0; i < pp->n; i++)
+		if (pp->w[i].live)
+			pp_dead(pp, i, 0, false);
 }
 
 struct pp_batch {
@@ -549,7 +512,7 @@ static bool pp_plan(filch_procpool *pp, struct pp_batch *bt, int *timeout)
 		if (pp->o.time_limit_ns && !w->kill && w->deadline <= now)
 			w->kill = K_TIMEOUT;
 		if (w->kill)
-			pp_doom(w);
+			pp_doom(pp, w);
 		else if (pp->o.time_limit_ns && w->deadline < next)
 			next = w->deadline;
 	}
@@ -577,7 +540,7 @@ static void pp_send(filch_procpool *pp, unsigned i)
 {
 	struct pp_worker *w = &pp->w[i];
 	struct pp_task *t = w->task; /* only we clear it */
-	struct pp_call c = { .fn = (uint64_t)(uintptr_t)t->fn,
+	struct filch__pp_call c = { .fn = (uint64_t)(uintptr_t)t->fn,
 			     .len = t->len };
 
 	/* A worker that dies meanwhile fails the write; its pidfd then
@@ -585,7 +548,7 @@ static void pp_send(filch_procpool *pp, unsigned i)
 	if (w->sock < 0 || write_full(w->sock, &c, sizeof(c)) < 0 ||
 	    write_full(w->sock, t->arg, t->len) < 0) {
 		pthread_mutex_lock(&pp->lock);
-		pp_doom(w);
+		pp_doom(pp, w);
 		pthread_mutex_unlock(&pp->lock);
 	}
 }
@@ -636,7 +599,9 @@ static void pp_loop(filch_procpool *pp)
 			} else if (kind == EV_SOCK && pp->w[i].sock >= 0) {
 				pp_on_sock(pp, &pp->w[i]);
 			} else if (kind == EV_PIDFD && pp->w[i].pidfd >= 0) {
-				pp_on_death(pp, i);
+				pp_on_pidfd(pp, i);
+			} else if (kind == EV_NOTE && !pp->server_dead) {
+				pp_on_note(pp);
 			}
 		}
 	}
@@ -648,6 +613,14 @@ static int pp_start(filch_procpool *pp)
 {
 	int rc = 0;
 
+	if (!pp_forks(pp)) {
+		/* The server keeps nothing of the pool's. */
+		int fds[2] = { pp->epfd, pp->evfd };
+
+		rc = filch__pp_server_start(&pp->srv, &pp->o, fds, 2);
+		if (!rc)
+			rc = pp_epoll_add(pp, pp->srv.note, EV(EV_NOTE, 0));
+	}
 	for (unsigned i = 0; i < pp->n && !rc; i++)
 		rc = pp_spawn(pp, i);
 	for (unsigned i = 0; i < pp->n && !rc; i++) {
@@ -680,6 +653,10 @@ static void *pp_main(void *arg)
 		pp_loop(pp);
 	for (unsigned i = 0; i < pp->n; i++)
 		pp_discard(pp, &pp->w[i]);
+	if (pp->srv.pid > 0) {
+		epoll_ctl(pp->epfd, EPOLL_CTL_DEL, pp->srv.note, NULL);
+		filch__pp_server_stop(&pp->srv);
+	}
 	return NULL;
 }
 
@@ -714,7 +691,9 @@ int filch_procpool_create(filch_procpool **out,
 
 	if (opts)
 		o = *opts;
-	if (!out || o.flags || o.start_method != FILCH_START_FORK ||
+	if (!out || o.flags ||
+	    (o.start_method != FILCH_START_FORKSERVER &&
+	     o.start_method != FILCH_START_FORK) ||
 	    o.workers > PP_MAX_WORKERS || o.time_limit_ns < 0)
 		return -EINVAL;
 	if (!o.workers)
@@ -746,6 +725,7 @@ int filch_procpool_create(filch_procpool **out,
 		rc = pp_epoll_add(pp, pp->evfd, EV(EV_WAKE, 0));
 	for (unsigned i = 0; !rc && i < pp->n; i++)
 		pp->w[i].sock = pp->w[i].pidfd = -1;
+	pp->srv.req = pp->srv.note = -1;
 	if (rc) {
 		pp_free(pp);
 		return rc;

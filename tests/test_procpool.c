@@ -9,8 +9,11 @@
  * process, zombie or file descriptor is left behind by any path,
  * including the death of the pool's owner.
  *
- * Each scenario runs in a child process (tests/isolate.h) under a
- * watchdog. Sizes are smaller under sanitizers (8 MiB instead of 64 MiB,
+ * Every scenario runs with each start method (the fork server, then
+ * fork), in a child process (tests/isolate.h) under a watchdog; one
+ * scenario shows why the fork server is the default: a replacement worker
+ * started while another thread holds a lock gets that lock free with it,
+ * and held forever with fork. Sizes are smaller under sanitizers (8 MiB instead of 64 MiB,
  * 50 pools instead of 200); the memory limit scenario is skipped under
  * them (their shadow memory does not fit an address-space limit).
  */
@@ -18,6 +21,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -98,10 +103,16 @@ static bool no_children(void)
 	return waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD;
 }
 
+/* The start method of the scenario running (main sets it for each run). */
+static int method;
+
 static filch_procpool *start(struct filch_procpool_opts *o)
 {
 	filch_procpool *pp = NULL;
-	int rc = filch_procpool_create(&pp, o);
+	int rc;
+
+	o->start_method = method;
+	rc = filch_procpool_create(&pp, o);
 
 	if (rc) {
 		fprintf(stderr, "procpool_create: %s\n", filch_strerror(rc));
@@ -774,36 +785,50 @@ static int sc_owner_killed(void *unused)
 		for (;;)
 			pause();
 	}
-	/* Find the workers: the owner's children. */
-	usleep(200 * 1000);
-	pid_t workers[8];
-	unsigned n = 0;
+	usleep(300 * 1000); /* the pool starts */
+	/* Find the owner's descendants: its workers (and the fork server,
+	 * whose children they are with FILCH_START_FORKSERVER). */
+	pid_t workers[8] = { owner };
+	unsigned n = 1;
 
-	DIR *d = opendir("/proc");
-	struct dirent *e;
+	for (unsigned level = 0; level < 2; level++) {
+		DIR *d = opendir("/proc");
+		struct dirent *e;
 
-	while (d && (e = readdir(d)) && n < 8) {
-		char stat[64], buf[256];
-		int pid = atoi(e->d_name), ppid = 0;
-		FILE *s;
+		while (d && (e = readdir(d)) && n < 8) {
+			char stat[64], buf[256];
+			int pid = atoi(e->d_name), ppid = 0;
+			bool known = false;
+			FILE *s;
 
-		if (pid <= 0)
-			continue;
-		snprintf(stat, sizeof(stat), "/proc/%d/stat", pid);
-		if (!(s = fopen(stat, "r")))
-			continue;
-		if (fgets(buf, sizeof(buf), s)) {
-			char *rp = strrchr(buf, ')');
+			for (unsigned k = 0; k < n; k++)
+				known |= workers[k] == pid;
+			if (pid <= 0 || known)
+				continue;
+			snprintf(stat, sizeof(stat), "/proc/%d/stat", pid);
+			if (!(s = fopen(stat, "r")))
+				continue;
+			if (fgets(buf, sizeof(buf), s)) {
+				char *rp = strrchr(buf, ')');
 
-			if (rp && sscanf(rp + 2, "%*c %d", &ppid) == 1 &&
-			    ppid == owner)
-				workers[n++] = pid;
+				for (unsigned k = 0; k < n; k++)
+					if (rp && sscanf(rp + 2, "%*c %d",
+							 &ppid) == 1 &&
+					    ppid == workers[k])
+						known = true;
+				if (known)
+					workers[n++] = pid;
+			}
+			fclose(s);
 		}
-		fclose(s);
+		if (d)
+			closedir(d);
 	}
-	if (d)
-		closedir(d);
-	check_is(n, 2, "workers found");
+	/* workers[0] is the owner: the rest are its descendants. */
+	n--;
+	memmove(workers, workers + 1, n * sizeof(*workers));
+	check_is(n, method == FILCH_START_FORK ? 2 : 3, "descendants found");
+
 	kill(owner, SIGKILL);
 	waitpid(owner, NULL, 0);
 	for (unsigned i = 0; i < n; i++) {
@@ -827,6 +852,56 @@ static int sc_owner_killed(void *unused)
 		check(gone, "worker %d outlived its owner", (int)workers[i]);
 	}
 	return failures != 0;
+}
+
+/* A lock held by another thread of the program while a replacement
+ * worker starts: with the fork server the worker's copy of it is free (the
+ * server was forked before the lock was taken); with fork the worker
+ * inherits it held, and a task that takes it hangs until the time limit. */
+static pthread_mutex_t held = PTHREAD_MUTEX_INITIALIZER;
+
+static int t_lock(const void *arg, size_t len, void **out, size_t *out_len)
+{
+	(void)arg, (void)len, (void)out, (void)out_len;
+	pthread_mutex_lock(&held);
+	pthread_mutex_unlock(&held);
+	return 0;
+}
+
+static void *hold_lock(void *arg)
+{
+	pthread_mutex_lock(&held);
+	sem_post(arg);
+	pause();
+	return NULL;
+}
+
+static int sc_lock_held(void *unused)
+{
+	struct filch_procpool_opts o = { .workers = 1,
+					 .time_limit_ns = 500 * MS };
+	filch_procpool *pp = start(&o);
+	const char *msg;
+	pthread_t th;
+	sem_t taken;
+
+	(void)unused;
+	sem_init(&taken, 0, 0);
+	pthread_create(&th, NULL, hold_lock, &taken);
+	sem_wait(&taken);
+	/* The first worker dies; its replacement starts while held is
+	 * locked by th. */
+	filch_future *f = submit(pp, t_segv, NULL, 0);
+	filch_future *g = submit(pp, t_lock, NULL, 0);
+
+	check_is(outcome(f, NULL, &msg), ECHILD, "the crash");
+	check_is(outcome(g, NULL, &msg),
+		 method == FILCH_START_FORK ? ETIMEDOUT : 0,
+		 "a task taking the lock in the replacement");
+	filch_future_release(f);
+	filch_future_release(g);
+	check_is(filch_procpool_destroy(pp), 0, "destroy");
+	return failures != 0; /* th still holds the lock: the child exits */
 }
 
 static const struct scenario {
@@ -860,29 +935,44 @@ static const struct scenario {
 	{ "pools created and destroyed leave no process or fd",
 	  sc_many_pools, 120, false },
 	{ "the owner killed: its workers die", sc_owner_killed, 10, false },
+	{ "a lock held at a replacement's start", sc_lock_held, 10, false },
+};
+
+static const struct {
+	int method;
+	const char *name;
+} methods[] = {
+	{ FILCH_START_FORKSERVER, "forkserver" },
+	{ FILCH_START_FORK, "fork" },
 };
 
 int main(void)
 {
 	char why[200];
 
-	for (size_t s = 0; s < sizeof(scenarios) / sizeof(*scenarios); s++) {
-		const struct scenario *sc = &scenarios[s];
+	for (size_t m = 0; m < sizeof(methods) / sizeof(*methods); m++) {
+		method = methods[m].method;
+		for (size_t s = 0; s < sizeof(scenarios) / sizeof(*scenarios);
+		     s++) {
+			const struct scenario *sc = &scenarios[s];
 
 #ifdef SANITIZED
-		if (sc->unsanitized_only) {
-			skip(1, "%s: a sanitizer's shadow memory does not fit "
-				"RLIMIT_AS", sc->name);
-			continue;
-		}
+			if (sc->unsanitized_only) {
+				skip(1, "%s (%s): a sanitizer's shadow memory "
+					"does not fit RLIMIT_AS",
+				     sc->name, methods[m].name);
+				continue;
+			}
 #endif
-		bool pass = isolate_run(sc->fn, NULL,
-					sc->watchdog_s * WATCHDOG_X, why,
-					sizeof(why)) == 0;
+			bool pass = isolate_run(sc->fn, NULL,
+						sc->watchdog_s * WATCHDOG_X,
+						why, sizeof(why)) == 0;
 
-		ok(pass, "%s: %s", sc->name, why);
-		if (!pass && *isolate_last_note())
-			diag("%s", isolate_last_note());
+			ok(pass, "%s (%s): %s", sc->name, methods[m].name,
+			   why);
+			if (!pass && *isolate_last_note())
+				diag("%s", isolate_last_note());
+		}
 	}
 	return tap_done();
 }
