@@ -1308,7 +1308,8 @@ FILCH_API int filch_procpool_create(filch_procpool **pp,
  * -ESHUTDOWN (the pool is shutting down), -EOWNERDEAD (in a child of
  * fork() of the pool's creator). A worker that dies while running the task
  * fails its future with ECHILD and a message naming the signal or the exit
- * status; the time limit fails it with ETIMEDOUT. Cancelling the future
+ * status; the time limit fails it with ETIMEDOUT; a result that the
+ * program has no memory for fails it with ENOMEM. Cancelling the future
  * before a worker takes it (filch_future_cancel) discards the task. fut's
  * callbacks run in the pool's completion thread. Any thread; blocks only
  * on the pool's lock. */

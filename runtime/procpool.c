@@ -59,17 +59,18 @@ struct pp_task {
  *   STARTING -> FAILED    its initializer failed, or it died before ready:
  *                         the slot is never refilled
  *   IDLE     -> BUSY      a task was written to it (dispatch)
- *   BUSY     -> IDLE      its reply was read (pp_finish)
+ *   BUSY     -> IDLE      its reply was read (pp_on_sock)
  *   BUSY     -> RETIRING  its reply was read and it has run
  *                         max_tasks_per_child tasks, or it is being killed
- *   any live -> EMPTY     its pidfd said it died and it was reaped (pp_reap),
- *                         then STARTING again unless the pool is closing
+ *   any live -> EMPTY     it died: its pidfd (fork) or the fork server's
+ *                         note said so (pp_dead); then STARTING again
+ *                         unless the pool is closing or the server died
  * doomed: a SIGKILL was sent; the worker takes no more tasks.
  */
 enum { W_EMPTY, W_STARTING, W_IDLE, W_BUSY, W_RETIRING, W_FAILED };
 
 /* Why a running task's worker is killed (pp_worker.kill). */
-enum { K_NONE, K_TERMINATE, K_TIMEOUT, K_SHUTDOWN };
+enum { K_NONE, K_TERMINATE, K_TIMEOUT, K_SHUTDOWN, K_NOMEM };
 
 struct pp_worker {
 	int state;	      /* above */
@@ -264,7 +265,7 @@ static int pp_spawn(filch_procpool *pp, unsigned i)
 		pp_discard(pp, w);
 		return rc;
 	}
-	atomic_fetch_add_explicit(&pp->spawned, 1, memory_order_relaxed);
+	filch__add(&pp->spawned, 1, relaxed);
 	return 0;
 }
 
@@ -337,8 +338,11 @@ static void pp_on_sock(filch_procpool *pp, struct pp_worker *w)
 
 	pthread_mutex_lock(&pp->lock);
 	if (rc) {
-		/* Dying (or its task closed the socket): its pidfd says
-		 * when it is gone; make sure it goes. */
+		/* Dying (or its task closed the socket, or we have no memory
+		 * for its reply): its death is reported (pidfd or note);
+		 * make sure it comes. */
+		if (rc == -ENOMEM && w->state == W_BUSY && !w->kill)
+			w->kill = K_NOMEM;
 		pp_doom(pp, w);
 		pthread_mutex_unlock(&pp->lock);
 		pp_close_sock(pp, w);
@@ -417,17 +421,19 @@ static void pp_dead(filch_procpool *pp, unsigned i, int st, bool reaped)
 				 "time limit of %lld ms exceeded: worker process %d killed",
 				 (long long)(pp->o.time_limit_ns / 1000000),
 				 (int)w->pid);
-			atomic_fetch_add_explicit(&pp->timeouts, 1,
-						  memory_order_relaxed);
+			filch__add(&pp->timeouts, 1, relaxed);
+		} else if (why == K_NOMEM) {
+			code = ENOMEM;
+			snprintf(msg, sizeof(msg),
+				 "no memory for the result of worker process %d",
+				 (int)w->pid);
 		} else if (why != K_NONE) {
 			code = ECANCELED;
 			snprintf(msg, sizeof(msg), "terminated");
-			atomic_fetch_add_explicit(&pp->terminated, 1,
-						  memory_order_relaxed);
+			filch__add(&pp->terminated, 1, relaxed);
 		} else {
 			pp_describe(msg, sizeof(msg), w->pid, st, reaped);
-			atomic_fetch_add_explicit(&pp->crashes, 1,
-						  memory_order_relaxed);
+			filch__add(&pp->crashes, 1, relaxed);
 		}
 		pp_complete(t, code, NULL, msg);
 	}
@@ -908,12 +914,9 @@ int filch_procpool_stats(const filch_procpool *pp,
 {
 	if (!pp || !st)
 		return -EINVAL;
-	filch_procpool *m = (filch_procpool *)pp;
-
-	st->crashes = atomic_load_explicit(&m->crashes, memory_order_relaxed);
-	st->timeouts = atomic_load_explicit(&m->timeouts, memory_order_relaxed);
-	st->terminated =
-		atomic_load_explicit(&m->terminated, memory_order_relaxed);
-	st->started = atomic_load_explicit(&m->spawned, memory_order_relaxed);
+	st->crashes = filch__load(&pp->crashes, relaxed);
+	st->timeouts = filch__load(&pp->timeouts, relaxed);
+	st->terminated = filch__load(&pp->terminated, relaxed);
+	st->started = filch__load(&pp->spawned, relaxed);
 	return 0;
 }
