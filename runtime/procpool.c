@@ -64,7 +64,8 @@ struct pp_task {
  *                         max_tasks_per_child tasks, or it is being killed
  *   any live -> EMPTY     it died: its pidfd (fork) or the fork server's
  *                         note said so (pp_dead); then STARTING again
- *                         unless the pool is closing or the server died
+ *                         unless the server died, or the pool is closing
+ *                         with nothing queued
  * doomed: a SIGKILL was sent; the worker takes no more tasks.
  */
 enum { W_EMPTY, W_STARTING, W_IDLE, W_BUSY, W_RETIRING, W_FAILED };
@@ -85,6 +86,7 @@ struct pp_worker {
 	int sock;  /* the pool's end of the socketpair, or -1 */
 	int pidfd; /* or -1; in the epoll set only with FILCH_START_FORK */
 	bool live; /* started and its death not yet handled (pp_dead) */
+	unsigned epoch; /* counts its starts: tells stale events apart */
 };
 
 struct filch_procpool {
@@ -109,9 +111,15 @@ struct filch_procpool {
 	_Atomic uint64_t crashes, timeouts, terminated, spawned;
 };
 
-/* epoll_event.data.u64: the kind in the high word, the slot below. */
+/* epoll_event.data.u64: the kind in the top byte, then 24 bits of the
+ * slot's epoch (an event that a batch of epoll_wait still holds for a
+ * worker that died and was replaced in the same batch is stale), then the
+ * slot. */
 enum { EV_WAKE, EV_SOCK, EV_PIDFD, EV_NOTE };
-#define EV(kind, i) (((uint64_t)(kind) << 32) | (uint32_t)(i))
+#define EV_EPOCH_MASK 0xffffffu
+#define EV(kind, epoch, i)                                    \
+	(((uint64_t)(kind) << 56) |                           \
+	 ((uint64_t)((epoch) & EV_EPOCH_MASK) << 32) | (uint32_t)(i))
 
 static int64_t now_ns(void)
 {
@@ -255,12 +263,13 @@ static int pp_spawn(filch_procpool *pp, unsigned i)
 		rc = -errno;
 	pthread_mutex_lock(&pp->lock);
 	*w = (struct pp_worker){ .state = W_STARTING, .pid = pid,
-				 .sock = sock, .pidfd = pidfd, .live = true };
+				 .sock = sock, .pidfd = pidfd, .live = true,
+				 .epoch = w->epoch + 1 };
 	pthread_mutex_unlock(&pp->lock);
 	if (!rc)
-		rc = pp_epoll_add(pp, sock, EV(EV_SOCK, i));
+		rc = pp_epoll_add(pp, sock, EV(EV_SOCK, w->epoch, i));
 	if (!rc && pp_forks(pp))
-		rc = pp_epoll_add(pp, pidfd, EV(EV_PIDFD, i));
+		rc = pp_epoll_add(pp, pidfd, EV(EV_PIDFD, w->epoch, i));
 	if (rc) {
 		pp_discard(pp, w);
 		return rc;
@@ -405,7 +414,9 @@ static void pp_dead(filch_procpool *pp, unsigned i, int st, bool reaped)
 	int why = w->kill;
 	bool failed = w->state == W_STARTING || w->state == W_FAILED ||
 		      pp->server_dead;
-	bool refill = !failed && !pp->closing;
+	/* A closing pool still refills while tasks wait (a WAIT shutdown
+	 * runs them all). */
+	bool refill = !failed && (!pp->closing || pp->head);
 
 	w->task = NULL;
 	w->state = failed ? W_FAILED : W_EMPTY;
@@ -594,14 +605,19 @@ static void pp_loop(filch_procpool *pp)
 		int n = epoll_wait(pp->epfd, ev, 16, timeout);
 
 		for (int k = 0; k < n; k++) {
-			unsigned kind = (unsigned)(ev[k].data.u64 >> 32);
-			unsigned i = (uint32_t)ev[k].data.u64;
-			uint64_t cnt;
+			uint64_t d = ev[k].data.u64, cnt;
+			unsigned kind = (unsigned)(d >> 56);
+			unsigned i = (uint32_t)d;
+			bool stale = (kind == EV_SOCK || kind == EV_PIDFD) &&
+				     ((d >> 32) & EV_EPOCH_MASK) !=
+					     (pp->w[i].epoch & EV_EPOCH_MASK);
 
 			if (kind == EV_WAKE) {
 				if (read(pp->evfd, &cnt, sizeof(cnt)) < 0 &&
 				    errno != EAGAIN)
 					abort();
+			} else if (stale) {
+				continue;
 			} else if (kind == EV_SOCK && pp->w[i].sock >= 0) {
 				pp_on_sock(pp, &pp->w[i]);
 			} else if (kind == EV_PIDFD && pp->w[i].pidfd >= 0) {
@@ -625,7 +641,7 @@ static int pp_start(filch_procpool *pp)
 
 		rc = filch__pp_server_start(&pp->srv, &pp->o, fds, 2);
 		if (!rc)
-			rc = pp_epoll_add(pp, pp->srv.note, EV(EV_NOTE, 0));
+			rc = pp_epoll_add(pp, pp->srv.note, EV(EV_NOTE, 0, 0));
 	}
 	for (unsigned i = 0; i < pp->n && !rc; i++)
 		rc = pp_spawn(pp, i);
@@ -728,7 +744,7 @@ int filch_procpool_create(filch_procpool **out,
 	else if (pp->epfd < 0 || pp->evfd < 0)
 		rc = -errno;
 	else
-		rc = pp_epoll_add(pp, pp->evfd, EV(EV_WAKE, 0));
+		rc = pp_epoll_add(pp, pp->evfd, EV(EV_WAKE, 0, 0));
 	for (unsigned i = 0; !rc && i < pp->n; i++)
 		pp->w[i].sock = pp->w[i].pidfd = -1;
 	pp->srv.req = pp->srv.note = -1;

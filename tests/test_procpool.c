@@ -697,6 +697,25 @@ static int sc_shutdown_wait(void *unused)
 	return !finish(pp, fds0);
 }
 
+/* A worker that crashes while a WAIT shutdown drains the queue is still
+ * replaced: the tasks queued behind it run. */
+static int sc_shutdown_wait_crash(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 1 });
+	filch_future *f = submit(pp, t_segv, NULL, 0);
+	filch_future *g = submit(pp, t_echo, "ok", 2);
+	const char *msg;
+
+	(void)unused;
+	check_is(filch_procpool_shutdown(pp, FILCH_SHUTDOWN_WAIT), 0, "wait");
+	check_is(outcome(f, NULL, &msg), ECHILD, "the crash");
+	check_is(outcome(g, NULL, &msg), 0, "the task queued behind it");
+	filch_future_release(f);
+	filch_future_release(g);
+	return !finish(pp, fds0);
+}
+
 static int sc_shutdown_cancel(void *unused)
 {
 	unsigned fds0 = open_fds();
@@ -928,6 +947,8 @@ static const struct scenario {
 	{ "max_tasks_per_child recycles workers", sc_recycle, 10, false },
 	{ "memory_limit fails a large allocation", sc_memory_limit, 10, true },
 	{ "shutdown WAIT runs every task", sc_shutdown_wait, 10, false },
+	{ "shutdown WAIT: a crash meanwhile, the queued task still runs",
+	  sc_shutdown_wait_crash, 10, false },
 	{ "shutdown CANCEL_PENDING cancels, the running task finishes",
 	  sc_shutdown_cancel, 10, false },
 	{ "shutdown KILL kills the running tasks", sc_shutdown_kill, 10,
