@@ -1209,6 +1209,147 @@ FILCH_API int filch_port_drain(filch_port *p, struct filch_port_event *out,
  * thread; never blocks. */
 FILCH_API void filch_port_destroy(filch_port *p);
 
+/* ------------------------------------------------------------------ */
+/* Process workers (section "Process workers" of docs/api.md)          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A pool of worker processes behind ordinary futures: a task that crashes,
+ * leaks or never returns takes its worker down, not the program. Functions
+ * cross the process boundary as code addresses: workers are forks of the
+ * program (through the fork server, a fork made when the pool was
+ * created), so fn (and the initializer) must be functions of the same
+ * binary or of a library it had loaded when the pool was created. Only
+ * bytes cross: the argument is copied to the worker, the result back.
+ */
+typedef struct filch_procpool filch_procpool;
+
+/* A process task: runs in a worker process with a copy of the len bytes
+ * of arg. It returns 0 and may set *out to a malloc'd buffer of *out_len
+ * bytes (initially NULL and 0), which filch copies back and frees in the
+ * worker; or it returns a positive error code (a negative -e is taken as
+ * e), and then the bytes of *out, if any, are the future's error message
+ * (cut at 4095 bytes). */
+typedef int (*filch_proc_fn)(const void *arg, size_t len, void **out,
+			     size_t *out_len);
+
+/* What a process task's future holds on success: its result bytes, owned
+ * by the future (freed with it; filch_future_take_result hands them over:
+ * free(3) the struct, data lives in the same block). data is never NULL
+ * (len may be 0). */
+struct filch_bytes {
+	size_t len;
+	void *data;
+};
+
+/* How workers are started (filch_procpool_opts.start_method). */
+enum filch_start_method {
+	/* The default: a single-threaded fork server, forked from the pool's
+	 * completion thread when the pool is created, forks every worker
+	 * (replacements too), so no worker inherits a lock that another
+	 * thread of the program held at a later fork. */
+	FILCH_START_FORKSERVER = 0,
+	/* fork(2) of the program by the pool's completion thread for each
+	 * worker: a worker inherits every lock held at that moment by the
+	 * program's other threads (docs/api.md, "Process workers"). */
+	FILCH_START_FORK = 1,
+};
+
+struct filch_procpool_opts {
+	unsigned flags;	  /* reserved, 0; other bits: -EINVAL */
+	unsigned workers; /* 0 = the number of CPUs of the process */
+	/* Runs once in each worker process, as it starts (replacements
+	 * too), with the worker's index; a nonzero return makes the worker
+	 * exit: at create, filch_procpool_create then fails with that code
+	 * made negative; later, the slot stays empty. */
+	int (*initializer)(void *arg, unsigned worker_index);
+	void *initializer_arg;
+	/* A worker exits after this many tasks and is replaced; 0 = never. */
+	unsigned max_tasks_per_child;
+	/* A task still running after this long is killed with its worker:
+	 * its future fails with ETIMEDOUT; 0 = no limit. */
+	int64_t time_limit_ns;
+	/* RLIMIT_AS of each worker in bytes (an allocation beyond it fails
+	 * in the task); 0 = inherited. */
+	size_t memory_limit;
+	int start_method; /* enum filch_start_method; 0 = the fork server */
+};
+
+/* Counters of a pool (filch_procpool_stats). */
+struct filch_procpool_stats {
+	uint64_t crashes;    /* workers that died running a task (signal,
+				exit, or a broken pipe), time limits excluded */
+	uint64_t timeouts;   /* tasks killed by the time limit */
+	uint64_t terminated; /* tasks killed by filch_procpool_terminate or
+				a killing shutdown */
+	uint64_t started;    /* worker processes started, replacements too */
+};
+
+/* A killing shutdown: running tasks are killed with their workers, their
+ * futures fail with ECANCELED (filch_procpool_shutdown). */
+#define FILCH_PROCPOOL_KILL 4u
+
+/* Creates a pool, its completion thread, and its workers (forked by that
+ * thread, or by the fork server that it forks first), and waits until each
+ * worker has run its initializer (a hanging initializer blocks it). Returns 0
+ * and *pp (the caller owns it: filch_procpool_destroy), -EINVAL (NULL pp,
+ * flags or start_method unknown, more than 1024 workers, a negative
+ * time limit), -ENOMEM, -EAGAIN (fork or thread creation failed), -EMFILE
+ * or -ENFILE, -ECHILD (a worker died before it was ready), or the
+ * initializer's code made negative; on error *pp is
+ * untouched and no process or thread is left. Any thread; blocks. */
+FILCH_API int filch_procpool_create(filch_procpool **pp,
+				    const struct filch_procpool_opts *opts);
+
+/* Copies the len bytes of arg (arg may be NULL when len is 0) and queues
+ * fn for the next idle worker. Returns 0 and *fut (the caller owns one
+ * reference), whose result is a struct filch_bytes * that the future owns;
+ * or -EINVAL (NULL pp, fn or fut, NULL arg with len > 0), -ENOMEM,
+ * -ESHUTDOWN (the pool is shutting down), -EOWNERDEAD (in a child of
+ * fork() of the pool's creator). A worker that dies while running the task
+ * fails its future with ECHILD and a message naming the signal or the exit
+ * status; the time limit fails it with ETIMEDOUT; a result that the
+ * program has no memory for fails it with ENOMEM. Cancelling the future
+ * before a worker takes it (filch_future_cancel) discards the task. fut's
+ * callbacks run in the pool's completion thread. Any thread; blocks only
+ * on the pool's lock. */
+FILCH_API int filch_procpool_submit(filch_procpool *pp, filch_proc_fn fn,
+				    const void *arg, size_t len,
+				    filch_future **fut);
+
+/* Stops f's task: a pending one is cancelled (as filch_future_cancel); a
+ * running one has its worker killed (SIGKILL) and replaced, and f fails
+ * with ECANCELED and the message "terminated", unless its result arrived
+ * first (then f keeps it: exactly one outcome). Returns 0 (the stop was
+ * asked; f's outcome says which came first), -EINVAL (NULL pp or f),
+ * -ESRCH (f is not a pending or running task of pp), -EOWNERDEAD. Any
+ * thread; never waits for the kill. */
+FILCH_API int filch_procpool_terminate(filch_procpool *pp, filch_future *f);
+
+/* Stops accepting submissions (-ESHUTDOWN). flags: FILCH_SHUTDOWN_WAIT
+ * blocks until the queue is drained, every running task is done and every
+ * worker is reaped; FILCH_SHUTDOWN_CANCEL_PENDING cancels the tasks not
+ * yet started (before returning); FILCH_PROCPOOL_KILL kills the running
+ * tasks' workers (their futures fail with ECANCELED). Without WAIT it
+ * returns at once; destroy waits. Returns 0, -EINVAL (NULL pp, unknown
+ * flag), -EDEADLK for WAIT from the completion thread (a callback of a
+ * process task's future), -EOWNERDEAD. Any thread; a second call may add
+ * flags. */
+FILCH_API int filch_procpool_shutdown(filch_procpool *pp, unsigned flags);
+
+/* filch_procpool_shutdown(pp, FILCH_SHUTDOWN_WAIT) then frees pp: no
+ * worker process, zombie or file descriptor of pp is left. Futures that
+ * users still hold stay valid. Returns 0, -EDEADLK (from the completion
+ * thread: nothing freed), -EOWNERDEAD (nothing freed); NULL is a no-op
+ * returning 0. Any thread but pp's completion thread; blocks. */
+FILCH_API int filch_procpool_destroy(filch_procpool *pp);
+
+/* Copies pp's counters into *st. Returns 0, or -EINVAL (NULL pp or st).
+ * Any thread; the counters are read one by one (each is exact, the set is
+ * not a snapshot). */
+FILCH_API int filch_procpool_stats(const filch_procpool *pp,
+				   struct filch_procpool_stats *st);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <time.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -1101,6 +1102,53 @@ static int row_destroy_armed(void *unused)
 	return 0;
 }
 
+static int proc_crash(const void *arg, size_t len, void **out,
+		      size_t *out_len)
+{
+	(void)arg, (void)len, (void)out, (void)out_len;
+	raise(SIGSEGV);
+	return 0;
+}
+
+static int proc_echo(const void *arg, size_t len, void **out,
+		     size_t *out_len)
+{
+	if (!(*out = malloc(len + 1)))
+		return ENOMEM;
+	memcpy(*out, arg, len);
+	*out_len = len;
+	return 0;
+}
+
+static int row_procpool_bad(void *unused)
+{
+	struct filch_procpool_opts bad = { .flags = 1 };
+	filch_procpool *pp = (filch_procpool *)&bad, *keep = pp;
+	filch_future *f = (filch_future *)&bad, *fkeep = f, *p;
+	void *r;
+
+	EXPECT_RC(filch_procpool_create(&pp, &bad), -EINVAL);
+	EXPECT(pp == keep, "*pp was written on failure");
+	EXPECT_RC(filch_procpool_create(&pp, &(struct filch_procpool_opts){
+						     .workers = 1 }),
+		  0);
+	EXPECT_RC(filch_procpool_submit(pp, NULL, "x", 1, &f), -EINVAL);
+	EXPECT_RC(filch_procpool_submit(pp, proc_echo, NULL, 1, &f), -EINVAL);
+	EXPECT(f == fkeep, "*fut was written on failure");
+	EXPECT_RC(filch_procpool_submit(pp, proc_crash, NULL, 0, &f), 0);
+	EXPECT_RC(filch_future_result(f, FILCH_FOREVER, &r), ECHILD);
+	filch_future_release(f);
+	EXPECT_RC(filch_procpool_submit(pp, proc_echo, "x", 1, &f), 0);
+	EXPECT_RC(filch_future_result(f, FILCH_FOREVER, &r), 0);
+	EXPECT_RC(filch_procpool_terminate(pp, f), -ESRCH);
+	filch_future_release(f);
+	EXPECT_RC(filch_promise_create(&p), 0);
+	EXPECT_RC(filch_procpool_terminate(pp, p), -ESRCH);
+	filch_future_release(p);
+	EXPECT_RC(filch_procpool_destroy(pp), 0);
+	return 0;
+}
+
 struct row {
 	const char *misuse;
 	isolate_fn fn;
@@ -1161,6 +1209,9 @@ static const struct row rows[] = {
 	{ "fj: NULL executor or function, another layout version, after "
 	  "shutdown",
 	  row_fj_bad },
+	{ "process pool: bad arguments, a task that crashes, terminate of a "
+	  "future not its own",
+	  row_procpool_bad },
 };
 
 int main(void)

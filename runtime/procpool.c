@@ -1,0 +1,938 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * procpool.c - process workers (filch_procpool_*): tasks run in forked
+ * worker processes behind ordinary futures (promises that the pool's
+ * completion thread completes), so that a crash, a leak or a task that
+ * never returns costs a worker process, not the program.
+ *
+ * One thread per pool, the completion thread, does everything that touches
+ * a worker: it starts the workers (forking them itself with
+ * FILCH_START_FORK, or asking the fork server that it forked at creation,
+ * forkserver.c; either way the PR_SET_PDEATHSIG chain follows this thread,
+ * which lives as long as the pool), writes each task to its worker, reads
+ * the result back, learns of deaths and starts replacements. It sleeps in
+ * epoll_wait on an eventfd (submissions, stop requests, shutdown), each
+ * worker's socket (a result or a ready frame) and, for deaths, each
+ * worker's pidfd (fork) or the fork server's note socket; it wakes on a
+ * timeout only for the earliest time-limit deadline. Submitters and
+ * stoppers only queue and mark under the pool's lock, then write the
+ * eventfd. The frames on a worker's socket are in procpool.h; the worker
+ * process itself is procworker.c.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <filch.h>
+
+#include "atomic.h"
+#include "procpool.h"
+
+#define PP_MAX_WORKERS 1024
+
+struct pp_task {
+	struct pp_task *next;
+	filch_future *fut; /* the pool's reference */
+	filch_proc_fn fn;
+	size_t len;
+	unsigned char arg[];
+};
+
+/*
+ * A worker slot's state (pp_worker.state), under the pool's lock; only the
+ * completion thread changes it:
+ *   EMPTY    -> STARTING  forked (spawn), waiting for its ready frame
+ *   STARTING -> IDLE      its initializer returned 0
+ *   STARTING -> FAILED    its initializer failed, or it died before ready:
+ *                         the slot is never refilled
+ *   IDLE     -> BUSY      a task was written to it (dispatch)
+ *   BUSY     -> IDLE      its reply was read (pp_on_sock)
+ *   BUSY     -> RETIRING  its reply was read and it has run
+ *                         max_tasks_per_child tasks, or it is being killed
+ *   any live -> EMPTY     it died: its pidfd (fork) or the fork server's
+ *                         note said so (pp_dead); then STARTING again
+ *                         unless the server died, or the pool is closing
+ *                         with nothing queued
+ * doomed: a SIGKILL was sent; the worker takes no more tasks.
+ */
+enum { W_EMPTY, W_STARTING, W_IDLE, W_BUSY, W_RETIRING, W_FAILED };
+
+/* Why a running task's worker is killed (pp_worker.kill). */
+enum { K_NONE, K_TERMINATE, K_TIMEOUT, K_SHUTDOWN, K_NOMEM };
+
+struct pp_worker {
+	int state;	      /* above */
+	int kill;	      /* K_*: asked for the running task */
+	bool doomed;	      /* SIGKILL sent */
+	struct pp_task *task; /* BUSY: the task it runs */
+	int64_t deadline;     /* BUSY with a time limit: CLOCK_MONOTONIC ns */
+	unsigned done;	      /* tasks it has run */
+	/* Only the completion thread touches these (and the destroyer after
+	 * it was joined): */
+	pid_t pid;
+	int sock;  /* the pool's end of the socketpair, or -1 */
+	int pidfd; /* or -1; in the epoll set only with FILCH_START_FORK */
+	bool live; /* started and its death not yet handled (pp_dead) */
+	unsigned epoch; /* counts its starts: tells stale events apart */
+};
+
+struct filch_procpool {
+	pthread_mutex_t lock; /* the queue, the slots' state, closing */
+	pthread_cond_t started_cv;
+	struct pp_task *head, **tail; /* pending tasks, FIFO */
+	bool closing, started;
+	int start_rc;
+	struct filch_procpool_opts o;
+	unsigned n;
+	struct pp_worker *w;
+	pid_t owner; /* the creating process: a child of fork() is not it */
+	int epfd, evfd;
+	struct filch__pp_server srv; /* FILCH_START_FORKSERVER */
+	bool server_dead; /* only the completion thread uses it */
+	pthread_t thread;
+	pthread_mutex_t join_lock; /* one joiner of thread */
+	bool joined;
+	/* Counters: each is only ever incremented, read one by one by
+	 * filch_procpool_stats; no other memory is published through them
+	 * (relaxed). */
+	_Atomic uint64_t crashes, timeouts, terminated, spawned;
+};
+
+/* epoll_event.data.u64: the kind in the top byte, then 24 bits of the
+ * slot's epoch (an event that a batch of epoll_wait still holds for a
+ * worker that died and was replaced in the same batch is stale), then the
+ * slot. */
+enum { EV_WAKE, EV_SOCK, EV_PIDFD, EV_NOTE };
+#define EV_EPOCH_MASK 0xffffffu
+#define EV(kind, epoch, i)                                    \
+	(((uint64_t)(kind) << 56) |                           \
+	 ((uint64_t)((epoch) & EV_EPOCH_MASK) << 32) | (uint32_t)(i))
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int read_full(int fd, void *buf, size_t n)
+{
+	return filch__pp_xfer(fd, buf, n, false);
+}
+
+static int write_full(int fd, const void *buf, size_t n)
+{
+	return filch__pp_xfer(fd, (void *)buf, n, true);
+}
+
+static void wake(filch_procpool *pp)
+{
+	uint64_t one = 1;
+
+	/* The eventfd's counter cannot overflow in practice; a failed write
+	 * would mean the pool's own fd is gone. */
+	if (write(pp->evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		abort();
+}
+
+/* ---- the completion thread ---- */
+
+static int pp_epoll_add(filch_procpool *pp, int fd, uint64_t data)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = data };
+
+	return epoll_ctl(pp->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+static void pp_close_sock(filch_procpool *pp, struct pp_worker *w)
+{
+	if (w->sock < 0)
+		return;
+	epoll_ctl(pp->epfd, EPOLL_CTL_DEL, w->sock, NULL);
+	close(w->sock);
+	w->sock = -1;
+}
+
+static bool pp_forks(const filch_procpool *pp)
+{
+	return pp->o.start_method == FILCH_START_FORK;
+}
+
+/* Sends SIGKILL to w's worker. Its pid stays valid until it is reaped
+ * (by us with fork, through its pidfd with the fork server, whose reaping
+ * would otherwise free the pid). */
+static void pp_kill(filch_procpool *pp, struct pp_worker *w)
+{
+	if (pp_forks(pp))
+		kill(w->pid, SIGKILL);
+	else if (w->pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0);
+}
+
+/* Ends w's worker, whatever it was doing (the pool's end, or a failed
+ * start): kills it, reaps it (with fork; the fork server reaps its own)
+ * and closes its descriptors. */
+static void pp_discard(filch_procpool *pp, struct pp_worker *w)
+{
+	if (!w->live)
+		return;
+	w->live = false;
+	pp_kill(pp, w);
+	if (pp_forks(pp))
+		waitpid(w->pid, NULL, 0);
+	pp_close_sock(pp, w);
+	if (w->pidfd >= 0) {
+		epoll_ctl(pp->epfd, EPOLL_CTL_DEL, w->pidfd, NULL);
+		close(w->pidfd);
+		w->pidfd = -1;
+	}
+}
+
+/* The child side of a fork of the completion thread: closes what it
+ * inherited of the pool, then is worker i. */
+static _Noreturn void pp_fork_child(filch_procpool *pp, unsigned i, int fd,
+				    pid_t parent)
+{
+	close(pp->epfd);
+	close(pp->evfd);
+	for (unsigned k = 0; k < pp->n; k++) {
+		if (pp->w[k].sock >= 0)
+			close(pp->w[k].sock);
+		if (pp->w[k].pidfd >= 0)
+			close(pp->w[k].pidfd);
+	}
+	filch__pp_worker_main(&pp->o, i, fd, parent);
+}
+
+/* Forks a worker (FILCH_START_FORK): *pid and *sock, the pool's end. */
+static int pp_fork(filch_procpool *pp, unsigned i, pid_t *pid, int *sock)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	pid_t parent = getpid();
+	pid_t child = fork();
+
+	if (child == 0) {
+		close(sv[0]);
+		pp_fork_child(pp, i, sv[1], parent);
+	}
+	close(sv[1]);
+	if (child < 0) {
+		close(sv[0]);
+		return errno == ENOMEM ? -ENOMEM : -EAGAIN;
+	}
+	*pid = child;
+	*sock = sv[0];
+	return 0;
+}
+
+/* Starts slot i's worker: STARTING. */
+static int pp_spawn(filch_procpool *pp, unsigned i)
+{
+	struct pp_worker *w = &pp->w[i];
+	pid_t pid;
+	int sock;
+	int rc = pp_forks(pp) ? pp_fork(pp, i, &pid, &sock) :
+				pp->server_dead ?
+				-EAGAIN :
+				filch__pp_server_spawn(&pp->srv, i, &pid, &sock);
+
+	if (rc)
+		return rc;
+	/* With the fork server the worker may already be dead and reaped
+	 * (no pidfd then: its note says so). */
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	if (pidfd < 0 && pp_forks(pp))
+		rc = -errno;
+	pthread_mutex_lock(&pp->lock);
+	*w = (struct pp_worker){ .state = W_STARTING, .pid = pid,
+				 .sock = sock, .pidfd = pidfd, .live = true,
+				 .epoch = w->epoch + 1 };
+	pthread_mutex_unlock(&pp->lock);
+	if (!rc)
+		rc = pp_epoll_add(pp, sock, EV(EV_SOCK, w->epoch, i));
+	if (!rc && pp_forks(pp))
+		rc = pp_epoll_add(pp, pidfd, EV(EV_PIDFD, w->epoch, i));
+	if (rc) {
+		pp_discard(pp, w);
+		return rc;
+	}
+	filch__add(&pp->spawned, 1, relaxed);
+	return 0;
+}
+
+static void pp_bytes_free(void *result, void *arg)
+{
+	(void)arg;
+	free(result);
+}
+
+/* Reads one reply from w: a struct filch_bytes block in *res (its data
+ * also NUL-terminated, so that an error message is a string). */
+static int pp_read_reply(struct pp_worker *w, int *code,
+			 struct filch_bytes **res)
+{
+	struct filch__pp_reply r;
+
+	if (w->sock < 0 || read_full(w->sock, &r, sizeof(r)) < 0)
+		return -EPIPE;
+	if (r.len > SIZE_MAX - sizeof(struct filch_bytes) - 1)
+		return -EPIPE;
+	struct filch_bytes *b = malloc(sizeof(*b) + r.len + 1);
+
+	if (!b) {
+		/* Nowhere to put it: the task fails as if its worker died
+		 * (the caller kills it). */
+		return -ENOMEM;
+	}
+	b->len = r.len;
+	b->data = b + 1;
+	if (read_full(w->sock, b->data, r.len) < 0) {
+		free(b);
+		return -EPIPE;
+	}
+	((char *)b->data)[r.len] = '\0';
+	*code = r.code;
+	*res = b;
+	return 0;
+}
+
+/* Completes t's future and drops the pool's hold on t. */
+static void pp_complete(struct pp_task *t, int code, struct filch_bytes *b,
+			const char *message)
+{
+	if (code == 0) {
+		if (filch_promise_set_result(t->fut, b) != 0)
+			free(b);
+	} else {
+		filch_promise_set_error(t->fut, code,
+					b ? (const char *)b->data : message);
+		free(b);
+	}
+	filch_future_release(t->fut);
+	free(t);
+}
+
+static void pp_doom(filch_procpool *pp, struct pp_worker *w)
+{
+	if (!w->doomed) {
+		w->doomed = true;
+		pp_kill(pp, w);
+	}
+}
+
+/* w's socket is readable: its ready frame, or a task's reply. */
+static void pp_on_sock(filch_procpool *pp, struct pp_worker *w)
+{
+	struct filch_bytes *b = NULL;
+	int code;
+	int rc = pp_read_reply(w, &code, &b);
+
+	pthread_mutex_lock(&pp->lock);
+	if (rc) {
+		/* Dying (or its task closed the socket, or we have no memory
+		 * for its reply): its death is reported (pidfd or note);
+		 * make sure it comes. */
+		if (rc == -ENOMEM && w->state == W_BUSY && !w->kill)
+			w->kill = K_NOMEM;
+		pp_doom(pp, w);
+		pthread_mutex_unlock(&pp->lock);
+		pp_close_sock(pp, w);
+		return;
+	}
+	if (w->state == W_STARTING) {
+		w->state = code ? W_FAILED : W_IDLE;
+		pthread_mutex_unlock(&pp->lock);
+		free(b);
+		return;
+	}
+	struct pp_task *t = w->task;
+
+	w->task = NULL;
+	w->kill = K_NONE;
+	w->done++;
+	w->state = w->doomed || w->done == pp->o.max_tasks_per_child ?
+			   W_RETIRING :
+			   W_IDLE;
+	pthread_mutex_unlock(&pp->lock);
+	if (t)
+		pp_complete(t, code, b, NULL);
+	else
+		free(b);
+}
+
+static void pp_describe(char *buf, size_t n, pid_t pid, int st, bool reaped)
+{
+	if (!reaped)
+		snprintf(buf, n, "worker process %d died", (int)pid);
+	else if (WIFSIGNALED(st))
+		snprintf(buf, n, "worker process %d killed by signal %d (SIG%s)",
+			 (int)pid, WTERMSIG(st),
+			 sigabbrev_np(WTERMSIG(st)) ? sigabbrev_np(WTERMSIG(st)) :
+						      "?");
+	else
+		snprintf(buf, n, "worker process %d exited with status %d",
+			 (int)pid, WEXITSTATUS(st));
+}
+
+/* Slot i's worker died with wait status st (reaped: st is known). Fails
+ * its task (unless its whole reply was already on the socket), closes its
+ * descriptors, refills the slot. */
+static void pp_dead(filch_procpool *pp, unsigned i, int st, bool reaped)
+{
+	struct pp_worker *w = &pp->w[i];
+
+	w->live = false;
+	if (w->state == W_BUSY && w->sock >= 0)
+		pp_on_sock(pp, w); /* a reply sent before dying wins */
+	pp_close_sock(pp, w);
+	if (w->pidfd >= 0) {
+		epoll_ctl(pp->epfd, EPOLL_CTL_DEL, w->pidfd, NULL);
+		close(w->pidfd);
+		w->pidfd = -1;
+	}
+
+	pthread_mutex_lock(&pp->lock);
+	struct pp_task *t = w->task;
+	int why = w->kill;
+	bool failed = w->state == W_STARTING || w->state == W_FAILED ||
+		      pp->server_dead;
+	/* A closing pool still refills while tasks wait (a WAIT shutdown
+	 * runs them all). */
+	bool refill = !failed && (!pp->closing || pp->head);
+
+	w->task = NULL;
+	w->state = failed ? W_FAILED : W_EMPTY;
+	pthread_mutex_unlock(&pp->lock);
+
+	if (t) {
+		char msg[160];
+		int code = ECHILD;
+
+		if (why == K_TIMEOUT) {
+			code = ETIMEDOUT;
+			snprintf(msg, sizeof(msg),
+				 "time limit of %lld ms exceeded: worker process %d killed",
+				 (long long)(pp->o.time_limit_ns / 1000000),
+				 (int)w->pid);
+			filch__add(&pp->timeouts, 1, relaxed);
+		} else if (why == K_NOMEM) {
+			code = ENOMEM;
+			snprintf(msg, sizeof(msg),
+				 "no memory for the result of worker process %d",
+				 (int)w->pid);
+		} else if (why != K_NONE) {
+			code = ECANCELED;
+			snprintf(msg, sizeof(msg), "terminated");
+			filch__add(&pp->terminated, 1, relaxed);
+		} else {
+			pp_describe(msg, sizeof(msg), w->pid, st, reaped);
+			filch__add(&pp->crashes, 1, relaxed);
+		}
+		pp_complete(t, code, NULL, msg);
+	}
+	if (refill && pp_spawn(pp, i) != 0) {
+		pthread_mutex_lock(&pp->lock);
+		w->state = W_FAILED;
+		pthread_mutex_unlock(&pp->lock);
+	}
+}
+
+/* Slot i's pidfd is readable (FILCH_START_FORK): reap it. */
+static void pp_on_pidfd(filch_procpool *pp, unsigned i)
+{
+	int st = 0;
+	bool reaped = waitpid(pp->w[i].pid, &st, 0) == pp->w[i].pid;
+
+	pp_dead(pp, i, st, reaped);
+}
+
+/* The fork server's note socket is readable: a worker was reaped, or the
+ * server itself is gone (its workers die with it: every slot fails). */
+static void pp_on_note(filch_procpool *pp)
+{
+	pid_t pid;
+	int st;
+
+	if (filch__pp_server_note(&pp->srv, &pid, &st) == 0) {
+		for (unsigned i = 0; i < pp->n; i++) {
+			if (pp->w[i].live && pp->w[i].pid == pid) {
+				pp_dead(pp, i, st, true);
+				break;
+			}
+		}
+		return;
+	}
+	epoll_ctl(pp->epfd, EPOLL_CTL_DEL, pp->srv.note, NULL);
+	pp->server_dead = true;
+	for (unsigned i = 0; i < pp->n; i++)
+		if (pp->w[i].live)
+			pp_dead(pp, i, 0, false);
+}
+
+struct pp_batch {
+	struct pp_task *cancelled; /* lost to filch_future_cancel */
+	struct pp_task *orphans;   /* no worker can ever run them */
+	unsigned sends[PP_MAX_WORKERS];
+	unsigned nsends;
+};
+
+/* Under the lock: hands pending tasks to idle workers, asks the kills,
+ * and says how long epoll may sleep (-1: no deadline). Returns false when
+ * the loop is over (closing, nothing pending or running). */
+static bool pp_plan(filch_procpool *pp, struct pp_batch *bt, int *timeout)
+{
+	int64_t now = pp->o.time_limit_ns ? now_ns() : 0;
+	int64_t next = INT64_MAX;
+	bool busy = false, live = false;
+
+	for (unsigned i = 0; i < pp->n; i++) {
+		struct pp_worker *w = &pp->w[i];
+
+		live |= w->state != W_FAILED;
+		if (w->state == W_IDLE && pp->head) {
+			struct pp_task *t = pp->head;
+
+			if (!(pp->head = t->next))
+				pp->tail = &pp->head;
+			if (filch_promise_set_running(t->fut) != 0) {
+				t->next = bt->cancelled;
+				bt->cancelled = t;
+				i--; /* the same worker, the next task */
+				continue;
+			}
+			w->state = W_BUSY;
+			w->task = t;
+			w->deadline = now + pp->o.time_limit_ns;
+			bt->sends[bt->nsends++] = i;
+		}
+		if (w->state != W_BUSY)
+			continue;
+		busy = true;
+		if (pp->o.time_limit_ns && !w->kill && w->deadline <= now)
+			w->kill = K_TIMEOUT;
+		if (w->kill)
+			pp_doom(pp, w);
+		else if (pp->o.time_limit_ns && w->deadline < next)
+			next = w->deadline;
+	}
+	if (!live) {
+		/* Every slot failed to start: nothing will run these. */
+		struct pp_task **end = &pp->head;
+
+		while (*end)
+			end = &(*end)->next;
+		*end = bt->orphans;
+		bt->orphans = pp->head;
+		pp->head = NULL;
+		pp->tail = &pp->head;
+	}
+	*timeout = -1;
+	if (next != INT64_MAX) {
+		int64_t ms = (next - now + 999999) / 1000000;
+
+		*timeout = ms > INT_MAX ? INT_MAX : (int)ms;
+	}
+	return !(pp->closing && !pp->head && !busy);
+}
+
+static void pp_send(filch_procpool *pp, unsigned i)
+{
+	struct pp_worker *w = &pp->w[i];
+	struct pp_task *t = w->task; /* only we clear it */
+	struct filch__pp_call c = { .fn = (uint64_t)(uintptr_t)t->fn,
+			     .len = t->len };
+
+	/* A worker that dies meanwhile fails the write; its pidfd then
+	 * reports the death, which fails the task. */
+	if (w->sock < 0 || write_full(w->sock, &c, sizeof(c)) < 0 ||
+	    write_full(w->sock, t->arg, t->len) < 0) {
+		pthread_mutex_lock(&pp->lock);
+		pp_doom(pp, w);
+		pthread_mutex_unlock(&pp->lock);
+	}
+}
+
+static void pp_drop(struct pp_task *list, const char *message)
+{
+	while (list) {
+		struct pp_task *t = list;
+
+		list = t->next;
+		if (message)
+			pp_complete(t, ECHILD, NULL, message);
+		else {
+			filch_future_release(t->fut);
+			free(t);
+		}
+	}
+}
+
+static void pp_loop(filch_procpool *pp)
+{
+	for (;;) {
+		struct pp_batch bt = { 0 };
+		struct epoll_event ev[16];
+		int timeout;
+
+		pthread_mutex_lock(&pp->lock);
+		bool more = pp_plan(pp, &bt, &timeout);
+
+		pthread_mutex_unlock(&pp->lock);
+		pp_drop(bt.cancelled, NULL);
+		pp_drop(bt.orphans, "no worker process could start");
+		for (unsigned k = 0; k < bt.nsends; k++)
+			pp_send(pp, bt.sends[k]);
+		if (!more)
+			return;
+		int n = epoll_wait(pp->epfd, ev, 16, timeout);
+
+		for (int k = 0; k < n; k++) {
+			uint64_t d = ev[k].data.u64, cnt;
+			unsigned kind = (unsigned)(d >> 56);
+			unsigned i = (uint32_t)d;
+			bool stale = (kind == EV_SOCK || kind == EV_PIDFD) &&
+				     ((d >> 32) & EV_EPOCH_MASK) !=
+					     (pp->w[i].epoch & EV_EPOCH_MASK);
+
+			if (kind == EV_WAKE) {
+				if (read(pp->evfd, &cnt, sizeof(cnt)) < 0 &&
+				    errno != EAGAIN)
+					abort();
+			} else if (stale) {
+				continue;
+			} else if (kind == EV_SOCK && pp->w[i].sock >= 0) {
+				pp_on_sock(pp, &pp->w[i]);
+			} else if (kind == EV_PIDFD && pp->w[i].pidfd >= 0) {
+				pp_on_pidfd(pp, i);
+			} else if (kind == EV_NOTE && !pp->server_dead) {
+				pp_on_note(pp);
+			}
+		}
+	}
+}
+
+/* Waits for each starting worker's ready frame; the first failure's code
+ * (made negative) or 0. */
+static int pp_start(filch_procpool *pp)
+{
+	int rc = 0;
+
+	if (!pp_forks(pp)) {
+		/* The server keeps nothing of the pool's. */
+		int fds[2] = { pp->epfd, pp->evfd };
+
+		rc = filch__pp_server_start(&pp->srv, &pp->o, fds, 2);
+		if (!rc)
+			rc = pp_epoll_add(pp, pp->srv.note, EV(EV_NOTE, 0, 0));
+	}
+	for (unsigned i = 0; i < pp->n && !rc; i++)
+		rc = pp_spawn(pp, i);
+	for (unsigned i = 0; i < pp->n && !rc; i++) {
+		struct filch_bytes *b = NULL;
+		int code;
+
+		if (pp_read_reply(&pp->w[i], &code, &b) < 0)
+			rc = -ECHILD;
+		else if (code)
+			rc = code > 0 ? -code : code;
+		free(b);
+		pthread_mutex_lock(&pp->lock);
+		pp->w[i].state = W_IDLE;
+		pthread_mutex_unlock(&pp->lock);
+	}
+	return rc;
+}
+
+static void *pp_main(void *arg)
+{
+	filch_procpool *pp = arg;
+	int rc = pp_start(pp);
+
+	pthread_mutex_lock(&pp->lock);
+	pp->start_rc = rc;
+	pp->started = true;
+	pthread_cond_broadcast(&pp->started_cv);
+	pthread_mutex_unlock(&pp->lock);
+	if (!rc)
+		pp_loop(pp);
+	for (unsigned i = 0; i < pp->n; i++)
+		pp_discard(pp, &pp->w[i]);
+	if (pp->srv.pid > 0) {
+		epoll_ctl(pp->epfd, EPOLL_CTL_DEL, pp->srv.note, NULL);
+		filch__pp_server_stop(&pp->srv);
+	}
+	return NULL;
+}
+
+/* ---- the API ---- */
+
+static void pp_free(filch_procpool *pp)
+{
+	if (pp->epfd >= 0)
+		close(pp->epfd);
+	if (pp->evfd >= 0)
+		close(pp->evfd);
+	pthread_mutex_destroy(&pp->lock);
+	pthread_mutex_destroy(&pp->join_lock);
+	pthread_cond_destroy(&pp->started_cv);
+	free(pp->w);
+	free(pp);
+}
+
+static unsigned pp_cpus(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set))
+		return (unsigned)CPU_COUNT(&set);
+	return 1;
+}
+
+int filch_procpool_create(filch_procpool **out,
+			  const struct filch_procpool_opts *opts)
+{
+	struct filch_procpool_opts o = { 0 };
+
+	if (opts)
+		o = *opts;
+	if (!out || o.flags ||
+	    (o.start_method != FILCH_START_FORKSERVER &&
+	     o.start_method != FILCH_START_FORK) ||
+	    o.workers > PP_MAX_WORKERS || o.time_limit_ns < 0)
+		return -EINVAL;
+	if (!o.workers)
+		o.workers = pp_cpus();
+	if (o.workers > PP_MAX_WORKERS)
+		o.workers = PP_MAX_WORKERS;
+
+	filch_procpool *pp = calloc(1, sizeof(*pp));
+
+	if (!pp)
+		return -ENOMEM;
+	pp->o = o;
+	pp->n = o.workers;
+	pp->tail = &pp->head;
+	pp->owner = getpid();
+	pthread_mutex_init(&pp->lock, NULL);
+	pthread_mutex_init(&pp->join_lock, NULL);
+	pthread_cond_init(&pp->started_cv, NULL);
+	pp->w = calloc(pp->n, sizeof(*pp->w));
+	pp->epfd = epoll_create1(EPOLL_CLOEXEC);
+	pp->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int rc = 0;
+
+	if (!pp->w)
+		rc = -ENOMEM;
+	else if (pp->epfd < 0 || pp->evfd < 0)
+		rc = -errno;
+	else
+		rc = pp_epoll_add(pp, pp->evfd, EV(EV_WAKE, 0, 0));
+	for (unsigned i = 0; !rc && i < pp->n; i++)
+		pp->w[i].sock = pp->w[i].pidfd = -1;
+	pp->srv.req = pp->srv.note = -1;
+	if (rc) {
+		pp_free(pp);
+		return rc;
+	}
+
+	/* The completion thread takes no signal meant for the program; its
+	 * workers reset their mask (pp_worker_main). */
+	sigset_t all, old;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = -pthread_create(&pp->thread, NULL, pp_main, pp);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		pp_free(pp);
+		return rc == -ENOMEM ? -ENOMEM : -EAGAIN;
+	}
+	pthread_mutex_lock(&pp->lock);
+	while (!pp->started)
+		pthread_cond_wait(&pp->started_cv, &pp->lock);
+	rc = pp->start_rc;
+	pthread_mutex_unlock(&pp->lock);
+	if (rc) {
+		pthread_join(pp->thread, NULL);
+		pp_free(pp);
+		return rc;
+	}
+	*out = pp;
+	return 0;
+}
+
+static bool pp_foreign(const filch_procpool *pp)
+{
+	return getpid() != pp->owner;
+}
+
+int filch_procpool_submit(filch_procpool *pp, filch_proc_fn fn,
+			  const void *arg, size_t len, filch_future **fut)
+{
+	if (!pp || !fn || !fut || (!arg && len))
+		return -EINVAL;
+	if (pp_foreign(pp))
+		return -EOWNERDEAD;
+	if (len > SIZE_MAX - sizeof(struct pp_task))
+		return -ENOMEM;
+	struct pp_task *t = malloc(sizeof(*t) + len);
+	filch_future *f = NULL;
+
+	if (!t || filch_promise_create(&f) != 0) {
+		free(t);
+		return -ENOMEM;
+	}
+	filch_future_set_result_dtor(f, pp_bytes_free, NULL);
+	t->next = NULL;
+	t->fut = f;
+	t->fn = fn;
+	t->len = len;
+	if (len)
+		memcpy(t->arg, arg, len);
+	filch_future_retain(f); /* the caller's */
+
+	pthread_mutex_lock(&pp->lock);
+	bool closing = pp->closing;
+
+	if (!closing) {
+		*pp->tail = t;
+		pp->tail = &t->next;
+	}
+	pthread_mutex_unlock(&pp->lock);
+	if (closing) {
+		filch_future_release(f);
+		filch_future_release(f);
+		free(t);
+		return -ESHUTDOWN;
+	}
+	wake(pp);
+	*fut = f;
+	return 0;
+}
+
+int filch_procpool_terminate(filch_procpool *pp, filch_future *f)
+{
+	if (!pp || !f)
+		return -EINVAL;
+	if (pp_foreign(pp))
+		return -EOWNERDEAD;
+	struct pp_task *t = NULL;
+	int rc = -ESRCH;
+
+	pthread_mutex_lock(&pp->lock);
+	for (struct pp_task **p = &pp->head; *p; p = &(*p)->next) {
+		if ((*p)->fut == f) {
+			t = *p;
+			if (!(*p = t->next))
+				pp->tail = p;
+			break;
+		}
+	}
+	for (unsigned i = 0; !t && i < pp->n; i++) {
+		struct pp_worker *w = &pp->w[i];
+
+		if (w->state == W_BUSY && w->task->fut == f) {
+			if (!w->kill)
+				w->kill = K_TERMINATE;
+			rc = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&pp->lock);
+	if (t) {
+		filch_future_cancel(f);
+		filch_future_release(f);
+		free(t);
+		return 0;
+	}
+	if (!rc)
+		wake(pp);
+	return rc;
+}
+
+int filch_procpool_shutdown(filch_procpool *pp, unsigned flags)
+{
+	if (!pp || (flags & ~(FILCH_SHUTDOWN_WAIT |
+			      FILCH_SHUTDOWN_CANCEL_PENDING |
+			      FILCH_PROCPOOL_KILL)))
+		return -EINVAL;
+	if (pp_foreign(pp))
+		return -EOWNERDEAD;
+	struct pp_task *dropped = NULL;
+
+	pthread_mutex_lock(&pp->lock);
+	pp->closing = true;
+	if (flags & FILCH_SHUTDOWN_CANCEL_PENDING) {
+		dropped = pp->head;
+		pp->head = NULL;
+		pp->tail = &pp->head;
+	}
+	for (unsigned i = 0; (flags & FILCH_PROCPOOL_KILL) && i < pp->n; i++)
+		if (pp->w[i].state == W_BUSY && !pp->w[i].kill)
+			pp->w[i].kill = K_SHUTDOWN;
+	pthread_mutex_unlock(&pp->lock);
+	wake(pp);
+	while (dropped) {
+		struct pp_task *t = dropped;
+
+		dropped = t->next;
+		filch_future_cancel(t->fut);
+		filch_future_release(t->fut);
+		free(t);
+	}
+	if (!(flags & FILCH_SHUTDOWN_WAIT))
+		return 0;
+	if (pthread_equal(pthread_self(), pp->thread))
+		return -EDEADLK;
+	pthread_mutex_lock(&pp->join_lock);
+	if (!pp->joined) {
+		pthread_join(pp->thread, NULL);
+		pp->joined = true;
+	}
+	pthread_mutex_unlock(&pp->join_lock);
+	return 0;
+}
+
+int filch_procpool_destroy(filch_procpool *pp)
+{
+	if (!pp)
+		return 0;
+	if (pthread_equal(pthread_self(), pp->thread))
+		return -EDEADLK;
+	int rc = filch_procpool_shutdown(pp, FILCH_SHUTDOWN_WAIT);
+
+	if (rc)
+		return rc;
+	pp_free(pp);
+	return 0;
+}
+
+int filch_procpool_stats(const filch_procpool *pp,
+			 struct filch_procpool_stats *st)
+{
+	if (!pp || !st)
+		return -EINVAL;
+	st->crashes = filch__load(&pp->crashes, relaxed);
+	st->timeouts = filch__load(&pp->timeouts, relaxed);
+	st->terminated = filch__load(&pp->terminated, relaxed);
+	st->started = filch__load(&pp->spawned, relaxed);
+	return 0;
+}
