@@ -32,6 +32,15 @@
 struct filch__trace_ring;
 struct filch__tracing;
 
+/* Where a ring is published (trace.c): the pointer its writers read, and
+ * the count of writers inside trace.c's put. The count lives here, not
+ * in the ring, so that a writer that finds the pointer already NULL
+ * touches only memory that outlives the ring. */
+struct filch__trace_slot {
+	_Atomic(struct filch__trace_ring *) ring;
+	_Atomic uint32_t busy;
+};
+
 struct filch__fj; /* fj.c */
 
 /* Largest accepted worker and spare counts (park.h packs counts of
@@ -93,7 +102,7 @@ struct filch__worker {
 
 	/* Counters (stats.h) and the trace ring (trace.h). */
 	alignas(FILCH_CACHELINE) struct filch__stats stats;
-	_Atomic(struct filch__trace_ring *) trace;
+	struct filch__trace_slot trace;
 };
 
 static_assert(offsetof(struct filch__worker, ex) % FILCH_CACHELINE == 0,
@@ -191,7 +200,7 @@ struct filch_executor {
 	alignas(FILCH_CACHELINE) _Atomic uint32_t submitters;
 	struct filch__xstats xstats; /* stats.h: written with submitters */
 	/* trace.h: the foreign threads' ring, read by each foreign submit. */
-	_Atomic(struct filch__trace_ring *) trace_foreign;
+	struct filch__trace_slot trace_foreign;
 
 	/* Submissions from foreign threads. */
 	alignas(FILCH_CACHELINE) struct filch__inject inject;

@@ -14,8 +14,9 @@
  * before the trace started, or was dropped), so that every end closes a
  * begin of its lane; a begin whose end did not come yet stays open.
  *
- * busy, a ring's count of writers inside filch__trace_put, lets the
- * stopper free a ring that workers may still be writing into:
+ * busy, the count of writers inside put of a ring's slot (struct
+ * filch__trace_slot, which outlives the ring), lets the stopper free a
+ * ring that workers may still be writing into:
  *  writer: busy += 1 (seq_cst), re-read the trace pointer (seq_cst); if
  *          it is still the ring, claim a slot and fill it; busy -= 1
  *          (release: the slot's fields before it).
@@ -57,7 +58,6 @@ struct event {
 };
 
 struct filch__trace_ring {
-	_Atomic uint32_t busy;	/* see the top */
 	_Atomic uint64_t head;	/* events ever written */
 	uint64_t mask;		/* events in the ring, minus 1 */
 	struct event ev[];
@@ -75,15 +75,14 @@ static pthread_mutex_t trace_lock = PTHREAD_MUTEX_INITIALIZER;
 
 _Atomic unsigned filch__traces_on;
 
-/* Records an event into ring r, which was read from *slot. */
-static void put(_Atomic(struct filch__trace_ring *) *slot,
-		struct filch__trace_ring *r, unsigned type, uintptr_t addr,
-		int64_t arg)
+/* Records an event into ring r, which was read from slot. */
+static void put(struct filch__trace_slot *slot, struct filch__trace_ring *r,
+		unsigned type, uintptr_t addr, int64_t arg)
 {
 	/* seq_cst: counted before the re-read below; pairs with detach's
 	 * seq_cst store of NULL then load of busy (Dekker, see the top). */
-	filch__add(&r->busy, 1, seq_cst);
-	if (filch__load(slot, seq_cst) == r) {
+	filch__add(&slot->busy, 1, seq_cst);
+	if (filch__load(&slot->ring, seq_cst) == r) {
 		/* Relaxed: busy's decrement publishes the slot. */
 		uint64_t i = filch__add(&r->head, 1, relaxed);
 		struct event *e = &r->ev[i & r->mask];
@@ -95,16 +94,16 @@ static void put(_Atomic(struct filch__trace_ring *) *slot,
 	}
 	/* Release: the event before the count drops; pairs with detach's
 	 * seq_cst load of busy. */
-	filch__sub(&r->busy, 1, release);
+	filch__sub(&slot->busy, 1, release);
 }
 
-/* Records an event into the ring *slot points to, if any. */
-static void put_slot(_Atomic(struct filch__trace_ring *) *slot, unsigned type,
+/* Records an event into the ring slot publishes, if any. */
+static void put_slot(struct filch__trace_slot *slot, unsigned type,
 		     uintptr_t addr, int64_t arg)
 {
 	/* Acquire: the ring is set up before it is published; pairs with
 	 * the release store in filch_trace_start. */
-	struct filch__trace_ring *r = filch__load(slot, acquire);
+	struct filch__trace_ring *r = filch__load(&slot->ring, acquire);
 
 	if (r)
 		put(slot, r, type, addr, arg);
@@ -163,9 +162,8 @@ static struct filch__tracing *tracing_new(unsigned nrings, size_t events)
 
 /* The rings' trace pointers: worker i's, or the foreign threads' for
  * i == nrings. */
-static _Atomic(struct filch__trace_ring *) *ring_slot(filch_executor *ex,
-						      struct filch__tracing *tr,
-						      unsigned i)
+static struct filch__trace_slot *ring_slot(filch_executor *ex,
+					   struct filch__tracing *tr, unsigned i)
 {
 	return i < tr->nrings ? &ex->workers[i].trace : &ex->trace_foreign;
 }
@@ -174,12 +172,12 @@ static _Atomic(struct filch__trace_ring *) *ring_slot(filch_executor *ex,
 static void detach(filch_executor *ex, struct filch__tracing *tr)
 {
 	for (unsigned i = 0; i <= tr->nrings; i++) {
-		struct filch__trace_ring *r = tr->rings[i];
+		struct filch__trace_slot *slot = ring_slot(ex, tr, i);
 
-		/* seq_cst: NULL before the load of busy; pairs with
-		 * filch__trace_put's increment then re-read. */
-		filch__store(ring_slot(ex, tr, i), NULL, seq_cst);
-		while (filch__load(&r->busy, seq_cst) != 0)
+		/* seq_cst: NULL before the load of busy; pairs with put's
+		 * increment then re-read. */
+		filch__store(&slot->ring, NULL, seq_cst);
+		while (filch__load(&slot->busy, seq_cst) != 0)
 			sched_yield();
 	}
 }
@@ -216,7 +214,8 @@ int filch_trace_start(filch_executor *ex, const struct filch_trace_opts *opts)
 		 * with the acquire loads of filch__trace_worker and
 		 * filch__obs_foreign_submit. */
 		for (unsigned i = 0; i <= tr->nrings; i++)
-			filch__store(ring_slot(ex, tr, i), tr->rings[i], release);
+			filch__store(&ring_slot(ex, tr, i)->ring, tr->rings[i],
+				     release);
 		/* Relaxed: a gate (filch__tracing); the lock orders the
 		 * counts of starts and stops. */
 		filch__add(&filch__traces_on, 1, relaxed);

@@ -7,7 +7,7 @@
  * USDT probe); only while some executor is traced does a site look for
  * its ring.
  *
- * A worker's trace pointer (struct filch__worker.trace) is its ring, or
+ * A worker's trace pointer (struct filch__worker.trace.ring) is its ring, or
  * NULL when the executor is not traced. It is written only by
  * filch_trace_start (NULL -> ring, release) and filch_trace_stop
  * (ring -> NULL, seq_cst); the worker reads it at each event site.
