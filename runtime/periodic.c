@@ -35,11 +35,7 @@ struct periodic {
 
 static void periodic_put(struct periodic *p)
 {
-	if (filch__time_put(&p->tm)) {
-		filch_future_release(p->handle);
-		filch__executor_release(p->ex);
-		filch__free(p);
-	}
+	filch__time_put_record(&p->tm, p, p->handle, p->ex);
 }
 
 /* The cycle ends: the executor refused (rc) or the handle is done. */

@@ -40,11 +40,7 @@ struct retry {
 
 static void retry_put(struct retry *r)
 {
-	if (filch__time_put(&r->tm)) {
-		filch_future_release(r->out);
-		filch__executor_release(r->ex);
-		filch__free(r);
-	}
+	filch__time_put_record(&r->tm, r, r->out, r->ex);
 }
 
 /* The cycle ends with out's outcome: code 0 (result), > 0 (an error with

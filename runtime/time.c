@@ -30,6 +30,16 @@ bool filch__time_put(struct filch__timer *t)
 	return filch__sub(&t->refs, 1, acq_rel) == 1;
 }
 
+void filch__time_put_record(struct filch__timer *t, void *block,
+			    filch_future *out, filch_executor *ex)
+{
+	if (filch__time_put(t)) {
+		filch_future_release(out);
+		filch__executor_release(ex);
+		filch__free(block);
+	}
+}
+
 /* ------------------------------------------------------------------ */
 /* filch_submit_after, filch_sleep_future                              */
 /* ------------------------------------------------------------------ */
@@ -209,11 +219,7 @@ struct timeout {
 
 static void timeout_put(struct timeout *r)
 {
-	if (filch__time_put(&r->tm)) {
-		filch_future_release(r->out);
-		filch__executor_release(r->ex);
-		filch__free(r);
-	}
+	filch__time_put_record(&r->tm, r, r->out, r->ex);
 }
 
 static void timeout_fire(struct filch__timer *t, bool cancelled)

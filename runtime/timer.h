@@ -86,6 +86,11 @@ int64_t filch__timer_deadline(int64_t delay_ns);
  * embeds t, true for the last one. */
 void filch__time_fail(filch_future *f, int code, const char *message);
 bool filch__time_put(struct filch__timer *t);
+/* filch__time_put of a record that holds a reference to out and to ex
+ * (block: the record's own allocation, which embeds t): the last one
+ * releases both and frees the block. */
+void filch__time_put_record(struct filch__timer *t, void *block,
+			    filch_future *out, filch_executor *ex);
 
 /* Hooks of executor.c: filch_shutdown calls filch__timers_shutdown once
  * SHUTDOWN is set (cancels every armed timer with CANCEL_PENDING, the
