@@ -226,7 +226,12 @@ static void test_overflow(void)
 	   "worker 0's ring reports its counts");
 	ok(events >= 60, "at least 60 events written (%llu)", events);
 	is(dropped, events - 16, "all but the last 16 dropped, and counted");
-	is(occurrences(s, "\"tid\":0,\"ts\""), 16, "16 events of worker 0 kept");
+	/* The JSON leaves out an end whose begin was dropped: the oldest
+	 * kept event is one when the ring wrapped between a task's begin
+	 * and end (tasks here do not nest, so at most one). */
+	int kept = occurrences(s, "\"tid\":0,\"ts\"");
+	ok(kept == 16 || kept == 15,
+	   "16 events of worker 0 kept, less an orphan end (%d)", kept);
 	ok(strstr(s, "\"otherData\":{\"dropped\":\"0\"") == NULL,
 	   "the total drop count is not 0");
 	free(s);
