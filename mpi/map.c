@@ -237,7 +237,8 @@ struct local {
 	void *arg;
 	size_t rs, inflight;
 	unsigned char *results; /* the root's */
-	struct chunk *chunks;	/* in grant order */
+	struct chunk **chunks;	/* in grant order; each its own allocation,
+				   which its task reads */
 	size_t nchunks, cap;
 	size_t lo;		/* chunks[0..lo) are all accounted for */
 	int internal;		/* this rank's own failure: a negative errno */
@@ -246,8 +247,8 @@ struct local {
 static void cancel_all(struct local *l)
 {
 	for (size_t i = l->lo; i < l->nchunks; i++)
-		if (l->chunks[i].f)
-			filch_future_cancel(l->chunks[i].f);
+		if (l->chunks[i]->f)
+			filch_future_cancel(l->chunks[i]->f);
 }
 
 static int add_chunk(struct local *l, const int64_t *g)
@@ -256,21 +257,23 @@ static int add_chunk(struct local *l, const int64_t *g)
 
 	if (l->nchunks == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 16;
-		struct chunk *c = realloc(l->chunks, cap * sizeof(*c));
+		struct chunk **c = realloc(l->chunks, cap * sizeof(*c));
 
 		if (!c)
 			return -ENOMEM;
 		l->chunks = c;
 		l->cap = cap;
 	}
-	k = &l->chunks[l->nchunks];
+	k = malloc(sizeof(*k));
+	if (!k)
+		return -ENOMEM;
 	*k = (struct chunk){(size_t)g[0], (size_t)g[1], NULL, NULL, l->fn,
 			    l->arg, l->rs};
+	l->chunks[l->nchunks++] = k;
 	if (l->results)
 		k->buf = l->results + k->start * l->rs;
 	else if (l->rs && !(k->buf = calloc(k->len, l->rs)))
 		return -ENOMEM;
-	l->nchunks++;
 	return filch_submit(l->ex, run_chunk, k, &k->f);
 }
 
@@ -320,8 +323,8 @@ static int work(struct local *l, int64_t *code)
 		if (gf)
 			wait[nwait++] = gf;
 		for (size_t i = l->lo; i < l->nchunks; i++)
-			if (l->chunks[i].f)
-				wait[nwait++] = l->chunks[i].f;
+			if (l->chunks[i]->f)
+				wait[nwait++] = l->chunks[i]->f;
 		rc = filch_wait(wait, nwait, FILCH_FOREVER,
 				FILCH_FIRST_COMPLETED, NULL);
 		if (rc)
@@ -346,7 +349,7 @@ static int work(struct local *l, int64_t *code)
 		}
 		active = 0;
 		for (size_t i = l->lo; i < l->nchunks; i++) {
-			struct chunk *k = &l->chunks[i];
+			struct chunk *k = l->chunks[i];
 			int r;
 
 			if (k->f && !filch_future_done(k->f)) {
@@ -403,7 +406,7 @@ static int gather(struct local *l, struct coord *c, int rank)
 					     g->rank, TAG_DATA, l->comm,
 					     &fs[nf]);
 		} else {
-			struct chunk *k = &l->chunks[i];
+			struct chunk *k = l->chunks[i];
 
 			rc = filch_mpi_isend(k->buf, (int)(k->len * l->rs),
 					     MPI_BYTE, l->root, TAG_DATA,
@@ -494,9 +497,11 @@ int filch_mpi_map(MPI_Comm comm, filch_executor *ex, size_t n,
 		rc = (int)in[0];
 	else if (rc == 0 && result_size)
 		rc = gather(&l, &c, s.rank);
-	for (size_t i = 0; i < l.nchunks; i++)
+	for (size_t i = 0; i < l.nchunks; i++) {
 		if (!l.results)
-			free(l.chunks[i].buf);
+			free(l.chunks[i]->buf);
+		free(l.chunks[i]);
+	}
 	free(l.chunks);
 	free(c.log);
 	call(post_free, &s.comm);
