@@ -22,11 +22,16 @@ if [ "$(id -u)" -eq 0 ]; then
 	OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 	export OMPI_ALLOW_RUN_AS_ROOT OMPI_ALLOW_RUN_AS_ROOT_CONFIRM
 fi
-# Under ThreadSanitizer (FILCH_MPI_TSAN_SUPP set by the TSan build): the
-# reports inside Open MPI's own libraries are suppressed by that file.
-if [ -n "$FILCH_MPI_TSAN_SUPP" ]; then
-	TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS }suppressions=$FILCH_MPI_TSAN_SUPP"
-	export TSAN_OPTIONS
+# Sanitizer builds: the reports inside Open MPI's own libraries are
+# suppressed by stress/tsan-mpi.supp and stress/lsan-mpi.supp (each entry
+# names an Open MPI library or component; the files say why). Programs
+# built without a sanitizer ignore these variables.
+supp=$(cd "${srcdir:-.}/stress" 2>/dev/null && pwd)
+if [ -n "$supp" ]; then
+	TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS }suppressions=$supp/tsan-mpi.supp"
+	LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$supp/lsan-mpi.supp:print_suppressions=0"
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
+	export TSAN_OPTIONS LSAN_OPTIONS ASAN_OPTIONS
 fi
 
 run() {

@@ -185,7 +185,7 @@ struct filch_mpi_map_opts {
  * Errors: the first item that fails on any rank stops the map on every
  * rank (no more chunks are granted; chunks not started are cancelled),
  * and every rank returns the same outcome: 0; the item's positive code
- * (the smallest index's among those that failed where several did);
+ * (where items failed on several ranks: the largest of their codes);
  * -ECANCELED when fn returned ECANCELED; -EINVAL for bad arguments (NULL
  * fn or ex, root out of range, NULL results at root with result_size >
  * 0, unknown opts flags: checked on each rank before any message, so a
