@@ -471,8 +471,8 @@ int filch_mpi_map(MPI_Comm comm, filch_executor *ex, size_t n,
 		if (result_size && c.chunk > INT_MAX / result_size)
 			c.chunk = INT_MAX / result_size;
 		rc = filch_promise_create(&c.done);
-		if (rc == 0)
-			rc = listen(&c);
+		if (rc == 0 && (rc = listen(&c)) != 0)
+			filch_promise_set_error(c.done, -rc, NULL);
 	}
 	if (rc == 0)
 		rc = work(&l, &code);

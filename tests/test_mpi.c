@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <filch/mpi.h>
@@ -99,6 +100,47 @@ static void bad_input(void)
 	       filch_mpi_errno(MPI_ERR_NO_MEM) == ENOMEM &&
 	       filch_mpi_errno(MPI_ERR_OTHER) == EIO;
 	check(good, "filch_mpi_errno maps the error classes");
+}
+
+/* CPU time of the process (every thread), in ns. */
+static int64_t cpu_ns(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * INT64_C(1000000000) +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * INT64_C(1000);
+}
+
+static int64_t cpu_over(int64_t wall_ns)
+{
+	struct timespec ts = {wall_ns / 1000000000, wall_ns % 1000000000};
+	int64_t c = cpu_ns();
+
+	nanosleep(&ts, NULL);
+	return cpu_ns() - c;
+}
+
+/* Idle, the engine sleeps with no timeout; with a request outstanding
+ * that does not complete, it backs off to sleeps of max_sleep_ns (1 ms):
+ * a fraction of a core, not a spinning one. CPU time, not wall time, so a
+ * loaded machine does not make it fail. */
+static void idle_cpu(void)
+{
+	int buf;
+	filch_future *rf = NULL;
+	int64_t idle, waiting;
+
+	idle = cpu_over(300000000);
+	filch_mpi_irecv(&buf, 1, MPI_INT, rank, 99, MPI_COMM_WORLD, &rf);
+	waiting = cpu_over(300000000);
+	filch_future_cancel(rf);
+	filch_future_release(rf);
+	if (rank == 0)
+		diag("CPU over 300 ms: idle %lld us, one request outstanding %lld us",
+		     (long long)idle / 1000, (long long)waiting / 1000);
+	check(idle < 30000000, "an idle engine burns no CPU (under 10% of 300 ms)");
+	check(waiting < 150000000, "with a request outstanding the engine backs off (under half a core)");
 }
 
 /* A ring exchange: each rank sends 4 ints to its right and receives from
@@ -389,6 +431,7 @@ int main(int argc, char **argv)
 		MPI_Abort(MPI_COMM_WORLD, 2);
 
 	bad_input();
+	idle_cpu();
 	check(filch_mpi_funnelled() == (provided != MPI_THREAD_MULTIPLE),
 	      "funnelled exactly when MPI_THREAD_MULTIPLE is not provided");
 	ring(true, "ring: receive posted before the send");
