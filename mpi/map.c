@@ -435,7 +435,10 @@ int filch_mpi_map(MPI_Comm comm, filch_executor *ex, size_t n,
 	filch_future *f;
 	int rc;
 
-	if (!fn || !ex || root < 0 || (opts && opts->flags))
+	bool local = opts && (opts->flags & FILCH_MPI_MAP_LOCAL);
+
+	if (!fn || !ex || root < 0 ||
+	    (opts && (opts->flags & ~FILCH_MPI_MAP_LOCAL)))
 		return -EINVAL;
 	if (filch_current_executor() == ex)
 		return -EDEADLK;
@@ -445,7 +448,7 @@ int filch_mpi_map(MPI_Comm comm, filch_executor *ex, size_t n,
 	rc = call(post_shape, &s);
 	if (rc == 0 && root >= s.size)
 		rc = -EINVAL;
-	if (rc == 0 && s.rank == root && result_size && !results)
+	if (rc == 0 && (s.rank == root || local) && result_size && !results)
 		rc = -EINVAL;
 	if (rc) {
 		call(post_free, &s.comm);
@@ -456,7 +459,7 @@ int filch_mpi_map(MPI_Comm comm, filch_executor *ex, size_t n,
 		.rs = result_size,
 		.inflight = opts && opts->inflight ? opts->inflight
 						   : filch_executor_workers(ex) + 1,
-		.results = s.rank == root ? results : NULL,
+		.results = s.rank == root || local ? results : NULL,
 	};
 	if (s.rank == root) {
 		size_t workers = filch_executor_workers(ex);
@@ -495,7 +498,7 @@ int filch_mpi_map(MPI_Comm comm, filch_executor *ex, size_t n,
 		rc = -ECANCELED;
 	else if (rc == 0 && in[0] > 0)
 		rc = (int)in[0];
-	else if (rc == 0 && result_size)
+	else if (rc == 0 && result_size && !local)
 		rc = gather(&l, &c, s.rank);
 	for (size_t i = 0; i < l.nchunks; i++) {
 		if (!l.results)

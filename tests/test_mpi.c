@@ -336,6 +336,37 @@ static void map_equals_sequential(filch_executor *ex, size_t n, size_t chunk)
 	check(good, what);
 }
 
+static int mark(void *arg, size_t i, void *result)
+{
+	(void)arg;
+	((uint64_t *)result)[0] = item(i);
+	((uint64_t *)result)[1] = 1;
+	return 0;
+}
+
+/* FILCH_MPI_MAP_LOCAL: each item's result only on the rank that computed
+ * it; summed over the ranks, every item was computed exactly once. */
+static void map_local(filch_executor *ex)
+{
+	size_t n = 300;
+	uint64_t *r = calloc(2 * n, sizeof(*r)), *sum = calloc(2 * n, sizeof(*r));
+	struct filch_mpi_map_opts o = {.flags = FILCH_MPI_MAP_LOCAL, .chunk = 7};
+	filch_future *f = NULL;
+	bool good;
+
+	good = filch_mpi_map(MPI_COMM_WORLD, ex, n, mark, NULL,
+			     2 * sizeof(*r), 0, r, &o) == 0;
+	good &= filch_mpi_iallreduce(r, sum, (int)(2 * n), MPI_UINT64_T,
+				     MPI_SUM, MPI_COMM_WORLD, &f) == 0 &&
+		filch_future_result(f, FILCH_FOREVER, NULL) == 0;
+	for (size_t i = 0; good && i < n; i++)
+		good &= sum[2 * i] == item(i) && sum[2 * i + 1] == 1;
+	filch_future_release(f);
+	free(r);
+	free(sum);
+	check(good, "FILCH_MPI_MAP_LOCAL: each item computed once, its result left on its rank");
+}
+
 struct heavy {
 	size_t heavy; /* items [0, heavy) are heavy */
 };
@@ -407,7 +438,9 @@ static void map_errors(filch_executor *ex)
 			     NULL) == -EINVAL &&
 	       filch_mpi_map(MPI_COMM_WORLD, NULL, 10, square, NULL, 8, 0,
 			     NULL, NULL) == -EINVAL;
-	check(good, "filch_mpi_map: NULL fn or executor is -EINVAL");
+	good &= filch_mpi_map(MPI_COMM_WORLD, ex, 10, square, NULL, 8, 0,
+			      NULL, &(struct filch_mpi_map_opts){.flags = 0x100}) == -EINVAL;
+	check(good, "filch_mpi_map: NULL fn or executor, an unknown flag: -EINVAL");
 	map_equals_sequential(ex, 0, 0);
 }
 
@@ -443,6 +476,7 @@ int main(int argc, char **argv)
 	map_equals_sequential(ex, 1000, 0);
 	map_equals_sequential(ex, 37, 5);
 	map_unbalanced(ex);
+	map_local(ex);
 	map_errors(ex);
 	stop();
 

@@ -162,8 +162,12 @@ FILCH_API const char *filch_mpi_strerror(int err);
  * or a positive error code (ECANCELED cancels the map). */
 typedef int (*filch_mpi_map_fn)(void *arg, size_t index, void *result);
 
+/* Leave the results where they were computed: results is needed on every
+ * rank, and each rank writes only the items it computed; no gather. */
+#define FILCH_MPI_MAP_LOCAL 0x1u
+
 struct filch_mpi_map_opts {
-	unsigned flags;	 /* none yet: nonzero is -EINVAL */
+	unsigned flags;	 /* FILCH_MPI_MAP_LOCAL; other bits: -EINVAL */
 	size_t chunk;	 /* items a rank asks for at a time; 0: n / (8 *
 			    ranks * workers), at least 1 */
 	size_t inflight; /* chunks a rank keeps granted ahead; 0: its
@@ -177,18 +181,20 @@ struct filch_mpi_map_opts {
  * not done, and runs each chunk as a task on its executor ex. So an
  * unbalanced workload still finishes together. At root, results[i *
  * result_size ...] receives item i's result, in input order (results may
- * be NULL elsewhere; result_size 0 gathers nothing). Collective: every
- * rank of comm calls it with the same n, result_size and root (fn, arg,
- * ex and opts are each rank's own). The communicator is duplicated for
- * the map's messages.
+ * be NULL elsewhere; result_size 0 gathers nothing; FILCH_MPI_MAP_LOCAL
+ * leaves each result on its rank). Collective: every
+ * rank of comm calls it with the same n, result_size, root and
+ * opts->flags (fn, arg, ex and opts->inflight are each rank's own; the
+ * root's opts->chunk counts). The communicator is duplicated for the
+ * map's messages.
  *
  * Errors: the first item that fails on any rank stops the map on every
  * rank (no more chunks are granted; chunks not started are cancelled),
  * and every rank returns the same outcome: 0; the item's positive code
  * (where items failed on several ranks: the largest of their codes);
  * -ECANCELED when fn returned ECANCELED; -EINVAL for bad arguments (NULL
- * fn or ex, root out of range, NULL results at root with result_size >
- * 0, unknown opts flags: checked on each rank before any message, so a
+ * fn or ex, root out of range, NULL results with result_size > 0 at root
+ * or, with FILCH_MPI_MAP_LOCAL, anywhere, unknown opts flags: checked on each rank before any message, so a
  * rank that fails them returns at once and the others may hang: pass
  * the same arguments everywhere); -ENOMEM; a negative errno from MPI.
  * On an error the contents of results are unspecified.
