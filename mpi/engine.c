@@ -89,12 +89,6 @@ static struct {
 	.tail = &eng.head,
 };
 
-static void res_free(void *result, void *arg)
-{
-	(void)arg;
-	free(result);
-}
-
 static void rec_put(struct rec *r)
 {
 	bool last;
@@ -103,7 +97,7 @@ static void rec_put(struct rec *r)
 	last = --r->refs == 0;
 	pthread_mutex_unlock(&eng.lock);
 	if (last) {
-		free(r->res);
+		filch__mpi_result_free(r->res, NULL);
 		free(r);
 	}
 }
@@ -169,8 +163,7 @@ static void finish(struct rec *r, int err, const MPI_Status *st)
 	} else if (err != MPI_SUCCESS) {
 		fail(r, err);
 	} else {
-		r->res->status = *st;
-		r->res->status.MPI_ERROR = MPI_SUCCESS;
+		filch__mpi_result_set(r->res, st);
 		if (filch_promise_set_result(r->f, r->res) == 0)
 			r->res = NULL; /* the promise owns it now */
 	}
@@ -440,17 +433,17 @@ static int rec_new(struct rec **out, filch_future **fut)
 
 	if (!r)
 		return rc;
-	r->res = calloc(1, sizeof(*r->res));
+	r->res = filch__mpi_result_new();
 	if (!r->res)
 		goto fail;
-	r->res->magic = FILCH__MPI_RESULT_MAGIC;
 	r->refs = 2;
 	r->req = MPI_REQUEST_NULL;
 	rc = filch_promise_create(&r->f);
 	if (rc)
 		goto fail;
 	/* The first callback and the first destructor need no allocation. */
-	if (filch_future_set_result_dtor(r->f, res_free, NULL) != 0 ||
+	if (filch_future_set_result_dtor(r->f, filch__mpi_result_free,
+					 NULL) != 0 ||
 	    filch_future_on_done(r->f, watch, r) != 0) {
 		filch_future_release(r->f);
 		goto fail;
@@ -459,7 +452,7 @@ static int rec_new(struct rec **out, filch_future **fut)
 	*out = r;
 	return 0;
 fail:
-	free(r->res);
+	filch__mpi_result_free(r->res, NULL);
 	free(r);
 	return rc;
 }

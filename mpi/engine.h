@@ -12,13 +12,15 @@
 
 #include <filch/mpi.h>
 
-/* The result of an MPI future: its status, behind a tag that
- * filch_mpi_status checks before it trusts a result pointer. */
-#define FILCH__MPI_RESULT_MAGIC 0x6d70692dU
-struct filch__mpi_result {
-	uint32_t magic;
-	MPI_Status status;
-};
+/* The result of an MPI future: its status (mpi/result.c). new gives a
+ * record in the set of live ones (NULL: out of memory); free is also the
+ * futures' result destructor (NULL is a no-op); set stores a status; get
+ * copies the status of result if it is a live record, else -EINVAL. */
+struct filch__mpi_result;
+struct filch__mpi_result *filch__mpi_result_new(void);
+void filch__mpi_result_free(void *result, void *arg);
+void filch__mpi_result_set(struct filch__mpi_result *r, const MPI_Status *st);
+int filch__mpi_result_get(const void *result, MPI_Status *status);
 
 /* Room for the copied arguments of a convenience call (filch_mpi_isend
  * and its siblings). */

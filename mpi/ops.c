@@ -103,19 +103,12 @@ int filch_mpi_iallreduce(const void *sendbuf, void *recvbuf, int count,
 int filch_mpi_status(filch_future *f, int64_t timeout_ns, MPI_Status *status)
 {
 	void *p = NULL;
-	const struct filch__mpi_result *res;
 	int rc;
 
 	if (!f || !status)
 		return -EINVAL;
 	rc = filch_future_result(f, timeout_ns, &p);
-	if (rc)
-		return rc;
-	res = p;
-	if (!res || res->magic != FILCH__MPI_RESULT_MAGIC)
-		return -EINVAL;
-	*status = res->status;
-	return 0;
+	return rc ? rc : filch__mpi_result_get(p, status);
 }
 
 int filch_mpi_errno(int mpi_error)

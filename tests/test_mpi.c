@@ -13,6 +13,7 @@
  */
 #include "config.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +176,79 @@ static void ring(bool recv_first, const char *what)
 	filch_future_release(sf);
 	filch_future_release(rf);
 	check(good, what);
+}
+
+/* A request made by the program and handed over; an operation posted by
+ * a function of the program's; a foreign future given to
+ * filch_mpi_status. */
+static int post_self_send(void *arg, MPI_Request *req)
+{
+	return MPI_Isend(arg, 1, MPI_INT, rank, 41, MPI_COMM_WORLD, req);
+}
+
+static void adopt_and_post(void)
+{
+	int in = -1, v = 1000 + rank;
+	MPI_Request req = MPI_REQUEST_NULL;
+	filch_future *rf = NULL, *sf = NULL, *p = NULL;
+	MPI_Status st;
+	bool good;
+
+	good = MPI_Irecv(&in, 1, MPI_INT, rank, 41, MPI_COMM_WORLD, &req) ==
+	       MPI_SUCCESS;
+	good &= filch_mpi_future(&req, &rf) == 0 && req == MPI_REQUEST_NULL;
+	good &= filch_mpi_post(post_self_send, &v, &sf) == 0;
+	good &= filch_mpi_status(rf, FILCH_FOREVER, &st) == 0 &&
+		st.MPI_SOURCE == rank && st.MPI_TAG == 41 && in == v;
+	good &= filch_future_result(sf, FILCH_FOREVER, NULL) == 0;
+	filch_future_release(rf);
+	filch_future_release(sf);
+	check(good, "filch_mpi_future adopts the program's request; filch_mpi_post runs its function");
+
+	/* A promise with a result that is no pointer at all. */
+	good = filch_promise_create(&p) == 0 &&
+	       filch_promise_set_result(p, (void *)(uintptr_t)42) == 0 &&
+	       filch_mpi_status(p, 0, &st) == -EINVAL;
+	filch_future_release(p);
+	check(good, "filch_mpi_status on a future not of this library is -EINVAL (its result is not read through)");
+}
+
+/* A callback on the engine's thread cannot finalize it. */
+static void finalize_in_callback(filch_future *f, void *arg)
+{
+	(void)f;
+	/* Release: pairs with the acquire load in engine_callback. */
+	atomic_store_explicit((_Atomic int *)arg, filch_mpi_finalize(),
+			      memory_order_release);
+}
+
+static void engine_callback(void)
+{
+	int in = 0, v = 5;
+	_Atomic int got = 1;
+	filch_future *rf = NULL, *sf = NULL;
+	bool good;
+
+	good = filch_mpi_irecv(&in, 1, MPI_INT, rank, 42, MPI_COMM_WORLD,
+			       &rf) == 0 &&
+	       filch_future_on_done(rf, finalize_in_callback, &got) == 0 &&
+	       filch_mpi_isend(&v, 1, MPI_INT, rank, 42, MPI_COMM_WORLD,
+			       &sf) == 0;
+	good &= filch_future_result(rf, FILCH_FOREVER, NULL) == 0 &&
+		filch_future_result(sf, FILCH_FOREVER, NULL) == 0;
+	/* A waiter may return before the callbacks ran: wait for the
+	 * callback's verdict (acquire: pairs with its release store). */
+	for (int i = 0; i < 10000 &&
+			atomic_load_explicit(&got, memory_order_acquire) == 1;
+	     i++) {
+		struct timespec ts = {0, 100000};
+
+		nanosleep(&ts, NULL);
+	}
+	good &= atomic_load_explicit(&got, memory_order_acquire) == -EDEADLK;
+	filch_future_release(rf);
+	filch_future_release(sf);
+	check(good, "filch_mpi_finalize from a callback on the engine's thread is -EDEADLK");
 }
 
 static int sum4(filch_future *antecedent, void *arg, void **result)
@@ -418,6 +492,27 @@ static int fail_at(void *arg, size_t i, void *result)
 	return i == 7 ? *code : 0;
 }
 
+static int map_in_task(void *arg, void **result)
+{
+	*result = (void *)(intptr_t)filch_mpi_map(MPI_COMM_WORLD, arg, 10,
+						  square, NULL, 8, 0, NULL,
+						  NULL);
+	return 0;
+}
+
+/* On a worker of its own executor the map would wait for itself. */
+static void map_on_worker(filch_executor *ex)
+{
+	filch_future *f = NULL;
+	void *r = NULL;
+
+	check(filch_submit(ex, map_in_task, ex, &f) == 0 &&
+		      filch_future_result(f, FILCH_FOREVER, &r) == 0 &&
+		      (intptr_t)r == -EDEADLK,
+	      "filch_mpi_map on a worker of its executor is -EDEADLK");
+	filch_future_release(f);
+}
+
 static void map_errors(filch_executor *ex)
 {
 	struct filch_mpi_map_opts o = {.chunk = 2};
@@ -441,6 +536,7 @@ static void map_errors(filch_executor *ex)
 	good &= filch_mpi_map(MPI_COMM_WORLD, ex, 10, square, NULL, 8, 0,
 			      NULL, &(struct filch_mpi_map_opts){.flags = 0x100}) == -EINVAL;
 	check(good, "filch_mpi_map: NULL fn or executor, an unknown flag: -EINVAL");
+	map_on_worker(ex);
 	map_equals_sequential(ex, 0, 0);
 }
 
@@ -470,6 +566,8 @@ int main(int argc, char **argv)
 	ring(true, "ring: receive posted before the send");
 	ring(false, "ring: send posted before the receive");
 	then_on_receive(ex);
+	adopt_and_post();
+	engine_callback();
 	cancel_receive();
 	error_on_one_rank(errcomm);
 	collectives();
