@@ -35,7 +35,7 @@
 
 #include "mpi/engine.h"
 
-enum { TAG_REQ = 1, TAG_GRANT = 2, TAG_DATA = 3 };
+enum { TAG_REQ = 1, TAG_GRANT = 2, TAG_DATA = 3, TAG_ITEMS = 4 };
 
 struct grant_log {
 	int rank;
@@ -50,6 +50,9 @@ struct coord {
 	MPI_Comm comm;
 	size_t n, chunk, next;
 	int size, ended;
+	int root;
+	const unsigned char *items; /* filch_mpi_map_items: the root's */
+	size_t item_size;
 	int64_t code;	 /* first failure reported */
 	int64_t msg;	 /* the request being received */
 	struct grant_log *log;
@@ -57,14 +60,23 @@ struct coord {
 	filch_future *done; /* promise: every rank was told the end */
 };
 
+/* What each item runs: fn(arg, i, result), or, for filch_mpi_map_items,
+ * item_fn(arg, i, item, result). */
+struct job {
+	filch_mpi_map_fn fn;
+	filch_mpi_map_item_fn item_fn;
+	void *arg;
+	size_t rs, item_size;
+};
+
 /* A chunk granted to this rank. */
 struct chunk {
 	size_t start, len;
 	unsigned char *buf; /* len * result_size bytes */
 	filch_future *f;    /* its task; NULL once accounted for */
-	filch_mpi_map_fn fn;
-	void *arg;
-	size_t rs;
+	const struct job *job;
+	const unsigned char *items; /* the chunk's items (item mode) */
+	bool own_items;		    /* received: freed with the chunk */
 };
 
 static void free_arg(filch_future *f, void *arg)
@@ -91,6 +103,7 @@ static void serve(filch_future *f, void *arg)
 {
 	struct coord *c = arg;
 	MPI_Status st;
+	size_t start = 0, len = 0;
 	int64_t *g = NULL;
 	filch_future *sf;
 	int rc = filch_mpi_status(f, 0, &st);
@@ -122,12 +135,11 @@ static void serve(filch_future *f, void *arg)
 		g[1] = 0;
 		c->ended++;
 	} else {
-		size_t len = c->n - c->next < c->chunk ? c->n - c->next
-							: c->chunk;
-
-		c->log[c->nlog++] = (struct grant_log){st.MPI_SOURCE, c->next,
+		start = c->next;
+		len = c->n - start < c->chunk ? c->n - start : c->chunk;
+		c->log[c->nlog++] = (struct grant_log){st.MPI_SOURCE, start,
 						       len};
-		g[0] = (int64_t)c->next;
+		g[0] = (int64_t)start;
 		g[1] = (int64_t)len;
 		c->next += len;
 	}
@@ -138,6 +150,14 @@ static void serve(filch_future *f, void *arg)
 		filch_future_release(sf);
 	} else {
 		free(g);
+	}
+	/* The chunk's items follow its grant (the root reads its own). */
+	if (rc == 0 && c->items && len && st.MPI_SOURCE != c->root) {
+		rc = filch_mpi_isend(c->items + start * c->item_size,
+				     (int)(len * c->item_size), MPI_BYTE,
+				     st.MPI_SOURCE, TAG_ITEMS, c->comm, &sf);
+		if (rc == 0)
+			filch_future_release(sf);
 	}
 	if (rc == 0 && c->ended < c->size)
 		rc = listen(c);
@@ -151,15 +171,20 @@ static void serve(filch_future *f, void *arg)
 static int run_chunk(void *arg, void **result)
 {
 	struct chunk *k = arg;
+	const struct job *j = k->job;
 
 	(void)result;
 	for (size_t i = 0; i < k->len; i++) {
+		void *res = j->rs ? k->buf + i * j->rs : NULL;
 		int rc;
 
 		if (filch_cancel_requested())
 			return ECANCELED;
-		rc = k->fn(k->arg, k->start + i,
-			   k->rs ? k->buf + i * k->rs : NULL);
+		if (j->item_fn)
+			rc = j->item_fn(j->arg, k->start + i,
+					k->items + i * j->item_size, res);
+		else
+			rc = j->fn(j->arg, k->start + i, res);
 		if (rc)
 			return rc;
 	}
@@ -233,8 +258,9 @@ struct local {
 	MPI_Comm comm;
 	int root;
 	filch_executor *ex;
-	filch_mpi_map_fn fn;
-	void *arg;
+	const struct job *job;
+	const unsigned char *items; /* the root's (item mode) */
+	int rank;
 	size_t rs, inflight;
 	unsigned char *results; /* the root's */
 	struct chunk **chunks;	/* in grant order; each its own allocation,
@@ -251,7 +277,41 @@ static void cancel_all(struct local *l)
 			filch_future_cancel(l->chunks[i]->f);
 }
 
-static int add_chunk(struct local *l, const int64_t *g)
+/* A granted chunk's items: the root's own, or received after the grant
+ * (the root sends them right after it, so the wait is short). Received
+ * for every grant, also one that will not run, so that no send of the
+ * root's is left unmatched. *own: *items is a buffer to free. */
+static int get_items(struct local *l, const int64_t *g,
+		     const unsigned char **items, bool *own)
+{
+	size_t bytes = (size_t)g[1] * l->job->item_size;
+	unsigned char *p;
+	filch_future *f;
+	int rc;
+
+	*own = false;
+	if (l->rank == l->root) {
+		*items = l->items + (size_t)g[0] * l->job->item_size;
+		return 0;
+	}
+	p = malloc(bytes);
+	if (!p)
+		return -ENOMEM; /* an unmatched send of the root's */
+	*items = p;
+	*own = true;
+	rc = filch_mpi_irecv(p, (int)bytes, MPI_BYTE, l->root, TAG_ITEMS,
+			     l->comm, &f);
+	if (rc == 0) {
+		rc = settle(f);
+		rc = rc > 0 ? -rc : rc;
+	}
+	return rc;
+}
+
+/* Makes and submits the chunk g grants, with its items (item mode),
+ * which it then owns. */
+static int add_chunk(struct local *l, const int64_t *g,
+		     const unsigned char *items, bool own)
 {
 	struct chunk *k;
 
@@ -260,21 +320,28 @@ static int add_chunk(struct local *l, const int64_t *g)
 		struct chunk **c = realloc(l->chunks, cap * sizeof(*c));
 
 		if (!c)
-			return -ENOMEM;
+			goto fail;
 		l->chunks = c;
 		l->cap = cap;
 	}
-	k = malloc(sizeof(*k));
+	k = calloc(1, sizeof(*k));
 	if (!k)
-		return -ENOMEM;
-	*k = (struct chunk){(size_t)g[0], (size_t)g[1], NULL, NULL, l->fn,
-			    l->arg, l->rs};
+		goto fail;
+	k->start = (size_t)g[0];
+	k->len = (size_t)g[1];
+	k->job = l->job;
+	k->items = items;
+	k->own_items = own;
 	l->chunks[l->nchunks++] = k;
 	if (l->results)
 		k->buf = l->results + k->start * l->rs;
 	else if (l->rs && !(k->buf = calloc(k->len, l->rs)))
 		return -ENOMEM;
 	return filch_submit(l->ex, run_chunk, k, &k->f);
+fail:
+	if (own)
+		free((void *)items);
+	return -ENOMEM;
 }
 
 /* A failure on this rank: its code stops the map everywhere (it goes with
@@ -338,9 +405,17 @@ static int work(struct local *l, int64_t *code)
 				ended = true;
 				if (g[0] > 0)
 					fail_local(l, code, g[0]);
-			} else if (*code == 0) {
-				int r = add_chunk(l, g);
+			} else {
+				const unsigned char *items = NULL;
+				bool own = false;
+				int r = l->job->item_fn
+						? get_items(l, g, &items, &own)
+						: 0;
 
+				if (r == 0 && *code == 0)
+					r = add_chunk(l, g, items, own);
+				else if (own)
+					free((void *)items);
 				if (r) {
 					l->internal = r;
 					fail_local(l, code, -r);
@@ -424,10 +499,13 @@ static int gather(struct local *l, struct coord *c, int rank)
 	return rc;
 }
 
-int filch_mpi_map(MPI_Comm comm, filch_executor *ex, size_t n,
-		  filch_mpi_map_fn fn, void *arg, size_t result_size, int root,
-		  void *results, const struct filch_mpi_map_opts *opts)
+/* The map of both entries; job says which function each item runs. */
+static int map_common(MPI_Comm comm, filch_executor *ex, size_t n,
+		      const void *items, const struct job *job, int root,
+		      void *results, const struct filch_mpi_map_opts *opts)
 {
+	size_t result_size = job->rs;
+	bool local = opts && (opts->flags & FILCH_MPI_MAP_LOCAL);
 	struct shape s = {comm, 0, 0};
 	struct coord c = {0};
 	struct local l = {0};
@@ -435,10 +513,7 @@ int filch_mpi_map(MPI_Comm comm, filch_executor *ex, size_t n,
 	filch_future *f;
 	int rc;
 
-	bool local = opts && (opts->flags & FILCH_MPI_MAP_LOCAL);
-
-	if (!fn || !ex || root < 0 ||
-	    (opts && (opts->flags & ~FILCH_MPI_MAP_LOCAL)))
+	if (!ex || root < 0 || (opts && (opts->flags & ~FILCH_MPI_MAP_LOCAL)))
 		return -EINVAL;
 	if (filch_current_executor() == ex)
 		return -EDEADLK;
@@ -450,13 +525,15 @@ int filch_mpi_map(MPI_Comm comm, filch_executor *ex, size_t n,
 		rc = -EINVAL;
 	if (rc == 0 && (s.rank == root || local) && result_size && !results)
 		rc = -EINVAL;
+	if (rc == 0 && s.rank == root && job->item_size && n && !items)
+		rc = -EINVAL;
 	if (rc) {
 		call(post_free, &s.comm);
 		return rc;
 	}
 	l = (struct local){
-		.comm = s.comm, .root = root, .ex = ex, .fn = fn, .arg = arg,
-		.rs = result_size,
+		.comm = s.comm, .root = root, .ex = ex, .job = job,
+		.items = items, .rank = s.rank, .rs = result_size,
 		.inflight = opts && opts->inflight ? opts->inflight
 						   : filch_executor_workers(ex) + 1,
 		.results = s.rank == root || local ? results : NULL,
@@ -467,12 +544,17 @@ int filch_mpi_map(MPI_Comm comm, filch_executor *ex, size_t n,
 		c.comm = s.comm;
 		c.n = n;
 		c.size = s.size;
+		c.root = root;
+		c.items = job->item_fn ? items : NULL;
+		c.item_size = job->item_size;
 		c.chunk = opts && opts->chunk ? opts->chunk
 					      : n / (8 * (size_t)s.size * workers);
 		if (c.chunk == 0)
 			c.chunk = 1;
 		if (result_size && c.chunk > INT_MAX / result_size)
 			c.chunk = INT_MAX / result_size;
+		if (job->item_size && c.chunk > INT_MAX / job->item_size)
+			c.chunk = INT_MAX / job->item_size;
 		rc = filch_promise_create(&c.done);
 		if (rc == 0 && (rc = listen(&c)) != 0)
 			filch_promise_set_error(c.done, -rc, NULL);
@@ -503,10 +585,36 @@ int filch_mpi_map(MPI_Comm comm, filch_executor *ex, size_t n,
 	for (size_t i = 0; i < l.nchunks; i++) {
 		if (!l.results)
 			free(l.chunks[i]->buf);
+		if (l.chunks[i]->own_items)
+			free((void *)l.chunks[i]->items);
 		free(l.chunks[i]);
 	}
 	free(l.chunks);
 	free(c.log);
 	call(post_free, &s.comm);
 	return rc;
+}
+
+int filch_mpi_map(MPI_Comm comm, filch_executor *ex, size_t n,
+		  filch_mpi_map_fn fn, void *arg, size_t result_size, int root,
+		  void *results, const struct filch_mpi_map_opts *opts)
+{
+	struct job job = {.fn = fn, .arg = arg, .rs = result_size};
+
+	if (!fn)
+		return -EINVAL;
+	return map_common(comm, ex, n, NULL, &job, root, results, opts);
+}
+
+int filch_mpi_map_items(MPI_Comm comm, filch_executor *ex, const void *items,
+			size_t n, size_t item_size, filch_mpi_map_item_fn fn,
+			void *arg, size_t result_size, int root, void *results,
+			const struct filch_mpi_map_opts *opts)
+{
+	struct job job = {.item_fn = fn, .arg = arg, .rs = result_size,
+			  .item_size = item_size};
+
+	if (!fn || item_size == 0)
+		return -EINVAL;
+	return map_common(comm, ex, n, items, &job, root, results, opts);
 }

@@ -206,6 +206,22 @@ FILCH_API int filch_mpi_map(MPI_Comm comm, filch_executor *ex, size_t n,
 			    int root, void *results,
 			    const struct filch_mpi_map_opts *opts);
 
+/*
+ * filch_mpi_map over byte items: items (at root; ignored elsewhere) holds
+ * n items of item_size bytes each, and fn(arg, i, item_i, result_i) gets
+ * a pointer to item i, valid while fn runs. The root sends each chunk's
+ * items to the rank it grants the chunk to, right after the grant; its
+ * own chunks read items in place. Otherwise as filch_mpi_map, and
+ * -EINVAL also for item_size 0, or NULL items at root with n > 0.
+ */
+typedef int (*filch_mpi_map_item_fn)(void *arg, size_t index,
+				     const void *item, void *result);
+FILCH_API int filch_mpi_map_items(MPI_Comm comm, filch_executor *ex,
+				  const void *items, size_t n, size_t item_size,
+				  filch_mpi_map_item_fn fn, void *arg,
+				  size_t result_size, int root, void *results,
+				  const struct filch_mpi_map_opts *opts);
+
 #ifdef __cplusplus
 }
 #endif
