@@ -1286,7 +1286,7 @@ struct filch_procpool_stats {
 };
 
 /* A killing shutdown: running tasks are killed with their workers, their
- * futures fail with ECANCELED (filch_procpool_shutdown). */
+ * futures end cancelled (filch_procpool_shutdown). */
 #define FILCH_PROCPOOL_KILL 4u
 
 /* Creates a pool, its completion thread, and its workers (forked by that
@@ -1318,9 +1318,10 @@ FILCH_API int filch_procpool_submit(filch_procpool *pp, filch_proc_fn fn,
 				    filch_future **fut);
 
 /* Stops f's task: a pending one is cancelled (as filch_future_cancel); a
- * running one has its worker killed (SIGKILL) and replaced, and f fails
- * with ECANCELED and the message "terminated", unless its result arrived
- * first (then f keeps it: exactly one outcome). Returns 0 (the stop was
+ * running one has its worker killed (SIGKILL) and replaced, and f ends
+ * cancelled (filch_future_cancelled true; filch_future_result and
+ * filch_future_error return -ECANCELED), unless its result arrived first
+ * (then f keeps it: exactly one outcome, its callbacks run once). Returns 0 (the stop was
  * asked; f's outcome says which came first), -EINVAL (NULL pp or f),
  * -ESRCH (f is not a pending or running task of pp), -EOWNERDEAD. Any
  * thread; never waits for the kill. */
@@ -1330,7 +1331,7 @@ FILCH_API int filch_procpool_terminate(filch_procpool *pp, filch_future *f);
  * blocks until the queue is drained, every running task is done and every
  * worker is reaped; FILCH_SHUTDOWN_CANCEL_PENDING cancels the tasks not
  * yet started (before returning); FILCH_PROCPOOL_KILL kills the running
- * tasks' workers (their futures fail with ECANCELED). Without WAIT it
+ * tasks' workers (their futures end cancelled). Without WAIT it
  * returns at once; destroy waits. Returns 0, -EINVAL (NULL pp, unknown
  * flag), -EDEADLK for WAIT from the completion thread (a callback of a
  * process task's future), -EOWNERDEAD. Any thread; a second call may add

@@ -39,6 +39,7 @@
 #include <filch.h>
 
 #include "atomic.h"
+#include "future.h"
 #include "procpool.h"
 
 #define PP_MAX_WORKERS 1024
@@ -439,14 +440,19 @@ static void pp_dead(filch_procpool *pp, unsigned i, int st, bool reaped)
 				 "no memory for the result of worker process %d",
 				 (int)w->pid);
 		} else if (why != K_NONE) {
-			code = ECANCELED;
-			snprintf(msg, sizeof(msg), "terminated");
+			/* Terminated, or killed by the shutdown: cancelled,
+			 * as a task that never ran. */
 			filch__add(&pp->terminated, 1, relaxed);
+			filch__future_cancel_running(t->fut);
+			filch_future_release(t->fut);
+			free(t);
+			t = NULL;
 		} else {
 			pp_describe(msg, sizeof(msg), w->pid, st, reaped);
 			filch__add(&pp->crashes, 1, relaxed);
 		}
-		pp_complete(t, code, NULL, msg);
+		if (t)
+			pp_complete(t, code, NULL, msg);
 	}
 	if (refill && pp_spawn(pp, i) != 0) {
 		pthread_mutex_lock(&pp->lock);

@@ -565,6 +565,7 @@ static int sc_terminate(void *unused)
 	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 1 });
 	struct filch_procpool_stats st;
 	const char *msg;
+	int code;
 
 	(void)unused;
 	filch_future *f = submit(pp, t_forever, NULL, 0);
@@ -579,8 +580,14 @@ static int sc_terminate(void *unused)
 	check_is(filch_procpool_terminate(pp, p), 0, "terminate pending");
 	check(filch_future_cancelled(p), "terminated pending not cancelled");
 	check_is(filch_procpool_terminate(pp, f), 0, "terminate running");
-	check_is(outcome(f, NULL, &msg), ECANCELED, "terminated task");
-	check(strcmp(msg, "terminated") == 0, "message \"%s\"", msg);
+	/* Cancelled, as a thread task cancelled before it ran: the state,
+	 * filch_future_result's and filch_future_error's -ECANCELED. */
+	check_is(outcome(f, NULL, &msg), -ECANCELED, "terminated task");
+	check(filch_future_cancelled(f), "terminated task not cancelled");
+	check_is(filch_future_error(f, 0, &code, &msg), -ECANCELED,
+		 "filch_future_error of a terminated task");
+	check_is(filch_future_state(f), FILCH_CANCELLED, "state");
+	check_is(filch_procpool_terminate(pp, f), -ESRCH, "terminate again");
 	check_is(outcome(q, NULL, &msg), 0, "the next task");
 	filch_procpool_stats(pp, &st);
 	check_is(st.terminated, 1, "terminated");
@@ -593,18 +600,29 @@ static int sc_terminate(void *unused)
 	return !finish(pp, fds0);
 }
 
-/* terminate racing completion: each future gets exactly one outcome. */
+static void count_done(filch_future *f, void *arg)
+{
+	(void)f;
+	atomic_fetch_add((atomic_uint *)arg, 1);
+}
+
+/* terminate racing completion: each future gets exactly one outcome (a
+ * result, or cancelled), and its callbacks run once. */
 static int sc_terminate_race(void *unused)
 {
 	unsigned fds0 = open_fds();
 	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 2 });
 	unsigned ok_n = 0, cancelled = 0;
+	atomic_uint calls = 0;
+	int round;
 
 	(void)unused;
-	for (int round = 0; round < 200 && !failures; round++) {
+	for (round = 0; round < 200 && !failures; round++) {
 		filch_future *f = submit(pp, t_echo, "ab", 2);
 		struct filch_bytes *b;
 		const char *msg;
+
+		filch_future_on_done(f, count_done, &calls);
 
 		if (round & 1)
 			while (!filch_future_running(f) &&
@@ -617,8 +635,10 @@ static int sc_terminate_race(void *unused)
 		if (rc == 0) {
 			check(memcmp(b->data, "ba", 2) == 0, "bytes");
 			ok_n++;
-		} else if (rc == ECANCELED || rc == -ECANCELED) {
+		} else if (rc == -ECANCELED) {
 			check(trc == 0, "cancelled but terminate said %d", trc);
+			check(filch_future_cancelled(f), "state %d",
+			      (int)filch_future_state(f));
 			cancelled++;
 		} else {
 			check(0, "outcome %d (%s)", rc, msg);
@@ -627,7 +647,10 @@ static int sc_terminate_race(void *unused)
 		filch_future_release(f);
 	}
 	fprintf(stderr, "race: %u results, %u cancelled\n", ok_n, cancelled);
-	return !finish(pp, fds0);
+	check(finish(pp, fds0), "finish");
+	/* The completion thread is joined: every callback has run. */
+	check_is(atomic_load(&calls), round, "callbacks");
+	return failures != 0;
 }
 
 static int sc_recycle(void *unused)
@@ -760,8 +783,10 @@ static int sc_shutdown_kill(void *unused)
 						     FILCH_SHUTDOWN_CANCEL_PENDING |
 						     FILCH_SHUTDOWN_WAIT),
 		 0, "kill");
-	check_is(outcome(a, NULL, &msg), ECANCELED, "killed task a");
-	check_is(outcome(b, NULL, &msg), ECANCELED, "killed task b");
+	check_is(outcome(a, NULL, &msg), -ECANCELED, "killed task a");
+	check_is(outcome(b, NULL, &msg), -ECANCELED, "killed task b");
+	check(filch_future_cancelled(a) && filch_future_cancelled(b),
+	      "killed tasks not cancelled");
 	check(filch_future_cancelled(c), "pending task not cancelled");
 	check(no_children(), "workers left after KILL");
 	filch_future_release(a);
