@@ -1219,8 +1219,14 @@ FILCH_API void filch_port_destroy(filch_port *p);
  * cross the process boundary as code addresses: workers are forks of the
  * program (through the fork server, a fork made when the pool was
  * created), so fn (and the initializer) must be functions of the same
- * binary or of a library it had loaded when the pool was created. Only
- * bytes cross: the argument is copied to the worker, the result back.
+ * binary or of a library it had loaded when the pool was created. With
+ * FILCH_START_SPAWN (an exec of the program) they cross as a module and an
+ * offset in it, found again in the worker: fn and the initializer must lie
+ * in a loaded module (the program or a shared library; else -EINVAL), and
+ * an initializer_arg pointing into a module's static data crosses the same
+ * way (the worker reads its own, initial copy; any other value crosses as
+ * is). Only bytes cross: the argument is copied to the worker, the result
+ * back.
  */
 typedef struct filch_procpool filch_procpool;
 
@@ -1253,6 +1259,12 @@ enum filch_start_method {
 	 * worker: a worker inherits every lock held at that moment by the
 	 * program's other threads (docs/api.md, "Process workers"). */
 	FILCH_START_FORK = 1,
+	/* fork(2) and exec of the program (/proc/self/exe) for each worker:
+	 * a fresh process that inherits no memory, lock or thread state;
+	 * libfilch recognises the worker before main, so main never runs
+	 * in it. Functions cross as a module and an offset (docs/api.md,
+	 * "Process workers"). The slowest start. */
+	FILCH_START_SPAWN = 2,
 };
 
 struct filch_procpool_opts {
@@ -1294,7 +1306,7 @@ struct filch_procpool_stats {
  * worker has run its initializer (a hanging initializer blocks it). Returns 0
  * and *pp (the caller owns it: filch_procpool_destroy), -EINVAL (NULL pp,
  * flags or start_method unknown, more than 1024 workers, a negative
- * time limit), -ENOMEM, -EAGAIN (fork or thread creation failed), -EMFILE
+ * time limit; with spawn, an initializer in no loaded module), -ENOMEM, -EAGAIN (fork or thread creation failed), -EMFILE
  * or -ENFILE, -ECHILD (a worker died before it was ready), or the
  * initializer's code made negative; on error *pp is
  * untouched and no process or thread is left. Any thread; blocks. */
@@ -1304,7 +1316,8 @@ FILCH_API int filch_procpool_create(filch_procpool **pp,
 /* Copies the len bytes of arg (arg may be NULL when len is 0) and queues
  * fn for the next idle worker. Returns 0 and *fut (the caller owns one
  * reference), whose result is a struct filch_bytes * that the future owns;
- * or -EINVAL (NULL pp, fn or fut, NULL arg with len > 0), -ENOMEM,
+ * or -EINVAL (NULL pp, fn or fut, NULL arg with len > 0; with spawn, fn
+ * in no loaded module), -ENOMEM,
  * -ESHUTDOWN (the pool is shutting down), -EOWNERDEAD (in a child of
  * fork() of the pool's creator). A worker that dies while running the task
  * fails its future with ECHILD and a message naming the signal or the exit

@@ -47,8 +47,10 @@
 struct pp_task {
 	struct pp_task *next;
 	filch_future *fut; /* the pool's reference */
-	filch_proc_fn fn;
+	uint64_t fn; /* the filch_proc_fn's address, or (spawn) its offset
+			in its module */
 	size_t len;
+	uint32_t mod_len; /* spawn: fn's module name after arg, NUL included */
 	unsigned char arg[];
 };
 
@@ -102,6 +104,10 @@ struct filch_procpool {
 	pid_t owner; /* the creating process: a child of fork() is not it */
 	int epfd, evfd;
 	struct filch__pp_server srv; /* FILCH_START_FORKSERVER */
+	/* FILCH_START_SPAWN: the setup frame of a worker (its index set by
+	 * the completion thread before each start), else NULL. */
+	void *setup;
+	size_t setup_len;
 	bool server_dead; /* only the completion thread uses it */
 	pthread_t thread;
 	pthread_mutex_t join_lock; /* one joiner of thread */
@@ -168,9 +174,11 @@ static void pp_close_sock(filch_procpool *pp, struct pp_worker *w)
 	w->sock = -1;
 }
 
+/* Whether the completion thread forks the workers itself (fork, spawn):
+ * they are its children, reaped by it through their pidfds. */
 static bool pp_forks(const filch_procpool *pp)
 {
-	return pp->o.start_method == FILCH_START_FORK;
+	return pp->o.start_method != FILCH_START_FORKSERVER;
 }
 
 /* Sends SIGKILL to w's worker. Its pid stays valid until it is reaped
@@ -249,10 +257,19 @@ static int pp_spawn(filch_procpool *pp, unsigned i)
 	struct pp_worker *w = &pp->w[i];
 	pid_t pid;
 	int sock;
-	int rc = pp_forks(pp) ? pp_fork(pp, i, &pid, &sock) :
-				pp->server_dead ?
-				-EAGAIN :
-				filch__pp_server_spawn(&pp->srv, i, &pid, &sock);
+	int rc;
+
+	if (pp->setup) {
+		((struct filch__pp_setup *)pp->setup)->index = i;
+		rc = filch__pp_spawn_exec(pp->setup, pp->setup_len, &pid,
+					  &sock);
+	} else if (pp_forks(pp)) {
+		rc = pp_fork(pp, i, &pid, &sock);
+	} else {
+		rc = pp->server_dead ?
+			     -EAGAIN :
+			     filch__pp_server_spawn(&pp->srv, i, &pid, &sock);
+	}
 
 	if (rc)
 		return rc;
@@ -563,12 +580,14 @@ static void pp_send(filch_procpool *pp, unsigned i)
 {
 	struct pp_worker *w = &pp->w[i];
 	struct pp_task *t = w->task; /* only we clear it */
-	struct filch__pp_call c = { .fn = (uint64_t)(uintptr_t)t->fn,
-			     .len = t->len };
+	struct filch__pp_call c = { .fn = t->fn,
+				    .len = t->len,
+				    .mod_len = t->mod_len };
 
 	/* A worker that dies meanwhile fails the write; its pidfd then
 	 * reports the death, which fails the task. */
 	if (w->sock < 0 || write_full(w->sock, &c, sizeof(c)) < 0 ||
+	    write_full(w->sock, t->arg + t->len, t->mod_len) < 0 ||
 	    write_full(w->sock, t->arg, t->len) < 0) {
 		pthread_mutex_lock(&pp->lock);
 		pp_doom(pp, w);
@@ -700,7 +719,47 @@ static void pp_free(filch_procpool *pp)
 	pthread_mutex_destroy(&pp->join_lock);
 	pthread_cond_destroy(&pp->started_cv);
 	free(pp->w);
+	free(pp->setup);
 	free(pp);
+}
+
+/* FILCH_START_SPAWN: the setup frame (procpool.h) of o: the initializer
+ * as a module and an offset, its argument too when it points into a
+ * module (else as its value). 0, -EINVAL (an initializer in no module),
+ * -ENAMETOOLONG, -ENOMEM. */
+static int pp_setup_build(filch_procpool *pp)
+{
+	char init[FILCH__PP_MAX_NAME], arg[FILCH__PP_MAX_NAME];
+	struct filch__pp_setup s = {
+		.max_tasks_per_child = pp->o.max_tasks_per_child,
+		.memory_limit = pp->o.memory_limit,
+		.arg = (uintptr_t)pp->o.initializer_arg,
+	};
+	int n;
+
+	if (pp->o.initializer) {
+		n = filch__pp_locate((const void *)(uintptr_t)pp->o.initializer,
+				     init, sizeof(init), &s.init_off);
+		if (n < 0)
+			return n;
+		s.init_len = (uint32_t)n;
+	}
+	n = filch__pp_locate(pp->o.initializer_arg, arg, sizeof(arg), &s.arg);
+	if (n == -ENAMETOOLONG)
+		return n;
+	if (n > 0)
+		s.arg_len = (uint32_t)n;
+	else
+		s.arg = (uintptr_t)pp->o.initializer_arg;
+	pp->setup_len = sizeof(s) + s.init_len + s.arg_len;
+	unsigned char *p = pp->setup = malloc(pp->setup_len);
+
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, &s, sizeof(s));
+	memcpy(p + sizeof(s), init, s.init_len);
+	memcpy(p + sizeof(s) + s.init_len, arg, s.arg_len);
+	return 0;
 }
 
 static unsigned pp_cpus(void)
@@ -721,7 +780,8 @@ int filch_procpool_create(filch_procpool **out,
 		o = *opts;
 	if (!out || o.flags ||
 	    (o.start_method != FILCH_START_FORKSERVER &&
-	     o.start_method != FILCH_START_FORK) ||
+	     o.start_method != FILCH_START_FORK &&
+	     o.start_method != FILCH_START_SPAWN) ||
 	    o.workers > PP_MAX_WORKERS || o.time_limit_ns < 0)
 		return -EINVAL;
 	if (!o.workers)
@@ -751,6 +811,8 @@ int filch_procpool_create(filch_procpool **out,
 		rc = -errno;
 	else
 		rc = pp_epoll_add(pp, pp->evfd, EV(EV_WAKE, 0, 0));
+	if (!rc && o.start_method == FILCH_START_SPAWN)
+		rc = pp_setup_build(pp);
 	for (unsigned i = 0; !rc && i < pp->n; i++)
 		pp->w[i].sock = pp->w[i].pidfd = -1;
 	pp->srv.req = pp->srv.note = -1;
@@ -797,9 +859,17 @@ int filch_procpool_submit(filch_procpool *pp, filch_proc_fn fn,
 		return -EINVAL;
 	if (pp_foreign(pp))
 		return -EOWNERDEAD;
-	if (len > SIZE_MAX - sizeof(struct pp_task))
+	char mod[FILCH__PP_MAX_NAME];
+	uint64_t off = (uintptr_t)fn;
+	int mod_len = 0;
+
+	if (pp->setup &&
+	    (mod_len = filch__pp_locate((const void *)(uintptr_t)fn, mod,
+					sizeof(mod), &off)) < 0)
+		return mod_len; /* fn is in no module: no exec'd worker has it */
+	if (len > SIZE_MAX - sizeof(struct pp_task) - (size_t)mod_len)
 		return -ENOMEM;
-	struct pp_task *t = malloc(sizeof(*t) + len);
+	struct pp_task *t = malloc(sizeof(*t) + len + (size_t)mod_len);
 	filch_future *f = NULL;
 
 	if (!t || filch_promise_create(&f) != 0) {
@@ -809,10 +879,12 @@ int filch_procpool_submit(filch_procpool *pp, filch_proc_fn fn,
 	filch_future_set_result_dtor(f, pp_bytes_free, NULL);
 	t->next = NULL;
 	t->fut = f;
-	t->fn = fn;
+	t->fn = off;
 	t->len = len;
+	t->mod_len = (uint32_t)mod_len;
 	if (len)
 		memcpy(t->arg, arg, len);
+	memcpy(t->arg + len, mod, (size_t)mod_len);
 	filch_future_retain(f); /* the caller's */
 
 	pthread_mutex_lock(&pp->lock);

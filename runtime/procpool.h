@@ -2,8 +2,9 @@
 /*
  * procpool.h - the parts of process workers shared by the pool
  * (procpool.c), the worker process (procworker.c) and the fork server
- * (forkserver.c): the frames on a worker's socket, the worker's main
- * loop, and the fork server's requests.
+ * (forkserver.c), and the spawn start method (spawn.c): the frames on a
+ * worker's socket, the worker's main loop, the fork server's requests,
+ * and how functions cross to an exec'd worker.
  */
 #ifndef FILCH_RUNTIME_PROCPOOL_H
 #define FILCH_RUNTIME_PROCPOOL_H
@@ -15,10 +16,32 @@
 
 #include <filch.h>
 
-/* To a worker: this header, then len argument bytes. */
+/* The longest module name (NUL included) that crosses to a worker. */
+#define FILCH__PP_MAX_NAME 4096
+
+/* To a worker: this header, then mod_len bytes of the module's name
+ * (FILCH_START_SPAWN: NUL-terminated, "" for the program), then len
+ * argument bytes. */
 struct filch__pp_call {
-	uint64_t fn; /* the filch_proc_fn's address in this binary */
+	uint64_t fn; /* the filch_proc_fn's address (mod_len 0), or its
+			offset in the module */
 	uint64_t len;
+	uint32_t mod_len;
+	uint32_t zero;
+};
+
+/* To a spawned worker, first (FILCH_START_SPAWN): this, then init_len
+ * bytes of the initializer's module name and arg_len bytes of its
+ * argument's (a length 0: no initializer; an argument passed as its
+ * value). */
+struct filch__pp_setup {
+	uint32_t index;
+	uint32_t max_tasks_per_child;
+	uint64_t memory_limit;
+	uint64_t init_off;
+	uint64_t arg; /* the offset in its module, or the value */
+	uint32_t init_len;
+	uint32_t arg_len;
 };
 
 /* From a worker: this header, then len bytes (the result, or the error
@@ -40,6 +63,24 @@ int filch__pp_xfer(int fd, void *buf, size_t n, bool out);
  * closed every inherited descriptor of the pool but fd. */
 _Noreturn void filch__pp_worker_main(const struct filch_procpool_opts *o,
 				     unsigned self, int fd, pid_t parent);
+
+/* The module whose loaded segments hold addr: copies its name (NUL
+ * included, "" for the program) into name (cap bytes) and sets *off to
+ * addr less the module's base. Returns the name's length with its NUL,
+ * -EINVAL (addr in no module), -ENAMETOOLONG. */
+int filch__pp_locate(const void *addr, char *name, size_t cap,
+		     uint64_t *off);
+
+/* In a worker: the address of off in the module named name (loaded now
+ * if the worker does not have it), or NULL. */
+void *filch__pp_resolve(const char *name, uint64_t off);
+
+/* Starts a spawned worker (FILCH_START_SPAWN): fork and exec of the
+ * program with the worker's marker, then the len bytes of setup (a
+ * struct filch__pp_setup and its names) written to it. 0 with *pid and
+ * *sock (the pool's end, close-on-exec), or a negative errno. */
+int filch__pp_spawn_exec(const void *setup, size_t len, pid_t *pid,
+			 int *sock);
 
 /* The fork server (FILCH_START_FORKSERVER): a single-threaded process
  * forked at pool creation that forks the workers on request. req carries

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -78,17 +79,34 @@ void filch__pp_worker_main(const struct filch_procpool_opts *o, unsigned self,
 	for (unsigned done = 0;;) {
 		struct filch__pp_call c;
 
+		char mod[FILCH__PP_MAX_NAME];
+
 		if (filch__pp_xfer(fd, &c, sizeof(c), false) < 0)
 			_exit(0); /* the pool closed our socket */
+		if (c.mod_len > sizeof(mod) ||
+		    filch__pp_xfer(fd, mod, c.mod_len, false) < 0 ||
+		    (c.mod_len && mod[c.mod_len - 1]))
+			_exit(1);
 		void *arg = malloc(c.len ? c.len : 1);
 
 		if (!arg || filch__pp_xfer(fd, arg, c.len, false) < 0)
 			_exit(1);
-		filch_proc_fn fn = (filch_proc_fn)(uintptr_t)c.fn;
+		filch_proc_fn fn = (filch_proc_fn)(uintptr_t)(
+			c.mod_len ? (uintptr_t)filch__pp_resolve(mod, c.fn) :
+				    c.fn);
 		void *out = NULL;
 		size_t out_len = 0;
 
-		rc = fn(arg, c.len, &out, &out_len);
+		if (fn) {
+			rc = fn(arg, c.len, &out, &out_len);
+		} else {
+			rc = ENOENT;
+			if ((out = malloc(PP_MAX_MESSAGE + 1)))
+				out_len = (size_t)snprintf(
+					out, PP_MAX_MESSAGE + 1,
+					"module \"%s\" not found in the worker",
+					mod);
+		}
 		free(arg);
 		if (rc == INT_MIN)
 			rc = EOVERFLOW;

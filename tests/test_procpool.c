@@ -396,6 +396,14 @@ static int sc_badinput(void *unused)
 						    .workers = 3,
 						    .initializer = init_fail }),
 		 -EPERM, "a failing initializer");
+	/* An exec'd worker finds functions by module and offset: code
+	 * outside every loaded module (here, the heap) cannot cross. */
+	void *heap = malloc(64);
+
+	check_is(filch_procpool_create(&pp, &(struct filch_procpool_opts){
+				.start_method = FILCH_START_SPAWN,
+				.initializer = (int (*)(void *, unsigned))heap }),
+		 -EINVAL, "spawn: an initializer in no module");
 	check(pp == keep, "*pp written on error");
 	check(no_children(), "a worker left by a failed create");
 	check_is(open_fds(), fds0, "fds after a failed create");
@@ -406,6 +414,11 @@ static int sc_badinput(void *unused)
 		 "NULL arg with len 1");
 	check_is(filch_procpool_submit(pp, t_echo, "x", 1, NULL), -EINVAL,
 		 "NULL fut");
+	if (method == FILCH_START_SPAWN)
+		check_is(filch_procpool_submit(pp, (filch_proc_fn)heap, "x", 1,
+					       &f),
+			 -EINVAL, "spawn: fn in no module");
+	free(heap);
 	check(f == fkeep, "*fut written on error");
 	check_is(filch_procpool_terminate(pp, NULL), -EINVAL, "terminate NULL");
 	check_is(filch_procpool_shutdown(pp, 64), -EINVAL, "unknown flag");
@@ -462,6 +475,63 @@ static int sc_initializer(void *unused)
 	if (check_is(outcome(f, &b, &msg), 0, "task"))
 		check_is(*(int *)b->data, 1005, "the initializer's value");
 	check_is(init_value, 0, "the parent's copy");
+	filch_future_release(f);
+	return !finish(pp, fds0);
+}
+
+/* Set by main: a spawned worker never runs it. */
+static int main_ran;
+/* Static data, 7 when the program starts; the scenario sets 9 before it
+ * creates the pool. */
+static int seed = 7;
+static int seed_seen;
+
+static int init_seed(void *arg, unsigned index)
+{
+	(void)index;
+	seed_seen = *(int *)arg;
+	return 0;
+}
+
+static int t_seed(const void *arg, size_t len, void **out, size_t *out_len)
+{
+	int *v = malloc(2 * sizeof(*v));
+
+	(void)arg, (void)len;
+	if (!v)
+		return ENOMEM;
+	v[0] = seed_seen;
+	v[1] = main_ran;
+	*out = v;
+	*out_len = 2 * sizeof(*v);
+	return 0;
+}
+
+/* What a worker starts from: a copy of the program (fork, the fork
+ * server: the initializer's argument, static data, reads 9, and main
+ * ran), or a fresh exec (spawn: the argument crossed as module and
+ * offset and reads the program's initial 7; main never ran). */
+static int sc_fresh(void *unused)
+{
+	unsigned fds0 = open_fds();
+	struct filch_procpool_opts o = { .workers = 1,
+					 .initializer = init_seed,
+					 .initializer_arg = &seed };
+	struct filch_bytes *b;
+	const char *msg;
+	bool spawn = method == FILCH_START_SPAWN;
+
+	(void)unused;
+	seed = 9;
+	filch_procpool *pp = start(&o);
+	filch_future *f = submit(pp, t_seed, NULL, 0);
+
+	if (check_is(outcome(f, &b, &msg), 0, "task") &&
+	    check_is(b->len, 2 * sizeof(int), "len")) {
+		check_is(((int *)b->data)[0], spawn ? 7 : 9,
+			 "the initializer's argument");
+		check_is(((int *)b->data)[1], !spawn, "main ran");
+	}
 	filch_future_release(f);
 	return !finish(pp, fds0);
 }
@@ -876,7 +946,8 @@ static int sc_owner_killed(void *unused)
 	/* workers[0] is the owner: the rest are its descendants. */
 	n--;
 	memmove(workers, workers + 1, n * sizeof(*workers));
-	check_is(n, method == FILCH_START_FORK ? 2 : 3, "descendants found");
+	check_is(n, method == FILCH_START_FORKSERVER ? 3 : 2,
+		 "descendants found");
 
 	kill(owner, SIGKILL);
 	waitpid(owner, NULL, 0);
@@ -963,6 +1034,8 @@ static const struct scenario {
 	{ "bad input: -EINVAL, -ESRCH, -ESHUTDOWN, -EOWNERDEAD, no output",
 	  sc_badinput, 10, false },
 	{ "the initializer runs in the worker", sc_initializer, 10, false },
+	{ "a worker is a copy of the program, or a fresh exec (spawn)",
+	  sc_fresh, 10, false },
 	{ "large arguments and results stream", sc_large, 60, false },
 	{ "a task that segfaults fails with ECHILD, the pool goes on", sc_segv,
 	  10, false },
@@ -995,12 +1068,14 @@ static const struct {
 } methods[] = {
 	{ FILCH_START_FORKSERVER, "forkserver" },
 	{ FILCH_START_FORK, "fork" },
+	{ FILCH_START_SPAWN, "spawn" },
 };
 
 int main(void)
 {
 	char why[200];
 
+	main_ran = 1;
 	for (size_t m = 0; m < sizeof(methods) / sizeof(*methods); m++) {
 		method = methods[m].method;
 		for (size_t s = 0; s < sizeof(scenarios) / sizeof(*scenarios);
