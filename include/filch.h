@@ -1241,12 +1241,24 @@ typedef int (*filch_proc_fn)(const void *arg, size_t len, void **out,
 
 /* What a process task's future holds on success: its result bytes, owned
  * by the future (freed with it; filch_future_take_result hands them over:
- * free(3) the struct, data lives in the same block). data is never NULL
- * (len may be 0). */
+ * release them with filch_bytes_free). data is never NULL (len may be 0)
+ * and is NUL-terminated after len bytes. A result of
+ * FILCH_PROCPOOL_SHM_MIN bytes or more is a read-only mapping of the
+ * shared memory that the worker wrote it into. */
 struct filch_bytes {
 	size_t len;
 	void *data;
 };
+
+/* Arguments and results of at least this many bytes (1 MiB) cross
+ * between the program and a worker in shared memory (a sealed memfd
+ * passed on the worker's socket) rather than through the socket. */
+#define FILCH_PROCPOOL_SHM_MIN ((size_t)1 << 20)
+
+/* Releases a result that filch_future_take_result took from a process
+ * task's future: frees b, and unmaps its data when it is shared memory.
+ * NULL is a no-op. Any thread; never blocks. */
+FILCH_API void filch_bytes_free(struct filch_bytes *b);
 
 /* How workers are started (filch_procpool_opts.start_method). */
 enum filch_start_method {
@@ -1317,7 +1329,9 @@ FILCH_API int filch_procpool_create(filch_procpool **pp,
  * fn for the next idle worker. Returns 0 and *fut (the caller owns one
  * reference), whose result is a struct filch_bytes * that the future owns;
  * or -EINVAL (NULL pp, fn or fut, NULL arg with len > 0; with spawn, fn
- * in no loaded module), -ENOMEM,
+ * in no loaded module), -ENOMEM, -EMFILE or -ENFILE (an argument of
+ * FILCH_PROCPOOL_SHM_MIN bytes or more needs a descriptor until it is
+ * sent),
  * -ESHUTDOWN (the pool is shutting down), -EOWNERDEAD (in a child of
  * fork() of the pool's creator). A worker that dies while running the task
  * fails its future with ECHILD and a message naming the signal or the exit

@@ -50,9 +50,21 @@ struct pp_task {
 	uint64_t fn; /* the filch_proc_fn's address, or (spawn) its offset
 			in its module */
 	size_t len;
-	uint32_t mod_len; /* spawn: fn's module name after arg, NUL included */
-	unsigned char arg[];
+	int shm;	  /* a memfd of the argument (FILCH_PROCPOOL_SHM_MIN
+			     bytes or more) until it is sent, or -1 */
+	uint32_t mod_len; /* spawn: fn's module name, NUL included */
+	unsigned char data[]; /* the module name, then the argument (if
+				 not in shm) */
 };
+
+/* Drops the pool's hold on t. */
+static void pp_task_free(struct pp_task *t)
+{
+	if (t->shm >= 0)
+		close(t->shm);
+	filch_future_release(t->fut);
+	free(t);
+}
 
 /*
  * A worker slot's state (pp_worker.state), under the pool's lock; only the
@@ -296,32 +308,59 @@ static int pp_spawn(filch_procpool *pp, unsigned i)
 	return 0;
 }
 
+void filch_bytes_free(struct filch_bytes *b)
+{
+	if (!b)
+		return;
+	if (b->data != b + 1) /* a mapping (proctransport.c) */
+		filch__pp_shm_unmap(b->data, b->len);
+	free(b);
+}
+
 static void pp_bytes_free(void *result, void *arg)
 {
 	(void)arg;
-	free(result);
+	filch_bytes_free(result);
 }
 
-/* Reads one reply from w: a struct filch_bytes block in *res (its data
- * also NUL-terminated, so that an error message is a string). */
+/* Reads one reply from w: a struct filch_bytes in *res, its data
+ * NUL-terminated (an error message is a string): in the same block, or
+ * the mapping of the memfd that came with the header. */
 static int pp_read_reply(struct pp_worker *w, int *code,
 			 struct filch_bytes **res)
 {
 	struct filch__pp_reply r;
+	int mfd;
 
-	if (w->sock < 0 || read_full(w->sock, &r, sizeof(r)) < 0)
+	if (w->sock < 0 || filch__pp_recv_fd(w->sock, &r, sizeof(r), &mfd) < 0)
 		return -EPIPE;
-	if (r.len > SIZE_MAX - sizeof(struct filch_bytes) - 1)
+	if (r.len > SIZE_MAX - sizeof(struct filch_bytes) - 1 ||
+	    (r.shm != 0) != (mfd >= 0)) {
+		if (mfd >= 0)
+			close(mfd);
 		return -EPIPE;
-	struct filch_bytes *b = malloc(sizeof(*b) + r.len + 1);
+	}
+	struct filch_bytes *b =
+		malloc(sizeof(*b) + (mfd >= 0 ? 0 : r.len + 1));
+	const void *map = NULL;
 
+	if (b && mfd >= 0 && !(map = filch__pp_shm_map(mfd, r.len))) {
+		free(b);
+		b = NULL;
+	}
+	if (mfd >= 0)
+		close(mfd);
 	if (!b) {
 		/* Nowhere to put it: the task fails as if its worker died
 		 * (the caller kills it). */
 		return -ENOMEM;
 	}
 	b->len = r.len;
-	b->data = b + 1;
+	b->data = map ? (void *)map : b + 1;
+	*code = r.code;
+	*res = b;
+	if (map)
+		return 0;
 	if (read_full(w->sock, b->data, r.len) < 0) {
 		free(b);
 		return -EPIPE;
@@ -338,14 +377,13 @@ static void pp_complete(struct pp_task *t, int code, struct filch_bytes *b,
 {
 	if (code == 0) {
 		if (filch_promise_set_result(t->fut, b) != 0)
-			free(b);
+			filch_bytes_free(b);
 	} else {
 		filch_promise_set_error(t->fut, code,
 					b ? (const char *)b->data : message);
-		free(b);
+		filch_bytes_free(b);
 	}
-	filch_future_release(t->fut);
-	free(t);
+	pp_task_free(t);
 }
 
 static void pp_doom(filch_procpool *pp, struct pp_worker *w)
@@ -461,8 +499,7 @@ static void pp_dead(filch_procpool *pp, unsigned i, int st, bool reaped)
 			 * as a task that never ran. */
 			filch__add(&pp->terminated, 1, relaxed);
 			filch__future_cancel_running(t->fut);
-			filch_future_release(t->fut);
-			free(t);
+			pp_task_free(t);
 			t = NULL;
 		} else {
 			pp_describe(msg, sizeof(msg), w->pid, st, reaped);
@@ -582,13 +619,22 @@ static void pp_send(filch_procpool *pp, unsigned i)
 	struct pp_task *t = w->task; /* only we clear it */
 	struct filch__pp_call c = { .fn = t->fn,
 				    .len = t->len,
-				    .mod_len = t->mod_len };
+				    .mod_len = t->mod_len,
+				    .shm = t->shm >= 0 };
+	int rc = -EPIPE;
 
 	/* A worker that dies meanwhile fails the write; its pidfd then
 	 * reports the death, which fails the task. */
-	if (w->sock < 0 || write_full(w->sock, &c, sizeof(c)) < 0 ||
-	    write_full(w->sock, t->arg + t->len, t->mod_len) < 0 ||
-	    write_full(w->sock, t->arg, t->len) < 0) {
+	if (w->sock >= 0 &&
+	    (rc = filch__pp_send_fd(w->sock, &c, sizeof(c), t->shm)) == 0 &&
+	    (rc = write_full(w->sock, t->data, t->mod_len)) == 0 && !c.shm)
+		rc = write_full(w->sock, t->data + t->mod_len, t->len);
+	if (t->shm >= 0) {
+		/* The worker holds its own reference now (or is dying). */
+		close(t->shm);
+		t->shm = -1;
+	}
+	if (rc) {
 		pthread_mutex_lock(&pp->lock);
 		pp_doom(pp, w);
 		pthread_mutex_unlock(&pp->lock);
@@ -603,10 +649,8 @@ static void pp_drop(struct pp_task *list, const char *message)
 		list = t->next;
 		if (message)
 			pp_complete(t, ECHILD, NULL, message);
-		else {
-			filch_future_release(t->fut);
-			free(t);
-		}
+		else
+			pp_task_free(t);
 	}
 }
 
@@ -867,12 +911,23 @@ int filch_procpool_submit(filch_procpool *pp, filch_proc_fn fn,
 	    (mod_len = filch__pp_locate((const void *)(uintptr_t)fn, mod,
 					sizeof(mod), &off)) < 0)
 		return mod_len; /* fn is in no module: no exec'd worker has it */
-	if (len > SIZE_MAX - sizeof(struct pp_task) - (size_t)mod_len)
-		return -ENOMEM;
-	struct pp_task *t = malloc(sizeof(*t) + len + (size_t)mod_len);
+	/* A large argument goes into a sealed memfd that the worker maps:
+	 * one copy, none through the socket. */
+	int shm = -1;
+
+	if (len >= FILCH_PROCPOOL_SHM_MIN &&
+	    (shm = filch__pp_shm_make(arg, len)) < 0)
+		return shm == -EMFILE || shm == -ENFILE ? shm : -ENOMEM;
+	size_t inline_len = shm >= 0 ? 0 : len;
+	struct pp_task *t =
+		inline_len > SIZE_MAX - sizeof(*t) - (size_t)mod_len ?
+			NULL :
+			malloc(sizeof(*t) + (size_t)mod_len + inline_len);
 	filch_future *f = NULL;
 
 	if (!t || filch_promise_create(&f) != 0) {
+		if (shm >= 0)
+			close(shm);
 		free(t);
 		return -ENOMEM;
 	}
@@ -881,10 +936,11 @@ int filch_procpool_submit(filch_procpool *pp, filch_proc_fn fn,
 	t->fut = f;
 	t->fn = off;
 	t->len = len;
+	t->shm = shm;
 	t->mod_len = (uint32_t)mod_len;
-	if (len)
-		memcpy(t->arg, arg, len);
-	memcpy(t->arg + len, mod, (size_t)mod_len);
+	memcpy(t->data, mod, (size_t)mod_len);
+	if (inline_len)
+		memcpy(t->data + mod_len, arg, inline_len);
 	filch_future_retain(f); /* the caller's */
 
 	pthread_mutex_lock(&pp->lock);
@@ -897,8 +953,7 @@ int filch_procpool_submit(filch_procpool *pp, filch_proc_fn fn,
 	pthread_mutex_unlock(&pp->lock);
 	if (closing) {
 		filch_future_release(f);
-		filch_future_release(f);
-		free(t);
+		pp_task_free(t);
 		return -ESHUTDOWN;
 	}
 	wake(pp);
@@ -937,8 +992,7 @@ int filch_procpool_terminate(filch_procpool *pp, filch_future *f)
 	pthread_mutex_unlock(&pp->lock);
 	if (t) {
 		filch_future_cancel(f);
-		filch_future_release(f);
-		free(t);
+		pp_task_free(t);
 		return 0;
 	}
 	if (!rc)
@@ -973,8 +1027,7 @@ int filch_procpool_shutdown(filch_procpool *pp, unsigned flags)
 
 		dropped = t->next;
 		filch_future_cancel(t->fut);
-		filch_future_release(t->fut);
-		free(t);
+		pp_task_free(t);
 	}
 	if (!(flags & FILCH_SHUTDOWN_WAIT))
 		return 0;

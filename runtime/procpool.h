@@ -21,13 +21,14 @@
 
 /* To a worker: this header, then mod_len bytes of the module's name
  * (FILCH_START_SPAWN: NUL-terminated, "" for the program), then len
- * argument bytes. */
+ * argument bytes, unless shm: then the header came with a sealed memfd
+ * of the len bytes attached (filch__pp_shm_make). */
 struct filch__pp_call {
 	uint64_t fn; /* the filch_proc_fn's address (mod_len 0), or its
 			offset in the module */
 	uint64_t len;
 	uint32_t mod_len;
-	uint32_t zero;
+	uint32_t shm;
 };
 
 /* To a spawned worker, first (FILCH_START_SPAWN): this, then init_len
@@ -45,17 +46,41 @@ struct filch__pp_setup {
 };
 
 /* From a worker: this header, then len bytes (the result, or the error
- * message). The first reply of a worker is its ready frame: len 0, code
- * the initializer's return. */
+ * message), unless shm: then a sealed memfd of the len bytes came with
+ * the header. The first reply of a worker is its ready frame: len 0,
+ * code the initializer's return. */
 struct filch__pp_reply {
 	int32_t code;
-	uint32_t zero;
+	uint32_t shm;
 	uint64_t len;
 };
+
+/* ---- proctransport.c ---- */
 
 /* Moves n bytes through the stream fd, to it (out) or from it; -EPIPE
  * when the peer is gone (end of file, a reset, a broken pipe). */
 int filch__pp_xfer(int fd, void *buf, size_t n, bool out);
+
+/* Sends the len bytes of msg on sock with fd attached (none if fd < 0).
+ * 0 or -EPIPE. */
+int filch__pp_send_fd(int sock, const void *msg, size_t len, int fd);
+
+/* Receives len bytes into msg from sock, and the descriptor attached to
+ * them (close-on-exec) in *fd, or -1 if none. 0, or -EPIPE (then *fd is
+ * -1 and nothing is left open). */
+int filch__pp_recv_fd(int sock, void *msg, size_t len, int *fd);
+
+/* A sealed memfd holding a copy of the len bytes of data (and a 0 byte
+ * after them), or a negative errno. */
+int filch__pp_shm_make(const void *data, size_t len);
+
+/* Maps fd, a memfd from filch__pp_shm_make of len bytes, read-only: the
+ * bytes (NUL-terminated), or NULL if fd is not such a memfd or the map
+ * fails. The caller still closes fd. */
+const void *filch__pp_shm_map(int fd, size_t len);
+
+/* Unmaps what filch__pp_shm_map returned for len bytes. */
+void filch__pp_shm_unmap(const void *p, size_t len);
 
 /* The worker process, from just after its fork: dies with its parent
  * (which must be parent), runs o's initializer as worker self, sends its

@@ -25,30 +25,52 @@
 /* An error message is cut at this many bytes. */
 #define PP_MAX_MESSAGE 4095
 
-int filch__pp_xfer(int fd, void *buf, size_t n, bool out)
-{
-	unsigned char *p = buf;
-
-	while (n) {
-		ssize_t r = out ? send(fd, p, n, MSG_NOSIGNAL) : read(fd, p, n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -EPIPE;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
+/* Sends a reply: its bytes in a sealed memfd when they are a result of
+ * FILCH_PROCPOOL_SHM_MIN bytes or more (streamed if the memfd cannot be
+ * made), else after the header. */
 static int pp_reply(int fd, int code, void *data, size_t len)
 {
 	struct filch__pp_reply r = { .code = code, .len = len };
+	int mfd = -1;
 
-	if (filch__pp_xfer(fd, &r, sizeof(r), true) < 0)
+	if (!code && len >= FILCH_PROCPOOL_SHM_MIN &&
+	    (mfd = filch__pp_shm_make(data, len)) >= 0)
+		r.shm = 1;
+	int rc = filch__pp_send_fd(fd, &r, sizeof(r), mfd);
+
+	if (mfd >= 0)
+		close(mfd);
+	if (rc < 0)
 		return -EPIPE;
-	return len ? filch__pp_xfer(fd, data, len, true) : 0;
+	return len && !r.shm ? filch__pp_xfer(fd, data, len, true) : 0;
+}
+
+/* Reads a call: its header into *c, its module name into mod, and its
+ * argument, mapped (*mapped) or in a malloc'd block. Exits when the pool
+ * closed the socket (status 0) or the frame is broken (1). */
+static void *pp_read_call(int fd, struct filch__pp_call *c,
+			  char mod[FILCH__PP_MAX_NAME], bool *mapped)
+{
+	void *arg;
+	int mfd;
+
+	if (filch__pp_recv_fd(fd, c, sizeof(*c), &mfd) < 0)
+		_exit(0); /* the pool closed our socket */
+	if (c->mod_len > FILCH__PP_MAX_NAME || (c->shm != 0) != (mfd >= 0) ||
+	    filch__pp_xfer(fd, mod, c->mod_len, false) < 0 ||
+	    (c->mod_len && mod[c->mod_len - 1]))
+		_exit(1);
+	*mapped = c->shm;
+	if (c->shm) {
+		arg = (void *)filch__pp_shm_map(mfd, c->len);
+		close(mfd);
+	} else if ((arg = malloc(c->len ? c->len : 1)) &&
+		   filch__pp_xfer(fd, arg, c->len, false) < 0) {
+		_exit(1);
+	}
+	if (!arg)
+		_exit(1); /* no memory for it: the task fails with ECHILD */
+	return arg;
 }
 
 void filch__pp_worker_main(const struct filch_procpool_opts *o, unsigned self,
@@ -78,19 +100,9 @@ void filch__pp_worker_main(const struct filch_procpool_opts *o, unsigned self,
 		_exit(1);
 	for (unsigned done = 0;;) {
 		struct filch__pp_call c;
-
 		char mod[FILCH__PP_MAX_NAME];
-
-		if (filch__pp_xfer(fd, &c, sizeof(c), false) < 0)
-			_exit(0); /* the pool closed our socket */
-		if (c.mod_len > sizeof(mod) ||
-		    filch__pp_xfer(fd, mod, c.mod_len, false) < 0 ||
-		    (c.mod_len && mod[c.mod_len - 1]))
-			_exit(1);
-		void *arg = malloc(c.len ? c.len : 1);
-
-		if (!arg || filch__pp_xfer(fd, arg, c.len, false) < 0)
-			_exit(1);
+		bool mapped;
+		void *arg = pp_read_call(fd, &c, mod, &mapped);
 		filch_proc_fn fn = (filch_proc_fn)(uintptr_t)(
 			c.mod_len ? (uintptr_t)filch__pp_resolve(mod, c.fn) :
 				    c.fn);
@@ -107,7 +119,10 @@ void filch__pp_worker_main(const struct filch_procpool_opts *o, unsigned self,
 					"module \"%s\" not found in the worker",
 					mod);
 		}
-		free(arg);
+		if (mapped)
+			filch__pp_shm_unmap(arg, c.len);
+		else
+			free(arg);
 		if (rc == INT_MIN)
 			rc = EOVERFLOW;
 		else if (rc < 0)

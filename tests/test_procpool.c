@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_procpool.c - process workers (filch_procpool_*): results and errors
- * round-trip as bytes, large arguments and results stream, a worker that
+ * round-trip as bytes, large arguments and results cross in shared memory
+ * (and no descriptor or mapping of it is left on any path), a worker that
  * crashes, exits or outlives the time limit fails only its own future and
  * is replaced, terminate stops a running task (also racing its
  * completion: exactly one outcome), workers are recycled after
@@ -152,11 +153,53 @@ static int outcome(filch_future *f, struct filch_bytes **b, const char **msg)
 	return rc;
 }
 
+/* The line of /proc/self/maps that holds p, in line (cap bytes), or
+ * false. */
+static bool map_of(const void *p, char *line, size_t cap)
+{
+	FILE *m = fopen("/proc/self/maps", "r");
+	bool found = false;
+
+	while (m && !found && fgets(line, (int)cap, m)) {
+		unsigned long lo, hi;
+
+		found = sscanf(line, "%lx-%lx", &lo, &hi) == 2 &&
+			(uintptr_t)p >= lo && (uintptr_t)p < hi;
+	}
+	if (m)
+		fclose(m);
+	return found;
+}
+
+/* Whether p lies in a mapping of the pool's shared memory. */
+static bool in_shm(const void *p)
+{
+	char line[512];
+
+	return map_of(p, line, sizeof(line)) &&
+	       strstr(line, "memfd:filch-procpool");
+}
+
+/* Mappings of the pool's shared memory in this process. */
+static unsigned shm_maps(void)
+{
+	FILE *m = fopen("/proc/self/maps", "r");
+	char line[512];
+	unsigned n = 0;
+
+	while (m && fgets(line, sizeof(line), m))
+		n += strstr(line, "memfd:filch-procpool") != NULL;
+	if (m)
+		fclose(m);
+	return n;
+}
+
 static bool finish(filch_procpool *pp, unsigned fds0)
 {
 	check_is(filch_procpool_destroy(pp), 0, "destroy");
 	check(no_children(), "a worker process is left");
 	check_is(open_fds(), fds0, "open fds after destroy");
+	check_is(shm_maps(), 0, "shared memory mapped after destroy");
 	return failures == 0;
 }
 
@@ -239,12 +282,16 @@ static unsigned char pattern(size_t i)
 	return (unsigned char)(i * 131 + (i >> 13));
 }
 
-/* Checks a pattern of len bytes, answers the pattern of len + 1 bytes. */
+/* Checks a pattern of len bytes, answers the pattern of len + 1 bytes.
+ * An argument of FILCH_PROCPOOL_SHM_MIN bytes or more must be mapped
+ * shared memory, a smaller one not. */
 static int t_big(const void *arg, size_t len, void **out, size_t *out_len)
 {
 	const unsigned char *a = arg;
 	unsigned char *p;
 
+	if (in_shm(arg) != (len >= FILCH_PROCPOOL_SHM_MIN))
+		return EXDEV;
 	for (size_t i = 0; i < len; i++)
 		if (a[i] != pattern(i))
 			return EBADMSG;
@@ -559,11 +606,91 @@ static int sc_large(void *unused)
 		for (size_t i = 0; same && i <= BIG; i++)
 			same = ((unsigned char *)b->data)[i] == pattern(i);
 		check(same, "the big result's bytes");
+		check(in_shm(b->data), "a big result is not shared memory");
 	}
 	if (check_is(outcome(g, &b, &msg), 0, "half task"))
 		check_is(b->len, BIG / 2 + 1, "half result length");
 	filch_future_release(f);
 	filch_future_release(g);
+	return !finish(pp, fds0);
+}
+
+/* Just under and at the shared-memory threshold: streamed, then mapped
+ * (t_big checks the argument's side; the result is one byte longer). */
+static int sc_shm_threshold(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 1 });
+	const size_t sizes[] = { FILCH_PROCPOOL_SHM_MIN - 2,
+				 FILCH_PROCPOOL_SHM_MIN - 1,
+				 FILCH_PROCPOOL_SHM_MIN };
+	unsigned char *a = malloc(FILCH_PROCPOOL_SHM_MIN);
+
+	(void)unused;
+	if (!a)
+		return 3;
+	for (size_t i = 0; i < FILCH_PROCPOOL_SHM_MIN; i++)
+		a[i] = pattern(i);
+	for (size_t k = 0; k < 3; k++) {
+		filch_future *f = submit(pp, t_big, a, sizes[k]);
+		struct filch_bytes *b;
+		const char *msg;
+
+		if (check_is(outcome(f, &b, &msg), 0, "task")) {
+			check_is(b->len, sizes[k] + 1, "len");
+			check_is(((char *)b->data)[b->len], 0, "the NUL after");
+			check_is(in_shm(b->data),
+				 sizes[k] + 1 >= FILCH_PROCPOOL_SHM_MIN,
+				 "result in shared memory");
+		}
+		/* Taken: the caller releases it with filch_bytes_free. */
+		check_is(filch_future_take_result(f, 0, (void **)&b), 0, "take");
+		filch_future_release(f);
+		check_is(in_shm(b->data),
+			 sizes[k] + 1 >= FILCH_PROCPOOL_SHM_MIN,
+			 "taken result still mapped");
+		filch_bytes_free(b);
+		check_is(shm_maps(), 0, "mapped after filch_bytes_free");
+	}
+	filch_bytes_free(NULL);
+	free(a);
+	return !finish(pp, fds0);
+}
+
+/* Shared memory on every other path: a worker that crashes holding a
+ * mapped argument, a terminated one, a pending one cancelled by
+ * shutdown, one discarded by filch_future_cancel. No descriptor or
+ * mapping is left (finish). */
+static int sc_shm_paths(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 1 });
+	size_t n = 2 * FILCH_PROCPOOL_SHM_MIN;
+	unsigned char *a = calloc(1, n);
+	const char *msg;
+
+	(void)unused;
+	if (!a)
+		return 3;
+	filch_future *crash = submit(pp, t_segv, a, n);
+	filch_future *run = submit(pp, t_forever, a, n);
+	filch_future *c1 = submit(pp, t_echo, a, n);
+	filch_future *c2 = submit(pp, t_echo, a, n);
+
+	free(a);
+	check_is(outcome(crash, NULL, &msg), ECHILD, "the crash");
+	while (!filch_future_running(run))
+		usleep(1000);
+	check(filch_future_cancel(c1), "cancel pending");
+	check_is(filch_procpool_shutdown(pp, FILCH_SHUTDOWN_CANCEL_PENDING),
+		 0, "shutdown");
+	check(filch_future_cancelled(c2), "pending task not cancelled");
+	check_is(filch_procpool_terminate(pp, run), 0, "terminate");
+	check_is(outcome(run, NULL, &msg), -ECANCELED, "terminated");
+	filch_future_release(crash);
+	filch_future_release(run);
+	filch_future_release(c1);
+	filch_future_release(c2);
 	return !finish(pp, fds0);
 }
 
@@ -1036,7 +1163,12 @@ static const struct scenario {
 	{ "the initializer runs in the worker", sc_initializer, 10, false },
 	{ "a worker is a copy of the program, or a fresh exec (spawn)",
 	  sc_fresh, 10, false },
-	{ "large arguments and results stream", sc_large, 60, false },
+	{ "large arguments and results cross in shared memory", sc_large, 60,
+	  false },
+	{ "the shared-memory threshold; filch_bytes_free",
+	  sc_shm_threshold, 20, false },
+	{ "shared memory after a crash, terminate, cancel, shutdown",
+	  sc_shm_paths, 20, false },
 	{ "a task that segfaults fails with ECHILD, the pool goes on", sc_segv,
 	  10, false },
 	{ "a task that exits fails with ECHILD, the pool goes on", sc_exit, 10,
