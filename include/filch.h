@@ -1372,6 +1372,58 @@ FILCH_API int filch_procpool_shutdown(filch_procpool *pp, unsigned flags);
  * returning 0. Any thread but pp's completion thread; blocks. */
 FILCH_API int filch_procpool_destroy(filch_procpool *pp);
 
+/*
+ * A map over byte items on a process pool: fn runs on each of the n items
+ * in the workers, chunksize items per round trip, and the results come
+ * back in input order (filch_map's model, with bytes in and out).
+ */
+typedef struct filch_procpool_map_iter filch_procpool_map_iter;
+
+struct filch_procpool_map_opts {
+	unsigned flags;	    /* FILCH_MAP_TIMEOUT_SET only; other bits:
+			       -EINVAL */
+	int64_t timeout_ns; /* for the whole map, from the call, as
+			       filch_map_opts.timeout_ns */
+	size_t chunksize;   /* items per round trip (one task runs them
+			       one after another in a worker); 0 = about 4
+			       chunks per worker. Clamped to n and 65536 */
+	size_t buffersize;  /* chunks in flight; 0 = 2 per worker. Clamped
+			       to the number of chunks and 65536 */
+};
+
+/* Starts the map: submits the first buffersize chunks (each copies its
+ * items' bytes then; items[] itself must stay valid until
+ * filch_procpool_map_close, later chunks read it as they go). Returns 0
+ * and *it (the caller closes it); -EINVAL (NULL it, pp or fn; NULL items
+ * with n > 0; an item with NULL data and len > 0; unknown flags; with
+ * spawn, fn in no loaded module); -ENOMEM; or the first chunk's submit
+ * error (-ESHUTDOWN, -EOWNERDEAD, ...), and then *it is untouched and no
+ * chunk is left running. Any thread; blocks only on the pool's lock. */
+FILCH_API int filch_procpool_map(filch_procpool_map_iter **it,
+				 filch_procpool *pp, filch_proc_fn fn,
+				 const struct filch_bytes *items, size_t n,
+				 const struct filch_procpool_map_opts *opts);
+
+/* The next result in input order: 0 with *result (its data and len valid
+ * until the next call on it or its close; data is NUL-terminated);
+ * FILCH_END after the last; -ETIMEDOUT when the map's timeout passed
+ * first; the first item error in input order (fn's positive code, after
+ * the results before it; its message is not kept); ECHILD when a worker
+ * died running a chunk (at that chunk's first item: the chunk's results
+ * are lost with it), ETIMEDOUT for a chunk killed by the pool's time
+ * limit; -ECANCELED when a chunk was cancelled (a cancelling shutdown);
+ * a submit's error for a later chunk. Any non-zero return ends the
+ * iteration: later calls return FILCH_END. -EINVAL for NULL arguments.
+ * Blocks until the chunk holding the result is back; taking a chunk's
+ * last result submits the next chunk. One thread at a time. */
+FILCH_API int filch_procpool_map_next(filch_procpool_map_iter *it,
+				      const struct filch_bytes **result);
+
+/* Cancels the chunks not yet started (fn never runs on their items),
+ * lets running ones finish in their workers (their results are dropped),
+ * and frees it. NULL is a no-op. Never blocks. */
+FILCH_API void filch_procpool_map_close(filch_procpool_map_iter *it);
+
 /* Copies pp's counters into *st. Returns 0, or -EINVAL (NULL pp or st).
  * Any thread; the counters are read one by one (each is exact, the set is
  * not a snapshot). */

@@ -907,7 +907,7 @@ int filch_procpool_submit(filch_procpool *pp, filch_proc_fn fn,
 	uint64_t off = (uintptr_t)fn;
 	int mod_len = 0;
 
-	if (pp->setup &&
+	if (filch__pp_spawns(pp) &&
 	    (mod_len = filch__pp_locate((const void *)(uintptr_t)fn, mod,
 					sizeof(mod), &off)) < 0)
 		return mod_len; /* fn is in no module: no exec'd worker has it */
@@ -1054,6 +1054,16 @@ int filch_procpool_destroy(filch_procpool *pp)
 		return rc;
 	pp_free(pp);
 	return 0;
+}
+
+unsigned filch__pp_workers(const filch_procpool *pp)
+{
+	return pp->n;
+}
+
+bool filch__pp_spawns(const filch_procpool *pp)
+{
+	return pp->setup != NULL;
 }
 
 int filch_procpool_stats(const filch_procpool *pp,

@@ -55,6 +55,11 @@ struct filch__pp_reply {
 	uint64_t len;
 };
 
+/* The number of worker slots of pp, and whether it spawns its workers
+ * (FILCH_START_SPAWN: functions cross as module and offset). */
+unsigned filch__pp_workers(const filch_procpool *pp);
+bool filch__pp_spawns(const filch_procpool *pp);
+
 /* ---- proctransport.c ---- */
 
 /* Moves n bytes through the stream fd, to it (out) or from it; -EPIPE

@@ -694,6 +694,208 @@ static int sc_shm_paths(void *unused)
 	return !finish(pp, fds0);
 }
 
+/* ---- the map over byte items ---- */
+
+/* A map item: "crash" dies, "bad" fails with EDOM, "sleep" sleeps 300 ms;
+ * any other answers its worker's pid then its bytes reversed. */
+static int t_item(const void *arg, size_t len, void **out, size_t *out_len)
+{
+	const char *a = arg;
+	pid_t pid = getpid();
+	char *p;
+
+	if (len == 5 && memcmp(a, "crash", 5) == 0)
+		raise(SIGSEGV);
+	if (len == 3 && memcmp(a, "bad", 3) == 0)
+		return EDOM;
+	if (len == 5 && memcmp(a, "sleep", 5) == 0)
+		nanosleep(&(struct timespec){ 0, 300 * MS }, NULL);
+	if (!(p = malloc(sizeof(pid) + len)))
+		return ENOMEM;
+	memcpy(p, &pid, sizeof(pid));
+	for (size_t i = 0; i < len; i++)
+		p[sizeof(pid) + i] = a[len - 1 - i];
+	*out = p;
+	*out_len = sizeof(pid) + len;
+	return 0;
+}
+
+static filch_procpool_map_iter *map_start(filch_procpool *pp,
+					  const struct filch_bytes *items,
+					  size_t n,
+					  struct filch_procpool_map_opts o)
+{
+	filch_procpool_map_iter *it = NULL;
+	int rc = filch_procpool_map(&it, pp, t_item, items, n, &o);
+
+	if (rc) {
+		fprintf(stderr, "procpool_map: %s\n", filch_strerror(rc));
+		exit(3);
+	}
+	return it;
+}
+
+/* Results in input order, several items per round trip: with one task
+ * per worker (max_tasks_per_child 1), the items of a chunk share a pid
+ * and consecutive chunks do not. Items of every size, 0 and 2 MiB (the
+ * chunk then crosses in shared memory) included. */
+static int sc_map_order(void *unused)
+{
+	unsigned fds0 = open_fds();
+	struct filch_procpool_opts o = { .workers = 2,
+					 .max_tasks_per_child = 1 };
+	filch_procpool *pp = start(&o);
+	enum { N = 50, CHUNK = 4 };
+	struct filch_bytes items[N];
+	char text[N][16];
+	size_t big = 2 * FILCH_PROCPOOL_SHM_MIN;
+	char *bigbuf = malloc(big);
+	pid_t pids[N];
+	const struct filch_bytes *r;
+	size_t got = 0;
+
+	(void)unused;
+	if (!bigbuf)
+		return 3;
+	memset(bigbuf, 'q', big);
+	bigbuf[0] = 'a';
+	for (size_t i = 0; i < N; i++) {
+		items[i].len = (size_t)snprintf(text[i], sizeof(text[i]),
+						"item%zu", i) * (i % 7 != 3);
+		items[i].data = text[i];
+	}
+	items[17] = (struct filch_bytes){ big, bigbuf };
+	filch_procpool_map_iter *it = map_start(
+		pp, items, N,
+		(struct filch_procpool_map_opts){ .chunksize = CHUNK,
+						  .buffersize = 3 });
+	int rc;
+
+	while ((rc = filch_procpool_map_next(it, &r)) == 0 && got < N) {
+		bool same = r->len == sizeof(pid_t) + items[got].len &&
+			    ((char *)r->data)[r->len] == 0;
+		const char *in = items[got].data;
+
+		for (size_t k = 0; same && k < items[got].len; k++)
+			same = ((char *)r->data)[sizeof(pid_t) + k] ==
+			       in[items[got].len - 1 - k];
+		check(same, "result %zu", got);
+		memcpy(&pids[got], r->data, sizeof(pid_t));
+		got++;
+	}
+	check_is(rc, FILCH_END, "the end");
+	check_is(got, N, "results");
+	check_is(filch_procpool_map_next(it, &r), FILCH_END, "after the end");
+	for (size_t i = 1; i < got; i++)
+		check((pids[i] == pids[i - 1]) == (i % CHUNK != 0),
+		      "item %zu: pid %d after %d", i, (int)pids[i],
+		      (int)pids[i - 1]);
+	filch_procpool_map_close(it);
+	free(bigbuf);
+	return !finish(pp, fds0);
+}
+
+/* An item that fails, one that crashes its worker: the results before
+ * it, then its error, then the end; the pool goes on serving. */
+static int sc_map_errors(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 2 });
+	const char *words[] = { "a", "b", "c", "bad", "d", "e" };
+	struct filch_bytes items[6];
+	const struct filch_bytes *r;
+	const char *msg;
+
+	(void)unused;
+	for (int i = 0; i < 6; i++)
+		items[i] = (struct filch_bytes){ strlen(words[i]),
+						 (void *)words[i] };
+	/* "bad" in the middle of the second chunk. */
+	filch_procpool_map_iter *it = map_start(
+		pp, items, 6, (struct filch_procpool_map_opts){ .chunksize = 2 });
+
+	for (int i = 0; i < 3; i++)
+		check_is(filch_procpool_map_next(it, &r), 0, "before the error");
+	check_is(filch_procpool_map_next(it, &r), EDOM, "the item's error");
+	check_is(filch_procpool_map_next(it, &r), FILCH_END, "then the end");
+	filch_procpool_map_close(it);
+
+	/* "crash" heads the second chunk of two: the first chunk's results,
+	 * then ECHILD. */
+	static char crash[] = "crash";
+
+	items[2] = (struct filch_bytes){ 5, crash };
+	it = map_start(pp, items, 6,
+		       (struct filch_procpool_map_opts){ .chunksize = 2 });
+	for (int i = 0; i < 2; i++)
+		check_is(filch_procpool_map_next(it, &r), 0, "before the crash");
+	check_is(filch_procpool_map_next(it, &r), ECHILD, "the crash");
+	check_is(filch_procpool_map_next(it, &r), FILCH_END, "then the end");
+	filch_procpool_map_close(it);
+
+	filch_future *f = submit(pp, t_echo, "ok", 2);
+
+	check_is(outcome(f, NULL, &msg), 0, "the pool serves on");
+	filch_future_release(f);
+	return !finish(pp, fds0);
+}
+
+/* Empty input, a timeout, an early close, and bad arguments. */
+static int sc_map_edges(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 1 });
+	static char sleep5[] = "sleep", x[] = "x", y[] = "y";
+	struct filch_bytes items[3] = { { 5, sleep5 }, { 1, x }, { 1, y } };
+	struct filch_bytes hole[1] = { { 4, NULL } };
+	filch_procpool_map_iter *it, *keep = (filch_procpool_map_iter *)&it;
+	const struct filch_bytes *r, *rkeep = items;
+
+	(void)unused;
+	it = map_start(pp, NULL, 0, (struct filch_procpool_map_opts){ 0 });
+	check_is(filch_procpool_map_next(it, &r), FILCH_END, "empty input");
+	filch_procpool_map_close(it);
+
+	/* The whole map's timeout, while the first chunk sleeps. */
+	it = map_start(pp, items, 3,
+		       (struct filch_procpool_map_opts){
+			       .timeout_ns = 50 * MS, .chunksize = 1 });
+	r = rkeep;
+	check_is(filch_procpool_map_next(it, &r), -ETIMEDOUT, "timeout");
+	check(r == rkeep, "*result written on error");
+	check_is(filch_procpool_map_next(it, &r), FILCH_END, "after it");
+	filch_procpool_map_close(it); /* chunks in flight: none waits */
+
+	/* Closed early, chunks in flight. */
+	it = map_start(pp, items + 1, 2, (struct filch_procpool_map_opts){
+						   .chunksize = 1 });
+	filch_procpool_map_close(it);
+	filch_procpool_map_close(NULL);
+
+	it = keep;
+	check_is(filch_procpool_map(NULL, pp, t_item, items, 3, NULL), -EINVAL,
+		 "NULL it");
+	check_is(filch_procpool_map(&it, NULL, t_item, items, 3, NULL),
+		 -EINVAL, "NULL pp");
+	check_is(filch_procpool_map(&it, pp, NULL, items, 3, NULL), -EINVAL,
+		 "NULL fn");
+	check_is(filch_procpool_map(&it, pp, t_item, NULL, 3, NULL), -EINVAL,
+		 "NULL items");
+	check_is(filch_procpool_map(&it, pp, t_item, hole, 1, NULL), -EINVAL,
+		 "an item with NULL data");
+	check_is(filch_procpool_map(&it, pp, t_item, items, 3,
+				    &(struct filch_procpool_map_opts){
+					    .flags = FILCH_MAP_CALLER_RUNS }),
+		 -EINVAL, "an unknown flag");
+	check_is(filch_procpool_map_next(NULL, &r), -EINVAL, "next NULL");
+	check(it == keep, "*it written on error");
+	filch_procpool_shutdown(pp, 0);
+	check_is(filch_procpool_map(&it, pp, t_item, items, 3, NULL),
+		 -ESHUTDOWN, "after shutdown");
+	check(it == keep, "*it written on error");
+	return !finish(pp, fds0);
+}
+
 /* A crash fails its future only; the pool replaces the worker. */
 static int crash_case(filch_proc_fn fn, const char *want)
 {
@@ -1180,6 +1382,12 @@ static const struct scenario {
 	{ "terminate racing completion: exactly one outcome",
 	  sc_terminate_race, 60, false },
 	{ "max_tasks_per_child recycles workers", sc_recycle, 10, false },
+	{ "map: results in input order, chunks per round trip",
+	  sc_map_order, 20, false },
+	{ "map: an item's error, a crash, then the end", sc_map_errors, 10,
+	  false },
+	{ "map: empty input, timeout, early close, bad arguments",
+	  sc_map_edges, 10, false },
 	{ "memory_limit fails a large allocation", sc_memory_limit, 10, true },
 	{ "shutdown WAIT runs every task", sc_shutdown_wait, 10, false },
 	{ "shutdown WAIT: a crash meanwhile, the queued task still runs",
