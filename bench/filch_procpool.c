@@ -9,7 +9,9 @@
  * a pipe and a waitpid per task ("fork": what a pool of long-lived workers
  * saves); Python's concurrent.futures.ProcessPoolExecutor ("python": a
  * python3 process measures itself with time.perf_counter and prints its
- * figures; n/a when there is no python3).
+ * figures; n/a when there is no python3). Processes are not placed: each
+ * row starts its processes with the submitter unpinned (every CPU), so
+ * that they do not all inherit the submitter's CPU.
  */
 #include "config.h"
 
@@ -24,6 +26,7 @@
 #include <filch.h>
 
 #include "fb.h"
+#include "placement.h"
 
 #define BIG ((size_t)64 << 20)
 
@@ -64,17 +67,33 @@ static int echo(const void *arg, size_t len, void **out, size_t *out_len)
 	return 0;
 }
 
+struct pp_create {
+	struct filch_procpool_opts o;
+	filch_procpool *pp;
+	int rc;
+};
+
+/* Unpinned (fb_placement_unpinned): the completion thread, the fork
+ * server and the workers inherit the mask of this thread. */
+static void pool_create(void *arg)
+{
+	struct pp_create *c = arg;
+
+	c->rc = filch_procpool_create(&c->pp, &c->o);
+}
+
 static int pool_setup(unsigned workers, int method, void **state)
 {
 	struct pp_state *st = fb_xcalloc(1, sizeof(*st));
-	struct filch_procpool_opts o = { .workers = workers,
-					 .start_method = method };
-	int rc = filch_procpool_create(&st->pp, &o);
+	struct pp_create c = { .o = { .workers = workers,
+				      .start_method = method } };
 
-	if (rc) {
+	fb_placement_unpinned(pool_create, &c);
+	if (c.rc) {
 		free(st);
-		return rc;
+		return c.rc;
 	}
+	st->pp = c.pp;
 	st->workers = workers;
 	*state = st;
 	return 0;
@@ -217,8 +236,34 @@ static void fork_finish(pid_t pid, int fd)
 		fb_fail("fork per task: child failed");
 }
 
-static void fork_run(void *state, const struct fb_params *p,
-		     struct fb_sample *s)
+struct pp_run {
+	void *state;
+	const struct fb_params *p;
+	struct fb_sample *s;
+	void (*fn)(void *state, const struct fb_params *p,
+		   struct fb_sample *s);
+};
+
+static void run_it(void *arg)
+{
+	struct pp_run *r = arg;
+
+	r->fn(r->state, r->p, r->s);
+}
+
+/* Runs fn unpinned: the processes it starts inherit that. */
+static void unpinned_run(void (*fn)(void *, const struct fb_params *,
+				    struct fb_sample *),
+			 void *state, const struct fb_params *p,
+			 struct fb_sample *s)
+{
+	struct pp_run r = { state, p, s, fn };
+
+	fb_placement_unpinned(run_it, &r);
+}
+
+static void fork_tasks(void *state, const struct fb_params *p,
+		       struct fb_sample *s)
 {
 	unsigned workers = (unsigned)(uintptr_t)state;
 	unsigned rounds = p->procpool_rounds / 10, n = p->procpool_tasks / 10;
@@ -252,6 +297,12 @@ static void fork_run(void *state, const struct fb_params *p,
 	free(lat);
 }
 
+static void fork_run(void *state, const struct fb_params *p,
+		     struct fb_sample *s)
+{
+	unpinned_run(fork_tasks, state, p, s);
+}
+
 /* ---- Python's ProcessPoolExecutor ---- */
 
 /* Builtins as tasks (int() and sum(bytes)): they pickle by reference
@@ -280,8 +331,8 @@ static bool have_python(void)
 	return system("command -v python3 >/dev/null 2>&1") == 0;
 }
 
-static void python_run(void *state, const struct fb_params *p,
-		       struct fb_sample *s)
+static void python_tasks(void *state, const struct fb_params *p,
+			 struct fb_sample *s)
 {
 	unsigned workers = (unsigned)(uintptr_t)state;
 	char cmd[sizeof(python_script) + 128];
@@ -307,6 +358,12 @@ static void python_run(void *state, const struct fb_params *p,
 	s->value[0] = p50;
 	s->value[1] = p99;
 	s->ns = (int64_t)(ns * p->procpool_tasks);
+}
+
+static void python_run(void *state, const struct fb_params *p,
+		       struct fb_sample *s)
+{
+	unpinned_run(python_tasks, state, p, s);
 }
 
 const struct fb_impl fb_impls_filch_procpool[] = {
