@@ -164,14 +164,15 @@ int filch__pp_spawn_exec(const void *setup, size_t len, pid_t *pid,
 
 	free(envp);
 	close(sv[1]);
-	/* The setup frame fits the socket's buffer: it is written now, and
-	 * read by the worker's constructor. */
-	if (!e && filch__pp_xfer(sv[0], (void *)setup, len, true) < 0)
-		e = -ECHILD; /* the exec failed: the death is reported */
 	if (child < 0) {
 		close(sv[0]);
 		return e;
 	}
+	/* The setup frame fits the socket's buffer: it is written now, and
+	 * read by the worker's constructor. A worker that died already (a
+	 * failed exec) fails the write: its death is reported through its
+	 * pidfd like any other, before it was ready. */
+	(void)filch__pp_xfer(sv[0], (void *)setup, len, true);
 	*pid = child;
 	*sock = sv[0];
 	return 0;
