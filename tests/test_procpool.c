@@ -21,6 +21,8 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
+#include <limits.h>
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -692,6 +694,51 @@ static int sc_shm_paths(void *unused)
 	filch_future_release(c1);
 	filch_future_release(c2);
 	return !finish(pp, fds0);
+}
+
+/* A task function of a shared library (tests/procpool_module.c), loaded
+ * with dlopen before the pool is created (fork, fork server: the workers
+ * are copies with it), or after (spawn: the worker loads it by its path,
+ * and the function crosses as that module and an offset). */
+static int sc_module(void *unused)
+{
+	unsigned fds0 = open_fds();
+	char path[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+	char *slash;
+	void *h = NULL;
+	struct filch_bytes *b;
+	const char *msg;
+	bool after = method == FILCH_START_SPAWN;
+
+	(void)unused;
+	if (n <= 0 || !(slash = memrchr(path, '/', (size_t)n)))
+		return 3;
+	snprintf(slash, sizeof(path) - (size_t)(slash - path),
+		 "/.libs/libprocpool_module.so");
+	if (access(path, R_OK) != 0) {
+		isolate_note("no shared module (%s): --disable-shared", path);
+		return 0;
+	}
+	if (!after && !check(h = dlopen(path, RTLD_NOW), "dlopen: %s",
+			     dlerror()))
+		return 1;
+	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 1 });
+
+	if (after && !check(h = dlopen(path, RTLD_NOW), "dlopen: %s",
+			    dlerror()))
+		return 1;
+	filch_proc_fn fn = (filch_proc_fn)dlsym(h, "procpool_module_upper");
+	filch_future *f = submit(pp, fn, "abc", 3);
+
+	if (check_is(outcome(f, &b, &msg), 0, msg))
+		check(b->len == 3 && memcmp(b->data, "ABC", 3) == 0,
+		      "the module's answer");
+	filch_future_release(f);
+	bool ok = finish(pp, fds0);
+
+	dlclose(h);
+	return !ok;
 }
 
 /* ---- the map over byte items ---- */
@@ -1382,6 +1429,7 @@ static const struct scenario {
 	{ "terminate racing completion: exactly one outcome",
 	  sc_terminate_race, 60, false },
 	{ "max_tasks_per_child recycles workers", sc_recycle, 10, false },
+	{ "a task function of a shared library", sc_module, 10, false },
 	{ "map: results in input order, chunks per round trip",
 	  sc_map_order, 20, false },
 	{ "map: an item's error, a crash, then the end", sc_map_errors, 10,
