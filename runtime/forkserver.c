@@ -69,7 +69,8 @@ static void server_spawn(const struct filch_procpool_opts *o, int req,
 			a.pid = kids[i] = pid;
 		close(sv[1]);
 	}
-	filch__pp_send_fd(req, &a, sizeof(a), a.err ? -1 : sv[0]);
+	filch__pp_send_fd(req, &(struct iovec){ &a, sizeof(a) }, 1,
+			  a.err ? -1 : sv[0]);
 	if (sv[0] >= 0)
 		close(sv[0]);
 }

@@ -153,11 +153,6 @@ static int read_full(int fd, void *buf, size_t n)
 	return filch__pp_xfer(fd, buf, n, false);
 }
 
-static int write_full(int fd, const void *buf, size_t n)
-{
-	return filch__pp_xfer(fd, (void *)buf, n, true);
-}
-
 static void wake(filch_procpool *pp)
 {
 	uint64_t one = 1;
@@ -625,10 +620,13 @@ static void pp_send(filch_procpool *pp, unsigned i)
 
 	/* A worker that dies meanwhile fails the write; its pidfd then
 	 * reports the death, which fails the task. */
-	if (w->sock >= 0 &&
-	    (rc = filch__pp_send_fd(w->sock, &c, sizeof(c), t->shm)) == 0 &&
-	    (rc = write_full(w->sock, t->data, t->mod_len)) == 0 && !c.shm)
-		rc = write_full(w->sock, t->data + t->mod_len, t->len);
+	/* The module's name and an inline argument follow each other in
+	 * t->data. */
+	struct iovec iov[2] = { { &c, sizeof(c) },
+				{ t->data, t->mod_len + (c.shm ? 0 : t->len) } };
+
+	if (w->sock >= 0)
+		rc = filch__pp_send_fd(w->sock, iov, 2, t->shm);
 	if (t->shm >= 0) {
 		/* The worker holds its own reference now (or is dying). */
 		close(t->shm);

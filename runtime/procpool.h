@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <filch.h>
 
@@ -66,9 +67,9 @@ bool filch__pp_spawns(const filch_procpool *pp);
  * when the peer is gone (end of file, a reset, a broken pipe). */
 int filch__pp_xfer(int fd, void *buf, size_t n, bool out);
 
-/* Sends the len bytes of msg on sock with fd attached (none if fd < 0).
- * 0 or -EPIPE. */
-int filch__pp_send_fd(int sock, const void *msg, size_t len, int fd);
+/* Sends the n buffers of iov on sock, in one sendmsg when the socket
+ * takes them, with fd attached (none if fd < 0). 0 or -EPIPE. */
+int filch__pp_send_fd(int sock, const struct iovec *iov, int n, int fd);
 
 /* Receives len bytes into msg from sock, and the descriptor attached to
  * them (close-on-exec) in *fd, or -1 if none. 0, or -EPIPE (then *fd is

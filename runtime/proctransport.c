@@ -47,14 +47,13 @@ int filch__pp_xfer(int fd, void *buf, size_t n, bool out)
 	return 0;
 }
 
-int filch__pp_send_fd(int sock, const void *msg, size_t len, int fd)
+int filch__pp_send_fd(int sock, const struct iovec *iov, int n, int fd)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct iovec iov = { (void *)msg, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct msghdr mh = { .msg_iov = (struct iovec *)iov, .msg_iovlen = n };
 	ssize_t r;
 
 	if (fd >= 0) {
@@ -73,10 +72,18 @@ int filch__pp_send_fd(int sock, const void *msg, size_t len, int fd)
 	while (r < 0 && errno == EINTR);
 	if (r <= 0)
 		return -EPIPE;
-	/* A stream socket may take part of it: the descriptor went with
-	 * the first byte. */
-	return filch__pp_xfer(sock, (unsigned char *)msg + r, len - (size_t)r,
-			      true);
+	/* A stream socket may take part of it: the rest goes plainly (the
+	 * descriptor went with the first byte). */
+	for (int i = 0; i < n; i++) {
+		size_t done = (size_t)r < iov[i].iov_len ? (size_t)r :
+							   iov[i].iov_len;
+
+		r -= (ssize_t)done;
+		if (filch__pp_xfer(sock, (unsigned char *)iov[i].iov_base + done,
+				   iov[i].iov_len - done, true) < 0)
+			return -EPIPE;
+	}
+	return 0;
 }
 
 int filch__pp_recv_fd(int sock, void *msg, size_t len, int *fd)

@@ -36,13 +36,12 @@ static int pp_reply(int fd, int code, void *data, size_t len)
 	if (!code && len >= FILCH_PROCPOOL_SHM_MIN &&
 	    (mfd = filch__pp_shm_make(data, len)) >= 0)
 		r.shm = 1;
-	int rc = filch__pp_send_fd(fd, &r, sizeof(r), mfd);
+	struct iovec iov[2] = { { &r, sizeof(r) }, { data, r.shm ? 0 : len } };
+	int rc = filch__pp_send_fd(fd, iov, 2, mfd);
 
 	if (mfd >= 0)
 		close(mfd);
-	if (rc < 0)
-		return -EPIPE;
-	return len && !r.shm ? filch__pp_xfer(fd, data, len, true) : 0;
+	return rc;
 }
 
 /* Reads a call: its header into *c, its module name into mod, and its
