@@ -1228,6 +1228,18 @@ static int row_procpool_bad(void *unused)
 	EXPECT_RC(filch_procpool_terminate(pp, p), -ESRCH);
 	filch_future_release(p);
 	EXPECT_RC(filch_procpool_destroy(pp), 0);
+	/* Spawn: a function in no loaded module (the heap) cannot cross. */
+	EXPECT_RC(filch_procpool_create(&pp, &(struct filch_procpool_opts){
+						     .workers = 1,
+						     .start_method =
+							     FILCH_START_SPAWN }),
+		  0);
+	f = fkeep;
+	EXPECT_RC(filch_procpool_submit(pp, (filch_proc_fn)(void *)&bad, "x",
+					1, &f),
+		  -EINVAL);
+	EXPECT(f == fkeep, "*fut was written on failure");
+	EXPECT_RC(filch_procpool_destroy(pp), 0);
 	return 0;
 }
 
