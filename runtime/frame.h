@@ -123,6 +123,13 @@ typedef int (*filch__frame_visit)(void *arg, unsigned slot,
 int filch__frames_inspect(_Atomic(struct filch__frames *) *slots, unsigned n,
 			  size_t stride, filch__frame_visit visit, void *arg);
 
+/* How many of the registered threads of slots[0..n) (one slot every
+ * stride bytes) are inside a task frame now: a snapshot, for the stats.
+ * Reads no frame (no membarrier); takes the inspection lock, as a slot's
+ * list is only read under it. Any thread. */
+unsigned filch__frames_busy(_Atomic(struct filch__frames *) *slots,
+			    unsigned n, size_t stride);
+
 /* The inspection lock, which fork.c holds across fork(). */
 void filch__frames_lock(void);
 void filch__frames_unlock(void);
