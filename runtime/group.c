@@ -130,9 +130,10 @@ static void finish(struct group *g, int rc)
 		filch__futex_wake((_Atomic uint32_t *)(void *)&g->word, 1);
 }
 
-/* Runs job j (or discards it) and frees its block. */
-static inline __attribute__((always_inline)) void job_exec(struct job *j,
-							   bool discard)
+/* Runs job j (or discards it) and frees its block; traced a constant
+ * where it can be (trace.h: one gate per job at most). */
+static inline __attribute__((always_inline)) void
+job_exec(struct job *j, bool discard, bool traced)
 {
 	struct group *g = j->g;
 	filch_job_fn fn = j->fn;
@@ -142,9 +143,9 @@ static inline __attribute__((always_inline)) void job_exec(struct job *j,
 
 	filch__block_free(j);
 	if (!discard) {
-		filch__obs_task_begin((uintptr_t)fn, arg);
+		filch__obs_task_begin(traced, (uintptr_t)fn, arg);
 		rc = fn(arg);
-		filch__obs_task_end(rc);
+		filch__obs_task_end(traced, rc);
 	}
 	finish(g, rc);
 }
@@ -164,7 +165,7 @@ static void job_run(struct filch__task *t, bool discard)
 	 * (frame.c); the jobs a wait pops run inside their waiter's. */
 	filch__task_frame_enter(&fr, NULL, (void (*)(void))j->fn, true);
 	current_group = j->g;
-	job_exec(j, discard);
+	job_exec(j, discard, filch__tracing());
 	current_group = outer;
 	filch__task_frame_leave(&fr);
 }
@@ -289,7 +290,8 @@ static void sleep_until_done(struct group *g)
 /* Takes the job at the bottom of w's deque if it is one of g's. A task
  * pushed after g's jobs hides them from here until a thief takes it
  * (thieves take the oldest first, so they take g's jobs before it). */
-static inline struct job *pop_own_job(struct filch__worker *w, struct group *g)
+static inline __attribute__((always_inline)) struct job *
+pop_own_job(struct filch__worker *w, struct group *g)
 {
 	struct filch__task *t = filch__deque_pop(&w->deque);
 
@@ -304,6 +306,23 @@ static inline struct job *pop_own_job(struct filch__worker *w, struct group *g)
 	/* Back where it was: the slot it left is free, so no growth. */
 	filch__deque_push(&w->deque, t);
 	return NULL;
+}
+
+/* Runs g's jobs from the bottom of w's deque while there are (see the
+ * top); traced a constant where it can be (trace.h). */
+static inline __attribute__((always_inline)) void
+run_own_jobs(struct filch__worker *w, struct group *g, bool traced)
+{
+	struct job *j;
+
+	while (!done(g) && (j = pop_own_job(w, g)))
+		job_exec(j, filch__worker_cancelling(w), traced);
+}
+
+static __attribute__((noinline, cold)) void
+run_own_jobs_traced(struct filch__worker *w, struct group *g)
+{
+	run_own_jobs(w, g, true);
 }
 
 /* Leapfrogging (see the top): true when w ran a task taken from the worker
@@ -340,12 +359,10 @@ static __attribute__((noinline)) void wait_slow(struct filch__worker *w,
 						struct group *g)
 {
 	unsigned spins = 0;
-	struct job *j;
 
 	while (!done(g)) {
 		if (w && leapfrog(w, g)) {
-			while (!done(g) && (j = pop_own_job(w, g)))
-				job_exec(j, filch__worker_cancelling(w));
+			run_own_jobs(w, g, filch__tracing());
 			spins = 0;
 			continue;
 		}
@@ -360,7 +377,6 @@ static __attribute__((noinline)) void wait_slow(struct filch__worker *w,
 int filch_group_wait(filch_group *gp)
 {
 	struct group *g;
-	struct job *j;
 	int rc;
 
 	if (!gp)
@@ -372,10 +388,12 @@ int filch_group_wait(filch_group *gp)
 
 	if (w && w->ex != g->ex)
 		w = NULL; /* its jobs went to another executor's injector */
-	/* The common case: g's jobs, newest first, from our own deque. */
-	if (w)
-		while (!done(g) && (j = pop_own_job(w, g)))
-			job_exec(j, filch__worker_cancelling(w));
+	/* The common case: g's jobs, newest first, from our own deque. One
+	 * gate for all of them (trace.h); the traced loop out of the way. */
+	if (w && __builtin_expect(filch__tracing(), 0))
+		run_own_jobs_traced(w, g);
+	else if (w)
+		run_own_jobs(w, g, false);
 	if (!done(g))
 		wait_slow(w, g);
 	rc = filch__load(&g->first_error, relaxed); /* after done's acquire */

@@ -44,18 +44,28 @@ struct owned_fire_and_forget {
 _Static_assert(sizeof(struct owned_fire_and_forget) <= FILCH__BLOCK_SIZE,
 	       "a fire-and-forget record fits in one block");
 
-/* Runs the task of f, which the caller started, and completes f. Inline
- * in both callers: the worker's run of every submitted task is one. */
+/* Runs the task of f, which the caller started, and completes f; traced
+ * a constant (trace.h: one gate per task). Inline in both callers: the
+ * worker's run of every submitted task is one. */
 static inline __attribute__((always_inline)) void
-future_task_body(filch_future *f)
+future_task_body(filch_future *f, bool traced)
 {
 	struct filch__task_frame fr;
 	filch__task_frame_enter(&fr, f, (void (*)(void))f->u.job.fn, false);
-	filch__obs_task_begin((uintptr_t)f->u.job.fn, f->u.job.arg);
+	filch__obs_task_begin(traced, (uintptr_t)f->u.job.fn, f->u.job.arg);
 	int rc = f->u.job.fn(f->u.job.arg, &f->result);
-	filch__obs_task_end(rc);
+	filch__obs_task_end(traced, rc);
 	filch__task_frame_leave(&fr);
 	filch__future_finish(f, rc, fr.message);
+}
+
+static inline __attribute__((always_inline)) void
+future_task_gated(filch_future *f)
+{
+	if (filch__tracing())
+		future_task_body(f, true);
+	else
+		future_task_body(f, false);
 }
 
 static void future_task_run(struct filch__task *t, bool discard)
@@ -67,7 +77,7 @@ static void future_task_run(struct filch__task *t, bool discard)
 		/* Every other holder gone (a submit-and-forget with a
 		 * callback): the start needs no locked instruction. */
 		if (filch__future_start(f, filch__future_alone(f)))
-			future_task_body(f);
+			future_task_gated(f);
 	}
 	filch_future_release(f); /* the task's reference */
 }
@@ -80,38 +90,54 @@ bool filch__future_run_here(filch_future *f)
 		return false;
 	/* The record stays queued, holding the task's reference; whoever
 	 * takes it finds f started and only drops that reference. */
-	future_task_body(f);
+	future_task_gated(f);
 	return true;
+}
+
+/* A fire-and-forget task failed with rc (not 0): tells r's executor. */
+static __attribute__((noinline)) void
+fire_and_forget_failed(struct fire_and_forget *r, int rc, char **message)
+{
+	int code = filch__task_code(rc, message);
+	filch__executor_task_failed(r->ex, r->fn, r->arg, code, *message);
+}
+
+/* Runs the task of r; returns its result, or NULL when it failed. traced
+ * a constant (trace.h: one gate per task). */
+static inline __attribute__((always_inline)) void *
+fire_and_forget_body(struct fire_and_forget *r, bool traced)
+{
+	struct filch__task_frame fr;
+	void *result = NULL;
+	filch__task_frame_enter(&fr, NULL, (void (*)(void))r->fn, false);
+	filch__obs_task_begin(traced, (uintptr_t)r->fn, r->arg);
+	int rc = r->fn(r->arg, &result);
+	filch__obs_task_end(traced, rc);
+	filch__task_frame_leave(&fr);
+	if (__builtin_expect(rc != 0, 0))
+		fire_and_forget_failed(r, rc, &fr.message);
+	if (__builtin_expect(fr.message != NULL, 0))
+		filch__free(fr.message);
+	return rc ? NULL : result;
 }
 
 /* Runs the task of r unless it is discarded; returns its result, or NULL
  * when it failed or did not run. */
-static void *fire_and_forget_body(struct fire_and_forget *r, bool discard)
+static inline __attribute__((always_inline)) void *
+fire_and_forget_gated(struct fire_and_forget *r, bool discard)
 {
 	if (discard)
 		return NULL;
-	struct filch__task_frame fr;
-	void *result = NULL;
-	filch__task_frame_enter(&fr, NULL, (void (*)(void))r->fn, false);
-	filch__obs_task_begin((uintptr_t)r->fn, r->arg);
-	int rc = r->fn(r->arg, &result);
-	filch__obs_task_end(rc);
-	filch__task_frame_leave(&fr);
-	if (rc != 0) {
-		int code = filch__task_code(rc, &fr.message);
-		filch__executor_task_failed(r->ex, r->fn, r->arg, code,
-					    fr.message);
-	}
-	if (fr.message)
-		filch__free(fr.message);
-	return rc ? NULL : result;
+	if (filch__tracing())
+		return fire_and_forget_body(r, true);
+	return fire_and_forget_body(r, false);
 }
 
 static void fire_and_forget_run(struct filch__task *t, bool discard)
 {
 	struct fire_and_forget *r =
 		filch__container_of(t, struct fire_and_forget, task);
-	fire_and_forget_body(r, discard);
+	fire_and_forget_gated(r, discard);
 	filch__block_free(r);
 }
 
@@ -119,7 +145,7 @@ static void owned_fire_and_forget_run(struct filch__task *t, bool discard)
 {
 	struct owned_fire_and_forget *r =
 		filch__container_of(t, struct owned_fire_and_forget, base.task);
-	void *result = fire_and_forget_body(&r->base, discard);
+	void *result = fire_and_forget_gated(&r->base, discard);
 	filch_result_dtor_fn dtor = r->dtor;
 	void *dtor_arg = r->dtor_arg;
 	filch__block_free(r);

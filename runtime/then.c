@@ -49,10 +49,14 @@ static void then_run(struct filch__task *t, bool discard)
 		struct filch__task_frame fr;
 		filch__task_frame_enter(&fr, out, (void (*)(void))out->u.then.fn,
 					false);
-		filch__obs_task_begin((uintptr_t)out->u.then.fn, out->u.then.arg);
+		/* One gate per task (trace.h); a continuation's body is not
+		 * worth two copies. */
+		bool traced = filch__tracing();
+		filch__obs_task_begin(traced, (uintptr_t)out->u.then.fn,
+				      out->u.then.arg);
 		int rc = out->u.then.fn(antecedent, out->u.then.arg,
 					&out->result);
-		filch__obs_task_end(rc);
+		filch__obs_task_end(traced, rc);
 		filch__task_frame_leave(&fr);
 		filch__future_finish(out, rc, fr.message);
 	}

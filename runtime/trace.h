@@ -4,8 +4,8 @@
  * points where the scheduler and the task bodies call them: one-line
  * hooks. Off, an event site costs one load of a process-wide count of
  * traced executors and a branch that is not taken (and a nop for each
- * USDT probe); only while some executor is traced does a site look for
- * its ring.
+ * USDT probe), a task one such gate for its begin and end together; only
+ * while some executor is traced does a site look for its ring.
  *
  * A worker's trace pointer (struct filch__worker.trace.ring) is its ring, or
  * NULL when the executor is not traced. It is written only by
@@ -67,20 +67,27 @@ FILCH__HOOK void filch__trace_worker(struct filch__worker *w, unsigned type,
 		filch__trace_worker_event(w, type, addr, arg);
 }
 
-/* A task's function fn starts, or the innermost one started on the
- * calling thread ended with rc (traced only on a worker). The end takes
- * no function: nothing need survive the task's call. */
-FILCH__HOOK void filch__obs_task_begin(uintptr_t fn, void *arg)
+/*
+ * A task's function fn starts, or the innermost one started on the calling
+ * thread ended with rc (traced only on a worker). The end takes no
+ * function: nothing need survive the task's call. One gate per task: its
+ * body reads filch__tracing() once and runs one of two inlined copies of
+ * itself, traced a constant in each, so that the untraced copy has no
+ * branch here but the probes' nops. A trace started while a task runs
+ * records neither its begin nor its end; one stopped meanwhile finds no
+ * ring for the end.
+ */
+FILCH__HOOK void filch__obs_task_begin(bool traced, uintptr_t fn, void *arg)
 {
 	FILCH__PROBE2(task__start, fn, arg);
-	if (filch__tracing())
+	if (traced)
 		filch__trace_self_event(FILCH__EV_TASK_BEGIN, fn, 0);
 }
 
-FILCH__HOOK void filch__obs_task_end(int rc)
+FILCH__HOOK void filch__obs_task_end(bool traced, int rc)
 {
 	FILCH__PROBE1(task__end, rc);
-	if (filch__tracing())
+	if (traced)
 		filch__trace_self_event(FILCH__EV_TASK_END, 0, rc);
 }
 
