@@ -604,7 +604,6 @@ static int submit_foreign(filch_executor *ex, struct filch__task *t)
 	if (rc == 0) {
 		FILCH__PERTURB(); /* accepted; a shutdown may begin now */
 		filch__inject_push(&ex->inject, t);
-		filch__xstat_add(&ex->xstats.submitted, 1);
 		filch__obs_foreign_submit(ex, t);
 		filch__park_notify(ex); /* N1 orders it after the enqueue */
 	} else if (rc == -EAGAIN) {
@@ -612,8 +611,13 @@ static int submit_foreign(filch_executor *ex, struct filch__task *t)
 	}
 	/* seq_cst: the enqueue before the count drops (a terminating worker
 	 * that reads 0 then sees the task), and the decrement before the
-	 * reads of try_terminate below (one of us sees the other idle). */
-	filch__sub(&ex->submitters, 1, seq_cst);
+	 * reads of try_terminate below (one of us sees the other idle). An
+	 * accepted task is counted in the same RMW (executor.h). */
+	uint64_t old = filch__add(&ex->submitters,
+				  rc == 0 ? FILCH__SUBMITTED_ONE - 1 : UINT64_MAX,
+				  seq_cst);
+	if (rc == 0 && FILCH__SUBMITTED_LOW(old) == UINT32_MAX)
+		filch__xstat_add(&ex->xstats.submitted_wraps, 1);
 	/* A terminating worker may have seen us in flight and gone to sleep:
 	 * re-check for it (stress/park.pml found this one). */
 	filch__park_try_terminate(ex);

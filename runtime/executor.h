@@ -73,7 +73,8 @@ struct filch__worker {
 	 * run; cpu is read again when the executor is freed). */
 	alignas(FILCH_CACHELINE) filch_executor *ex;
 	unsigned index;
-	unsigned tick;	   /* tasks taken: the injector rhythm */
+	unsigned until_foreign; /* tasks to take before the injector
+				   rhythm's next take (worker.c) */
 	/* Deque index past the last task moved from the injector: tasks
 	 * below it start oldest first (worker.c, take_own). */
 	int64_t inject_end;
@@ -193,11 +194,17 @@ struct filch_executor {
 	 * first timer (NULL until then; set once). */
 	_Atomic(struct filch__timers *) timers;
 
-	/* executor.c: foreign submitters in flight. Its own line: every
-	 * foreign submit writes it twice, and every worker reads run_state
-	 * for every task it runs (submit's throughput halved when they
-	 * shared one). */
-	alignas(FILCH_CACHELINE) _Atomic uint32_t submitters;
+	/* executor.c: foreign submitters. Its own line: every foreign
+	 * submit writes it twice, and every worker reads run_state for every
+	 * task it runs (submit's throughput halved when they shared one).
+	 * submitters holds two counts (FILCH__SUBMITTERS_*, stats.h): the
+	 * low half, submitters in flight (timer.c's holds too): +1 as one
+	 * comes in, -1 as it leaves; the high half, foreign submissions
+	 * accepted into the injector, modulo 2^32: an accepted one leaves
+	 * by adding SUBMITTED_ONE - 1, counting itself in the same RMW (its
+	 * low half is at least its own 1, so nothing borrows across the
+	 * halves). */
+	alignas(FILCH_CACHELINE) _Atomic uint64_t submitters;
 	struct filch__xstats xstats; /* stats.h: written with submitters */
 	/* trace.h: the foreign threads' ring, read by each foreign submit. */
 	struct filch__trace_slot trace_foreign;

@@ -206,7 +206,8 @@ void filch__future_run_callbacks(filch_future *f);
 /* After the (seq_cst) transition that made f's phase final; old: the word
  * before it. Inline: a task's completion without sleepers or callbacks
  * calls nothing. */
-static inline void filch__future_completed(filch_future *f, uint32_t old)
+static inline __attribute__((always_inline)) void
+filch__future_completed(filch_future *f, uint32_t old)
 {
 	FILCH__PROBE1(future__complete, f);
 	if (old & FILCH__FS_SLEEPERS)
@@ -229,8 +230,8 @@ static inline void filch__future_completed(filch_future *f, uint32_t old)
  * stores. Inline: every task with a future ends here; a success without
  * a message leaves code as filch__future_new set it (0: nobody else
  * writes it while the runner holds RUNNING). */
-static inline void filch__future_finish(filch_future *f, int rc,
-					char *message)
+static inline __attribute__((always_inline)) void
+filch__future_finish(filch_future *f, int rc, char *message)
 {
 	if (__builtin_expect(rc != 0 || message != NULL, 0))
 		filch__future_finish_outcome(f, rc, message);

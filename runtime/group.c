@@ -155,7 +155,8 @@ job_exec(struct job *j, bool discard, bool traced)
  * (A job that its own group's wait pops runs through job_exec alone: the
  * groups opened inside it get the waiter's parent, an ancestor of its
  * group, which is all that depends_on needs; see the top.) */
-static void job_run(struct filch__task *t, bool discard)
+static FILCH__NO_CANARY void
+job_run(struct filch__task *t, bool discard)
 {
 	struct job *j = filch__container_of(t, struct job, task);
 	struct group *outer = current_group;

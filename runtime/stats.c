@@ -108,7 +108,12 @@ int filch_executor_stats(const filch_executor *ex,
 	s.wakeups_sent = sum.wakeups_sent;
 	s.wakeups_received = sum.wakeups_received;
 	s.queue_depth = sum.queue_depth;
-	s.submitted = filch__load(&x->submitted, relaxed);
+	/* Relaxed, both: counters. A wrap seen in one and not yet in the
+	 * other is 2^32 off for an instant (exact once quiescent). */
+	uint64_t wraps = filch__load(&x->submitted_wraps, relaxed);
+	uint64_t word = filch__load((_Atomic uint64_t *)&ex->submitters,
+				    relaxed);
+	s.submitted = (wraps << 32) + FILCH__SUBMITTED_LOW(word);
 	s.refused = filch__load(&x->refused, relaxed);
 	s.caller_ran = filch__load(&x->caller_ran, relaxed);
 	s.discarded = filch__load(&x->discarded, relaxed);

@@ -12,7 +12,8 @@
  * filch_shutdown(WAIT) or by waiting on the futures of every task).
  * Counters of threads that are not workers (foreign submitters, the
  * shutdown that discards tasks) are shared: relaxed fetch_add, on paths
- * that already write a shared line.
+ * that already write a shared line; the count of foreign submissions
+ * rides in the RMW that a submitter makes anyway (executor.h).
  */
 #ifndef FILCH_STATS_H
 #define FILCH_STATS_H
@@ -35,9 +36,18 @@ struct filch__stats {
 	_Atomic uint64_t wakeups_received;
 };
 
+/* The two halves of the executor's submitters word (executor.h): the
+ * submitters in flight, and the foreign submissions accepted, modulo
+ * 2^32 (the wraps are counted in xstats.submitted_wraps). */
+#define FILCH__SUBMITTERS_IN_FLIGHT(v) ((uint32_t)(v))
+#define FILCH__SUBMITTED_LOW(v) ((v) >> 32)
+#define FILCH__SUBMITTED_ONE (UINT64_C(1) << 32)
+
 /* The executor's shared counters: threads that are not its workers. */
 struct filch__xstats {
-	_Atomic uint64_t submitted;	 /* accepted into the injector */
+	/* Foreign submissions accepted into the injector: this * 2^32 plus
+	 * the high half of submitters, which wrapped this many times. */
+	_Atomic uint64_t submitted_wraps;
 	_Atomic uint64_t refused;	 /* -EAGAIN: the bounded queue was full */
 	_Atomic uint64_t caller_ran;	 /* FILCH_FULL_CALLER_RUNS ran it */
 	_Atomic uint64_t discarded;	 /* by filch_shutdown(CANCEL_PENDING) */

@@ -68,7 +68,8 @@ future_task_gated(filch_future *f)
 		future_task_body(f, false);
 }
 
-static void future_task_run(struct filch__task *t, bool discard)
+static FILCH__NO_CANARY void
+future_task_run(struct filch__task *t, bool discard)
 {
 	filch_future *f = filch__container_of(t, filch_future, task);
 	if (discard) {
@@ -82,7 +83,7 @@ static void future_task_run(struct filch__task *t, bool discard)
 	filch_future_release(f); /* the task's reference */
 }
 
-bool filch__future_run_here(filch_future *f)
+FILCH__NO_CANARY bool filch__future_run_here(filch_future *f)
 {
 	filch_executor *ex = filch__self_executor();
 	if (!ex || f->kind != FILCH__FUTURE_TASK || f->executor != ex ||
@@ -133,7 +134,8 @@ fire_and_forget_gated(struct fire_and_forget *r, bool discard)
 	return fire_and_forget_body(r, false);
 }
 
-static void fire_and_forget_run(struct filch__task *t, bool discard)
+static FILCH__NO_CANARY void
+fire_and_forget_run(struct filch__task *t, bool discard)
 {
 	struct fire_and_forget *r =
 		filch__container_of(t, struct fire_and_forget, task);
@@ -141,7 +143,8 @@ static void fire_and_forget_run(struct filch__task *t, bool discard)
 	filch__block_free(r);
 }
 
-static void owned_fire_and_forget_run(struct filch__task *t, bool discard)
+static FILCH__NO_CANARY void
+owned_fire_and_forget_run(struct filch__task *t, bool discard)
 {
 	struct owned_fire_and_forget *r =
 		filch__container_of(t, struct owned_fire_and_forget, base.task);

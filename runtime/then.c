@@ -36,7 +36,8 @@ static void fail(filch_future *out, int code, const char *message)
  * the record is filled only once the node ran, and the antecedent's list
  * never touches a node again after that.
  */
-static void then_run(struct filch__task *t, bool discard)
+static FILCH__NO_CANARY void
+then_run(struct filch__task *t, bool discard)
 {
 	filch_future *out = filch__container_of(t, filch_future, task);
 	filch_future *antecedent = out->result;
