@@ -49,7 +49,11 @@ extern _Atomic unsigned filch__traces_on
  * pointer NULL). */
 FILCH__HOOK bool filch__tracing(void)
 {
+#ifndef FILCH_NO_HOOKS
 	return __builtin_expect(filch__load(&filch__traces_on, relaxed) != 0, 0);
+#else
+	return false; /* measurement only: see probes.h */
+#endif
 }
 
 /* Record an event of worker w, or of the calling thread when it is a
