@@ -148,7 +148,7 @@ static unsigned slots_used(filch_executor *ex)
 }
 
 /* Gives every task still queued in the injector and in the first ndeques
- * deques its run(t, true). Any thread: deques are emptied by stealing, so
+ * deques its run(t, FILCH__RUN_DISCARD). Any thread: deques are emptied by stealing, so
  * their owners may run meanwhile (a cancelling shutdown). */
 static void discard_queued(filch_executor *ex, unsigned ndeques)
 {
@@ -157,7 +157,7 @@ static void discard_queued(filch_executor *ex, unsigned ndeques)
 
 	while ((t = filch__inject_take(&ex->inject, NULL, 1))) {
 		filch__xstat_add(&ex->xstats.discarded, 1);
-		t->run(t, true);
+		t->run(t, FILCH__RUN_DISCARD);
 	}
 	for (unsigned i = 0; i < ndeques; i++) {
 		struct filch__deque *d = &ex->workers[i].deque;
@@ -166,7 +166,8 @@ static void discard_queued(filch_executor *ex, unsigned ndeques)
 		while ((rc = filch__deque_steal(d, &item)) != FILCH__STEAL_EMPTY)
 			if (rc == FILCH__STEAL_OK) {
 				filch__xstat_add(&ex->xstats.discarded, 1);
-				((struct filch__task *)item)->run(item, true);
+				((struct filch__task *)item)
+					->run(item, FILCH__RUN_DISCARD);
 			}
 	}
 }
@@ -624,7 +625,7 @@ static int submit_foreign(filch_executor *ex, struct filch__task *t)
 	if (rc != FILCH__INJECT_CALLER_RUNS)
 		return rc;
 	filch__xstat_add(&ex->xstats.caller_ran, 1);
-	t->run(t, false);
+	t->run(t, 0); /* not on a worker: untraced (trace.h) */
 	return 0;
 }
 

@@ -112,22 +112,34 @@ static_assert(offsetof(struct filch__worker, ec) % FILCH_CACHELINE == 0,
 	      "the sleep line is its own cache line");
 
 /*
- * run_state: the executor's lifecycle, bits only ever added (fetch_or):
+ * run_state: the executor's lifecycle, bits only ever added (fetch_or), and
+ * whether it is traced:
  *   FILCH__EX_SHUTDOWN   set by filch_shutdown: foreign submissions fail
  *                        with -ESHUTDOWN; workers keep draining.
  *   FILCH__EX_CANCELLING set by filch_shutdown(CANCEL_PENDING) together
  *                        with SHUTDOWN (or after it): workers discard the
- *                        tasks they take (run(t, true)).
+ *                        tasks they take (FILCH__RUN_DISCARD).
  *   FILCH__EX_TERMINATED set by park.c's filch__park_try_terminate once
  *                        SHUTDOWN is set and the pool is quiescent: every
  *                        worker idle, no foreign submitter in flight, every
  *                        queue empty. Workers exit; it is never cleared.
+ *   FILCH__EX_TRACED     set by filch_trace_start, cleared by filch_trace_stop
+ *                        (relaxed fetch_or and fetch_and, under trace.c's
+ *                        lock): the gate of the task bodies' trace hooks,
+ *                        read with relaxed loads; behind it the ring pointer
+ *                        is loaded with acquire (trace.h). The one bit that
+ *                        is ever cleared; no lifecycle check reads it.
  * Legal: 0 -> SHUTDOWN -> SHUTDOWN|CANCELLING -> ...|TERMINATED, or
- *        0 -> SHUTDOWN|CANCELLING, or SHUTDOWN -> SHUTDOWN|TERMINATED.
+ *        0 -> SHUTDOWN|CANCELLING, or SHUTDOWN -> SHUTDOWN|TERMINATED,
+ *        each with TRACED set or clear.
  */
 #define FILCH__EX_SHUTDOWN 1u
 #define FILCH__EX_CANCELLING 2u
 #define FILCH__EX_TERMINATED 4u
+#define FILCH__EX_TRACED 8u
+static_assert(FILCH__EX_CANCELLING == FILCH__RUN_DISCARD &&
+		      FILCH__EX_TRACED == FILCH__RUN_TRACED,
+	      "run()'s how is run_state masked");
 
 /* Startup gate values (executor.c). */
 #define FILCH__GATE_WAIT 0u
@@ -212,6 +224,16 @@ struct filch_executor {
 	/* Submissions from foreign threads. */
 	alignas(FILCH_CACHELINE) struct filch__inject inject;
 };
+
+/* How a task of ex taken now is to be run (run()'s how, sched.h): one
+ * relaxed load. Relaxed: CANCELLING only chooses between running and
+ * discarding (a task taken just as it is set may still run, as one that
+ * had already started), and TRACED is a gate (trace.h). */
+static inline unsigned filch__executor_how(const filch_executor *ex)
+{
+	return filch__load((_Atomic uint32_t *)&ex->run_state, relaxed) &
+	       (FILCH__RUN_DISCARD | FILCH__RUN_TRACED);
+}
 
 /*
  * True when ex was created by the parent of a fork() that made this

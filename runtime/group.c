@@ -130,24 +130,32 @@ static void finish(struct group *g, int rc)
 		filch__futex_wake((_Atomic uint32_t *)(void *)&g->word, 1);
 }
 
-/* Runs job j (or discards it) and frees its block; traced a constant
- * where it can be (trace.h: one gate per job at most). */
-static inline __attribute__((always_inline)) void
-job_exec(struct job *j, bool discard, bool traced)
+/* Runs job j, or discards it, as how says (run()'s how, sched.h), and
+ * frees its block. */
+static inline __attribute__((always_inline)) void job_exec(struct job *j,
+							   unsigned how)
 {
 	struct group *g = j->g;
 	filch_job_fn fn = j->fn;
 	void *arg = j->arg;
+	bool traced = how & FILCH__RUN_TRACED;
 
 	int rc = ECANCELED;
 
 	filch__block_free(j);
-	if (!discard) {
+	if (!(how & FILCH__RUN_DISCARD)) {
 		filch__obs_task_begin(traced, (uintptr_t)fn, arg);
 		rc = fn(arg);
 		filch__obs_task_end(traced, rc);
 	}
 	finish(g, rc);
+}
+
+/* job_exec for any how but 0, out of the way of the group wait's loop. */
+static __attribute__((noinline, cold)) void job_exec_how(struct job *j,
+							 unsigned how)
+{
+	job_exec(j, how);
 }
 
 /* A job run where it was taken by a thief, at a worker's top level, or by
@@ -156,7 +164,7 @@ job_exec(struct job *j, bool discard, bool traced)
  * groups opened inside it get the waiter's parent, an ancestor of its
  * group, which is all that depends_on needs; see the top.) */
 static FILCH__NO_CANARY void
-job_run(struct filch__task *t, bool discard)
+job_run(struct filch__task *t, unsigned how)
 {
 	struct job *j = filch__container_of(t, struct job, task);
 	struct group *outer = current_group;
@@ -166,7 +174,7 @@ job_run(struct filch__task *t, bool discard)
 	 * (frame.c); the jobs a wait pops run inside their waiter's. */
 	filch__task_frame_enter(&fr, NULL, (void (*)(void))j->fn, true);
 	current_group = j->g;
-	job_exec(j, discard, filch__tracing());
+	job_exec(j, how);
 	current_group = outer;
 	filch__task_frame_leave(&fr);
 }
@@ -310,20 +318,21 @@ pop_own_job(struct filch__worker *w, struct group *g)
 }
 
 /* Runs g's jobs from the bottom of w's deque while there are (see the
- * top); traced a constant where it can be (trace.h). */
+ * top). The common how, 0, tests as the discard alone did: the trace gate
+ * costs the loop nothing (trace.h). */
 static inline __attribute__((always_inline)) void
-run_own_jobs(struct filch__worker *w, struct group *g, bool traced)
+run_own_jobs(struct filch__worker *w, struct group *g)
 {
 	struct job *j;
 
-	while (!done(g) && (j = pop_own_job(w, g)))
-		job_exec(j, filch__worker_cancelling(w), traced);
-}
+	while (!done(g) && (j = pop_own_job(w, g))) {
+		unsigned how = filch__executor_how(w->ex);
 
-static __attribute__((noinline, cold)) void
-run_own_jobs_traced(struct filch__worker *w, struct group *g)
-{
-	run_own_jobs(w, g, true);
+		if (__builtin_expect(how != 0, 0))
+			job_exec_how(j, how);
+		else
+			job_exec(j, 0);
+	}
 }
 
 /* Leapfrogging (see the top): true when w ran a task taken from the worker
@@ -363,7 +372,7 @@ static __attribute__((noinline)) void wait_slow(struct filch__worker *w,
 
 	while (!done(g)) {
 		if (w && leapfrog(w, g)) {
-			run_own_jobs(w, g, filch__tracing());
+			run_own_jobs(w, g);
 			spins = 0;
 			continue;
 		}
@@ -389,12 +398,9 @@ int filch_group_wait(filch_group *gp)
 
 	if (w && w->ex != g->ex)
 		w = NULL; /* its jobs went to another executor's injector */
-	/* The common case: g's jobs, newest first, from our own deque. One
-	 * gate for all of them (trace.h); the traced loop out of the way. */
-	if (w && __builtin_expect(filch__tracing(), 0))
-		run_own_jobs_traced(w, g);
-	else if (w)
-		run_own_jobs(w, g, false);
+	/* The common case: g's jobs, newest first, from our own deque. */
+	if (w)
+		run_own_jobs(w, g);
 	if (!done(g))
 		wait_slow(w, g);
 	rc = filch__load(&g->first_error, relaxed); /* after done's acquire */

@@ -59,26 +59,27 @@ future_task_body(filch_future *f, bool traced)
 	filch__future_finish(f, rc, fr.message);
 }
 
+/* The body in its copy for how (FILCH__RUN_TRACED or not). */
 static inline __attribute__((always_inline)) void
-future_task_gated(filch_future *f)
+future_task_gated(filch_future *f, unsigned how)
 {
-	if (filch__tracing())
+	if (how & FILCH__RUN_TRACED)
 		future_task_body(f, true);
 	else
 		future_task_body(f, false);
 }
 
 static FILCH__NO_CANARY void
-future_task_run(struct filch__task *t, bool discard)
+future_task_run(struct filch__task *t, unsigned how)
 {
 	filch_future *f = filch__container_of(t, filch_future, task);
-	if (discard) {
+	if (how & FILCH__RUN_DISCARD) {
 		filch__future_cancel_pending(f);
 	} else {
 		/* Every other holder gone (a submit-and-forget with a
 		 * callback): the start needs no locked instruction. */
 		if (filch__future_start(f, filch__future_alone(f)))
-			future_task_gated(f);
+			future_task_gated(f, how);
 	}
 	filch_future_release(f); /* the task's reference */
 }
@@ -91,7 +92,7 @@ FILCH__NO_CANARY bool filch__future_run_here(filch_future *f)
 		return false;
 	/* The record stays queued, holding the task's reference; whoever
 	 * takes it finds f started and only drops that reference. */
-	future_task_gated(f);
+	future_task_gated(f, filch__executor_how(ex));
 	return true;
 }
 
@@ -122,33 +123,33 @@ fire_and_forget_body(struct fire_and_forget *r, bool traced)
 	return rc ? NULL : result;
 }
 
-/* Runs the task of r unless it is discarded; returns its result, or NULL
+/* Runs the task of r unless how discards it; returns its result, or NULL
  * when it failed or did not run. */
 static inline __attribute__((always_inline)) void *
-fire_and_forget_gated(struct fire_and_forget *r, bool discard)
+fire_and_forget_gated(struct fire_and_forget *r, unsigned how)
 {
-	if (discard)
+	if (how & FILCH__RUN_DISCARD)
 		return NULL;
-	if (filch__tracing())
+	if (how & FILCH__RUN_TRACED)
 		return fire_and_forget_body(r, true);
 	return fire_and_forget_body(r, false);
 }
 
 static FILCH__NO_CANARY void
-fire_and_forget_run(struct filch__task *t, bool discard)
+fire_and_forget_run(struct filch__task *t, unsigned how)
 {
 	struct fire_and_forget *r =
 		filch__container_of(t, struct fire_and_forget, task);
-	fire_and_forget_gated(r, discard);
+	fire_and_forget_gated(r, how);
 	filch__block_free(r);
 }
 
 static FILCH__NO_CANARY void
-owned_fire_and_forget_run(struct filch__task *t, bool discard)
+owned_fire_and_forget_run(struct filch__task *t, unsigned how)
 {
 	struct owned_fire_and_forget *r =
 		filch__container_of(t, struct owned_fire_and_forget, base.task);
-	void *result = fire_and_forget_gated(&r->base, discard);
+	void *result = fire_and_forget_gated(&r->base, how);
 	filch_result_dtor_fn dtor = r->dtor;
 	void *dtor_arg = r->dtor_arg;
 	filch__block_free(r);
@@ -160,7 +161,7 @@ owned_fire_and_forget_run(struct filch__task *t, bool discard)
  * error. */
 static inline int fire_and_forget_submit(filch_executor *ex,
 					 struct fire_and_forget *r,
-					 void (*run)(struct filch__task *, bool),
+					 void (*run)(struct filch__task *, unsigned),
 					 filch_task_fn fn, void *arg)
 {
 	r->task.run = run;

@@ -4,7 +4,7 @@
  * points where the scheduler and the task bodies call them: one-line
  * hooks. Off, an event site costs one load of a process-wide count of
  * traced executors and a branch that is not taken (and a nop for each
- * USDT probe), a task one such gate for its begin and end together; only
+ * USDT probe), a task's begin and end nothing but the nops (below); only
  * while some executor is traced does a site look for its ring.
  *
  * A worker's trace pointer (struct filch__worker.trace.ring) is its ring, or
@@ -74,12 +74,14 @@ FILCH__HOOK void filch__trace_worker(struct filch__worker *w, unsigned type,
 /*
  * A task's function fn starts, or the innermost one started on the calling
  * thread ended with rc (traced only on a worker). The end takes no
- * function: nothing need survive the task's call. One gate per task: its
- * body reads filch__tracing() once and runs one of two inlined copies of
- * itself, traced a constant in each, so that the untraced copy has no
- * branch here but the probes' nops. A trace started while a task runs
- * records neither its begin nor its end; one stopped meanwhile finds no
- * ring for the end.
+ * function: nothing need survive the task's call. The gate of a task's
+ * hooks is not filch__tracing() but its executor's TRACED bit in
+ * run_state (executor.h), which the worker hands to run() with the
+ * discard bit (sched.h's how): the body tests the two where it tested for
+ * a discard, and runs one of two inlined copies of itself, traced a
+ * constant in each, so that the untraced copy has no branch here but the
+ * probes' nops. A trace started while a task runs records neither its
+ * begin nor its end; one stopped meanwhile finds no ring for the end.
  */
 FILCH__HOOK void filch__obs_task_begin(bool traced, uintptr_t fn, void *arg)
 {

@@ -26,11 +26,11 @@ struct ping {
 	unsigned sleep_us;
 };
 
-static void ping_run(struct filch__task *t, bool discard)
+static void ping_run(struct filch__task *t, unsigned how)
 {
 	struct ping *p = (struct ping *)t;
 
-	(void)discard;
+	(void)how;
 	if (p->sleep_us)
 		usleep(p->sleep_us);
 	atomic_store(&p->done, 1);
