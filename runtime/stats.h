@@ -4,8 +4,8 @@
  * for the scheduler's files.
  *
  * A worker's counters (struct filch__stats, in its worker record) are
- * written only by that worker, by a relaxed load and a relaxed store (no
- * read-modify-write: nothing else writes them), and read by
+ * written only by that worker, by one store of a new value (no atomic
+ * read-modify-write: nothing else writes them; filch__stat_add), and read by
  * filch_executor_stats with relaxed loads: a reader sees each counter at
  * some recent value, so sums are approximate while the pool runs and exact
  * once it is quiescent (the reader synchronized with the workers, e.g. by
