@@ -94,12 +94,8 @@ struct filch__worker {
 	_Atomic(struct filch__fj *) fj;
 
 	/* Timed shutdown: the thread's frame list while it runs tasks
-	 * (frame.c), and what the last two samples of shutdown_report.c saw
-	 * of it (under its report_lock): the innermost frame's seq (0: none
-	 * yet) and when, [0] the older. */
+	 * (frame.c). */
 	_Atomic(struct filch__frames *) frames;
-	uint64_t seen_seq[2];
-	int64_t seen_ns[2];
 
 	/* Counters (stats.h) and the trace ring (trace.h). */
 	alignas(FILCH_CACHELINE) struct filch__stats stats;

@@ -20,13 +20,16 @@
 /*
  * One frame per task body, on the stack of the thread that runs it; frames
  * nest when a waiting task runs the task it waits for, or a group job.
- * Written before the frame is published, then read-only until it is left.
+ * Written before the frame is published, then read-only until it is left,
+ * but for seen, the inspectors' own field.
  */
 struct filch__task_frame {
 	filch_future *future; /* NULL for a fire-and-forget task, a group job */
 	void (*fn)(void);     /* the task's function, as given by the user */
-	uint64_t seq;	      /* the thread's frames entered so far, this one
-				 included: a frame's identity over time */
+	/* 0 at entry; then written only by inspectors (one at a time, while
+	 * the thread cannot leave the frame, see frame.c): when one first
+	 * saw the frame (shutdown_report.c). Never read by the thread. */
+	int64_t seen;
 	bool job;	      /* a group job: transparent to the lookups of
 				 filch__task_frame_current */
 	char *message;	      /* filch_task_fail's, owned, or NULL: the
@@ -54,7 +57,6 @@ struct filch__task_frame {
 struct filch__frames {
 	_Atomic(struct filch__task_frame *) top;
 	_Atomic uint32_t inspect; /* see the top of frame.c */
-	uint64_t seq;		  /* owner only: frames entered */
 };
 #define FILCH__FRAMES_INSPECTED 1u
 
@@ -71,7 +73,7 @@ static inline void filch__task_frame_enter(struct filch__task_frame *fr,
 
 	fr->future = f;
 	fr->fn = fn;
-	fr->seq = ++fs->seq;
+	fr->seen = 0;
 	fr->job = job;
 	fr->message = NULL;
 	fr->outer = filch__load(&fs->top, relaxed);
@@ -127,14 +129,14 @@ void filch__frames_unregister(_Atomic(struct filch__frames *) *slot);
 /*
  * Lists the frames of the registered threads of slots[0..n) (one slot
  * every stride bytes): visit(arg, i, fr) for each frame fr of slot i,
- * innermost first, while that thread cannot leave fr: visit may read fr
- * and retain fr->future. Where the kernel refuses membarrier(2), no frame
+ * innermost first, while that thread cannot leave fr: visit may read fr,
+ * retain fr->future and write fr->seen. Where the kernel refuses membarrier(2), no frame
  * can be read: visit(arg, i, NULL) once for each slot i that runs a task.
  * Stops at visit's first nonzero return and returns it, else 0. Any
  * thread but one of the slots'; inspections are serialized (a
  * process-wide lock). */
 typedef int (*filch__frame_visit)(void *arg, unsigned slot,
-				  const struct filch__task_frame *fr);
+				  struct filch__task_frame *fr);
 int filch__frames_inspect(_Atomic(struct filch__frames *) *slots, unsigned n,
 			  size_t stride, filch__frame_visit visit, void *arg);
 
