@@ -295,12 +295,11 @@ struct filch_executor_stats {
  * Any thread, at any time until filch_executor_destroy; wait-free for the
  * counters (relaxed loads; the spares part takes the spares' lock, and
  * futures_running the lock that a timed shutdown's report holds while it
- * lists running tasks). Each
- * counter is a recent value while the pool runs, so sums and differences
- * are approximate then; once the pool is quiescent (after filch_shutdown
- * with WAIT; waiting for every future is not enough: a waiter may run a
- * queued task in place, its record leaving the queue later) they are
- * exact:
+ * lists running tasks). Each counter is a recent value while the pool
+ * runs, so sums and differences are approximate then; once the pool is
+ * quiescent (after filch_shutdown with WAIT; waiting for every future is
+ * not enough: a waiter may run a queued task in place, its record leaving
+ * the queue later) they are exact:
  *   tasks_run + discarded = submitted + spawned,
  * and each total is the sum of the workers' counters; wakeups_received
  * is at most wakeups_sent + foreign_wakeups (a woken worker counts its
