@@ -60,7 +60,12 @@ struct filch__frames {
 };
 #define FILCH__FRAMES_INSPECTED 1u
 
-/* The calling thread's list (initial-exec TLS, defined in frame.c). */
+/* The calling thread's list (initial-exec TLS, defined in frame.c). The
+ * inline paths below name its members directly, never through a pointer
+ * to it: UBSan checks such a pointer for NULL with the flags of the add
+ * that computes it, which the linker may relax into a lea that sets none
+ * (seen with gcc 12 and binutils 2.40: a branch on stale flags, a false
+ * report). */
 extern _Thread_local __attribute__((tls_model("initial-exec")))
 struct filch__frames filch__frames_self;
 
@@ -69,17 +74,15 @@ static inline void filch__task_frame_enter(struct filch__task_frame *fr,
 					   filch_future *f, void (*fn)(void),
 					   bool job)
 {
-	struct filch__frames *fs = &filch__frames_self;
-
 	fr->future = f;
 	fr->fn = fn;
 	fr->seen = 0;
 	fr->job = job;
 	fr->message = NULL;
-	fr->outer = filch__load(&fs->top, relaxed);
+	fr->outer = filch__load(&filch__frames_self.top, relaxed);
 	/* Release: fr's fields before fr is seen; pairs with the acquire
 	 * (seq_cst) load of top in filch__frames_inspect. */
-	filch__store(&fs->top, fr, release);
+	filch__store(&filch__frames_self.top, fr, release);
 }
 
 void filch__task_frame_wait_inspection(void);
@@ -88,22 +91,21 @@ void filch__task_frame_wait_inspection(void);
  * another thread inspects this thread's frames (a few microseconds). */
 static inline void filch__task_frame_leave(struct filch__task_frame *fr)
 {
-	struct filch__frames *fs = &filch__frames_self;
 	uint32_t v;
 
 #ifdef FILCH_TSAN
 	/* L1, L2 seq_cst: see the top of frame.c. */
-	filch__store(&fs->top, fr->outer, seq_cst);
+	filch__store(&filch__frames_self.top, fr->outer, seq_cst);
 	FILCH__PERTURB(); /* an inspection may begin between L1 and L2 */
-	v = filch__load(&fs->inspect, seq_cst);
+	v = filch__load(&filch__frames_self.inspect, seq_cst);
 #else
 	/* L1 then L2: the seq_cst fence between them is executed by the
 	 * inspector's membarrier (R2); the compiler must keep the order. */
-	filch__store(&fs->top, fr->outer, relaxed);
+	filch__store(&filch__frames_self.top, fr->outer, relaxed);
 	FILCH__PERTURB(); /* an inspection may begin between L1 and L2 */
 	atomic_signal_fence(memory_order_seq_cst);
 	/* Acquire: as in wait_inspection, when it reads 0 after an R4. */
-	v = filch__load(&fs->inspect, acquire);
+	v = filch__load(&filch__frames_self.inspect, acquire);
 #endif
 	if (__builtin_expect(v != 0, 0))
 		filch__task_frame_wait_inspection();
