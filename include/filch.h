@@ -277,6 +277,11 @@ struct filch_executor_stats {
 	unsigned long long foreign_wakeups; /* workers woken by other threads */
 	unsigned long long inject_depth;   /* tasks in the injector now (approx) */
 	struct filch_spare_counts spares;  /* as filch_executor_spare_counts */
+	/* Later than the first version: a size that ends before them
+	 * leaves them alone. Approximate while the pool runs (see
+	 * docs/observability.md): */
+	unsigned long long futures_pending; /* tasks queued, not yet taken */
+	unsigned long long futures_running; /* worker slots inside a task */
 };
 
 /*
@@ -288,12 +293,13 @@ struct filch_executor_stats {
  * executor inherited through fork(). On error *out is untouched.
  *
  * Any thread, at any time until filch_executor_destroy; wait-free for the
- * counters (relaxed loads; the spares part takes the spares' lock). Each
- * counter is a recent value while the pool runs, so sums and differences
- * are approximate then; once the pool is quiescent (after filch_shutdown
- * with WAIT; waiting for every future is not enough: a waiter may run a
- * queued task in place, its record leaving the queue later) they are
- * exact:
+ * counters (relaxed loads; the spares part takes the spares' lock, and
+ * futures_running the lock that a timed shutdown's report holds while it
+ * lists running tasks). Each counter is a recent value while the pool
+ * runs, so sums and differences are approximate then; once the pool is
+ * quiescent (after filch_shutdown with WAIT; waiting for every future is
+ * not enough: a waiter may run a queued task in place, its record leaving
+ * the queue later) they are exact:
  *   tasks_run + discarded = submitted + spawned,
  * and each total is the sum of the workers' counters; wakeups_received
  * is at most wakeups_sent + foreign_wakeups (a woken worker counts its

@@ -148,7 +148,7 @@ static unsigned slots_used(filch_executor *ex)
 }
 
 /* Gives every task still queued in the injector and in the first ndeques
- * deques its run(t, true). Any thread: deques are emptied by stealing, so
+ * deques its run(t, FILCH__RUN_DISCARD). Any thread: deques are emptied by stealing, so
  * their owners may run meanwhile (a cancelling shutdown). */
 static void discard_queued(filch_executor *ex, unsigned ndeques)
 {
@@ -157,7 +157,7 @@ static void discard_queued(filch_executor *ex, unsigned ndeques)
 
 	while ((t = filch__inject_take(&ex->inject, NULL, 1))) {
 		filch__xstat_add(&ex->xstats.discarded, 1);
-		t->run(t, true);
+		t->run(t, FILCH__RUN_DISCARD);
 	}
 	for (unsigned i = 0; i < ndeques; i++) {
 		struct filch__deque *d = &ex->workers[i].deque;
@@ -166,7 +166,8 @@ static void discard_queued(filch_executor *ex, unsigned ndeques)
 		while ((rc = filch__deque_steal(d, &item)) != FILCH__STEAL_EMPTY)
 			if (rc == FILCH__STEAL_OK) {
 				filch__xstat_add(&ex->xstats.discarded, 1);
-				((struct filch__task *)item)->run(item, true);
+				((struct filch__task *)item)
+					->run(item, FILCH__RUN_DISCARD);
 			}
 	}
 }
@@ -604,7 +605,6 @@ static int submit_foreign(filch_executor *ex, struct filch__task *t)
 	if (rc == 0) {
 		FILCH__PERTURB(); /* accepted; a shutdown may begin now */
 		filch__inject_push(&ex->inject, t);
-		filch__xstat_add(&ex->xstats.submitted, 1);
 		filch__obs_foreign_submit(ex, t);
 		filch__park_notify(ex); /* N1 orders it after the enqueue */
 	} else if (rc == -EAGAIN) {
@@ -612,15 +612,20 @@ static int submit_foreign(filch_executor *ex, struct filch__task *t)
 	}
 	/* seq_cst: the enqueue before the count drops (a terminating worker
 	 * that reads 0 then sees the task), and the decrement before the
-	 * reads of try_terminate below (one of us sees the other idle). */
-	filch__sub(&ex->submitters, 1, seq_cst);
+	 * reads of try_terminate below (one of us sees the other idle). An
+	 * accepted task is counted in the same RMW (executor.h). */
+	uint64_t old = filch__add(&ex->submitters,
+				  rc == 0 ? FILCH__SUBMITTED_ONE - 1 : UINT64_MAX,
+				  seq_cst);
+	if (rc == 0 && FILCH__SUBMITTED_LOW(old) == UINT32_MAX)
+		filch__xstat_add(&ex->xstats.submitted_wraps, 1);
 	/* A terminating worker may have seen us in flight and gone to sleep:
 	 * re-check for it (stress/park.pml found this one). */
 	filch__park_try_terminate(ex);
 	if (rc != FILCH__INJECT_CALLER_RUNS)
 		return rc;
 	filch__xstat_add(&ex->xstats.caller_ran, 1);
-	t->run(t, false);
+	t->run(t, 0); /* not on a worker: untraced (trace.h) */
 	return 0;
 }
 

@@ -73,7 +73,8 @@ struct filch__worker {
 	 * run; cpu is read again when the executor is freed). */
 	alignas(FILCH_CACHELINE) filch_executor *ex;
 	unsigned index;
-	unsigned tick;	   /* tasks taken: the injector rhythm */
+	unsigned until_foreign; /* tasks to take before the injector
+				   rhythm's next take (worker.c) */
 	/* Deque index past the last task moved from the injector: tasks
 	 * below it start oldest first (worker.c, take_own). */
 	int64_t inject_end;
@@ -93,12 +94,8 @@ struct filch__worker {
 	_Atomic(struct filch__fj *) fj;
 
 	/* Timed shutdown: the thread's frame list while it runs tasks
-	 * (frame.c), and what the last two samples of shutdown_report.c saw
-	 * of it (under its report_lock): the innermost frame's seq (0: none
-	 * yet) and when, [0] the older. */
+	 * (frame.c). */
 	_Atomic(struct filch__frames *) frames;
-	uint64_t seen_seq[2];
-	int64_t seen_ns[2];
 
 	/* Counters (stats.h) and the trace ring (trace.h). */
 	alignas(FILCH_CACHELINE) struct filch__stats stats;
@@ -111,22 +108,34 @@ static_assert(offsetof(struct filch__worker, ec) % FILCH_CACHELINE == 0,
 	      "the sleep line is its own cache line");
 
 /*
- * run_state: the executor's lifecycle, bits only ever added (fetch_or):
+ * run_state: the executor's lifecycle, bits only ever added (fetch_or), and
+ * whether it is traced:
  *   FILCH__EX_SHUTDOWN   set by filch_shutdown: foreign submissions fail
  *                        with -ESHUTDOWN; workers keep draining.
  *   FILCH__EX_CANCELLING set by filch_shutdown(CANCEL_PENDING) together
  *                        with SHUTDOWN (or after it): workers discard the
- *                        tasks they take (run(t, true)).
+ *                        tasks they take (FILCH__RUN_DISCARD).
  *   FILCH__EX_TERMINATED set by park.c's filch__park_try_terminate once
  *                        SHUTDOWN is set and the pool is quiescent: every
  *                        worker idle, no foreign submitter in flight, every
  *                        queue empty. Workers exit; it is never cleared.
+ *   FILCH__EX_TRACED     set by filch_trace_start, cleared by filch_trace_stop
+ *                        (relaxed fetch_or and fetch_and, under trace.c's
+ *                        lock): the gate of the task bodies' trace hooks,
+ *                        read with relaxed loads; behind it the ring pointer
+ *                        is loaded with acquire (trace.h). The one bit that
+ *                        is ever cleared; no lifecycle check reads it.
  * Legal: 0 -> SHUTDOWN -> SHUTDOWN|CANCELLING -> ...|TERMINATED, or
- *        0 -> SHUTDOWN|CANCELLING, or SHUTDOWN -> SHUTDOWN|TERMINATED.
+ *        0 -> SHUTDOWN|CANCELLING, or SHUTDOWN -> SHUTDOWN|TERMINATED,
+ *        each with TRACED set or clear.
  */
 #define FILCH__EX_SHUTDOWN 1u
 #define FILCH__EX_CANCELLING 2u
 #define FILCH__EX_TERMINATED 4u
+#define FILCH__EX_TRACED 8u
+static_assert(FILCH__EX_CANCELLING == FILCH__RUN_DISCARD &&
+		      FILCH__EX_TRACED == FILCH__RUN_TRACED,
+	      "run()'s how is run_state masked");
 
 /* Startup gate values (executor.c). */
 #define FILCH__GATE_WAIT 0u
@@ -193,11 +202,17 @@ struct filch_executor {
 	 * first timer (NULL until then; set once). */
 	_Atomic(struct filch__timers *) timers;
 
-	/* executor.c: foreign submitters in flight. Its own line: every
-	 * foreign submit writes it twice, and every worker reads run_state
-	 * for every task it runs (submit's throughput halved when they
-	 * shared one). */
-	alignas(FILCH_CACHELINE) _Atomic uint32_t submitters;
+	/* executor.c: foreign submitters. Its own line: every foreign
+	 * submit writes it twice, and every worker reads run_state for every
+	 * task it runs (submit's throughput halved when they shared one).
+	 * submitters holds two counts (FILCH__SUBMITTERS_*, stats.h): the
+	 * low half, submitters in flight (timer.c's holds too): +1 as one
+	 * comes in, -1 as it leaves; the high half, foreign submissions
+	 * accepted into the injector, modulo 2^32: an accepted one leaves
+	 * by adding SUBMITTED_ONE - 1, counting itself in the same RMW (its
+	 * low half is at least its own 1, so nothing borrows across the
+	 * halves). */
+	alignas(FILCH_CACHELINE) _Atomic uint64_t submitters;
 	struct filch__xstats xstats; /* stats.h: written with submitters */
 	/* trace.h: the foreign threads' ring, read by each foreign submit. */
 	struct filch__trace_slot trace_foreign;
@@ -205,6 +220,16 @@ struct filch_executor {
 	/* Submissions from foreign threads. */
 	alignas(FILCH_CACHELINE) struct filch__inject inject;
 };
+
+/* How a task of ex taken now is to be run (run()'s how, sched.h): one
+ * relaxed load. Relaxed: CANCELLING only chooses between running and
+ * discarding (a task taken just as it is set may still run, as one that
+ * had already started), and TRACED is a gate (trace.h). */
+static inline unsigned filch__executor_how(const filch_executor *ex)
+{
+	return filch__load((_Atomic uint32_t *)&ex->run_state, relaxed) &
+	       (FILCH__RUN_DISCARD | FILCH__RUN_TRACED);
+}
 
 /*
  * True when ex was created by the parent of a fork() that made this

@@ -290,12 +290,13 @@ static struct filch_fj_frame *frame_of_task(struct filch__task *t)
 }
 
 /* run() of a stolen frame's task: runs it on the running worker's stack.
- * discard is ignored: the frame's owner waits for its result. */
-static void stolen_task_run(struct filch__task *t, bool discard)
+ * how is ignored: the frame's owner waits for its result (no discard),
+ * and the fork-join path has no hooks. */
+static void stolen_task_run(struct filch__task *t, unsigned how)
 {
 	struct filch__fj *fj = fj_get(filch__self);
 
-	(void)discard;
+	(void)how;
 	if (!fj) /* cannot be: a worker with a frame stack took the task */
 		fj_die("a stolen frame without a frame stack to run it on");
 	run_stolen(fj, frame_of_task(t));

@@ -162,6 +162,22 @@ static struct filch__frames *slot_list(_Atomic(struct filch__frames *) *slots,
 	return filch__load(slot, acquire);
 }
 
+unsigned filch__frames_busy(_Atomic(struct filch__frames *) *slots,
+			    unsigned n, size_t stride)
+{
+	struct filch__frames *fs;
+	unsigned busy = 0;
+
+	pthread_mutex_lock(&inspect_lock);
+	for (unsigned i = 0; i < n; i++)
+		/* Relaxed: a snapshot; top is compared, never followed. */
+		if ((fs = slot_list(slots, i, stride)) &&
+		    filch__load(&fs->top, relaxed))
+			busy++;
+	pthread_mutex_unlock(&inspect_lock);
+	return busy;
+}
+
 int filch__frames_inspect(_Atomic(struct filch__frames *) *slots, unsigned n,
 			  size_t stride, filch__frame_visit visit, void *arg)
 {

@@ -76,8 +76,9 @@
  * A Treiber stack of struct filch__callback: NULL (empty), a node (the one
  * added last), or CALLBACKS_CLOSED. An adder that finds f done, or the list
  * CLOSED, runs its node at once; otherwise it pushes with a CAS. Closing
- * (run_callbacks) swaps in CLOSED, takes the whole list, reverses it so that
- * callbacks run in the order added, and runs each once. Nothing is ever
+ * (filch__future_run_callbacks) swaps in CLOSED, takes the whole list,
+ * reverses it so that callbacks run in the order added, and runs each
+ * once. Nothing is ever
  * popped alone, so there is no ABA. A node on the list belongs to the list;
  * a node whose fn was called is never touched again.
  *
@@ -101,13 +102,14 @@
  *       abandon CAS): seq_cst. Their release half publishes result, code
  *       and message (or the canceller's writes) to the waiters' and adders'
  *       acquire loads of state; seq_cst makes them, with the seq_cst load
- *       of the list in completed(), the completer's half of the store-load
- *       pair with filch__future_add_callback (seq_cst push, seq_cst load of
- *       state). On x86 every RMW is a full barrier and a seq_cst load is a
- *       plain load: the pair costs nothing over acquire/release.
- *   run_callbacks xchg (acq_rel): acquire pairs with the push CAS (node
- *       contents); release pairs with an adder's acquire when it finds
- *       CLOSED (the final state).
+ *       of the list in filch__future_completed, the completer's half of
+ *       the store-load pair with filch__future_add_callback (seq_cst push,
+ *       seq_cst load of state). On x86 every RMW is a full barrier and
+ *       a seq_cst load is a plain load: the pair costs nothing over
+ *       acquire/release.
+ *   filch__future_run_callbacks xchg (acq_rel): acquire pairs with the
+ *       push CAS (node contents); release pairs with an adder's acquire
+ *       when it finds CLOSED (the final state).
  *   the runner alone (filch__future_start with alone, _finish):
  *       relaxed loads and stores of the word and the list; the acquire load
  *       of refs in filch__future_alone pairs with the other holders'
@@ -250,7 +252,7 @@ static void run_taken(filch_future *f, struct filch__callback *n)
 /* Closes f's list (f is done) and runs what it held, or queues it (see the
  * top). Called by the completer, or by an adder that pushed its node and
  * then found f done; whoever closes first takes every node. */
-static void run_callbacks(filch_future *f)
+void filch__future_run_callbacks(filch_future *f)
 {
 	/* acq_rel: acquire pairs with the push CAS of
 	 * filch__future_add_callback (we read the nodes); release pairs with
@@ -261,20 +263,9 @@ static void run_callbacks(filch_future *f)
 		run_taken(f, n);
 }
 
-/* After the (seq_cst) transition that made f's phase final; old: the word
- * before it. */
-static void completed(filch_future *f, uint32_t old)
+void filch__future_wake_sleepers(filch_future *f)
 {
-	FILCH__PROBE1(future__complete, f);
-	if (old & FILCH__FS_SLEEPERS)
-		filch__futex_wake(&f->state, INT32_MAX);
-	FILCH__PERTURB(); /* widen the race with on_done */
-	/* seq_cst: the store-load pair with filch__future_add_callback (its
-	 * push, then its load of the state). Either this load sees the push,
-	 * or that load sees the final phase and the adder closes the list:
-	 * an empty list needs no RMW here. */
-	if (filch__load(&f->callbacks, seq_cst))
-		run_callbacks(f);
+	filch__futex_wake(&f->state, INT32_MAX);
 }
 
 void filch__future_add_callback(filch_future *f, struct filch__callback *node)
@@ -286,7 +277,8 @@ void filch__future_add_callback(filch_future *f, struct filch__callback *node)
 		return;
 	}
 	/* acquire (also on CAS failure): when we find CLOSED we run node at
-	 * once and it reads f's outcome; pairs with run_callbacks' release. */
+	 * once and it reads f's outcome; pairs with the release of
+	 * filch__future_run_callbacks. */
 	struct filch__callback *head = filch__load(&f->callbacks, acquire);
 	do {
 		if (head == CALLBACKS_CLOSED) {
@@ -295,18 +287,18 @@ void filch__future_add_callback(filch_future *f, struct filch__callback *node)
 		}
 		node->next = head;
 		/* seq_cst: release publishes node's fields (pairs with the
-		 * acquire xchg of run_callbacks); seq_cst makes the push and
-		 * the load below the adder's half of the store-load pair
-		 * with completed(). */
+		 * acquire xchg of filch__future_run_callbacks); seq_cst
+		 * makes the push and the load below the adder's half of the
+		 * store-load pair with filch__future_completed. */
 	} while (!filch__cas_weak(&f->callbacks, &head, node, seq_cst, acquire));
-	FILCH__PERTURB(); /* widen the race with completed() */
-	/* seq_cst: see completed(). If f is done, its completer may have
-	 * found the list empty before our push (and dropped its reference
-	 * since): close it ourselves, holding a reference of our own since a
+	FILCH__PERTURB(); /* widen the race with filch__future_completed */
+	/* seq_cst: see filch__future_completed. If f is done, its completer
+	 * may have found the list empty before our push (and dropped its
+	 * reference since): close it ourselves, holding a reference of our own since a
 	 * callback may drop the caller's. */
 	if (filch__future_is_done(filch__load(&f->state, seq_cst))) {
 		filch_future_retain(f);
-		run_callbacks(f);
+		filch__future_run_callbacks(f);
 		filch_future_release(f);
 	}
 }
@@ -368,7 +360,7 @@ int filch_future_on_done(filch_future *f, filch_callback_fn cb, void *arg)
 /* Transitions                                                         */
 /* ------------------------------------------------------------------ */
 
-void filch__future_finish(filch_future *f, int rc, char *message)
+void filch__future_finish_outcome(filch_future *f, int rc, char *message)
 {
 	int code = filch__task_code(rc, &message);
 	f->code = code;
@@ -377,25 +369,14 @@ void filch__future_finish(filch_future *f, int rc, char *message)
 					 *result is its own to free */
 	else
 		filch__free(message); /* a message for a task that succeeded */
-	if (filch__future_alone(f)) {
-		/* relaxed, all three: our reference is f's only one, and the
-		 * task's frame is left (future.h), so no other thread can
-		 * read or write the word or the list, nor sleep on f; a
-		 * callback that hands f on orders these stores by its own
-		 * hand-off. */
-		filch__store(&f->state, FILCH_FINISHED, relaxed);
-		struct filch__callback *n = filch__load(&f->callbacks, relaxed);
-		if (n) {
-			filch__store(&f->callbacks, CALLBACKS_CLOSED, relaxed);
-			run_taken(f, n);
-		}
-		return;
-	}
-	/* seq_cst: release publishes result, code and message before
-	 * FINISHED (pairs with the acquire loads of the waiters, wait_done,
-	 * and of on_done); seq_cst for the store-load pair of completed(). */
-	uint32_t old = filch__xchg(&f->state, FILCH_FINISHED, seq_cst);
-	completed(f, old);
+}
+
+void filch__future_close_alone(filch_future *f)
+{
+	/* relaxed: as in filch__future_finish, the runner alone. */
+	struct filch__callback *n = filch__load(&f->callbacks, relaxed);
+	filch__store(&f->callbacks, CALLBACKS_CLOSED, relaxed);
+	run_taken(f, n);
 }
 
 int filch__future_settle(filch_future *f, int code, void *result,
@@ -425,7 +406,7 @@ int filch__future_settle(filch_future *f, int code, void *result,
 	filch_future_retain(f); /* a callback may drop the caller's reference */
 	/* seq_cst: as in filch__future_finish. */
 	uint32_t old = filch__xchg(&f->state, FILCH_FINISHED, seq_cst);
-	completed(f, old);
+	filch__future_completed(f, old);
 	filch_future_release(f);
 	return 0;
 }
@@ -459,7 +440,7 @@ static bool cancel(filch_future *f, bool request)
 				FILCH__PROBE1(future__cancel, f);
 				filch_future_retain(f); /* callbacks may drop
 							   the caller's */
-				completed(f, s);
+				filch__future_completed(f, s);
 				filch_future_release(f);
 				return true;
 			}
@@ -497,7 +478,7 @@ static bool abandon(filch_future *f)
 		 * loses. */
 		if (filch__cas_weak(&f->state, &s, FILCH_CANCELLED, seq_cst,
 				    relaxed)) {
-			completed(f, s);
+			filch__future_completed(f, s);
 			return true;
 		}
 	}

@@ -18,6 +18,8 @@
 
 #include "atomic.h"
 #include "frame.h"
+#include "perturb.h"
+#include "probes.h"
 #include "sched.h"
 
 /*
@@ -193,14 +195,64 @@ static inline bool filch__future_start(filch_future *f, bool alone)
 	return true;
 }
 
+/* The slow parts of the completions below (future.c): a failed task's
+ * outcome, waking the sleepers, closing the callback list (the runner
+ * alone: relaxed; anyone else: see "Who closes" in future.c). */
+void filch__future_finish_outcome(filch_future *f, int rc, char *message);
+void filch__future_wake_sleepers(filch_future *f);
+void filch__future_close_alone(filch_future *f);
+void filch__future_run_callbacks(filch_future *f);
+
+/* After the (seq_cst) transition that made f's phase final; old: the word
+ * before it. Inline: a task's completion without sleepers or callbacks
+ * calls nothing. */
+static inline __attribute__((always_inline)) void
+filch__future_completed(filch_future *f, uint32_t old)
+{
+	FILCH__PROBE1(future__complete, f);
+	if (old & FILCH__FS_SLEEPERS)
+		filch__future_wake_sleepers(f);
+	FILCH__PERTURB(); /* widen the race with on_done */
+	/* seq_cst: the store-load pair with filch__future_add_callback (its
+	 * push, then its load of the state). Either this load sees the push,
+	 * or that load sees the final phase and the adder closes the list:
+	 * an empty list needs no RMW here. */
+	if (filch__load(&f->callbacks, seq_cst))
+		filch__future_run_callbacks(f);
+}
+
 /* The runner that started f completes it, after leaving its task frame:
  * rc is the task's return (0, a positive code, or -code); f->result was
  * stored by the task, message is the one its frame holds (filch_task_fail;
  * may be NULL): f keeps it if the task failed, else it is freed.
  * Publishes, wakes waiters, runs callbacks. The caller holds a reference
  * across the call; if it is the only one (filch__future_alone), with plain
- * stores. */
-void filch__future_finish(filch_future *f, int rc, char *message);
+ * stores. Inline: every task with a future ends here; a success without
+ * a message leaves code as filch__future_new set it (0: nobody else
+ * writes it while the runner holds RUNNING). */
+static inline __attribute__((always_inline)) void
+filch__future_finish(filch_future *f, int rc, char *message)
+{
+	if (__builtin_expect(rc != 0 || message != NULL, 0))
+		filch__future_finish_outcome(f, rc, message);
+	if (filch__future_alone(f)) {
+		/* relaxed: our reference is f's only one, and the task's
+		 * frame is left (see filch__future_alone), so no other
+		 * thread can read or write the word or the list, nor sleep
+		 * on f; a callback that hands f on orders these stores by
+		 * its own hand-off. */
+		filch__store(&f->state, FILCH_FINISHED, relaxed);
+		if (filch__load(&f->callbacks, relaxed))
+			filch__future_close_alone(f);
+		return;
+	}
+	/* seq_cst: release publishes result, code and message before
+	 * FINISHED (pairs with the acquire loads of the waiters, wait_done,
+	 * and of on_done); seq_cst for the store-load pair of
+	 * filch__future_completed. */
+	filch__future_completed(f, filch__xchg(&f->state, FILCH_FINISHED,
+					       seq_cst));
+}
 
 /*
  * Completes a future that nobody runs (a promise, a combinator, a

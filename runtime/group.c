@@ -130,23 +130,32 @@ static void finish(struct group *g, int rc)
 		filch__futex_wake((_Atomic uint32_t *)(void *)&g->word, 1);
 }
 
-/* Runs job j (or discards it) and frees its block. */
+/* Runs job j, or discards it, as how says (run()'s how, sched.h), and
+ * frees its block. */
 static inline __attribute__((always_inline)) void job_exec(struct job *j,
-							   bool discard)
+							   unsigned how)
 {
 	struct group *g = j->g;
 	filch_job_fn fn = j->fn;
 	void *arg = j->arg;
+	bool traced = how & FILCH__RUN_TRACED;
 
 	int rc = ECANCELED;
 
 	filch__block_free(j);
-	if (!discard) {
-		filch__obs_task_begin((uintptr_t)fn, arg);
+	if (!(how & FILCH__RUN_DISCARD)) {
+		filch__obs_task_begin(traced, (uintptr_t)fn, arg);
 		rc = fn(arg);
-		filch__obs_task_end(rc);
+		filch__obs_task_end(traced, rc);
 	}
 	finish(g, rc);
+}
+
+/* job_exec for any how but 0, out of the way of the group wait's loop. */
+static __attribute__((noinline, cold)) void job_exec_how(struct job *j,
+							 unsigned how)
+{
+	job_exec(j, how);
 }
 
 /* A job run where it was taken by a thief, at a worker's top level, or by
@@ -154,7 +163,8 @@ static inline __attribute__((always_inline)) void job_exec(struct job *j,
  * (A job that its own group's wait pops runs through job_exec alone: the
  * groups opened inside it get the waiter's parent, an ancestor of its
  * group, which is all that depends_on needs; see the top.) */
-static void job_run(struct filch__task *t, bool discard)
+static FILCH__NO_CANARY void
+job_run(struct filch__task *t, unsigned how)
 {
 	struct job *j = filch__container_of(t, struct job, task);
 	struct group *outer = current_group;
@@ -164,7 +174,7 @@ static void job_run(struct filch__task *t, bool discard)
 	 * (frame.c); the jobs a wait pops run inside their waiter's. */
 	filch__task_frame_enter(&fr, NULL, (void (*)(void))j->fn, true);
 	current_group = j->g;
-	job_exec(j, discard);
+	job_exec(j, how);
 	current_group = outer;
 	filch__task_frame_leave(&fr);
 }
@@ -289,7 +299,8 @@ static void sleep_until_done(struct group *g)
 /* Takes the job at the bottom of w's deque if it is one of g's. A task
  * pushed after g's jobs hides them from here until a thief takes it
  * (thieves take the oldest first, so they take g's jobs before it). */
-static inline struct job *pop_own_job(struct filch__worker *w, struct group *g)
+static inline __attribute__((always_inline)) struct job *
+pop_own_job(struct filch__worker *w, struct group *g)
 {
 	struct filch__task *t = filch__deque_pop(&w->deque);
 
@@ -304,6 +315,24 @@ static inline struct job *pop_own_job(struct filch__worker *w, struct group *g)
 	/* Back where it was: the slot it left is free, so no growth. */
 	filch__deque_push(&w->deque, t);
 	return NULL;
+}
+
+/* Runs g's jobs from the bottom of w's deque while there are (see the
+ * top). The common how, 0, tests as the discard alone did: the trace gate
+ * costs the loop nothing (trace.h). */
+static inline __attribute__((always_inline)) void
+run_own_jobs(struct filch__worker *w, struct group *g)
+{
+	struct job *j;
+
+	while (!done(g) && (j = pop_own_job(w, g))) {
+		unsigned how = filch__executor_how(w->ex);
+
+		if (__builtin_expect(how != 0, 0))
+			job_exec_how(j, how);
+		else
+			job_exec(j, 0);
+	}
 }
 
 /* Leapfrogging (see the top): true when w ran a task taken from the worker
@@ -340,12 +369,10 @@ static __attribute__((noinline)) void wait_slow(struct filch__worker *w,
 						struct group *g)
 {
 	unsigned spins = 0;
-	struct job *j;
 
 	while (!done(g)) {
 		if (w && leapfrog(w, g)) {
-			while (!done(g) && (j = pop_own_job(w, g)))
-				job_exec(j, filch__worker_cancelling(w));
+			run_own_jobs(w, g);
 			spins = 0;
 			continue;
 		}
@@ -360,7 +387,6 @@ static __attribute__((noinline)) void wait_slow(struct filch__worker *w,
 int filch_group_wait(filch_group *gp)
 {
 	struct group *g;
-	struct job *j;
 	int rc;
 
 	if (!gp)
@@ -374,8 +400,7 @@ int filch_group_wait(filch_group *gp)
 		w = NULL; /* its jobs went to another executor's injector */
 	/* The common case: g's jobs, newest first, from our own deque. */
 	if (w)
-		while (!done(g) && (j = pop_own_job(w, g)))
-			job_exec(j, filch__worker_cancelling(w));
+		run_own_jobs(w, g);
 	if (!done(g))
 		wait_slow(w, g);
 	rc = filch__load(&g->first_error, relaxed); /* after done's acquire */

@@ -344,7 +344,8 @@ void filch__park_try_terminate(filch_executor *ex)
 	if (filch__park_idle(s1) !=
 	    ex->nworkers + filch__load(&ex->spares.active, seq_cst))
 		return;
-	if (filch__load(&ex->submitters, seq_cst) != 0) /* T2 */
+	if (FILCH__SUBMITTERS_IN_FLIGHT(
+		    filch__load(&ex->submitters, seq_cst)) != 0) /* T2 */
 		return;
 	if (filch__park_work_visible(ex)) /* T3 */
 		return;

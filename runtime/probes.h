@@ -10,7 +10,10 @@
 #ifndef FILCH_PROBES_H
 #define FILCH_PROBES_H
 
-#ifdef FILCH_USDT
+/* -DFILCH_NO_HOOKS leaves out the probes and the trace gates (trace.h):
+ * a build for measuring what they cost only (docs/observability.md,
+ * "What it costs"), in which tracing records nothing. */
+#if defined(FILCH_USDT) && !defined(FILCH_NO_HOOKS)
 #include <sys/sdt.h>
 #define FILCH__PROBE1(name, a) STAP_PROBE1(filch, name, a)
 #define FILCH__PROBE2(name, a, b) STAP_PROBE2(filch, name, a, b)

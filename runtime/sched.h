@@ -18,17 +18,25 @@
 
 /*
  * A task record, embedded at the start of whatever is scheduled (a future,
- * a fire-and-forget submission, a group job). run(t, false) runs the task and
- * disposes of the record; run(t, true) discards it instead (a cancelling
- * shutdown, or an executor destroyed with tasks queued): the owner must then
- * give the task an outcome (cancel its future, count it in its group) and
- * dispose of the record. Every task handed to the scheduler gets exactly one
- * run() call.
+ * a fire-and-forget submission, a group job). run(t, how) with how 0 or
+ * FILCH__RUN_TRACED runs the task and disposes of the record;
+ * FILCH__RUN_DISCARD in how discards it instead (a cancelling shutdown, or
+ * an executor destroyed with tasks queued): the owner must then give the
+ * task an outcome (cancel its future, count it in its group) and dispose
+ * of the record. Every task handed to the scheduler gets exactly one run()
+ * call.
  */
 struct filch__task {
-	void (*run)(struct filch__task *t, bool discard);
+	void (*run)(struct filch__task *t, unsigned how);
 	struct cds_wfcq_node inject_node; /* private to inject.c */
 };
+
+/* run()'s how: bits of the executor's run_state (executor.h), so that a
+ * worker has them with one load and a mask, and a task body tests them
+ * where it tests for a discard: the trace gate of a task costs nothing
+ * more (trace.h). */
+#define FILCH__RUN_DISCARD 2u /* discard the task (see above) */
+#define FILCH__RUN_TRACED 8u  /* record its begin and end (trace.h) */
 
 /*
  * Task-record blocks: FILCH__BLOCK_SIZE bytes, FILCH_CACHELINE-aligned, from

@@ -7,15 +7,13 @@
  * How long a straggler has run. A clock read per task would cost every
  * task ~20 ns, so the task path records no time; the reporter samples
  * instead. Each call inspects the workers when it starts to wait and when
- * it gives up, and remembers for each worker, over the last two samples,
- * the seq of the innermost frame and when that sample ended. A frame live
- * now whose seq is at most a sample's innermost seq was live at that
- * sample: it was entered before that innermost frame, and a thread leaves
- * frames innermost first, so it was not left in between. Its running_ns
- * is the time since the earliest such sample: a lower bound, short by the
- * time between the task's start and that sample; 0 for a task that no
- * earlier sample saw. The samples taken by earlier calls on the same
- * executor count too.
+ * it gives up; the first sample that sees a frame stamps it with the time
+ * (its seen, which the task path sets to 0 at entry: no clock read there).
+ * A frame is stamped while it is live, so its stamp is at or after its
+ * task's start: running_ns is the time since the stamp, a lower bound,
+ * short by the time between the task's start and the first sample that
+ * saw it; 0 for a task that no earlier sample saw. The samples taken by
+ * earlier calls on the same executor count too.
  */
 #include "config.h"
 
@@ -30,16 +28,15 @@
 #include "frame.h"
 #include "futex.h"
 
-/* Serializes the samples and the workers' seen_seq and seen_ns. */
+/* Serializes the samples (and with them the stamps of the frames). */
 static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* One frame that a sample saw. */
 struct sighting {
 	unsigned slot;
-	uint64_t seq; /* 0: unknown (no membarrier) */
 	void (*fn)(void);
 	filch_future *future; /* retained, or NULL */
-	int64_t since;
+	int64_t since; /* the frame's stamp, or 0: this sample's end */
 };
 
 struct sample {
@@ -59,8 +56,9 @@ static void sample_drop(struct sample *s)
 }
 
 /* frame.c's visit: fr cannot be left while we read it, so its future
- * still holds its task's reference and may be retained. */
-static int visit(void *arg, unsigned slot, const struct filch__task_frame *fr)
+ * still holds its task's reference and may be retained, and its stamp
+ * written (see the top). */
+static int visit(void *arg, unsigned slot, struct filch__task_frame *fr)
 {
 	struct sample *s = arg;
 	struct sighting *g;
@@ -79,7 +77,9 @@ static int visit(void *arg, unsigned slot, const struct filch__task_frame *fr)
 	}
 	g = &s->v[s->n++];
 	g->slot = slot;
-	g->seq = fr ? fr->seq : 0;
+	g->since = fr ? fr->seen : 0;
+	if (fr && !fr->seen)
+		fr->seen = filch__now_ns(); /* after the task's start */
 	g->fn = fr ? fr->fn : NULL;
 	g->future = fr && s->retain ? fr->future : NULL;
 	if (g->future)
@@ -87,34 +87,13 @@ static int visit(void *arg, unsigned slot, const struct filch__task_frame *fr)
 	return 0;
 }
 
-/* Under report_lock: each sighting's since, from the workers' earlier
- * samples (see the top), then this sample (ended at now) becomes the
- * latest of each worker it saw. */
-static void note(filch_executor *ex, struct sample *s, int64_t now)
+/* A sighting that no earlier sample saw has run since this sample's end
+ * (now), at most. */
+static void note(struct sample *s, int64_t now)
 {
-	for (size_t a = 0, b; a < s->n; a = b) {
-		struct filch__worker *w = &ex->workers[s->v[a].slot];
-
-		for (b = a; b < s->n && s->v[b].slot == s->v[a].slot; b++) {
-			uint64_t seq = s->v[b].seq;
-
-			s->v[b].since = now;
-			if (seq && seq <= w->seen_seq[1])
-				s->v[b].since = w->seen_ns[1];
-			if (seq && seq <= w->seen_seq[0])
-				s->v[b].since = w->seen_ns[0];
-		}
-		if (!s->v[a].seq)
-			continue; /* frames unknown: nothing learnt */
-		/* The older sample still covers a live frame, the outermost,
-		 * or none later will. */
-		if (s->v[b - 1].seq > w->seen_seq[0]) {
-			w->seen_seq[0] = w->seen_seq[1];
-			w->seen_ns[0] = w->seen_ns[1];
-		}
-		w->seen_seq[1] = s->v[a].seq;
-		w->seen_ns[1] = now;
-	}
+	for (size_t i = 0; i < s->n; i++)
+		if (!s->v[i].since)
+			s->v[i].since = now;
 }
 
 /* Inspects ex's threads into s (futures retained if s->retain) and sets
@@ -130,7 +109,7 @@ static int take_sample(filch_executor *ex, struct sample *s)
 				   sizeof(ex->workers[0]), visit, s);
 	if (rc == 0) {
 		s->ended = filch__now_ns();
-		note(ex, s, s->ended);
+		note(s, s->ended);
 	}
 	pthread_mutex_unlock(&report_lock);
 	if (rc)

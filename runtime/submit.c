@@ -44,35 +44,47 @@ struct owned_fire_and_forget {
 _Static_assert(sizeof(struct owned_fire_and_forget) <= FILCH__BLOCK_SIZE,
 	       "a fire-and-forget record fits in one block");
 
-/* Runs the task of f, which the caller started, and completes f. Inline
- * in both callers: the worker's run of every submitted task is one. */
+/* Runs the task of f, which the caller started, and completes f; traced
+ * a constant (trace.h: one gate per task). Inline in both callers: the
+ * worker's run of every submitted task is one. */
 static inline __attribute__((always_inline)) void
-future_task_body(filch_future *f)
+future_task_body(filch_future *f, bool traced)
 {
 	struct filch__task_frame fr;
 	filch__task_frame_enter(&fr, f, (void (*)(void))f->u.job.fn, false);
-	filch__obs_task_begin((uintptr_t)f->u.job.fn, f->u.job.arg);
+	filch__obs_task_begin(traced, (uintptr_t)f->u.job.fn, f->u.job.arg);
 	int rc = f->u.job.fn(f->u.job.arg, &f->result);
-	filch__obs_task_end(rc);
+	filch__obs_task_end(traced, rc);
 	filch__task_frame_leave(&fr);
 	filch__future_finish(f, rc, fr.message);
 }
 
-static void future_task_run(struct filch__task *t, bool discard)
+/* The body in its copy for how (FILCH__RUN_TRACED or not). */
+static inline __attribute__((always_inline)) void
+future_task_gated(filch_future *f, unsigned how)
+{
+	if (how & FILCH__RUN_TRACED)
+		future_task_body(f, true);
+	else
+		future_task_body(f, false);
+}
+
+static FILCH__NO_CANARY void
+future_task_run(struct filch__task *t, unsigned how)
 {
 	filch_future *f = filch__container_of(t, filch_future, task);
-	if (discard) {
+	if (how & FILCH__RUN_DISCARD) {
 		filch__future_cancel_pending(f);
 	} else {
 		/* Every other holder gone (a submit-and-forget with a
 		 * callback): the start needs no locked instruction. */
 		if (filch__future_start(f, filch__future_alone(f)))
-			future_task_body(f);
+			future_task_gated(f, how);
 	}
 	filch_future_release(f); /* the task's reference */
 }
 
-bool filch__future_run_here(filch_future *f)
+FILCH__NO_CANARY bool filch__future_run_here(filch_future *f)
 {
 	filch_executor *ex = filch__self_executor();
 	if (!ex || f->kind != FILCH__FUTURE_TASK || f->executor != ex ||
@@ -80,46 +92,64 @@ bool filch__future_run_here(filch_future *f)
 		return false;
 	/* The record stays queued, holding the task's reference; whoever
 	 * takes it finds f started and only drops that reference. */
-	future_task_body(f);
+	future_task_gated(f, filch__executor_how(ex));
 	return true;
 }
 
-/* Runs the task of r unless it is discarded; returns its result, or NULL
- * when it failed or did not run. */
-static void *fire_and_forget_body(struct fire_and_forget *r, bool discard)
+/* A fire-and-forget task failed with rc (not 0): tells r's executor. */
+static __attribute__((noinline)) void
+fire_and_forget_failed(struct fire_and_forget *r, int rc, char **message)
 {
-	if (discard)
-		return NULL;
+	int code = filch__task_code(rc, message);
+	filch__executor_task_failed(r->ex, r->fn, r->arg, code, *message);
+}
+
+/* Runs the task of r; returns its result, or NULL when it failed. traced
+ * a constant (trace.h: one gate per task). */
+static inline __attribute__((always_inline)) void *
+fire_and_forget_body(struct fire_and_forget *r, bool traced)
+{
 	struct filch__task_frame fr;
 	void *result = NULL;
 	filch__task_frame_enter(&fr, NULL, (void (*)(void))r->fn, false);
-	filch__obs_task_begin((uintptr_t)r->fn, r->arg);
+	filch__obs_task_begin(traced, (uintptr_t)r->fn, r->arg);
 	int rc = r->fn(r->arg, &result);
-	filch__obs_task_end(rc);
+	filch__obs_task_end(traced, rc);
 	filch__task_frame_leave(&fr);
-	if (rc != 0) {
-		int code = filch__task_code(rc, &fr.message);
-		filch__executor_task_failed(r->ex, r->fn, r->arg, code,
-					    fr.message);
-	}
-	if (fr.message)
+	if (__builtin_expect(rc != 0, 0))
+		fire_and_forget_failed(r, rc, &fr.message);
+	if (__builtin_expect(fr.message != NULL, 0))
 		filch__free(fr.message);
 	return rc ? NULL : result;
 }
 
-static void fire_and_forget_run(struct filch__task *t, bool discard)
+/* Runs the task of r unless how discards it; returns its result, or NULL
+ * when it failed or did not run. */
+static inline __attribute__((always_inline)) void *
+fire_and_forget_gated(struct fire_and_forget *r, unsigned how)
+{
+	if (how & FILCH__RUN_DISCARD)
+		return NULL;
+	if (how & FILCH__RUN_TRACED)
+		return fire_and_forget_body(r, true);
+	return fire_and_forget_body(r, false);
+}
+
+static FILCH__NO_CANARY void
+fire_and_forget_run(struct filch__task *t, unsigned how)
 {
 	struct fire_and_forget *r =
 		filch__container_of(t, struct fire_and_forget, task);
-	fire_and_forget_body(r, discard);
+	fire_and_forget_gated(r, how);
 	filch__block_free(r);
 }
 
-static void owned_fire_and_forget_run(struct filch__task *t, bool discard)
+static FILCH__NO_CANARY void
+owned_fire_and_forget_run(struct filch__task *t, unsigned how)
 {
 	struct owned_fire_and_forget *r =
 		filch__container_of(t, struct owned_fire_and_forget, base.task);
-	void *result = fire_and_forget_body(&r->base, discard);
+	void *result = fire_and_forget_gated(&r->base, how);
 	filch_result_dtor_fn dtor = r->dtor;
 	void *dtor_arg = r->dtor_arg;
 	filch__block_free(r);
@@ -131,7 +161,7 @@ static void owned_fire_and_forget_run(struct filch__task *t, bool discard)
  * error. */
 static inline int fire_and_forget_submit(filch_executor *ex,
 					 struct fire_and_forget *r,
-					 void (*run)(struct filch__task *, bool),
+					 void (*run)(struct filch__task *, unsigned),
 					 filch_task_fn fn, void *arg)
 {
 	r->task.run = run;

@@ -36,12 +36,13 @@ static void fail(filch_future *out, int code, const char *message)
  * the record is filled only once the node ran, and the antecedent's list
  * never touches a node again after that.
  */
-static void then_run(struct filch__task *t, bool discard)
+static FILCH__NO_CANARY void
+then_run(struct filch__task *t, unsigned how)
 {
 	filch_future *out = filch__container_of(t, filch_future, task);
 	filch_future *antecedent = out->result;
 	out->result = NULL;
-	if (discard) {
+	if (how & FILCH__RUN_DISCARD) {
 		filch__future_cancel(out);
 	} else if (filch__future_start(out, filch__future_alone(out))) {
 		/* Alone when the caller released out: no locked instruction
@@ -49,10 +50,12 @@ static void then_run(struct filch__task *t, bool discard)
 		struct filch__task_frame fr;
 		filch__task_frame_enter(&fr, out, (void (*)(void))out->u.then.fn,
 					false);
-		filch__obs_task_begin((uintptr_t)out->u.then.fn, out->u.then.arg);
+		bool traced = how & FILCH__RUN_TRACED; /* trace.h */
+		filch__obs_task_begin(traced, (uintptr_t)out->u.then.fn,
+				      out->u.then.arg);
 		int rc = out->u.then.fn(antecedent, out->u.then.arg,
 					&out->result);
-		filch__obs_task_end(rc);
+		filch__obs_task_end(traced, rc);
 		filch__task_frame_leave(&fr);
 		filch__future_finish(out, rc, fr.message);
 	}

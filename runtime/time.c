@@ -86,7 +86,8 @@ static void delay_put(struct delay *d, filch_executor *ex)
 static void delay_drop(filch_future *f, bool cancel)
 {
 	if (f->kind == FILCH__FUTURE_TASK) {
-		f->task.run(&f->task, true); /* cancels f, drops the task's */
+		/* Cancels f, drops the task's reference. */
+		f->task.run(&f->task, FILCH__RUN_DISCARD);
 		return;
 	}
 	if (cancel)

@@ -396,7 +396,7 @@ bool filch__timer_cancel(filch_executor *ex, struct filch__timer *t)
 int filch__timer_submit(filch_executor *ex, struct filch__task *t)
 {
 	if (filch__executor_cancelling(ex)) {
-		t->run(t, true);
+		t->run(t, FILCH__RUN_DISCARD);
 		return 0;
 	}
 	if (ex->inject.capacity &&

@@ -72,8 +72,8 @@ bool filch__timer_cancel(filch_executor *ex, struct filch__timer *t);
  * (the timer holds the submission in flight, so a shutdown that began
  * since does not refuse it; a full bounded queue does, whatever its
  * policy: the timer thread never blocks nor runs the task). In a
- * cancelling shutdown t is discarded at once (run(t, true)). Returns 0, or
- * -EAGAIN and t is still the caller's.
+ * cancelling shutdown t is discarded at once (FILCH__RUN_DISCARD).
+ * Returns 0, or -EAGAIN and t is still the caller's.
  */
 int filch__timer_submit(filch_executor *ex, struct filch__task *t);
 

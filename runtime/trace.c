@@ -216,9 +216,11 @@ int filch_trace_start(filch_executor *ex, const struct filch_trace_opts *opts)
 		for (unsigned i = 0; i <= tr->nrings; i++)
 			filch__store(&ring_slot(ex, tr, i)->ring, tr->rings[i],
 				     release);
-		/* Relaxed: a gate (filch__tracing); the lock orders the
-		 * counts of starts and stops. */
+		/* Relaxed, both: gates (filch__tracing, and run_state's
+		 * TRACED for the task bodies, executor.h); the lock orders
+		 * the starts and stops. */
 		filch__add(&filch__traces_on, 1, relaxed);
+		filch__or(&ex->run_state, FILCH__EX_TRACED, relaxed);
 	}
 	pthread_mutex_unlock(&trace_lock);
 	return tr ? 0 : -ENOMEM;
@@ -379,6 +381,7 @@ int filch_trace_stop(filch_executor *ex, const char *path)
 	struct filch__tracing *tr = ex->tracing;
 
 	if (tr) {
+		filch__and(&ex->run_state, ~FILCH__EX_TRACED, relaxed);
 		detach(ex, tr);
 		ex->tracing = NULL;
 		filch__sub(&filch__traces_on, 1, relaxed); /* as in start */

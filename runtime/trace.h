@@ -4,8 +4,8 @@
  * points where the scheduler and the task bodies call them: one-line
  * hooks. Off, an event site costs one load of a process-wide count of
  * traced executors and a branch that is not taken (and a nop for each
- * USDT probe); only while some executor is traced does a site look for
- * its ring.
+ * USDT probe), a task's begin and end nothing but the nops (below); only
+ * while some executor is traced does a site look for its ring.
  *
  * A worker's trace pointer (struct filch__worker.trace.ring) is its ring, or
  * NULL when the executor is not traced. It is written only by
@@ -49,7 +49,11 @@ extern _Atomic unsigned filch__traces_on
  * pointer NULL). */
 FILCH__HOOK bool filch__tracing(void)
 {
+#ifndef FILCH_NO_HOOKS
 	return __builtin_expect(filch__load(&filch__traces_on, relaxed) != 0, 0);
+#else
+	return false; /* measurement only: see probes.h */
+#endif
 }
 
 /* Record an event of worker w, or of the calling thread when it is a
@@ -67,20 +71,29 @@ FILCH__HOOK void filch__trace_worker(struct filch__worker *w, unsigned type,
 		filch__trace_worker_event(w, type, addr, arg);
 }
 
-/* A task's function fn starts, or the innermost one started on the
- * calling thread ended with rc (traced only on a worker). The end takes
- * no function: nothing need survive the task's call. */
-FILCH__HOOK void filch__obs_task_begin(uintptr_t fn, void *arg)
+/*
+ * A task's function fn starts, or the innermost one started on the calling
+ * thread ended with rc (traced only on a worker). The end takes no
+ * function: nothing need survive the task's call. The gate of a task's
+ * hooks is not filch__tracing() but its executor's TRACED bit in
+ * run_state (executor.h), which the worker hands to run() with the
+ * discard bit (sched.h's how): the body tests the two where it tested for
+ * a discard, and runs one of two inlined copies of itself, traced a
+ * constant in each, so that the untraced copy has no branch here but the
+ * probes' nops. A trace started while a task runs records neither its
+ * begin nor its end; one stopped meanwhile finds no ring for the end.
+ */
+FILCH__HOOK void filch__obs_task_begin(bool traced, uintptr_t fn, void *arg)
 {
 	FILCH__PROBE2(task__start, fn, arg);
-	if (filch__tracing())
+	if (traced)
 		filch__trace_self_event(FILCH__EV_TASK_BEGIN, fn, 0);
 }
 
-FILCH__HOOK void filch__obs_task_end(int rc)
+FILCH__HOOK void filch__obs_task_end(bool traced, int rc)
 {
 	FILCH__PROBE1(task__end, rc);
-	if (filch__tracing())
+	if (traced)
 		filch__trace_self_event(FILCH__EV_TASK_END, 0, rc);
 }
 

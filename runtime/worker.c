@@ -213,8 +213,12 @@ static struct filch__task *next_task(struct filch__worker *w)
 {
 	struct filch__task *t;
 
-	if (++w->tick % INJECT_RHYTHM == 0 && (t = take_foreign(w)))
-		return t;
+	/* A countdown, not a count modulo INJECT_RHYTHM: no multiply. */
+	if (--w->until_foreign == 0) {
+		w->until_foreign = INJECT_RHYTHM;
+		if ((t = take_foreign(w)))
+			return t;
+	}
 	if ((t = take_own(w)))
 		return t;
 	if (spare_ends(w))
@@ -253,6 +257,7 @@ void filch__worker_run(struct filch__worker *w)
 	struct filch__task *t;
 
 	w->rng = 0x9e3779b97f4a7c15ull * (w->index + 1);
+	w->until_foreign = INJECT_RHYTHM;
 	filch__frames_register(&w->frames);
 	while ((t = next_task(w)))
 		filch__worker_run_task(w, t);

@@ -16,23 +16,13 @@ void filch__worker_run(struct filch__worker *w);
 struct filch__task *filch__worker_steal_from(struct filch__worker *w,
 					     struct filch__worker *victim);
 
-/* Whether a task w takes now is to be discarded: a cancelling shutdown
- * began. */
-static inline bool filch__worker_cancelling(const struct filch__worker *w)
-{
-	/* Relaxed: CANCELLING only chooses between running and discarding;
-	 * a task taken just as it is set may still run, as one that had
-	 * already started. */
-	return filch__load(&w->ex->run_state, relaxed) & FILCH__EX_CANCELLING;
-}
-
-/* Runs t, a task w took, or discards it (run(t, true)) once a cancelling
- * shutdown began. On w's thread only. */
+/* Runs t, a task w took, or discards it (FILCH__RUN_DISCARD) once a
+ * cancelling shutdown began. On w's thread only. */
 static inline void filch__worker_run_task(struct filch__worker *w,
 					  struct filch__task *t)
 {
 	filch__stat_add(&w->stats.tasks_run, 1);
-	t->run(t, filch__worker_cancelling(w));
+	t->run(t, filch__executor_how(w->ex));
 }
 
 #endif /* FILCH_WORKER_H */

@@ -38,7 +38,7 @@
 static _Atomic uint8_t ran[MAX_NODES];
 static _Atomic uint32_t next_id;
 static _Atomic long refused;	  /* spawns refused (-ESHUTDOWN, -ENOMEM) */
-static _Atomic long discarded;	  /* raw tasks given run(t, true) */
+static _Atomic long discarded;	  /* raw tasks given FILCH__RUN_DISCARD */
 static _Atomic long group_errors; /* wrong codes out of filch_group_wait */
 static uint32_t budget;
 static uint64_t round_seed;
@@ -61,7 +61,7 @@ struct node {
 static int node_job(void *arg);
 
 /* After its group's wait: a child that did not run was discarded by a
- * cancelling shutdown (its job got run(t, true)). */
+ * cancelling shutdown (its job got run(t, FILCH__RUN_DISCARD)). */
 static void account_discarded(uint32_t id)
 {
 	uint8_t zero = 0;
@@ -118,11 +118,11 @@ struct raw {
 	uint32_t id;
 };
 
-static void raw_run(struct filch__task *t, bool discard)
+static void raw_run(struct filch__task *t, unsigned how)
 {
 	struct raw *r = (struct raw *)t;
 
-	if (discard) {
+	if (how & FILCH__RUN_DISCARD) {
 		atomic_fetch_add(&discarded, 1);
 		atomic_store(&ran[r->id], 1);
 	} else if (atomic_fetch_add(&ran[r->id], 1) != 0) {

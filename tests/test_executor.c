@@ -34,11 +34,11 @@ struct probe {
 	cpu_set_t cpus;
 };
 
-static void probe_run(struct filch__task *t, bool discard)
+static void probe_run(struct filch__task *t, unsigned how)
 {
 	struct probe *p = (struct probe *)t;
 
-	if (discard) {
+	if (how & FILCH__RUN_DISCARD) {
 		atomic_fetch_add(p->discarded, 1);
 		return;
 	}
@@ -406,7 +406,7 @@ static void test_shutdown(void)
 	open_gate(&gate);
 	is(filch_shutdown(shut_ex, FILCH_SHUTDOWN_WAIT), 0, "then wait");
 	is(atomic_load(&ran), 1, "the running task finished");
-	is(atomic_load(&disc), 20, "every pending task was discarded (run(t, true))");
+	is(atomic_load(&disc), 20, "every pending task was discarded (FILCH__RUN_DISCARD)");
 	filch_executor_destroy(shut_ex);
 
 	/* destroy with busy workers drains first. */

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* test_park.c - parking: an idle pool woken again and again loses no
- * wake-up, one submission wakes no herd, an idle pool burns no CPU. */
+ * wake-up, one submission wakes no herd, an idle pool burns no CPU; the
+ * submitters word that termination reads carries the count of foreign
+ * submissions across its wrap. */
 #include "config.h"
 
 #include <pthread.h>
@@ -24,11 +26,11 @@ struct ping {
 	unsigned sleep_us;
 };
 
-static void ping_run(struct filch__task *t, bool discard)
+static void ping_run(struct filch__task *t, unsigned how)
 {
 	struct ping *p = (struct ping *)t;
 
-	(void)discard;
+	(void)how;
 	if (p->sleep_us)
 		usleep(p->sleep_us);
 	atomic_store(&p->done, 1);
@@ -178,6 +180,45 @@ static void test_idle_cpu(void)
 	filch_executor_destroy(ex);
 }
 
+static int nop_task(void *arg, void **result)
+{
+	(void)arg;
+	(void)result;
+	return 0;
+}
+
+/* The count of foreign submissions rides in the submitters word
+ * (executor.h): its high half wraps into xstats.submitted_wraps, and
+ * the in-flight half stays apart, or shutdown would wait forever. */
+static void test_submitted_wraps(void)
+{
+	struct filch_executor_opts o = {.workers = 1};
+	struct filch_executor_stats s = {.size = sizeof(s)};
+	filch_executor *ex = NULL;
+
+	if (filch_executor_create(&ex, &o) != 0)
+		bail_out("filch_executor_create");
+	/* No submitter in flight: the high half 2^32 - 2, as if that many
+	 * had been accepted. */
+	atomic_store(&ex->submitters, (uint64_t)(UINT32_MAX - 1) << 32);
+	for (int i = 0; i < 3; i++) {
+		filch_future *f;
+
+		if (filch_submit(ex, nop_task, NULL, &f) != 0)
+			bail_out("filch_submit");
+		filch_future_result(f, FILCH_FOREVER, NULL);
+		filch_future_release(f);
+	}
+	is(filch_shutdown(ex, FILCH_SHUTDOWN_WAIT), 0,
+	   "shutdown: no submitter left counted in flight");
+	filch_executor_stats(ex, &s);
+	is(s.submitted, (1ull << 32) + 1,
+	   "submitted: 2^32 - 2 + 3, across the wrap of the word's half");
+	is(FILCH__SUBMITTERS_IN_FLIGHT(atomic_load(&ex->submitters)), 0,
+	   "nobody in flight");
+	filch_executor_destroy(ex);
+}
+
 int main(void)
 {
 	tap_plan(0);
@@ -187,5 +228,6 @@ int main(void)
 	test_concurrent_submitters();
 	test_no_herd();
 	test_idle_cpu();
+	test_submitted_wraps();
 	return tap_done();
 }

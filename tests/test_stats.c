@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -147,6 +148,8 @@ static void test_add_up(unsigned workers)
 	   "%u workers: tasks_run = submitted + spawned after shutdown",
 	   workers);
 	is(s.submitted, N, "%u workers: submitted unchanged", workers);
+	is(s.futures_pending, 0, "%u workers: no future pending", workers);
+	is(s.futures_running, 0, "%u workers: no future running", workers);
 	is(s.queue_depth, 0, "%u workers: every deque is empty", workers);
 	ok(s.wakeups_received <= s.wakeups_sent + s.foreign_wakeups,
 	   "%u workers: no wake-up received that was not sent", workers);
@@ -196,6 +199,15 @@ static void test_bad_input(void)
 	   "bytes past filch's struct untouched");
 	is(bs->size, sizeof(big), "size kept as the caller set it");
 	is(bs->workers, 1, "the fields filch knows are filled");
+
+	/* A caller built against the first version: the later fields are
+	 * not its own, and stay as they were. */
+	memset(&s, 0xab, sizeof(s));
+	s.size = offsetof(struct filch_executor_stats, futures_pending);
+	is(filch_executor_stats(ex, &s), 0, "the first version's size");
+	ok(s.workers == 1 && s.futures_pending == 0xababababababababull &&
+		   s.futures_running == 0xababababababababull,
+	   "the first version's fields filled, the later ones untouched");
 	filch_executor_destroy(ex);
 }
 
@@ -243,6 +255,8 @@ static void test_depths(void)
 	is(s.queue_depth, 3, "queue_depth: 3 tasks wait in the deque");
 	is(w.queue_depth, 3, "the worker's own queue_depth");
 	is(s.submitted, 6, "submitted: 6");
+	is(s.futures_pending, 8, "futures_pending: the 8 queued tasks");
+	is(s.futures_running, 1, "futures_running: the blocker");
 	atomic_store(&gate, 2);
 	filch_future_result(f, FILCH_FOREVER, NULL);
 	filch_future_release(f);
@@ -260,6 +274,8 @@ static void test_depths(void)
 	filch_shutdown(ex, FILCH_SHUTDOWN_WAIT);
 	s = stats(ex);
 	is(s.inject_depth + s.queue_depth, 0, "both empty after shutdown");
+	is(s.futures_pending + s.futures_running, 0,
+	   "no future pending or running after shutdown");
 	is(s.tasks_run, 9 + extra, "all 9 tasks ran, and %d more", extra);
 	is(s.inject_tasks, 6 + extra, "each foreign task left the injector");
 	ok(s.parks >= 1 && s.park_ns > 0, "parked %llu times, %llu ns", s.parks,
