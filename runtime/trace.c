@@ -70,8 +70,19 @@ struct filch__tracing {
 	struct filch__trace_ring *rings[];
 };
 
-/* Serializes starts and stops of every executor (they are rare). */
+/* Serializes starts and stops of every executor (they are rare); held
+ * across fork() (filch__trace_lock). */
 static pthread_mutex_t trace_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void filch__trace_lock(void)
+{
+	pthread_mutex_lock(&trace_lock);
+}
+
+void filch__trace_unlock(void)
+{
+	pthread_mutex_unlock(&trace_lock);
+}
 
 _Atomic unsigned filch__traces_on;
 
