@@ -10,9 +10,12 @@
 # blocked in a task of its own and 2 spares (QUIET, HOLD). The QUIET
 # configurations check TIDY too (no excess spare at rest). About 4
 # minutes, 2 GB (HOLD: 42M states, 1.8 GB with a 2^24-slot hash table).
-#   park_verify.sh SPIN MODEL WORKDIR
+# The CI form (FORM ci, see spin_check.sh) searches each configuration
+# partially (bitstate, a few million states each) and every mutant as the
+# full form does: under a minute.
+#   park_verify.sh SPIN MODEL WORKDIR [FORM]
 . "$(dirname "$0")/spin_check.sh"
-spin_setup "$1" "$2" "$3" park.pml
+spin_setup "$1" "$2" "$3" park.pml "${4:-full}"
 
 spares="-DNW=1 -DNS=1 -DNSUB=0 -DPREQ=2 -DBLOCK=1 -DMAXSPAWN=1"
 subspare="-DNW=1 -DNS=1 -DNSUB=1 -DPREQ=1 -DBLOCK=1 -DMAXSPAWN=1 -DQUIET=1 -DTIDY=1"
@@ -20,18 +23,16 @@ child="-DNW=1 -DNS=1 -DNSUB=0 -DPREQ=1 -DBLOCK=1 -DMAXSPAWN=0 -DCHILDP=1"
 twospare="-DNW=2 -DNS=1 -DNSUB=0 -DPREQ=2 -DBLOCK=1 -DMAXSPAWN=1 -DQUIET=1 -DTIDY=1"
 # Two workers blocked at once, two block_ends that each kick a spare.
 twoblock="-DNW=2 -DNS=2 -DNSUB=0 -DPREQ=0 -DBLOCK=0 -DHOLD=2 -DNWAIT=1 -DMAXSPAWN=0 -DQUIET=1 -DTIDY=1"
-for cfg in "-DNSUB=1 -DMAXSPAWN=0" "-DNSUB=1 -DMAXSPAWN=1" "$spares" \
-	"$subspare" "$child" "$twospare" "$twoblock"; do
-	echo "park.pml $cfg:"
+set -- "-DNSUB=1 -DMAXSPAWN=0" "-DNSUB=1 -DMAXSPAWN=1" "$spares" "$subspare" \
+	"$child" "$twospare"
+if test "$form" = ci; then
+	check_configs verify-park bitstate "$@" "$twoblock"
+else
+	check_configs verify-park "" "$@"
 	# twoblock: 42M states; a fixed hash table (2^24 slots, 128 MB)
 	# keeps it near 2 GB
-	if test "$cfg" = "$twoblock"; then check "$cfg" -w24; else check "$cfg"; fi
-	rc=$?
-	if test $rc -ne 0; then
-		echo "verify-park: FAILED ($cfg); trail: $dir/park.pml.trail"
-		status=1
-	fi
-done
+	check_configs verify-park -w24 "$twoblock"
+fi
 for m in 1 2 3 4 5 6 7 8 9 10 11 12 13 14; do
 	case $m in
 	[1-4]) cfg="-DNSUB=1 -DMAXSPAWN=1" ;;
