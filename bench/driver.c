@@ -59,6 +59,7 @@ IMPLS(tbb);
 IMPLS(gomp);
 IMPLS(glib);
 IMPLS(lace);
+IMPLS(filch_procpool);
 
 static const struct fb_impl *const linked[] = {
     fb_impls_filch_deque,  fb_impls_filch_forkjoin,
@@ -68,7 +69,7 @@ static const struct fb_impl *const linked[] = {
     fb_impls_naive,	   fb_impls_tbb,
     fb_impls_gomp,	   fb_impls_glib,
     fb_impls_filch_timers, fb_impls_glib_timers,
-    fb_impls_lace,
+    fb_impls_lace,	   fb_impls_filch_procpool,
 };
 
 /* Helper programs next to filch-bench (remote.h). */
@@ -77,7 +78,8 @@ static const char *const helpers[] = {"filch-bench-iomp", "filch-bench-libuv"};
 /* The impl column, in the order rows are printed. */
 static const char *const impl_order[] = {
     "filch", "filch_fj", "filch_nofuture", "filch_item", "seq",  "naive",
-    "tbb",   "gomp",	       "iomp",	     "glib", "libuv", "lace"};
+    "tbb",   "gomp",	       "iomp",	     "glib", "libuv", "lace",
+    "filch_spawn", "fork", "python"};
 
 struct candidate {
 	char bench[32];

@@ -43,6 +43,8 @@ struct fb_params {
 	unsigned wait_futures;	       /* 10^5 */
 	unsigned idle_ms;	       /* idle window measured */
 	unsigned blocking_tasks;       /* 200 */
+	unsigned procpool_rounds;      /* 3000 round trips of a process task */
+	unsigned procpool_tasks;       /* 20000 small process tasks */
 };
 
 /* Sizes for the full suite (quick = false) or --quick. */

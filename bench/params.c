@@ -27,4 +27,6 @@ void fb_params_init(struct fb_params *p, bool quick)
 	p->wait_futures = quick ? 20000 : 100000;
 	p->idle_ms = quick ? 100 : 1000;
 	p->blocking_tasks = quick ? 50 : 200;
+	p->procpool_rounds = quick ? 300 : 3000;
+	p->procpool_tasks = quick ? 2000 : 20000;
 }

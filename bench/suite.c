@@ -125,6 +125,15 @@ static void derive_shutdown(const struct fb_params *p, unsigned w,
 	out[2] = s->value[1];
 }
 
+static void derive_procpool(const struct fb_params *p, unsigned w,
+			    const struct fb_sample *s,
+			    const struct fb_sample *seq, double out[])
+{
+	out[0] = s->value[0];
+	out[1] = s->value[1];
+	out[2] = s->ns < 0 ? NAN : (double)s->ns / p->procpool_tasks;
+}
+
 #define ROUNDTRIP(name_, what_)                                                \
 	{                                                                      \
 		.name = name_, .what = what_, .nmetrics = 2,                   \
@@ -247,6 +256,18 @@ const struct fb_bench fb_suite[] = {
 		{"p99_us_late", "us"}},
      .primary = 0,
      .derive = derive_blocking},
+    {.name = "procpool",
+     .what = "process tasks: empty round trip; 64-byte tasks in flight",
+     .nmetrics = 3,
+     .metric = {{"p50_us", "us"}, {"p99_us", "us"}, {"ns_per_small", "ns"}},
+     .primary = 0,
+     .derive = derive_procpool},
+    {.name = "procpool_64mib",
+     .what = "one process task: 64 MiB argument, 64 MiB result",
+     .nmetrics = 1,
+     .metric = {{"ms", "ms"}},
+     .primary = 0,
+     .derive = derive_ms},
 };
 
 const unsigned fb_suite_len = sizeof(fb_suite) / sizeof(fb_suite[0]);

@@ -1219,8 +1219,14 @@ FILCH_API void filch_port_destroy(filch_port *p);
  * cross the process boundary as code addresses: workers are forks of the
  * program (through the fork server, a fork made when the pool was
  * created), so fn (and the initializer) must be functions of the same
- * binary or of a library it had loaded when the pool was created. Only
- * bytes cross: the argument is copied to the worker, the result back.
+ * binary or of a library it had loaded when the pool was created. With
+ * FILCH_START_SPAWN (an exec of the program) they cross as a module and an
+ * offset in it, found again in the worker: fn and the initializer must lie
+ * in a loaded module (the program or a shared library; else -EINVAL), and
+ * an initializer_arg pointing into a module's static data crosses the same
+ * way (the worker reads its own, initial copy; any other value crosses as
+ * is). Only bytes cross: the argument is copied to the worker, the result
+ * back.
  */
 typedef struct filch_procpool filch_procpool;
 
@@ -1235,12 +1241,24 @@ typedef int (*filch_proc_fn)(const void *arg, size_t len, void **out,
 
 /* What a process task's future holds on success: its result bytes, owned
  * by the future (freed with it; filch_future_take_result hands them over:
- * free(3) the struct, data lives in the same block). data is never NULL
- * (len may be 0). */
+ * release them with filch_bytes_free). data is never NULL (len may be 0)
+ * and is NUL-terminated after len bytes. A result of
+ * FILCH_PROCPOOL_SHM_MIN bytes or more is a read-only mapping of the
+ * shared memory that the worker wrote it into. */
 struct filch_bytes {
 	size_t len;
 	void *data;
 };
+
+/* Arguments and results of at least this many bytes (1 MiB) cross
+ * between the program and a worker in shared memory (a sealed memfd
+ * passed on the worker's socket) rather than through the socket. */
+#define FILCH_PROCPOOL_SHM_MIN ((size_t)1 << 20)
+
+/* Releases a result that filch_future_take_result took from a process
+ * task's future: frees b, and unmaps its data when it is shared memory.
+ * NULL is a no-op. Any thread; never blocks. */
+FILCH_API void filch_bytes_free(struct filch_bytes *b);
 
 /* How workers are started (filch_procpool_opts.start_method). */
 enum filch_start_method {
@@ -1253,6 +1271,12 @@ enum filch_start_method {
 	 * worker: a worker inherits every lock held at that moment by the
 	 * program's other threads (docs/api.md, "Process workers"). */
 	FILCH_START_FORK = 1,
+	/* fork(2) and exec of the program (/proc/self/exe) for each worker:
+	 * a fresh process that inherits no memory, lock or thread state;
+	 * libfilch recognises the worker before main, so main never runs
+	 * in it. Functions cross as a module and an offset (docs/api.md,
+	 * "Process workers"). The slowest start. */
+	FILCH_START_SPAWN = 2,
 };
 
 struct filch_procpool_opts {
@@ -1286,7 +1310,7 @@ struct filch_procpool_stats {
 };
 
 /* A killing shutdown: running tasks are killed with their workers, their
- * futures fail with ECANCELED (filch_procpool_shutdown). */
+ * futures end cancelled (filch_procpool_shutdown). */
 #define FILCH_PROCPOOL_KILL 4u
 
 /* Creates a pool, its completion thread, and its workers (forked by that
@@ -1294,7 +1318,7 @@ struct filch_procpool_stats {
  * worker has run its initializer (a hanging initializer blocks it). Returns 0
  * and *pp (the caller owns it: filch_procpool_destroy), -EINVAL (NULL pp,
  * flags or start_method unknown, more than 1024 workers, a negative
- * time limit), -ENOMEM, -EAGAIN (fork or thread creation failed), -EMFILE
+ * time limit; with spawn, an initializer in no loaded module), -ENOMEM, -EAGAIN (fork or thread creation failed), -EMFILE
  * or -ENFILE, -ECHILD (a worker died before it was ready), or the
  * initializer's code made negative; on error *pp is
  * untouched and no process or thread is left. Any thread; blocks. */
@@ -1304,7 +1328,10 @@ FILCH_API int filch_procpool_create(filch_procpool **pp,
 /* Copies the len bytes of arg (arg may be NULL when len is 0) and queues
  * fn for the next idle worker. Returns 0 and *fut (the caller owns one
  * reference), whose result is a struct filch_bytes * that the future owns;
- * or -EINVAL (NULL pp, fn or fut, NULL arg with len > 0), -ENOMEM,
+ * or -EINVAL (NULL pp, fn or fut, NULL arg with len > 0; with spawn, fn
+ * in no loaded module), -ENOMEM, -EMFILE or -ENFILE (an argument of
+ * FILCH_PROCPOOL_SHM_MIN bytes or more needs a descriptor until it is
+ * sent),
  * -ESHUTDOWN (the pool is shutting down), -EOWNERDEAD (in a child of
  * fork() of the pool's creator). A worker that dies while running the task
  * fails its future with ECHILD and a message naming the signal or the exit
@@ -1318,9 +1345,10 @@ FILCH_API int filch_procpool_submit(filch_procpool *pp, filch_proc_fn fn,
 				    filch_future **fut);
 
 /* Stops f's task: a pending one is cancelled (as filch_future_cancel); a
- * running one has its worker killed (SIGKILL) and replaced, and f fails
- * with ECANCELED and the message "terminated", unless its result arrived
- * first (then f keeps it: exactly one outcome). Returns 0 (the stop was
+ * running one has its worker killed (SIGKILL) and replaced, and f ends
+ * cancelled (filch_future_cancelled true; filch_future_result and
+ * filch_future_error return -ECANCELED), unless its result arrived first
+ * (then f keeps it: exactly one outcome, its callbacks run once). Returns 0 (the stop was
  * asked; f's outcome says which came first), -EINVAL (NULL pp or f),
  * -ESRCH (f is not a pending or running task of pp), -EOWNERDEAD. Any
  * thread; never waits for the kill. */
@@ -1330,7 +1358,7 @@ FILCH_API int filch_procpool_terminate(filch_procpool *pp, filch_future *f);
  * blocks until the queue is drained, every running task is done and every
  * worker is reaped; FILCH_SHUTDOWN_CANCEL_PENDING cancels the tasks not
  * yet started (before returning); FILCH_PROCPOOL_KILL kills the running
- * tasks' workers (their futures fail with ECANCELED). Without WAIT it
+ * tasks' workers (their futures end cancelled). Without WAIT it
  * returns at once; destroy waits. Returns 0, -EINVAL (NULL pp, unknown
  * flag), -EDEADLK for WAIT from the completion thread (a callback of a
  * process task's future), -EOWNERDEAD. Any thread; a second call may add
@@ -1343,6 +1371,58 @@ FILCH_API int filch_procpool_shutdown(filch_procpool *pp, unsigned flags);
  * thread: nothing freed), -EOWNERDEAD (nothing freed); NULL is a no-op
  * returning 0. Any thread but pp's completion thread; blocks. */
 FILCH_API int filch_procpool_destroy(filch_procpool *pp);
+
+/*
+ * A map over byte items on a process pool: fn runs on each of the n items
+ * in the workers, chunksize items per round trip, and the results come
+ * back in input order (filch_map's model, with bytes in and out).
+ */
+typedef struct filch_procpool_map_iter filch_procpool_map_iter;
+
+struct filch_procpool_map_opts {
+	unsigned flags;	    /* FILCH_MAP_TIMEOUT_SET only; other bits:
+			       -EINVAL */
+	int64_t timeout_ns; /* for the whole map, from the call, as
+			       filch_map_opts.timeout_ns */
+	size_t chunksize;   /* items per round trip (one task runs them
+			       one after another in a worker); 0 = about 4
+			       chunks per worker. Clamped to n and 65536 */
+	size_t buffersize;  /* chunks in flight; 0 = 2 per worker. Clamped
+			       to the number of chunks and 65536 */
+};
+
+/* Starts the map: submits the first buffersize chunks (each copies its
+ * items' bytes then; items[] itself must stay valid until
+ * filch_procpool_map_close, later chunks read it as they go). Returns 0
+ * and *it (the caller closes it); -EINVAL (NULL it, pp or fn; NULL items
+ * with n > 0; an item with NULL data and len > 0; unknown flags; with
+ * spawn, fn in no loaded module); -ENOMEM; or the first chunk's submit
+ * error (-ESHUTDOWN, -EOWNERDEAD, ...), and then *it is untouched and no
+ * chunk is left running. Any thread; blocks only on the pool's lock. */
+FILCH_API int filch_procpool_map(filch_procpool_map_iter **it,
+				 filch_procpool *pp, filch_proc_fn fn,
+				 const struct filch_bytes *items, size_t n,
+				 const struct filch_procpool_map_opts *opts);
+
+/* The next result in input order: 0 with *result (its data and len valid
+ * until the next call on it or its close; data is NUL-terminated);
+ * FILCH_END after the last; -ETIMEDOUT when the map's timeout passed
+ * first; the first item error in input order (fn's positive code, after
+ * the results before it; its message is not kept); ECHILD when a worker
+ * died running a chunk (at that chunk's first item: the chunk's results
+ * are lost with it), ETIMEDOUT for a chunk killed by the pool's time
+ * limit; -ECANCELED when a chunk was cancelled (a cancelling shutdown);
+ * a submit's error for a later chunk. Any non-zero return ends the
+ * iteration: later calls return FILCH_END. -EINVAL for NULL arguments.
+ * Blocks until the chunk holding the result is back; taking a chunk's
+ * last result submits the next chunk. One thread at a time. */
+FILCH_API int filch_procpool_map_next(filch_procpool_map_iter *it,
+				      const struct filch_bytes **result);
+
+/* Cancels the chunks not yet started (fn never runs on their items),
+ * lets running ones finish in their workers (their results are dropped),
+ * and frees it. NULL is a no-op. Never blocks. */
+FILCH_API void filch_procpool_map_close(filch_procpool_map_iter *it);
 
 /* Copies pp's counters into *st. Returns 0, or -EINVAL (NULL pp or st).
  * Any thread; the counters are read one by one (each is exact, the set is

@@ -88,6 +88,7 @@
 #include "atomic.h"
 #include "executor.h"
 #include "fj.h"
+#include "frame.h"
 #include "futex.h"
 #include "park.h"
 #include "worker.h"
@@ -199,8 +200,44 @@ void filch_fj_share(filch_fj *pub)
 			   release, relaxed))
 		;
 	pub->split = ns;
+	/* Not notify_local's relaxed look: a worker that parks while the
+	 * frames are private asks for them (filch__fj_work_visible) and is
+	 * woken by this notification, whose first step, an RMW of
+	 * park_state, is ordered against its park (park.c, P and N1). */
 	if (fj->w->ex->nworkers > 1)
-		filch__park_notify_local(fj->w->ex);
+		filch__park_notify(fj->w->ex);
+}
+
+/* True when ts, v's state word, shows no shared frame; then asks v's
+ * owner to share at its next spawn. */
+static bool none_shared(struct filch__fj *v, uint64_t ts)
+{
+	if ((uint32_t)(ts >> 32) < (uint32_t)ts)
+		return false;
+	/* Relaxed: a request (filch_fj_commit_; park.c says why a look that
+	 * finds it set already is as good as a store). Looked at first so
+	 * that idle thieves do not keep writing the owner's line. */
+	if (!__atomic_load_n(&v->pub.publish, __ATOMIC_RELAXED))
+		__atomic_store_n(&v->pub.publish, 1, __ATOMIC_RELAXED);
+	return true;
+}
+
+bool filch__fj_work_visible(filch_executor *ex)
+{
+	/* Acquire: a new spare's record is set up before it is counted
+	 * (filch__executor_start_spare's release store). */
+	unsigned n = filch__load(&ex->nthreads, acquire);
+
+	for (unsigned i = 0; i < n; i++) {
+		/* Acquire: pairs with the release store in fj_get. */
+		struct filch__fj *v = filch__load(&ex->workers[i].fj, acquire);
+
+		/* Relaxed: ordered by the caller's RMW of park_state (park.c,
+		 * W3), as the deques' size hints are. */
+		if (v && !none_shared(v, filch__load(&v->ts, relaxed)))
+			return true;
+	}
+	return false;
 }
 
 /* Takes the oldest shared frame of v if its index is at least min, or
@@ -211,18 +248,9 @@ static struct filch_fj_frame *take(struct filch__fj *v, uint32_t min)
 	uint64_t ts = filch__load(&v->ts, relaxed);
 
 	for (;;) {
-		uint32_t t = (uint32_t)(ts >> 32), s = (uint32_t)ts;
+		uint32_t t = (uint32_t)(ts >> 32);
 
-		if (t >= s) {
-			/* Relaxed: a request (filch_fj_commit_). Looked at
-			 * first so that idle thieves do not keep writing the
-			 * owner's line. */
-			if (!__atomic_load_n(&v->pub.publish, __ATOMIC_RELAXED))
-				__atomic_store_n(&v->pub.publish, 1,
-						 __ATOMIC_RELAXED);
-			return NULL;
-		}
-		if (t < min)
+		if (none_shared(v, ts) || t < min)
 			return NULL;
 		/* Acquire: the frame's stores, released by the owner's CAS
 		 * or store of ts that shared it (filch_fj_share, join). */
@@ -235,13 +263,20 @@ static struct filch_fj_frame *take(struct filch__fj *v, uint32_t min)
 /* Runs frame f, taken from another stack, on fj (the running worker's). */
 static void run_stolen(struct filch__fj *fj, struct filch_fj_frame *f)
 {
+	struct filch__task_frame fr;
 	uint32_t old;
 
 	f->base = fj->pub.head;
 	/* Release: base before the thief's index; pairs with the acquire
 	 * loads of state in wait_stolen. */
 	__atomic_fetch_or(&f->state, fj->w->index + 1, __ATOMIC_RELEASE);
+	/* A frame (no future; a job's, transparent to filch_task_fail and
+	 * filch_cancel_requested) names the stolen frame, by its runner
+	 * (FILCH_FJ_RUNNER), to a timed shutdown's report (frame.c). The
+	 * frames its owner runs itself have none: that costs nothing. */
+	filch__task_frame_enter(&fr, NULL, (void (*)(void))f->run, true);
 	f->run(&fj->pub, f);
+	filch__task_frame_leave(&fr);
 	/* Release: the result before DONE; pairs with the acquire loads of
 	 * state in wait_stolen. The frame may be reused after this. */
 	old = __atomic_exchange_n(&f->state, DONE, __ATOMIC_RELEASE);

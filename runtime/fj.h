@@ -3,6 +3,8 @@
 #ifndef FILCH_FJ_INTERNAL_H
 #define FILCH_FJ_INTERNAL_H
 
+#include <stdbool.h>
+
 #include "sched.h"
 
 struct filch__worker;
@@ -15,6 +17,13 @@ struct filch__fj;
  * thread only. */
 struct filch__task *filch__fj_steal(struct filch__worker *w,
 				    struct filch__worker *victim);
+
+/* True when some thread of ex shares a fork-join frame that a thief
+ * could take; every frame stack that shares none is asked to share at
+ * its owner's next spawn, which then notifies (park.c: W3's look, and
+ * why a worker that parks is woken for frames shared later). A look,
+ * taking nothing. Any thread. */
+bool filch__fj_work_visible(filch_executor *ex);
 
 /* Unmaps a worker's frame stack (NULL: none); the threads are gone. */
 void filch__fj_destroy(struct filch__fj *fj);

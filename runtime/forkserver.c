@@ -41,54 +41,6 @@ struct pp_note {
 	int32_t status; /* as waitpid gives it */
 };
 
-/* Sends msg, with fd attached unless it is negative. */
-static int send_fd(int sock, void *msg, size_t len, int fd)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { msg, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	if (fd >= 0) {
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -EPIPE;
-}
-
-/* Receives msg and the descriptor attached, if any (*fd: -1 if none). */
-static int recv_fd(int sock, void *msg, size_t len, int *fd)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { msg, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = u.buf,
-			     .msg_controllen = sizeof(u.buf) };
-	ssize_t r;
-
-	do
-		r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	while (r < 0 && errno == EINTR);
-	*fd = -1;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c;
-	     c = CMSG_NXTHDR(&mh, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-			memcpy(fd, CMSG_DATA(c), sizeof(int));
-	return r == (ssize_t)len ? 0 : -EPIPE;
-}
-
 /* Forks worker i; answers on req. */
 static void server_spawn(const struct filch_procpool_opts *o, int req,
 			 int note, int sfd, unsigned i, pid_t *kids)
@@ -117,7 +69,8 @@ static void server_spawn(const struct filch_procpool_opts *o, int req,
 			a.pid = kids[i] = pid;
 		close(sv[1]);
 	}
-	send_fd(req, &a, sizeof(a), a.err ? -1 : sv[0]);
+	filch__pp_send_fd(req, &(struct iovec){ &a, sizeof(a) }, 1,
+			  a.err ? -1 : sv[0]);
 	if (sv[0] >= 0)
 		close(sv[0]);
 }
@@ -266,7 +219,7 @@ int filch__pp_server_spawn(struct filch__pp_server *s, unsigned index,
 	int fd = -1;
 
 	if (send(s->req, &i, sizeof(i), MSG_NOSIGNAL) != sizeof(i) ||
-	    recv_fd(s->req, &a, sizeof(a), &fd) < 0) {
+	    filch__pp_recv_fd(s->req, &a, sizeof(a), &fd) < 0) {
 		if (fd >= 0)
 			close(fd);
 		return -EAGAIN; /* the server is gone */

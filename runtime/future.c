@@ -45,8 +45,12 @@
  *   RUNNING -> FINISHED    filch__future_finish (xchg by the runner, the
  *                          only writer of the phase while RUNNING) and
  *                          filch__future_settle (xchg by the claimer).
- *   RUNNING -> CANCELLED   only abandon: a promise set running whose last
+ *   RUNNING -> CANCELLED   abandon: a promise set running whose last
  *                          reference is dropped; nobody else can complete it.
+ *                          And filch__future_cancel_running (CAS): the
+ *                          holder of a promise stopped its work from
+ *                          outside (a process pool killed the task's
+ *                          worker); it loses to a settler's claim.
  *   flags                  SLEEPERS by waiters (CAS), CANCEL_REQUESTED by
  *                          filch__future_cancel (CAS), COMPLETING by settle,
  *                          TAKEN by filch_future_take_result (fetch_or).
@@ -480,18 +484,32 @@ bool filch_future_cancel(filch_future *f)
 }
 
 /* The last reference to an unfulfilled promise is gone: nobody can
- * complete it any more, so it is cancelled, whatever its phase. */
-static void abandon(filch_future *f)
+ * complete it any more, so it is cancelled, whatever its phase (no settler
+ * can hold a claim: it holds a reference until its final transition).
+ * Also filch__future_cancel_running's transition. Whether f ended
+ * CANCELLED here. */
+static bool abandon(filch_future *f)
 {
 	uint32_t s = filch__load(&f->state, relaxed);
-	while (!filch__future_is_done(s)) {
-		/* seq_cst: as in filch__future_cancel. */
+	while (!filch__future_is_done(s) && !(s & FILCH__FS_COMPLETING)) {
+		/* seq_cst: as in filch__future_cancel. The CAS and settle's
+		 * claim are RMWs of this word: one sees the other and
+		 * loses. */
 		if (filch__cas_weak(&f->state, &s, FILCH_CANCELLED, seq_cst,
 				    relaxed)) {
 			completed(f, s);
-			return;
+			return true;
 		}
 	}
+	return false;
+}
+
+bool filch__future_cancel_running(filch_future *f)
+{
+	filch_future_retain(f); /* callbacks may drop the caller's */
+	bool done = abandon(f);
+	filch_future_release(f);
+	return done;
 }
 
 /* ------------------------------------------------------------------ */

@@ -221,6 +221,14 @@ bool filch__future_cancel(filch_future *f);
  * task record whose future a waiter already runs in place). */
 bool filch__future_cancel_pending(filch_future *f);
 
+/* Ends f CANCELLED, PENDING or RUNNING, unless it is done or a settler
+ * claimed it (filch__future_settle): for a promise whose running work its
+ * holder stopped (the task of a killed worker process), so that f reads
+ * as cancelled, as a task cancelled before it ran. True if it did;
+ * exactly one of it and a racing settle wins. The caller holds a
+ * reference across the call. */
+bool filch__future_cancel_running(filch_future *f);
+
 /* Waits for f without a timeout, and never gives up for want of a spare
  * (on a worker it then sleeps uncompensated): for internal waits that
  * must not return before f is done. */

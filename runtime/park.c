@@ -17,8 +17,10 @@
  * claimed.
  *
  * Protocol. Work is published (P) by a push onto a deque (a release store
- * of its bottom) or an enqueue on the injector (urcu's XCHG), and then
- * the publisher notifies.
+ * of its bottom), an enqueue on the injector (urcu's XCHG), or the share
+ * of fork-join frames (fj.c: a release CAS of the stack's split), and
+ * then the publisher notifies (a share always with the full N1 below, not
+ * notify_local's relaxed look).
  *
  *  Notifier N (filch__park_notify), after P:
  *   N1. s = park_state, read by an RMW (fetch_add 0, seq_cst). Stop if
@@ -34,8 +36,10 @@
  *       the last searcher, and then sees more work (a look as in W3),
  *       W notifies (N1..N4) for the rest.
  *   W2. v = its event count; sleep = SLEEPING; idle += 1 (seq_cst RMW).
- *   W3. Look for work once more, taking nothing: the injector, then every
- *       deque. Seen: leave (W5), then take it as usual.
+ *   W3. Look for work once more, taking nothing: the injector, every
+ *       deque, then every fork-join frame stack: frames shared, or else
+ *       a request to share, left for its owner (its publish word). Seen:
+ *       leave (W5), then take it as usual.
  *   W4. If SHUTDOWN: try to terminate (T1..T4). If TERMINATED: exit.
  *       Sleep until the event count differs from v.
  *   W5. Leave: CAS sleep SLEEPING -> AWAKE (acquire); if that fails a
@@ -80,6 +84,24 @@
  *     same argument applies to that notification.
  * A claimed worker wakes even if it has not reached the futex yet: its
  * count differs from v, which it read before it stored SLEEPING.
+ *
+ * Private fork-join frames are not published: their owner shares them
+ * only when asked (fj.c), so W3 asks every stack that shares none. The
+ * owner's next spawn sees the request and shares (its clear of the
+ * request, E, then P, then N1). Let L be W3's look at the request word,
+ * reading 1 (a thief's earlier request) or writing it: any share whose E
+ * comes after L's value in that word's modification order has its N1
+ * after W2. Else N1 precedes W2, so E happens before L (E, N1 -> W2, L),
+ * and coherence makes L read E or later, or write after E. Such a share
+ * comes at the owner's next spawns (it reads the word again and again,
+ * and clears it only in a share), unless the owner spawns no more: then
+ * it runs its own frames, and no work is lost. Its N1 reads idle > 0,
+ * and the argument above applies, but for one thing: the owner may take
+ * a shared frame back (its sync), so the searcher whose W1 follows N1 may
+ * see none. Its look then asks again, and the next share's N1 follows
+ * that W1. Hence every look asks (W3, N4, the last searcher's), not W3
+ * alone: stress/park.pml found a share whose N1 saw a notifier counted as
+ * searching, whose N4 look came after the take-back.
  * No herd: one notification claims at most one worker, and none while a
  * worker searches.
  */
@@ -88,6 +110,7 @@
 #include <limits.h>
 #include <time.h>
 
+#include "fj.h"
 #include "futex.h"
 #include "park.h"
 #include "perturb.h"
@@ -163,8 +186,8 @@ bool filch__park_stop_search(filch_executor *ex)
 	return filch__park_searching(s) == 1;
 }
 
-/* W3, T3, N4. Relaxed loads in the deques (size hint): the RMWs of
- * park_state before them order them (see the top). */
+/* W3, T3, N4. Relaxed loads in the deques (size hint) and the frame
+ * stacks: the RMWs of park_state before them order them (see the top). */
 bool filch__park_work_visible(filch_executor *ex)
 {
 	if (!filch__inject_empty(&ex->inject))
@@ -176,7 +199,7 @@ bool filch__park_work_visible(filch_executor *ex)
 	for (unsigned i = 0; i < n; i++)
 		if (filch__deque_size_hint(&ex->workers[i].deque) != 0)
 			return true;
-	return false;
+	return filch__fj_work_visible(ex);
 }
 
 /* Set by claim_one, read and cleared by filch__sched_woke_worker. */

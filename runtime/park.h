@@ -79,8 +79,9 @@ static inline void filch__park_notify_local(filch_executor *ex)
  * filch__park_leave or filch__park_sleep. */
 uint32_t filch__park_prepare(struct filch__worker *w);
 
-/* True when a task is visible in the injector or in any deque (a look,
- * taking nothing). Any thread. */
+/* True when a task is visible in the injector or in any deque, or a
+ * fork-join frame is shared; a frame stack that shares none is asked to
+ * share (filch__fj_work_visible). A look, taking nothing. Any thread. */
 bool filch__park_work_visible(filch_executor *ex);
 
 /* Ends a park: returns true when a notifier claimed w (w now counts as

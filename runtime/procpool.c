@@ -39,6 +39,7 @@
 #include <filch.h>
 
 #include "atomic.h"
+#include "future.h"
 #include "procpool.h"
 
 #define PP_MAX_WORKERS 1024
@@ -46,10 +47,24 @@
 struct pp_task {
 	struct pp_task *next;
 	filch_future *fut; /* the pool's reference */
-	filch_proc_fn fn;
+	uint64_t fn; /* the filch_proc_fn's address, or (spawn) its offset
+			in its module */
 	size_t len;
-	unsigned char arg[];
+	int shm;	  /* a memfd of the argument (FILCH_PROCPOOL_SHM_MIN
+			     bytes or more) until it is sent, or -1 */
+	uint32_t mod_len; /* spawn: fn's module name, NUL included */
+	unsigned char data[]; /* the module name, then the argument (if
+				 not in shm) */
 };
+
+/* Drops the pool's hold on t. */
+static void pp_task_free(struct pp_task *t)
+{
+	if (t->shm >= 0)
+		close(t->shm);
+	filch_future_release(t->fut);
+	free(t);
+}
 
 /*
  * A worker slot's state (pp_worker.state), under the pool's lock; only the
@@ -101,6 +116,10 @@ struct filch_procpool {
 	pid_t owner; /* the creating process: a child of fork() is not it */
 	int epfd, evfd;
 	struct filch__pp_server srv; /* FILCH_START_FORKSERVER */
+	/* FILCH_START_SPAWN: the setup frame of a worker (its index set by
+	 * the completion thread before each start), else NULL. */
+	void *setup;
+	size_t setup_len;
 	bool server_dead; /* only the completion thread uses it */
 	pthread_t thread;
 	pthread_mutex_t join_lock; /* one joiner of thread */
@@ -134,11 +153,6 @@ static int read_full(int fd, void *buf, size_t n)
 	return filch__pp_xfer(fd, buf, n, false);
 }
 
-static int write_full(int fd, const void *buf, size_t n)
-{
-	return filch__pp_xfer(fd, (void *)buf, n, true);
-}
-
 static void wake(filch_procpool *pp)
 {
 	uint64_t one = 1;
@@ -167,9 +181,11 @@ static void pp_close_sock(filch_procpool *pp, struct pp_worker *w)
 	w->sock = -1;
 }
 
+/* Whether the completion thread forks the workers itself (fork, spawn):
+ * they are its children, reaped by it through their pidfds. */
 static bool pp_forks(const filch_procpool *pp)
 {
-	return pp->o.start_method == FILCH_START_FORK;
+	return pp->o.start_method != FILCH_START_FORKSERVER;
 }
 
 /* Sends SIGKILL to w's worker. Its pid stays valid until it is reaped
@@ -248,10 +264,19 @@ static int pp_spawn(filch_procpool *pp, unsigned i)
 	struct pp_worker *w = &pp->w[i];
 	pid_t pid;
 	int sock;
-	int rc = pp_forks(pp) ? pp_fork(pp, i, &pid, &sock) :
-				pp->server_dead ?
-				-EAGAIN :
-				filch__pp_server_spawn(&pp->srv, i, &pid, &sock);
+	int rc;
+
+	if (pp->setup) {
+		((struct filch__pp_setup *)pp->setup)->index = i;
+		rc = filch__pp_spawn_exec(pp->setup, pp->setup_len, &pid,
+					  &sock);
+	} else if (pp_forks(pp)) {
+		rc = pp_fork(pp, i, &pid, &sock);
+	} else {
+		rc = pp->server_dead ?
+			     -EAGAIN :
+			     filch__pp_server_spawn(&pp->srv, i, &pid, &sock);
+	}
 
 	if (rc)
 		return rc;
@@ -278,32 +303,59 @@ static int pp_spawn(filch_procpool *pp, unsigned i)
 	return 0;
 }
 
+void filch_bytes_free(struct filch_bytes *b)
+{
+	if (!b)
+		return;
+	if (b->data != b + 1) /* a mapping (proctransport.c) */
+		filch__pp_shm_unmap(b->data, b->len);
+	free(b);
+}
+
 static void pp_bytes_free(void *result, void *arg)
 {
 	(void)arg;
-	free(result);
+	filch_bytes_free(result);
 }
 
-/* Reads one reply from w: a struct filch_bytes block in *res (its data
- * also NUL-terminated, so that an error message is a string). */
+/* Reads one reply from w: a struct filch_bytes in *res, its data
+ * NUL-terminated (an error message is a string): in the same block, or
+ * the mapping of the memfd that came with the header. */
 static int pp_read_reply(struct pp_worker *w, int *code,
 			 struct filch_bytes **res)
 {
 	struct filch__pp_reply r;
+	int mfd;
 
-	if (w->sock < 0 || read_full(w->sock, &r, sizeof(r)) < 0)
+	if (w->sock < 0 || filch__pp_recv_fd(w->sock, &r, sizeof(r), &mfd) < 0)
 		return -EPIPE;
-	if (r.len > SIZE_MAX - sizeof(struct filch_bytes) - 1)
+	if (r.len > SIZE_MAX - sizeof(struct filch_bytes) - 1 ||
+	    (r.shm != 0) != (mfd >= 0)) {
+		if (mfd >= 0)
+			close(mfd);
 		return -EPIPE;
-	struct filch_bytes *b = malloc(sizeof(*b) + r.len + 1);
+	}
+	struct filch_bytes *b =
+		malloc(sizeof(*b) + (mfd >= 0 ? 0 : r.len + 1));
+	const void *map = NULL;
 
+	if (b && mfd >= 0 && !(map = filch__pp_shm_map(mfd, r.len))) {
+		free(b);
+		b = NULL;
+	}
+	if (mfd >= 0)
+		close(mfd);
 	if (!b) {
 		/* Nowhere to put it: the task fails as if its worker died
 		 * (the caller kills it). */
 		return -ENOMEM;
 	}
 	b->len = r.len;
-	b->data = b + 1;
+	b->data = map ? (void *)map : b + 1;
+	*code = r.code;
+	*res = b;
+	if (map)
+		return 0;
 	if (read_full(w->sock, b->data, r.len) < 0) {
 		free(b);
 		return -EPIPE;
@@ -320,14 +372,13 @@ static void pp_complete(struct pp_task *t, int code, struct filch_bytes *b,
 {
 	if (code == 0) {
 		if (filch_promise_set_result(t->fut, b) != 0)
-			free(b);
+			filch_bytes_free(b);
 	} else {
 		filch_promise_set_error(t->fut, code,
 					b ? (const char *)b->data : message);
-		free(b);
+		filch_bytes_free(b);
 	}
-	filch_future_release(t->fut);
-	free(t);
+	pp_task_free(t);
 }
 
 static void pp_doom(filch_procpool *pp, struct pp_worker *w)
@@ -439,14 +490,18 @@ static void pp_dead(filch_procpool *pp, unsigned i, int st, bool reaped)
 				 "no memory for the result of worker process %d",
 				 (int)w->pid);
 		} else if (why != K_NONE) {
-			code = ECANCELED;
-			snprintf(msg, sizeof(msg), "terminated");
+			/* Terminated, or killed by the shutdown: cancelled,
+			 * as a task that never ran. */
 			filch__add(&pp->terminated, 1, relaxed);
+			filch__future_cancel_running(t->fut);
+			pp_task_free(t);
+			t = NULL;
 		} else {
 			pp_describe(msg, sizeof(msg), w->pid, st, reaped);
 			filch__add(&pp->crashes, 1, relaxed);
 		}
-		pp_complete(t, code, NULL, msg);
+		if (t)
+			pp_complete(t, code, NULL, msg);
 	}
 	if (refill && pp_spawn(pp, i) != 0) {
 		pthread_mutex_lock(&pp->lock);
@@ -557,13 +612,27 @@ static void pp_send(filch_procpool *pp, unsigned i)
 {
 	struct pp_worker *w = &pp->w[i];
 	struct pp_task *t = w->task; /* only we clear it */
-	struct filch__pp_call c = { .fn = (uint64_t)(uintptr_t)t->fn,
-			     .len = t->len };
+	struct filch__pp_call c = { .fn = t->fn,
+				    .len = t->len,
+				    .mod_len = t->mod_len,
+				    .shm = t->shm >= 0 };
+	int rc = -EPIPE;
 
 	/* A worker that dies meanwhile fails the write; its pidfd then
 	 * reports the death, which fails the task. */
-	if (w->sock < 0 || write_full(w->sock, &c, sizeof(c)) < 0 ||
-	    write_full(w->sock, t->arg, t->len) < 0) {
+	/* The module's name and an inline argument follow each other in
+	 * t->data. */
+	struct iovec iov[2] = { { &c, sizeof(c) },
+				{ t->data, t->mod_len + (c.shm ? 0 : t->len) } };
+
+	if (w->sock >= 0)
+		rc = filch__pp_send_fd(w->sock, iov, 2, t->shm);
+	if (t->shm >= 0) {
+		/* The worker holds its own reference now (or is dying). */
+		close(t->shm);
+		t->shm = -1;
+	}
+	if (rc) {
 		pthread_mutex_lock(&pp->lock);
 		pp_doom(pp, w);
 		pthread_mutex_unlock(&pp->lock);
@@ -578,10 +647,8 @@ static void pp_drop(struct pp_task *list, const char *message)
 		list = t->next;
 		if (message)
 			pp_complete(t, ECHILD, NULL, message);
-		else {
-			filch_future_release(t->fut);
-			free(t);
-		}
+		else
+			pp_task_free(t);
 	}
 }
 
@@ -694,7 +761,47 @@ static void pp_free(filch_procpool *pp)
 	pthread_mutex_destroy(&pp->join_lock);
 	pthread_cond_destroy(&pp->started_cv);
 	free(pp->w);
+	free(pp->setup);
 	free(pp);
+}
+
+/* FILCH_START_SPAWN: the setup frame (procpool.h) of o: the initializer
+ * as a module and an offset, its argument too when it points into a
+ * module (else as its value). 0, -EINVAL (an initializer in no module),
+ * -ENAMETOOLONG, -ENOMEM. */
+static int pp_setup_build(filch_procpool *pp)
+{
+	char init[FILCH__PP_MAX_NAME], arg[FILCH__PP_MAX_NAME];
+	struct filch__pp_setup s = {
+		.max_tasks_per_child = pp->o.max_tasks_per_child,
+		.memory_limit = pp->o.memory_limit,
+		.arg = (uintptr_t)pp->o.initializer_arg,
+	};
+	int n;
+
+	if (pp->o.initializer) {
+		n = filch__pp_locate((const void *)(uintptr_t)pp->o.initializer,
+				     init, sizeof(init), &s.init_off);
+		if (n < 0)
+			return n;
+		s.init_len = (uint32_t)n;
+	}
+	n = filch__pp_locate(pp->o.initializer_arg, arg, sizeof(arg), &s.arg);
+	if (n == -ENAMETOOLONG)
+		return n;
+	if (n > 0)
+		s.arg_len = (uint32_t)n;
+	else
+		s.arg = (uintptr_t)pp->o.initializer_arg;
+	pp->setup_len = sizeof(s) + s.init_len + s.arg_len;
+	unsigned char *p = pp->setup = malloc(pp->setup_len);
+
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, &s, sizeof(s));
+	memcpy(p + sizeof(s), init, s.init_len);
+	memcpy(p + sizeof(s) + s.init_len, arg, s.arg_len);
+	return 0;
 }
 
 static unsigned pp_cpus(void)
@@ -715,7 +822,8 @@ int filch_procpool_create(filch_procpool **out,
 		o = *opts;
 	if (!out || o.flags ||
 	    (o.start_method != FILCH_START_FORKSERVER &&
-	     o.start_method != FILCH_START_FORK) ||
+	     o.start_method != FILCH_START_FORK &&
+	     o.start_method != FILCH_START_SPAWN) ||
 	    o.workers > PP_MAX_WORKERS || o.time_limit_ns < 0)
 		return -EINVAL;
 	if (!o.workers)
@@ -745,6 +853,8 @@ int filch_procpool_create(filch_procpool **out,
 		rc = -errno;
 	else
 		rc = pp_epoll_add(pp, pp->evfd, EV(EV_WAKE, 0, 0));
+	if (!rc && o.start_method == FILCH_START_SPAWN)
+		rc = pp_setup_build(pp);
 	for (unsigned i = 0; !rc && i < pp->n; i++)
 		pp->w[i].sock = pp->w[i].pidfd = -1;
 	pp->srv.req = pp->srv.note = -1;
@@ -791,22 +901,44 @@ int filch_procpool_submit(filch_procpool *pp, filch_proc_fn fn,
 		return -EINVAL;
 	if (pp_foreign(pp))
 		return -EOWNERDEAD;
-	if (len > SIZE_MAX - sizeof(struct pp_task))
-		return -ENOMEM;
-	struct pp_task *t = malloc(sizeof(*t) + len);
+	char mod[FILCH__PP_MAX_NAME];
+	uint64_t off = (uintptr_t)fn;
+	int mod_len = 0;
+
+	if (filch__pp_spawns(pp) &&
+	    (mod_len = filch__pp_locate((const void *)(uintptr_t)fn, mod,
+					sizeof(mod), &off)) < 0)
+		return mod_len; /* fn is in no module: no exec'd worker has it */
+	/* A large argument goes into a sealed memfd that the worker maps:
+	 * one copy, none through the socket. */
+	int shm = -1;
+
+	if (len >= FILCH_PROCPOOL_SHM_MIN &&
+	    (shm = filch__pp_shm_make(arg, len)) < 0)
+		return shm == -EMFILE || shm == -ENFILE ? shm : -ENOMEM;
+	size_t inline_len = shm >= 0 ? 0 : len;
+	struct pp_task *t =
+		inline_len > SIZE_MAX - sizeof(*t) - (size_t)mod_len ?
+			NULL :
+			malloc(sizeof(*t) + (size_t)mod_len + inline_len);
 	filch_future *f = NULL;
 
 	if (!t || filch_promise_create(&f) != 0) {
+		if (shm >= 0)
+			close(shm);
 		free(t);
 		return -ENOMEM;
 	}
 	filch_future_set_result_dtor(f, pp_bytes_free, NULL);
 	t->next = NULL;
 	t->fut = f;
-	t->fn = fn;
+	t->fn = off;
 	t->len = len;
-	if (len)
-		memcpy(t->arg, arg, len);
+	t->shm = shm;
+	t->mod_len = (uint32_t)mod_len;
+	memcpy(t->data, mod, (size_t)mod_len);
+	if (inline_len)
+		memcpy(t->data + mod_len, arg, inline_len);
 	filch_future_retain(f); /* the caller's */
 
 	pthread_mutex_lock(&pp->lock);
@@ -819,8 +951,7 @@ int filch_procpool_submit(filch_procpool *pp, filch_proc_fn fn,
 	pthread_mutex_unlock(&pp->lock);
 	if (closing) {
 		filch_future_release(f);
-		filch_future_release(f);
-		free(t);
+		pp_task_free(t);
 		return -ESHUTDOWN;
 	}
 	wake(pp);
@@ -859,8 +990,7 @@ int filch_procpool_terminate(filch_procpool *pp, filch_future *f)
 	pthread_mutex_unlock(&pp->lock);
 	if (t) {
 		filch_future_cancel(f);
-		filch_future_release(f);
-		free(t);
+		pp_task_free(t);
 		return 0;
 	}
 	if (!rc)
@@ -895,8 +1025,7 @@ int filch_procpool_shutdown(filch_procpool *pp, unsigned flags)
 
 		dropped = t->next;
 		filch_future_cancel(t->fut);
-		filch_future_release(t->fut);
-		free(t);
+		pp_task_free(t);
 	}
 	if (!(flags & FILCH_SHUTDOWN_WAIT))
 		return 0;
@@ -923,6 +1052,16 @@ int filch_procpool_destroy(filch_procpool *pp)
 		return rc;
 	pp_free(pp);
 	return 0;
+}
+
+unsigned filch__pp_workers(const filch_procpool *pp)
+{
+	return pp->n;
+}
+
+bool filch__pp_spawns(const filch_procpool *pp)
+{
+	return pp->setup != NULL;
 }
 
 int filch_procpool_stats(const filch_procpool *pp,

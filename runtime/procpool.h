@@ -2,8 +2,9 @@
 /*
  * procpool.h - the parts of process workers shared by the pool
  * (procpool.c), the worker process (procworker.c) and the fork server
- * (forkserver.c): the frames on a worker's socket, the worker's main
- * loop, and the fork server's requests.
+ * (forkserver.c), and the spawn start method (spawn.c): the frames on a
+ * worker's socket, the worker's main loop, the fork server's requests,
+ * and how functions cross to an exec'd worker.
  */
 #ifndef FILCH_RUNTIME_PROCPOOL_H
 #define FILCH_RUNTIME_PROCPOOL_H
@@ -12,27 +13,80 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <filch.h>
 
-/* To a worker: this header, then len argument bytes. */
+/* The longest module name (NUL included) that crosses to a worker. */
+#define FILCH__PP_MAX_NAME 4096
+
+/* To a worker: this header, then mod_len bytes of the module's name
+ * (FILCH_START_SPAWN: NUL-terminated, "" for the program), then len
+ * argument bytes, unless shm: then the header came with a sealed memfd
+ * of the len bytes attached (filch__pp_shm_make). */
 struct filch__pp_call {
-	uint64_t fn; /* the filch_proc_fn's address in this binary */
+	uint64_t fn; /* the filch_proc_fn's address (mod_len 0), or its
+			offset in the module */
 	uint64_t len;
+	uint32_t mod_len;
+	uint32_t shm;
+};
+
+/* To a spawned worker, first (FILCH_START_SPAWN): this, then init_len
+ * bytes of the initializer's module name and arg_len bytes of its
+ * argument's (a length 0: no initializer; an argument passed as its
+ * value). */
+struct filch__pp_setup {
+	uint32_t index;
+	uint32_t max_tasks_per_child;
+	uint64_t memory_limit;
+	uint64_t init_off;
+	uint64_t arg; /* the offset in its module, or the value */
+	uint32_t init_len;
+	uint32_t arg_len;
 };
 
 /* From a worker: this header, then len bytes (the result, or the error
- * message). The first reply of a worker is its ready frame: len 0, code
- * the initializer's return. */
+ * message), unless shm: then a sealed memfd of the len bytes came with
+ * the header. The first reply of a worker is its ready frame: len 0,
+ * code the initializer's return. */
 struct filch__pp_reply {
 	int32_t code;
-	uint32_t zero;
+	uint32_t shm;
 	uint64_t len;
 };
+
+/* The number of worker slots of pp, and whether it spawns its workers
+ * (FILCH_START_SPAWN: functions cross as module and offset). */
+unsigned filch__pp_workers(const filch_procpool *pp);
+bool filch__pp_spawns(const filch_procpool *pp);
+
+/* ---- proctransport.c ---- */
 
 /* Moves n bytes through the stream fd, to it (out) or from it; -EPIPE
  * when the peer is gone (end of file, a reset, a broken pipe). */
 int filch__pp_xfer(int fd, void *buf, size_t n, bool out);
+
+/* Sends the n buffers of iov on sock, in one sendmsg when the socket
+ * takes them, with fd attached (none if fd < 0). 0 or -EPIPE. */
+int filch__pp_send_fd(int sock, const struct iovec *iov, int n, int fd);
+
+/* Receives len bytes into msg from sock, and the descriptor attached to
+ * them (close-on-exec) in *fd, or -1 if none. 0, or -EPIPE (then *fd is
+ * -1 and nothing is left open). */
+int filch__pp_recv_fd(int sock, void *msg, size_t len, int *fd);
+
+/* A sealed memfd holding a copy of the len bytes of data (and a 0 byte
+ * after them), or a negative errno. */
+int filch__pp_shm_make(const void *data, size_t len);
+
+/* Maps fd, a memfd from filch__pp_shm_make of len bytes, read-only: the
+ * bytes (NUL-terminated), or NULL if fd is not such a memfd or the map
+ * fails. The caller still closes fd. */
+const void *filch__pp_shm_map(int fd, size_t len);
+
+/* Unmaps what filch__pp_shm_map returned for len bytes. */
+void filch__pp_shm_unmap(const void *p, size_t len);
 
 /* The worker process, from just after its fork: dies with its parent
  * (which must be parent), runs o's initializer as worker self, sends its
@@ -40,6 +94,24 @@ int filch__pp_xfer(int fd, void *buf, size_t n, bool out);
  * closed every inherited descriptor of the pool but fd. */
 _Noreturn void filch__pp_worker_main(const struct filch_procpool_opts *o,
 				     unsigned self, int fd, pid_t parent);
+
+/* The module whose loaded segments hold addr: copies its name (NUL
+ * included, "" for the program) into name (cap bytes) and sets *off to
+ * addr less the module's base. Returns the name's length with its NUL,
+ * -EINVAL (addr in no module), -ENAMETOOLONG. */
+int filch__pp_locate(const void *addr, char *name, size_t cap,
+		     uint64_t *off);
+
+/* In a worker: the address of off in the module named name (loaded now
+ * if the worker does not have it), or NULL. */
+void *filch__pp_resolve(const char *name, uint64_t off);
+
+/* Starts a spawned worker (FILCH_START_SPAWN): fork and exec of the
+ * program with the worker's marker, then the len bytes of setup (a
+ * struct filch__pp_setup and its names) written to it. 0 with *pid and
+ * *sock (the pool's end, close-on-exec), or a negative errno. */
+int filch__pp_spawn_exec(const void *setup, size_t len, pid_t *pid,
+			 int *sock);
 
 /* The fork server (FILCH_START_FORKSERVER): a single-threaded process
  * forked at pool creation that forks the workers on request. req carries

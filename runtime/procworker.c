@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -24,30 +25,51 @@
 /* An error message is cut at this many bytes. */
 #define PP_MAX_MESSAGE 4095
 
-int filch__pp_xfer(int fd, void *buf, size_t n, bool out)
-{
-	unsigned char *p = buf;
-
-	while (n) {
-		ssize_t r = out ? send(fd, p, n, MSG_NOSIGNAL) : read(fd, p, n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -EPIPE;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
+/* Sends a reply: its bytes in a sealed memfd when they are a result of
+ * FILCH_PROCPOOL_SHM_MIN bytes or more (streamed if the memfd cannot be
+ * made), else after the header. */
 static int pp_reply(int fd, int code, void *data, size_t len)
 {
 	struct filch__pp_reply r = { .code = code, .len = len };
+	int mfd = -1;
 
-	if (filch__pp_xfer(fd, &r, sizeof(r), true) < 0)
-		return -EPIPE;
-	return len ? filch__pp_xfer(fd, data, len, true) : 0;
+	if (!code && len >= FILCH_PROCPOOL_SHM_MIN &&
+	    (mfd = filch__pp_shm_make(data, len)) >= 0)
+		r.shm = 1;
+	struct iovec iov[2] = { { &r, sizeof(r) }, { data, r.shm ? 0 : len } };
+	int rc = filch__pp_send_fd(fd, iov, 2, mfd);
+
+	if (mfd >= 0)
+		close(mfd);
+	return rc;
+}
+
+/* Reads a call: its header into *c, its module name into mod, and its
+ * argument, mapped (*mapped) or in a malloc'd block. Exits when the pool
+ * closed the socket (status 0) or the frame is broken (1). */
+static void *pp_read_call(int fd, struct filch__pp_call *c,
+			  char mod[FILCH__PP_MAX_NAME], bool *mapped)
+{
+	void *arg;
+	int mfd;
+
+	if (filch__pp_recv_fd(fd, c, sizeof(*c), &mfd) < 0)
+		_exit(0); /* the pool closed our socket */
+	if (c->mod_len > FILCH__PP_MAX_NAME || (c->shm != 0) != (mfd >= 0) ||
+	    filch__pp_xfer(fd, mod, c->mod_len, false) < 0 ||
+	    (c->mod_len && mod[c->mod_len - 1]))
+		_exit(1);
+	*mapped = c->shm;
+	if (c->shm) {
+		arg = (void *)filch__pp_shm_map(mfd, c->len);
+		close(mfd);
+	} else if ((arg = malloc(c->len ? c->len : 1)) &&
+		   filch__pp_xfer(fd, arg, c->len, false) < 0) {
+		_exit(1);
+	}
+	if (!arg)
+		_exit(1); /* no memory for it: the task fails with ECHILD */
+	return arg;
 }
 
 void filch__pp_worker_main(const struct filch_procpool_opts *o, unsigned self,
@@ -77,19 +99,29 @@ void filch__pp_worker_main(const struct filch_procpool_opts *o, unsigned self,
 		_exit(1);
 	for (unsigned done = 0;;) {
 		struct filch__pp_call c;
-
-		if (filch__pp_xfer(fd, &c, sizeof(c), false) < 0)
-			_exit(0); /* the pool closed our socket */
-		void *arg = malloc(c.len ? c.len : 1);
-
-		if (!arg || filch__pp_xfer(fd, arg, c.len, false) < 0)
-			_exit(1);
-		filch_proc_fn fn = (filch_proc_fn)(uintptr_t)c.fn;
+		char mod[FILCH__PP_MAX_NAME];
+		bool mapped;
+		void *arg = pp_read_call(fd, &c, mod, &mapped);
+		filch_proc_fn fn = (filch_proc_fn)(uintptr_t)(
+			c.mod_len ? (uintptr_t)filch__pp_resolve(mod, c.fn) :
+				    c.fn);
 		void *out = NULL;
 		size_t out_len = 0;
 
-		rc = fn(arg, c.len, &out, &out_len);
-		free(arg);
+		if (fn) {
+			rc = fn(arg, c.len, &out, &out_len);
+		} else {
+			rc = ENOENT;
+			if ((out = malloc(PP_MAX_MESSAGE + 1)))
+				out_len = (size_t)snprintf(
+					out, PP_MAX_MESSAGE + 1,
+					"module \"%s\" not found in the worker",
+					mod);
+		}
+		if (mapped)
+			filch__pp_shm_unmap(arg, c.len);
+		else
+			free(arg);
 		if (rc == INT_MIN)
 			rc = EOVERFLOW;
 		else if (rc < 0)

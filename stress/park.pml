@@ -122,6 +122,34 @@
  *           block_end kicks it again, not the other spare parked, which
  *           stays as an excess spare (TIDY, QUIET, HOLD 2, NS 2). The
  *           model keeps the flag set when the check finds surplus.
+ *
+ * FJ: worker 0 starts with a fork-join root in hand (runtime/fj.c) and
+ * shares FJR frames, one at a time: it spawns until a spawn sees a
+ * thief's request (fjreq, the stack's publish word; the model waits for
+ * it), clears the request, shares the frame (fjsh, its split) and
+ * notifies with the full N1..N4. Its sync then takes the frame back if
+ * it is still shared (join's CAS), or first runs a long leaf that ends
+ * only once a thief took the frame, and waits for that thief. Other
+ * workers take a shared frame in their steal step and run it, or, finding
+ * none, ask for one (take's request); their W3 looks at the shared frames
+ * too and, seeing none, asks (filch__fj_work_visible), as N4's and
+ * found_work's looks do (T3's need not). A worker asleep while the owner
+ * waits for a request or for a thief to take its frame is a deadlock.
+ * MUTANT 15: the looks see the injector and the deques only (park.c
+ *           before the fork-join look): a thief that searched while a
+ *           frame was shared, missed it and parks, is never woken, and the
+ *           request it made was used up by that share.
+ * MUTANT 16: the share notifies with notify_local's relaxed look (fj.c
+ *           before the fork-join look), which may miss the thief idle.
+ * MUTANT 17: the looks see shared frames but do not ask for private ones:
+ *           a thief's last request was used up by a share that the owner
+ *           took back, and the owner shares no more. Asking in W3 alone
+ *           is not enough either: the share's N1 may find a notifier
+ *           counted as searching, whose N4 look comes after the take-back
+ *           (found by this model).
+ * MUTANT 18: the looks ask but do not see frames already shared: the
+ *           owner, in a long leaf, shares nothing more until a thief
+ *           takes one.
  */
 #ifndef NW
 #define NW 2
@@ -162,6 +190,12 @@
 #ifndef EXACT
 #define EXACT QUIET	/* the excess hint read exactly (below) */
 #endif
+#ifndef FJ
+#define FJ 0		/* worker 0 runs a fork-join root (below) */
+#endif
+#ifndef FJR
+#define FJR 2		/* the frames the root shares, one at a time */
+#endif
 #ifndef MUTANT
 #define MUTANT 0
 #endif
@@ -196,6 +230,34 @@ byte submitters = 0;	/* foreign submitters in flight */
 bool shutdown = false;
 bool terminated = false;
 byte exited = 0;
+/* Worker 0's frame stack (FJ): frames shared and not taken (at most one),
+ * frames a thief took and has not finished, and the request word. */
+byte fjsh = 0;
+byte fjrun = 0;
+bool fjreq = false;
+/* Work a look sees: tasks queued, or frames shared. */
+#define VISIBLE (tasks > 0 || fjsh > 0)
+
+/* filch__park_work_visible (W3, N4, found_work's look), one step: seen is
+ * whether work is visible; seeing none, a request for frames
+ * (filch__fj_work_visible). T3 looks without asking (the owner, holding
+ * its root, is not idle, so T1 fails while it could share). */
+inline look(seen)
+{
+	atomic {
+#if MUTANT == 15 || MUTANT == 18
+		seen = (tasks > 0);
+#else
+		seen = VISIBLE;
+#endif
+#if MUTANT != 15 && MUTANT != 17
+		if
+		:: !seen && FJ -> fjreq = true
+		:: else -> skip
+		fi
+#endif
+	}
+}
 
 /* Spares (spare.c): the counts and the dormant stack, under mtx. */
 bool mtx = false;
@@ -254,7 +316,11 @@ inline notify()
 		:: else ->
 			atomic { searching--; last = (searching == 0) }
 			if
-			:: last && tasks > 0 -> skip /* work visible: again */
+			:: last -> look(last)
+			:: else -> skip
+			fi;
+			if
+			:: last -> skip /* work visible: again */
 			:: else -> break
 			fi
 		fi
@@ -279,7 +345,7 @@ inline try_terminate()
 		:: submitters == 0 ->
 #endif
 			if
-			:: tasks == 0 ->
+			:: !VISIBLE ->
 #if MUTANT != 4
 				if
 				:: !moved[_pid] ->
@@ -340,8 +406,12 @@ inline found_work()
 		mine = false;
 		atomic { searching--; last = (searching == 0) };
 		if
-		:: last && tasks > 0 -> last = false; notify()
-		:: else -> last = false
+		:: last -> look(last)
+		:: else -> skip
+		fi;
+		if
+		:: last -> last = false; notify()
+		:: else -> skip
 		fi
 	:: else -> skip
 	fi
@@ -397,14 +467,22 @@ inline steal()
 	}
 }
 
-/* A look for work outside our (empty) deque: the injector or a steal,
- * whichever (steal_sweep, take_injected). */
+/* A look for work outside our (empty) deque: the injector, a steal, or
+ * a shared frame of worker 0, whichever (steal_sweep, take_injected).
+ * Finding none, a request for frames (take's, in steal_sweep). */
 inline take_other()
 {
 	if
 	:: inj > 0 -> take_injected()
 	:: tasks > inj + own[me] -> steal()
-	:: else -> got = false
+	:: atomic { fjsh > 0 && me != 0 -> fjsh--; fjrun++; fjgot = true;
+		    got = true }
+	:: else ->
+		got = false;
+		if
+		:: FJ -> fjreq = true
+		:: else -> skip
+		fi
 	fi
 }
 
@@ -574,11 +652,19 @@ inline block_end()
 proctype Worker(byte me)
 {
 	bool got, claimed, last, batch;
+	bool fjgot = false;	/* got a frame of worker 0 */
+	byte fjn = 0;		/* the root's frames shared so far */
 	byte isb = 0;		/* running a blocking task: its next wait */
 	byte bt = 0;		/* which blocking task (pdone's index) */
 	bool mine = false;	/* counted as searching */
 	byte i, s_idle, s_act, b_sp, b_blk;
 
+#if FJ
+	if
+	:: me == 0 -> goto fjroot
+	:: else -> skip
+	fi;
+#endif
 #if HOLD
 	/* A blocking task in hand from the start (HOLD). */
 	if
@@ -618,7 +704,12 @@ search:
 	fi;
 	take_other();		/* steal rounds, or a non-searcher's look */
 	if
-	:: got -> got = false; found_work(); goto execute
+	:: got && fjgot ->
+		/* run_stolen: the frame runs, then DONE */
+		got = false; fjgot = false; found_work();
+		fjrun--;
+		goto loop
+	:: got && !fjgot -> got = false; found_work(); goto execute
 	:: else ->
 		if
 		:: mine -> atomic { mine = false; searching-- }
@@ -636,8 +727,9 @@ search:
 	idle++;
 #if MUTANT != 1
 	/* W3: the last look, taking nothing while idle. */
+	look(last);
 	if
-	:: tasks > 0 -> leave(); goto search
+	:: last -> last = false; leave(); goto search
 	:: else -> skip
 	fi;
 #endif
@@ -725,6 +817,37 @@ execute:
 	fi;
 	atomic { busy--; ran++ };
 	goto loop;
+
+#if FJ
+fjroot:	/* worker 0's fork-join root */
+	do
+	:: fjn < FJR ->
+		fjreq;			/* spawns until one sees a request */
+		fjreq = false;		/* E: filch_fj_share clears it */
+		fjsh++;			/* P: the release CAS of the split */
+#if MUTANT == 16
+		notify_local();
+#else
+		notify();
+#endif
+		/* The sync at once, or after a long leaf that ends only
+		 * once a thief took the frame. */
+		if
+		:: skip
+		:: skip; fjsh == 0
+		fi;
+		/* join: its CAS takes the frame back, or it was stolen:
+		 * wait for its DONE. */
+		if
+		:: atomic { fjsh > 0 -> fjsh-- }
+		:: atomic { fjsh == 0 -> skip }; fjrun == 0
+		fi;
+		fjn++
+	:: else -> break
+	od;
+	atomic { busy--; ran++ };
+	goto loop;
+#endif
 
 out:
 	assert(tasks == 0);
@@ -826,8 +949,8 @@ init
 		:: w < NSUB -> run Submitter(); w++
 		:: else -> break
 		od;
-		/* HOLD: tasks taken before the start */
-		accepted = accepted + HOLD; busy = HOLD;
+		/* HOLD: tasks taken before the start; FJ: worker 0's root */
+		accepted = accepted + HOLD + FJ; busy = HOLD + FJ;
 #if NB
 		run Promiser();
 #endif

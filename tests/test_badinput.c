@@ -1102,6 +1102,88 @@ static int row_destroy_armed(void *unused)
 	return 0;
 }
 
+static _Atomic int timed_rc = 1;
+static struct filch_shutdown_report *const report_sentinel =
+	(struct filch_shutdown_report *)&timed_rc;
+
+static int task_shutdown_timed_self(void *arg, void **result)
+{
+	struct filch_shutdown_report *r = report_sentinel;
+
+	atomic_store(&timed_rc, filch_shutdown_timed(filch_current_executor(),
+						      FILCH_SHUTDOWN_WAIT,
+						      SECOND, &r));
+	return r == report_sentinel ? 0 : -EFAULT;
+}
+
+/* The -ENOMEM case (no memory for the report) needs fault injection:
+ * tests/test_shutdown_deadline checks it in a --enable-fault-injection
+ * build. */
+static int row_shutdown_timed_bad(void *unused)
+{
+	struct filch_shutdown_report *r = report_sentinel;
+	filch_executor *ex;
+	int rc;
+
+	EXPECT_RC(filch_shutdown_timed(NULL, 0, SECOND, &r), -EINVAL);
+	EXPECT_RC(new_executor(&ex, 1), 0);
+	EXPECT_RC(filch_shutdown_timed(ex, 1u << 30, SECOND, &r), -EINVAL);
+	EXPECT(r == report_sentinel, "*report written on -EINVAL");
+	/* Nothing began: the executor still takes work. */
+	EXPECT_RC(filch_submit(ex, task_count, NULL, NULL), 0);
+	EXPECT_RC(filch_executor_destroy(ex), 0);
+	EXPECT(ran == 1, "the task after the refused shutdown ran %d times",
+	       (int)ran);
+
+	/* From its own worker: the shutdown begins, nothing waits, the task
+	 * saw *report untouched (its result is 0, not -EFAULT). */
+	if ((rc = run_on_worker(&ex, task_shutdown_timed_self)))
+		return rc;
+	EXPECT(timed_rc == -EDEADLK, "timed shutdown in a worker gave %d",
+	       (int)timed_rc);
+	EXPECT_RC(filch_submit(ex, task_count, NULL, NULL), -ESHUTDOWN);
+	EXPECT_RC(filch_executor_destroy(ex), 0);
+	return 0;
+}
+
+static int row_never_returns(void *unused)
+{
+	struct filch_shutdown_report *r = NULL;
+	filch_executor *ex;
+	filch_future *f;
+	int64_t t0, waited;
+	struct timespec ts;
+
+	EXPECT_RC(new_executor(&ex, 1), 0);
+	EXPECT_RC(filch_submit(ex, task_gate, NULL, &f), 0);
+	while (!ran)
+		sched_yield();
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t0 = ts.tv_sec * SECOND + ts.tv_nsec;
+	EXPECT_RC(filch_shutdown_timed(ex, 0, SECOND / 10, &r), -ETIMEDOUT);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	waited = ts.tv_sec * SECOND + ts.tv_nsec - t0;
+	EXPECT(waited >= SECOND / 10, "returned after %lld ns, before the "
+	       "deadline", (long long)waited);
+	EXPECT(r && r->nstragglers == 1, "the report names %zu stragglers",
+	       r ? r->nstragglers : 0);
+	EXPECT(r->stragglers[0].fn == (void (*)(void))task_gate &&
+	       r->stragglers[0].future == f,
+	       "the straggler is not the task that never returns");
+	filch_shutdown_report_free(r);
+	/* The executor stays valid: a second deadline also passes, then the
+	 * task is let go and a waiting call drains the pool. */
+	EXPECT_RC(filch_shutdown_timed(ex, 0, 0, NULL), -ETIMEDOUT);
+	EXPECT(!filch_future_done(f), "the running task's future is done");
+	atomic_store(&gate_open, true);
+	EXPECT_RC(filch_shutdown_timed(ex, 0, FILCH_FOREVER, &r), 0);
+	EXPECT(r == NULL, "*report not NULL after a drained shutdown");
+	EXPECT_RC(filch_future_result(f, 0, NULL), 0);
+	filch_future_release(f);
+	EXPECT_RC(filch_executor_destroy(ex), 0);
+	return 0;
+}
+
 static int proc_crash(const void *arg, size_t len, void **out,
 		      size_t *out_len)
 {
@@ -1145,6 +1227,18 @@ static int row_procpool_bad(void *unused)
 	EXPECT_RC(filch_promise_create(&p), 0);
 	EXPECT_RC(filch_procpool_terminate(pp, p), -ESRCH);
 	filch_future_release(p);
+	EXPECT_RC(filch_procpool_destroy(pp), 0);
+	/* Spawn: a function in no loaded module (the heap) cannot cross. */
+	EXPECT_RC(filch_procpool_create(&pp, &(struct filch_procpool_opts){
+						     .workers = 1,
+						     .start_method =
+							     FILCH_START_SPAWN }),
+		  0);
+	f = fkeep;
+	EXPECT_RC(filch_procpool_submit(pp, (filch_proc_fn)(void *)&bad, "x",
+					1, &f),
+		  -EINVAL);
+	EXPECT(f == fkeep, "*fut was written on failure");
 	EXPECT_RC(filch_procpool_destroy(pp), 0);
 	return 0;
 }
@@ -1206,6 +1300,10 @@ static const struct row rows[] = {
 	{ "time calls: negative delay, NULL argument, unknown flag",
 	  row_time_bad_args },
 	{ "destroy with armed timers", row_destroy_armed },
+	{ "timed shutdown: NULL executor, unknown flag, from its own worker, "
+	  "no memory for the report",
+	  row_shutdown_timed_bad },
+	{ "a task that never returns, at shutdown", row_never_returns },
 	{ "fj: NULL executor or function, another layout version, after "
 	  "shutdown",
 	  row_fj_bad },

@@ -209,6 +209,76 @@ static void stolen(void)
 	filch_executor_destroy(ex);
 }
 
+/* ---- an idle worker finds shared frames, and is woken for them ---- */
+
+/* Workers that ran a leaf of spread (bit filch_current_worker()). */
+static atomic_uint leaf_workers;
+
+FILCH_FJ_FN1(long, tick, int, x)
+{
+	return x;
+}
+
+/* Spawns and syncs at once until the deadline: each frame is shared at a
+ * thief's request and mostly taken back, so a thief finds nothing and
+ * parks while this worker keeps spawning. */
+FILCH_FJ_FN1(long, churn, int64_t, until)
+{
+	long n = 0;
+
+	while (tap_now_ns() < until) {
+		FILCH_SPAWN(tick, 1);
+		n += FILCH_SYNC(tick);
+	}
+	return n;
+}
+
+/* A binary tree whose 2^depth leaves each run for about 50 us. */
+FILCH_FJ_FN1(long, spread, unsigned, depth)
+{
+	long a, b;
+
+	if (depth == 0) {
+		int64_t end = tap_now_ns() + 50 * 1000;
+		int me = filch_current_worker();
+
+		while (tap_now_ns() < end)
+			;
+		if (me >= 0 && me < 32)
+			atomic_fetch_or(&leaf_workers, 1u << me);
+		return 1;
+	}
+	FILCH_SPAWN(spread, depth - 1);
+	b = FILCH_CALL(spread, depth - 1);
+	a = FILCH_SYNC(spread);
+	return a + b;
+}
+
+static void churn_then_spread(filch_fj *fj, void *arg)
+{
+	long *r = arg;
+
+	churn(fj, tap_now_ns() + 20 * INT64_C(1000000));
+	*r = spread(fj, 10);
+}
+
+static void idle_finds_frames(void)
+{
+	filch_executor *ex = make(2);
+	long r = 0;
+
+	atomic_store(&leaf_workers, 0);
+	is(filch_fj_run(ex, churn_then_spread, &r), 0,
+	   "a tree after 20 ms of spawns taken back");
+	is(r, 1024L, "its 1024 leaves");
+	/* Spares may run leaves too, once a sync waits for a thief. */
+	ok(__builtin_popcount(atomic_load(&leaf_workers)) >= 2,
+	   "leaves ran on more than one worker (mask %#x): the idle one was "
+	   "woken for the frames shared after it parked",
+	   atomic_load(&leaf_workers));
+	filch_executor_destroy(ex);
+}
+
 /* ---- roots from several foreign threads at once ---- */
 static filch_executor *shared_ex;
 
@@ -240,6 +310,84 @@ static void foreign_threads(void)
 		right &= f[i].r == fib_seq(f[i].n);
 	}
 	ok(right, "four foreign threads, 20 roots each, all right");
+	filch_executor_destroy(shared_ex);
+}
+
+/* ---- a stolen frame still running is named by a timed shutdown ---- */
+
+/* filch_current_worker() + 1 of the thread that runs held; the root's. */
+static atomic_int held_on, held_root_on, held_release;
+
+FILCH_FJ_FN1(long, held, int, x)
+{
+	atomic_store(&held_on, filch_current_worker() + 1);
+	while (!atomic_load(&held_release))
+		sched_yield();
+	return x;
+}
+
+/* Spins (up to 10 s) until held runs, which a thief must then do. */
+FILCH_FJ_FN1(long, until_held, int, x)
+{
+	int64_t end = tap_now_ns() + 10 * INT64_C(1000000000);
+
+	while (!atomic_load(&held_on) && tap_now_ns() < end)
+		sched_yield();
+	return x;
+}
+
+FILCH_FJ_FN1(long, hold, int, x)
+{
+	long r;
+
+	atomic_store(&held_root_on, filch_current_worker() + 1);
+	FILCH_SPAWN(held, x);
+	r = FILCH_CALL(until_held, x);
+	return r + FILCH_SYNC(held);
+}
+
+static void held_root(filch_fj *fj, void *arg)
+{
+	*(long *)arg = hold(fj, 1);
+}
+
+static void *run_held(void *arg)
+{
+	long *r = arg;
+
+	if (filch_fj_run(shared_ex, held_root, r) != 0)
+		*r = -1;
+	return NULL;
+}
+
+static void stolen_named(void)
+{
+	struct filch_shutdown_report *rep = NULL;
+	int64_t end = tap_now_ns() + 10 * INT64_C(1000000000);
+	const struct filch_straggler *st = NULL;
+	pthread_t th;
+	long r = 0;
+	int rc;
+
+	shared_ex = make(2);
+	pthread_create(&th, NULL, run_held, &r);
+	while (!atomic_load(&held_on) && tap_now_ns() < end)
+		usleep(1000);
+	rc = filch_shutdown_timed(shared_ex, 0, 20 * INT64_C(1000000), &rep);
+	is(rc, -ETIMEDOUT, "a timed shutdown while a stolen frame runs");
+	for (size_t i = 0; rc == -ETIMEDOUT && i < rep->nstragglers; i++)
+		if (rep->stragglers[i].fn == FILCH_FJ_RUNNER(held))
+			st = &rep->stragglers[i];
+	ok(st && (int)st->worker + 1 == atomic_load(&held_on) &&
+		   atomic_load(&held_on) != atomic_load(&held_root_on) &&
+		   !st->future && !st->name,
+	   "the report names it by FILCH_FJ_RUNNER on its thief (worker "
+	   "%d, root on %d)",
+	   atomic_load(&held_on) - 1, atomic_load(&held_root_on) - 1);
+	filch_shutdown_report_free(rep);
+	atomic_store(&held_release, 1);
+	pthread_join(th, NULL);
+	is(r, 2L, "the frame's result reaches its owner");
 	filch_executor_destroy(shared_ex);
 }
 
@@ -406,12 +554,14 @@ int main(void)
 {
 	static const unsigned counts[] = {1, 2, 3, 8};
 
-	tap_plan(2 + 4 * 8 + 2 + 1 + 6 + 2);
+	tap_plan(2 + 4 * 8 + 2 + 3 + 3 + 1 + 6 + 2);
 	misuse(); /* first: isolate_run forks a single-threaded process */
 	for (unsigned i = 0; i < 4; i++)
 		answers(counts[i]);
 	stolen();
+	idle_finds_frames();
 	foreign_threads();
+	stolen_named();
 	nesting();
 	discarded_root();
 	return tap_done();

@@ -1,8 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# test_man.sh - TAP: every function the built library exports has a man page
+# test_man.sh - TAP: every function the built libraries (libfilch, and
+# libfilch-mpi when built) export has a man page
 # (man/<symbol>.3, listed in am/man.am so that make install installs it);
-# .so links resolve; each SYNOPSIS has the prototype of filch.h; every page
+# .so links resolve; each SYNOPSIS has the prototype of filch.h or
+# filch/mpi.h; every page
 # under man/ renders with man-db without a warning (skipped, one TAP skip a
 # page, when man is not installed).
 srcdir=${srcdir:-.}
@@ -17,13 +19,17 @@ tmp=${TMPDIR:-/tmp}/filch_test_man.$$
 
 # 1: coverage. The exported symbols, as nm -D lists them (the shared
 # library), else the global functions of the static one.
-if [ -f "$top_builddir/.libs/libfilch.so" ]; then
-	syms=$($NM -D --defined-only "$top_builddir/.libs/libfilch.so" |
-		awk '$2 == "T" {print $3}')
-else
-	syms=$($NM -g --defined-only "$top_builddir/.libs/libfilch.a" 2>/dev/null |
-		awk '$2 == "T" && $3 ~ /^filch_[a-z]/ {print $3}')
-fi
+# libfilch-mpi's too, when it was built (configure --with-mpi).
+syms=
+for lib in libfilch libfilch-mpi; do
+	if [ -f "$top_builddir/.libs/$lib.so" ]; then
+		syms="$syms $($NM -D --defined-only "$top_builddir/.libs/$lib.so" |
+			awk '$2 == "T" && $3 ~ /^filch_[a-z]/ {print $3}')"
+	else
+		syms="$syms $($NM -g --defined-only "$top_builddir/.libs/$lib.a" 2>/dev/null |
+			awk '$2 == "T" && $3 ~ /^filch_[a-z]/ {print $3}')"
+	fi
+done
 missing=
 for s in $syms; do
 	[ -f "$mandir/$s.3" ] || { missing="$missing $s"; continue; }
@@ -55,7 +61,8 @@ else
 	echo "not ok 2 - dangling .so links:$bad"
 fi
 
-# 3: each function's prototype, as filch.h declares it (whitespace aside),
+# 3: each function's prototype, as filch.h or filch/mpi.h declares it
+# (whitespace aside),
 # is in the SYNOPSIS of its page (the page a .so link leads to).
 synopsis='
 # Prints the SYNOPSIS of a man(7) page as one line of plain text: the
@@ -87,7 +94,7 @@ END {
 '
 bad=
 awk '/FILCH_API/ && /\(/ {p = 1; s = ""} p {s = s " " $0} p && /;/ {print s; p = 0}' \
-	"$srcdir/include/filch.h" |
+	"$srcdir/include/filch.h" "$srcdir/include/filch/mpi.h" |
 	sed 's/FILCH_API//; s/ FILCH_PRINTF([^)]*)//; s/[[:space:]][[:space:]]*/ /g;
 		s/( /(/g; s/ )/)/g; s/^ //' > "$tmp.protos"
 while read -r proto; do
@@ -102,7 +109,7 @@ while read -r proto; do
 	esac
 done < "$tmp.protos"
 if [ -s "$tmp.protos" ] && [ -z "$bad" ]; then
-	echo "ok 3 - every SYNOPSIS has its prototype from filch.h"
+	echo "ok 3 - every SYNOPSIS has its prototype from filch.h and filch/mpi.h"
 else
 	echo "not ok 3 - SYNOPSIS differs from filch.h for:${bad:- (no prototype found)}"
 fi

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_procpool.c - process workers (filch_procpool_*): results and errors
- * round-trip as bytes, large arguments and results stream, a worker that
+ * round-trip as bytes, large arguments and results cross in shared memory
+ * (and no descriptor or mapping of it is left on any path), a worker that
  * crashes, exits or outlives the time limit fails only its own future and
  * is replaced, terminate stops a running task (also racing its
  * completion: exactly one outcome), workers are recycled after
@@ -20,6 +21,8 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
+#include <limits.h>
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -152,11 +155,53 @@ static int outcome(filch_future *f, struct filch_bytes **b, const char **msg)
 	return rc;
 }
 
+/* The line of /proc/self/maps that holds p, in line (cap bytes), or
+ * false. */
+static bool map_of(const void *p, char *line, size_t cap)
+{
+	FILE *m = fopen("/proc/self/maps", "r");
+	bool found = false;
+
+	while (m && !found && fgets(line, (int)cap, m)) {
+		unsigned long lo, hi;
+
+		found = sscanf(line, "%lx-%lx", &lo, &hi) == 2 &&
+			(uintptr_t)p >= lo && (uintptr_t)p < hi;
+	}
+	if (m)
+		fclose(m);
+	return found;
+}
+
+/* Whether p lies in a mapping of the pool's shared memory. */
+static bool in_shm(const void *p)
+{
+	char line[512];
+
+	return map_of(p, line, sizeof(line)) &&
+	       strstr(line, "memfd:filch-procpool");
+}
+
+/* Mappings of the pool's shared memory in this process. */
+static unsigned shm_maps(void)
+{
+	FILE *m = fopen("/proc/self/maps", "r");
+	char line[512];
+	unsigned n = 0;
+
+	while (m && fgets(line, sizeof(line), m))
+		n += strstr(line, "memfd:filch-procpool") != NULL;
+	if (m)
+		fclose(m);
+	return n;
+}
+
 static bool finish(filch_procpool *pp, unsigned fds0)
 {
 	check_is(filch_procpool_destroy(pp), 0, "destroy");
 	check(no_children(), "a worker process is left");
 	check_is(open_fds(), fds0, "open fds after destroy");
+	check_is(shm_maps(), 0, "shared memory mapped after destroy");
 	return failures == 0;
 }
 
@@ -239,12 +284,16 @@ static unsigned char pattern(size_t i)
 	return (unsigned char)(i * 131 + (i >> 13));
 }
 
-/* Checks a pattern of len bytes, answers the pattern of len + 1 bytes. */
+/* Checks a pattern of len bytes, answers the pattern of len + 1 bytes.
+ * An argument of FILCH_PROCPOOL_SHM_MIN bytes or more must be mapped
+ * shared memory, a smaller one not. */
 static int t_big(const void *arg, size_t len, void **out, size_t *out_len)
 {
 	const unsigned char *a = arg;
 	unsigned char *p;
 
+	if (in_shm(arg) != (len >= FILCH_PROCPOOL_SHM_MIN))
+		return EXDEV;
 	for (size_t i = 0; i < len; i++)
 		if (a[i] != pattern(i))
 			return EBADMSG;
@@ -396,6 +445,14 @@ static int sc_badinput(void *unused)
 						    .workers = 3,
 						    .initializer = init_fail }),
 		 -EPERM, "a failing initializer");
+	/* An exec'd worker finds functions by module and offset: code
+	 * outside every loaded module (here, the heap) cannot cross. */
+	void *heap = malloc(64);
+
+	check_is(filch_procpool_create(&pp, &(struct filch_procpool_opts){
+				.start_method = FILCH_START_SPAWN,
+				.initializer = (int (*)(void *, unsigned))heap }),
+		 -EINVAL, "spawn: an initializer in no module");
 	check(pp == keep, "*pp written on error");
 	check(no_children(), "a worker left by a failed create");
 	check_is(open_fds(), fds0, "fds after a failed create");
@@ -406,6 +463,11 @@ static int sc_badinput(void *unused)
 		 "NULL arg with len 1");
 	check_is(filch_procpool_submit(pp, t_echo, "x", 1, NULL), -EINVAL,
 		 "NULL fut");
+	if (method == FILCH_START_SPAWN)
+		check_is(filch_procpool_submit(pp, (filch_proc_fn)heap, "x", 1,
+					       &f),
+			 -EINVAL, "spawn: fn in no module");
+	free(heap);
 	check(f == fkeep, "*fut written on error");
 	check_is(filch_procpool_terminate(pp, NULL), -EINVAL, "terminate NULL");
 	check_is(filch_procpool_shutdown(pp, 64), -EINVAL, "unknown flag");
@@ -466,6 +528,63 @@ static int sc_initializer(void *unused)
 	return !finish(pp, fds0);
 }
 
+/* Set by main: a spawned worker never runs it. */
+static int main_ran;
+/* Static data, 7 when the program starts; the scenario sets 9 before it
+ * creates the pool. */
+static int seed = 7;
+static int seed_seen;
+
+static int init_seed(void *arg, unsigned index)
+{
+	(void)index;
+	seed_seen = *(int *)arg;
+	return 0;
+}
+
+static int t_seed(const void *arg, size_t len, void **out, size_t *out_len)
+{
+	int *v = malloc(2 * sizeof(*v));
+
+	(void)arg, (void)len;
+	if (!v)
+		return ENOMEM;
+	v[0] = seed_seen;
+	v[1] = main_ran;
+	*out = v;
+	*out_len = 2 * sizeof(*v);
+	return 0;
+}
+
+/* What a worker starts from: a copy of the program (fork, the fork
+ * server: the initializer's argument, static data, reads 9, and main
+ * ran), or a fresh exec (spawn: the argument crossed as module and
+ * offset and reads the program's initial 7; main never ran). */
+static int sc_fresh(void *unused)
+{
+	unsigned fds0 = open_fds();
+	struct filch_procpool_opts o = { .workers = 1,
+					 .initializer = init_seed,
+					 .initializer_arg = &seed };
+	struct filch_bytes *b;
+	const char *msg;
+	bool spawn = method == FILCH_START_SPAWN;
+
+	(void)unused;
+	seed = 9;
+	filch_procpool *pp = start(&o);
+	filch_future *f = submit(pp, t_seed, NULL, 0);
+
+	if (check_is(outcome(f, &b, &msg), 0, "task") &&
+	    check_is(b->len, 2 * sizeof(int), "len")) {
+		check_is(((int *)b->data)[0], spawn ? 7 : 9,
+			 "the initializer's argument");
+		check_is(((int *)b->data)[1], !spawn, "main ran");
+	}
+	filch_future_release(f);
+	return !finish(pp, fds0);
+}
+
 static int sc_large(void *unused)
 {
 	unsigned fds0 = open_fds();
@@ -489,11 +608,338 @@ static int sc_large(void *unused)
 		for (size_t i = 0; same && i <= BIG; i++)
 			same = ((unsigned char *)b->data)[i] == pattern(i);
 		check(same, "the big result's bytes");
+		check(in_shm(b->data), "a big result is not shared memory");
 	}
 	if (check_is(outcome(g, &b, &msg), 0, "half task"))
 		check_is(b->len, BIG / 2 + 1, "half result length");
 	filch_future_release(f);
 	filch_future_release(g);
+	return !finish(pp, fds0);
+}
+
+/* Just under and at the shared-memory threshold: streamed, then mapped
+ * (t_big checks the argument's side; the result is one byte longer). */
+static int sc_shm_threshold(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 1 });
+	const size_t sizes[] = { FILCH_PROCPOOL_SHM_MIN - 2,
+				 FILCH_PROCPOOL_SHM_MIN - 1,
+				 FILCH_PROCPOOL_SHM_MIN };
+	unsigned char *a = malloc(FILCH_PROCPOOL_SHM_MIN);
+
+	(void)unused;
+	if (!a)
+		return 3;
+	for (size_t i = 0; i < FILCH_PROCPOOL_SHM_MIN; i++)
+		a[i] = pattern(i);
+	for (size_t k = 0; k < 3; k++) {
+		filch_future *f = submit(pp, t_big, a, sizes[k]);
+		struct filch_bytes *b;
+		const char *msg;
+
+		if (check_is(outcome(f, &b, &msg), 0, "task")) {
+			check_is(b->len, sizes[k] + 1, "len");
+			check_is(((char *)b->data)[b->len], 0, "the NUL after");
+			check_is(in_shm(b->data),
+				 sizes[k] + 1 >= FILCH_PROCPOOL_SHM_MIN,
+				 "result in shared memory");
+		}
+		/* Taken: the caller releases it with filch_bytes_free. */
+		check_is(filch_future_take_result(f, 0, (void **)&b), 0, "take");
+		filch_future_release(f);
+		check_is(in_shm(b->data),
+			 sizes[k] + 1 >= FILCH_PROCPOOL_SHM_MIN,
+			 "taken result still mapped");
+		filch_bytes_free(b);
+		check_is(shm_maps(), 0, "mapped after filch_bytes_free");
+	}
+	filch_bytes_free(NULL);
+	free(a);
+	return !finish(pp, fds0);
+}
+
+/* Shared memory on every other path: a worker that crashes holding a
+ * mapped argument, a terminated one, a pending one cancelled by
+ * shutdown, one discarded by filch_future_cancel. No descriptor or
+ * mapping is left (finish). */
+static int sc_shm_paths(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 1 });
+	size_t n = 2 * FILCH_PROCPOOL_SHM_MIN;
+	unsigned char *a = calloc(1, n);
+	const char *msg;
+
+	(void)unused;
+	if (!a)
+		return 3;
+	filch_future *crash = submit(pp, t_segv, a, n);
+	filch_future *run = submit(pp, t_forever, a, n);
+	filch_future *c1 = submit(pp, t_echo, a, n);
+	filch_future *c2 = submit(pp, t_echo, a, n);
+
+	free(a);
+	check_is(outcome(crash, NULL, &msg), ECHILD, "the crash");
+	while (!filch_future_running(run))
+		usleep(1000);
+	check(filch_future_cancel(c1), "cancel pending");
+	check_is(filch_procpool_shutdown(pp, FILCH_SHUTDOWN_CANCEL_PENDING),
+		 0, "shutdown");
+	check(filch_future_cancelled(c2), "pending task not cancelled");
+	check_is(filch_procpool_terminate(pp, run), 0, "terminate");
+	check_is(outcome(run, NULL, &msg), -ECANCELED, "terminated");
+	filch_future_release(crash);
+	filch_future_release(run);
+	filch_future_release(c1);
+	filch_future_release(c2);
+	return !finish(pp, fds0);
+}
+
+/* A task function of a shared library (tests/procpool_module.c), loaded
+ * with dlopen before the pool is created (fork, fork server: the workers
+ * are copies with it), or after (spawn: the worker loads it by its path,
+ * and the function crosses as that module and an offset). */
+static int sc_module(void *unused)
+{
+	unsigned fds0 = open_fds();
+	char path[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+	char *slash;
+	void *h = NULL;
+	struct filch_bytes *b;
+	const char *msg;
+	bool after = method == FILCH_START_SPAWN;
+
+	(void)unused;
+	if (n <= 0 || !(slash = memrchr(path, '/', (size_t)n)))
+		return 3;
+	snprintf(slash, sizeof(path) - (size_t)(slash - path),
+		 "/.libs/libprocpool_module.so");
+	if (access(path, R_OK) != 0) {
+		isolate_note("no shared module (%s): --disable-shared", path);
+		return 0;
+	}
+	if (!after && !check(h = dlopen(path, RTLD_NOW), "dlopen: %s",
+			     dlerror()))
+		return 1;
+	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 1 });
+
+	if (after && !check(h = dlopen(path, RTLD_NOW), "dlopen: %s",
+			    dlerror()))
+		return 1;
+	filch_proc_fn fn = (filch_proc_fn)dlsym(h, "procpool_module_upper");
+	filch_future *f = submit(pp, fn, "abc", 3);
+
+	if (check_is(outcome(f, &b, &msg), 0, msg))
+		check(b->len == 3 && memcmp(b->data, "ABC", 3) == 0,
+		      "the module's answer");
+	filch_future_release(f);
+	bool ok = finish(pp, fds0);
+
+	dlclose(h);
+	return !ok;
+}
+
+/* ---- the map over byte items ---- */
+
+/* A map item: "crash" dies, "bad" fails with EDOM, "sleep" sleeps 300 ms;
+ * any other answers its worker's pid then its bytes reversed. */
+static int t_item(const void *arg, size_t len, void **out, size_t *out_len)
+{
+	const char *a = arg;
+	pid_t pid = getpid();
+	char *p;
+
+	if (len == 5 && memcmp(a, "crash", 5) == 0)
+		raise(SIGSEGV);
+	if (len == 3 && memcmp(a, "bad", 3) == 0)
+		return EDOM;
+	if (len == 5 && memcmp(a, "sleep", 5) == 0)
+		nanosleep(&(struct timespec){ 0, 300 * MS }, NULL);
+	if (!(p = malloc(sizeof(pid) + len)))
+		return ENOMEM;
+	memcpy(p, &pid, sizeof(pid));
+	for (size_t i = 0; i < len; i++)
+		p[sizeof(pid) + i] = a[len - 1 - i];
+	*out = p;
+	*out_len = sizeof(pid) + len;
+	return 0;
+}
+
+static filch_procpool_map_iter *map_start(filch_procpool *pp,
+					  const struct filch_bytes *items,
+					  size_t n,
+					  struct filch_procpool_map_opts o)
+{
+	filch_procpool_map_iter *it = NULL;
+	int rc = filch_procpool_map(&it, pp, t_item, items, n, &o);
+
+	if (rc) {
+		fprintf(stderr, "procpool_map: %s\n", filch_strerror(rc));
+		exit(3);
+	}
+	return it;
+}
+
+/* Results in input order, several items per round trip: with one task
+ * per worker (max_tasks_per_child 1), the items of a chunk share a pid
+ * and consecutive chunks do not. Items of every size, 0 and 2 MiB (the
+ * chunk then crosses in shared memory) included. */
+static int sc_map_order(void *unused)
+{
+	unsigned fds0 = open_fds();
+	struct filch_procpool_opts o = { .workers = 2,
+					 .max_tasks_per_child = 1 };
+	filch_procpool *pp = start(&o);
+	enum { N = 50, CHUNK = 4 };
+	struct filch_bytes items[N];
+	char text[N][16];
+	size_t big = 2 * FILCH_PROCPOOL_SHM_MIN;
+	char *bigbuf = malloc(big);
+	pid_t pids[N];
+	const struct filch_bytes *r;
+	size_t got = 0;
+
+	(void)unused;
+	if (!bigbuf)
+		return 3;
+	memset(bigbuf, 'q', big);
+	bigbuf[0] = 'a';
+	for (size_t i = 0; i < N; i++) {
+		items[i].len = (size_t)snprintf(text[i], sizeof(text[i]),
+						"item%zu", i) * (i % 7 != 3);
+		items[i].data = text[i];
+	}
+	items[17] = (struct filch_bytes){ big, bigbuf };
+	filch_procpool_map_iter *it = map_start(
+		pp, items, N,
+		(struct filch_procpool_map_opts){ .chunksize = CHUNK,
+						  .buffersize = 3 });
+	int rc;
+
+	while ((rc = filch_procpool_map_next(it, &r)) == 0 && got < N) {
+		bool same = r->len == sizeof(pid_t) + items[got].len &&
+			    ((char *)r->data)[r->len] == 0;
+		const char *in = items[got].data;
+
+		for (size_t k = 0; same && k < items[got].len; k++)
+			same = ((char *)r->data)[sizeof(pid_t) + k] ==
+			       in[items[got].len - 1 - k];
+		check(same, "result %zu", got);
+		memcpy(&pids[got], r->data, sizeof(pid_t));
+		got++;
+	}
+	check_is(rc, FILCH_END, "the end");
+	check_is(got, N, "results");
+	check_is(filch_procpool_map_next(it, &r), FILCH_END, "after the end");
+	for (size_t i = 1; i < got; i++)
+		check((pids[i] == pids[i - 1]) == (i % CHUNK != 0),
+		      "item %zu: pid %d after %d", i, (int)pids[i],
+		      (int)pids[i - 1]);
+	filch_procpool_map_close(it);
+	free(bigbuf);
+	return !finish(pp, fds0);
+}
+
+/* An item that fails, one that crashes its worker: the results before
+ * it, then its error, then the end; the pool goes on serving. */
+static int sc_map_errors(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 2 });
+	const char *words[] = { "a", "b", "c", "bad", "d", "e" };
+	struct filch_bytes items[6];
+	const struct filch_bytes *r;
+	const char *msg;
+
+	(void)unused;
+	for (int i = 0; i < 6; i++)
+		items[i] = (struct filch_bytes){ strlen(words[i]),
+						 (void *)words[i] };
+	/* "bad" in the middle of the second chunk. */
+	filch_procpool_map_iter *it = map_start(
+		pp, items, 6, (struct filch_procpool_map_opts){ .chunksize = 2 });
+
+	for (int i = 0; i < 3; i++)
+		check_is(filch_procpool_map_next(it, &r), 0, "before the error");
+	check_is(filch_procpool_map_next(it, &r), EDOM, "the item's error");
+	check_is(filch_procpool_map_next(it, &r), FILCH_END, "then the end");
+	filch_procpool_map_close(it);
+
+	/* "crash" heads the second chunk of two: the first chunk's results,
+	 * then ECHILD. */
+	static char crash[] = "crash";
+
+	items[2] = (struct filch_bytes){ 5, crash };
+	it = map_start(pp, items, 6,
+		       (struct filch_procpool_map_opts){ .chunksize = 2 });
+	for (int i = 0; i < 2; i++)
+		check_is(filch_procpool_map_next(it, &r), 0, "before the crash");
+	check_is(filch_procpool_map_next(it, &r), ECHILD, "the crash");
+	check_is(filch_procpool_map_next(it, &r), FILCH_END, "then the end");
+	filch_procpool_map_close(it);
+
+	filch_future *f = submit(pp, t_echo, "ok", 2);
+
+	check_is(outcome(f, NULL, &msg), 0, "the pool serves on");
+	filch_future_release(f);
+	return !finish(pp, fds0);
+}
+
+/* Empty input, a timeout, an early close, and bad arguments. */
+static int sc_map_edges(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 1 });
+	static char sleep5[] = "sleep", x[] = "x", y[] = "y";
+	struct filch_bytes items[3] = { { 5, sleep5 }, { 1, x }, { 1, y } };
+	struct filch_bytes hole[1] = { { 4, NULL } };
+	filch_procpool_map_iter *it, *keep = (filch_procpool_map_iter *)&it;
+	const struct filch_bytes *r, *rkeep = items;
+
+	(void)unused;
+	it = map_start(pp, NULL, 0, (struct filch_procpool_map_opts){ 0 });
+	check_is(filch_procpool_map_next(it, &r), FILCH_END, "empty input");
+	filch_procpool_map_close(it);
+
+	/* The whole map's timeout, while the first chunk sleeps. */
+	it = map_start(pp, items, 3,
+		       (struct filch_procpool_map_opts){
+			       .timeout_ns = 50 * MS, .chunksize = 1 });
+	r = rkeep;
+	check_is(filch_procpool_map_next(it, &r), -ETIMEDOUT, "timeout");
+	check(r == rkeep, "*result written on error");
+	check_is(filch_procpool_map_next(it, &r), FILCH_END, "after it");
+	filch_procpool_map_close(it); /* chunks in flight: none waits */
+
+	/* Closed early, chunks in flight. */
+	it = map_start(pp, items + 1, 2, (struct filch_procpool_map_opts){
+						   .chunksize = 1 });
+	filch_procpool_map_close(it);
+	filch_procpool_map_close(NULL);
+
+	it = keep;
+	check_is(filch_procpool_map(NULL, pp, t_item, items, 3, NULL), -EINVAL,
+		 "NULL it");
+	check_is(filch_procpool_map(&it, NULL, t_item, items, 3, NULL),
+		 -EINVAL, "NULL pp");
+	check_is(filch_procpool_map(&it, pp, NULL, items, 3, NULL), -EINVAL,
+		 "NULL fn");
+	check_is(filch_procpool_map(&it, pp, t_item, NULL, 3, NULL), -EINVAL,
+		 "NULL items");
+	check_is(filch_procpool_map(&it, pp, t_item, hole, 1, NULL), -EINVAL,
+		 "an item with NULL data");
+	check_is(filch_procpool_map(&it, pp, t_item, items, 3,
+				    &(struct filch_procpool_map_opts){
+					    .flags = FILCH_MAP_CALLER_RUNS }),
+		 -EINVAL, "an unknown flag");
+	check_is(filch_procpool_map_next(NULL, &r), -EINVAL, "next NULL");
+	check(it == keep, "*it written on error");
+	filch_procpool_shutdown(pp, 0);
+	check_is(filch_procpool_map(&it, pp, t_item, items, 3, NULL),
+		 -ESHUTDOWN, "after shutdown");
+	check(it == keep, "*it written on error");
 	return !finish(pp, fds0);
 }
 
@@ -565,6 +1011,7 @@ static int sc_terminate(void *unused)
 	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 1 });
 	struct filch_procpool_stats st;
 	const char *msg;
+	int code;
 
 	(void)unused;
 	filch_future *f = submit(pp, t_forever, NULL, 0);
@@ -579,8 +1026,14 @@ static int sc_terminate(void *unused)
 	check_is(filch_procpool_terminate(pp, p), 0, "terminate pending");
 	check(filch_future_cancelled(p), "terminated pending not cancelled");
 	check_is(filch_procpool_terminate(pp, f), 0, "terminate running");
-	check_is(outcome(f, NULL, &msg), ECANCELED, "terminated task");
-	check(strcmp(msg, "terminated") == 0, "message \"%s\"", msg);
+	/* Cancelled, as a thread task cancelled before it ran: the state,
+	 * filch_future_result's and filch_future_error's -ECANCELED. */
+	check_is(outcome(f, NULL, &msg), -ECANCELED, "terminated task");
+	check(filch_future_cancelled(f), "terminated task not cancelled");
+	check_is(filch_future_error(f, 0, &code, &msg), -ECANCELED,
+		 "filch_future_error of a terminated task");
+	check_is(filch_future_state(f), FILCH_CANCELLED, "state");
+	check_is(filch_procpool_terminate(pp, f), -ESRCH, "terminate again");
 	check_is(outcome(q, NULL, &msg), 0, "the next task");
 	filch_procpool_stats(pp, &st);
 	check_is(st.terminated, 1, "terminated");
@@ -593,18 +1046,29 @@ static int sc_terminate(void *unused)
 	return !finish(pp, fds0);
 }
 
-/* terminate racing completion: each future gets exactly one outcome. */
+static void count_done(filch_future *f, void *arg)
+{
+	(void)f;
+	atomic_fetch_add((atomic_uint *)arg, 1);
+}
+
+/* terminate racing completion: each future gets exactly one outcome (a
+ * result, or cancelled), and its callbacks run once. */
 static int sc_terminate_race(void *unused)
 {
 	unsigned fds0 = open_fds();
 	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 2 });
 	unsigned ok_n = 0, cancelled = 0;
+	atomic_uint calls = 0;
+	int round;
 
 	(void)unused;
-	for (int round = 0; round < 200 && !failures; round++) {
+	for (round = 0; round < 200 && !failures; round++) {
 		filch_future *f = submit(pp, t_echo, "ab", 2);
 		struct filch_bytes *b;
 		const char *msg;
+
+		filch_future_on_done(f, count_done, &calls);
 
 		if (round & 1)
 			while (!filch_future_running(f) &&
@@ -617,8 +1081,10 @@ static int sc_terminate_race(void *unused)
 		if (rc == 0) {
 			check(memcmp(b->data, "ba", 2) == 0, "bytes");
 			ok_n++;
-		} else if (rc == ECANCELED || rc == -ECANCELED) {
+		} else if (rc == -ECANCELED) {
 			check(trc == 0, "cancelled but terminate said %d", trc);
+			check(filch_future_cancelled(f), "state %d",
+			      (int)filch_future_state(f));
 			cancelled++;
 		} else {
 			check(0, "outcome %d (%s)", rc, msg);
@@ -627,7 +1093,10 @@ static int sc_terminate_race(void *unused)
 		filch_future_release(f);
 	}
 	fprintf(stderr, "race: %u results, %u cancelled\n", ok_n, cancelled);
-	return !finish(pp, fds0);
+	check(finish(pp, fds0), "finish");
+	/* The completion thread is joined: every callback has run. */
+	check_is(atomic_load(&calls), round, "callbacks");
+	return failures != 0;
 }
 
 static int sc_recycle(void *unused)
@@ -760,8 +1229,10 @@ static int sc_shutdown_kill(void *unused)
 						     FILCH_SHUTDOWN_CANCEL_PENDING |
 						     FILCH_SHUTDOWN_WAIT),
 		 0, "kill");
-	check_is(outcome(a, NULL, &msg), ECANCELED, "killed task a");
-	check_is(outcome(b, NULL, &msg), ECANCELED, "killed task b");
+	check_is(outcome(a, NULL, &msg), -ECANCELED, "killed task a");
+	check_is(outcome(b, NULL, &msg), -ECANCELED, "killed task b");
+	check(filch_future_cancelled(a) && filch_future_cancelled(b),
+	      "killed tasks not cancelled");
 	check(filch_future_cancelled(c), "pending task not cancelled");
 	check(no_children(), "workers left after KILL");
 	filch_future_release(a);
@@ -851,7 +1322,8 @@ static int sc_owner_killed(void *unused)
 	/* workers[0] is the owner: the rest are its descendants. */
 	n--;
 	memmove(workers, workers + 1, n * sizeof(*workers));
-	check_is(n, method == FILCH_START_FORK ? 2 : 3, "descendants found");
+	check_is(n, method == FILCH_START_FORKSERVER ? 3 : 2,
+		 "descendants found");
 
 	kill(owner, SIGKILL);
 	waitpid(owner, NULL, 0);
@@ -938,7 +1410,14 @@ static const struct scenario {
 	{ "bad input: -EINVAL, -ESRCH, -ESHUTDOWN, -EOWNERDEAD, no output",
 	  sc_badinput, 10, false },
 	{ "the initializer runs in the worker", sc_initializer, 10, false },
-	{ "large arguments and results stream", sc_large, 60, false },
+	{ "a worker is a copy of the program, or a fresh exec (spawn)",
+	  sc_fresh, 10, false },
+	{ "large arguments and results cross in shared memory", sc_large, 60,
+	  false },
+	{ "the shared-memory threshold; filch_bytes_free",
+	  sc_shm_threshold, 20, false },
+	{ "shared memory after a crash, terminate, cancel, shutdown",
+	  sc_shm_paths, 20, false },
 	{ "a task that segfaults fails with ECHILD, the pool goes on", sc_segv,
 	  10, false },
 	{ "a task that exits fails with ECHILD, the pool goes on", sc_exit, 10,
@@ -950,6 +1429,13 @@ static const struct scenario {
 	{ "terminate racing completion: exactly one outcome",
 	  sc_terminate_race, 60, false },
 	{ "max_tasks_per_child recycles workers", sc_recycle, 10, false },
+	{ "a task function of a shared library", sc_module, 10, false },
+	{ "map: results in input order, chunks per round trip",
+	  sc_map_order, 20, false },
+	{ "map: an item's error, a crash, then the end", sc_map_errors, 10,
+	  false },
+	{ "map: empty input, timeout, early close, bad arguments",
+	  sc_map_edges, 10, false },
 	{ "memory_limit fails a large allocation", sc_memory_limit, 10, true },
 	{ "shutdown WAIT runs every task", sc_shutdown_wait, 10, false },
 	{ "shutdown WAIT: a crash meanwhile, the queued task still runs",
@@ -970,12 +1456,14 @@ static const struct {
 } methods[] = {
 	{ FILCH_START_FORKSERVER, "forkserver" },
 	{ FILCH_START_FORK, "fork" },
+	{ FILCH_START_SPAWN, "spawn" },
 };
 
 int main(void)
 {
 	char why[200];
 
+	main_ran = 1;
 	for (size_t m = 0; m < sizeof(methods) / sizeof(*methods); m++) {
 		method = methods[m].method;
 		for (size_t s = 0; s < sizeof(scenarios) / sizeof(*scenarios);

@@ -34,6 +34,8 @@
  *                               runs only frames the stolen one spawned,
  *                               then sleeps with a spare in its place);
  *   FILCH_CALL(name, args...)   an ordinary call, with the same context.
+ * FILCH_FJ_RUNNER(name) is the function that runs a stolen frame of name,
+ * as filch_shutdown_timed's report names it (its .fn; .name is NULL).
  * Every FILCH_SPAWN is matched by one FILCH_SYNC in the same function
  * before it returns, the newest frame first. A function that returns with a
  * frame pending is a bug that filch_fj_run reports by aborting when its
@@ -243,6 +245,10 @@ static inline int filch_fj_pop_(filch_fj *fj)
 	name##_filch_fj_spawn_(filch_fj_ctx_, __VA_ARGS__)
 #define FILCH_SYNC(name) name##_filch_fj_sync_(filch_fj_ctx_)
 #define FILCH_CALL(name, ...) name(filch_fj_ctx_, __VA_ARGS__)
+/* The function that runs a frame of name on a thief, as the .fn of a
+ * timed shutdown's straggler (filch_shutdown_timed) that is a stolen
+ * frame of name. */
+#define FILCH_FJ_RUNNER(name) ((void (*)(void))name##_filch_fj_run_)
 /* The filch_fj of the enclosing FILCH_FJ_FNk function. */
 #define FILCH_FJ_SELF filch_fj_ctx_
 

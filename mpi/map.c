@@ -1,0 +1,620 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * map.c - filch_mpi_map: a map over [0, n) spread over the ranks of a
+ * communicator, with chunks handed out by a coordinator at the root.
+ *
+ * Protocol, on a duplicate of the communicator (so that no message of the
+ * user's can match ours), every message through the progress engine:
+ *  1. Every rank, the root too, asks the root for a chunk (TAG_REQ, one
+ *     int64: 0, or the positive code of a local failure) whenever it has
+ *     fewer than inflight chunks granted and not done, one request at a
+ *     time, and runs each granted chunk as a task on its executor.
+ *  2. The root's coordinator is a chain of receive futures whose callback
+ *     (on the engine's thread) answers each request (TAG_GRANT, two int64:
+ *     start and length) with the next chunk, or with the end (length 0,
+ *     start = the first failure code reported, 0 if none). Once a failure
+ *     is reported, every later request gets the end: so every rank learns
+ *     of it at its next request and cancels its chunks not yet started.
+ *     The coordinator stops after it told every rank the end; it logs
+ *     which rank got which chunk.
+ *  3. Each rank, once told the end and with its chunks done, joins an
+ *     all-reduce of (failure code, internal error): every rank returns the
+ *     same outcome. No rank blocks for a failed one: a failure ends the
+ *     grants, not the protocol.
+ *  4. Without a failure, each rank sends its chunks' results to the root
+ *     in the order it got them (TAG_DATA); the root receives each into its
+ *     place from the log (MPI keeps the order of messages between two
+ *     ranks with one tag), and computed its own chunks in place.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpi/engine.h"
+
+enum { TAG_REQ = 1, TAG_GRANT = 2, TAG_DATA = 3, TAG_ITEMS = 4 };
+
+struct grant_log {
+	int rank;
+	size_t start, len;
+};
+
+/* The root's coordinator. Its fields are touched only by serve(), whose
+ * calls follow one another (each posts the receive of the next), and read
+ * by the root's map after done completes (the promise's completion
+ * orders them). */
+struct coord {
+	MPI_Comm comm;
+	size_t n, chunk, next;
+	int size, ended;
+	int root;
+	const unsigned char *items; /* filch_mpi_map_items: the root's */
+	size_t item_size;
+	int64_t code;	 /* first failure reported */
+	int64_t msg;	 /* the request being received */
+	struct grant_log *log;
+	size_t nlog, caplog;
+	filch_future *done; /* promise: every rank was told the end */
+};
+
+/* What each item runs: fn(arg, i, result), or, for filch_mpi_map_items,
+ * item_fn(arg, i, item, result). */
+struct job {
+	filch_mpi_map_fn fn;
+	filch_mpi_map_item_fn item_fn;
+	void *arg;
+	size_t rs, item_size;
+};
+
+/* A chunk granted to this rank. */
+struct chunk {
+	size_t start, len;
+	unsigned char *buf; /* len * result_size bytes */
+	filch_future *f;    /* its task; NULL once accounted for */
+	const struct job *job;
+	const unsigned char *items; /* the chunk's items (item mode) */
+	bool own_items;		    /* received: freed with the chunk */
+};
+
+static void free_arg(filch_future *f, void *arg)
+{
+	(void)f;
+	free(arg);
+}
+
+static void serve(filch_future *f, void *arg);
+
+/* Posts the coordinator's next receive; 0 or a negative errno. */
+static int listen(struct coord *c)
+{
+	filch_future *rf;
+	int rc = filch_mpi_irecv(&c->msg, 1, MPI_INT64_T, MPI_ANY_SOURCE,
+				 TAG_REQ, c->comm, &rf);
+
+	if (rc == 0)
+		rc = filch_future_on_done(rf, serve, c);
+	return rc;
+}
+
+static void serve(filch_future *f, void *arg)
+{
+	struct coord *c = arg;
+	MPI_Status st;
+	size_t start = 0, len = 0;
+	int64_t *g = NULL;
+	filch_future *sf;
+	int rc = filch_mpi_status(f, 0, &st);
+
+	filch_future_release(f);
+	if (rc == 0 && !(g = malloc(2 * sizeof(*g))))
+		rc = -ENOMEM;
+	if (rc == 0 && c->nlog == c->caplog) {
+		size_t cap = c->caplog ? 2 * c->caplog : 64;
+		struct grant_log *l = realloc(c->log, cap * sizeof(*l));
+
+		if (l) {
+			c->log = l;
+			c->caplog = cap;
+		} else {
+			rc = -ENOMEM;
+		}
+	}
+	if (rc) {
+		free(g);
+		filch_promise_set_error(c->done, rc < 0 ? -rc : rc,
+					"the map's coordinator failed");
+		return;
+	}
+	if (c->msg > 0 && c->code == 0)
+		c->code = c->msg;
+	if (c->code || c->next >= c->n) {
+		g[0] = c->code;
+		g[1] = 0;
+		c->ended++;
+	} else {
+		start = c->next;
+		len = c->n - start < c->chunk ? c->n - start : c->chunk;
+		c->log[c->nlog++] = (struct grant_log){st.MPI_SOURCE, start,
+						       len};
+		g[0] = (int64_t)start;
+		g[1] = (int64_t)len;
+		c->next += len;
+	}
+	rc = filch_mpi_isend(g, 2, MPI_INT64_T, st.MPI_SOURCE, TAG_GRANT,
+			     c->comm, &sf);
+	if (rc == 0) {
+		filch_future_on_done(sf, free_arg, g);
+		filch_future_release(sf);
+	} else {
+		free(g);
+	}
+	/* The chunk's items follow its grant (the root reads its own). */
+	if (rc == 0 && c->items && len && st.MPI_SOURCE != c->root) {
+		rc = filch_mpi_isend(c->items + start * c->item_size,
+				     (int)(len * c->item_size), MPI_BYTE,
+				     st.MPI_SOURCE, TAG_ITEMS, c->comm, &sf);
+		if (rc == 0)
+			filch_future_release(sf);
+	}
+	if (rc == 0 && c->ended < c->size)
+		rc = listen(c);
+	if (rc)
+		filch_promise_set_error(c->done, -rc,
+					"the map's coordinator failed");
+	else if (c->ended == c->size)
+		filch_promise_set_result(c->done, NULL);
+}
+
+static int run_chunk(void *arg, void **result)
+{
+	struct chunk *k = arg;
+	const struct job *j = k->job;
+
+	(void)result;
+	for (size_t i = 0; i < k->len; i++) {
+		void *res = j->rs ? k->buf + i * j->rs : NULL;
+		int rc;
+
+		if (filch_cancel_requested())
+			return ECANCELED;
+		if (j->item_fn)
+			rc = j->item_fn(j->arg, k->start + i,
+					k->items + i * j->item_size, res);
+		else
+			rc = j->fn(j->arg, k->start + i, res);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Waits for f and releases it; returns what filch_future_result does. */
+static int settle(filch_future *f)
+{
+	int rc = filch_future_result(f, FILCH_FOREVER, NULL);
+
+	filch_future_release(f);
+	return rc;
+}
+
+/* Runs on the engine's side (the caller with MPI_THREAD_MULTIPLE): the
+ * rank and size of the duplicate, then a request that is complete at
+ * once, so that the future finishes. */
+struct shape {
+	MPI_Comm comm;
+	int rank, size;
+};
+
+static int post_shape(void *arg, MPI_Request *req)
+{
+	struct shape *s = arg;
+	int rc = MPI_Comm_rank(s->comm, &s->rank);
+
+	if (rc == MPI_SUCCESS)
+		rc = MPI_Comm_size(s->comm, &s->size);
+	if (rc == MPI_SUCCESS)
+		rc = MPI_Isend(NULL, 0, MPI_BYTE, MPI_PROC_NULL, 0,
+			       MPI_COMM_SELF, req);
+	return rc;
+}
+
+static int post_idup(void *arg, MPI_Request *req)
+{
+	struct shape *s = arg;
+
+	return MPI_Comm_idup(s->comm, &s->comm, req);
+}
+
+static int post_free(void *arg, MPI_Request *req)
+{
+	MPI_Comm *comm = arg;
+	int rc = MPI_Comm_free(comm);
+
+	if (rc == MPI_SUCCESS)
+		rc = MPI_Isend(NULL, 0, MPI_BYTE, MPI_PROC_NULL, 0,
+			       MPI_COMM_SELF, req);
+	return rc;
+}
+
+/* Posts fn(arg) and waits for it; 0 or a negative errno. */
+static int call(filch_mpi_post_fn fn, void *arg)
+{
+	filch_future *f;
+	int rc = filch_mpi_post(fn, arg, &f);
+
+	if (rc)
+		return rc;
+	rc = settle(f);
+	return rc > 0 ? -rc : rc;
+}
+
+/* The local part of the map: asks for chunks and runs them until told the
+ * end. *code gets the failure code (this rank's or the one the end
+ * carried); returns 0 or a negative errno of its own. */
+struct local {
+	MPI_Comm comm;
+	int root;
+	filch_executor *ex;
+	const struct job *job;
+	const unsigned char *items; /* the root's (item mode) */
+	int rank;
+	size_t rs, inflight;
+	unsigned char *results; /* the root's */
+	struct chunk **chunks;	/* in grant order; each its own allocation,
+				   which its task reads */
+	size_t nchunks, cap;
+	size_t lo;		/* chunks[0..lo) are all accounted for */
+	int internal;		/* this rank's own failure: a negative errno */
+};
+
+static void cancel_all(struct local *l)
+{
+	for (size_t i = l->lo; i < l->nchunks; i++)
+		if (l->chunks[i]->f)
+			filch_future_cancel(l->chunks[i]->f);
+}
+
+/* A granted chunk's items: the root's own, or received after the grant
+ * (the root sends them right after it, so the wait is short). Received
+ * for every grant, also one that will not run, so that no send of the
+ * root's is left unmatched. *own: *items is a buffer to free. */
+static int get_items(struct local *l, const int64_t *g,
+		     const unsigned char **items, bool *own)
+{
+	size_t bytes = (size_t)g[1] * l->job->item_size;
+	unsigned char *p;
+	filch_future *f;
+	int rc;
+
+	*own = false;
+	if (l->rank == l->root) {
+		*items = l->items + (size_t)g[0] * l->job->item_size;
+		return 0;
+	}
+	p = malloc(bytes);
+	if (!p)
+		return -ENOMEM; /* an unmatched send of the root's */
+	*items = p;
+	*own = true;
+	rc = filch_mpi_irecv(p, (int)bytes, MPI_BYTE, l->root, TAG_ITEMS,
+			     l->comm, &f);
+	if (rc == 0) {
+		rc = settle(f);
+		rc = rc > 0 ? -rc : rc;
+	}
+	return rc;
+}
+
+/* Makes and submits the chunk g grants, with its items (item mode),
+ * which it then owns. */
+static int add_chunk(struct local *l, const int64_t *g,
+		     const unsigned char *items, bool own)
+{
+	struct chunk *k;
+
+	if (l->nchunks == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		struct chunk **c = realloc(l->chunks, cap * sizeof(*c));
+
+		if (!c)
+			goto fail;
+		l->chunks = c;
+		l->cap = cap;
+	}
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		goto fail;
+	k->start = (size_t)g[0];
+	k->len = (size_t)g[1];
+	k->job = l->job;
+	k->items = items;
+	k->own_items = own;
+	l->chunks[l->nchunks++] = k;
+	if (l->results)
+		k->buf = l->results + k->start * l->rs;
+	else if (l->rs && !(k->buf = calloc(k->len, l->rs)))
+		return -ENOMEM;
+	return filch_submit(l->ex, run_chunk, k, &k->f);
+fail:
+	if (own)
+		free((void *)items);
+	return -ENOMEM;
+}
+
+/* A failure on this rank: its code stops the map everywhere (it goes with
+ * the next request, or the final reduction). */
+static void fail_local(struct local *l, int64_t *code, int64_t what)
+{
+	if (*code == 0) {
+		*code = what;
+		cancel_all(l);
+	}
+}
+
+static int work(struct local *l, int64_t *code)
+{
+	filch_future **wait = NULL, *gf = NULL, *sf = NULL;
+	int64_t req = 0, g[2];
+	size_t active = 0, nwait, cap = 0;
+	bool ended = false;
+	int rc = 0;
+
+	*code = 0;
+	while (!ended || active > 0) {
+		if (!ended && !gf && active < l->inflight) {
+			/* The previous request's buffer is reused. */
+			if (sf && (rc = settle(sf)) != 0)
+				break;
+			sf = NULL;
+			req = *code;
+			rc = filch_mpi_isend(&req, 1, MPI_INT64_T, l->root,
+					     TAG_REQ, l->comm, &sf);
+			if (rc == 0)
+				rc = filch_mpi_irecv(g, 2, MPI_INT64_T, l->root,
+						     TAG_GRANT, l->comm, &gf);
+			if (rc)
+				break;
+		}
+		if (cap < active + 1) {
+			free(wait);
+			cap = 2 * (active + 1);
+			if (!(wait = malloc(cap * sizeof(*wait)))) {
+				rc = -ENOMEM;
+				break;
+			}
+		}
+		nwait = 0;
+		if (gf)
+			wait[nwait++] = gf;
+		for (size_t i = l->lo; i < l->nchunks; i++)
+			if (l->chunks[i]->f)
+				wait[nwait++] = l->chunks[i]->f;
+		rc = filch_wait(wait, nwait, FILCH_FOREVER,
+				FILCH_FIRST_COMPLETED, NULL);
+		if (rc)
+			break;
+		if (gf && filch_future_done(gf)) {
+			rc = settle(gf);
+			gf = NULL;
+			if (rc)
+				break;
+			if (g[1] == 0) {
+				ended = true;
+				if (g[0] > 0)
+					fail_local(l, code, g[0]);
+			} else {
+				const unsigned char *items = NULL;
+				bool own = false;
+				int r = l->job->item_fn
+						? get_items(l, g, &items, &own)
+						: 0;
+
+				if (r == 0 && *code == 0)
+					r = add_chunk(l, g, items, own);
+				else if (own)
+					free((void *)items);
+				if (r) {
+					l->internal = r;
+					fail_local(l, code, -r);
+				}
+			}
+		}
+		active = 0;
+		for (size_t i = l->lo; i < l->nchunks; i++) {
+			struct chunk *k = l->chunks[i];
+			int r;
+
+			if (k->f && !filch_future_done(k->f)) {
+				active++;
+				continue;
+			}
+			if (!k->f) {
+				if (i == l->lo)
+					l->lo++;
+				continue;
+			}
+			r = settle(k->f);
+			k->f = NULL;
+			if (i == l->lo)
+				l->lo++;
+			if (r > 0) {
+				fail_local(l, code, r);
+			} else if (r < 0 && r != -ECANCELED) {
+				l->internal = r;
+				fail_local(l, code, -r);
+			}
+		}
+	}
+	free(wait);
+	if (sf) {
+		int r = settle(sf);
+
+		rc = rc ? rc : (r > 0 ? -r : r);
+	}
+	if (gf) {
+		/* Only after a failure of our own: MPI_Cancel, and the engine
+		 * completes the receive before it stops. */
+		filch_future_cancel(gf);
+		filch_future_release(gf);
+	}
+	return rc ? rc : l->internal;
+}
+
+/* Step 4: the results to the root. */
+static int gather(struct local *l, struct coord *c, int rank)
+{
+	size_t nf = 0, cap = rank == l->root ? c->nlog : l->nchunks;
+	filch_future **fs = calloc(cap ? cap : 1, sizeof(*fs));
+	int rc = fs ? 0 : -ENOMEM;
+
+	for (size_t i = 0; rc == 0 && i < cap; i++) {
+		if (rank == l->root) {
+			struct grant_log *g = &c->log[i];
+
+			if (g->rank == rank)
+				continue;
+			rc = filch_mpi_irecv(l->results + g->start * l->rs,
+					     (int)(g->len * l->rs), MPI_BYTE,
+					     g->rank, TAG_DATA, l->comm,
+					     &fs[nf]);
+		} else {
+			struct chunk *k = l->chunks[i];
+
+			rc = filch_mpi_isend(k->buf, (int)(k->len * l->rs),
+					     MPI_BYTE, l->root, TAG_DATA,
+					     l->comm, &fs[nf]);
+		}
+		if (rc == 0)
+			nf++;
+	}
+	for (size_t i = 0; i < nf; i++) {
+		int r = settle(fs[i]);
+
+		rc = rc ? rc : (r > 0 ? -r : r);
+	}
+	free(fs);
+	return rc;
+}
+
+/* The map of both entries; job says which function each item runs. */
+static int map_common(MPI_Comm comm, filch_executor *ex, size_t n,
+		      const void *items, const struct job *job, int root,
+		      void *results, const struct filch_mpi_map_opts *opts)
+{
+	size_t result_size = job->rs;
+	bool local = opts && (opts->flags & FILCH_MPI_MAP_LOCAL);
+	struct shape s = {comm, 0, 0};
+	struct coord c = {0};
+	struct local l = {0};
+	int64_t code = 0, out[2], in[2];
+	filch_future *f;
+	int rc;
+
+	if (!ex || root < 0 || (opts && (opts->flags & ~FILCH_MPI_MAP_LOCAL)))
+		return -EINVAL;
+	if (filch_current_executor() == ex)
+		return -EDEADLK;
+	rc = call(post_idup, &s);
+	if (rc)
+		return rc;
+	rc = call(post_shape, &s);
+	if (rc == 0 && root >= s.size)
+		rc = -EINVAL;
+	if (rc == 0 && (s.rank == root || local) && result_size && !results)
+		rc = -EINVAL;
+	if (rc == 0 && s.rank == root && job->item_size && n && !items)
+		rc = -EINVAL;
+	if (rc) {
+		call(post_free, &s.comm);
+		return rc;
+	}
+	l = (struct local){
+		.comm = s.comm, .root = root, .ex = ex, .job = job,
+		.items = items, .rank = s.rank, .rs = result_size,
+		.inflight = opts && opts->inflight ? opts->inflight
+						   : filch_executor_workers(ex) + 1,
+		.results = s.rank == root || local ? results : NULL,
+	};
+	if (s.rank == root) {
+		size_t workers = filch_executor_workers(ex);
+
+		c.comm = s.comm;
+		c.n = n;
+		c.size = s.size;
+		c.root = root;
+		c.items = job->item_fn ? items : NULL;
+		c.item_size = job->item_size;
+		c.chunk = opts && opts->chunk ? opts->chunk
+					      : n / (8 * (size_t)s.size * workers);
+		if (c.chunk == 0)
+			c.chunk = 1;
+		if (result_size && c.chunk > INT_MAX / result_size)
+			c.chunk = INT_MAX / result_size;
+		if (job->item_size && c.chunk > INT_MAX / job->item_size)
+			c.chunk = INT_MAX / job->item_size;
+		rc = filch_promise_create(&c.done);
+		if (rc == 0 && (rc = listen(&c)) != 0)
+			filch_promise_set_error(c.done, -rc, NULL);
+	}
+	if (rc == 0)
+		rc = work(&l, &code);
+	if (c.done) {
+		int r = settle(c.done);
+
+		rc = rc ? rc : (r > 0 ? -r : r);
+	}
+	/* Step 3: the same outcome everywhere. */
+	out[0] = code;
+	out[1] = -rc;
+	rc = filch_mpi_iallreduce(out, in, 2, MPI_INT64_T, MPI_MAX, s.comm, &f);
+	if (rc == 0) {
+		rc = settle(f);
+		rc = rc > 0 ? -rc : rc;
+	}
+	if (rc == 0 && in[1] > 0)
+		rc = (int)-in[1];
+	else if (rc == 0 && in[0] == ECANCELED)
+		rc = -ECANCELED;
+	else if (rc == 0 && in[0] > 0)
+		rc = (int)in[0];
+	else if (rc == 0 && result_size && !local)
+		rc = gather(&l, &c, s.rank);
+	for (size_t i = 0; i < l.nchunks; i++) {
+		if (!l.results)
+			free(l.chunks[i]->buf);
+		if (l.chunks[i]->own_items)
+			free((void *)l.chunks[i]->items);
+		free(l.chunks[i]);
+	}
+	free(l.chunks);
+	free(c.log);
+	call(post_free, &s.comm);
+	return rc;
+}
+
+int filch_mpi_map(MPI_Comm comm, filch_executor *ex, size_t n,
+		  filch_mpi_map_fn fn, void *arg, size_t result_size, int root,
+		  void *results, const struct filch_mpi_map_opts *opts)
+{
+	struct job job = {.fn = fn, .arg = arg, .rs = result_size};
+
+	if (!fn)
+		return -EINVAL;
+	return map_common(comm, ex, n, NULL, &job, root, results, opts);
+}
+
+int filch_mpi_map_items(MPI_Comm comm, filch_executor *ex, const void *items,
+			size_t n, size_t item_size, filch_mpi_map_item_fn fn,
+			void *arg, size_t result_size, int root, void *results,
+			const struct filch_mpi_map_opts *opts)
+{
+	struct job job = {.item_fn = fn, .arg = arg, .rs = result_size,
+			  .item_size = item_size};
+
+	if (!fn || item_size == 0)
+		return -EINVAL;
+	return map_common(comm, ex, n, items, &job, root, results, opts);
+}

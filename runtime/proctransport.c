@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * proctransport.c - how bytes and descriptors move between a process pool
+ * and its workers (and its fork server): whole transfers on a stream
+ * socket, a message with a descriptor attached (SCM_RIGHTS), and the
+ * sealed memfds that carry arguments and results of FILCH_PROCPOOL_SHM_MIN
+ * bytes or more instead of the socket.
+ *
+ * A large buffer crosses as a memfd: the sender creates it, writes the
+ * bytes in, and seals it (no shrink, no grow, no write, no more
+ * seals), then passes the descriptor; the receiver checks the seals and
+ * the size, maps it read-only and closes the descriptor. The mapping is
+ * then the only reference: munmap frees the memory. The seals make the
+ * mapping safe from the sender: it can no longer change the bytes, nor
+ * shrink the file under the mapping (which would make a read SIGBUS).
+ * The file is one byte longer than the bytes, and that byte is 0, so that
+ * mapped data is NUL-terminated as streamed data is.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "procpool.h"
+
+#define PP_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
+
+int filch__pp_xfer(int fd, void *buf, size_t n, bool out)
+{
+	unsigned char *p = buf;
+
+	while (n) {
+		ssize_t r = out ? send(fd, p, n, MSG_NOSIGNAL) : read(fd, p, n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -EPIPE;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+int filch__pp_send_fd(int sock, const struct iovec *iov, int n, int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = { .msg_iov = (struct iovec *)iov, .msg_iovlen = n };
+	ssize_t r;
+
+	if (fd >= 0) {
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	do
+		r = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0)
+		return -EPIPE;
+	/* A stream socket may take part of it: the rest goes plainly (the
+	 * descriptor went with the first byte). */
+	for (int i = 0; i < n; i++) {
+		size_t done = (size_t)r < iov[i].iov_len ? (size_t)r :
+							   iov[i].iov_len;
+
+		r -= (ssize_t)done;
+		if (filch__pp_xfer(sock, (unsigned char *)iov[i].iov_base + done,
+				   iov[i].iov_len - done, true) < 0)
+			return -EPIPE;
+	}
+	return 0;
+}
+
+int filch__pp_recv_fd(int sock, void *msg, size_t len, int *fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { msg, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	ssize_t r;
+
+	do
+		r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (r < 0 && errno == EINTR);
+	*fd = -1;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c;
+	     c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int))) {
+			if (*fd >= 0)
+				close(*fd);
+			memcpy(fd, CMSG_DATA(c), sizeof(int));
+		}
+	}
+	if (r > 0 && filch__pp_xfer(sock, (unsigned char *)msg + r,
+				    len - (size_t)r, false) == 0)
+		return 0;
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+	return -EPIPE;
+}
+
+int filch__pp_shm_make(const void *data, size_t len)
+{
+	int fd = memfd_create("filch-procpool", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int e = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (len == SIZE_MAX || ftruncate(fd, (off_t)(len + 1)) != 0)
+		e = len == SIZE_MAX ? -ENOMEM : -errno;
+	/* Written, not mapped: the write seal fails while any writable
+	 * mapping exists, and a fork of another thread meanwhile would
+	 * copy ours into its child. */
+	for (size_t done = 0; !e && done < len;) {
+		ssize_t r = pwrite(fd, (const char *)data + done, len - done,
+				   (off_t)done);
+
+		if (r < 0 && errno != EINTR)
+			e = -errno;
+		else if (r > 0)
+			done += (size_t)r;
+	}
+	if (!e && fcntl(fd, F_ADD_SEALS, PP_SEALS) != 0)
+		e = -errno;
+	if (e) {
+		close(fd);
+		return e == -ENOSPC || e == -EFBIG ? -ENOMEM : e;
+	}
+	return fd;
+}
+
+const void *filch__pp_shm_map(int fd, size_t len)
+{
+	struct stat st;
+	void *p;
+
+	if (fcntl(fd, F_GET_SEALS) != PP_SEALS || fstat(fd, &st) != 0 ||
+	    len == SIZE_MAX || (uint64_t)st.st_size != (uint64_t)len + 1)
+		return NULL;
+	p = mmap(NULL, len + 1, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	/* Not into the children that another thread forks meanwhile (a
+	 * fork-method worker would hold it as long as it lives). */
+	madvise(p, len + 1, MADV_DONTFORK);
+	return p;
+}
+
+void filch__pp_shm_unmap(const void *p, size_t len)
+{
+	munmap((void *)p, len + 1);
+}
