@@ -5,8 +5,8 @@
  * locks held by other threads stay held forever. The handlers below
  *  - hold every lock a filch call in the child may take (CPU placement,
  *    urcu's registry through filch__fork_rcu_register, urcu's call_rcu
- *    state, frame.c's inspection lock, task.c's chunk cache) across the
- *    fork, so that none is copied locked;
+ *    state, frame.c's inspection lock, trace.c's start/stop lock, task.c's
+ *    chunk cache) across the fork, so that none is copied locked;
  *  - give the child a working call_rcu thread (urcu's own child hook), so
  *    that the rcu_barrier of a new executor's teardown completes, named
  *    and with its signals blocked as in the parent;
@@ -47,6 +47,7 @@
 #include "executor.h"
 #include "fork.h"
 #include "frame.h"
+#include "trace.h"
 
 unsigned filch__fork_generation;
 
@@ -114,12 +115,14 @@ static void before_fork(void)
 	pthread_mutex_lock(&registry_lock);
 	call_rcu_before_fork();
 	filch__frames_lock(); /* no inspection runs across the fork */
+	filch__trace_lock(); /* no trace start or stop runs across it */
 	filch__chunk_cache_lock(); /* last: a leaf lock (task.c) */
 }
 
 static void after_fork_parent(void)
 {
 	filch__chunk_cache_unlock();
+	filch__trace_unlock();
 	filch__frames_unlock();
 	call_rcu_after_fork_parent();
 	pthread_mutex_unlock(&registry_lock);
@@ -156,6 +159,7 @@ static void default_rcu_data(void)
 static void after_fork_child(void)
 {
 	filch__chunk_cache_unlock(); /* the cached chunks stay usable */
+	filch__trace_unlock();
 	filch__frames_unlock();
 	filch__fork_generation++;
 	filch__self = NULL;

@@ -25,10 +25,12 @@
  * Either the writer's re-read follows the stopper's store (it sees NULL
  * and writes nothing), or its increment precedes the stopper's load of
  * busy (the stopper waits for its decrement): no event is written into a
- * ring once the stopper reads it. Foreign threads share their ring, so
- * slots are claimed with fetch_add on head; fields are relaxed atomics, so
- * that two writers a whole ring apart cannot race on one slot (the older
- * event is overwritten, as any dropped event is).
+ * ring once the stopper reads it, and every event counted in its head is
+ * written by then (stress/trace.pml checks both with spin, a ring's
+ * address reused by the next start included). Foreign threads share their
+ * ring, so slots are claimed with fetch_add on head; fields are relaxed
+ * atomics, so that two writers a whole ring apart cannot race on one slot
+ * (the older event is overwritten, as any dropped event is).
  */
 #include "config.h"
 
@@ -70,8 +72,19 @@ struct filch__tracing {
 	struct filch__trace_ring *rings[];
 };
 
-/* Serializes starts and stops of every executor (they are rare). */
+/* Serializes starts and stops of every executor (they are rare); held
+ * across fork() (filch__trace_lock). */
 static pthread_mutex_t trace_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void filch__trace_lock(void)
+{
+	pthread_mutex_lock(&trace_lock);
+}
+
+void filch__trace_unlock(void)
+{
+	pthread_mutex_unlock(&trace_lock);
+}
 
 _Atomic unsigned filch__traces_on;
 

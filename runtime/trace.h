@@ -147,4 +147,12 @@ void filch__trace_created(filch_executor *ex);
 void filch__trace_destroyed(filch_executor *ex);
 void filch__trace_freed(filch_executor *ex);
 
+/* Take and release the lock of filch_trace_start and filch_trace_stop:
+ * fork.c holds it across fork(), so that a child forked while another
+ * thread starts or stops a trace does not inherit it locked. Its holder
+ * takes no other lock of filch's (it allocates, and waits for the
+ * writers of the rings it detaches, who take none). */
+void filch__trace_lock(void);
+void filch__trace_unlock(void);
+
 #endif /* FILCH_TRACE_H */

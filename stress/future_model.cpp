@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 // future_model.cpp - a Relacy model of the future's state word and callback
 // list (runtime/future.c): the start/cancel race, the store-load pair
-// between a completion and on_done, and the runner alone (its reference the
-// only one: start and finish with plain stores), with exact-once assertions,
-// and five mutants the model must catch.
+// between a completion and on_done, the runner alone (its reference the
+// only one: start and finish with plain stores), and the TAKEN bit (one
+// taker of the result, which the result's destructor then leaves alone),
+// with exact-once assertions, and seven mutants the model must catch.
 //
 //   future_model [--mutant N] [--bound B] [--random K]
 //
@@ -21,13 +22,19 @@
 //   2 adders:  filch__future_add_callback: load state (acquire), done: run
 //              at once; else push (CAS seq_cst, acquire on failure), then
 //              load state (seq_cst) and close the list if done; then each
-//              drops its reference
+//              takes the result if it finds the future FINISHED, as
+//              filch_future_take_result (fetch_or TAKEN, relaxed: the one
+//              that found no TAKEN owns the result, the other gets
+//              -EALREADY); then each drops its reference
 //              (future.c asks again at the finish, after the task's frame
 //              is left, for a shutdown report that retains it meanwhile;
 //              the model has no such reader and decides once.)
 //   a reference drop: as filch_future_release (a load of 1 with acquire, or
-//              an acq_rel decrement); the last one frees (rewrites the
-//              result: a race with any use not ordered before it)
+//              an acq_rel decrement); the last one frees: the future has a
+//              result destructor (filch_submit_ex), which free_owner calls
+//              on a FINISHED result without TAKEN (state loaded relaxed),
+//              and the block is reused (the result rewritten: a race with
+//              any use not ordered before it)
 //   completed(): load the list (seq_cst), close it if not empty
 //   closing:   xchg(list, CLOSED, acq_rel), run every node taken
 // A callback asserts that the future is done and reads the result (a race
@@ -39,7 +46,14 @@
 // node); 3, start is a load and a store instead of one RMW (start and cancel
 // both win); 4, the runner's load of refs is relaxed (the holders' pushes and
 // cancel are not ordered before its plain stores); 5, the runner counts
-// itself alone while another holder remains (refs <= 2).
+// itself alone while another holder remains (refs <= 2); 6, the take is a
+// load and a store of TAKEN instead of one RMW (two takers may own the
+// result; and the plain store ends the release sequence of the final
+// transition, so that a reader that loads FINISHED|TAKEN no longer
+// acquires the result: Relacy reports that race first); 7, the free
+// calls the destructor whether TAKEN or not (it frees a result that a
+// taker owns). A FINISHED result has exactly one owner at the end: one
+// taker or the destructor.
 //
 // Checks: every schedule within the context bound B (default 3), and K
 // random schedules (default 200000). Exit status 0 if no check found an
@@ -57,6 +71,7 @@ namespace {
 int mutant;
 
 enum : unsigned { PENDING = 0, RUNNING = 1, FINISHED = 2, CANCELLED = 3 };
+enum : unsigned { PHASE = 3, TAKEN = 4 }; // the phase's mask, and a flag
 enum { ADDERS = 2, THREADS = 2 + ADDERS };
 
 struct node {
@@ -66,7 +81,7 @@ struct node {
 
 bool is_done(unsigned s)
 {
-	return s >= FINISHED;
+	return (s & PHASE) >= FINISHED;
 }
 
 struct future_test : rl::test_suite<future_test, THREADS> {
@@ -78,6 +93,10 @@ struct future_test : rl::test_suite<future_test, THREADS> {
 	rl::atomic<int> ran[ADDERS];
 	rl::atomic<int> winners; // start and cancel that won
 	rl::atomic<unsigned> refs; // one per thread, as filch_future's refs
+	// Takers that got the result, and the destructor's call: a plain
+	// count (the model's threads run one at a time) that adds no
+	// scheduling point.
+	int owners;
 
 	rl::memory_order pair_rmw() const
 	{
@@ -93,6 +112,7 @@ struct future_test : rl::test_suite<future_test, THREADS> {
 		state.store(PENDING, rl::mo_relaxed, $);
 		callbacks.store(nullptr, rl::mo_relaxed, $);
 		winners.store(0, rl::mo_relaxed, $);
+		owners = 0;
 		refs.store(THREADS, rl::mo_relaxed, $);
 		for (int i = 0; i < ADDERS; i++) {
 			nodes[i].index = i;
@@ -104,7 +124,7 @@ struct future_test : rl::test_suite<future_test, THREADS> {
 	{
 		unsigned s = state.load(rl::mo_relaxed, $);
 		RL_ASSERT(is_done(s)); // a callback runs on a done future
-		if (s == FINISHED)
+		if ((s & PHASE) == FINISHED)
 			RL_ASSERT(result($) == 42); // and sees its outcome
 		int before = ran[n->index].fetch_add(1, rl::mo_relaxed, $);
 		RL_ASSERT(before == 0); // exactly once
@@ -162,12 +182,39 @@ struct future_test : rl::test_suite<future_test, THREADS> {
 			run_callbacks();
 	}
 
-	// filch_future_release; the last reference frees the future.
+	// filch_future_take_result on a future found FINISHED (the wait's
+	// acquire load of the final phase); -EALREADY when another took it.
+	void take()
+	{
+		if ((state.load(rl::mo_acquire, $) & PHASE) != FINISHED)
+			return;
+		unsigned old;
+		if (mutant == 6) {
+			old = state.load(rl::mo_relaxed, $);
+			if (!(old & TAKEN))
+				state.store(old | TAKEN, rl::mo_relaxed, $);
+		} else {
+			old = state.fetch_or(TAKEN, rl::mo_relaxed, $);
+		}
+		if (old & TAKEN)
+			return; // -EALREADY
+		RL_ASSERT(result($) == 42);
+		owners++;
+	}
+
+	// filch_future_release; the last reference frees the future, calling
+	// the result's destructor as free_owner does.
 	void release()
 	{
-		if (refs.load(rl::mo_acquire, $) == 1 ||
-		    refs.fetch_sub(1, rl::mo_acq_rel, $) == 1)
-			result($) = 0; // the block is reused
+		if (refs.load(rl::mo_acquire, $) != 1 &&
+		    refs.fetch_sub(1, rl::mo_acq_rel, $) != 1)
+			return;
+		unsigned s = state.load(rl::mo_relaxed, $);
+		if ((s & PHASE) == FINISHED && (mutant == 7 || !(s & TAKEN))) {
+			RL_ASSERT(result($) == 42);
+			owners++;
+		}
+		result($) = 0; // the block is reused
 	}
 
 	// The runner alone: no RMW (filch__future_start and _finish with
@@ -237,14 +284,19 @@ struct future_test : rl::test_suite<future_test, THREADS> {
 			runner();
 		else if (index == 1)
 			canceller();
-		else
+		else {
 			add_callback(&nodes[index - 2]);
+			take();
+		}
 		release();
 	}
 
 	void after()
 	{
 		RL_ASSERT(winners.load(rl::mo_relaxed, $) == 1);
+		// A FINISHED result has one owner; a CANCELLED future none.
+		bool finished = (state.load(rl::mo_relaxed, $) & PHASE) == FINISHED;
+		RL_ASSERT(owners == (finished ? 1 : 0));
 		for (int i = 0; i < ADDERS; i++)
 			RL_ASSERT(ran[i].load(rl::mo_relaxed, $) == 1);
 	}
@@ -264,7 +316,7 @@ bool check(rl::scheduler_type_e type, unsigned bound, unsigned long iterations)
 
 [[noreturn]] void usage()
 {
-	std::fprintf(stderr, "usage: future_model [--mutant 0-5] [--bound B] "
+	std::fprintf(stderr, "usage: future_model [--mutant 0-7] [--bound B] "
 			     "[--random K]\n");
 	std::exit(2);
 }
@@ -273,7 +325,7 @@ bool check(rl::scheduler_type_e type, unsigned bound, unsigned long iterations)
 
 int main(int argc, char **argv)
 {
-	const model_args a = model_parse_args(argc, argv, 5, usage);
+	const model_args a = model_parse_args(argc, argv, 7, usage);
 	const unsigned bound = a.bound;
 	const unsigned long random_iterations = a.random;
 

@@ -12,10 +12,12 @@
 # frames (FJ): 2 workers, worker 0 holding a root that shares frames on
 # request, alone and with a foreign submitter (30M states, a minute).
 # About 5 minutes, 2 GB (HOLD: 42M states, 1.8 GB with a 2^24-slot hash
-# table).
-#   park_verify.sh SPIN MODEL WORKDIR
+# table). The CI form (FORM ci, see spin_check.sh) searches each
+# configuration partially (bitstate, a few million states each) and every
+# mutant as the full form does.
+#   park_verify.sh SPIN MODEL WORKDIR [FORM]
 . "$(dirname "$0")/spin_check.sh"
-spin_setup "$1" "$2" "$3" park.pml
+spin_setup "$1" "$2" "$3" park.pml "${4:-full}"
 
 spares="-DNW=1 -DNS=1 -DNSUB=0 -DPREQ=2 -DBLOCK=1 -DMAXSPAWN=1"
 subspare="-DNW=1 -DNS=1 -DNSUB=1 -DPREQ=1 -DBLOCK=1 -DMAXSPAWN=1 -DQUIET=1 -DTIDY=1"
@@ -25,18 +27,16 @@ twospare="-DNW=2 -DNS=1 -DNSUB=0 -DPREQ=2 -DBLOCK=1 -DMAXSPAWN=1 -DQUIET=1 -DTID
 twoblock="-DNW=2 -DNS=2 -DNSUB=0 -DPREQ=0 -DBLOCK=0 -DHOLD=2 -DNWAIT=1 -DMAXSPAWN=0 -DQUIET=1 -DTIDY=1"
 fj="-DFJ=1 -DNSUB=0 -DMAXSPAWN=0"
 fjsub="-DFJ=1 -DNSUB=1 -DMAXSPAWN=0"
-for cfg in "-DNSUB=1 -DMAXSPAWN=0" "-DNSUB=1 -DMAXSPAWN=1" "$spares" \
-	"$subspare" "$child" "$twospare" "$twoblock" "$fj" "$fjsub"; do
-	echo "park.pml $cfg:"
+set -- "-DNSUB=1 -DMAXSPAWN=0" "-DNSUB=1 -DMAXSPAWN=1" "$spares" "$subspare" \
+	"$child" "$twospare" "$fj" "$fjsub"
+if test "$form" = ci; then
+	check_configs verify-park bitstate "$@" "$twoblock"
+else
+	check_configs verify-park "" "$@"
 	# twoblock: 42M states; a fixed hash table (2^24 slots, 128 MB)
 	# keeps it near 2 GB
-	if test "$cfg" = "$twoblock"; then check "$cfg" -w24; else check "$cfg"; fi
-	rc=$?
-	if test $rc -ne 0; then
-		echo "verify-park: FAILED ($cfg); trail: $dir/park.pml.trail"
-		status=1
-	fi
-done
+	check_configs verify-park -w24 "$twoblock"
+fi
 for m in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18; do
 	case $m in
 	[1-4]) cfg="-DNSUB=1 -DMAXSPAWN=1" ;;

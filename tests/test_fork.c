@@ -5,7 +5,8 @@
  * works (submit, wait, group, a deque that grew and its rcu_barrier at
  * teardown); in the parent, the executor works on. Forks from the main
  * thread with an idle pool, from a foreign thread while the pool is busy,
- * and from inside a task.
+ * and from inside a task; and forks while another thread starts and stops
+ * a trace, whose lock no child may inherit held.
  *
  * Each child reports the checks it passed as a bit mask through a pipe;
  * the parent asserts them. Watchdogs: the child dies of SIGALRM if it
@@ -15,6 +16,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -32,6 +34,7 @@
 #define PARENT_WATCHDOG_S 120
 #define CHILD_TASKS 1000
 #define WIDE_GROUP 2000 /* spawns from one worker: its deque grows */
+#define TRACE_FORKS 16	/* forks while a trace starts and stops */
 
 /* The child's checks, one bit each. */
 enum {
@@ -354,6 +357,109 @@ static void test_fork_in_task(void)
 	is(filch_executor_destroy(a.ex), 0, "in a task: the parent destroys it");
 }
 
+/* ---- (d) while another thread starts and stops a trace ---- */
+static _Atomic bool stop_toggling;
+static _Atomic unsigned toggles, toggle_errors;
+
+/* Starts and stops a trace of ex until told to stop: most of the time
+ * inside trace.c's lock (the allocation of the rings, the detach). */
+static void *trace_toggler(void *arg)
+{
+	const struct filch_trace_opts opts = {.events = 64};
+	filch_executor *ex = arg;
+
+	while (!atomic_load(&stop_toggling)) {
+		if (filch_trace_start(ex, &opts) != 0 ||
+		    filch_trace_stop(ex, NULL) != 0)
+			atomic_fetch_add(&toggle_errors, 1);
+		atomic_fetch_add(&toggles, 1);
+	}
+	return NULL;
+}
+
+/* In the child: a new executor's trace starts and stops (reports 1), or
+ * the child cannot start threads (reports 2). A lock inherited held
+ * hangs it until the watchdog. */
+static _Noreturn void trace_child(int fd)
+{
+	filch_executor *ex;
+	unsigned res = 2;
+
+	signal(SIGALRM, SIG_DFL);
+	alarm(CHILD_WATCHDOG_S);
+	if (child_threads) {
+		res = 0;
+		if (filch_executor_create(&ex, &(struct filch_executor_opts){.workers = 1}) == 0) {
+			res = filch_trace_start(ex, NULL) == 0 &&
+			      filch_trace_stop(ex, NULL) == 0;
+			filch_executor_destroy(ex);
+		}
+	}
+	_exit(write(fd, &res, sizeof(res)) == sizeof(res) ? 0 : 1);
+}
+
+/* Forks TRACE_FORKS children at once while a thread toggles a trace;
+ * each must start and stop a trace of its own, none hang. */
+static void test_fork_tracing(void)
+{
+	struct forked c[TRACE_FORKS];
+	filch_executor *ex;
+	pthread_t t;
+	unsigned traced = 0, exited = 0, skipped = 0, before;
+
+	filch_executor_create(&ex, &(struct filch_executor_opts){.workers = 1});
+	atomic_store(&stop_toggling, false);
+	pthread_create(&t, NULL, trace_toggler, ex);
+	while (atomic_load(&toggles) == 0)
+		sched_yield();
+	for (int i = 0; i < TRACE_FORKS; i++) {
+		int p[2];
+
+		c[i].pid = -1;
+		if (pipe(p) != 0)
+			continue;
+		fflush(stdout);
+		if ((c[i].pid = fork()) == 0) {
+			close(p[0]);
+			trace_child(p[1]);
+		}
+		close(p[1]);
+		c[i].fd = p[0];
+	}
+	before = atomic_load(&toggles);
+	while (atomic_load(&toggles) < before + 10)
+		sched_yield();
+	atomic_store(&stop_toggling, true);
+	pthread_join(t, NULL);
+	for (int i = 0; i < TRACE_FORKS; i++) {
+		unsigned res = 0;
+		int status = 0;
+
+		if (c[i].pid <= 0)
+			continue;
+		if (read(c[i].fd, &res, sizeof(res)) != sizeof(res))
+			res = 0;
+		close(c[i].fd);
+		waitpid(c[i].pid, &status, 0);
+		exited += WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		traced += res == 1;
+		skipped += res == 2;
+	}
+	diag("tracing: %u starts and stops in the parent", atomic_load(&toggles));
+	is(exited, TRACE_FORKS,
+	   "tracing: every child forked while a trace started and stopped "
+	   "exited (none hung on the trace lock)");
+	if (skipped == TRACE_FORKS)
+		skip(1, NO_CHILD_THREADS);
+	else
+		is(traced, TRACE_FORKS,
+		   "tracing: each child started and stopped a trace of a new "
+		   "executor");
+	is(atomic_load(&toggle_errors), 0,
+	   "tracing: the parent's starts and stops went on after the forks");
+	is(filch_executor_destroy(ex), 0, "tracing: the parent destroys it");
+}
+
 static void watchdog(int sig)
 {
 	static const char msg[] = "Bail out! watchdog: test_fork hung\n";
@@ -371,5 +477,6 @@ int main(void)
 	test_fork_idle();
 	test_fork_busy();
 	test_fork_in_task();
+	test_fork_tracing();
 	return tap_done();
 }
