@@ -221,22 +221,6 @@ void filch__future_run_deferred(void)
 		run_deferred();
 }
 
-/* Queues f's taken nodes (list, in the order added) behind the callback
- * that this thread runs now. */
-static __attribute__((noinline)) void defer(filch_future *f,
-					    struct filch__callback *list)
-{
-	/* u.job / u.then are dead once f is done: reuse them. */
-	filch_future_retain(f);
-	f->u.deferred.list = list;
-	f->u.deferred.next = NULL;
-	if (deferred.tail)
-		deferred.tail->u.deferred.next = f;
-	else
-		deferred.head = f;
-	deferred.tail = f;
-}
-
 /* n, newest first as the stack holds them, in the order added. */
 static __attribute__((noinline)) struct filch__callback *
 reverse(struct filch__callback *n)
@@ -251,20 +235,34 @@ reverse(struct filch__callback *n)
 	return list;
 }
 
+/* Queues f's taken nodes n (newest first) behind the callback that this
+ * thread runs now, in the order added. */
+static __attribute__((noinline)) void defer(filch_future *f,
+					    struct filch__callback *n)
+{
+	/* u.job / u.then are dead once f is done: reuse them. */
+	filch_future_retain(f);
+	f->u.deferred.list = reverse(n);
+	f->u.deferred.next = NULL;
+	if (deferred.tail)
+		deferred.tail->u.deferred.next = f;
+	else
+		deferred.head = f;
+	deferred.tail = f;
+}
+
 /* Runs (or queues, see the top) the nodes n taken from f's list when
  * closing it, newest first as the stack holds them; n is not empty (a
  * list, once pushed, holds nodes until it is closed). */
 static void run_taken(filch_future *f, struct filch__callback *n)
 {
-	if (n->next) /* run in the order added */
-		n = reverse(n);
 	if (deferred.running) {
 		defer(f, n);
 		return;
 	}
 	deferred.running = true;
 	if (n->next)
-		run_list(f, n);
+		run_list(f, reverse(n)); /* in the order added */
 	else
 		n->fn(n, f); /* may free n, and f's other references */
 	if (deferred.head)
