@@ -586,7 +586,10 @@ static int submit_local(struct filch__worker *w, struct filch__task *t)
 	return 0;
 }
 
-static int submit_foreign(filch_executor *ex, struct filch__task *t)
+/* Out of line: inlined, its registers were saved and restored around every
+ * submission from a worker too (filch__sched_submit's common path). */
+static __attribute__((noinline)) int
+submit_foreign(filch_executor *ex, struct filch__task *t)
 {
 	int rc = 0;
 

@@ -191,7 +191,10 @@ char *filch__strdup(const char *s)
 /* Callbacks                                                           */
 /* ------------------------------------------------------------------ */
 
-static void run_list(filch_future *f, struct filch__callback *n)
+/* Out of line: a future's only callback runs without the loop (run_taken),
+ * which then keeps nothing in registers across the call. */
+static __attribute__((noinline)) void run_list(filch_future *f,
+					       struct filch__callback *n)
 {
 	while (n) {
 		struct filch__callback *next = n->next;
@@ -200,7 +203,7 @@ static void run_list(filch_future *f, struct filch__callback *n)
 	}
 }
 
-static void run_deferred(void)
+static __attribute__((noinline)) void run_deferred(void)
 {
 	filch_future *g;
 	while ((g = deferred.head)) {
@@ -218,34 +221,52 @@ void filch__future_run_deferred(void)
 		run_deferred();
 }
 
-/* Runs (or queues, see the top) the nodes n taken from f's list when
- * closing it, newest first as the stack holds them. */
-static void run_taken(filch_future *f, struct filch__callback *n)
+/* n, newest first as the stack holds them, in the order added. */
+static __attribute__((noinline)) struct filch__callback *
+reverse(struct filch__callback *n)
 {
 	struct filch__callback *list = NULL;
-	while (n) { /* reverse: run in the order added */
+	while (n) {
 		struct filch__callback *next = n->next;
 		n->next = list;
 		list = n;
 		n = next;
 	}
-	if (!list)
-		return;
+	return list;
+}
+
+/* Queues f's taken nodes n (newest first) behind the callback that this
+ * thread runs now, in the order added. */
+static __attribute__((noinline)) void defer(filch_future *f,
+					    struct filch__callback *n)
+{
+	/* u.job / u.then are dead once f is done: reuse them. */
+	filch_future_retain(f);
+	f->u.deferred.list = reverse(n);
+	f->u.deferred.next = NULL;
+	if (deferred.tail)
+		deferred.tail->u.deferred.next = f;
+	else
+		deferred.head = f;
+	deferred.tail = f;
+}
+
+/* Runs (or queues, see the top) the nodes n taken from f's list when
+ * closing it, newest first as the stack holds them; n is not empty (a
+ * list, once pushed, holds nodes until it is closed). */
+static void run_taken(filch_future *f, struct filch__callback *n)
+{
 	if (deferred.running) {
-		/* u.job / u.then are dead once f is done: reuse them. */
-		filch_future_retain(f);
-		f->u.deferred.list = list;
-		f->u.deferred.next = NULL;
-		if (deferred.tail)
-			deferred.tail->u.deferred.next = f;
-		else
-			deferred.head = f;
-		deferred.tail = f;
+		defer(f, n);
 		return;
 	}
 	deferred.running = true;
-	run_list(f, list);
-	run_deferred();
+	if (n->next)
+		run_list(f, reverse(n)); /* in the order added */
+	else
+		n->fn(n, f); /* may free n, and f's other references */
+	if (deferred.head)
+		run_deferred();
 	deferred.running = false;
 }
 
@@ -268,14 +289,23 @@ void filch__future_wake_sleepers(filch_future *f)
 	filch__futex_wake(&f->state, INT32_MAX);
 }
 
-void filch__future_add_callback(filch_future *f, struct filch__callback *node)
+/* An adder pushed its node and found f done: closes the list, holding a
+ * reference of its own since a callback may drop the caller's. Out of
+ * line: the push's common path then saves fewer registers. */
+static __attribute__((noinline)) void close_late(filch_future *f)
 {
-	/* acquire: node->fn reads f's outcome; pairs with the release of the
-	 * final transition. */
-	if (filch__future_is_done(filch__load(&f->state, acquire))) {
-		node->fn(node, f);
-		return;
-	}
+	filch_future_retain(f);
+	filch__future_run_callbacks(f);
+	filch_future_release(f);
+}
+
+/* filch__future_add_callback after its check of the state, which the
+ * caller made: pushes node, or runs it if the list is closed or f is done
+ * meanwhile. Inline in filch_future_on_done, which checks the state before
+ * it claims the inline slot. */
+static inline __attribute__((always_inline)) void
+push_callback(filch_future *f, struct filch__callback *node)
+{
 	/* acquire (also on CAS failure): when we find CLOSED we run node at
 	 * once and it reads f's outcome; pairs with the release of
 	 * filch__future_run_callbacks. */
@@ -294,13 +324,20 @@ void filch__future_add_callback(filch_future *f, struct filch__callback *node)
 	FILCH__PERTURB(); /* widen the race with filch__future_completed */
 	/* seq_cst: see filch__future_completed. If f is done, its completer
 	 * may have found the list empty before our push (and dropped its
-	 * reference since): close it ourselves, holding a reference of our own since a
-	 * callback may drop the caller's. */
-	if (filch__future_is_done(filch__load(&f->state, seq_cst))) {
-		filch_future_retain(f);
-		filch__future_run_callbacks(f);
-		filch_future_release(f);
+	 * reference since): close it ourselves. */
+	if (filch__future_is_done(filch__load(&f->state, seq_cst)))
+		close_late(f);
+}
+
+void filch__future_add_callback(filch_future *f, struct filch__callback *node)
+{
+	/* acquire: node->fn reads f's outcome; pairs with the release of the
+	 * final transition. */
+	if (filch__future_is_done(filch__load(&f->state, acquire))) {
+		node->fn(node, f);
+		return;
 	}
+	push_callback(f, node);
 }
 
 static void inline_callback_run(struct filch__callback *node, filch_future *f)
@@ -334,7 +371,7 @@ int filch_future_on_done(filch_future *f, filch_callback_fn cb, void *arg)
 	struct filch__user_callback *uc = &f->first_callback;
 	filch_callback_fn none = NULL;
 	/* relaxed: the claim only decides who owns the slot; its contents
-	 * are published by the push in filch__future_add_callback. */
+	 * are published by the push of push_callback. */
 	if (filch__cas(&uc->cb, &none, cb, relaxed, relaxed)) {
 		uc->node.fn = inline_callback_run;
 	} else {
@@ -352,7 +389,7 @@ int filch_future_on_done(filch_future *f, filch_callback_fn cb, void *arg)
 		uc->node.fn = heap_callback_run;
 	}
 	uc->arg = arg;
-	filch__future_add_callback(f, &uc->node);
+	push_callback(f, &uc->node); /* the state was checked above */
 	return 0;
 }
 
@@ -524,7 +561,7 @@ static __attribute__((noinline)) void free_owner(filch_future *f)
 /* The last reference is gone (refs is 0, or 1 read by its only holder).
  * The acquire of filch_future_release ordered every other holder's writes
  * (the final transition, TAKEN, the destructor) before this. */
-static void last_reference_dropped(filch_future *f)
+static __attribute__((noinline)) void last_reference_dropped(filch_future *f)
 {
 	if (f->kind == FILCH__FUTURE_PROMISE &&
 	    !filch__future_is_done(filch__load(&f->state, acquire))) {
@@ -543,6 +580,8 @@ static void last_reference_dropped(filch_future *f)
 	filch__block_free(f);
 }
 
+/* Out of line from filch_future_release, which then saves no register:
+ * most releases are not the last. */
 void filch_future_release(filch_future *f)
 {
 	if (!f)

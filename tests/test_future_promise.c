@@ -323,6 +323,25 @@ static void test_nested_completions(void)
 	is(d.other_ran_at, 2, "its callbacks run after the current callback returns");
 	filch_future_release(p);
 	filch_future_release(d.other);
+
+	/* Several callbacks on the future completed inside a callback: they
+	 * wait their turn as one list, still in the order added. */
+	struct record rec = { 0 };
+	struct tagged t[4];
+	filch_promise_create(&p);
+	filch_promise_create(&d.other);
+	filch_future_on_done(p, first_cb, &d);
+	for (int i = 0; i < 4; i++) {
+		t[i] = (struct tagged){ &rec, i };
+		filch_future_on_done(d.other, record_cb, &t[i]);
+	}
+	filch_promise_set_result(p, NULL);
+	is(atomic_load(&rec.calls), 4, "deferred: each of 4 callbacks ran once");
+	ok(rec.order[0] == 0 && rec.order[1] == 1 && rec.order[2] == 2 &&
+		   rec.order[3] == 3,
+	   "deferred: in the order added");
+	filch_future_release(p);
+	filch_future_release(d.other);
 }
 
 /* ---- waiting ---- */
