@@ -9,8 +9,11 @@
  * a worker: it starts the workers (forking them itself with
  * FILCH_START_FORK, or asking the fork server that it forked at creation,
  * forkserver.c; either way the PR_SET_PDEATHSIG chain follows this thread,
- * which lives as long as the pool), writes each task to its worker, reads
- * the result back, learns of deaths and starts replacements. It sleeps in
+ * which lives as long as the pool), writes the tasks to the workers, up to
+ * FILCH__PP_DEPTH calls ahead per worker (each started or cancelled
+ * through its mark, procpool.h), reads the results back, learns of deaths
+ * (failing the call that started, queueing again those that did not) and
+ * starts replacements. It sleeps in
  * epoll_wait on an eventfd (submissions, stop requests, shutdown), each
  * worker's socket (a result or a ready frame) and, for deaths, each
  * worker's pidfd (fork) or the fork server's note socket; it wakes on a
@@ -1369,7 +1372,9 @@ int filch_procpool_terminate(filch_procpool *pp, filch_future *f)
 	}
 	pthread_mutex_unlock(&pp->lock);
 	if (t) {
-		filch_future_cancel(f);
+		/* Pending; or RUNNING if it was its worker's next call when
+		 * that worker died, queued again: it never ran either. */
+		filch__future_cancel_running(f);
 		pp_task_put(t);
 		return 0;
 	}
@@ -1418,7 +1423,7 @@ int filch_procpool_shutdown(filch_procpool *pp, unsigned flags)
 		struct pp_task *t = dropped;
 
 		dropped = t->next;
-		filch_future_cancel(t->fut);
+		filch__future_cancel_running(t->fut); /* as in terminate */
 		pp_task_put(t);
 	}
 	if (!(flags & FILCH_SHUTDOWN_WAIT))
