@@ -222,8 +222,12 @@ static void pp_on_done(struct filch__callback *node, filch_future *f)
 {
 	struct pp_task *t = (struct pp_task *)((char *)node -
 					       offsetof(struct pp_task, cb));
-	/* acquire: pairs with the release store of pp_plan_calls, for the
-	 * mark's QUEUED (written before it). */
+	/* The Dekker pattern with pp_plan_calls (atomic.h): our cancel of f
+	 * (its state word), this fence, then where; there: where, a fence,
+	 * then f's state. One of the two sees the other: we cancel the mark,
+	 * or pp_plan_calls sees f cancelled and does. The load is acquire:
+	 * it pairs with that store's, for the mark's QUEUED before it. */
+	filch__fence_seq_cst();
 	uint64_t where = filch__load(&t->where, acquire);
 
 	if (where && filch_future_cancelled(f)) {
@@ -601,12 +605,13 @@ static bool pp_on_sock(filch_procpool *pp, struct pp_worker *w)
 		}
 		pp_promote(pp, w);
 		pthread_mutex_unlock(&pp->lock);
-		if (!t || frozen)
-			free(b);
-		else if (code == FILCH__PP_SKIPPED)
-			pp_task_put(t); /* cancelled: its future says so */
-		else
+		if (t && code != FILCH__PP_SKIPPED) {
 			pp_complete(t, code, b, NULL);
+			continue;
+		}
+		free(b); /* a ready frame, or a call skipped */
+		if (t && !frozen)
+			pp_task_put(t); /* cancelled: its future says so */
 	}
 	if (rc < 0)
 		pp_close_sock(pp, w);
@@ -821,14 +826,19 @@ static void pp_plan_calls(filch_procpool *pp, struct pp_batch *bt)
 			filch__store(&pp_mark(pp, i, t->seq)->state,
 				     filch__pp_mark_of(t->seq, FILCH__PP_QUEUED),
 				     release);
-			/* release: pairs with pp_on_done's acquire load,
-			 * which then sees QUEUED. */
+			/* The Dekker pattern with pp_on_done (see there):
+			 * where, the fence, then the future's state. The
+			 * store is release: pp_on_done's acquire load of
+			 * where then sees the QUEUED stored above. */
 			filch__store(&t->where,
 				     ((uint64_t)i * FILCH__PP_DEPTH +
 				      t->seq % FILCH__PP_DEPTH + 1)
 						     << PP_WHERE_SHIFT |
 					     (t->seq & PP_SEQ_MASK),
 				     release);
+			filch__fence_seq_cst();
+			if (filch_future_done(t->fut)) /* cancelled since */
+				pp_mark_cancel(pp_mark(pp, i, t->seq), t->seq);
 			*w->calls_tail = t;
 			w->calls_tail = &t->next;
 			w->ncalls++;
