@@ -89,8 +89,7 @@ struct pp_task {
  *   STARTING -> READY     its initializer returned 0
  *   STARTING -> FAILED    its initializer failed, or it died before ready:
  *                         the slot is never refilled
- *   READY    -> RETIRING  it has run max_tasks_per_child tasks, or it is
- *                         being killed (doomed)
+ *   READY    -> RETIRING  it has run max_tasks_per_child tasks
  *   any live -> EMPTY     it died: its pidfd (fork) or the fork server's
  *                         note said so (pp_dead); then STARTING again
  *                         unless the server died, or the pool is closing

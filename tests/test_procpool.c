@@ -1694,6 +1694,41 @@ static int sc_pipe_shutdown(void *unused)
 	return !finish(pp, fds0);
 }
 
+/* shutdown KILL alone with calls written ahead behind the running task:
+ * that task is killed (cancelled), the calls behind it never ran and run
+ * in the replacement (a WAIT shutdown runs every queued task). */
+static int sc_pipe_kill(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 1 });
+	struct filch_procpool_stats st;
+	filch_future *f[4];
+	const char *msg;
+
+	(void)unused;
+	filch_future *loop = submit(pp, t_forever, NULL, 0);
+
+	for (int i = 0; i < 4; i++)
+		f[i] = submit(pp, t_pid, NULL, 0);
+	while (!filch_future_running(loop))
+		usleep(1000);
+	usleep(20000); /* written ahead meanwhile */
+	check_is(filch_procpool_shutdown(pp, FILCH_PROCPOOL_KILL |
+						     FILCH_SHUTDOWN_WAIT),
+		 0, "shutdown KILL | WAIT");
+	check_is(outcome(loop, NULL, &msg), -ECANCELED, "the killed task");
+	for (int i = 0; i < 4; i++) {
+		pid_of(f[i]);
+		filch_future_release(f[i]);
+	}
+	filch_procpool_stats(pp, &st);
+	check_is(st.terminated, 1, "terminated");
+	check_is(st.crashes, 0, "crashes");
+	check_is(st.started, 2, "workers started");
+	filch_future_release(loop);
+	return !finish(pp, fds0);
+}
+
 static const struct scenario {
 	const char *name;
 	isolate_fn fn;
@@ -1754,6 +1789,8 @@ static const struct scenario {
 	  false },
 	{ "pipeline: shutdown CANCEL_PENDING of calls written ahead",
 	  sc_pipe_shutdown, 10, false },
+	{ "pipeline: shutdown KILL, the calls behind run in the replacement",
+	  sc_pipe_kill, 10, false },
 };
 
 static const struct {
