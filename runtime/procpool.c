@@ -114,6 +114,7 @@ struct pp_worker {
 	 * them under it. */
 	struct pp_task *calls, **calls_tail;
 	unsigned ncalls;
+	size_t call_bytes; /* their bytes on the socket (pp_call_bytes) */
 	/* The calls that pp_doom cancelled in it and that it skipped: they
 	 * never ran, and wait for pp_dead, in order. */
 	struct pp_task *frozen, **frozen_tail;
@@ -183,6 +184,13 @@ static void pp_task_put(struct pp_task *t)
 	/* release: filch_procpool_destroy's acquire load sees no task, so
 	 * no pp_on_done, still using the marks. */
 	filch__sub(&pp->tasks, 1, release);
+}
+
+/* The bytes of t's call on the socket. */
+static size_t pp_call_bytes(const struct pp_task *t)
+{
+	return sizeof(struct filch__pp_call) + t->mod_len +
+	       (t->shm >= 0 ? 0 : t->len);
 }
 
 /* The mark of call seq of worker slot i. */
@@ -587,6 +595,7 @@ static bool pp_on_sock(filch_procpool *pp, struct pp_worker *w)
 			if (!(w->calls = t->next))
 				w->calls_tail = &w->calls;
 			w->ncalls--;
+			w->call_bytes -= pp_call_bytes(t);
 		}
 		if (code != FILCH__PP_SKIPPED && t) {
 			if (w->kill && w->kill_seq == t->seq)
@@ -721,6 +730,7 @@ static void pp_dead(filch_procpool *pp, unsigned i, int st, bool reaped)
 	w->calls_tail = &w->calls;
 	w->frozen_tail = &w->frozen;
 	w->ncalls = 0;
+	w->call_bytes = 0;
 	w->unsent = NULL;
 	w->kill = K_NONE;
 	/* A closing pool still refills while tasks wait (a WAIT shutdown
@@ -787,12 +797,19 @@ struct pp_batch {
 	struct pp_task *orphans;   /* no worker can ever run them */
 };
 
-/* Under the lock: whether w takes one more call now. */
+/* Under the lock: whether w takes call t now. A call goes ahead of
+ * others only while the calls not replied stay within PP_AHEAD_BYTES:
+ * then the socket's buffer holds them and our sendmsg never blocks. (If
+ * it could, we would wait on the worker while it waits for us to read a
+ * reply: neither would move.) */
+#define PP_AHEAD_BYTES ((size_t)32 << 10)
 static bool pp_takes(const filch_procpool *pp, const struct pp_worker *w,
-		     unsigned level)
+		     unsigned level, const struct pp_task *t)
 {
 	return w->state == W_READY && !w->doomed && w->ncalls <= level &&
 	       w->ncalls < FILCH__PP_DEPTH &&
+	       (!w->ncalls ||
+		w->call_bytes + pp_call_bytes(t) <= PP_AHEAD_BYTES) &&
 	       (!pp->o.max_tasks_per_child ||
 		w->done + w->ncalls < pp->o.max_tasks_per_child);
 }
@@ -807,7 +824,7 @@ static void pp_plan_calls(filch_procpool *pp, struct pp_batch *bt)
 			struct pp_worker *w = &pp->w[i];
 			struct pp_task *t = pp->head;
 
-			if (!pp_takes(pp, w, level))
+			if (!pp_takes(pp, w, level, t))
 				continue;
 			if (!(pp->head = t->next))
 				pp->tail = &pp->head;
@@ -841,6 +858,7 @@ static void pp_plan_calls(filch_procpool *pp, struct pp_batch *bt)
 			*w->calls_tail = t;
 			w->calls_tail = &t->next;
 			w->ncalls++;
+			w->call_bytes += pp_call_bytes(t);
 			if (!w->unsent)
 				w->unsent = t;
 			pp_promote(pp, w);

@@ -1559,11 +1559,11 @@ static int sc_pipe_time_limit(void *unused)
 {
 	unsigned fds0 = open_fds();
 	filch_procpool *pp = start(&(struct filch_procpool_opts){
-		.workers = 1, .time_limit_ns = 300 * MS });
+		.workers = 1, .time_limit_ns = 400 * MS });
 	struct filch_procpool_stats st;
 	filch_future *s[3], *after[4];
 	const char *msg;
-	long ms = 180;
+	long ms = 150; /* 450 ms together: past the limit from the first */
 
 	(void)unused;
 	for (int i = 0; i < 3; i++)
@@ -1694,6 +1694,44 @@ static int sc_pipe_shutdown(void *unused)
 	return !finish(pp, fds0);
 }
 
+/* Arguments and results just under FILCH_PROCPOOL_SHM_MIN stream
+ * through the socket, each larger than its buffer: calls written ahead
+ * must not fill the socket while the worker writes a reply that the pool
+ * does not read (neither side would move). Small calls between them. */
+static int sc_pipe_big(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 1 });
+	size_t n = FILCH_PROCPOOL_SHM_MIN - 1;
+	unsigned char *a = malloc(n);
+	filch_future *big[6], *small[6];
+	const char *msg;
+
+	(void)unused;
+	if (!a)
+		return 3;
+	for (size_t i = 0; i < n; i++)
+		a[i] = pattern(i);
+	for (int i = 0; i < 6; i++) {
+		big[i] = submit(pp, t_echo, a, n);
+		small[i] = submit(pp, t_echo, "xy", 2);
+	}
+	for (int i = 0; i < 6; i++) {
+		struct filch_bytes *b;
+
+		if (check_is(outcome(big[i], &b, &msg), 0, "a big echo"))
+			check(b->len == n && !in_shm(b->data) &&
+				      ((unsigned char *)b->data)[0] ==
+					      pattern(n - 1),
+			      "big echo %d: streamed, reversed", i);
+		check_is(outcome(small[i], NULL, &msg), 0, "a small echo");
+		filch_future_release(big[i]);
+		filch_future_release(small[i]);
+	}
+	free(a);
+	return !finish(pp, fds0);
+}
+
 /* shutdown KILL alone with calls written ahead behind the running task:
  * that task is killed (cancelled), the calls behind it never ran and run
  * in the replacement (a WAIT shutdown runs every queued task). */
@@ -1791,6 +1829,8 @@ static const struct scenario {
 	  sc_pipe_shutdown, 10, false },
 	{ "pipeline: shutdown KILL, the calls behind run in the replacement",
 	  sc_pipe_kill, 10, false },
+	{ "pipeline: streamed calls and replies larger than the socket",
+	  sc_pipe_big, 20, false },
 };
 
 static const struct {
