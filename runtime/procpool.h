@@ -106,7 +106,7 @@ int filch__pp_send_fd(int sock, const struct iovec *iov, int n, int fd);
 /* A reader that takes many frames with one recvmsg: the bytes in buf
  * between head and tail, and the descriptors that came with them in the
  * order they came (each belongs to the next frame that says it has one). */
-#define FILCH__PP_RBUF 65536
+#define FILCH__PP_RBUF 16384
 #define FILCH__PP_RFDS 64
 struct filch__pp_rbuf {
 	size_t head, tail;
@@ -115,8 +115,10 @@ struct filch__pp_rbuf {
 	unsigned char buf[FILCH__PP_RBUF];
 };
 
-/* One recvmsg from sock into rb's free space (waiting for it unless
- * nowait): 1 (bytes came), 0 (nowait and nothing there), -EPIPE. */
+/* One recvmsg from sock into rb, which must hold no byte (its readers
+ * take whole frames: a frame begun is read to its end), waiting for
+ * bytes unless nowait: 1 (bytes came), 0 (nowait and nothing there),
+ * -EPIPE. */
 int filch__pp_rb_fill(int sock, struct filch__pp_rbuf *rb, bool nowait);
 
 /* Moves n bytes from rb (then sock, waiting) to dst. 0 or -EPIPE. */

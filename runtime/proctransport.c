@@ -128,14 +128,8 @@ int filch__pp_rb_fill(int sock, struct filch__pp_rbuf *rb, bool nowait)
 	} u;
 	ssize_t r;
 
-	if (rb->head == rb->tail)
-		rb->head = rb->tail = 0;
-	else if (rb->tail == sizeof(rb->buf)) {
-		memmove(rb->buf, rb->buf + rb->head, rb->tail - rb->head);
-		rb->tail -= rb->head;
-		rb->head = 0;
-	}
-	struct iovec iov = { rb->buf + rb->tail, sizeof(rb->buf) - rb->tail };
+	rb->head = rb->tail = 0; /* it holds no byte (procpool.h) */
+	struct iovec iov = { rb->buf, sizeof(rb->buf) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 			     .msg_control = u.buf,
 			     .msg_controllen = sizeof(u.buf) };
@@ -166,7 +160,7 @@ int filch__pp_rb_fill(int sock, struct filch__pp_rbuf *rb, bool nowait)
 		return 0;
 	if (r <= 0)
 		return -EPIPE;
-	rb->tail += (size_t)r;
+	rb->tail = (size_t)r;
 	return 1;
 }
 
