@@ -1332,18 +1332,19 @@ FILCH_API int filch_procpool_create(filch_procpool **pp,
 				    const struct filch_procpool_opts *opts);
 
 /* Copies the len bytes of arg (arg may be NULL when len is 0) and queues
- * fn for the next idle worker. Returns 0 and *fut (the caller owns one
+ * fn for the least loaded worker (up to 16 tasks are written ahead to a
+ * worker; each stays pending until the worker reaches it). Returns 0 and *fut (the caller owns one
  * reference), whose result is a struct filch_bytes * that the future owns;
  * or -EINVAL (NULL pp, fn or fut, NULL arg with len > 0; with spawn, fn
  * in no loaded module), -ENOMEM, -EMFILE or -ENFILE (an argument of
- * FILCH_PROCPOOL_SHM_MIN bytes or more needs a descriptor until it is
- * sent),
+ * FILCH_PROCPOOL_SHM_MIN bytes or more needs a descriptor until its
+ * task ends),
  * -ESHUTDOWN (the pool is shutting down), -EOWNERDEAD (in a child of
  * fork() of the pool's creator). A worker that dies while running the task
  * fails its future with ECHILD and a message naming the signal or the exit
  * status; the time limit fails it with ETIMEDOUT; a result that the
  * program has no memory for fails it with ENOMEM. Cancelling the future
- * before a worker takes it (filch_future_cancel) discards the task. fut's
+ * before its worker starts it (filch_future_cancel) discards the task. fut's
  * callbacks run in the pool's completion thread. Any thread; blocks only
  * on the pool's lock. */
 FILCH_API int filch_procpool_submit(filch_procpool *pp, filch_proc_fn fn,

@@ -42,8 +42,9 @@ struct pp_note {
 };
 
 /* Forks worker i; answers on req. */
-static void server_spawn(const struct filch_procpool_opts *o, int req,
-			 int note, int sfd, unsigned i, pid_t *kids)
+static void server_spawn(const struct filch_procpool_opts *o,
+			 struct filch__pp_mark *rings, int req, int note,
+			 int sfd, unsigned i, pid_t *kids)
 {
 	struct pp_spawned a = { 0 };
 	int sv[2] = { -1, -1 };
@@ -61,7 +62,9 @@ static void server_spawn(const struct filch_procpool_opts *o, int req,
 			close(note);
 			close(sfd);
 			close(sv[0]);
-			filch__pp_worker_main(o, i, sv[1], self);
+			filch__pp_worker_main(o, i, sv[1], self,
+					      rings + (size_t)i *
+							      FILCH__PP_DEPTH);
 		}
 		if (pid < 0)
 			a.err = errno;
@@ -126,7 +129,8 @@ static void server_reap(struct server *sv)
 }
 
 static _Noreturn void server_main(const struct filch_procpool_opts *o,
-				  int req, int note)
+				  struct filch__pp_mark *rings, int req,
+				  int note)
 {
 	struct server sv = { .o = o, .req = req, .note = note };
 	sigset_t chld;
@@ -160,7 +164,7 @@ static _Noreturn void server_main(const struct filch_procpool_opts *o,
 			continue;
 		if (recv(req, &i, sizeof(i), 0) != sizeof(i))
 			break; /* the pool is done */
-		server_spawn(o, req, note, sv.sfd, i, sv.kids);
+		server_spawn(o, rings, req, note, sv.sfd, i, sv.kids);
 	}
 	for (unsigned i = 0; i < o->workers; i++)
 		if (sv.kids[i] > 0)
@@ -172,7 +176,8 @@ static _Noreturn void server_main(const struct filch_procpool_opts *o,
 
 int filch__pp_server_start(struct filch__pp_server *s,
 			   const struct filch_procpool_opts *o,
-			   const int *close_fds, size_t n)
+			   struct filch__pp_mark *rings, const int *close_fds,
+			   size_t n)
 {
 	int rq[2], nt[2];
 
@@ -195,7 +200,7 @@ int filch__pp_server_start(struct filch__pp_server *s,
 			close(close_fds[i]);
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != owner)
 			_exit(1);
-		server_main(o, rq[1], nt[1]);
+		server_main(o, rings, rq[1], nt[1]);
 	}
 	close(rq[1]);
 	close(nt[1]);

@@ -9,8 +9,11 @@
  * a worker: it starts the workers (forking them itself with
  * FILCH_START_FORK, or asking the fork server that it forked at creation,
  * forkserver.c; either way the PR_SET_PDEATHSIG chain follows this thread,
- * which lives as long as the pool), writes each task to its worker, reads
- * the result back, learns of deaths and starts replacements. It sleeps in
+ * which lives as long as the pool), writes the tasks to the workers, up to
+ * FILCH__PP_DEPTH calls ahead per worker (each started or cancelled
+ * through its mark, procpool.h), reads the results back, learns of deaths
+ * (failing the call that started, queueing again those that did not) and
+ * starts replacements. It sleeps in
  * epoll_wait on an eventfd (submissions, stop requests, shutdown), each
  * worker's socket (a result or a ready frame) and, for deaths, each
  * worker's pidfd (fork) or the fork server's note socket; it wakes on a
@@ -24,12 +27,15 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -39,6 +45,7 @@
 #include <filch.h>
 
 #include "atomic.h"
+#include "fork.h"
 #include "future.h"
 #include "procpool.h"
 
@@ -47,56 +54,76 @@
 struct pp_task {
 	struct pp_task *next;
 	filch_future *fut; /* the pool's reference */
+	filch_procpool *pp;
+	/* Held by the pool (until it is done with the task) and by cb (until
+	 * it ran, when fut completed): the last one frees the task. */
+	_Atomic unsigned refs;
+	/* Where it was written: 0 (in no worker), or its mark's index + 1
+	 * above PP_WHERE_SHIFT and its call's number below. Only the
+	 * completion thread stores it; pp_on_done reads it. */
+	_Atomic uint64_t where;
+	struct filch__callback cb; /* pp_on_done */
+	uint64_t seq;	/* its call's number in its worker */
+	bool promoted;	/* at the head of its worker's calls: fut RUNNING */
+	bool dropped;	/* under the lock: cancelled by terminate or
+			   shutdown, never to be queued again */
+	struct pp_task *link; /* in a list of terminate's or shutdown's */
 	uint64_t fn; /* the filch_proc_fn's address, or (spawn) its offset
 			in its module */
 	size_t len;
 	int shm;	  /* a memfd of the argument (FILCH_PROCPOOL_SHM_MIN
-			     bytes or more) until it is sent, or -1 */
+			     bytes or more), kept to write the call again
+			     after a crash before it, or -1 */
 	uint32_t mod_len; /* spawn: fn's module name, NUL included */
 	unsigned char data[]; /* the module name, then the argument (if
 				 not in shm) */
 };
 
-/* Drops the pool's hold on t. */
-static void pp_task_free(struct pp_task *t)
-{
-	if (t->shm >= 0)
-		close(t->shm);
-	filch_future_release(t->fut);
-	free(t);
-}
+#define PP_WHERE_SHIFT 48
+#define PP_SEQ_MASK ((UINT64_C(1) << PP_WHERE_SHIFT) - 1)
 
 /*
  * A worker slot's state (pp_worker.state), under the pool's lock; only the
  * completion thread changes it:
  *   EMPTY    -> STARTING  forked (spawn), waiting for its ready frame
- *   STARTING -> IDLE      its initializer returned 0
+ *   STARTING -> READY     its initializer returned 0
  *   STARTING -> FAILED    its initializer failed, or it died before ready:
  *                         the slot is never refilled
- *   IDLE     -> BUSY      a task was written to it (dispatch)
- *   BUSY     -> IDLE      its reply was read (pp_on_sock)
- *   BUSY     -> RETIRING  its reply was read and it has run
- *                         max_tasks_per_child tasks, or it is being killed
+ *   READY    -> RETIRING  it has run max_tasks_per_child tasks
  *   any live -> EMPTY     it died: its pidfd (fork) or the fork server's
  *                         note said so (pp_dead); then STARTING again
  *                         unless the server died, or the pool is closing
  *                         with nothing queued
- * doomed: a SIGKILL was sent; the worker takes no more tasks.
+ * A READY worker takes calls while it has fewer than FILCH__PP_DEPTH
+ * written and not replied (calls, ncalls), and fewer than its remaining
+ * max_tasks_per_child. doomed: a SIGKILL was sent; it takes no more.
  */
-enum { W_EMPTY, W_STARTING, W_IDLE, W_BUSY, W_RETIRING, W_FAILED };
+enum { W_EMPTY, W_STARTING, W_READY, W_RETIRING, W_FAILED };
 
-/* Why a running task's worker is killed (pp_worker.kill). */
+/* Why a worker is killed (pp_worker.kill), for its call kill_seq. */
 enum { K_NONE, K_TERMINATE, K_TIMEOUT, K_SHUTDOWN, K_NOMEM };
 
 struct pp_worker {
 	int state;	      /* above */
-	int kill;	      /* K_*: asked for the running task */
+	int kill;	      /* K_*: asked for call kill_seq */
+	uint64_t kill_seq;
 	bool doomed;	      /* SIGKILL sent */
-	struct pp_task *task; /* BUSY: the task it runs */
-	int64_t deadline;     /* BUSY with a time limit: CLOCK_MONOTONIC ns */
+	/* The calls written and not replied, in order (the first is the
+	 * one it runs or runs next), and how many. Changed by the
+	 * completion thread under the lock; terminate and shutdown read
+	 * them under it. */
+	struct pp_task *calls, **calls_tail;
+	unsigned ncalls;
+	size_t call_bytes; /* their bytes on the socket (pp_call_bytes) */
+	/* The calls that pp_doom cancelled in it and that it skipped: they
+	 * never ran, and wait for pp_dead, in order. */
+	struct pp_task *frozen, **frozen_tail;
 	unsigned done;	      /* tasks it has run */
+	uint64_t seq;	      /* the next call's number (never reset) */
 	/* Only the completion thread touches these (and the destroyer after
 	 * it was joined): */
+	struct pp_task *unsent; /* the first call not yet written, or NULL */
+	struct filch__pp_rbuf *rb; /* its replies, read ahead */
 	pid_t pid;
 	int sock;  /* the pool's end of the socketpair, or -1 */
 	int pidfd; /* or -1; in the epoll set only with FILCH_START_FORK */
@@ -113,7 +140,18 @@ struct filch_procpool {
 	struct filch_procpool_opts o;
 	unsigned n;
 	struct pp_worker *w;
-	pid_t owner; /* the creating process: a child of fork() is not it */
+	/* The calls' marks (procpool.h), FILCH__PP_DEPTH per worker slot,
+	 * shared with the workers: a memfd, mapped. */
+	struct filch__pp_mark *marks;
+	size_t marks_len;
+	int marks_fd;
+	_Atomic size_t tasks; /* tasks not yet freed (pp_task_put) */
+	/* The creating process's fork generation (fork.h): a child of
+	 * fork() is not it. */
+	unsigned owner;
+	/* Under the lock: a submission wrote the eventfd and the completion
+	 * thread has not planned since (the next submission need not). */
+	bool woken;
 	int epfd, evfd;
 	struct filch__pp_server srv; /* FILCH_START_FORKSERVER */
 	/* FILCH_START_SPAWN: the setup frame of a worker (its index set by
@@ -129,6 +167,83 @@ struct filch_procpool {
 	 * (relaxed). */
 	_Atomic uint64_t crashes, timeouts, terminated, spawned;
 };
+
+/* Drops one hold on t; the last frees it. */
+static void pp_task_put(struct pp_task *t)
+{
+	/* acq_rel: the last holder sees every other holder's uses of t
+	 * (pp_on_done's, the pool's). */
+	if (filch__sub(&t->refs, 1, acq_rel) != 1)
+		return;
+	filch_procpool *pp = t->pp;
+
+	if (t->shm >= 0)
+		close(t->shm);
+	filch_future_release(t->fut);
+	free(t);
+	/* release: filch_procpool_destroy's acquire load sees no task, so
+	 * no pp_on_done, still using the marks. */
+	filch__sub(&pp->tasks, 1, release);
+}
+
+/* The bytes of t's call on the socket. */
+static size_t pp_call_bytes(const struct pp_task *t)
+{
+	return sizeof(struct filch__pp_call) + t->mod_len +
+	       (t->shm >= 0 ? 0 : t->len);
+}
+
+/* The mark of call seq of worker slot i. */
+static struct filch__pp_mark *pp_mark(filch_procpool *pp, unsigned i,
+				      uint64_t seq)
+{
+	return &pp->marks[(size_t)i * FILCH__PP_DEPTH + seq % FILCH__PP_DEPTH];
+}
+
+/* Cancels t's call in its worker unless the worker started it: true if
+ * it will never run (now, or already). */
+static bool pp_mark_cancel(struct filch__pp_mark *m, uint64_t seq)
+{
+	uint64_t want = filch__pp_mark_of(seq, FILCH__PP_QUEUED);
+
+	/* acq_rel: pairs with pp_start_call's CAS (procworker.c): exactly
+	 * one of the two moves the mark off QUEUED. */
+	return filch__cas(&m->state, &want,
+			  filch__pp_mark_of(seq, FILCH__PP_CANCELLED), acq_rel,
+			  acquire) ||
+	       want == filch__pp_mark_of(seq, FILCH__PP_CANCELLED);
+}
+
+/* Whether call seq has started in its worker. */
+static bool pp_started(struct filch__pp_mark *m, uint64_t seq)
+{
+	/* acquire: pairs with pp_start_call's release, for m->start. */
+	return filch__load(&m->state, acquire) ==
+	       filch__pp_mark_of(seq, FILCH__PP_STARTED);
+}
+
+/* t's future completed (cb, in the thread that completed it): if that
+ * was a cancel (filch_future_cancel) of a call written ahead, the worker
+ * must skip it. */
+static void pp_on_done(struct filch__callback *node, filch_future *f)
+{
+	struct pp_task *t = (struct pp_task *)((char *)node -
+					       offsetof(struct pp_task, cb));
+	/* The Dekker pattern with pp_plan_calls (atomic.h): our cancel of f
+	 * (its state word), this fence, then where; there: where, a fence,
+	 * then f's state. One of the two sees the other: we cancel the mark,
+	 * or pp_plan_calls sees f cancelled and does. The load is acquire:
+	 * it pairs with that store's, for the mark's QUEUED before it. */
+	filch__fence_seq_cst();
+	uint64_t where = filch__load(&t->where, acquire);
+
+	if (where && filch_future_cancelled(f)) {
+		size_t k = (where >> PP_WHERE_SHIFT) - 1;
+
+		pp_mark_cancel(&t->pp->marks[k], where & PP_SEQ_MASK);
+	}
+	pp_task_put(t);
+}
 
 /* epoll_event.data.u64: the kind in the top byte, then 24 bits of the
  * slot's epoch (an event that a batch of epoll_wait still holds for a
@@ -146,11 +261,6 @@ static int64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int read_full(int fd, void *buf, size_t n)
-{
-	return filch__pp_xfer(fd, buf, n, false);
 }
 
 static void wake(filch_procpool *pp)
@@ -176,6 +286,8 @@ static void pp_close_sock(filch_procpool *pp, struct pp_worker *w)
 {
 	if (w->sock < 0)
 		return;
+	if (w->rb)
+		filch__pp_rb_close(w->rb);
 	epoll_ctl(pp->epfd, EPOLL_CTL_DEL, w->sock, NULL);
 	close(w->sock);
 	w->sock = -1;
@@ -225,13 +337,15 @@ static _Noreturn void pp_fork_child(filch_procpool *pp, unsigned i, int fd,
 {
 	close(pp->epfd);
 	close(pp->evfd);
+	close(pp->marks_fd);
 	for (unsigned k = 0; k < pp->n; k++) {
 		if (pp->w[k].sock >= 0)
 			close(pp->w[k].sock);
 		if (pp->w[k].pidfd >= 0)
 			close(pp->w[k].pidfd);
 	}
-	filch__pp_worker_main(&pp->o, i, fd, parent);
+	filch__pp_worker_main(&pp->o, i, fd, parent,
+			      pp->marks + (size_t)i * FILCH__PP_DEPTH);
 }
 
 /* Forks a worker (FILCH_START_FORK): *pid and *sock, the pool's end. */
@@ -268,8 +382,8 @@ static int pp_spawn(filch_procpool *pp, unsigned i)
 
 	if (pp->setup) {
 		((struct filch__pp_setup *)pp->setup)->index = i;
-		rc = filch__pp_spawn_exec(pp->setup, pp->setup_len, &pid,
-					  &sock);
+		rc = filch__pp_spawn_exec(pp->setup, pp->setup_len,
+					  pp->marks_fd, &pid, &sock);
 	} else if (pp_forks(pp)) {
 		rc = pp_fork(pp, i, &pid, &sock);
 	} else {
@@ -286,10 +400,16 @@ static int pp_spawn(filch_procpool *pp, unsigned i)
 
 	if (pidfd < 0 && pp_forks(pp))
 		rc = -errno;
+	if (!rc && !w->rb && !(w->rb = malloc(sizeof(*w->rb))))
+		rc = -ENOMEM;
+	if (w->rb)
+		w->rb->head = w->rb->tail = w->rb->fd_head = w->rb->fd_tail = 0;
 	pthread_mutex_lock(&pp->lock);
 	*w = (struct pp_worker){ .state = W_STARTING, .pid = pid,
 				 .sock = sock, .pidfd = pidfd, .live = true,
-				 .epoch = w->epoch + 1 };
+				 .epoch = w->epoch + 1, .seq = w->seq,
+				 .rb = w->rb, .calls_tail = &w->calls,
+				 .frozen_tail = &w->frozen };
 	pthread_mutex_unlock(&pp->lock);
 	if (!rc)
 		rc = pp_epoll_add(pp, sock, EV(EV_SOCK, w->epoch, i));
@@ -318,17 +438,20 @@ static void pp_bytes_free(void *result, void *arg)
 	filch_bytes_free(result);
 }
 
-/* Reads one reply from w: a struct filch_bytes in *res, its data
- * NUL-terminated (an error message is a string): in the same block, or
- * the mapping of the memfd that came with the header. */
+/* Reads one reply from w (through its read-ahead buffer): a struct
+ * filch_bytes in *res, its data NUL-terminated (an error message is a
+ * string): in the same block, or the mapping of the memfd that came with
+ * the header. */
 static int pp_read_reply(struct pp_worker *w, int *code,
 			 struct filch_bytes **res)
 {
 	struct filch__pp_reply r;
-	int mfd;
+	int mfd = -1;
 
-	if (w->sock < 0 || filch__pp_recv_fd(w->sock, &r, sizeof(r), &mfd) < 0)
+	if (w->sock < 0 || filch__pp_rb_read(w->sock, w->rb, &r, sizeof(r)))
 		return -EPIPE;
+	if (r.shm)
+		mfd = filch__pp_rb_fd(w->rb);
 	if (r.len > SIZE_MAX - sizeof(struct filch_bytes) - 1 ||
 	    (r.shm != 0) != (mfd >= 0)) {
 		if (mfd >= 0)
@@ -352,15 +475,12 @@ static int pp_read_reply(struct pp_worker *w, int *code,
 	}
 	b->len = r.len;
 	b->data = map ? (void *)map : b + 1;
-	*code = r.code;
-	*res = b;
-	if (map)
-		return 0;
-	if (read_full(w->sock, b->data, r.len) < 0) {
+	if (!map && filch__pp_rb_read(w->sock, w->rb, b->data, r.len) < 0) {
 		free(b);
 		return -EPIPE;
 	}
-	((char *)b->data)[r.len] = '\0';
+	if (!map)
+		((char *)b->data)[r.len] = '\0';
 	*code = r.code;
 	*res = b;
 	return 0;
@@ -378,55 +498,132 @@ static void pp_complete(struct pp_task *t, int code, struct filch_bytes *b,
 					b ? (const char *)b->data : message);
 		filch_bytes_free(b);
 	}
-	pp_task_free(t);
+	pp_task_put(t);
 }
 
+/* Under the lock: stops w's worker. The calls it has not started are
+ * cancelled in it first, so that none starts before the signal lands:
+ * pp_dead queues them again. */
 static void pp_doom(filch_procpool *pp, struct pp_worker *w)
 {
-	if (!w->doomed) {
-		w->doomed = true;
-		pp_kill(pp, w);
+	if (w->doomed)
+		return;
+	w->doomed = true;
+	for (struct pp_task *t = w->calls; t; t = t->next)
+		pp_mark_cancel(pp_mark(pp, (unsigned)(w - pp->w), t->seq),
+			       t->seq);
+	pp_kill(pp, w);
+}
+
+/* Under the lock: the call that w's worker runs, or NULL. It runs in
+ * order, skipping the calls cancelled in it: the first call not
+ * cancelled, if it started. */
+static struct pp_task *pp_running(filch_procpool *pp, struct pp_worker *w)
+{
+	unsigned i = (unsigned)(w - pp->w);
+
+	for (struct pp_task *t = w->calls; t; t = t->next) {
+		struct filch__pp_mark *m = pp_mark(pp, i, t->seq);
+
+		if (pp_started(m, t->seq))
+			return t;
+		if (filch__load(&m->state, relaxed) !=
+		    filch__pp_mark_of(t->seq, FILCH__PP_CANCELLED))
+			return NULL;
+	}
+	return NULL;
+}
+
+/* Under the lock: asks the kill of w's worker for call t. */
+static void pp_ask_kill(struct pp_worker *w, struct pp_task *t, int why)
+{
+	if (!w->kill) {
+		w->kill = why;
+		w->kill_seq = t->seq;
 	}
 }
 
-/* w's socket is readable: its ready frame, or a task's reply. */
-static void pp_on_sock(filch_procpool *pp, struct pp_worker *w)
+/* Under the lock: w's first call becomes RUNNING (promoted) unless its
+ * future was cancelled meanwhile; then it must not run: cancelled in the
+ * worker, or, if the worker started it already, the worker is killed as
+ * by filch_procpool_terminate. */
+static void pp_promote(filch_procpool *pp, struct pp_worker *w)
 {
-	struct filch_bytes *b = NULL;
-	int code;
-	int rc = pp_read_reply(w, &code, &b);
+	struct pp_task *t = w->calls;
 
-	pthread_mutex_lock(&pp->lock);
-	if (rc) {
-		/* Dying (or its task closed the socket, or we have no memory
-		 * for its reply): its death is reported (pidfd or note);
-		 * make sure it comes. */
-		if (rc == -ENOMEM && w->state == W_BUSY && !w->kill)
-			w->kill = K_NOMEM;
-		pp_doom(pp, w);
+	if (!t || t->promoted)
+		return;
+	t->promoted = true;
+	if (filch_promise_set_running(t->fut) == -ECANCELED &&
+	    !pp_mark_cancel(pp_mark(pp, (unsigned)(w - pp->w), t->seq),
+			    t->seq))
+		pp_ask_kill(w, t, K_TERMINATE);
+}
+
+/* w's socket is readable: its ready frame, or replies, as many as one
+ * read brought. Returns false when the socket is closed or had nothing. */
+static bool pp_on_sock(filch_procpool *pp, struct pp_worker *w)
+{
+	int rc = w->sock < 0 ? -EPIPE : filch__pp_rb_fill(w->sock, w->rb, true);
+	bool got = rc > 0;
+
+	while (rc >= 0 && w->rb->tail > w->rb->head) {
+		struct filch_bytes *b = NULL;
+		int code;
+
+		rc = pp_read_reply(w, &code, &b);
+		pthread_mutex_lock(&pp->lock);
+		if (rc) {
+			/* Dying (or its task closed the socket, or we have
+			 * no memory for its reply): its death is reported
+			 * (pidfd or note); make sure it comes. */
+			if (rc == -ENOMEM && w->calls)
+				pp_ask_kill(w, w->calls, K_NOMEM);
+			pp_doom(pp, w);
+			pthread_mutex_unlock(&pp->lock);
+			break;
+		}
+		if (w->state == W_STARTING) {
+			w->state = code ? W_FAILED : W_READY;
+			pthread_mutex_unlock(&pp->lock);
+			free(b);
+			continue;
+		}
+		struct pp_task *t = w->calls;
+
+		if (t) {
+			if (!(w->calls = t->next))
+				w->calls_tail = &w->calls;
+			w->ncalls--;
+			w->call_bytes -= pp_call_bytes(t);
+		}
+		if (code != FILCH__PP_SKIPPED && t) {
+			if (w->kill && w->kill_seq == t->seq)
+				w->kill = K_NONE; /* its reply won */
+			if (++w->done == pp->o.max_tasks_per_child)
+				w->state = W_RETIRING;
+		}
+		bool frozen = t && code == FILCH__PP_SKIPPED && !t->dropped &&
+			      !filch_future_done(t->fut);
+
+		if (frozen) {
+			t->next = NULL;
+			*w->frozen_tail = t;
+			w->frozen_tail = &t->next;
+		}
+		pp_promote(pp, w);
 		pthread_mutex_unlock(&pp->lock);
+		if (t && code != FILCH__PP_SKIPPED) {
+			pp_complete(t, code, b, NULL);
+			continue;
+		}
+		free(b); /* a ready frame, or a call skipped */
+		if (t && !frozen)
+			pp_task_put(t); /* cancelled: its future says so */
+	}
+	if (rc < 0)
 		pp_close_sock(pp, w);
-		return;
-	}
-	if (w->state == W_STARTING) {
-		w->state = code ? W_FAILED : W_IDLE;
-		pthread_mutex_unlock(&pp->lock);
-		free(b);
-		return;
-	}
-	struct pp_task *t = w->task;
-
-	w->task = NULL;
-	w->kill = K_NONE;
-	w->done++;
-	w->state = w->doomed || w->done == pp->o.max_tasks_per_child ?
-			   W_RETIRING :
-			   W_IDLE;
-	pthread_mutex_unlock(&pp->lock);
-	if (t)
-		pp_complete(t, code, b, NULL);
-	else
-		free(b);
+	return rc >= 0 && got;
 }
 
 static void pp_describe(char *buf, size_t n, pid_t pid, int st, bool reaped)
@@ -443,16 +640,52 @@ static void pp_describe(char *buf, size_t n, pid_t pid, int st, bool reaped)
 			 (int)pid, WEXITSTATUS(st));
 }
 
-/* Slot i's worker died with wait status st (reaped: st is known). Fails
- * its task (unless its whole reply was already on the socket), closes its
- * descriptors, refills the slot. */
+/* The call t of a dead worker that had started it: fails it (why: the
+ * kill asked for it, or K_NONE) with wait status st. */
+static void pp_fail_started(filch_procpool *pp, struct pp_task *t, int why,
+			    pid_t pid, int st, bool reaped)
+{
+	char msg[160];
+	int code = ECHILD;
+
+	if (why == K_TIMEOUT) {
+		code = ETIMEDOUT;
+		snprintf(msg, sizeof(msg),
+			 "time limit of %lld ms exceeded: worker process %d killed",
+			 (long long)(pp->o.time_limit_ns / 1000000), (int)pid);
+		filch__add(&pp->timeouts, 1, relaxed);
+	} else if (why == K_NOMEM) {
+		code = ENOMEM;
+		snprintf(msg, sizeof(msg),
+			 "no memory for the result of worker process %d",
+			 (int)pid);
+	} else if (why != K_NONE) {
+		/* Terminated, or killed by the shutdown: cancelled, as a task
+		 * that never ran. */
+		filch__add(&pp->terminated, 1, relaxed);
+		filch__future_cancel_running(t->fut);
+		pp_task_put(t);
+		return;
+	} else {
+		pp_describe(msg, sizeof(msg), pid, st, reaped);
+		filch__add(&pp->crashes, 1, relaxed);
+	}
+	pp_complete(t, code, NULL, msg);
+}
+
+/* Slot i's worker died with wait status st (reaped: st is known). Reads
+ * the replies it sent before, fails the call it had started (the first
+ * one not replied, as it runs them in order) and queues again, first and
+ * in their order, those it had not started; closes its descriptors,
+ * refills the slot. */
 static void pp_dead(filch_procpool *pp, unsigned i, int st, bool reaped)
 {
 	struct pp_worker *w = &pp->w[i];
 
 	w->live = false;
-	if (w->state == W_BUSY && w->sock >= 0)
-		pp_on_sock(pp, w); /* a reply sent before dying wins */
+	while (w->state != W_FAILED && w->state != W_STARTING &&
+	       pp_on_sock(pp, w))
+		; /* replies sent before dying win */
 	pp_close_sock(pp, w);
 	if (w->pidfd >= 0) {
 		epoll_ctl(pp->epfd, EPOLL_CTL_DEL, w->pidfd, NULL);
@@ -461,47 +694,64 @@ static void pp_dead(filch_procpool *pp, unsigned i, int st, bool reaped)
 	}
 
 	pthread_mutex_lock(&pp->lock);
-	struct pp_task *t = w->task;
-	int why = w->kill;
+	*w->frozen_tail = w->calls; /* all that it did not finish, in order */
+	struct pp_task *calls = w->frozen, *started = NULL, *gone = NULL;
+	struct pp_task *again = NULL, **again_tail = &again;
+	int kill = w->kill;
+	uint64_t kill_seq = w->kill_seq;
 	bool failed = w->state == W_STARTING || w->state == W_FAILED ||
 		      pp->server_dead;
+
+	for (struct pp_task *t = calls, *next; t; t = next) {
+		struct filch__pp_mark *m = pp_mark(pp, i, t->seq);
+
+		next = t->next;
+		t->next = NULL;
+		if (t->dropped || filch_future_done(t->fut)) {
+			t->next = gone;
+			gone = t;
+		} else if (pp_started(m, t->seq) ||
+			   (kill && kill_seq == t->seq)) {
+			t->next = started; /* one, as it runs them in order */
+			started = t;
+		} else {
+			/* Never ran: queued again. */
+			filch__store(&t->where, 0, relaxed);
+			*again_tail = t;
+			again_tail = &t->next;
+		}
+	}
+	if (again) {
+		if (!(*again_tail = pp->head))
+			pp->tail = again_tail;
+		pp->head = again;
+	}
+	w->calls = w->frozen = NULL;
+	w->calls_tail = &w->calls;
+	w->frozen_tail = &w->frozen;
+	w->ncalls = 0;
+	w->call_bytes = 0;
+	w->unsent = NULL;
+	w->kill = K_NONE;
 	/* A closing pool still refills while tasks wait (a WAIT shutdown
 	 * runs them all). */
 	bool refill = !failed && (!pp->closing || pp->head);
 
-	w->task = NULL;
 	w->state = failed ? W_FAILED : W_EMPTY;
 	pthread_mutex_unlock(&pp->lock);
 
-	if (t) {
-		char msg[160];
-		int code = ECHILD;
+	while (gone) {
+		struct pp_task *t = gone;
 
-		if (why == K_TIMEOUT) {
-			code = ETIMEDOUT;
-			snprintf(msg, sizeof(msg),
-				 "time limit of %lld ms exceeded: worker process %d killed",
-				 (long long)(pp->o.time_limit_ns / 1000000),
-				 (int)w->pid);
-			filch__add(&pp->timeouts, 1, relaxed);
-		} else if (why == K_NOMEM) {
-			code = ENOMEM;
-			snprintf(msg, sizeof(msg),
-				 "no memory for the result of worker process %d",
-				 (int)w->pid);
-		} else if (why != K_NONE) {
-			/* Terminated, or killed by the shutdown: cancelled,
-			 * as a task that never ran. */
-			filch__add(&pp->terminated, 1, relaxed);
-			filch__future_cancel_running(t->fut);
-			pp_task_free(t);
-			t = NULL;
-		} else {
-			pp_describe(msg, sizeof(msg), w->pid, st, reaped);
-			filch__add(&pp->crashes, 1, relaxed);
-		}
-		if (t)
-			pp_complete(t, code, NULL, msg);
+		gone = t->next;
+		pp_task_put(t);
+	}
+	while (started) {
+		struct pp_task *t = started;
+
+		started = t->next;
+		pp_fail_started(pp, t, kill && kill_seq == t->seq ? kill : K_NONE,
+				w->pid, st, reaped);
 	}
 	if (refill && pp_spawn(pp, i) != 0) {
 		pthread_mutex_lock(&pp->lock);
@@ -545,11 +795,78 @@ static void pp_on_note(filch_procpool *pp)
 struct pp_batch {
 	struct pp_task *cancelled; /* lost to filch_future_cancel */
 	struct pp_task *orphans;   /* no worker can ever run them */
-	unsigned sends[PP_MAX_WORKERS];
-	unsigned nsends;
 };
 
-/* Under the lock: hands pending tasks to idle workers, asks the kills,
+/* Under the lock: whether w takes call t now. A call goes ahead of
+ * others only while the calls not replied stay within PP_AHEAD_BYTES:
+ * then the socket's buffer holds them and our sendmsg never blocks. (If
+ * it could, we would wait on the worker while it waits for us to read a
+ * reply: neither would move.) */
+#define PP_AHEAD_BYTES ((size_t)32 << 10)
+static bool pp_takes(const filch_procpool *pp, const struct pp_worker *w,
+		     unsigned level, const struct pp_task *t)
+{
+	return w->state == W_READY && !w->doomed && w->ncalls <= level &&
+	       w->ncalls < FILCH__PP_DEPTH &&
+	       (!w->ncalls ||
+		w->call_bytes + pp_call_bytes(t) <= PP_AHEAD_BYTES) &&
+	       (!pp->o.max_tasks_per_child ||
+		w->done + w->ncalls < pp->o.max_tasks_per_child);
+}
+
+/* Under the lock: hands pending tasks to the workers, the least loaded
+ * first (one more call to each worker with at most level calls, level
+ * by level), marking each call QUEUED. */
+static void pp_plan_calls(filch_procpool *pp, struct pp_batch *bt)
+{
+	for (unsigned level = 0; level < FILCH__PP_DEPTH && pp->head; level++) {
+		for (unsigned i = 0; i < pp->n && pp->head; i++) {
+			struct pp_worker *w = &pp->w[i];
+			struct pp_task *t = pp->head;
+
+			if (!pp_takes(pp, w, level, t))
+				continue;
+			if (!(pp->head = t->next))
+				pp->tail = &pp->head;
+			t->next = NULL;
+			if (filch_future_done(t->fut)) {
+				t->next = bt->cancelled;
+				bt->cancelled = t;
+				i--; /* the same worker, the next task */
+				continue;
+			}
+			t->seq = w->seq++;
+			t->promoted = false;
+			/* release: the worker's acquire CAS (pp_start_call)
+			 * reads it after the call, which follows. */
+			filch__store(&pp_mark(pp, i, t->seq)->state,
+				     filch__pp_mark_of(t->seq, FILCH__PP_QUEUED),
+				     release);
+			/* The Dekker pattern with pp_on_done (see there):
+			 * where, the fence, then the future's state. The
+			 * store is release: pp_on_done's acquire load of
+			 * where then sees the QUEUED stored above. */
+			filch__store(&t->where,
+				     ((uint64_t)i * FILCH__PP_DEPTH +
+				      t->seq % FILCH__PP_DEPTH + 1)
+						     << PP_WHERE_SHIFT |
+					     (t->seq & PP_SEQ_MASK),
+				     release);
+			filch__fence_seq_cst();
+			if (filch_future_done(t->fut)) /* cancelled since */
+				pp_mark_cancel(pp_mark(pp, i, t->seq), t->seq);
+			*w->calls_tail = t;
+			w->calls_tail = &t->next;
+			w->ncalls++;
+			w->call_bytes += pp_call_bytes(t);
+			if (!w->unsent)
+				w->unsent = t;
+			pp_promote(pp, w);
+		}
+	}
+}
+
+/* Under the lock: hands pending tasks to the workers, asks the kills,
  * and says how long epoll may sleep (-1: no deadline). Returns false when
  * the loop is over (closing, nothing pending or running). */
 static bool pp_plan(filch_procpool *pp, struct pp_batch *bt, int *timeout)
@@ -558,35 +875,34 @@ static bool pp_plan(filch_procpool *pp, struct pp_batch *bt, int *timeout)
 	int64_t next = INT64_MAX;
 	bool busy = false, live = false;
 
+	pp->woken = false;
+	pp_plan_calls(pp, bt);
 	for (unsigned i = 0; i < pp->n; i++) {
 		struct pp_worker *w = &pp->w[i];
 
 		live |= w->state != W_FAILED;
-		if (w->state == W_IDLE && pp->head) {
-			struct pp_task *t = pp->head;
-
-			if (!(pp->head = t->next))
-				pp->tail = &pp->head;
-			if (filch_promise_set_running(t->fut) != 0) {
-				t->next = bt->cancelled;
-				bt->cancelled = t;
-				i--; /* the same worker, the next task */
-				continue;
-			}
-			w->state = W_BUSY;
-			w->task = t;
-			w->deadline = now + pp->o.time_limit_ns;
-			bt->sends[bt->nsends++] = i;
-		}
-		if (w->state != W_BUSY)
+		if (!w->calls)
 			continue;
 		busy = true;
-		if (pp->o.time_limit_ns && !w->kill && w->deadline <= now)
-			w->kill = K_TIMEOUT;
+		struct pp_task *t = pp->o.time_limit_ns ? pp_running(pp, w) :
+							   NULL;
+
+		if (t) {
+			int64_t end = filch__load(&pp_mark(pp, i, t->seq)->start,
+						  relaxed) +
+				      pp->o.time_limit_ns;
+
+			if (end <= now)
+				pp_ask_kill(w, t, K_TIMEOUT);
+			else if (end < next)
+				next = end;
+		} else if (pp->o.time_limit_ns && now + pp->o.time_limit_ns <
+							  next) {
+			/* Not started yet: look again by then. */
+			next = now + pp->o.time_limit_ns;
+		}
 		if (w->kill)
 			pp_doom(pp, w);
-		else if (pp->o.time_limit_ns && w->deadline < next)
-			next = w->deadline;
 	}
 	if (!live) {
 		/* Every slot failed to start: nothing will run these. */
@@ -608,34 +924,45 @@ static bool pp_plan(filch_procpool *pp, struct pp_batch *bt, int *timeout)
 	return !(pp->closing && !pp->head && !busy);
 }
 
-static void pp_send(filch_procpool *pp, unsigned i)
+/* Writes w's calls not yet written: the plain ones together, in one
+ * sendmsg for up to PP_SEND_CALLS calls; a call with its argument in a
+ * memfd alone, with the memfd attached. */
+#define PP_SEND_CALLS 16
+static void pp_send(filch_procpool *pp, struct pp_worker *w)
 {
-	struct pp_worker *w = &pp->w[i];
-	struct pp_task *t = w->task; /* only we clear it */
-	struct filch__pp_call c = { .fn = t->fn,
-				    .len = t->len,
-				    .mod_len = t->mod_len,
-				    .shm = t->shm >= 0 };
-	int rc = -EPIPE;
+	while (w->unsent) {
+		struct filch__pp_call c[PP_SEND_CALLS];
+		struct iovec iov[2 * PP_SEND_CALLS];
+		struct pp_task *t = w->unsent;
+		int n = 0, fd = t->shm;
 
-	/* A worker that dies meanwhile fails the write; its pidfd then
-	 * reports the death, which fails the task. */
-	/* The module's name and an inline argument follow each other in
-	 * t->data. */
-	struct iovec iov[2] = { { &c, sizeof(c) },
-				{ t->data, t->mod_len + (c.shm ? 0 : t->len) } };
+		/* Only we append to w->calls, and only we take calls off
+		 * it: reading the list without the lock is safe. */
+		do {
+			c[n] = (struct filch__pp_call){
+				.fn = t->fn, .len = t->len,
+				.mod_len = t->mod_len, .shm = t->shm >= 0,
+				.seq = t->seq };
+			/* The module's name and an inline argument follow
+			 * each other in t->data. */
+			iov[2 * n] = (struct iovec){ &c[n], sizeof(c[n]) };
+			iov[2 * n + 1] = (struct iovec){
+				t->data, t->mod_len + (c[n].shm ? 0 : t->len) };
+			n++;
+			t = t->next;
+		} while (t && fd < 0 && t->shm < 0 && n < PP_SEND_CALLS);
+		/* A worker that dies meanwhile fails the write; its death
+		 * then fails or queues again its calls. */
+		int rc = w->sock < 0 ? -EPIPE :
+				       filch__pp_send_fd(w->sock, iov, 2 * n, fd);
 
-	if (w->sock >= 0)
-		rc = filch__pp_send_fd(w->sock, iov, 2, t->shm);
-	if (t->shm >= 0) {
-		/* The worker holds its own reference now (or is dying). */
-		close(t->shm);
-		t->shm = -1;
-	}
-	if (rc) {
-		pthread_mutex_lock(&pp->lock);
-		pp_doom(pp, w);
-		pthread_mutex_unlock(&pp->lock);
+		w->unsent = t;
+		if (rc) {
+			pthread_mutex_lock(&pp->lock);
+			pp_doom(pp, w);
+			pthread_mutex_unlock(&pp->lock);
+			w->unsent = NULL;
+		}
 	}
 }
 
@@ -648,7 +975,7 @@ static void pp_drop(struct pp_task *list, const char *message)
 		if (message)
 			pp_complete(t, ECHILD, NULL, message);
 		else
-			pp_task_free(t);
+			pp_task_put(t);
 	}
 }
 
@@ -665,8 +992,8 @@ static void pp_loop(filch_procpool *pp)
 		pthread_mutex_unlock(&pp->lock);
 		pp_drop(bt.cancelled, NULL);
 		pp_drop(bt.orphans, "no worker process could start");
-		for (unsigned k = 0; k < bt.nsends; k++)
-			pp_send(pp, bt.sends[k]);
+		for (unsigned i = 0; i < pp->n; i++)
+			pp_send(pp, &pp->w[i]);
 		if (!more)
 			return;
 		int n = epoll_wait(pp->epfd, ev, 16, timeout);
@@ -704,9 +1031,10 @@ static int pp_start(filch_procpool *pp)
 
 	if (!pp_forks(pp)) {
 		/* The server keeps nothing of the pool's. */
-		int fds[2] = { pp->epfd, pp->evfd };
+		int fds[3] = { pp->epfd, pp->evfd, pp->marks_fd };
 
-		rc = filch__pp_server_start(&pp->srv, &pp->o, fds, 2);
+		rc = filch__pp_server_start(&pp->srv, &pp->o, pp->marks, fds,
+					    3);
 		if (!rc)
 			rc = pp_epoll_add(pp, pp->srv.note, EV(EV_NOTE, 0, 0));
 	}
@@ -722,7 +1050,7 @@ static int pp_start(filch_procpool *pp)
 			rc = code > 0 ? -code : code;
 		free(b);
 		pthread_mutex_lock(&pp->lock);
-		pp->w[i].state = W_IDLE;
+		pp->w[i].state = W_READY;
 		pthread_mutex_unlock(&pp->lock);
 	}
 	return rc;
@@ -760,6 +1088,12 @@ static void pp_free(filch_procpool *pp)
 	pthread_mutex_destroy(&pp->lock);
 	pthread_mutex_destroy(&pp->join_lock);
 	pthread_cond_destroy(&pp->started_cv);
+	for (unsigned i = 0; pp->w && i < pp->n; i++)
+		free(pp->w[i].rb);
+	if (pp->marks)
+		munmap(pp->marks, pp->marks_len);
+	if (pp->marks_fd >= 0)
+		close(pp->marks_fd);
 	free(pp->w);
 	free(pp->setup);
 	free(pp);
@@ -804,6 +1138,25 @@ static int pp_setup_build(filch_procpool *pp)
 	return 0;
 }
 
+/* The marks of the calls (procpool.h): a memfd (passed to spawned
+ * workers), mapped shared (inherited by forked ones). */
+static int pp_marks_make(filch_procpool *pp)
+{
+	pp->marks_len = (size_t)pp->n * FILCH__PP_DEPTH * sizeof(*pp->marks);
+	pp->marks_fd = memfd_create("filch-marks", MFD_CLOEXEC);
+	if (pp->marks_fd < 0)
+		return -errno;
+	if (ftruncate(pp->marks_fd, (off_t)pp->marks_len) != 0)
+		return -errno;
+	void *p = mmap(NULL, pp->marks_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       pp->marks_fd, 0);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	pp->marks = p;
+	return 0;
+}
+
 static unsigned pp_cpus(void)
 {
 	cpu_set_t set;
@@ -838,11 +1191,13 @@ int filch_procpool_create(filch_procpool **out,
 	pp->o = o;
 	pp->n = o.workers;
 	pp->tail = &pp->head;
-	pp->owner = getpid();
+	filch__fork_init();
+	pp->owner = filch__fork_generation;
 	pthread_mutex_init(&pp->lock, NULL);
 	pthread_mutex_init(&pp->join_lock, NULL);
 	pthread_cond_init(&pp->started_cv, NULL);
 	pp->w = calloc(pp->n, sizeof(*pp->w));
+	pp->marks_fd = -1;
 	pp->epfd = epoll_create1(EPOLL_CLOEXEC);
 	pp->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	int rc = 0;
@@ -853,6 +1208,8 @@ int filch_procpool_create(filch_procpool **out,
 		rc = -errno;
 	else
 		rc = pp_epoll_add(pp, pp->evfd, EV(EV_WAKE, 0, 0));
+	if (!rc)
+		rc = pp_marks_make(pp);
 	if (!rc && o.start_method == FILCH_START_SPAWN)
 		rc = pp_setup_build(pp);
 	for (unsigned i = 0; !rc && i < pp->n; i++)
@@ -891,7 +1248,7 @@ int filch_procpool_create(filch_procpool **out,
 
 static bool pp_foreign(const filch_procpool *pp)
 {
-	return getpid() != pp->owner;
+	return filch__fork_generation != pp->owner;
 }
 
 int filch_procpool_submit(filch_procpool *pp, filch_proc_fn fn,
@@ -932,6 +1289,11 @@ int filch_procpool_submit(filch_procpool *pp, filch_proc_fn fn,
 	filch_future_set_result_dtor(f, pp_bytes_free, NULL);
 	t->next = NULL;
 	t->fut = f;
+	t->pp = pp;
+	filch__store(&t->refs, 2, relaxed);
+	filch__store(&t->where, 0, relaxed);
+	t->cb.fn = pp_on_done;
+	t->promoted = t->dropped = false;
 	t->fn = off;
 	t->len = len;
 	t->shm = shm;
@@ -942,21 +1304,60 @@ int filch_procpool_submit(filch_procpool *pp, filch_proc_fn fn,
 	filch_future_retain(f); /* the caller's */
 
 	pthread_mutex_lock(&pp->lock);
-	bool closing = pp->closing;
+	bool closing = pp->closing, woken = pp->woken;
 
 	if (!closing) {
+		filch__add(&pp->tasks, 1, relaxed);
+		filch__future_add_callback(f, &t->cb);
 		*pp->tail = t;
 		pp->tail = &t->next;
+		pp->woken = true;
 	}
 	pthread_mutex_unlock(&pp->lock);
 	if (closing) {
+		if (shm >= 0)
+			close(shm);
 		filch_future_release(f);
-		pp_task_free(t);
+		filch_future_release(f);
+		free(t);
 		return -ESHUTDOWN;
 	}
-	wake(pp);
+	/* The completion thread plans (under the lock) after it reads the
+	 * eventfd: a wake written since its last plan brings it to this
+	 * task too. */
+	if (!woken)
+		wake(pp);
 	*fut = f;
 	return 0;
+}
+
+/* Under the lock: cancels in its worker call t, not started, of worker
+ * slot i, for terminate or shutdown: true if it will never run; then t is
+ * dropped and held once more, on *list, for the caller to cancel its
+ * future (pp_cancel_list) after the lock. */
+static bool pp_call_cancel(filch_procpool *pp, unsigned i, struct pp_task *t,
+			   struct pp_task **list)
+{
+	if (t->dropped || filch_future_done(t->fut) ||
+	    !pp_mark_cancel(pp_mark(pp, i, t->seq), t->seq))
+		return false;
+	t->dropped = true;
+	filch__add(&t->refs, 1, relaxed);
+	t->link = *list;
+	*list = t;
+	return true;
+}
+
+/* Cancels the futures of the calls that pp_call_cancel took. */
+static void pp_cancel_list(struct pp_task *list)
+{
+	while (list) {
+		struct pp_task *t = list;
+
+		list = t->link;
+		filch__future_cancel_running(t->fut);
+		pp_task_put(t);
+	}
 }
 
 int filch_procpool_terminate(filch_procpool *pp, filch_future *f)
@@ -965,7 +1366,8 @@ int filch_procpool_terminate(filch_procpool *pp, filch_future *f)
 		return -EINVAL;
 	if (pp_foreign(pp))
 		return -EOWNERDEAD;
-	struct pp_task *t = NULL;
+	struct pp_task *t = NULL, *cancel = NULL;
+	bool kill = false;
 	int rc = -ESRCH;
 
 	pthread_mutex_lock(&pp->lock);
@@ -977,23 +1379,34 @@ int filch_procpool_terminate(filch_procpool *pp, filch_future *f)
 			break;
 		}
 	}
-	for (unsigned i = 0; !t && i < pp->n; i++) {
+	for (unsigned i = 0; !t && rc && i < pp->n; i++) {
 		struct pp_worker *w = &pp->w[i];
 
-		if (w->state == W_BUSY && w->task->fut == f) {
-			if (!w->kill)
-				w->kill = K_TERMINATE;
-			rc = 0;
-			break;
+		for (struct pp_task *c = w->calls; c && rc; c = c->next) {
+			if (c->fut != f || c->dropped)
+				continue;
+			/* Pending (written ahead, not started): cancelled in
+			 * the worker, which lives on. Running (promoted, or
+			 * started already): the worker is killed. */
+			if (!c->promoted && pp_call_cancel(pp, i, c, &cancel)) {
+				rc = 0;
+			} else if (!filch_future_done(f)) {
+				pp_ask_kill(w, c, K_TERMINATE);
+				kill = true;
+				rc = 0;
+			}
 		}
 	}
 	pthread_mutex_unlock(&pp->lock);
 	if (t) {
-		filch_future_cancel(f);
-		pp_task_free(t);
+		/* Pending; or RUNNING if it was its worker's next call when
+		 * that worker died, queued again: it never ran either. */
+		filch__future_cancel_running(f);
+		pp_task_put(t);
 		return 0;
 	}
-	if (!rc)
+	pp_cancel_list(cancel);
+	if (kill)
 		wake(pp);
 	return rc;
 }
@@ -1006,7 +1419,7 @@ int filch_procpool_shutdown(filch_procpool *pp, unsigned flags)
 		return -EINVAL;
 	if (pp_foreign(pp))
 		return -EOWNERDEAD;
-	struct pp_task *dropped = NULL;
+	struct pp_task *dropped = NULL, *cancel = NULL;
 
 	pthread_mutex_lock(&pp->lock);
 	pp->closing = true;
@@ -1015,17 +1428,30 @@ int filch_procpool_shutdown(filch_procpool *pp, unsigned flags)
 		pp->head = NULL;
 		pp->tail = &pp->head;
 	}
-	for (unsigned i = 0; (flags & FILCH_PROCPOOL_KILL) && i < pp->n; i++)
-		if (pp->w[i].state == W_BUSY && !pp->w[i].kill)
-			pp->w[i].kill = K_SHUTDOWN;
+	for (unsigned i = 0; i < pp->n; i++) {
+		struct pp_worker *w = &pp->w[i];
+		/* Its running call: the one it started, or the one promoted
+		 * that it starts next. */
+		struct pp_task *run = pp_running(pp, w);
+
+		if (!run && w->calls && w->calls->promoted)
+			run = w->calls;
+		for (struct pp_task *c = w->calls;
+		     (flags & FILCH_SHUTDOWN_CANCEL_PENDING) && c; c = c->next)
+			if (c != run)
+				pp_call_cancel(pp, i, c, &cancel);
+		if ((flags & FILCH_PROCPOOL_KILL) && run)
+			pp_ask_kill(w, run, K_SHUTDOWN);
+	}
 	pthread_mutex_unlock(&pp->lock);
 	wake(pp);
+	pp_cancel_list(cancel);
 	while (dropped) {
 		struct pp_task *t = dropped;
 
 		dropped = t->next;
-		filch_future_cancel(t->fut);
-		pp_task_free(t);
+		filch__future_cancel_running(t->fut); /* as in terminate */
+		pp_task_put(t);
 	}
 	if (!(flags & FILCH_SHUTDOWN_WAIT))
 		return 0;
@@ -1050,6 +1476,10 @@ int filch_procpool_destroy(filch_procpool *pp)
 
 	if (rc)
 		return rc;
+	/* acquire: pairs with pp_task_put's release: a cancel in another
+	 * thread may still be in pp_on_done, on the marks. */
+	while (filch__load(&pp->tasks, acquire))
+		sched_yield();
 	pp_free(pp);
 	return 0;
 }

@@ -20,6 +20,37 @@
 /* The longest module name (NUL included) that crosses to a worker. */
 #define FILCH__PP_MAX_NAME 4096
 
+/* How many calls the pool writes to a worker ahead of the one it runs
+ * (the pipeline's depth, per worker). */
+#define FILCH__PP_DEPTH 16
+
+/* A call's mark in the ring shared by the pool and its workers: one ring
+ * of FILCH__PP_DEPTH marks per worker slot, call seq using mark
+ * seq % FILCH__PP_DEPTH. state holds (seq << 2) | one of:
+ *   QUEUED    -> STARTED    the worker starts the call (its CAS, in
+ *                           procworker.c's pp_start_call)
+ *   QUEUED    -> CANCELLED  the pool cancels it (its CAS, in procpool.c's
+ *                           pp_mark_cancel): the worker skips it
+ * The pool sets QUEUED before writing the call (pp_send); a mark is
+ * reused only after the reply of the call before it in the ring was read,
+ * and seq (never reset for a slot) tells a stale CAS apart. start is the
+ * CLOCK_MONOTONIC time the call started, stored before STARTED. */
+enum { FILCH__PP_QUEUED = 1, FILCH__PP_STARTED = 2, FILCH__PP_CANCELLED = 3 };
+struct filch__pp_mark {
+	_Atomic uint64_t state;
+	_Atomic int64_t start;
+};
+
+/* The mark value of call seq in a state (seq's low 48 bits). */
+static inline uint64_t filch__pp_mark_of(uint64_t seq, unsigned state)
+{
+	return ((seq & ((UINT64_C(1) << 48) - 1)) << 2) | state;
+}
+
+/* A reply's code when the worker skipped a cancelled call (never a task's
+ * code: INT_MIN becomes EOVERFLOW). */
+#define FILCH__PP_SKIPPED INT32_MIN
+
 /* To a worker: this header, then mod_len bytes of the module's name
  * (FILCH_START_SPAWN: NUL-terminated, "" for the program), then len
  * argument bytes, unless shm: then the header came with a sealed memfd
@@ -30,6 +61,7 @@ struct filch__pp_call {
 	uint64_t len;
 	uint32_t mod_len;
 	uint32_t shm;
+	uint64_t seq; /* the call's number (its mark) */
 };
 
 /* To a spawned worker, first (FILCH_START_SPAWN): this, then init_len
@@ -71,6 +103,34 @@ int filch__pp_xfer(int fd, void *buf, size_t n, bool out);
  * takes them, with fd attached (none if fd < 0). 0 or -EPIPE. */
 int filch__pp_send_fd(int sock, const struct iovec *iov, int n, int fd);
 
+/* A reader that takes many frames with one recvmsg: the bytes in buf
+ * between head and tail, and the descriptors that came with them in the
+ * order they came (each belongs to the next frame that says it has one). */
+#define FILCH__PP_RBUF 16384
+#define FILCH__PP_RFDS 64
+struct filch__pp_rbuf {
+	size_t head, tail;
+	unsigned fd_head, fd_tail;
+	int fds[FILCH__PP_RFDS];
+	unsigned char buf[FILCH__PP_RBUF];
+};
+
+/* One recvmsg from sock into rb, which must hold no byte (its readers
+ * take whole frames: a frame begun is read to its end), waiting for
+ * bytes unless nowait: 1 (bytes came), 0 (nowait and nothing there),
+ * -EPIPE. */
+int filch__pp_rb_fill(int sock, struct filch__pp_rbuf *rb, bool nowait);
+
+/* Moves n bytes from rb (then sock, waiting) to dst. 0 or -EPIPE. */
+int filch__pp_rb_read(int sock, struct filch__pp_rbuf *rb, void *dst,
+		      size_t n);
+
+/* The next descriptor that came, or -1 if none is left. */
+int filch__pp_rb_fd(struct filch__pp_rbuf *rb);
+
+/* Closes the descriptors rb still holds. */
+void filch__pp_rb_close(struct filch__pp_rbuf *rb);
+
 /* Receives len bytes into msg from sock, and the descriptor attached to
  * them (close-on-exec) in *fd, or -1 if none. 0, or -EPIPE (then *fd is
  * -1 and nothing is left open). */
@@ -90,10 +150,12 @@ void filch__pp_shm_unmap(const void *p, size_t len);
 
 /* The worker process, from just after its fork: dies with its parent
  * (which must be parent), runs o's initializer as worker self, sends its
- * ready frame on fd, then serves calls until fd closes. The caller has
- * closed every inherited descriptor of the pool but fd. */
+ * ready frame on fd, then serves calls in order until fd closes, starting
+ * each through its mark in ring (the worker slot's FILCH__PP_DEPTH marks).
+ * The caller has closed every inherited descriptor of the pool but fd. */
 _Noreturn void filch__pp_worker_main(const struct filch_procpool_opts *o,
-				     unsigned self, int fd, pid_t parent);
+				     unsigned self, int fd, pid_t parent,
+				     struct filch__pp_mark *ring);
 
 /* The module whose loaded segments hold addr: copies its name (NUL
  * included, "" for the program) into name (cap bytes) and sets *off to
@@ -108,10 +170,11 @@ void *filch__pp_resolve(const char *name, uint64_t off);
 
 /* Starts a spawned worker (FILCH_START_SPAWN): fork and exec of the
  * program with the worker's marker, then the len bytes of setup (a
- * struct filch__pp_setup and its names) written to it. 0 with *pid and
- * *sock (the pool's end, close-on-exec), or a negative errno. */
-int filch__pp_spawn_exec(const void *setup, size_t len, pid_t *pid,
-			 int *sock);
+ * struct filch__pp_setup and its names) written to it with ring_fd (the
+ * memfd of the pool's marks) attached. 0 with *pid and *sock (the pool's
+ * end, close-on-exec), or a negative errno. */
+int filch__pp_spawn_exec(const void *setup, size_t len, int ring_fd,
+			 pid_t *pid, int *sock);
 
 /* The fork server (FILCH_START_FORKSERVER): a single-threaded process
  * forked at pool creation that forks the workers on request. req carries
@@ -123,11 +186,13 @@ struct filch__pp_server {
 };
 
 /* Forks the server from the calling thread (its PR_SET_PDEATHSIG follows
- * that thread). The server closes the n descriptors of close_fds first.
+ * that thread); worker i gets the marks rings + i * FILCH__PP_DEPTH (a
+ * shared mapping it inherits). The server closes the n descriptors of close_fds first.
  * 0 or a negative errno; on error nothing is left. */
 int filch__pp_server_start(struct filch__pp_server *s,
 			   const struct filch_procpool_opts *o,
-			   const int *close_fds, size_t n);
+			   struct filch__pp_mark *rings, const int *close_fds,
+			   size_t n);
 
 /* Asks the server for worker index: 0 with *pid and *sock (the pool's end
  * of the worker's socketpair, close-on-exec), or a negative errno. */

@@ -120,6 +120,89 @@ int filch__pp_recv_fd(int sock, void *msg, size_t len, int *fd)
 	return -EPIPE;
 }
 
+int filch__pp_rb_fill(int sock, struct filch__pp_rbuf *rb, bool nowait)
+{
+	union {
+		char buf[CMSG_SPACE(FILCH__PP_RFDS * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	ssize_t r;
+
+	rb->head = rb->tail = 0; /* it holds no byte (procpool.h) */
+	struct iovec iov = { rb->buf, sizeof(rb->buf) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+
+	do
+		r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC |
+					       (nowait ? MSG_DONTWAIT : 0));
+	while (r < 0 && errno == EINTR);
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c;
+	     c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+		for (size_t j = 0; j < k; j++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + j * sizeof(int), sizeof(fd));
+			/* At most one per frame, and fewer frames than
+			 * FILCH__PP_RFDS are in flight: never full. */
+			if (rb->fd_tail - rb->fd_head < FILCH__PP_RFDS)
+				rb->fds[rb->fd_tail++ % FILCH__PP_RFDS] = fd;
+			else
+				close(fd);
+		}
+	}
+	if (r < 0 && nowait && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (r <= 0)
+		return -EPIPE;
+	rb->tail = (size_t)r;
+	return 1;
+}
+
+int filch__pp_rb_read(int sock, struct filch__pp_rbuf *rb, void *dst,
+		      size_t n)
+{
+	unsigned char *p = dst;
+
+	while (n) {
+		size_t k = rb->tail - rb->head;
+
+		if (!k && n >= sizeof(rb->buf) / 2)
+			return filch__pp_xfer(sock, p, n, false);
+		if (!k && filch__pp_rb_fill(sock, rb, false) < 0)
+			return -EPIPE;
+		k = rb->tail - rb->head;
+		if (k > n)
+			k = n;
+		memcpy(p, rb->buf + rb->head, k);
+		rb->head += k;
+		p += k;
+		n -= k;
+	}
+	return 0;
+}
+
+int filch__pp_rb_fd(struct filch__pp_rbuf *rb)
+{
+	if (rb->fd_head == rb->fd_tail)
+		return -1;
+	return rb->fds[rb->fd_head++ % FILCH__PP_RFDS];
+}
+
+void filch__pp_rb_close(struct filch__pp_rbuf *rb)
+{
+	int fd;
+
+	while ((fd = filch__pp_rb_fd(rb)) >= 0)
+		close(fd);
+	rb->head = rb->tail = 0;
+}
+
 int filch__pp_shm_make(const void *data, size_t len)
 {
 	int fd = memfd_create("filch-procpool", MFD_CLOEXEC | MFD_ALLOW_SEALING);

@@ -7,6 +7,11 @@
  * frame, then reads calls and writes replies on its socket until the pool
  * closes it. It leaves with _exit: the program's atexit handlers belong to
  * the pool's owner.
+ *
+ * The pool writes up to FILCH__PP_DEPTH calls ahead: one recvmsg takes
+ * as many as came (a struct filch__pp_rbuf), and the calls run in order,
+ * each started through its mark (procpool.h) so that the pool knows
+ * which one a crash interrupted, and can cancel one not yet started.
  */
 #include "config.h"
 
@@ -18,7 +23,10 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "atomic.h"
 
 #include "procpool.h"
 
@@ -44,19 +52,22 @@ static int pp_reply(int fd, int code, void *data, size_t len)
 	return rc;
 }
 
-/* Reads a call: its header into *c, its module name into mod, and its
- * argument, mapped (*mapped) or in a malloc'd block. Exits when the pool
- * closed the socket (status 0) or the frame is broken (1). */
-static void *pp_read_call(int fd, struct filch__pp_call *c,
+/* Reads a call from rb: its header into *c, its module name into mod,
+ * and its argument, mapped (*mapped) or in a malloc'd block. Exits when
+ * the pool closed the socket (status 0) or the frame is broken (1). */
+static void *pp_read_call(int fd, struct filch__pp_rbuf *rb,
+			  struct filch__pp_call *c,
 			  char mod[FILCH__PP_MAX_NAME], bool *mapped)
 {
 	void *arg;
-	int mfd;
+	int mfd = -1;
 
-	if (filch__pp_recv_fd(fd, c, sizeof(*c), &mfd) < 0)
+	if (filch__pp_rb_read(fd, rb, c, sizeof(*c)) < 0)
 		_exit(0); /* the pool closed our socket */
+	if (c->shm)
+		mfd = filch__pp_rb_fd(rb);
 	if (c->mod_len > FILCH__PP_MAX_NAME || (c->shm != 0) != (mfd >= 0) ||
-	    filch__pp_xfer(fd, mod, c->mod_len, false) < 0 ||
+	    filch__pp_rb_read(fd, rb, mod, c->mod_len) < 0 ||
 	    (c->mod_len && mod[c->mod_len - 1]))
 		_exit(1);
 	*mapped = c->shm;
@@ -64,7 +75,7 @@ static void *pp_read_call(int fd, struct filch__pp_call *c,
 		arg = (void *)filch__pp_shm_map(mfd, c->len);
 		close(mfd);
 	} else if ((arg = malloc(c->len ? c->len : 1)) &&
-		   filch__pp_xfer(fd, arg, c->len, false) < 0) {
+		   filch__pp_rb_read(fd, rb, arg, c->len) < 0) {
 		_exit(1);
 	}
 	if (!arg)
@@ -72,8 +83,26 @@ static void *pp_read_call(int fd, struct filch__pp_call *c,
 	return arg;
 }
 
+/* Starts call seq unless the pool cancelled it: true to run it. */
+static bool pp_start_call(struct filch__pp_mark *ring, uint64_t seq)
+{
+	struct filch__pp_mark *m = &ring[seq % FILCH__PP_DEPTH];
+	uint64_t want = filch__pp_mark_of(seq, FILCH__PP_QUEUED);
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	filch__store(&m->start, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec,
+		     relaxed);
+	/* acq_rel: release publishes start to the pool's acquire load of
+	 * the mark (pp_started); acquire pairs with pp_send's release store
+	 * of QUEUED. Loses to pp_mark_cancel's CAS when that came first. */
+	return filch__cas(&m->state, &want,
+			  filch__pp_mark_of(seq, FILCH__PP_STARTED), acq_rel,
+			  acquire);
+}
+
 void filch__pp_worker_main(const struct filch_procpool_opts *o, unsigned self,
-			   int fd, pid_t parent)
+			   int fd, pid_t parent, struct filch__pp_mark *ring)
 {
 	static const int faults[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL,
 				      SIGABRT, SIGSYS, SIGTRAP };
@@ -94,21 +123,25 @@ void filch__pp_worker_main(const struct filch_procpool_opts *o, unsigned self,
 		setrlimit(RLIMIT_AS, &rl);
 	}
 	int rc = o->initializer ? o->initializer(o->initializer_arg, self) : 0;
+	struct filch__pp_rbuf *rb = calloc(1, sizeof(*rb));
 
-	if (pp_reply(fd, rc, NULL, 0) < 0 || rc)
+	if (!rb || pp_reply(fd, rc, NULL, 0) < 0 || rc)
 		_exit(1);
 	for (unsigned done = 0;;) {
 		struct filch__pp_call c;
 		char mod[FILCH__PP_MAX_NAME];
 		bool mapped;
-		void *arg = pp_read_call(fd, &c, mod, &mapped);
+		void *arg = pp_read_call(fd, rb, &c, mod, &mapped);
 		filch_proc_fn fn = (filch_proc_fn)(uintptr_t)(
 			c.mod_len ? (uintptr_t)filch__pp_resolve(mod, c.fn) :
 				    c.fn);
 		void *out = NULL;
 		size_t out_len = 0;
+		bool run = pp_start_call(ring, c.seq);
 
-		if (fn) {
+		if (!run) {
+			rc = 0; /* cancelled by the pool: skipped */
+		} else if (fn) {
 			rc = fn(arg, c.len, &out, &out_len);
 		} else {
 			rc = ENOENT;
@@ -130,10 +163,10 @@ void filch__pp_worker_main(const struct filch_procpool_opts *o, unsigned self,
 			out_len = PP_MAX_MESSAGE;
 		if (!out)
 			out_len = 0;
-		if (pp_reply(fd, rc, out, out_len) < 0)
+		if (pp_reply(fd, run ? rc : FILCH__PP_SKIPPED, out, out_len) < 0)
 			_exit(1);
 		free(out);
-		if (++done == o->max_tasks_per_child)
+		if (run && ++done == o->max_tasks_per_child)
 			_exit(0);
 	}
 }

@@ -27,7 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "procpool.h"
@@ -119,8 +121,8 @@ void *filch__pp_resolve(const char *name, uint64_t off)
 	return (void *)(f.base + (uintptr_t)off);
 }
 
-int filch__pp_spawn_exec(const void *setup, size_t len, pid_t *pid,
-			 int *sock)
+int filch__pp_spawn_exec(const void *setup, size_t len, int ring_fd,
+			 pid_t *pid, int *sock)
 {
 	static const char *const argv[] = { "filch-procpool-worker", NULL };
 	char marker[64];
@@ -172,7 +174,9 @@ int filch__pp_spawn_exec(const void *setup, size_t len, pid_t *pid,
 	 * read by the worker's constructor. A worker that died already (a
 	 * failed exec) fails the write: its death is reported through its
 	 * pidfd like any other, before it was ready. */
-	(void)filch__pp_xfer(sv[0], (void *)setup, len, true);
+	(void)filch__pp_send_fd(sv[0],
+				&(struct iovec){ (void *)setup, len }, 1,
+				ring_fd);
 	*pid = child;
 	*sock = sv[0];
 	return 0;
@@ -200,14 +204,26 @@ __attribute__((constructor)) static void pp_spawned(void)
 {
 	const char *m = getenv(PP_SPAWN_ENV);
 	struct filch__pp_setup s;
-	int fd, parent;
+	struct stat st;
+	int fd, parent, ring_fd;
 	bool ok = true;
 
 	if (!m || sscanf(m, "%d %d", &fd, &parent) != 2)
 		return;
 	/* The tasks' own children are not workers. */
 	unsetenv(PP_SPAWN_ENV);
-	if (filch__pp_xfer(fd, &s, sizeof(s), false) < 0)
+	if (filch__pp_recv_fd(fd, &s, sizeof(s), &ring_fd) < 0 ||
+	    ring_fd < 0 || fstat(ring_fd, &st) != 0 ||
+	    (uint64_t)st.st_size < ((uint64_t)s.index + 1) * FILCH__PP_DEPTH *
+					   sizeof(struct filch__pp_mark))
+		_exit(1);
+	/* The pool's marks (procpool.h), shared with it. */
+	struct filch__pp_mark *ring = mmap(NULL, (size_t)st.st_size,
+					   PROT_READ | PROT_WRITE, MAP_SHARED,
+					   ring_fd, 0);
+
+	close(ring_fd);
+	if (ring == MAP_FAILED)
 		_exit(1);
 	struct filch_procpool_opts o = {
 		.max_tasks_per_child = s.max_tasks_per_child,
@@ -222,5 +238,6 @@ __attribute__((constructor)) static void pp_spawned(void)
 					(void *)(uintptr_t)s.arg;
 	if (!ok)
 		_exit(1); /* a module of the program is not found here */
-	filch__pp_worker_main(&o, s.index, fd, (pid_t)parent);
+	filch__pp_worker_main(&o, s.index, fd, (pid_t)parent,
+			      ring + (size_t)s.index * FILCH__PP_DEPTH);
 }

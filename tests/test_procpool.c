@@ -22,6 +22,7 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <errno.h>
 #include <pthread.h>
@@ -276,6 +277,25 @@ static int t_pid(const void *arg, size_t len, void **out, size_t *out_len)
 	*p = getpid();
 	*out = p;
 	*out_len = sizeof(*p);
+	return 0;
+}
+
+/* Creates the file named by its argument (a path, not NUL-terminated):
+ * a trace that the task ran, seen by the test whatever the start method. */
+static int t_touch(const void *arg, size_t len, void **out, size_t *out_len)
+{
+	char path[256];
+	int fd;
+
+	(void)out, (void)out_len;
+	if (len >= sizeof(path))
+		return EINVAL;
+	memcpy(path, arg, len);
+	path[len] = '\0';
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errno;
+	close(fd);
 	return 0;
 }
 
@@ -1400,6 +1420,353 @@ static int sc_lock_held(void *unused)
 	return failures != 0; /* th still holds the lock: the child exits */
 }
 
+/* ---- the pipeline: calls written ahead to a worker ---- */
+
+/* A trace file of t_touch for task i of this test process. */
+static void trace_path(char *buf, size_t n, int i)
+{
+	snprintf(buf, n, "/tmp/filch-pp-trace-%d-%d", (int)getpid(), i);
+	unlink(buf);
+}
+
+static bool traced(int i)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/tmp/filch-pp-trace-%d-%d", (int)getpid(),
+		 i);
+	bool ran = access(path, F_OK) == 0;
+
+	unlink(path);
+	return ran;
+}
+
+/* The pid that a t_pid task answered, or 0. */
+static pid_t pid_of(filch_future *f)
+{
+	struct filch_bytes *b;
+	const char *msg;
+	pid_t pid = 0;
+
+	if (check_is(outcome(f, &b, &msg), 0, "pid task"))
+		memcpy(&pid, b->data, sizeof(pid));
+	return pid;
+}
+
+/* Calls written ahead behind a task that crashes never ran: they are
+ * queued again and complete with their own results; the crash alone fails
+ * (ECHILD), once. */
+static int sc_pipe_crash(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 1 });
+	struct filch_procpool_stats st;
+	filch_future *f[10];
+	char arg[10][8];
+	const char *msg;
+	long ms = 100;
+
+	(void)unused;
+	/* While the gate sleeps, the rest are written ahead together. */
+	filch_future *p0 = submit(pp, t_pid, NULL, 0);
+	filch_future *gate = submit(pp, t_sleep, &ms, sizeof(ms));
+	filch_future *crash = submit(pp, t_segv, NULL, 0);
+
+	for (int i = 0; i < 10; i++) {
+		snprintf(arg[i], sizeof(arg[i]), "a%d", i);
+		f[i] = submit(pp, t_echo, arg[i], strlen(arg[i]));
+	}
+	filch_future *p1 = submit(pp, t_pid, NULL, 0);
+
+	check_is(outcome(gate, NULL, &msg), 0, "the gate");
+	check_is(outcome(crash, NULL, &msg), ECHILD, "the crash");
+	check(strstr(msg, "SIGSEGV"), "crash message \"%s\"", msg);
+	for (int i = 0; i < 10; i++) {
+		struct filch_bytes *b;
+		char want[8];
+		size_t n = strlen(arg[i]);
+
+		for (size_t k = 0; k < n; k++)
+			want[k] = arg[i][n - 1 - k];
+		if (check_is(outcome(f[i], &b, &msg), 0, "a task behind"))
+			check(b->len == n && memcmp(b->data, want, n) == 0,
+			      "task %d: its own result", i);
+		filch_future_release(f[i]);
+	}
+	check(pid_of(p0) != pid_of(p1), "the tasks behind ran in the "
+					"replacement");
+	filch_procpool_stats(pp, &st);
+	check_is(st.crashes, 1, "crashes");
+	check_is(st.started, 2, "workers started");
+	filch_future_release(p0);
+	filch_future_release(p1);
+	filch_future_release(gate);
+	filch_future_release(crash);
+	return !finish(pp, fds0);
+}
+
+/* terminate and filch_future_cancel of calls written ahead and not
+ * started: cancelled, never run, and the worker (its pid) lives on. */
+static int sc_pipe_cancel(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 1 });
+	struct filch_procpool_stats st;
+	char path[3][64];
+	const char *msg;
+	long ms = 150;
+
+	(void)unused;
+	for (int i = 0; i < 3; i++)
+		trace_path(path[i], sizeof(path[i]), i);
+	filch_future *p0 = submit(pp, t_pid, NULL, 0);
+	filch_future *gate = submit(pp, t_sleep, &ms, sizeof(ms));
+	filch_future *a = submit(pp, t_touch, path[0], strlen(path[0]));
+	filch_future *b = submit(pp, t_touch, path[1], strlen(path[1]));
+	filch_future *c = submit(pp, t_touch, path[2], strlen(path[2]));
+	filch_future *p1 = submit(pp, t_pid, NULL, 0);
+
+	while (!filch_future_running(gate))
+		usleep(1000);
+	usleep(20000); /* the rest written ahead meanwhile */
+	check(!filch_future_running(a), "a written-ahead call is pending");
+	check_is(filch_procpool_terminate(pp, a), 0, "terminate written ahead");
+	check(filch_future_cancelled(a), "terminated call not cancelled");
+	check_is(filch_procpool_terminate(pp, a), -ESRCH, "terminate again");
+	check(filch_future_cancel(b), "filch_future_cancel written ahead");
+	check_is(outcome(gate, NULL, &msg), 0, "the gate");
+	check_is(outcome(c, NULL, &msg), 0, "the call after them");
+	check_is(pid_of(p1), pid_of(p0), "the worker lived on");
+	check(!traced(0), "a terminated call ran");
+	check(!traced(1), "a cancelled call ran");
+	check(traced(2), "the call after them did not run");
+	filch_procpool_stats(pp, &st);
+	check_is(st.terminated, 0, "terminated (none killed)");
+	check_is(st.started, 1, "workers started");
+	filch_future_release(p0);
+	filch_future_release(p1);
+	filch_future_release(gate);
+	filch_future_release(a);
+	filch_future_release(b);
+	filch_future_release(c);
+	return !finish(pp, fds0);
+}
+
+/* The time limit counts from each task's own start: tasks queued behind
+ * run their full time, and a task that loops with tasks written ahead
+ * behind it is killed alone (ETIMEDOUT); those complete. */
+static int sc_pipe_time_limit(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){
+		.workers = 1, .time_limit_ns = 400 * MS });
+	struct filch_procpool_stats st;
+	filch_future *s[3], *after[4];
+	const char *msg;
+	long ms = 150; /* 450 ms together: past the limit from the first */
+
+	(void)unused;
+	for (int i = 0; i < 3; i++)
+		s[i] = submit(pp, t_sleep, &ms, sizeof(ms));
+	filch_future *loop = submit(pp, t_forever, NULL, 0);
+
+	for (int i = 0; i < 4; i++)
+		after[i] = submit(pp, t_pid, NULL, 0);
+	for (int i = 0; i < 3; i++) {
+		check_is(outcome(s[i], NULL, &msg), 0, "a task under the limit");
+		filch_future_release(s[i]);
+	}
+	check_is(outcome(loop, NULL, &msg), ETIMEDOUT, "the loop");
+	for (int i = 0; i < 4; i++) {
+		pid_of(after[i]);
+		filch_future_release(after[i]);
+	}
+	filch_procpool_stats(pp, &st);
+	check_is(st.timeouts, 1, "timeouts");
+	check_is(st.crashes, 0, "crashes");
+	filch_future_release(loop);
+	return !finish(pp, fds0);
+}
+
+/* max_tasks_per_child below the pipeline's depth: no call is written
+ * past a worker's quota, so the pid changes exactly every 3 tasks. */
+static int sc_pipe_recycle(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){
+		.workers = 1, .max_tasks_per_child = 3 });
+	struct filch_procpool_stats st;
+	filch_future *f[21];
+	pid_t pid[21];
+
+	(void)unused;
+	for (int i = 0; i < 21; i++)
+		f[i] = submit(pp, t_pid, NULL, 0);
+	for (int i = 0; i < 21; i++) {
+		pid[i] = pid_of(f[i]);
+		filch_future_release(f[i]);
+		if (i % 3)
+			check(pid[i] == pid[i - 1], "task %d: another worker",
+			      i);
+		else if (i)
+			check(pid[i] != pid[i - 1], "task %d: not recycled", i);
+	}
+	filch_procpool_stats(pp, &st);
+	check_is(st.crashes, 0, "crashes");
+	check(st.started >= 7, "started %llu", (unsigned long long)st.started);
+	return !finish(pp, fds0);
+}
+
+#ifdef SANITIZED
+#define MANY 10000
+#else
+#define MANY 100000
+#endif
+
+/* MANY small tasks through 1 and then 2 workers: each completes once,
+ * with its own result. */
+static int sc_pipe_many(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_future **f = calloc(MANY, sizeof(*f));
+
+	(void)unused;
+	if (!f)
+		return 3;
+	for (unsigned workers = 1; workers <= 2; workers++) {
+		filch_procpool *pp = start(&(struct filch_procpool_opts){
+			.workers = workers });
+		unsigned bad = 0;
+
+		for (uint32_t i = 0; i < MANY; i++)
+			f[i] = submit(pp, t_echo, &i, sizeof(i));
+		for (uint32_t i = 0; i < MANY; i++) {
+			struct filch_bytes *b;
+			const char *msg;
+			unsigned char want[4];
+
+			memcpy(want, &i, 4);
+			bad += outcome(f[i], &b, &msg) != 0 || b->len != 4 ||
+			       ((unsigned char *)b->data)[0] != want[3] ||
+			       ((unsigned char *)b->data)[3] != want[0];
+			filch_future_release(f[i]);
+		}
+		check_is(bad, 0, "tasks without their own result");
+		if (!finish(pp, fds0))
+			break;
+	}
+	free(f);
+	return failures != 0;
+}
+
+/* shutdown CANCEL_PENDING with calls written ahead: cancelled at once,
+ * and never run; the running task finishes. */
+static int sc_pipe_shutdown(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 1 });
+	filch_future *f[4];
+	char path[4][64];
+	const char *msg;
+	long ms = 150;
+
+	(void)unused;
+	filch_future *gate = submit(pp, t_sleep, &ms, sizeof(ms));
+
+	for (int i = 0; i < 4; i++) {
+		trace_path(path[i], sizeof(path[i]), i);
+		f[i] = submit(pp, t_touch, path[i], strlen(path[i]));
+	}
+	while (!filch_future_running(gate))
+		usleep(1000);
+	usleep(20000); /* written ahead meanwhile */
+	check_is(filch_procpool_shutdown(pp, FILCH_SHUTDOWN_CANCEL_PENDING), 0,
+		 "shutdown");
+	for (int i = 0; i < 4; i++)
+		check(filch_future_cancelled(f[i]), "call %d not cancelled", i);
+	check_is(outcome(gate, NULL, &msg), 0, "the running task finishes");
+	check_is(filch_procpool_shutdown(pp, FILCH_SHUTDOWN_WAIT), 0, "wait");
+	for (int i = 0; i < 4; i++) {
+		check(!traced(i), "cancelled call %d ran", i);
+		filch_future_release(f[i]);
+	}
+	filch_future_release(gate);
+	return !finish(pp, fds0);
+}
+
+/* Arguments and results just under FILCH_PROCPOOL_SHM_MIN stream
+ * through the socket, each larger than its buffer: calls written ahead
+ * must not fill the socket while the worker writes a reply that the pool
+ * does not read (neither side would move). Small calls between them. */
+static int sc_pipe_big(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 1 });
+	size_t n = FILCH_PROCPOOL_SHM_MIN - 1;
+	unsigned char *a = malloc(n);
+	filch_future *big[6], *small[6];
+	const char *msg;
+
+	(void)unused;
+	if (!a)
+		return 3;
+	for (size_t i = 0; i < n; i++)
+		a[i] = pattern(i);
+	for (int i = 0; i < 6; i++) {
+		big[i] = submit(pp, t_echo, a, n);
+		small[i] = submit(pp, t_echo, "xy", 2);
+	}
+	for (int i = 0; i < 6; i++) {
+		struct filch_bytes *b;
+
+		if (check_is(outcome(big[i], &b, &msg), 0, "a big echo"))
+			check(b->len == n && !in_shm(b->data) &&
+				      ((unsigned char *)b->data)[0] ==
+					      pattern(n - 1),
+			      "big echo %d: streamed, reversed", i);
+		check_is(outcome(small[i], NULL, &msg), 0, "a small echo");
+		filch_future_release(big[i]);
+		filch_future_release(small[i]);
+	}
+	free(a);
+	return !finish(pp, fds0);
+}
+
+/* shutdown KILL alone with calls written ahead behind the running task:
+ * that task is killed (cancelled), the calls behind it never ran and run
+ * in the replacement (a WAIT shutdown runs every queued task). */
+static int sc_pipe_kill(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 1 });
+	struct filch_procpool_stats st;
+	filch_future *f[4];
+	const char *msg;
+
+	(void)unused;
+	filch_future *loop = submit(pp, t_forever, NULL, 0);
+
+	for (int i = 0; i < 4; i++)
+		f[i] = submit(pp, t_pid, NULL, 0);
+	while (!filch_future_running(loop))
+		usleep(1000);
+	usleep(20000); /* written ahead meanwhile */
+	check_is(filch_procpool_shutdown(pp, FILCH_PROCPOOL_KILL |
+						     FILCH_SHUTDOWN_WAIT),
+		 0, "shutdown KILL | WAIT");
+	check_is(outcome(loop, NULL, &msg), -ECANCELED, "the killed task");
+	for (int i = 0; i < 4; i++) {
+		pid_of(f[i]);
+		filch_future_release(f[i]);
+	}
+	filch_procpool_stats(pp, &st);
+	check_is(st.terminated, 1, "terminated");
+	check_is(st.crashes, 0, "crashes");
+	check_is(st.started, 2, "workers started");
+	filch_future_release(loop);
+	return !finish(pp, fds0);
+}
+
 static const struct scenario {
 	const char *name;
 	isolate_fn fn;
@@ -1448,6 +1815,22 @@ static const struct scenario {
 	  sc_many_pools, 120, false },
 	{ "the owner killed: its workers die", sc_owner_killed, 10, false },
 	{ "a lock held at a replacement's start", sc_lock_held, 10, false },
+	{ "pipeline: calls written ahead survive a crash before them",
+	  sc_pipe_crash, 10, false },
+	{ "pipeline: terminate or cancel of a call written ahead",
+	  sc_pipe_cancel, 10, false },
+	{ "pipeline: the time limit counts from each task's start",
+	  sc_pipe_time_limit, 10, false },
+	{ "pipeline: max_tasks_per_child below the depth", sc_pipe_recycle,
+	  10, false },
+	{ "pipeline: 10^5 small tasks with 1 and 2 workers", sc_pipe_many, 120,
+	  false },
+	{ "pipeline: shutdown CANCEL_PENDING of calls written ahead",
+	  sc_pipe_shutdown, 10, false },
+	{ "pipeline: shutdown KILL, the calls behind run in the replacement",
+	  sc_pipe_kill, 10, false },
+	{ "pipeline: streamed calls and replies larger than the socket",
+	  sc_pipe_big, 20, false },
 };
 
 static const struct {
