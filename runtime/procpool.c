@@ -227,8 +227,7 @@ static bool pp_started(struct filch__pp_mark *m, uint64_t seq)
  * must skip it. */
 static void pp_on_done(struct filch__callback *node, filch_future *f)
 {
-	struct pp_task *t = (struct pp_task *)((char *)node -
-					       offsetof(struct pp_task, cb));
+	struct pp_task *t = filch__container_of(node, struct pp_task, cb);
 	/* The Dekker pattern with pp_plan_calls (atomic.h): our cancel of f
 	 * (its state word), this fence, then where; there: where, a fence,
 	 * then f's state. One of the two sees the other: we cancel the mark,
