@@ -817,6 +817,7 @@ static void pp_on_note(filch_procpool *pp)
 struct pp_batch {
 	struct pp_task *cancelled; /* lost to filch_future_cancel */
 	struct pp_task *orphans;   /* no worker can ever run them */
+	bool unsent; /* some worker has calls not yet written (pp_send) */
 };
 
 /* Under the lock: whether w takes call t now. A call goes ahead of
@@ -910,6 +911,7 @@ static bool pp_plan(filch_procpool *pp, struct pp_batch *bt, int *timeout)
 		struct pp_worker *w = &pp->w[i];
 
 		live |= w->state != W_FAILED;
+		bt->unsent |= w->unsent != NULL;
 		if (!w->calls)
 			continue;
 		busy = true;
@@ -1086,7 +1088,7 @@ static void pp_loop(filch_procpool *pp)
 		pthread_mutex_unlock(&pp->lock);
 		pp_drop(bt.cancelled, NULL);
 		pp_drop(bt.orphans, "no worker process could start");
-		for (unsigned i = 0; i < pp->n; i++)
+		for (unsigned i = 0; bt.unsent && i < pp->n; i++)
 			pp_send(pp, &pp->w[i]);
 		if (!more)
 			return;
