@@ -17,10 +17,15 @@
  * epoll_wait on an eventfd (submissions, stop requests, shutdown), each
  * worker's socket (a result or a ready frame) and, for deaths, each
  * worker's pidfd (fork) or the fork server's note socket; it wakes on a
- * timeout only for the earliest time-limit deadline. Submitters and
- * stoppers only queue and mark under the pool's lock, then write the
- * eventfd. The frames on a worker's socket are in procpool.h; the worker
- * process itself is procworker.c.
+ * timeout only for the earliest time-limit deadline. Stoppers only mark
+ * under the pool's lock, then write the eventfd. A submitter writes its
+ * call straight into the least loaded worker's socket, under the lock,
+ * when nothing is queued and that worker takes it (pp_direct): the call
+ * then reaches the worker without waking the completion thread, which
+ * learns of it from the worker's calls list when the reply comes.
+ * Otherwise the submitter queues the task and writes the eventfd. The
+ * frames on a worker's socket are in procpool.h; the worker process
+ * itself is procworker.c.
  */
 #include "config.h"
 
@@ -96,7 +101,9 @@ struct pp_task {
  *                         with nothing queued
  * A READY worker takes calls while it has fewer than FILCH__PP_DEPTH
  * written and not replied (calls, ncalls), and fewer than its remaining
- * max_tasks_per_child. doomed: a SIGKILL was sent; it takes no more.
+ * max_tasks_per_child (pp_takes): from the completion thread
+ * (pp_plan_calls) or straight from a submitter (pp_direct), both under
+ * the lock. doomed: a SIGKILL was sent; it takes no more.
  */
 enum { W_EMPTY, W_STARTING, W_READY, W_RETIRING, W_FAILED };
 
@@ -120,19 +127,30 @@ struct pp_worker {
 	struct pp_task *frozen, **frozen_tail;
 	unsigned done;	      /* tasks it has run */
 	uint64_t seq;	      /* the next call's number (never reset) */
+	/* The first call in calls not yet written, or NULL: all are on the
+	 * socket. Changed under the lock, by the completion thread
+	 * (pp_plan_calls sets it, pp_send moves it on once a sendmsg has
+	 * returned) and by a submitter whose direct write would block or
+	 * failed (pp_direct). A
+	 * submitter writes to sock only while it is NULL, under the lock:
+	 * so calls reach the socket in the order of calls. */
+	struct pp_task *unsent;
+	/* The pool's end of the socketpair, or -1. Set and closed under the
+	 * lock (a submitter writes to it under the lock). */
+	int sock;
 	/* Only the completion thread touches these (and the destroyer after
 	 * it was joined): */
-	struct pp_task *unsent; /* the first call not yet written, or NULL */
 	struct filch__pp_rbuf *rb; /* its replies, read ahead */
 	pid_t pid;
-	int sock;  /* the pool's end of the socketpair, or -1 */
 	int pidfd; /* or -1; in the epoll set only with FILCH_START_FORK */
 	bool live; /* started and its death not yet handled (pp_dead) */
 	unsigned epoch; /* counts its starts: tells stale events apart */
 };
 
 struct filch_procpool {
-	pthread_mutex_t lock; /* the queue, the slots' state, closing */
+	/* The queue, the slots' state and calls (and their unsent and
+	 * sock: pp_direct writes there), closing. */
+	pthread_mutex_t lock;
 	pthread_cond_t started_cv;
 	struct pp_task *head, **tail; /* pending tasks, FIFO */
 	bool closing, started;
@@ -281,6 +299,8 @@ static int pp_epoll_add(filch_procpool *pp, int fd, uint64_t data)
 	return epoll_ctl(pp->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
+/* Closes w's socket; under the lock, so that no submitter writes to the
+ * descriptor once closed (pp_direct). */
 static void pp_close_sock(filch_procpool *pp, struct pp_worker *w)
 {
 	if (w->sock < 0)
@@ -288,8 +308,10 @@ static void pp_close_sock(filch_procpool *pp, struct pp_worker *w)
 	if (w->rb)
 		filch__pp_rb_close(w->rb);
 	epoll_ctl(pp->epfd, EPOLL_CTL_DEL, w->sock, NULL);
+	pthread_mutex_lock(&pp->lock);
 	close(w->sock);
 	w->sock = -1;
+	pthread_mutex_unlock(&pp->lock);
 }
 
 /* Whether the completion thread forks the workers itself (fork, spawn):
@@ -794,6 +816,7 @@ static void pp_on_note(filch_procpool *pp)
 struct pp_batch {
 	struct pp_task *cancelled; /* lost to filch_future_cancel */
 	struct pp_task *orphans;   /* no worker can ever run them */
+	bool unsent; /* some worker has calls not yet written (pp_send) */
 };
 
 /* Under the lock: whether w takes call t now. A call goes ahead of
@@ -811,6 +834,37 @@ static bool pp_takes(const filch_procpool *pp, const struct pp_worker *w,
 		w->call_bytes + pp_call_bytes(t) <= PP_AHEAD_BYTES) &&
 	       (!pp->o.max_tasks_per_child ||
 		w->done + w->ncalls < pp->o.max_tasks_per_child);
+}
+
+/* Under the lock: appends t to w's calls, to be written next, with its
+ * call's number and its mark QUEUED. */
+static void pp_assign(filch_procpool *pp, struct pp_worker *w,
+		      struct pp_task *t)
+{
+	unsigned i = (unsigned)(w - pp->w);
+
+	t->seq = w->seq++;
+	t->promoted = false;
+	/* release: the worker's acquire CAS (pp_start_call) reads it after
+	 * the call, which follows. */
+	filch__store(&pp_mark(pp, i, t->seq)->state,
+		     filch__pp_mark_of(t->seq, FILCH__PP_QUEUED), release);
+	/* The Dekker pattern with pp_on_done (see there): where, the fence,
+	 * then the future's state. The store is release: pp_on_done's
+	 * acquire load of where then sees the QUEUED stored above. */
+	filch__store(&t->where,
+		     ((uint64_t)i * FILCH__PP_DEPTH + t->seq % FILCH__PP_DEPTH +
+		      1) << PP_WHERE_SHIFT |
+			     (t->seq & PP_SEQ_MASK),
+		     release);
+	filch__fence_seq_cst();
+	if (filch_future_done(t->fut)) /* cancelled since */
+		pp_mark_cancel(pp_mark(pp, i, t->seq), t->seq);
+	*w->calls_tail = t;
+	w->calls_tail = &t->next;
+	w->ncalls++;
+	w->call_bytes += pp_call_bytes(t);
+	pp_promote(pp, w);
 }
 
 /* Under the lock: hands pending tasks to the workers, the least loaded
@@ -834,33 +888,9 @@ static void pp_plan_calls(filch_procpool *pp, struct pp_batch *bt)
 				i--; /* the same worker, the next task */
 				continue;
 			}
-			t->seq = w->seq++;
-			t->promoted = false;
-			/* release: the worker's acquire CAS (pp_start_call)
-			 * reads it after the call, which follows. */
-			filch__store(&pp_mark(pp, i, t->seq)->state,
-				     filch__pp_mark_of(t->seq, FILCH__PP_QUEUED),
-				     release);
-			/* The Dekker pattern with pp_on_done (see there):
-			 * where, the fence, then the future's state. The
-			 * store is release: pp_on_done's acquire load of
-			 * where then sees the QUEUED stored above. */
-			filch__store(&t->where,
-				     ((uint64_t)i * FILCH__PP_DEPTH +
-				      t->seq % FILCH__PP_DEPTH + 1)
-						     << PP_WHERE_SHIFT |
-					     (t->seq & PP_SEQ_MASK),
-				     release);
-			filch__fence_seq_cst();
-			if (filch_future_done(t->fut)) /* cancelled since */
-				pp_mark_cancel(pp_mark(pp, i, t->seq), t->seq);
-			*w->calls_tail = t;
-			w->calls_tail = &t->next;
-			w->ncalls++;
-			w->call_bytes += pp_call_bytes(t);
+			pp_assign(pp, w, t);
 			if (!w->unsent)
 				w->unsent = t;
-			pp_promote(pp, w);
 		}
 	}
 }
@@ -880,6 +910,7 @@ static bool pp_plan(filch_procpool *pp, struct pp_batch *bt, int *timeout)
 		struct pp_worker *w = &pp->w[i];
 
 		live |= w->state != W_FAILED;
+		bt->unsent |= w->unsent != NULL;
 		if (!w->calls)
 			continue;
 		busy = true;
@@ -923,46 +954,111 @@ static bool pp_plan(filch_procpool *pp, struct pp_batch *bt, int *timeout)
 	return !(pp->closing && !pp->head && !busy);
 }
 
+/* t's call frame: its header in *c, then c and t's bytes on the socket
+ * (the module's name and an inline argument follow each other in
+ * t->data) in iov[0] and iov[1]. */
+static void pp_frame(const struct pp_task *t, struct filch__pp_call *c,
+		     struct iovec *iov)
+{
+	*c = (struct filch__pp_call){ .fn = t->fn, .len = t->len,
+				      .mod_len = t->mod_len,
+				      .shm = t->shm >= 0, .seq = t->seq };
+	iov[0] = (struct iovec){ c, sizeof(*c) };
+	iov[1] = (struct iovec){ (void *)t->data,
+				 t->mod_len + (c->shm ? 0 : t->len) };
+}
+
 /* Writes w's calls not yet written: the plain ones together, in one
  * sendmsg for up to PP_SEND_CALLS calls; a call with its argument in a
  * memfd alone, with the memfd attached. */
 #define PP_SEND_CALLS 16
 static void pp_send(filch_procpool *pp, struct pp_worker *w)
 {
-	while (w->unsent) {
+	for (;;) {
 		struct filch__pp_call c[PP_SEND_CALLS];
 		struct iovec iov[2 * PP_SEND_CALLS];
-		struct pp_task *t = w->unsent;
-		int n = 0, fd = t->shm;
+		int n = 0, fd;
 
-		/* Only we append to w->calls, and only we take calls off
-		 * it: reading the list without the lock is safe. */
+		/* Under the lock, as a submitter appends to w->calls (only
+		 * while unsent is NULL, so not behind t: the calls read here
+		 * stay the next ones to write). */
+		pthread_mutex_lock(&pp->lock);
+		struct pp_task *t = w->unsent;
+
+		if (!t) {
+			pthread_mutex_unlock(&pp->lock);
+			return;
+		}
+		fd = t->shm;
 		do {
-			c[n] = (struct filch__pp_call){
-				.fn = t->fn, .len = t->len,
-				.mod_len = t->mod_len, .shm = t->shm >= 0,
-				.seq = t->seq };
-			/* The module's name and an inline argument follow
-			 * each other in t->data. */
-			iov[2 * n] = (struct iovec){ &c[n], sizeof(c[n]) };
-			iov[2 * n + 1] = (struct iovec){
-				t->data, t->mod_len + (c[n].shm ? 0 : t->len) };
+			pp_frame(t, &c[n], &iov[2 * n]);
 			n++;
 			t = t->next;
 		} while (t && fd < 0 && t->shm < 0 && n < PP_SEND_CALLS);
+		pthread_mutex_unlock(&pp->lock);
 		/* A worker that dies meanwhile fails the write; its death
-		 * then fails or queues again its calls. */
+		 * then fails or queues again its calls. Only we write to the
+		 * socket while unsent is not NULL: not under the lock. */
 		int rc = w->sock < 0 ? -EPIPE :
 				       filch__pp_send_fd(w->sock, iov, 2 * n, fd);
 
+		pthread_mutex_lock(&pp->lock);
 		w->unsent = t;
 		if (rc) {
-			pthread_mutex_lock(&pp->lock);
 			pp_doom(pp, w);
-			pthread_mutex_unlock(&pp->lock);
 			w->unsent = NULL;
 		}
+		pthread_mutex_unlock(&pp->lock);
 	}
+}
+
+/* Under the lock, nothing queued (pp->head NULL, so no task is before
+ * t): writes t's call straight into the least loaded worker that takes
+ * it (pp_takes) and whose calls are all written (unsent NULL), if t's
+ * argument is inline and its frame within PP_AHEAD_BYTES. False if no
+ * worker takes it: queue it. Else t is among that worker's calls; a
+ * sendmsg that would block leaves it for pp_send: then, and with a time
+ * limit (the next deadline is the completion thread's), *wake is set. A
+ * write that the socket took in part is finished blocking, as pp_send's
+ * would be: the calls not replied stay within PP_AHEAD_BYTES, which the
+ * socket's buffer holds. A write that fails (the worker is gone) is left
+ * for pp_send too: its write fails as well (the peer closed), and it
+ * dooms the worker, whose death queues t again. */
+static bool pp_direct(filch_procpool *pp, struct pp_task *t, bool *wake)
+{
+	struct pp_worker *w = NULL;
+
+	if (t->shm >= 0 || pp_call_bytes(t) > PP_AHEAD_BYTES)
+		return false;
+	for (unsigned i = 0; i < pp->n && !(w && !w->ncalls); i++) {
+		struct pp_worker *c = &pp->w[i];
+
+		if (c->sock >= 0 && !c->unsent &&
+		    pp_takes(pp, c, FILCH__PP_DEPTH, t) &&
+		    (!w || c->ncalls < w->ncalls))
+			w = c;
+	}
+	if (!w)
+		return false;
+	pp_assign(pp, w, t);
+
+	struct filch__pp_call c;
+	struct iovec iov[2];
+	ssize_t r;
+
+	pp_frame(t, &c, iov);
+	do
+		r = sendmsg(w->sock,
+			    &(struct msghdr){ .msg_iov = iov, .msg_iovlen = 2 },
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (r < 0 && errno == EINTR);
+	bool later = r <= 0 ||
+		     filch__pp_send_rest(w->sock, iov, 2, (size_t)r) < 0;
+
+	if (later)
+		w->unsent = t;
+	*wake = later || pp->o.time_limit_ns;
+	return true;
 }
 
 static void pp_drop(struct pp_task *list, const char *message)
@@ -991,7 +1087,7 @@ static void pp_loop(filch_procpool *pp)
 		pthread_mutex_unlock(&pp->lock);
 		pp_drop(bt.cancelled, NULL);
 		pp_drop(bt.orphans, "no worker process could start");
-		for (unsigned i = 0; i < pp->n; i++)
+		for (unsigned i = 0; bt.unsent && i < pp->n; i++)
 			pp_send(pp, &pp->w[i]);
 		if (!more)
 			return;
@@ -1303,14 +1399,16 @@ int filch_procpool_submit(filch_procpool *pp, filch_proc_fn fn,
 	filch_future_retain(f); /* the caller's */
 
 	pthread_mutex_lock(&pp->lock);
-	bool closing = pp->closing, woken = pp->woken;
+	bool closing = pp->closing, woken = pp->woken, need = true;
 
 	if (!closing) {
 		filch__add(&pp->tasks, 1, relaxed);
 		filch__future_add_callback(f, &t->cb);
-		*pp->tail = t;
-		pp->tail = &t->next;
-		pp->woken = true;
+		if (pp->head || !pp_direct(pp, t, &need)) {
+			*pp->tail = t;
+			pp->tail = &t->next;
+		}
+		pp->woken |= need;
 	}
 	pthread_mutex_unlock(&pp->lock);
 	if (closing) {
@@ -1324,7 +1422,7 @@ int filch_procpool_submit(filch_procpool *pp, filch_proc_fn fn,
 	/* The completion thread plans (under the lock) after it reads the
 	 * eventfd: a wake written since its last plan brings it to this
 	 * task too. */
-	if (!woken)
+	if (need && !woken)
 		wake(pp);
 	*fut = f;
 	return 0;

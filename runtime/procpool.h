@@ -103,6 +103,11 @@ int filch__pp_xfer(int fd, void *buf, size_t n, bool out);
  * takes them, with fd attached (none if fd < 0). 0 or -EPIPE. */
 int filch__pp_send_fd(int sock, const struct iovec *iov, int n, int fd);
 
+/* Sends what follows the first sent bytes of the n buffers of iov on
+ * sock (a stream socket took those): 0 or -EPIPE. */
+int filch__pp_send_rest(int sock, const struct iovec *iov, int n,
+			size_t sent);
+
 /* A reader that takes many frames with one recvmsg: the bytes in buf
  * between head and tail, and the descriptors that came with them in the
  * order they came (each belongs to the next frame that says it has one). */

@@ -74,11 +74,16 @@ int filch__pp_send_fd(int sock, const struct iovec *iov, int n, int fd)
 		return -EPIPE;
 	/* A stream socket may take part of it: the rest goes plainly (the
 	 * descriptor went with the first byte). */
-	for (int i = 0; i < n; i++) {
-		size_t done = (size_t)r < iov[i].iov_len ? (size_t)r :
-							   iov[i].iov_len;
+	return filch__pp_send_rest(sock, iov, n, (size_t)r);
+}
 
-		r -= (ssize_t)done;
+int filch__pp_send_rest(int sock, const struct iovec *iov, int n,
+			size_t sent)
+{
+	for (int i = 0; i < n; i++) {
+		size_t done = sent < iov[i].iov_len ? sent : iov[i].iov_len;
+
+		sent -= done;
 		if (filch__pp_xfer(sock, (unsigned char *)iov[i].iov_base + done,
 				   iov[i].iov_len - done, true) < 0)
 			return -EPIPE;

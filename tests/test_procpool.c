@@ -6,7 +6,8 @@
  * crashes, exits or outlives the time limit fails only its own future and
  * is replaced, terminate stops a running task (also racing its
  * completion: exactly one outcome), workers are recycled after
- * max_tasks_per_child, each shutdown flag does what it says, and no
+ * max_tasks_per_child, calls written straight from submit keep their
+ * order, each shutdown flag does what it says, and no
  * process, zombie or file descriptor is left behind by any path,
  * including the death of the pool's owner.
  *
@@ -1453,6 +1454,173 @@ static pid_t pid_of(filch_future *f)
 	return pid;
 }
 
+/* Appends its argument, "path\0token", 's token to the file path: the
+ * order in which a worker ran such tasks. */
+static int t_append(const void *arg, size_t len, void **out, size_t *out_len)
+{
+	const char *path = arg, *tok;
+	size_t plen = strnlen(path, len);
+	int fd;
+
+	(void)out, (void)out_len;
+	if (plen == len)
+		return EINVAL;
+	tok = path + plen + 1;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errno;
+	ssize_t w = write(fd, tok, len - plen - 1);
+
+	close(fd);
+	return w == (ssize_t)(len - plen - 1) ? 0 : EIO;
+}
+
+/* Submits t_append of token to the file path. */
+static filch_future *submit_append(filch_procpool *pp, const char *path,
+				   const char *token)
+{
+	char arg[128];
+	size_t plen = strlen(path) + 1, tlen = strlen(token);
+
+	memcpy(arg, path, plen);
+	memcpy(arg + plen, token, tlen);
+	return submit(pp, t_append, arg, plen + tlen);
+}
+
+/* Whether the file path holds want (polled up to 5 s). */
+static bool holds(const char *path, const char *want)
+{
+	char got[512];
+
+	for (int i = 0; i < 500; i++) {
+		FILE *fp = fopen(path, "r");
+		size_t n = fp ? fread(got, 1, sizeof(got) - 1, fp) : 0;
+
+		if (fp)
+			fclose(fp);
+		got[n] = '\0';
+		if (strcmp(got, want) == 0)
+			return true;
+		if (strncmp(got, want, n) != 0)
+			break;
+		nanosleep(&(struct timespec){ 0, 10 * MS }, NULL);
+	}
+	fprintf(stderr, "%s holds \"%s\", expected \"%s\"\n", path, got, want);
+	return false;
+}
+
+/* A callback that holds the pool's completion thread (which completes
+ * the futures) until released; run by the test's thread (the future was
+ * done already), it returns at once. */
+static sem_t cb_held, cb_release;
+static pthread_t tester;
+
+static void hold_completion(filch_future *f, void *arg)
+{
+	(void)f, (void)arg;
+	sem_post(&cb_held);
+	if (!pthread_equal(pthread_self(), tester))
+		sem_wait(&cb_release);
+}
+
+/* Holds the completion thread of pp (one worker) in a callback of a task
+ * that sleeps meanwhile; returns that task's future. */
+static filch_future *hold(filch_procpool *pp)
+{
+	long ms = 100;
+	filch_future *f = submit(pp, t_sleep, &ms, sizeof(ms));
+
+	tester = pthread_self();
+	sem_init(&cb_held, 0, 0);
+	sem_init(&cb_release, 0, 0);
+	check_is(filch_future_on_done(f, hold_completion, NULL), 0,
+		 "on_done");
+	sem_wait(&cb_held);
+	return f;
+}
+
+/* A submission writes its call straight into an idle worker's socket:
+ * tasks run while the completion thread is held, in submission order, and
+ * the calls beyond the pipeline's depth, queued, follow in order once it
+ * is released. */
+static int sc_pipe_direct(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 1 });
+	filch_future *f[40];
+	char path[64], want[128] = "", tok[8];
+	const char *msg;
+
+	(void)unused;
+	trace_path(path, sizeof(path), 0);
+	filch_future *gate = hold(pp);
+
+	for (int i = 0; i < 40; i++) {
+		snprintf(tok, sizeof(tok), "%c", 'A' + i);
+		f[i] = submit_append(pp, path, tok);
+		if (i < 5)
+			strcat(want, tok);
+		if (i == 4)
+			check(holds(path, want), "direct calls ran, in order, "
+						 "with the completion thread "
+						 "held");
+	}
+	for (int i = 5; i < 40; i++) {
+		snprintf(tok, sizeof(tok), "%c", 'A' + i);
+		strcat(want, tok);
+	}
+	sem_post(&cb_release);
+	for (int i = 0; i < 40; i++) {
+		check_is(outcome(f[i], NULL, &msg), 0, "a task");
+		filch_future_release(f[i]);
+	}
+	check(holds(path, want), "every call ran, in submission order");
+	check_is(outcome(gate, NULL, &msg), 0, "the gate");
+	filch_future_release(gate);
+	unlink(path);
+	return !finish(pp, fds0);
+}
+
+/* A worker crashes with calls written straight into its socket behind
+ * the crashing one (while the completion thread is held): those never
+ * ran; they are queued again and run, in order, in the replacement. */
+static int sc_pipe_direct_crash(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 1 });
+	struct filch_procpool_stats st;
+	char path[64];
+	const char *msg;
+
+	(void)unused;
+	trace_path(path, sizeof(path), 0);
+	filch_future *gate = hold(pp);
+	filch_future *a = submit_append(pp, path, "a");
+	filch_future *crash = submit(pp, t_segv, NULL, 0);
+	filch_future *b = submit_append(pp, path, "b");
+	filch_future *c = submit_append(pp, path, "c");
+
+	check(holds(path, "a"), "a direct call ran with the completion "
+				"thread held");
+	sem_post(&cb_release);
+	check_is(outcome(crash, NULL, &msg), ECHILD, "the crash");
+	check(strstr(msg, "SIGSEGV"), "crash message \"%s\"", msg);
+	check_is(outcome(a, NULL, &msg), 0, "the call before");
+	check_is(outcome(b, NULL, &msg), 0, "a call behind");
+	check_is(outcome(c, NULL, &msg), 0, "a call behind");
+	check(holds(path, "abc"), "the calls behind ran once, in order");
+	filch_procpool_stats(pp, &st);
+	check_is(st.crashes, 1, "crashes");
+	check_is(st.started, 2, "workers started");
+	filch_future_release(gate);
+	filch_future_release(a);
+	filch_future_release(crash);
+	filch_future_release(b);
+	filch_future_release(c);
+	unlink(path);
+	return !finish(pp, fds0);
+}
+
 /* Calls written ahead behind a task that crashes never ran: they are
  * queued again and complete with their own results; the crash alone fails
  * (ECHILD), once. */
@@ -1831,6 +1999,10 @@ static const struct scenario {
 	  sc_pipe_kill, 10, false },
 	{ "pipeline: streamed calls and replies larger than the socket",
 	  sc_pipe_big, 20, false },
+	{ "pipeline: a submission writes to an idle worker directly, in order",
+	  sc_pipe_direct, 10, false },
+	{ "pipeline: direct calls behind a crash run in the replacement",
+	  sc_pipe_direct_crash, 10, false },
 };
 
 static const struct {
