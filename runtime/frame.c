@@ -104,11 +104,6 @@ filch_future *filch__task_frame_future(void)
 	return fr ? fr->future : NULL;
 }
 
-struct filch__frames *filch__frames_mine(void)
-{
-	return &filch__frames_self;
-}
-
 void filch__frames_register(_Atomic(struct filch__frames *) *slot)
 {
 	/* Release: pairs with the acquire load in filch__frames_inspect

@@ -116,10 +116,6 @@ struct filch__task_frame *filch__task_frame_current(void);
 /* The future of the innermost task running on this thread, or NULL. */
 filch_future *filch__task_frame_future(void);
 
-/* The calling thread's frame list, for registering a worker. */
-struct filch__frames;
-struct filch__frames *filch__frames_mine(void);
-
 /*
  * A worker's registration: *slot holds its thread's frame list from
  * filch__frames_register (the worker's thread, before it runs tasks)
