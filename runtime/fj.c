@@ -319,6 +319,10 @@ struct filch__task *filch__fj_steal(struct filch__worker *w,
 
 	if (!v || !fj_get(w) || !(f = take(v, 0)))
 		return NULL;
+	/* The frame runs as a task from here (tasks_run): counted as a steal
+	 * and, since the owner's spawns are not counted, as a spawn. */
+	filch__stat_add(&w->stats.stolen, 1);
+	filch__stat_add(&w->stats.spawned, 1);
 	return frame_task(f);
 }
 
@@ -342,9 +346,12 @@ static bool leapfrog(struct filch__fj *fj, struct filch_fj_frame *f,
 	}
 	/* f is done and g may be unrelated: to the deque, for any worker
 	 * (or run here when the deque cannot grow: it must not be lost). */
-	if (filch__deque_push(&w->deque, frame_task(g)) != 0)
+	if (filch__deque_push(&w->deque, frame_task(g)) != 0) {
 		run_stolen(fj, g);
-	else if (w->ex->nworkers > 1)
+		return true;
+	}
+	filch__stat_add(&w->stats.spawned, 1); /* a task now: as above */
+	if (w->ex->nworkers > 1)
 		filch__park_notify_local(w->ex);
 	return true;
 }

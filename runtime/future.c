@@ -40,8 +40,10 @@
  *                          and the claim of filch__future_settle (CAS).
  *   PENDING -> CANCELLED   filch__future_cancel (CAS), also for a task the
  *                          scheduler discards (filch__future_cancel_pending)
- *                          and for a promise whose last reference is
- *                          dropped (abandon).
+ *                          for a promise whose last reference is
+ *                          dropped (abandon), and for a promise whose
+ *                          holder stopped it (filch__future_cancel_running,
+ *                          CAS; it loses to a settler's claim).
  *   RUNNING -> FINISHED    filch__future_finish (xchg by the runner, the
  *                          only writer of the phase while RUNNING) and
  *                          filch__future_settle (xchg by the claimer).

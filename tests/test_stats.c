@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <filch.h>
+#include <filch/fj.h>
 
 #include "tap.h"
 
@@ -159,6 +160,61 @@ static void test_add_up(unsigned workers)
 	     "(%llu ns) wakeups %llu+%llu/%llu",
 	     workers, s.threads - workers, s.tasks_run, s.stolen, s.steal_failed, s.parks,
 	     s.park_ns, s.wakeups_sent, s.foreign_wakeups, s.wakeups_received);
+	filch_executor_destroy(ex);
+}
+
+static atomic_uint fj_leaf_workers; /* bit i: worker i ran a leaf */
+
+/* A fork-join tree whose 2^depth leaves spin for about 20 us, so that
+ * the second worker steals frames. */
+FILCH_FJ_FN1(long, fj_spread, unsigned, depth)
+{
+	long a, b;
+
+	if (depth == 0) {
+		int64_t end = tap_now_ns() + 20 * 1000;
+		int me = filch_current_worker();
+
+		while (tap_now_ns() < end)
+			;
+		if (me >= 0 && me < 32)
+			atomic_fetch_or(&fj_leaf_workers, 1u << me);
+		return 1;
+	}
+	FILCH_SPAWN(fj_spread, depth - 1);
+	b = FILCH_CALL(fj_spread, depth - 1);
+	a = FILCH_SYNC(fj_spread);
+	return a + b;
+}
+
+static void fj_root(filch_fj *fj, void *arg)
+{
+	*(long *)arg = fj_spread(fj, 9);
+}
+
+/* Frames taken by thieves run as tasks: the counters still add up. */
+static void test_fj_steals(void)
+{
+	filch_executor *ex = make(2, 0, 0);
+	struct filch_executor_stats s;
+	long leaves = 0;
+	int rounds = 0;
+
+	/* Rounds until a leaf ran on the second worker: a stolen frame. */
+	do
+		filch_fj_run(ex, fj_root, &leaves);
+	while (!(atomic_load(&fj_leaf_workers) & 2) && ++rounds < 20);
+	is(leaves, 512, "fork-join: every leaf ran");
+	filch_shutdown(ex, FILCH_SHUTDOWN_WAIT);
+	s = stats(ex);
+	if (!(atomic_load(&fj_leaf_workers) & 2)) {
+		skip(2, "no frame was stolen in %d rounds", rounds);
+	} else {
+		is(s.tasks_run, s.submitted + s.spawned,
+		   "fork-join with stolen frames: tasks_run = submitted + "
+		   "spawned");
+		is(s.futures_pending, 0, "fork-join: no future pending");
+	}
 	filch_executor_destroy(ex);
 }
 
@@ -373,6 +429,7 @@ int main(void)
 	test_add_up(1);
 	test_add_up(2);
 	test_add_up(8);
+	test_fj_steals();
 	test_depths();
 	test_refused_caller_runs_failures();
 	test_discarded();
