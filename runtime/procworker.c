@@ -53,8 +53,9 @@ static int pp_reply(int fd, int code, void *data, size_t len)
 }
 
 /* Reads a call from rb: its header into *c, its module name into mod,
- * and its argument, mapped (*mapped) or in a malloc'd block. Exits when
- * the pool closed the socket (status 0) or the frame is broken (1). */
+ * and its argument, mapped (*mapped) or in a malloc'd block; NULL when
+ * there is no memory for it. Exits when the pool closed the socket
+ * (status 0) or the frame is broken (1). */
 static void *pp_read_call(int fd, struct filch__pp_rbuf *rb,
 			  struct filch__pp_call *c,
 			  char mod[FILCH__PP_MAX_NAME], bool *mapped)
@@ -78,8 +79,6 @@ static void *pp_read_call(int fd, struct filch__pp_rbuf *rb,
 		   filch__pp_rb_read(fd, rb, arg, c->len) < 0) {
 		_exit(1);
 	}
-	if (!arg)
-		_exit(1); /* no memory for it: the task fails with ECHILD */
 	return arg;
 }
 
@@ -94,7 +93,7 @@ static bool pp_start_call(struct filch__pp_mark *ring, uint64_t seq)
 	filch__store(&m->start, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec,
 		     relaxed);
 	/* acq_rel: release publishes start to the pool's acquire load of
-	 * the mark (pp_started); acquire pairs with pp_send's release store
+	 * the mark (pp_started); acquire pairs with pp_assign's release store
 	 * of QUEUED. Loses to pp_mark_cancel's CAS when that came first. */
 	return filch__cas(&m->state, &want,
 			  filch__pp_mark_of(seq, FILCH__PP_STARTED), acq_rel,
@@ -132,6 +131,14 @@ void filch__pp_worker_main(const struct filch_procpool_opts *o, unsigned self,
 		char mod[FILCH__PP_MAX_NAME];
 		bool mapped;
 		void *arg = pp_read_call(fd, rb, &c, mod, &mapped);
+
+		if (!arg) {
+			/* No memory for the argument: the call counts as
+			 * started, so that it fails with ECHILD rather than
+			 * going to the next worker, which would die alike. */
+			pp_start_call(ring, c.seq);
+			_exit(1);
+		}
 		filch_proc_fn fn = (filch_proc_fn)(uintptr_t)(
 			c.mod_len ? (uintptr_t)filch__pp_resolve(mod, c.fn) :
 				    c.fn);
