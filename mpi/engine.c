@@ -130,7 +130,9 @@ int filch__mpi_describe(int err, char *buf, size_t len)
 	char text[MPI_MAX_ERROR_STRING], name[MPI_MAX_ERROR_STRING];
 	int cls = err, n = 0;
 
-	if (err > MPI_ERR_LASTCODE || MPI_Error_class(err, &cls) != MPI_SUCCESS)
+	/* A code above the last class names its class through MPI (as
+	 * filch_mpi_errno reads it). */
+	if (err <= MPI_ERR_LASTCODE || MPI_Error_class(err, &cls) != MPI_SUCCESS)
 		cls = err;
 	if (MPI_Error_string(cls, name, &n) != MPI_SUCCESS)
 		snprintf(name, sizeof(name), "MPI error class %d", cls);
@@ -194,6 +196,8 @@ static int grow(void)
 	return 0;
 }
 
+static int adopt(void *arg, MPI_Request *req);
+
 /* Starts the records of the inbox list in (funnelled: posts them) and
  * makes them active. Returns true if there was any. */
 static bool start(struct rec *in)
@@ -206,9 +210,10 @@ static bool start(struct rec *in)
 
 		in = r->next;
 		if (r->post) {
-			if (r->cancel_seen) {
+			if (r->cancel_seen && r->post != adopt) {
 				/* Cancelled before it was started: MPI never
-				 * saw it. */
+				 * saw it (an adopted request MPI already has:
+				 * it is cancelled and completed below). */
 				finish(r, MPI_SUCCESS, NULL);
 				continue;
 			}
