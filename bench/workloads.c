@@ -122,23 +122,10 @@ const struct fb_uts_tree *fb_uts_forest(const struct fb_params *p)
 	return p->quick ? quick_forest : full_forest;
 }
 
-/* SplitMix64's output function (Steele, Lea and Flood, OOPSLA 2014). */
-static uint64_t mix64(uint64_t z)
-{
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-uint64_t fb_uts_child(uint64_t node, unsigned i)
-{
-	return mix64(node + (uint64_t)(i + 1) * 0x9e3779b97f4a7c15ULL);
-}
-
 /* A uniform number in (0, 1) from a node's hash. */
 static double unit(uint64_t node)
 {
-	return ((double)(mix64(node ^ 0xd1b54a32d192ed03ULL) >> 11) + 0.5) *
+	return ((double)(fb_mix64(node ^ 0xd1b54a32d192ed03ULL) >> 11) + 0.5) *
 	       0x1p-53;
 }
 
@@ -233,8 +220,8 @@ void fb_matmul_init(struct fb_matmul *m, unsigned n)
 	m->b = fb_xmalloc(nn * sizeof(double));
 	m->c = fb_xcalloc(nn, sizeof(double));
 	for (size_t i = 0; i < nn; i++) {
-		m->a[i] = (double)(int)(mix64(i) % 5) - 2;
-		m->b[i] = (double)(int)(mix64(i + nn) % 5) - 2;
+		m->a[i] = (double)(int)(fb_mix64(i) % 5) - 2;
+		m->b[i] = (double)(int)(fb_mix64(i + nn) % 5) - 2;
 	}
 }
 
@@ -317,7 +304,7 @@ void fb_matmul_check(const struct fb_matmul *m)
 	double *bx = fb_xmalloc(n * sizeof(double));
 
 	for (unsigned i = 0; i < n; i++)
-		x[i] = (double)(int)(mix64(i + 7) % 7) - 3;
+		x[i] = (double)(int)(fb_mix64(i + 7) % 7) - 3;
 	for (unsigned i = 0; i < n; i++) {
 		double s = 0;
 
@@ -354,7 +341,7 @@ void fb_spin(unsigned iters)
 		__asm__ volatile("" ::: "memory");
 }
 
-unsigned fb_tiny_length(unsigned i) { return (unsigned)(mix64(i) % 16) * 16; }
+unsigned fb_tiny_length(unsigned i) { return (unsigned)(fb_mix64(i) % 16) * 16; }
 
 void fb_map_check(size_t n, uint64_t sum)
 {

@@ -79,7 +79,21 @@ struct fb_params;
  * ~0.9M). */
 const struct fb_uts_tree *fb_uts_forest(const struct fb_params *p);
 
-uint64_t fb_uts_child(uint64_t node, unsigned i);
+/* SplitMix64's output function (Steele, Lea and Flood, OOPSLA 2014). */
+static inline uint64_t fb_mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* The hash of child i of node. Inline, so that every implementation's
+ * node function computes it in place, as the sequential one always did;
+ * fb_uts_children, the node's work, stays one call for all of them. */
+static inline uint64_t fb_uts_child(uint64_t node, unsigned i)
+{
+	return fb_mix64(node + (uint64_t)(i + 1) * 0x9e3779b97f4a7c15ULL);
+}
 unsigned fb_uts_children(const struct fb_uts_tree *t, uint64_t node,
 			 unsigned depth);
 /* Nodes of the subtree rooted at node. */
