@@ -209,6 +209,58 @@ static void stolen(void)
 	filch_executor_destroy(ex);
 }
 
+/* ---- one slot stolen again and again: each sync gets its own result ---- */
+
+/* Leaves that ran on another worker than their spawner. */
+static atomic_long reuse_stolen;
+
+/* About 20 microseconds of work; returns 3 i + 1 (i < 0: nothing spawned
+ * it, the spawner's own share of the work). */
+FILCH_FJ_FN2(long, reuse_leaf, long, i, int, spawner)
+{
+	int64_t end = tap_now_ns() + 20 * 1000;
+
+	while (tap_now_ns() < end)
+		;
+	if (i >= 0 && filch_current_worker() != spawner)
+		atomic_fetch_add(&reuse_stolen, 1);
+	return 3 * i + 1;
+}
+
+/* n rounds of spawn, work, sync on the same slot: the idle worker takes
+ * most frames (a sync that found its frame stolen shares the next spawn at
+ * once), so the slot is used by one thief after another. Returns the syncs
+ * that got another result than their frame's. */
+FILCH_FJ_FN1(long, reuse_loop, long, n)
+{
+	int me = filch_current_worker();
+	long wrong = 0;
+
+	for (long i = 0; i < n; i++) {
+		FILCH_SPAWN(reuse_leaf, i, me);
+		FILCH_CALL(reuse_leaf, -1, me);
+		wrong += FILCH_SYNC(reuse_leaf) != 3 * i + 1;
+	}
+	return wrong;
+}
+
+static void reuse_root(filch_fj *fj, void *arg)
+{
+	*(long *)arg = reuse_loop(fj, 500);
+}
+
+static void slot_reuse(void)
+{
+	filch_executor *ex = make(2);
+	long wrong = -1;
+
+	atomic_store(&reuse_stolen, 0);
+	is(filch_fj_run(ex, reuse_root, &wrong), 0, "slot reuse: runs");
+	is(wrong, 0, "every sync of a slot stolen %ld times in 500 got its "
+		     "own frame's result", atomic_load(&reuse_stolen));
+	filch_executor_destroy(ex);
+}
+
 /* ---- an idle worker finds shared frames, and is woken for them ---- */
 
 /* Workers that ran a leaf of spread (bit filch_current_worker()). */
@@ -554,11 +606,12 @@ int main(void)
 {
 	static const unsigned counts[] = {1, 2, 3, 8};
 
-	tap_plan(2 + 4 * 8 + 2 + 3 + 3 + 1 + 6 + 2);
+	tap_plan(2 + 4 * 8 + 2 + 2 + 3 + 3 + 1 + 6 + 2);
 	misuse(); /* first: isolate_run forks a single-threaded process */
 	for (unsigned i = 0; i < 4; i++)
 		answers(counts[i]);
 	stolen();
+	slot_reuse();
 	idle_finds_frames();
 	foreign_threads();
 	stolen_named();
