@@ -18,8 +18,10 @@
  *   [0, tail)       stolen (taken by thieves, or synced below since)
  *   [tail, split)   shared: a thief may take the oldest, at tail
  *   [split, head)   private: the owner's alone, no atomics
- * head and the owner's copy of split are plain fields of struct filch_fj;
- * ts holds tail (high half) and split (low half):
+ * head and the owner's copy of split are plain fields of struct filch_fj,
+ * as pointers to frames head and split (so that the inline code indexes
+ * nothing; index_of converts); ts holds tail (high half) and split (low
+ * half):
  *
  * ts (the stack's shared state word):
  *   tail << 32 | split. Writers: a thief, CAS (t, s) -> (t + 1, s) when
@@ -126,6 +128,13 @@ static struct filch__fj *fj_of(filch_fj *pub)
 	return filch__container_of(pub, struct filch__fj, pub);
 }
 
+/* The index of frame f of pub's stack (the owner's fields are pointers,
+ * for the inline code; ts and base hold indices). */
+static uint32_t index_of(const filch_fj *pub, const struct filch_fj_frame *f)
+{
+	return (uint32_t)(f - pub->frames);
+}
+
 /* A broken rule of filch/fj.h: a message with the file and line, then
  * abort. */
 #define fj_die(what) fj_abort(__FILE__, __LINE__, what)
@@ -156,9 +165,9 @@ static struct filch__fj *fj_get(struct filch__worker *w)
 		return NULL;
 	}
 	fj->pub.frames = frames;
-	fj->pub.head = 0;
-	fj->pub.split = 0;
-	fj->pub.cap = FILCH_FJ_DEPTH;
+	fj->pub.head = frames;
+	fj->pub.split = frames;
+	fj->pub.end = fj->pub.frames + FILCH_FJ_DEPTH;
 	fj->pub.publish = 1; /* share the first spawn: wake a helper */
 	fj->w = w;
 	atomic_init(&fj->ts, 0);
@@ -173,7 +182,7 @@ void filch__fj_destroy(struct filch__fj *fj)
 	if (!fj)
 		return;
 	munmap(fj->pub.frames,
-	       (size_t)fj->pub.cap * sizeof(struct filch_fj_frame));
+	       (size_t)FILCH_FJ_DEPTH * sizeof(struct filch_fj_frame));
 	filch__free(fj);
 }
 
@@ -186,7 +195,8 @@ void filch_fj_overflow(filch_fj *fj)
 void filch_fj_share(filch_fj *pub)
 {
 	struct filch__fj *fj = fj_of(pub);
-	uint32_t s = pub->split, ns = s + (pub->head - s + 1) / 2;
+	uint32_t s = index_of(pub, pub->split);
+	uint32_t ns = s + (index_of(pub, pub->head) - s + 1) / 2;
 	uint64_t ts;
 
 	__atomic_store_n(&pub->publish, 0, __ATOMIC_RELAXED); /* a request */
@@ -199,7 +209,7 @@ void filch_fj_share(filch_fj *pub)
 	while (!filch__cas(&fj->ts, &ts, pack((uint32_t)(ts >> 32), ns),
 			   release, relaxed))
 		;
-	pub->split = ns;
+	pub->split = &pub->frames[ns];
 	/* Not notify_local's relaxed look: a worker that parks while the
 	 * frames are private asks for them (filch__fj_work_visible) and is
 	 * woken by this notification, whose first step, an RMW of
@@ -266,7 +276,7 @@ static void run_stolen(struct filch__fj *fj, struct filch_fj_frame *f)
 	struct filch__task_frame fr;
 	uint32_t old;
 
-	f->base = fj->pub.head;
+	f->base = index_of(&fj->pub, fj->pub.head);
 	/* Release: base before the thief's index; pairs with the acquire
 	 * loads of state in wait_stolen. */
 	__atomic_fetch_or(&f->state, fj->w->index + 1, __ATOMIC_RELEASE);
@@ -397,12 +407,12 @@ static void wait_stolen(struct filch__fj *fj, struct filch_fj_frame *f)
 int filch_fj_join(filch_fj *pub)
 {
 	struct filch__fj *fj = fj_of(pub);
-	uint32_t h = pub->head - 1;
+	uint32_t h = index_of(pub, pub->head) - 1;
 	/* Relaxed: the CAS decides; a stolen frame's result is acquired
 	 * from its state in wait_stolen. */
 	uint64_t ts = filch__load(&fj->ts, relaxed);
 
-	if (pub->head == 0)
+	if (pub->head == pub->frames)
 		fj_die("FILCH_SYNC without a pending FILCH_SPAWN");
 	/* Here split == head (h is below split, and split <= head). */
 	for (;;) {
@@ -414,16 +424,16 @@ int filch_fj_join(filch_fj *pub)
 		/* Relaxed: frames [ns, s) were never read by a thief; one
 		 * CAS decides frame h against take's. */
 		if (filch__cas(&fj->ts, &ts, pack(t, ns), relaxed, relaxed)) {
-			pub->split = ns;
-			pub->head = h;
+			pub->split = &pub->frames[ns];
+			pub->head = &pub->frames[h];
 			return 1;
 		}
 	}
 	/* head stays above h while f's thief writes into it: leapfrogged
 	 * frames spawn above it. */
 	wait_stolen(fj, &pub->frames[h]);
-	pub->head = h;
-	pub->split = h;
+	pub->head = &pub->frames[h];
+	pub->split = pub->head;
 	/* Release: see the top (the leapfrogging argument); tail == split
 	 * here, so no thief's CAS can succeed meanwhile. */
 	filch__store(&fj->ts, pack(h, h), release);
@@ -436,7 +446,7 @@ int filch_fj_join(filch_fj *pub)
 static int run_root(struct filch__worker *w, filch_fj_root_fn fn, void *arg)
 {
 	struct filch__fj *fj = fj_get(w);
-	uint32_t head;
+	struct filch_fj_frame *head;
 
 	if (!fj)
 		return -ENOMEM;

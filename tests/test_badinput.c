@@ -844,6 +844,8 @@ static int row_fj_bad(void *unused)
 	EXPECT_RC(filch_fj_run(ex, NULL, NULL), -EINVAL);
 	EXPECT_RC(filch_fj_run_v(ex, fj_count, NULL, FILCH_FJ_ABI + 1),
 		  -ENOTSUP);
+	/* Version 1's struct filch_fj had indices where 2 has pointers. */
+	EXPECT_RC(filch_fj_run_v(ex, fj_count, NULL, 1), -ENOTSUP);
 	EXPECT_RC(filch_shutdown(ex, 0), 0);
 	EXPECT_RC(filch_fj_run(ex, fj_count, NULL), -ESHUTDOWN);
 	EXPECT_RC(filch_executor_destroy(ex), 0);

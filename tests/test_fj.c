@@ -577,7 +577,22 @@ static void oversynced_root(filch_fj *fj, void *arg)
 	oversynced(fj, 1);
 }
 
-static const filch_fj_root_fn misuses[] = {unsynced_root, oversynced_root};
+/* Spawns one frame more than a frame stack holds. */
+FILCH_FJ_FN1(long, flood, unsigned, n)
+{
+	for (unsigned i = 0; i <= FILCH_FJ_DEPTH; i++)
+		FILCH_SPAWN(flood, n);
+	return 0; /* not reached */
+}
+
+static void flood_root(filch_fj *fj, void *arg)
+{
+	(void)arg;
+	flood(fj, 0);
+}
+
+static const filch_fj_root_fn misuses[] = {unsynced_root, oversynced_root,
+					   flood_root};
 
 static int misuse_case(void *arg)
 {
@@ -600,13 +615,17 @@ static void misuse(void)
 		       sizeof(why)) != 0 &&
 		   strstr(why, "signal 6"),
 	   "a sync without a spawn aborts (%s)", why);
+	ok(isolate_run(misuse_case, (void *)&misuses[2], 30, why,
+		       sizeof(why)) != 0 &&
+		   strstr(why, "signal 6"),
+	   "a spawn beyond FILCH_FJ_DEPTH frames aborts (%s)", why);
 }
 
 int main(void)
 {
 	static const unsigned counts[] = {1, 2, 3, 8};
 
-	tap_plan(2 + 4 * 8 + 2 + 2 + 3 + 3 + 1 + 6 + 2);
+	tap_plan(3 + 4 * 8 + 2 + 2 + 3 + 3 + 1 + 6 + 2);
 	misuse(); /* first: isolate_run forks a single-threaded process */
 	for (unsigned i = 0; i < 4; i++)
 		answers(counts[i]);

@@ -43,11 +43,11 @@
  * FILCH_FJ_DEPTH frames; a spawn beyond that aborts, like a stack overflow.
  *
  * The common case costs a few stores on spawn (the arguments, the frame's
- * function, its state word, the head index) and a compare on sync, with no
- * atomic read-modify-write and no fence: the frames above the split are the
- * owner's alone. Thieves take frames below the split; when they find none
- * they ask the owner, who moves the split up at its next spawn (Lace's
- * split deque; docs/design.md, "Fork-join fast path").
+ * function, its state word, the head pointer) and a compare on sync, with
+ * no atomic read-modify-write and no fence: the frames above the split are
+ * the owner's alone. Thieves take frames below the split; when they find
+ * none they ask the owner, who moves the split up at its next spawn
+ * (Lace's split deque; docs/design.md, "Fork-join fast path").
  *
  * ABI: the layouts below are version FILCH_FJ_ABI; filch_fj_run passes it to
  * the library, which refuses another version with -ENOTSUP, so a program
@@ -67,8 +67,9 @@
 
 #include <filch.h>
 
-/* The layout version of struct filch_fj and struct filch_fj_frame. */
-#define FILCH_FJ_ABI 1
+/* The layout version of struct filch_fj and struct filch_fj_frame (1 had
+ * indices where struct filch_fj now has pointers). */
+#define FILCH_FJ_ABI 2
 /* Bytes a frame holds for its arguments and result (they share them). */
 #define FILCH_FJ_PAYLOAD 32
 /* Frames one worker's stack holds. */
@@ -92,14 +93,15 @@ struct filch_fj_frame {
 } __attribute__((aligned(64)));
 
 /* The owner's part of a worker's frame stack (the runtime's record begins
- * with it). frames[split .. head) are the owner's alone; publish, set by
- * thieves that found nothing to take (or by the owner), asks the owner to
- * share frames at its next spawn. */
+ * with it). The frames from split up to head (pointers into the stack,
+ * head the frame the next spawn fills) are the owner's alone; end is the
+ * stack's end. publish, set by thieves that found nothing to take (or by
+ * the owner), asks the owner to share frames at its next spawn. */
 struct filch_fj {
+	struct filch_fj_frame *head;
+	struct filch_fj_frame *split;
+	struct filch_fj_frame *end;
 	struct filch_fj_frame *frames;
-	uint32_t head;
-	uint32_t split;
-	uint32_t cap;
 	uint32_t publish;
 };
 
@@ -134,9 +136,9 @@ static inline int filch_fj_run(filch_executor *ex, filch_fj_root_fn fn,
 /* The frame the next spawn fills. */
 static inline struct filch_fj_frame *filch_fj_push_(filch_fj *fj)
 {
-	if (__builtin_expect(fj->head == fj->cap, 0))
+	if (__builtin_expect(fj->head == fj->end, 0))
 		filch_fj_overflow(fj);
-	return &fj->frames[fj->head];
+	return fj->head;
 }
 
 /* Completes the spawn of f, filled with its arguments. The relaxed store
@@ -148,22 +150,20 @@ static inline void filch_fj_commit_(filch_fj *fj, struct filch_fj_frame *f,
 {
 	f->run = run;
 	__atomic_store_n(&f->state, 0, __ATOMIC_RELAXED);
-	fj->head++;
+	fj->head = f + 1;
 	/* Relaxed: a request; a late look only shares one spawn later. */
 	if (__builtin_expect(__atomic_load_n(&fj->publish, __ATOMIC_RELAXED),
 			     0))
 		filch_fj_share(fj);
 }
 
-/* Pops the newest frame: 1 when the caller runs it, 0 when a thief ran it.
- * The signed compare sends a sync without a frame (head 0) to the slow
- * path, which aborts. */
+/* Pops the newest frame, which head then points to: 1 when the caller
+ * runs it, 0 when a thief ran it. A sync without a frame (head == split
+ * == frames) goes to the slow path, which aborts. */
 static inline int filch_fj_pop_(filch_fj *fj)
 {
-	uint32_t h = fj->head - 1;
-
-	if (__builtin_expect((int32_t)(h - fj->split) >= 0, 1)) {
-		fj->head = h;
+	if (__builtin_expect(fj->head > fj->split, 1)) {
+		fj->head--;
 		return 1;
 	}
 	return filch_fj_join(fj);
@@ -212,8 +212,8 @@ static inline int filch_fj_pop_(filch_fj *fj)
 	    filch_fj *filch_fj_ctx_)                                         \
 	{                                                                    \
 		int filch_fj_mine_ = filch_fj_pop_(filch_fj_ctx_);           \
-		struct name##_filch_fj_ *filch_fj_p_ = (void *)filch_fj_ctx_ \
-			->frames[filch_fj_ctx_->head].payload.bytes;         \
+		struct name##_filch_fj_ *filch_fj_p_ =                       \
+			(void *)filch_fj_ctx_->head->payload.bytes;          \
                                                                              \
 		if (filch_fj_mine_)                                          \
 			return name(filch_fj_ctx_, FILCH_FJ_STRIP_ LOAD);    \
