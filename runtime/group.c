@@ -93,6 +93,10 @@ struct job {
 	filch_job_fn fn;
 	void *arg;
 	struct group *g;
+	/* The worker whose deque it was pushed onto, or NULL (it went
+	 * through the scheduler): whose spawn to count when it runs anywhere
+	 * but its owner's wait (count_spawn). */
+	struct filch__worker *spawner;
 };
 
 static_assert(sizeof(struct job) <= FILCH__BLOCK_SIZE, "a job fits a block");
@@ -158,6 +162,19 @@ static __attribute__((noinline, cold)) void job_exec_how(struct job *j,
 	job_exec(j, how);
 }
 
+/* Counts the spawn of a job pushed onto w's deque, which runs (or is
+ * discarded) elsewhere than in its owner's wait. A spawn is counted when its job leaves the deque, so that the
+ * common pair, a spawn and its pop by the owner's wait, writes one counter
+ * (jobs_popped, in pop_own_job) rather than two: the spawner counts its
+ * own, others count it for the spawner (stats.h). */
+static void count_spawn(struct filch__worker *w)
+{
+	if (w == filch__self)
+		filch__stat_add(&w->stats.spawned, 1);
+	else
+		filch__xstat_add(&w->stats.jobs_taken, 1);
+}
+
 /* A job run where it was taken by a thief, at a worker's top level, or by
  * leapfrogging: groups opened inside it get its group as their parent.
  * (A job that its own group's wait pops runs through job_exec alone: the
@@ -172,6 +189,8 @@ job_run(struct filch__task *t, unsigned how)
 
 	/* A frame (no future) names the job to a timed shutdown's report
 	 * (frame.c); the jobs a wait pops run inside their waiter's. */
+	if (j->spawner)
+		count_spawn(j->spawner);
 	filch__task_frame_enter(&fr, NULL, (void (*)(void))j->fn, true);
 	current_group = j->g;
 	job_exec(j, how);
@@ -249,12 +268,12 @@ int filch_group_spawn(filch_group *gp, filch_job_fn fn, void *arg)
 	if (w && w->ex == g->ex) {
 		/* The fast path of filch__sched_submit, inlined: the spawn
 		 * of a worker onto its own deque. */
+		j->spawner = w;
 		rc = filch__deque_push(&w->deque, &j->task);
-		if (rc == 0)
-			filch__stat_add(&w->stats.spawned, 1);
 		if (rc == 0 && g->ex->nworkers > 1)
 			filch__park_notify_local(g->ex);
 	} else {
+		j->spawner = NULL;
 		rc = filch__sched_submit(g->ex, &j->task);
 	}
 	if (rc != 0) {
@@ -309,7 +328,7 @@ pop_own_job(struct filch__worker *w, struct group *g)
 	struct job *j = filch__container_of(t, struct job, task);
 
 	if (t->run == job_run && j->g == g) {
-		filch__stat_add(&w->stats.tasks_run, 1);
+		filch__stat_add(&w->stats.jobs_popped, 1);
 		return j;
 	}
 	/* Back where it was: the slot it left is free, so no growth. */

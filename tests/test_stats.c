@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -216,6 +217,73 @@ static void test_fj_steals(void)
 		is(s.futures_pending, 0, "fork-join: no future pending");
 	}
 	filch_executor_destroy(ex);
+}
+
+/* Group jobs that another worker took: the spawner still counts them. */
+enum { TAKEN_JOBS = 64 };
+static atomic_int taken_ran_on[2];
+
+static int slow_job(void *arg)
+{
+	int w = filch_current_worker();
+
+	(void)arg;
+	usleep(200);
+	if (w == 0 || w == 1)
+		atomic_fetch_add(&taken_ran_on[w], 1);
+	return 0;
+}
+
+static int slow_spawner(void *arg, void **result)
+{
+	filch_group g;
+	int rc = 0;
+
+	(void)result;
+	*(int *)arg = filch_current_worker();
+	filch_group_init(&g, filch_current_executor());
+	for (int i = 0; i < TAKEN_JOBS; i++)
+		rc |= filch_group_spawn(&g, slow_job, NULL);
+	return rc | filch_group_wait(&g);
+}
+
+static void test_jobs_taken(void)
+{
+	struct filch_worker_stats w[2];
+	int spawner = -1, rounds = 0;
+	bool taken;
+
+	/* Rounds until the other worker ran some of the jobs. */
+	do {
+		filch_executor *ex = make(2, 0, 0);
+		filch_future *f;
+
+		atomic_store(&taken_ran_on[0], 0);
+		atomic_store(&taken_ran_on[1], 0);
+		if (filch_submit(ex, slow_spawner, &spawner, &f) != 0)
+			bail_out("submit");
+		if (filch_future_result(f, FILCH_FOREVER, NULL) != 0)
+			bail_out("slow_spawner");
+		filch_future_release(f);
+		filch_shutdown(ex, FILCH_SHUTDOWN_WAIT);
+		for (int i = 0; i < 2; i++) {
+			w[i].size = sizeof(w[i]);
+			if (filch_worker_stats(ex, (unsigned)i, &w[i]) != 0)
+				bail_out("filch_worker_stats");
+		}
+		filch_executor_destroy(ex);
+		taken = (spawner == 0 || spawner == 1) &&
+			atomic_load(&taken_ran_on[!spawner]) > 0;
+	} while (!taken && ++rounds < 10);
+	if (!taken) {
+		skip(3, "no job ran on the other worker in %d rounds", rounds);
+		return;
+	}
+	is(w[spawner].spawned, (unsigned long long)TAKEN_JOBS,
+	   "group jobs another worker ran count as the spawner's spawns");
+	is(w[!spawner].spawned, 0, "and not as the runner's");
+	is(w[0].tasks_run + w[1].tasks_run, (unsigned long long)TAKEN_JOBS + 1,
+	   "each job and the spawner's task run once");
 }
 
 static void test_bad_input(void)
@@ -430,6 +498,7 @@ int main(void)
 	test_add_up(2);
 	test_add_up(8);
 	test_fj_steals();
+	test_jobs_taken();
 	test_depths();
 	test_refused_caller_runs_failures();
 	test_discarded();
