@@ -575,15 +575,33 @@ void filch_executor_cleanup(filch_executor **ex)
 	}
 }
 
-static int submit_local(struct filch__worker *w, struct filch__task *t)
+/* A local submission after its push: counts it and wakes a worker. */
+static inline __attribute__((always_inline)) int
+local_pushed(struct filch__worker *w, struct filch__task *t)
 {
-	if (filch__deque_push(&w->deque, t) != 0)
-		return -ENOMEM;
 	filch__stat_add(&w->stats.spawned, 1);
 	filch__obs_local_submit(w->ex, t);
 	if (w->ex->nworkers > 1)
 		filch__park_notify_local(w->ex);
 	return 0;
+}
+
+/* Out of line: a push that grows the deque. */
+static __attribute__((noinline, cold)) int
+submit_local_grow(struct filch__worker *w, struct filch__task *t)
+{
+	if (filch__deque_push_grow(&w->deque, t) != 0)
+		return -ENOMEM;
+	return local_pushed(w, t);
+}
+
+/* Inline in filch__sched_submit with no call on its common path, so that
+ * neither kind of submission saves registers there. */
+static inline int submit_local(struct filch__worker *w, struct filch__task *t)
+{
+	if (__builtin_expect(!filch__deque_try_push(&w->deque, t), 0))
+		return submit_local_grow(w, t);
+	return local_pushed(w, t);
 }
 
 /* Out of line: inlined, its registers were saved and restored around every
