@@ -162,8 +162,9 @@ owned_fire_and_forget_run(struct filch__task *t, unsigned how)
 }
 
 /* Fills r with its run function and task, and hands it to ex; frees it on
- * error. */
-static inline int fire_and_forget_submit(filch_executor *ex,
+ * error. Out of line: filch_submit reaches it by a jump, keeping no
+ * register of its own across the scheduler's call. */
+static __attribute__((noinline)) int fire_and_forget_submit(filch_executor *ex,
 					 struct fire_and_forget *r,
 					 void (*run)(struct filch__task *, unsigned),
 					 filch_task_fn fn, void *arg)
@@ -211,22 +212,28 @@ static inline int task_future_submit(filch_executor *ex, filch_future *f,
 	return 0;
 }
 
+/* filch_submit with a future. Out of line, as fire_and_forget_submit. */
+static __attribute__((noinline)) int
+submit_with_future(filch_executor *ex, filch_task_fn fn, void *arg,
+		   filch_future **fut)
+{
+	filch_future *f = task_future_new(ex, fn, arg);
+	if (!f)
+		return -ENOMEM;
+	return task_future_submit(ex, f, fut);
+}
+
 int filch_submit(filch_executor *ex, filch_task_fn fn, void *arg,
 		 filch_future **fut)
 {
 	if (!ex || !fn)
 		return -EINVAL;
-	if (!fut) {
-		struct fire_and_forget *r = filch__block_alloc();
-		if (!r)
-			return -ENOMEM;
-		return fire_and_forget_submit(ex, r, fire_and_forget_run, fn,
-					      arg);
-	}
-	filch_future *f = task_future_new(ex, fn, arg);
-	if (!f)
+	if (fut)
+		return submit_with_future(ex, fn, arg, fut);
+	struct fire_and_forget *r = filch__block_alloc();
+	if (!r)
 		return -ENOMEM;
-	return task_future_submit(ex, f, fut);
+	return fire_and_forget_submit(ex, r, fire_and_forget_run, fn, arg);
 }
 
 int filch_submit_ex(filch_executor *ex, filch_task_fn fn, void *arg,
