@@ -71,17 +71,27 @@ future_task_gated(filch_future *f, unsigned how)
 		future_task_body(f, true);
 }
 
+/* Starts the task of f, which the task's reference keeps; false when f
+ * was cancelled first. Every other holder gone (a submit-and-forget with a
+ * callback): the start needs no locked instruction. */
+static inline __attribute__((always_inline)) bool
+future_task_start(filch_future *f)
+{
+	return filch__future_start(f, filch__future_alone(f));
+}
+
 static FILCH__NO_CANARY void
 future_task_run(struct filch__task *t, unsigned how)
 {
 	filch_future *f = filch__container_of(t, filch_future, task);
-	if (__builtin_expect(how != 0, 0) && (how & FILCH__RUN_DISCARD)) {
+	/* One test of how on the common path (see future_task_gated). */
+	if (__builtin_expect(how == 0, 1)) {
+		if (future_task_start(f))
+			future_task_body(f, false);
+	} else if (how & FILCH__RUN_DISCARD) {
 		filch__future_cancel_pending(f);
-	} else {
-		/* Every other holder gone (a submit-and-forget with a
-		 * callback): the start needs no locked instruction. */
-		if (filch__future_start(f, filch__future_alone(f)))
-			future_task_gated(f, how);
+	} else if (future_task_start(f)) {
+		future_task_gated(f, how);
 	}
 	filch_future_release(f); /* the task's reference */
 }
