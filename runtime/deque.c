@@ -221,7 +221,11 @@ static int deque_grow(struct filch__deque *d, struct filch__deque_buf *old,
 	return 0;
 }
 
-int filch__deque_make_room(struct filch__deque *d)
+/* Push's slow path before the push: the buffer looked full by top_seen.
+ * Reloads top and, if the buffer is really full, replaces it by one twice
+ * as large. Returns 0 (room for one more item) or -ENOMEM (deque
+ * unchanged). */
+static int make_room(struct filch__deque *d)
 {
 	int64_t b = filch__load(&d->bottom, relaxed); /* owner's own */
 	struct filch__deque_buf *a = filch__load(&d->buf, relaxed);
@@ -234,6 +238,23 @@ int filch__deque_make_room(struct filch__deque *d)
 	if (b - t <= a->mask)
 		return 0; /* thieves made room */
 	return deque_grow(d, a, t, b);
+}
+
+int filch__deque_push_grow(struct filch__deque *d, void *item)
+{
+	int64_t b = filch__load(&d->bottom, relaxed); /* owner's own */
+	struct filch__deque_buf *a = filch__load(&d->buf, relaxed);
+	int err = make_room(d);
+
+	if (err)
+		return err;
+#if FILCH_DEQUE_MUTANT != 2
+	/* Write to the buffer that make_room may have replaced: the reload
+	 * missing from Le et al.'s published listing. */
+	a = filch__load(&d->buf, relaxed);
+#endif
+	filch__deque_put(d, a, b, item);
+	return 0;
 }
 
 enum filch__steal filch__deque_steal(struct filch__deque *d, void **item)
@@ -283,7 +304,7 @@ enum filch__steal filch__deque_steal(struct filch__deque *d, void **item)
 	FILCH__PERTURB();
 	/* seq_cst: one winner for index t among thieves and the owner's CAS
 	 * in filch__deque_take_last. Release: pairs with the acquire reads
-	 * of top in filch__deque_make_room, filch__deque_pop and the failed
+	 * of top in make_room, filch__deque_pop and the failed
 	 * CAS of filch__deque_take_last (slot reuse, case B). */
 	if (!filch__cas(&d->top, &t, t + 1, seq_cst, relaxed))
 		return FILCH__STEAL_RETRY;

@@ -135,10 +135,12 @@ void filch__deque_destroy(struct filch__deque *d);
 enum filch__steal filch__deque_steal(struct filch__deque *d, void **item);
 /*
  * Push's slow path (owner): the buffer looked full by top_seen. Reloads top
- * and, if the buffer is really full, replaces it by one twice as large.
- * Returns 0 (room for one more item) or -ENOMEM (deque unchanged).
+ * and, if the buffer is really full, replaces it by one twice as large
+ * (make_room in deque.c), then pushes item. Returns 0, or -ENOMEM (deque
+ * unchanged). Out of line and whole, so that an inline push keeps nothing
+ * in registers across a call.
  */
-int filch__deque_make_room(struct filch__deque *d);
+int filch__deque_push_grow(struct filch__deque *d, void *item);
 
 /*
  * The store-load fence of pop (Le et al.'s take): the lowered bottom must
@@ -154,6 +156,35 @@ int filch__deque_make_room(struct filch__deque *d);
 #define filch__deque_take_read(p) filch__load_after_fence(p)
 #endif
 
+/* Owner: stores item at index b of a, the current buffer, and publishes
+ * it: the last step of every push. */
+static inline void filch__deque_put(struct filch__deque *d,
+				    struct filch__deque_buf *a, int64_t b,
+				    void *item)
+{
+	filch__store(&a->slot[b & a->mask], item, relaxed);
+	/* Release: the slot store before the new bottom. Pairs with the
+	 * seq_cst (acquire) load of bottom in filch__deque_steal. */
+	filch__store(&d->bottom, b + 1, release);
+}
+
+/*
+ * Owner: pushes item (non-NULL) at the bottom unless the buffer looks full
+ * (then returns false, nothing pushed: filch__deque_push grows it). No
+ * call, no read-modify-write, no fence.
+ */
+static inline bool filch__deque_try_push(struct filch__deque *d, void *item)
+{
+	int64_t b = filch__load(&d->bottom, relaxed); /* owner's own */
+	struct filch__deque_buf *a = filch__load(&d->buf, relaxed);
+
+	/* top_seen <= top, so this under-estimates the free room. */
+	if (b - d->top_seen > a->mask)
+		return false;
+	filch__deque_put(d, a, b, item);
+	return true;
+}
+
 /*
  * Owner: pushes item (non-NULL) at the bottom; grows when full. Returns 0,
  * or -ENOMEM when growing failed (item not pushed, deque unchanged).
@@ -161,26 +192,9 @@ int filch__deque_make_room(struct filch__deque *d);
  */
 static inline int filch__deque_push(struct filch__deque *d, void *item)
 {
-	int64_t b = filch__load(&d->bottom, relaxed); /* owner's own */
-	struct filch__deque_buf *a = filch__load(&d->buf, relaxed);
-
-	/* top_seen <= top, so this under-estimates the free room. */
-	if (b - d->top_seen > a->mask) {
-		int err = filch__deque_make_room(d);
-
-		if (err)
-			return err;
-#if FILCH_DEQUE_MUTANT != 2
-		/* Write to the buffer that make_room may have replaced:
-		 * the reload missing from Le et al.'s published listing. */
-		a = filch__load(&d->buf, relaxed);
-#endif
-	}
-	filch__store(&a->slot[b & a->mask], item, relaxed);
-	/* Release: the slot store before the new bottom. Pairs with the
-	 * seq_cst (acquire) load of bottom in filch__deque_steal. */
-	filch__store(&d->bottom, b + 1, release);
-	return 0;
+	if (__builtin_expect(filch__deque_try_push(d, item), 1))
+		return 0;
+	return filch__deque_push_grow(d, item);
 }
 
 /* Owner: races the thieves for index b, the last item, with a CAS on top

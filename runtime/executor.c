@@ -575,10 +575,10 @@ void filch_executor_cleanup(filch_executor **ex)
 	}
 }
 
-static int submit_local(struct filch__worker *w, struct filch__task *t)
+/* A local submission after its push: counts it and wakes a worker. */
+static inline __attribute__((always_inline)) int
+local_pushed(struct filch__worker *w, struct filch__task *t)
 {
-	if (filch__deque_push(&w->deque, t) != 0)
-		return -ENOMEM;
 	filch__stat_add(&w->stats.spawned, 1);
 	filch__obs_local_submit(w->ex, t);
 	if (w->ex->nworkers > 1)
@@ -586,33 +586,40 @@ static int submit_local(struct filch__worker *w, struct filch__task *t)
 	return 0;
 }
 
-/* Out of line: inlined, its registers were saved and restored around every
- * submission from a worker too (filch__sched_submit's common path). */
-static __attribute__((noinline)) int
-submit_foreign(filch_executor *ex, struct filch__task *t)
+/* Out of line: a push that grows the deque. */
+static __attribute__((noinline, cold)) int
+submit_local_grow(struct filch__worker *w, struct filch__task *t)
 {
-	int rc = 0;
+	if (filch__deque_push_grow(&w->deque, t) != 0)
+		return -ENOMEM;
+	return local_pushed(w, t);
+}
 
-	/* Any thread of this process is foreign to an inherited executor:
-	 * this check covers every submission to one. */
-	if (filch__executor_inherited(ex))
-		return -EOWNERDEAD;
-	/* seq_cst: counted before the SHUTDOWN check; pairs with
-	 * filch_shutdown's fetch_or then try_terminate's read (Dekker). */
-	filch__add(&ex->submitters, 1, seq_cst);
-	if (filch__load(&ex->run_state, seq_cst) & FILCH__EX_SHUTDOWN)
-		rc = -ESHUTDOWN;
-	else if (ex->inject.capacity)
-		rc = filch__inject_reserve(&ex->inject, ex->full_policy,
-					   ex->full_timeout_ns);
-	if (rc == 0) {
-		FILCH__PERTURB(); /* accepted; a shutdown may begin now */
-		filch__inject_push(&ex->inject, t);
-		filch__obs_foreign_submit(ex, t);
-		filch__park_notify(ex); /* N1 orders it after the enqueue */
-	} else if (rc == -EAGAIN) {
-		filch__xstat_add(&ex->xstats.refused, 1);
-	}
+/* Inline in filch__sched_submit with no call on its common path, so that
+ * neither kind of submission saves registers there. */
+static inline int submit_local(struct filch__worker *w, struct filch__task *t)
+{
+	if (__builtin_expect(!filch__deque_try_push(&w->deque, t), 0))
+		return submit_local_grow(w, t);
+	return local_pushed(w, t);
+}
+
+/* A foreign submission accepted: traced (rs: the run_state that
+ * submit_foreign read), queued, and a worker woken. */
+static inline __attribute__((always_inline)) void
+foreign_push(filch_executor *ex, struct filch__task *t, uint32_t rs)
+{
+	filch__obs_foreign_submit(ex, t, rs);
+	FILCH__PERTURB(); /* accepted; a shutdown may begin now */
+	filch__inject_push(&ex->inject, t);
+	filch__park_notify(ex); /* N1 orders it after the enqueue */
+}
+
+/* The end of a foreign submission counted in submitters: rc 0 when t was
+ * queued, FILCH__INJECT_CALLER_RUNS to run it here, else an error. */
+static inline __attribute__((always_inline)) int
+foreign_end(filch_executor *ex, struct filch__task *t, int rc)
+{
 	/* seq_cst: the enqueue before the count drops (a terminating worker
 	 * that reads 0 then sees the task), and the decrement before the
 	 * reads of try_terminate below (one of us sees the other idle). An
@@ -630,6 +637,47 @@ submit_foreign(filch_executor *ex, struct filch__task *t)
 	filch__xstat_add(&ex->xstats.caller_ran, 1);
 	t->run(t, 0); /* not on a worker: untraced (trace.h) */
 	return 0;
+}
+
+/* submit_foreign's other cases: an executor shut down, or a bounded
+ * queue. Out of line: the common case then keeps only ex in a register
+ * across its calls. */
+static __attribute__((noinline)) int
+submit_foreign_checked(filch_executor *ex, struct filch__task *t,
+		       uint32_t rs)
+{
+	int rc;
+
+	if (rs & FILCH__EX_SHUTDOWN)
+		rc = -ESHUTDOWN;
+	else
+		rc = filch__inject_reserve(&ex->inject, ex->full_policy,
+					   ex->full_timeout_ns);
+	if (rc == 0)
+		foreign_push(ex, t, rs);
+	else if (rc == -EAGAIN)
+		filch__xstat_add(&ex->xstats.refused, 1);
+	return foreign_end(ex, t, rc);
+}
+
+/* Out of line: inlined, its registers were saved and restored around every
+ * submission from a worker too (filch__sched_submit's common path). */
+static __attribute__((noinline)) int
+submit_foreign(filch_executor *ex, struct filch__task *t)
+{
+	/* Any thread of this process is foreign to an inherited executor:
+	 * this check covers every submission to one. */
+	if (filch__executor_inherited(ex))
+		return -EOWNERDEAD;
+	/* seq_cst: counted before the SHUTDOWN check; pairs with
+	 * filch_shutdown's fetch_or then try_terminate's read (Dekker). */
+	filch__add(&ex->submitters, 1, seq_cst);
+	uint32_t rs = filch__load(&ex->run_state, seq_cst);
+	if (__builtin_expect((rs & FILCH__EX_SHUTDOWN) || ex->inject.capacity,
+			     0))
+		return submit_foreign_checked(ex, t, rs);
+	foreign_push(ex, t, rs);
+	return foreign_end(ex, t, 0);
 }
 
 int filch__sched_submit(filch_executor *ex, struct filch__task *t)

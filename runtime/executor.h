@@ -122,7 +122,9 @@ static_assert(offsetof(struct filch__worker, ec) % FILCH_CACHELINE == 0,
  *   FILCH__EX_TRACED     set by filch_trace_start, cleared by filch_trace_stop
  *                        (relaxed fetch_or and fetch_and, under trace.c's
  *                        lock): the gate of the task bodies' trace hooks,
- *                        read with relaxed loads; behind it the ring pointer
+ *                        read with relaxed loads, and of a foreign
+ *                        submission's event (read by its seq_cst load for
+ *                        the SHUTDOWN check); behind it the ring pointer
  *                        is loaded with acquire (trace.h). The one bit that
  *                        is ever cleared; no lifecycle check reads it.
  * Legal: 0 -> SHUTDOWN -> SHUTDOWN|CANCELLING -> ...|TERMINATED, or

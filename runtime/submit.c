@@ -59,27 +59,39 @@ future_task_body(filch_future *f, bool traced)
 	filch__future_finish(f, rc, fr.message);
 }
 
-/* The body in its copy for how (FILCH__RUN_TRACED or not). */
+/* The body in its copy for how (FILCH__RUN_TRACED or not). how is 0 but
+ * while a trace or a cancelling shutdown runs: the untraced copy costs one
+ * test of it. */
 static inline __attribute__((always_inline)) void
 future_task_gated(filch_future *f, unsigned how)
 {
-	if (how & FILCH__RUN_TRACED)
-		future_task_body(f, true);
-	else
+	if (__builtin_expect(how == 0, 1) || !(how & FILCH__RUN_TRACED))
 		future_task_body(f, false);
+	else
+		future_task_body(f, true);
+}
+
+/* Starts the task of f, which the task's reference keeps; false when f
+ * was cancelled first. Every other holder gone (a submit-and-forget with a
+ * callback): the start needs no locked instruction. */
+static inline __attribute__((always_inline)) bool
+future_task_start(filch_future *f)
+{
+	return filch__future_start(f, filch__future_alone(f));
 }
 
 static FILCH__NO_CANARY void
 future_task_run(struct filch__task *t, unsigned how)
 {
 	filch_future *f = filch__container_of(t, filch_future, task);
-	if (how & FILCH__RUN_DISCARD) {
+	/* One test of how on the common path (see future_task_gated). */
+	if (__builtin_expect(how == 0, 1)) {
+		if (future_task_start(f))
+			future_task_body(f, false);
+	} else if (how & FILCH__RUN_DISCARD) {
 		filch__future_cancel_pending(f);
-	} else {
-		/* Every other holder gone (a submit-and-forget with a
-		 * callback): the start needs no locked instruction. */
-		if (filch__future_start(f, filch__future_alone(f)))
-			future_task_gated(f, how);
+	} else if (future_task_start(f)) {
+		future_task_gated(f, how);
 	}
 	filch_future_release(f); /* the task's reference */
 }
@@ -128,10 +140,12 @@ fire_and_forget_body(struct fire_and_forget *r, bool traced)
 static inline __attribute__((always_inline)) void *
 fire_and_forget_gated(struct fire_and_forget *r, unsigned how)
 {
-	if (how & FILCH__RUN_DISCARD)
-		return NULL;
-	if (how & FILCH__RUN_TRACED)
-		return fire_and_forget_body(r, true);
+	if (__builtin_expect(how != 0, 0)) { /* see future_task_gated */
+		if (how & FILCH__RUN_DISCARD)
+			return NULL;
+		if (how & FILCH__RUN_TRACED)
+			return fire_and_forget_body(r, true);
+	}
 	return fire_and_forget_body(r, false);
 }
 
@@ -158,8 +172,9 @@ owned_fire_and_forget_run(struct filch__task *t, unsigned how)
 }
 
 /* Fills r with its run function and task, and hands it to ex; frees it on
- * error. */
-static inline int fire_and_forget_submit(filch_executor *ex,
+ * error. Out of line: filch_submit reaches it by a jump, keeping no
+ * register of its own across the scheduler's call. */
+static __attribute__((noinline)) int fire_and_forget_submit(filch_executor *ex,
 					 struct fire_and_forget *r,
 					 void (*run)(struct filch__task *, unsigned),
 					 filch_task_fn fn, void *arg)
@@ -207,22 +222,28 @@ static inline int task_future_submit(filch_executor *ex, filch_future *f,
 	return 0;
 }
 
+/* filch_submit with a future. Out of line, as fire_and_forget_submit. */
+static __attribute__((noinline)) int
+submit_with_future(filch_executor *ex, filch_task_fn fn, void *arg,
+		   filch_future **fut)
+{
+	filch_future *f = task_future_new(ex, fn, arg);
+	if (!f)
+		return -ENOMEM;
+	return task_future_submit(ex, f, fut);
+}
+
 int filch_submit(filch_executor *ex, filch_task_fn fn, void *arg,
 		 filch_future **fut)
 {
 	if (!ex || !fn)
 		return -EINVAL;
-	if (!fut) {
-		struct fire_and_forget *r = filch__block_alloc();
-		if (!r)
-			return -ENOMEM;
-		return fire_and_forget_submit(ex, r, fire_and_forget_run, fn,
-					      arg);
-	}
-	filch_future *f = task_future_new(ex, fn, arg);
-	if (!f)
+	if (fut)
+		return submit_with_future(ex, fn, arg, fut);
+	struct fire_and_forget *r = filch__block_alloc();
+	if (!r)
 		return -ENOMEM;
-	return task_future_submit(ex, f, fut);
+	return fire_and_forget_submit(ex, r, fire_and_forget_run, fn, arg);
 }
 
 int filch_submit_ex(filch_executor *ex, filch_task_fn fn, void *arg,

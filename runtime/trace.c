@@ -230,8 +230,8 @@ int filch_trace_start(filch_executor *ex, const struct filch_trace_opts *opts)
 			filch__store(&ring_slot(ex, tr, i)->ring, tr->rings[i],
 				     release);
 		/* Relaxed, both: gates (filch__tracing, and run_state's
-		 * TRACED for the task bodies, executor.h); the lock orders
-		 * the starts and stops. */
+		 * TRACED for the task bodies and foreign submissions,
+		 * executor.h); the lock orders the starts and stops. */
 		filch__add(&filch__traces_on, 1, relaxed);
 		filch__or(&ex->run_state, FILCH__EX_TRACED, relaxed);
 	}

@@ -4,8 +4,9 @@
  * points where the scheduler and the task bodies call them: one-line
  * hooks. Off, an event site costs one load of a process-wide count of
  * traced executors and a branch that is not taken (and a nop for each
- * USDT probe), a task's begin and end nothing but the nops (below); only
- * while some executor is traced does a site look for its ring.
+ * USDT probe), a task's begin and end nothing but the nops, a foreign
+ * submission a test of the run_state it read anyway (below); only while
+ * some executor is traced does a site look for its ring.
  *
  * A worker's trace pointer (struct filch__worker.trace.ring) is its ring, or
  * NULL when the executor is not traced. It is written only by
@@ -128,12 +129,16 @@ FILCH__HOOK void filch__obs_local_submit(filch_executor *ex, void *t)
 	FILCH__PROBE2(submit, ex, t);
 }
 
-/* A foreign thread submitted task t to ex. */
-FILCH__HOOK void filch__obs_foreign_submit(filch_executor *ex, void *t)
+/* A foreign thread submits task t to ex, whose run_state it read as rs:
+ * the gate is rs's TRACED bit, as for a task (no load of its own). */
+FILCH__HOOK void filch__obs_foreign_submit(filch_executor *ex, void *t,
+					   uint32_t rs)
 {
 	FILCH__PROBE2(submit, ex, t);
-	if (filch__tracing())
+#ifndef FILCH_NO_HOOKS
+	if (__builtin_expect(rs & FILCH__EX_TRACED, 0))
 		filch__trace_foreign_event(ex);
+#endif
 }
 
 /*
