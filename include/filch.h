@@ -378,8 +378,10 @@ FILCH_API void filch_blocking_end(void);
  * Returns 0, -EINVAL (NULL ex, unknown flag), -EDEADLK for WAIT from one
  * of ex's own workers (then nothing waits, but the shutdown still begins),
  * or -EOWNERDEAD in a child of fork() for an executor the parent created
- * (nothing done: its threads do not exist here). Any thread; lock-free
- * without WAIT. */
+ * (nothing done: its threads do not exist here). Any thread. Without WAIT
+ * it does not wait for tasks, only for the timers it ends (section "Time"
+ * below): it takes the timer lock, cancels them running their futures'
+ * callbacks, and waits for those another thread is cancelling meanwhile. */
 FILCH_API int filch_shutdown(filch_executor *ex, unsigned flags);
 
 /* A task still running when filch_shutdown_timed stopped waiting. */
@@ -1025,8 +1027,10 @@ FILCH_API void filch_map_close(filch_map_iter *it);
  * threads from arming new ones (-ESHUTDOWN; a worker of the executor may
  * still arm while the pool drains); FILCH_SHUTDOWN_WAIT waits for every
  * armed timer to fire (and the work it starts); CANCEL_PENDING cancels
- * every armed timer (their futures are CANCELLED) before it returns, but
- * for one that the timer thread is cancelling at that moment.
+ * every armed timer (their futures are CANCELLED, their callbacks ran)
+ * before it returns, waiting for those that the timer thread or another
+ * shutdown is cancelling at that moment (but not when called from a
+ * timer's callback, which is one of them).
  * Periodic tasks end at any shutdown. Callbacks of futures that a timer
  * completes (sleep, timeout) run on the timer thread: keep them short, and
  * never shut down or destroy that executor with WAIT in them (it would

@@ -16,6 +16,13 @@
  * IDLE -> ARMED (filch__timer_arm); ARMED -> SWEPT (filch__timers_shutdown);
  * ARMED or SWEPT -> IDLE (popped to fire, or filch__timer_cancel).
  *
+ * A SWEPT timer popped by one thread may still be firing when another
+ * thread's sweep finds the heap empty: h->sweeping (under the lock) counts
+ * those fires, from the pop (pop_due) until fire returned
+ * (fire_unlocked), and filch__timers_shutdown waits for it to drop to 0,
+ * so that every timer it swept is cancelled, its callbacks run, when it
+ * returns.
+ *
  * An armed timer holds one count of ex->submitters, the executor's
  * "foreign submission in flight" count (executor.c), taken in
  * filch__timer_arm with the same Dekker check against SHUTDOWN as a
@@ -54,6 +61,8 @@ struct filch__timers {
 	pthread_cond_t wake; /* CLOCK_MONOTONIC */
 	struct entry *heap;  /* heap[0] is the nearest deadline */
 	uint32_t n, cap;
+	uint32_t sweeping;   /* SWEPT timers popped, their fire not returned */
+	pthread_cond_t swept; /* sweeping dropped to 0 */
 	bool stop;	     /* filch__timers_stop: the thread exits */
 	pthread_t thread;
 	filch_executor *ex;
@@ -64,6 +73,11 @@ struct filch__timers {
  * locked by a thread that does not exist there. */
 static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/* How many fire calls the calling thread is inside (a shutdown that is
+ * called from a timer's callback must not wait for the fires in flight:
+ * its own is one of them). */
+static FILCH__TLS unsigned firing;
 
 static void create_lock_take(void)
 {
@@ -198,20 +212,26 @@ static struct filch__timer *pop_due(struct filch__timers *h, int64_t now,
 	if (h->n == 0 || h->heap[0].deadline > now)
 		return NULL;
 	t = h->heap[0].t;
-	*cancelled = t->state == SWEPT;
+	if ((*cancelled = t->state == SWEPT))
+		h->sweeping++;
 	heap_remove(h, 0);
 	return t;
 }
 
+/* Fires t, popped by pop_due, with the lock dropped around the call. */
 static void fire_unlocked(struct filch__timers *h, struct filch__timer *t,
 			  bool cancelled)
 {
 	filch_executor *ex = h->ex;
 
 	pthread_mutex_unlock(&h->lock);
+	firing++;
 	t->fire(t, cancelled); /* may free t */
+	firing--;
 	unhold(ex);
 	pthread_mutex_lock(&h->lock);
+	if (cancelled && --h->sweeping == 0)
+		pthread_cond_broadcast(&h->swept);
 }
 
 static void *timer_thread(void *arg)
@@ -264,6 +284,7 @@ static int start(struct filch__timers *h)
 
 static void timers_destroy(struct filch__timers *h)
 {
+	pthread_cond_destroy(&h->swept);
 	pthread_cond_destroy(&h->wake);
 	pthread_mutex_destroy(&h->lock);
 	filch__free(h->heap);
@@ -284,6 +305,7 @@ static int timers_new(filch_executor *ex, struct filch__timers **out)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&h->wake, &ca);
 	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&h->swept, NULL);
 	if ((rc = start(h)) != 0) {
 		timers_destroy(h);
 		return rc;
@@ -431,10 +453,15 @@ void filch__timers_shutdown(filch_executor *ex, unsigned flags)
 	/* Floyd's heap construction: the swept entries rise to the top. */
 	for (uint32_t i = h->n / 2; i-- > 0;)
 		sift_down(h, i, h->heap[i]);
-	/* Fire them here, so that they are cancelled before we return
-	 * (the timer thread may take some of them too). */
+	/* Fire them here, so that they are cancelled before we return.
+	 * The timer thread, or another shutdown, may pop some of them as
+	 * soon as fire_unlocked drops the lock: wait for their fires too,
+	 * unless we are inside a fire ourselves (a timer's callback that
+	 * shuts down: the fires in flight include ours). */
 	while ((t = pop_due(h, INT64_MIN, &cancelled)) != NULL)
 		fire_unlocked(h, t, cancelled);
+	while (h->sweeping && !firing)
+		pthread_cond_wait(&h->swept, &h->lock);
 	pthread_mutex_unlock(&h->lock);
 }
 

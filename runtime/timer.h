@@ -32,7 +32,8 @@
  * once per successful filch__timer_arm, outside the heap's lock: on the
  * timer thread at the deadline (cancelled false), or with cancelled true
  * in the thread of a cancelling shutdown (or on the timer thread for
- * timers swept by it). It is not called for a timer that
+ * timers swept by it, and the shutdown waits until it returned). It is
+ * not called for a timer that
  * filch__timer_cancel removed. While armed, the timer counts as a
  * submission in flight of its executor, so that the executor does not
  * terminate (a waiting shutdown waits for it); the count is dropped after
@@ -94,7 +95,8 @@ void filch__time_put_record(struct filch__timer *t, void *block,
 
 /* Hooks of executor.c: filch_shutdown calls filch__timers_shutdown once
  * SHUTDOWN is set (cancels every armed timer with CANCEL_PENDING, the
- * ENDS_AT_SHUTDOWN ones always); filch_executor_destroy calls
+ * ENDS_AT_SHUTDOWN ones always, and returns once each one's fire
+ * returned, but from inside a fire); filch_executor_destroy calls
  * filch__timers_stop once the pool terminated (joins the timer thread);
  * the executor's last release calls filch__timers_free. */
 void filch__timers_shutdown(filch_executor *ex, unsigned flags);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -378,6 +379,82 @@ static void test_shutdown_cancel(void)
 		filch_future_release(fs[i]);
 	filch_future_release(t);
 	filch_future_release(p);
+}
+
+/* test_shutdown_cancel_helped: its sleeps' callbacks and what they saw. */
+struct helped {
+	filch_executor *ex;
+	pthread_t caller;
+	atomic_int fired, on_timer, done, caller_rc, timer_rc;
+	atomic_bool caller_held, timer_held;
+};
+
+static void helped_cb(filch_future *f, void *arg)
+{
+	struct helped *h = arg;
+
+	if (!filch_future_cancelled(f)) {
+		atomic_fetch_add(&h->fired, 1); /* its deadline came first */
+	} else if (pthread_equal(pthread_self(), h->caller)) {
+		/* The caller's first cancel: the lock is free until the timer
+		 * thread, woken by its deadline, took a swept sleep. Then a
+		 * second shutdown from inside this fire. */
+		if (!atomic_exchange(&h->caller_held, true)) {
+			(void)EVENTUALLY(atomic_load(&h->on_timer));
+			atomic_store(&h->caller_rc, filch_shutdown(
+				h->ex, FILCH_SHUTDOWN_CANCEL_PENDING));
+		}
+	} else {
+		/* The timer thread's first: shuts down from inside its fire,
+		 * then is slow, while the caller cancels the rest. */
+		atomic_fetch_add(&h->on_timer, 1);
+		if (!atomic_exchange(&h->timer_held, true)) {
+			atomic_store(&h->timer_rc, filch_shutdown(
+				h->ex, FILCH_SHUTDOWN_CANCEL_PENDING));
+			sleep_ns(100 * MS);
+		}
+	}
+	atomic_fetch_add(&h->done, 1);
+}
+
+/* The timer thread pops swept timers too, as soon as the cancelling
+ * shutdown drops the heap's lock to fire one: the shutdown must not return
+ * while it is still cancelling one of them. Each sleep's deadline is 200 ms
+ * after the last, so the timer thread wakes during the shutdown even when
+ * a loaded machine let the first ones fire before it. */
+static void test_shutdown_cancel_helped(void)
+{
+	enum { N = 20 };
+	struct helped h = {.ex = make_executor(1), .caller = pthread_self()};
+	filch_future *fs[N];
+	int cancelled = 0;
+
+	alarm(60); /* a shutdown that waits for its own fire hangs */
+	for (int i = 0; i < N; i++) {
+		filch_sleep_future(h.ex, (i + 1) * 200 * MS, &fs[i]);
+		filch_future_on_done(fs[i], helped_cb, &h);
+	}
+	is(filch_shutdown(h.ex, FILCH_SHUTDOWN_CANCEL_PENDING), 0,
+	   "cancelling shutdown, the timer thread helping");
+	int done = atomic_load(&h.done), fired = atomic_load(&h.fired);
+	for (int i = 0; i < N; i++)
+		cancelled += filch_future_cancelled(fs[i]);
+	ok(atomic_load(&h.on_timer) > 0,
+	   "the timer thread cancelled %d of the swept sleeps",
+	   atomic_load(&h.on_timer));
+	is(fired + cancelled, N, "on return each sleep fired (%d) or is "
+	   "CANCELLED (%d)", fired, cancelled);
+	is(done, N, "on return every callback ran, those of the timer "
+	   "thread's cancels included");
+	is(atomic_load(&h.caller_rc), 0,
+	   "a second shutdown from the caller's cancel callback returns");
+	is(atomic_load(&h.timer_rc), 0,
+	   "a second shutdown from the timer thread's cancel callback returns");
+	filch_executor_destroy(h.ex);
+	alarm(0);
+	is(atomic_load(&h.done), N, "each callback ran once");
+	for (int i = 0; i < N; i++)
+		filch_future_release(fs[i]);
 }
 
 static int sleepy(void *arg, void **result)
@@ -801,6 +878,7 @@ int main(void)
 	test_storm();
 	test_shutdown_wait();
 	test_shutdown_cancel();
+	test_shutdown_cancel_helped();
 	test_retry();
 	test_periodic_shutdown();
 	test_thread_and_idle();
