@@ -82,6 +82,20 @@ static void *pp_read_call(int fd, struct filch__pp_rbuf *rb,
 	return arg;
 }
 
+/* Before waiting for the next call in a blocking read: polls the socket
+ * for it first while spin says so (procspin.c). Exits when the pool
+ * closed the socket. */
+static void pp_await_call(int fd, struct filch__pp_rbuf *rb,
+			  struct filch__pp_spin *spin)
+{
+	int64_t until = filch__pp_spin_begin(spin);
+	int got = 0;
+
+	while (!got && filch__pp_spin_on(until))
+		if ((got = filch__pp_rb_fill(fd, rb, true)) < 0)
+			_exit(0);
+}
+
 /* Starts call seq unless the pool cancelled it: true to run it. */
 static bool pp_start_call(struct filch__pp_mark *ring, uint64_t seq)
 {
@@ -124,13 +138,23 @@ void filch__pp_worker_main(const struct filch_procpool_opts *o, unsigned self,
 	int rc = o->initializer ? o->initializer(o->initializer_arg, self) : 0;
 	struct filch__pp_rbuf *rb = calloc(1, sizeof(*rb));
 
+	struct filch__pp_spin spin;
+
+	filch__pp_spin_init(&spin, o->spin_ns);
 	if (!rb || pp_reply(fd, rc, NULL, 0) < 0 || rc)
 		_exit(1);
 	for (unsigned done = 0;;) {
 		struct filch__pp_call c;
 		char mod[FILCH__PP_MAX_NAME];
 		bool mapped;
+		bool waits = rb->tail == rb->head; /* no call read ahead */
+
+		if (waits)
+			pp_await_call(fd, rb, &spin);
 		void *arg = pp_read_call(fd, rb, &c, mod, &mapped);
+
+		if (waits)
+			filch__pp_spin_end(&spin);
 
 		if (!arg) {
 			/* No memory for the argument: the call counts as

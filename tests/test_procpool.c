@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -451,8 +452,16 @@ static int sc_badinput(void *unused)
 	(void)unused;
 	check_is(filch_procpool_create(NULL, NULL), -EINVAL, "NULL pp");
 	check_is(filch_procpool_create(&pp, &(struct filch_procpool_opts){
-						    .flags = 1 }),
+						    .flags = 2 }),
 		 -EINVAL, "unknown flag");
+	check_is(filch_procpool_create(&pp, &(struct filch_procpool_opts){
+				.flags = FILCH_PROCPOOL_OPT_SPIN,
+				.spin_ns = -1 }),
+		 -EINVAL, "negative spin");
+	check_is(filch_procpool_create(&pp, &(struct filch_procpool_opts){
+				.flags = FILCH_PROCPOOL_OPT_SPIN,
+				.spin_ns = 1000001 }),
+		 -EINVAL, "spin above 1 ms");
 	check_is(filch_procpool_create(&pp, &(struct filch_procpool_opts){
 						    .start_method = 7 }),
 		 -EINVAL, "unknown start method");
@@ -1935,6 +1944,107 @@ static int sc_pipe_kill(void *unused)
 	return !finish(pp, fds0);
 }
 
+/* The voluntary context switches of process pid's thread tid (each one
+ * a sleep), or -1. */
+static long sleeps(pid_t pid, pid_t tid)
+{
+	char path[64], line[128];
+	long n = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid,
+		 (int)tid);
+	FILE *f = fopen(path, "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		sscanf(line, "voluntary_ctxt_switches: %ld", &n);
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* The sleeps of this process's threads other than the caller: the
+ * completion thread's (an isolated scenario starts no other). */
+static long pool_sleeps(void)
+{
+	pid_t self = (pid_t)syscall(SYS_gettid);
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	long n = 0;
+
+	while (d && (e = readdir(d)))
+		if (atoi(e->d_name) > 0 && atoi(e->d_name) != self)
+			n += sleeps(getpid(), atoi(e->d_name));
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* ROUNDS empty round trips on a pool of one worker with spin_ns: how
+ * many times its worker, and its completion thread, slept meanwhile. */
+#define ROUNDS 200
+static void spin_rounds(int64_t spin_ns, long *worker, long *pool)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){
+		.workers = 1, .flags = FILCH_PROCPOOL_OPT_SPIN,
+		.spin_ns = spin_ns });
+	struct filch_bytes *b;
+	const char *msg;
+	filch_future *f = submit(pp, t_pid, NULL, 0);
+	pid_t pid = 0;
+
+	if (!check_is(outcome(f, &b, &msg), 0, "the worker's pid"))
+		exit(3);
+	memcpy(&pid, b->data, sizeof(pid));
+	filch_future_release(f);
+	long w0 = sleeps(pid, pid), p0 = pool_sleeps();
+
+	for (int i = 0; i < ROUNDS; i++) {
+		f = submit(pp, t_echo, "x", 1);
+		check_is(outcome(f, NULL, &msg), 0, "a round trip");
+		filch_future_release(f);
+	}
+	*worker = sleeps(pid, pid) - w0;
+	*pool = pool_sleeps() - p0;
+	check(w0 >= 0 && *worker >= 0, "the worker's status");
+	finish(pp, fds0);
+}
+
+/* FILCH_PROCPOOL_OPT_SPIN: with 1 ms, the worker and the completion
+ * thread take most frames of back-to-back round trips while they poll,
+ * without sleeping; with 0 they sleep for each (the worker always; the
+ * completion thread, which gets a submission's wake-up too when it can
+ * not write the call directly, at least as often). Any slow round trip
+ * here (a loaded machine, a sanitizer) costs the pollers a sleep or two:
+ * the bounds leave half. spin_ns is read only with the flag. */
+static int sc_spin(void *unused)
+{
+	long worker, pool;
+
+	(void)unused;
+	spin_rounds(1000000, &worker, &pool);
+	check(worker < ROUNDS / 2, "the polling worker slept %ld times in "
+				   "%d round trips", worker, ROUNDS);
+	check(pool < ROUNDS / 2, "the polling completion thread slept %ld "
+				 "times in %d round trips", pool, ROUNDS);
+	spin_rounds(0, &worker, &pool);
+	check(worker >= ROUNDS / 2, "a worker without polling slept %ld "
+				    "times in %d round trips", worker, ROUNDS);
+	check(pool >= ROUNDS / 2, "a completion thread without polling "
+				  "slept %ld times in %d round trips", pool,
+	      ROUNDS);
+
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){
+		.workers = 1, .spin_ns = -1 });
+	const char *msg;
+	filch_future *f = submit(pp, t_echo, "x", 1);
+
+	check_is(outcome(f, NULL, &msg), 0, "spin_ns without the flag");
+	filch_future_release(f);
+	return !finish(pp, fds0);
+}
+
 static const struct scenario {
 	const char *name;
 	isolate_fn fn;
@@ -2003,6 +2113,8 @@ static const struct scenario {
 	  sc_pipe_direct, 10, false },
 	{ "pipeline: direct calls behind a crash run in the replacement",
 	  sc_pipe_direct_crash, 10, false },
+	{ "spin: polling workers and completion thread sleep less",
+	  sc_spin, 20, false },
 };
 
 static const struct {
