@@ -82,9 +82,9 @@ static void *pp_read_call(int fd, struct filch__pp_rbuf *rb,
 	return arg;
 }
 
-/* Before waiting for the next call in a blocking read: polls the socket
- * for it first while spin says so (procspin.c). Exits when the pool
- * closed the socket. */
+/* Waits for the next call's first bytes in rb, which holds none: polls
+ * the socket while spin says so (procspin.c), then blocks. Exits when
+ * the pool closed the socket. */
 static void pp_await_call(int fd, struct filch__pp_rbuf *rb,
 			  struct filch__pp_spin *spin)
 {
@@ -92,8 +92,12 @@ static void pp_await_call(int fd, struct filch__pp_rbuf *rb,
 	int got = 0;
 
 	while (!got && filch__pp_spin_on(until))
-		if ((got = filch__pp_rb_fill(fd, rb, true)) < 0)
-			_exit(0);
+		got = filch__pp_rb_fill(fd, rb, true);
+	if (!got)
+		got = filch__pp_rb_fill(fd, rb, false);
+	if (got < 0)
+		_exit(0); /* the pool closed our socket */
+	filch__pp_spin_end(spin);
 }
 
 /* Starts call seq unless the pool cancelled it: true to run it. */
@@ -137,7 +141,6 @@ void filch__pp_worker_main(const struct filch_procpool_opts *o, unsigned self,
 	}
 	int rc = o->initializer ? o->initializer(o->initializer_arg, self) : 0;
 	struct filch__pp_rbuf *rb = calloc(1, sizeof(*rb));
-
 	struct filch__pp_spin spin;
 
 	filch__pp_spin_init(&spin, o->spin_ns);
@@ -147,14 +150,9 @@ void filch__pp_worker_main(const struct filch_procpool_opts *o, unsigned self,
 		struct filch__pp_call c;
 		char mod[FILCH__PP_MAX_NAME];
 		bool mapped;
-		bool waits = rb->tail == rb->head; /* no call read ahead */
-
-		if (waits)
+		if (rb->tail == rb->head) /* no call read ahead */
 			pp_await_call(fd, rb, &spin);
 		void *arg = pp_read_call(fd, rb, &c, mod, &mapped);
-
-		if (waits)
-			filch__pp_spin_end(&spin);
 
 		if (!arg) {
 			/* No memory for the argument: the call counts as
