@@ -13,7 +13,8 @@
  * FILCH__PP_DEPTH calls ahead per worker (each started or cancelled
  * through its mark, procpool.h), reads the results back, learns of deaths
  * (failing the call that started, queueing again those that did not) and
- * starts replacements. It sleeps in
+ * starts replacements. It sleeps (after polling a while when events
+ * came close together: pp_wait, procspin.c) in
  * epoll_wait on an eventfd (submissions, stop requests, shutdown), each
  * worker's socket (a result or a ready frame) and, for deaths, each
  * worker's pidfd (fork) or the fork server's note socket; it wakes on a

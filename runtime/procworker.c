@@ -5,7 +5,8 @@
  * fault signals (so that a crash ends it with the signal that names it),
  * applies the memory limit, runs the initializer and sends its ready
  * frame, then reads calls and writes replies on its socket until the pool
- * closes it. It leaves with _exit: the program's atexit handlers belong to
+ * closes it (polling for the next call a while before it sleeps, when
+ * calls came close together: procspin.c). It leaves with _exit: the program's atexit handlers belong to
  * the pool's owner.
  *
  * The pool writes up to FILCH__PP_DEPTH calls ahead: one recvmsg takes
@@ -150,6 +151,7 @@ void filch__pp_worker_main(const struct filch_procpool_opts *o, unsigned self,
 		struct filch__pp_call c;
 		char mod[FILCH__PP_MAX_NAME];
 		bool mapped;
+
 		if (rb->tail == rb->head) /* no call read ahead */
 			pp_await_call(fd, rb, &spin);
 		void *arg = pp_read_call(fd, rb, &c, mod, &mapped);
