@@ -231,7 +231,9 @@ void filch__pp_spin_init(struct filch__pp_spin *s, int64_t spin_ns);
  * once). */
 int64_t filch__pp_spin_begin(struct filch__pp_spin *s);
 
-/* Whether to poll once more (until: filch__pp_spin_begin's). */
+/* Whether to poll once more (until: filch__pp_spin_begin's); if so,
+ * yields the CPU first, to a thread on this CPU that the poll waits for
+ * (the waiter, the worker). */
 bool filch__pp_spin_on(int64_t until);
 
 /* The wait ended (a frame or an event came): learns whether it was

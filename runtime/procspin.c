@@ -8,7 +8,9 @@
  * takes a frame that comes soon without one.
  *
  * Bounded: a reader polls for at most spin_ns (struct
- * filch_procpool_opts), then blocks as before. Adaptive: it polls only
+ * filch_procpool_opts), yielding the CPU before each poll (on a machine
+ * with fewer CPUs than busy threads, the thread it waits for may need
+ * this CPU), then blocks as before. Adaptive: it polls only
  * when its last wait ended within spin_ns (it measures every wait, the
  * ones it blocked in too), so that a reader whose frames come seldom
  * (a long task, a pool that went quiet) polls once in vain and then
