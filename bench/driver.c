@@ -79,7 +79,7 @@ static const char *const helpers[] = {"filch-bench-iomp", "filch-bench-libuv"};
 static const char *const impl_order[] = {
     "filch", "filch_fj", "filch_nofuture", "filch_item", "seq",  "naive",
     "tbb",   "gomp",	       "iomp",	     "glib", "libuv", "lace",
-    "filch_spawn", "fork", "python"};
+    "filch_spawn", "filch_nospin", "fork", "python"};
 
 struct candidate {
 	char bench[32];

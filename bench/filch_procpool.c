@@ -5,7 +5,10 @@
  * and p99) and the cost per small task when many are in flight (64 bytes
  * in, 8 out), and "procpool_64mib", the round trip of a task whose
  * argument and result are 64 MiB. Implementations: filch's process pool
- * with the fork server ("filch") and with spawn ("filch_spawn"); a fork,
+ * with the fork server ("filch") and with spawn ("filch_spawn"), and with
+ * spawn and no polling ("filch_nospin": spin_ns 0, against filch_spawn
+ * what the pool's polling of its sockets saves; spawn, as a fork server
+ * forked while another pool lives would hold that pool's sockets); a fork,
  * a pipe and a waitpid per task ("fork": what a pool of long-lived workers
  * saves); Python's concurrent.futures.ProcessPoolExecutor ("python": a
  * python3 process measures itself with time.perf_counter and prints its
@@ -82,11 +85,18 @@ static void pool_create(void *arg)
 	c->rc = filch_procpool_create(&c->pp, &c->o);
 }
 
-static int pool_setup(unsigned workers, int method, void **state)
+/* spin_ns < 0: the pool's default spinning. */
+static int pool_setup(unsigned workers, int method, int64_t spin_ns,
+		      void **state)
 {
 	struct pp_state *st = fb_xcalloc(1, sizeof(*st));
 	struct pp_create c = { .o = { .workers = workers,
 				      .start_method = method } };
+
+	if (spin_ns >= 0) {
+		c.o.flags = FILCH_PROCPOOL_OPT_SPIN;
+		c.o.spin_ns = spin_ns;
+	}
 
 	fb_placement_unpinned(pool_create, &c);
 	if (c.rc) {
@@ -103,14 +113,21 @@ static int forkserver_setup(unsigned workers, const struct fb_params *p,
 			    void **state)
 {
 	(void)p;
-	return pool_setup(workers, FILCH_START_FORKSERVER, state);
+	return pool_setup(workers, FILCH_START_FORKSERVER, -1, state);
+}
+
+static int nospin_setup(unsigned workers, const struct fb_params *p,
+			void **state)
+{
+	(void)p;
+	return pool_setup(workers, FILCH_START_SPAWN, 0, state);
 }
 
 static int spawn_setup(unsigned workers, const struct fb_params *p,
 		       void **state)
 {
 	(void)p;
-	return pool_setup(workers, FILCH_START_SPAWN, state);
+	return pool_setup(workers, FILCH_START_SPAWN, -1, state);
 }
 
 static void pool_teardown(void *state)
@@ -369,6 +386,7 @@ static void python_run(void *state, const struct fb_params *p,
 const struct fb_impl fb_impls_filch_procpool[] = {
 	{ "procpool", "filch", forkserver_setup, pool_run, pool_teardown },
 	{ "procpool", "filch_spawn", spawn_setup, pool_run, pool_teardown },
+	{ "procpool", "filch_nospin", nospin_setup, pool_run, pool_teardown },
 	{ "procpool", "fork", workers_setup, fork_run, NULL },
 	{ "procpool", "python", workers_setup, python_run, NULL },
 	{ "procpool_64mib", "filch", forkserver_setup, big_run,

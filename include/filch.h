@@ -1289,8 +1289,13 @@ enum filch_start_method {
 	FILCH_START_SPAWN = 2,
 };
 
+/* filch_procpool_opts.flags: each bit says that a field added after the
+ * first version is set (a program built against an older filch.h passes a
+ * shorter struct with these bits clear, and gets the old behavior). */
+#define FILCH_PROCPOOL_OPT_SPIN 1u /* spin_ns is set */
+
 struct filch_procpool_opts {
-	unsigned flags;	  /* reserved, 0; other bits: -EINVAL */
+	unsigned flags;	  /* FILCH_PROCPOOL_OPT_*; other bits: -EINVAL */
 	unsigned workers; /* 0 = the number of CPUs of the process */
 	/* Runs once in each worker process, as it starts (replacements
 	 * too), with the worker's index; a nonzero return makes the worker
@@ -1307,6 +1312,12 @@ struct filch_procpool_opts {
 	 * in the task); 0 = inherited. */
 	size_t memory_limit;
 	int start_method; /* enum filch_start_method; 0 = the fork server */
+	/* With FILCH_PROCPOOL_OPT_SPIN: how long a worker process waiting
+	 * for its next call, and the completion thread waiting for a reply,
+	 * poll without blocking before they sleep, in ns (0: never, at most
+	 * 1 ms); each polls only while its last wait was that short. Without
+	 * the flag: 50 us. */
+	int64_t spin_ns;
 };
 
 /* Counters of a pool (filch_procpool_stats). */

@@ -13,7 +13,8 @@
  * FILCH__PP_DEPTH calls ahead per worker (each started or cancelled
  * through its mark, procpool.h), reads the results back, learns of deaths
  * (failing the call that started, queueing again those that did not) and
- * starts replacements. It sleeps in
+ * starts replacements. It sleeps (after polling a while when events
+ * came close together: pp_wait, procspin.c) in
  * epoll_wait on an eventfd (submissions, stop requests, shutdown), each
  * worker's socket (a result or a ready frame) and, for deaths, each
  * worker's pidfd (fork) or the fork server's note socket; it wakes on a
@@ -55,6 +56,10 @@
 #include "procpool.h"
 
 #define PP_MAX_WORKERS 1024
+/* spin_ns (filch_procpool_opts): without FILCH_PROCPOOL_OPT_SPIN, and at
+ * most. */
+#define PP_SPIN_NS 50000
+#define PP_SPIN_MAX_NS 1000000
 
 struct pp_task {
 	struct pp_task *next;
@@ -177,6 +182,7 @@ struct filch_procpool {
 	void *setup;
 	size_t setup_len;
 	bool server_dead; /* only the completion thread uses it */
+	struct filch__pp_spin spin; /* the completion thread's (pp_wait) */
 	pthread_t thread;
 	pthread_mutex_t join_lock; /* one joiner of thread */
 	bool joined;
@@ -1074,6 +1080,24 @@ static void pp_drop(struct pp_task *list, const char *message)
 	}
 }
 
+/* epoll_wait for pp's events, into ev (n at most), polling first for
+ * up to spin_ns when the last wait was that short (procspin.c). A time
+ * limit's deadline may then pass by up to spin_ns before its kill. */
+static int pp_wait(filch_procpool *pp, struct epoll_event *ev, int n,
+		   int timeout)
+{
+	int64_t until = timeout ? filch__pp_spin_begin(&pp->spin) : 0;
+	int got = 0;
+
+	while (!got && filch__pp_spin_on(until))
+		got = epoll_wait(pp->epfd, ev, n, 0);
+	if (!got)
+		got = epoll_wait(pp->epfd, ev, n, timeout);
+	if (got > 0 && timeout)
+		filch__pp_spin_end(&pp->spin);
+	return got;
+}
+
 static void pp_loop(filch_procpool *pp)
 {
 	for (;;) {
@@ -1091,7 +1115,7 @@ static void pp_loop(filch_procpool *pp)
 			pp_send(pp, &pp->w[i]);
 		if (!more)
 			return;
-		int n = epoll_wait(pp->epfd, ev, 16, timeout);
+		int n = pp_wait(pp, ev, 16, timeout);
 
 		for (int k = 0; k < n; k++) {
 			uint64_t d = ev[k].data.u64, cnt;
@@ -1205,6 +1229,7 @@ static int pp_setup_build(filch_procpool *pp)
 		.max_tasks_per_child = pp->o.max_tasks_per_child,
 		.memory_limit = pp->o.memory_limit,
 		.arg = (uintptr_t)pp->o.initializer_arg,
+		.spin_ns = pp->o.spin_ns,
 	};
 	int n;
 
@@ -1266,13 +1291,19 @@ int filch_procpool_create(filch_procpool **out,
 {
 	struct filch_procpool_opts o = { 0 };
 
+	/* The fields of the first version, then those that a flag says are
+	 * there (an older program's struct ends before them). */
 	if (opts)
-		o = *opts;
-	if (!out || o.flags ||
+		memcpy(&o, opts, offsetof(struct filch_procpool_opts, spin_ns));
+	o.spin_ns = PP_SPIN_NS;
+	if (o.flags & FILCH_PROCPOOL_OPT_SPIN)
+		o.spin_ns = opts->spin_ns;
+	if (!out || (o.flags & ~FILCH_PROCPOOL_OPT_SPIN) ||
 	    (o.start_method != FILCH_START_FORKSERVER &&
 	     o.start_method != FILCH_START_FORK &&
 	     o.start_method != FILCH_START_SPAWN) ||
-	    o.workers > PP_MAX_WORKERS || o.time_limit_ns < 0)
+	    o.workers > PP_MAX_WORKERS || o.time_limit_ns < 0 ||
+	    o.spin_ns < 0 || o.spin_ns > PP_SPIN_MAX_NS)
 		return -EINVAL;
 	if (!o.workers)
 		o.workers = pp_cpus();
@@ -1286,6 +1317,7 @@ int filch_procpool_create(filch_procpool **out,
 	pp->o = o;
 	pp->n = o.workers;
 	pp->tail = &pp->head;
+	filch__pp_spin_init(&pp->spin, o.spin_ns);
 	filch__fork_init();
 	pp->owner = filch__fork_generation;
 	pthread_mutex_init(&pp->lock, NULL);

@@ -76,6 +76,7 @@ struct filch__pp_setup {
 	uint64_t arg; /* the offset in its module, or the value */
 	uint32_t init_len;
 	uint32_t arg_len;
+	int64_t spin_ns;
 };
 
 /* From a worker: this header, then len bytes (the result, or the error
@@ -212,5 +213,31 @@ int filch__pp_server_note(struct filch__pp_server *s, pid_t *pid,
 /* Ends the server: it kills and reaps its workers, then exits; reaps it
  * and closes its descriptors. */
 void filch__pp_server_stop(struct filch__pp_server *s);
+
+/* ---- procspin.c ---- */
+
+/* A reader's bounded adaptive spinning (procspin.c): it polls for at most
+ * bound ns before it blocks, and only while poll (its last wait ended
+ * within bound). One reader's own: no sharing. */
+struct filch__pp_spin {
+	int64_t bound; /* 0: never polls */
+	int64_t since; /* when the current wait began */
+	bool poll;
+};
+
+void filch__pp_spin_init(struct filch__pp_spin *s, int64_t spin_ns);
+
+/* A wait begins: until when to poll without blocking, or 0 (block at
+ * once). */
+int64_t filch__pp_spin_begin(struct filch__pp_spin *s);
+
+/* Whether to poll once more (until: filch__pp_spin_begin's); if so,
+ * yields the CPU first, to a thread on this CPU that the poll waits for
+ * (the waiter, the worker). */
+bool filch__pp_spin_on(int64_t until);
+
+/* The wait ended (a frame or an event came): learns whether it was
+ * short enough to poll the next time. */
+void filch__pp_spin_end(struct filch__pp_spin *s);
 
 #endif /* FILCH_RUNTIME_PROCPOOL_H */

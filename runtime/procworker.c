@@ -5,7 +5,8 @@
  * fault signals (so that a crash ends it with the signal that names it),
  * applies the memory limit, runs the initializer and sends its ready
  * frame, then reads calls and writes replies on its socket until the pool
- * closes it. It leaves with _exit: the program's atexit handlers belong to
+ * closes it (polling for the next call a while before it sleeps, when
+ * calls came close together: procspin.c). It leaves with _exit: the program's atexit handlers belong to
  * the pool's owner.
  *
  * The pool writes up to FILCH__PP_DEPTH calls ahead: one recvmsg takes
@@ -82,6 +83,24 @@ static void *pp_read_call(int fd, struct filch__pp_rbuf *rb,
 	return arg;
 }
 
+/* Waits for the next call's first bytes in rb, which holds none: polls
+ * the socket while spin says so (procspin.c), then blocks. Exits when
+ * the pool closed the socket. */
+static void pp_await_call(int fd, struct filch__pp_rbuf *rb,
+			  struct filch__pp_spin *spin)
+{
+	int64_t until = filch__pp_spin_begin(spin);
+	int got = 0;
+
+	while (!got && filch__pp_spin_on(until))
+		got = filch__pp_rb_fill(fd, rb, true);
+	if (!got)
+		got = filch__pp_rb_fill(fd, rb, false);
+	if (got < 0)
+		_exit(0); /* the pool closed our socket */
+	filch__pp_spin_end(spin);
+}
+
 /* Starts call seq unless the pool cancelled it: true to run it. */
 static bool pp_start_call(struct filch__pp_mark *ring, uint64_t seq)
 {
@@ -123,13 +142,18 @@ void filch__pp_worker_main(const struct filch_procpool_opts *o, unsigned self,
 	}
 	int rc = o->initializer ? o->initializer(o->initializer_arg, self) : 0;
 	struct filch__pp_rbuf *rb = calloc(1, sizeof(*rb));
+	struct filch__pp_spin spin;
 
+	filch__pp_spin_init(&spin, o->spin_ns);
 	if (!rb || pp_reply(fd, rc, NULL, 0) < 0 || rc)
 		_exit(1);
 	for (unsigned done = 0;;) {
 		struct filch__pp_call c;
 		char mod[FILCH__PP_MAX_NAME];
 		bool mapped;
+
+		if (rb->tail == rb->head) /* no call read ahead */
+			pp_await_call(fd, rb, &spin);
 		void *arg = pp_read_call(fd, rb, &c, mod, &mapped);
 
 		if (!arg) {

@@ -229,6 +229,7 @@ __attribute__((constructor)) static void pp_spawned(void)
 		.max_tasks_per_child = s.max_tasks_per_child,
 		.memory_limit = s.memory_limit,
 		.start_method = FILCH_START_SPAWN,
+		.spin_ns = s.spin_ns,
 	};
 
 	o.initializer = (int (*)(void *, unsigned))(uintptr_t)pp_read_ref(

@@ -1207,7 +1207,7 @@ static int proc_echo(const void *arg, size_t len, void **out,
 
 static int row_procpool_bad(void *unused)
 {
-	struct filch_procpool_opts bad = { .flags = 1 };
+	struct filch_procpool_opts bad = { .flags = 1u << 31 };
 	filch_procpool *pp = (filch_procpool *)&bad, *keep = pp;
 	filch_future *f = (filch_future *)&bad, *fkeep = f, *p;
 	void *r;

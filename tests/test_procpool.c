@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -451,8 +452,16 @@ static int sc_badinput(void *unused)
 	(void)unused;
 	check_is(filch_procpool_create(NULL, NULL), -EINVAL, "NULL pp");
 	check_is(filch_procpool_create(&pp, &(struct filch_procpool_opts){
-						    .flags = 1 }),
+						    .flags = 1u << 31 }),
 		 -EINVAL, "unknown flag");
+	check_is(filch_procpool_create(&pp, &(struct filch_procpool_opts){
+				.flags = FILCH_PROCPOOL_OPT_SPIN,
+				.spin_ns = -1 }),
+		 -EINVAL, "negative spin");
+	check_is(filch_procpool_create(&pp, &(struct filch_procpool_opts){
+				.flags = FILCH_PROCPOOL_OPT_SPIN,
+				.spin_ns = 1000001 }),
+		 -EINVAL, "spin above 1 ms");
 	check_is(filch_procpool_create(&pp, &(struct filch_procpool_opts){
 						    .start_method = 7 }),
 		 -EINVAL, "unknown start method");
@@ -1935,6 +1944,129 @@ static int sc_pipe_kill(void *unused)
 	return !finish(pp, fds0);
 }
 
+/* The voluntary context switches of process pid's thread tid (each one
+ * a sleep), or -1. */
+static long sleeps(pid_t pid, pid_t tid)
+{
+	char path[64], line[128];
+	long n = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid,
+		 (int)tid);
+	FILE *f = fopen(path, "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		sscanf(line, "voluntary_ctxt_switches: %ld", &n);
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* The sleeps of this process's threads other than the caller: the
+ * completion thread's (an isolated scenario starts no other). */
+static long pool_sleeps(void)
+{
+	pid_t self = (pid_t)syscall(SYS_gettid);
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	long n = 0;
+
+	while (d && (e = readdir(d)))
+		if (atoi(e->d_name) > 0 && atoi(e->d_name) != self)
+			n += sleeps(getpid(), atoi(e->d_name));
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* The outcome of ROUNDS empty round trips on a pool of one worker: how
+ * many times its worker, and its completion thread, slept meanwhile, and
+ * how many round trips took longer than SLOW_NS. */
+#define ROUNDS 200
+#define SLOW_NS 500000
+struct spin_batch {
+	long worker, pool, slow;
+};
+
+static struct spin_batch spin_rounds(int64_t spin_ns)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){
+		.workers = 1, .flags = FILCH_PROCPOOL_OPT_SPIN,
+		.spin_ns = spin_ns });
+	struct spin_batch r = { 0 };
+	struct filch_bytes *b;
+	const char *msg;
+	filch_future *f = submit(pp, t_pid, NULL, 0);
+	pid_t pid = 0;
+
+	if (!check_is(outcome(f, &b, &msg), 0, "the worker's pid"))
+		exit(3);
+	memcpy(&pid, b->data, sizeof(pid));
+	filch_future_release(f);
+	long w0 = sleeps(pid, pid), p0 = pool_sleeps();
+
+	for (int i = 0; i < ROUNDS; i++) {
+		int64_t t0 = tap_now_ns();
+
+		f = submit(pp, t_echo, "x", 1);
+		check_is(outcome(f, NULL, &msg), 0, "a round trip");
+		filch_future_release(f);
+		r.slow += tap_now_ns() - t0 > SLOW_NS;
+	}
+	r.worker = sleeps(pid, pid) - w0;
+	r.pool = pool_sleeps() - p0;
+	check(w0 >= 0 && r.worker >= 0, "the worker's status");
+	finish(pp, fds0);
+	return r;
+}
+
+/* FILCH_PROCPOOL_OPT_SPIN: with 1 ms, the worker and the completion
+ * thread take the frames of back-to-back round trips while they poll,
+ * without sleeping; with 0 they sleep for most (not all: a worker
+ * preempted between its reply and its read finds the next call there).
+ * A round trip slower than SLOW_NS (a loaded machine, a sanitizer) may
+ * cost each poller two sleeps (the wait that outlasted its poll, and the
+ * next, which then does not poll): the bound for the pollers allows
+ * those and a quarter of the round trips besides, and they must sleep
+ * less than half as often as without polling, in the same try; up to
+ * SPIN_TRIES tries. spin_ns is read only with the flag. */
+#define SPIN_TRIES 5
+static int sc_spin(void *unused)
+{
+	struct spin_batch r, off;
+	long most = 0;
+
+	(void)unused;
+	for (int i = 0; i < SPIN_TRIES; i++) {
+		r = spin_rounds(1000000);
+		off = spin_rounds(0);
+		most = ROUNDS / 4 + 2 * r.slow;
+		if (r.worker <= most && r.pool <= most &&
+		    2 * (r.worker + r.pool) < off.worker + off.pool)
+			break;
+	}
+	check(r.worker <= most, "the polling worker slept %ld times in %d "
+				"round trips (%ld slow)", r.worker, ROUNDS,
+	      r.slow);
+	check(r.pool <= most, "the polling completion thread slept %ld times "
+			      "in %d round trips (%ld slow)", r.pool, ROUNDS,
+	      r.slow);
+	check(2 * (r.worker + r.pool) < off.worker + off.pool,
+	      "the pollers slept %ld + %ld times, %ld + %ld without polling",
+	      r.worker, r.pool, off.worker, off.pool);
+
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){
+		.workers = 1, .spin_ns = -1 });
+	const char *msg;
+	filch_future *f = submit(pp, t_echo, "x", 1);
+
+	check_is(outcome(f, NULL, &msg), 0, "spin_ns without the flag");
+	filch_future_release(f);
+	return !finish(pp, fds0);
+}
+
 static const struct scenario {
 	const char *name;
 	isolate_fn fn;
@@ -2003,6 +2135,8 @@ static const struct scenario {
 	  sc_pipe_direct, 10, false },
 	{ "pipeline: direct calls behind a crash run in the replacement",
 	  sc_pipe_direct_crash, 10, false },
+	{ "spin: polling workers and completion thread sleep less",
+	  sc_spin, 30, false },
 };
 
 static const struct {
