@@ -163,7 +163,11 @@ struct filch_procpool {
 	struct filch__pp_mark *marks;
 	size_t marks_len;
 	int marks_fd;
-	_Atomic size_t tasks; /* tasks not yet freed (pp_task_put) */
+	/* Holds on the pool: the owner's (dropped by
+	 * filch_procpool_destroy), one per task not yet freed (pp_task_put),
+	 * and one taken by terminate and shutdown while they cancel futures
+	 * (whose callbacks may destroy the pool). The last one frees it. */
+	_Atomic size_t refs;
 	/* The creating process's fork generation (fork.h): a child of
 	 * fork() is not it. */
 	unsigned owner;
@@ -186,7 +190,20 @@ struct filch_procpool {
 	_Atomic uint64_t crashes, timeouts, terminated, spawned;
 };
 
-/* Drops one hold on t; the last frees it. */
+static void pp_free(filch_procpool *pp);
+
+/* Drops one hold on pp; the last frees it. */
+static void pp_put(filch_procpool *pp)
+{
+	/* acq_rel: the last holder sees every other holder's uses of pp (a
+	 * pp_on_done's of the marks, the destroyer's join of the completion
+	 * thread). */
+	if (filch__sub(&pp->refs, 1, acq_rel) == 1)
+		pp_free(pp);
+}
+
+/* Drops one hold on t; the last frees it, and drops its hold on the
+ * pool. */
 static void pp_task_put(struct pp_task *t)
 {
 	/* acq_rel: the last holder sees every other holder's uses of t
@@ -199,9 +216,7 @@ static void pp_task_put(struct pp_task *t)
 		close(t->shm);
 	filch_future_release(t->fut);
 	free(t);
-	/* release: filch_procpool_destroy's acquire load sees no task, so
-	 * no pp_on_done, still using the marks. */
-	filch__sub(&pp->tasks, 1, release);
+	pp_put(pp);
 }
 
 /* The bytes of t's call on the socket. */
@@ -1285,6 +1300,7 @@ int filch_procpool_create(filch_procpool **out,
 		return -ENOMEM;
 	pp->o = o;
 	pp->n = o.workers;
+	filch__store(&pp->refs, 1, relaxed); /* the owner's */
 	pp->tail = &pp->head;
 	filch__fork_init();
 	pp->owner = filch__fork_generation;
@@ -1402,7 +1418,7 @@ int filch_procpool_submit(filch_procpool *pp, filch_proc_fn fn,
 	bool closing = pp->closing, woken = pp->woken, need = true;
 
 	if (!closing) {
-		filch__add(&pp->tasks, 1, relaxed);
+		filch__add(&pp->refs, 1, relaxed); /* the task's */
 		filch__future_add_callback(f, &t->cb);
 		if (pp->head || !pp_direct(pp, t, &need)) {
 			*pp->tail = t;
@@ -1494,17 +1510,19 @@ int filch_procpool_terminate(filch_procpool *pp, filch_future *f)
 			}
 		}
 	}
-	pthread_mutex_unlock(&pp->lock);
-	if (t) {
-		/* Pending; or RUNNING if it was its worker's next call when
-		 * that worker died, queued again: it never ran either. */
-		filch__future_cancel_running(f);
-		pp_task_put(t);
-		return 0;
-	}
-	pp_cancel_list(cancel);
 	if (kill)
 		wake(pp);
+	/* The futures' callbacks may destroy the pool: hold it until we
+	 * are done with it. */
+	filch__add(&pp->refs, 1, relaxed);
+	pthread_mutex_unlock(&pp->lock);
+	if (t) {
+		filch__future_cancel_running(f);
+		pp_task_put(t);
+		rc = 0;
+	}
+	pp_cancel_list(cancel);
+	pp_put(pp);
 	return rc;
 }
 
@@ -1540,6 +1558,9 @@ int filch_procpool_shutdown(filch_procpool *pp, unsigned flags)
 		if ((flags & FILCH_PROCPOOL_KILL) && run)
 			pp_ask_kill(w, run, K_SHUTDOWN);
 	}
+	/* As in terminate: the callbacks of the futures cancelled here may
+	 * destroy the pool. */
+	filch__add(&pp->refs, 1, relaxed);
 	pthread_mutex_unlock(&pp->lock);
 	wake(pp);
 	pp_cancel_list(cancel);
@@ -1550,17 +1571,21 @@ int filch_procpool_shutdown(filch_procpool *pp, unsigned flags)
 		filch__future_cancel_running(t->fut); /* as in terminate */
 		pp_task_put(t);
 	}
-	if (!(flags & FILCH_SHUTDOWN_WAIT))
-		return 0;
-	if (pthread_equal(pthread_self(), pp->thread))
-		return -EDEADLK;
-	pthread_mutex_lock(&pp->join_lock);
-	if (!pp->joined) {
-		pthread_join(pp->thread, NULL);
-		pp->joined = true;
+	int rc = 0;
+
+	if ((flags & FILCH_SHUTDOWN_WAIT) &&
+	    pthread_equal(pthread_self(), pp->thread)) {
+		rc = -EDEADLK;
+	} else if (flags & FILCH_SHUTDOWN_WAIT) {
+		pthread_mutex_lock(&pp->join_lock);
+		if (!pp->joined) {
+			pthread_join(pp->thread, NULL);
+			pp->joined = true;
+		}
+		pthread_mutex_unlock(&pp->join_lock);
 	}
-	pthread_mutex_unlock(&pp->join_lock);
-	return 0;
+	pp_put(pp);
+	return rc;
 }
 
 int filch_procpool_destroy(filch_procpool *pp)
@@ -1573,11 +1598,11 @@ int filch_procpool_destroy(filch_procpool *pp)
 
 	if (rc)
 		return rc;
-	/* acquire: pairs with pp_task_put's release: a cancel in another
-	 * thread may still be in pp_on_done, on the marks. */
-	while (filch__load(&pp->tasks, acquire))
-		sched_yield();
-	pp_free(pp);
+	/* The tasks not yet freed (a cancel in another thread may still be
+	 * in pp_on_done, on the marks; or this runs in a callback of a
+	 * future that terminate or shutdown is cancelling) free the pool
+	 * with the last of them. */
+	pp_put(pp);
 	return 0;
 }
 

@@ -1935,6 +1935,71 @@ static int sc_pipe_kill(void *unused)
 	return !finish(pp, fds0);
 }
 
+/* A callback of a future that terminate or shutdown cancels, in the
+ * caller's thread, destroys the pool (or shuts it down with WAIT) before
+ * that call returns: it returns 0 once the workers are reaped, the call
+ * that cancelled returns, and the pool is freed after both. */
+struct in_cb {
+	filch_procpool *pp;
+	unsigned flags; /* 0: destroy, else shutdown with these */
+	int rc;
+	bool ran;
+};
+
+static void end_in_cb(filch_future *f, void *arg)
+{
+	struct in_cb *c = arg;
+
+	(void)f;
+	c->rc = c->flags ? filch_procpool_shutdown(c->pp, c->flags) :
+			   filch_procpool_destroy(c->pp);
+	c->ran = true;
+}
+
+static int sc_end_in_callback(void *unused)
+{
+	unsigned fds0 = open_fds();
+	const char *msg;
+	long ms = 100;
+
+	(void)unused;
+	for (int how = 0; how < 3; how++) {
+		filch_procpool *pp =
+			start(&(struct filch_procpool_opts){ .workers = 1 });
+		struct in_cb c = { .pp = pp,
+				   .flags = how == 2 ? FILCH_SHUTDOWN_WAIT : 0 };
+		filch_future *gate = submit(pp, t_sleep, &ms, sizeof(ms));
+		filch_future *b = submit(pp, t_pid, NULL, 0);
+
+		check_is(filch_future_on_done(b, end_in_cb, &c), 0, "on_done");
+		while (!filch_future_running(gate))
+			usleep(1000);
+		/* how 0, 2: terminate of a pending task; 1: a cancelling
+		 * shutdown. The pool may be gone when either returns. */
+		if (how == 1)
+			check_is(filch_procpool_shutdown(
+					 pp, FILCH_SHUTDOWN_CANCEL_PENDING),
+				 0, "shutdown CANCEL_PENDING");
+		else
+			check_is(filch_procpool_terminate(pp, b), 0,
+				 "terminate");
+		check(c.ran, "the callback ran (%d)", how);
+		check_is(c.rc, 0, how == 2 ? "shutdown WAIT in the callback" :
+					     "destroy in the callback");
+		check(filch_future_cancelled(b), "the task cancelled");
+		check(filch_future_done(gate), "destroy returned before the "
+					       "running task was done");
+		check_is(outcome(gate, NULL, &msg), 0, "the running task");
+		if (how == 2)
+			check_is(filch_procpool_destroy(pp), 0, "destroy");
+		filch_future_release(gate);
+		filch_future_release(b);
+		check(no_children(), "a worker process is left");
+	}
+	check_is(open_fds(), fds0, "open fds after destroy");
+	return failures != 0;
+}
+
 static const struct scenario {
 	const char *name;
 	isolate_fn fn;
@@ -2003,6 +2068,8 @@ static const struct scenario {
 	  sc_pipe_direct, 10, false },
 	{ "pipeline: direct calls behind a crash run in the replacement",
 	  sc_pipe_direct_crash, 10, false },
+	{ "destroy or shutdown WAIT in a callback of a cancelled task",
+	  sc_end_in_callback, 10, false },
 };
 
 static const struct {
