@@ -751,7 +751,12 @@ static void pp_dead(filch_procpool *pp, unsigned i, int st, bool reaped)
 			t->next = started; /* one, as it runs them in order */
 			started = t;
 		} else {
-			/* Never ran: queued again. */
+			/* Never ran: queued again, pending again (promoted,
+			 * it was RUNNING: filch_future_cancel must cancel
+			 * it). Under the lock, before a worker can take and
+			 * promote it anew. */
+			if (t->promoted)
+				filch__future_unstart(t->fut);
 			filch__store(&t->where, 0, relaxed);
 			*again_tail = t;
 			again_tail = &t->next;

@@ -1935,6 +1935,77 @@ static int sc_pipe_kill(void *unused)
 	return !finish(pp, fds0);
 }
 
+/* An initializer that takes 400 ms while the file named by the
+ * environment's FILCH_TEST_SLOW_INIT exists (the environment reaches the
+ * workers with every start method). */
+static int init_slow(void *arg, unsigned index)
+{
+	const char *path = getenv("FILCH_TEST_SLOW_INIT");
+
+	(void)arg, (void)index;
+	if (path && access(path, F_OK) == 0)
+		nanosleep(&(struct timespec){ 0, 400 * MS }, NULL);
+	return 0;
+}
+
+/* The call next in its worker is running (promoted), but the worker dies
+ * before it starts it (stopped, then killed, while the completion thread
+ * is held): the call is queued again and is pending again, so that
+ * filch_future_cancel cancels it, and it never runs. */
+static int sc_requeued_pending(void *unused)
+{
+	unsigned fds0 = open_fds();
+	char slow[64], path[64];
+	struct filch_procpool_stats st;
+	const char *msg;
+	int fd;
+
+	(void)unused;
+	trace_path(slow, sizeof(slow), 5);
+	trace_path(path, sizeof(path), 6);
+	setenv("FILCH_TEST_SLOW_INIT", slow, 1);
+	filch_procpool *pp = start(&(struct filch_procpool_opts){
+		.workers = 1, .initializer = init_slow });
+	filch_future *p0 = submit(pp, t_pid, NULL, 0);
+	pid_t pid = pid_of(p0);
+	filch_future *gate = hold(pp);
+
+	kill(pid, SIGSTOP);
+	fd = open(slow, O_WRONLY | O_CREAT | O_CLOEXEC, 0600); /* slow
+								  replacement */
+	if (fd >= 0)
+		close(fd);
+	filch_future *a = submit(pp, t_touch, path, strlen(path));
+
+	check(filch_future_running(a), "the call next in its worker runs");
+	kill(pid, SIGKILL);
+	sem_post(&cb_release);
+	for (int i = 0; i < 500; i++) {
+		filch_procpool_stats(pp, &st);
+		if (st.started == 2)
+			break;
+		usleep(10000);
+	}
+	check_is(st.started, 2, "workers started");
+	check(!filch_future_running(a), "the call queued again is running");
+	check(filch_future_cancel(a), "filch_future_cancel of the call queued "
+				      "again");
+	check_is(outcome(a, NULL, &msg), -ECANCELED, "the cancelled call");
+	filch_future *p1 = submit(pp, t_pid, NULL, 0);
+
+	check(pid_of(p1) != pid, "a replacement runs the next task");
+	check(!traced(6), "the cancelled call ran");
+	filch_procpool_stats(pp, &st);
+	check_is(st.crashes, 0, "crashes");
+	unlink(slow);
+	unsetenv("FILCH_TEST_SLOW_INIT");
+	filch_future_release(p0);
+	filch_future_release(p1);
+	filch_future_release(gate);
+	filch_future_release(a);
+	return !finish(pp, fds0);
+}
+
 /* A callback of a future that terminate or shutdown cancels, in the
  * caller's thread, destroys the pool (or shuts it down with WAIT) before
  * that call returns: it returns 0 once the workers are reaped, the call
@@ -2070,6 +2141,8 @@ static const struct scenario {
 	  sc_pipe_direct_crash, 10, false },
 	{ "destroy or shutdown WAIT in a callback of a cancelled task",
 	  sc_end_in_callback, 10, false },
+	{ "a call queued again after its worker died is pending again",
+	  sc_requeued_pending, 10, false },
 };
 
 static const struct {
