@@ -1449,21 +1449,47 @@ int filch_procpool_submit(filch_procpool *pp, filch_proc_fn fn,
 	return 0;
 }
 
+/* Under the lock: drops t, a call that never ran and never will, and
+ * holds it once more, on *list, for the caller to cancel its future
+ * (pp_cancel_list) after the lock. */
+static void pp_call_drop(struct pp_task *t, struct pp_task **list)
+{
+	t->dropped = true;
+	filch__add(&t->refs, 1, relaxed);
+	t->link = *list;
+	*list = t;
+}
+
 /* Under the lock: cancels in its worker call t, not started, of worker
  * slot i, for terminate or shutdown: true if it will never run; then t is
- * dropped and held once more, on *list, for the caller to cancel its
- * future (pp_cancel_list) after the lock. */
+ * dropped (pp_call_drop). */
 static bool pp_call_cancel(filch_procpool *pp, unsigned i, struct pp_task *t,
 			   struct pp_task **list)
 {
 	if (t->dropped || filch_future_done(t->fut) ||
 	    !pp_mark_cancel(pp_mark(pp, i, t->seq), t->seq))
 		return false;
-	t->dropped = true;
-	filch__add(&t->refs, 1, relaxed);
-	t->link = *list;
-	*list = t;
+	pp_call_drop(t, list);
 	return true;
+}
+
+/* Under the lock: drops (pp_call_drop) the calls of w that its worker
+ * skipped as it was dying (frozen: they never ran, and wait for its death
+ * to be queued again), those of future f only unless f is NULL. Whether
+ * it dropped one. */
+static bool pp_frozen_drop(struct pp_worker *w, filch_future *f,
+			   struct pp_task **list)
+{
+	bool any = false;
+
+	for (struct pp_task *c = w->frozen; c; c = c->next) {
+		if ((!f || c->fut == f) && !c->dropped &&
+		    !filch_future_done(c->fut)) {
+			pp_call_drop(c, list);
+			any = true;
+		}
+	}
+	return any;
 }
 
 /* Cancels the futures of the calls that pp_call_cancel took. */
@@ -1500,6 +1526,8 @@ int filch_procpool_terminate(filch_procpool *pp, filch_future *f)
 	for (unsigned i = 0; !t && rc && i < pp->n; i++) {
 		struct pp_worker *w = &pp->w[i];
 
+		if (pp_frozen_drop(w, f, &cancel))
+			rc = 0;
 		for (struct pp_task *c = w->calls; c && rc; c = c->next) {
 			if (c->fut != f || c->dropped)
 				continue;
@@ -1560,6 +1588,8 @@ int filch_procpool_shutdown(filch_procpool *pp, unsigned flags)
 		     (flags & FILCH_SHUTDOWN_CANCEL_PENDING) && c; c = c->next)
 			if (c != run)
 				pp_call_cancel(pp, i, c, &cancel);
+		if (flags & FILCH_SHUTDOWN_CANCEL_PENDING)
+			pp_frozen_drop(w, NULL, &cancel);
 		if ((flags & FILCH_PROCPOOL_KILL) && run)
 			pp_ask_kill(w, run, K_SHUTDOWN);
 	}

@@ -56,6 +56,7 @@
 #endif
 
 #define MS 1000000LL
+#define RACE_ROUNDS 600
 
 /* ---- checks inside a child ---- */
 
@@ -268,14 +269,15 @@ static int t_sleep(const void *arg, size_t len, void **out, size_t *out_len)
 	return 0;
 }
 
+/* The worker's pid; with the argument "parent", its parent's (the fork
+ * server, with it). */
 static int t_pid(const void *arg, size_t len, void **out, size_t *out_len)
 {
 	pid_t *p = malloc(sizeof(*p));
 
-	(void)arg, (void)len;
 	if (!p)
 		return ENOMEM;
-	*p = getpid();
+	*p = len == 6 && memcmp(arg, "parent", 6) == 0 ? getppid() : getpid();
 	*out = p;
 	*out_len = sizeof(*p);
 	return 0;
@@ -2006,6 +2008,58 @@ static int sc_requeued_pending(void *unused)
 	return !finish(pp, fds0);
 }
 
+/* terminate of a running task races its completion, with calls written
+ * ahead behind it: the worker, killed, may skip some of them first. Those
+ * never ran and wait for its death to be queued again: terminate of one
+ * of them cancels it (it is pending), and says -ESRCH only for a task
+ * already done. With the fork server, the server is stopped meanwhile,
+ * so that no death is reported: the calls stay where the race left
+ * them until the test has asked. */
+static int sc_terminate_skipped(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 1 });
+	bool server = method == FILCH_START_FORKSERVER;
+	filch_future *q = submit(pp, t_pid, "parent", 6);
+	pid_t spid = server ? pid_of(q) : 0;
+	const char *msg;
+	unsigned bad = 0;
+
+	(void)unused;
+	for (int i = 0; i < RACE_ROUNDS; i++) {
+		long ms = 2;
+		filch_future *a = submit(pp, t_sleep, &ms, sizeof(ms));
+		filch_future *b = submit(pp, t_echo, "b", 1);
+		filch_future *c = submit(pp, t_echo, "c", 1);
+
+		while (!filch_future_running(a))
+			;
+		if (server)
+			kill(spid, SIGSTOP);
+		/* Around the end of a's 2 ms. */
+		nanosleep(&(struct timespec){ 0, 1800000 + (i % 64) * 8000 },
+			  NULL);
+		filch_procpool_terminate(pp, a);
+		nanosleep(&(struct timespec){ 0, 2 * MS }, NULL);
+		int rc = filch_procpool_terminate(pp, b);
+
+		bad += rc != 0 && !(rc == -ESRCH && filch_future_done(b));
+		if (server)
+			kill(spid, SIGCONT);
+		int ra = outcome(a, NULL, &msg), rb = outcome(b, NULL, &msg);
+
+		check(ra == 0 || ra == -ECANCELED, "a: %d", ra);
+		check(rb == 0 || rb == -ECANCELED, "b: %d", rb);
+		check_is(outcome(c, NULL, &msg), 0, "c");
+		filch_future_release(a);
+		filch_future_release(b);
+		filch_future_release(c);
+	}
+	check_is(bad, 0, "terminate of a pending call: -ESRCH");
+	filch_future_release(q);
+	return !finish(pp, fds0);
+}
+
 /* A callback of a future that terminate or shutdown cancels, in the
  * caller's thread, destroys the pool (or shuts it down with WAIT) before
  * that call returns: it returns 0 once the workers are reaped, the call
@@ -2143,6 +2197,8 @@ static const struct scenario {
 	  sc_end_in_callback, 10, false },
 	{ "a call queued again after its worker died is pending again",
 	  sc_requeued_pending, 10, false },
+	{ "terminate of a call that a dying worker skipped",
+	  sc_terminate_skipped, 60, false },
 };
 
 static const struct {
