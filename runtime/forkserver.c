@@ -198,6 +198,7 @@ int filch__pp_server_start(struct filch__pp_server *s,
 		close(nt[0]);
 		for (size_t i = 0; i < n; i++)
 			close(close_fds[i]);
+		filch__pp_close_memfds(); /* any pool's, in flight */
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != owner)
 			_exit(1);
 		server_main(o, rings, rq[1], nt[1]);

@@ -367,19 +367,22 @@ static void pp_discard(filch_procpool *pp, struct pp_worker *w)
 }
 
 /* The child side of a fork of the completion thread: closes what it
- * inherited of the pool, then is worker i. */
+ * inherited of the pool (the completion thread's descriptors, which no
+ * other thread changes, and the memfds of any thread: the arguments of
+ * calls pending or being submitted, the replies read ahead), then is
+ * worker i. */
 static _Noreturn void pp_fork_child(filch_procpool *pp, unsigned i, int fd,
 				    pid_t parent)
 {
 	close(pp->epfd);
 	close(pp->evfd);
-	close(pp->marks_fd);
 	for (unsigned k = 0; k < pp->n; k++) {
 		if (pp->w[k].sock >= 0)
 			close(pp->w[k].sock);
 		if (pp->w[k].pidfd >= 0)
 			close(pp->w[k].pidfd);
 	}
+	filch__pp_close_memfds();
 	filch__pp_worker_main(&pp->o, i, fd, parent,
 			      pp->marks + (size_t)i * FILCH__PP_DEPTH);
 }
@@ -1258,7 +1261,8 @@ static int pp_setup_build(filch_procpool *pp)
 static int pp_marks_make(filch_procpool *pp)
 {
 	pp->marks_len = (size_t)pp->n * FILCH__PP_DEPTH * sizeof(*pp->marks);
-	pp->marks_fd = memfd_create("filch-marks", MFD_CLOEXEC);
+	pp->marks_fd = memfd_create(FILCH__PP_MEMFD_PREFIX "marks",
+				    MFD_CLOEXEC);
 	if (pp->marks_fd < 0)
 		return -errno;
 	if (ftruncate(pp->marks_fd, (off_t)pp->marks_len) != 0)

@@ -153,6 +153,18 @@ const void *filch__pp_shm_map(int fd, size_t len);
 /* Unmaps what filch__pp_shm_map returned for len bytes. */
 void filch__pp_shm_unmap(const void *p, size_t len);
 
+/* The prefix of the name of every memfd of process pools (the shared
+ * memory of filch__pp_shm_make, a pool's marks): what tells them apart
+ * in /proc/self/fd. */
+#define FILCH__PP_MEMFD_PREFIX "filch-"
+
+/* In a process just forked from one with process pools (a worker, the
+ * fork server): closes every memfd of process pools that it inherited,
+ * of any pool and any thread (arguments, results, marks: a fork copies
+ * descriptors whatever their close-on-exec flag, and another thread may
+ * have made one a moment before). Makes no allocation. */
+void filch__pp_close_memfds(void);
+
 /* The worker process, from just after its fork: dies with its parent
  * (which must be parent), runs o's initializer as worker self, sends its
  * ready frame on fd, then serves calls in order until fd closes, starting

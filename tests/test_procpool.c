@@ -257,12 +257,13 @@ static int t_forever(const void *arg, size_t len, void **out,
 	return 0;
 }
 
+/* Sleeps the milliseconds (a long) that its argument begins with. */
 static int t_sleep(const void *arg, size_t len, void **out, size_t *out_len)
 {
 	long ms;
 
 	(void)out, (void)out_len;
-	if (len != sizeof(ms))
+	if (len < sizeof(ms))
 		return EINVAL;
 	memcpy(&ms, arg, sizeof(ms));
 	nanosleep(&(struct timespec){ ms / 1000, (ms % 1000) * MS }, NULL);
@@ -2060,6 +2061,82 @@ static int sc_terminate_skipped(void *unused)
 	return !finish(pp, fds0);
 }
 
+/* Lists the worker's descriptors, one "fd target" line each. */
+static int t_fds(const void *arg, size_t len, void **out, size_t *out_len)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	char *buf = malloc(16384), link[256];
+	size_t n = 0;
+
+	(void)arg, (void)len;
+	if (!d || !buf) {
+		if (d)
+			closedir(d);
+		free(buf);
+		return ENOMEM;
+	}
+	while ((e = readdir(d)) && n < 16000) {
+		char path[300];
+		ssize_t l;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		if (e->d_name[0] == '.' ||
+		    (l = readlink(path, link, sizeof(link) - 1)) < 0)
+			continue;
+		link[l] = '\0';
+		n += (size_t)snprintf(buf + n, 16384 - n, "%s %s\n", e->d_name,
+				      link);
+	}
+	closedir(d);
+	*out = buf;
+	*out_len = n;
+	return 0;
+}
+
+/* A worker holds no descriptor of the pool but its socket: a replacement
+ * started while a call with a large argument (a memfd that the pool keeps
+ * until the call ends) waits to run does not inherit that memfd (nor the
+ * pool's epoll, eventfd, pidfds, marks, other sockets), whatever the start
+ * method. */
+static int sc_worker_fds(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 1 });
+	size_t big = FILCH_PROCPOOL_SHM_MIN;
+	long *arg = calloc(1, big);
+	struct filch_bytes *b;
+	const char *msg;
+
+	(void)unused;
+	*arg = 10; /* t_sleep's ms */
+	filch_future *crash = submit(pp, t_exit, NULL, 0);
+	filch_future *x = submit(pp, t_sleep, arg, big);
+	filch_future *l = submit(pp, t_fds, NULL, 0);
+
+	free(arg);
+	check_is(outcome(crash, NULL, &msg), ECHILD, "the crash");
+	check_is(outcome(x, NULL, &msg), 0, "the large call");
+	if (check_is(outcome(l, &b, &msg), 0, "the listing")) {
+		const char *text = b->data, *bad[] = {
+			"memfd:", "[eventpoll]", "[eventfd]", "[pidfd]",
+			"[signalfd]"
+		};
+		unsigned socks = 0;
+
+		for (const char *p = text; (p = strstr(p, "socket:")); p++)
+			socks++;
+		check_is(socks, 1, "sockets in the worker");
+		for (size_t k = 0; k < sizeof(bad) / sizeof(*bad); k++)
+			check(!strstr(text, bad[k]), "the worker holds %s: %s",
+			      bad[k], text);
+	}
+	filch_future_release(crash);
+	filch_future_release(x);
+	filch_future_release(l);
+	return !finish(pp, fds0);
+}
+
 /* A callback of a future that terminate or shutdown cancels, in the
  * caller's thread, destroys the pool (or shuts it down with WAIT) before
  * that call returns: it returns 0 once the workers are reaped, the call
@@ -2199,6 +2276,8 @@ static const struct scenario {
 	  sc_requeued_pending, 10, false },
 	{ "terminate of a call that a dying worker skipped",
 	  sc_terminate_skipped, 60, false },
+	{ "a worker holds no descriptor of the pool but its socket",
+	  sc_worker_fds, 10, false },
 };
 
 static const struct {
