@@ -72,6 +72,9 @@ struct pp_task {
 	bool promoted;	/* at the head of its worker's calls: fut RUNNING */
 	bool dropped;	/* under the lock: cancelled by terminate or
 			   shutdown, never to be queued again */
+	bool terminate; /* under the lock: terminate asked its worker's
+			   kill while it ran (another call's kill may be
+			   the one asked: pp_ask_kill keeps the first) */
 	struct pp_task *link; /* in a list of terminate's or shutdown's */
 	uint64_t fn; /* the filch_proc_fn's address, or (spawn) its offset
 			in its module */
@@ -582,6 +585,20 @@ static void pp_ask_kill(struct pp_worker *w, struct pp_task *t, int why)
 	}
 }
 
+/* Under the lock: the reply of the call whose kill w's worker was asked
+ * came first (it has left w's calls): no kill, unless terminate asked one
+ * for a call behind it too (the kill asked first hid it). */
+static void pp_kill_won(struct pp_worker *w)
+{
+	w->kill = K_NONE;
+	for (struct pp_task *c = w->calls; c; c = c->next) {
+		if (c->terminate && !c->dropped) {
+			pp_ask_kill(w, c, K_TERMINATE);
+			break;
+		}
+	}
+}
+
 /* Under the lock: w's first call becomes RUNNING (promoted) unless its
  * future was cancelled meanwhile; then it must not run: cancelled in the
  * worker, or, if the worker started it already, the worker is killed as
@@ -638,7 +655,7 @@ static bool pp_on_sock(filch_procpool *pp, struct pp_worker *w)
 		}
 		if (code != FILCH__PP_SKIPPED && t) {
 			if (w->kill && w->kill_seq == t->seq)
-				w->kill = K_NONE; /* its reply won */
+				pp_kill_won(w);
 			if (++w->done == pp->o.max_tasks_per_child)
 				w->state = W_RETIRING;
 		}
@@ -750,8 +767,11 @@ static void pp_dead(filch_procpool *pp, unsigned i, int st, bool reaped)
 			t->next = gone;
 			gone = t;
 		} else if (pp_started(m, t->seq) ||
-			   (kill && kill_seq == t->seq)) {
-			t->next = started; /* one, as it runs them in order */
+			   (kill && kill_seq == t->seq) || t->terminate) {
+			/* The one it started (it runs them in order), and
+			 * those that terminate stopped while they were
+			 * running (promoted): none runs again. */
+			t->next = started;
 			started = t;
 		} else {
 			/* Never ran: queued again, pending again (promoted,
@@ -794,7 +814,10 @@ static void pp_dead(filch_procpool *pp, unsigned i, int st, bool reaped)
 		struct pp_task *t = started;
 
 		started = t->next;
-		pp_fail_started(pp, t, kill && kill_seq == t->seq ? kill : K_NONE,
+		pp_fail_started(pp, t,
+				kill && kill_seq == t->seq ? kill :
+				t->terminate		   ? K_TERMINATE :
+							     K_NONE,
 				w->pid, st, reaped);
 	}
 	if (refill && pp_spawn(pp, i) != 0) {
@@ -1413,7 +1436,7 @@ int filch_procpool_submit(filch_procpool *pp, filch_proc_fn fn,
 	filch__store(&t->refs, 2, relaxed);
 	filch__store(&t->where, 0, relaxed);
 	t->cb.fn = pp_on_done;
-	t->promoted = t->dropped = false;
+	t->promoted = t->dropped = t->terminate = false;
 	t->fn = off;
 	t->len = len;
 	t->shm = shm;
@@ -1537,10 +1560,16 @@ int filch_procpool_terminate(filch_procpool *pp, filch_future *f)
 				continue;
 			/* Pending (written ahead, not started): cancelled in
 			 * the worker, which lives on. Running (promoted, or
-			 * started already): the worker is killed. */
-			if (!c->promoted && pp_call_cancel(pp, i, c, &cancel)) {
+			 * started already): the worker is killed; but if it
+			 * is dying already (doomed: its calls not started are
+			 * cancelled in it), a promoted call that it did not
+			 * start never runs there, and is cancelled here
+			 * rather than queued again at its death. */
+			if ((!c->promoted || w->doomed) &&
+			    pp_call_cancel(pp, i, c, &cancel)) {
 				rc = 0;
 			} else if (!filch_future_done(f)) {
+				c->terminate = true;
 				pp_ask_kill(w, c, K_TERMINATE);
 				kill = true;
 				rc = 0;
