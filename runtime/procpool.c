@@ -339,9 +339,9 @@ static bool pp_forks(const filch_procpool *pp)
 	return pp->o.start_method != FILCH_START_FORKSERVER;
 }
 
-/* Sends SIGKILL to w's worker. Its pid stays valid until it is reaped
- * (by us with fork, through its pidfd with the fork server, whose reaping
- * would otherwise free the pid). */
+/* Sends SIGKILL to w's worker. Its pid stays valid until we reap it
+ * (fork, spawn); with the fork server, which reaps it, through the pidfd
+ * that the server made before it could (filch__pp_server_spawn). */
 static void pp_kill(filch_procpool *pp, struct pp_worker *w)
 {
 	if (pp_forks(pp))
@@ -419,7 +419,7 @@ static int pp_spawn(filch_procpool *pp, unsigned i)
 {
 	struct pp_worker *w = &pp->w[i];
 	pid_t pid;
-	int sock;
+	int sock, pidfd = -1;
 	int rc;
 
 	if (pp->setup) {
@@ -429,18 +429,16 @@ static int pp_spawn(filch_procpool *pp, unsigned i)
 	} else if (pp_forks(pp)) {
 		rc = pp_fork(pp, i, &pid, &sock);
 	} else {
-		rc = pp->server_dead ?
-			     -EAGAIN :
-			     filch__pp_server_spawn(&pp->srv, i, &pid, &sock);
+		rc = pp->server_dead ? -EAGAIN :
+				       filch__pp_server_spawn(&pp->srv, i, &pid,
+							      &sock, &pidfd);
 	}
 
 	if (rc)
 		return rc;
-	/* With the fork server the worker may already be dead and reaped
-	 * (no pidfd then: its note says so). */
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-
-	if (pidfd < 0 && pp_forks(pp))
+	/* Our child (fork, spawn): only we reap it, so its pid is its own
+	 * until then. The fork server's child: the server made its pidfd. */
+	if (pp_forks(pp) && (pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0)
 		rc = -errno;
 	if (!rc && !w->rb && !(w->rb = malloc(sizeof(*w->rb))))
 		rc = -ENOMEM;

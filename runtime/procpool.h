@@ -211,10 +211,12 @@ int filch__pp_server_start(struct filch__pp_server *s,
 			   struct filch__pp_mark *rings, const int *close_fds,
 			   size_t n);
 
-/* Asks the server for worker index: 0 with *pid and *sock (the pool's end
- * of the worker's socketpair, close-on-exec), or a negative errno. */
+/* Asks the server for worker index: 0 with *pid, *sock (the pool's end
+ * of the worker's socketpair) and *pidfd (the worker's, made by the
+ * server before it could reap the worker: it names that process even
+ * after its pid is reused), both close-on-exec; or a negative errno. */
 int filch__pp_server_spawn(struct filch__pp_server *s, unsigned index,
-			   pid_t *pid, int *sock);
+			   pid_t *pid, int *sock, int *pidfd);
 
 /* Reads one death note: 0 with the worker's *pid and wait *status, or
  * -EPIPE when the server is gone. */

@@ -2064,6 +2064,20 @@ static int sc_terminate_skipped(void *unused)
 	return !finish(pp, fds0);
 }
 
+/* The target of the /proc/self/fd entry e in link (cap bytes), or false
+ * (".", "..", or gone). */
+static bool fd_link(const struct dirent *e, char *link, size_t cap)
+{
+	char path[300];
+	ssize_t l;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+	if (e->d_name[0] == '.' || (l = readlink(path, link, cap - 1)) < 0)
+		return false;
+	link[l] = '\0';
+	return true;
+}
+
 /* Lists the worker's descriptors, one "fd target" line each. */
 static int t_fds(const void *arg, size_t len, void **out, size_t *out_len)
 {
@@ -2080,14 +2094,8 @@ static int t_fds(const void *arg, size_t len, void **out, size_t *out_len)
 		return ENOMEM;
 	}
 	while ((e = readdir(d)) && n < 16000) {
-		char path[300];
-		ssize_t l;
-
-		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
-		if (e->d_name[0] == '.' ||
-		    (l = readlink(path, link, sizeof(link) - 1)) < 0)
+		if (!fd_link(e, link, sizeof(link)))
 			continue;
-		link[l] = '\0';
 		n += (size_t)snprintf(buf + n, 16384 - n, "%s %s\n", e->d_name,
 				      link);
 	}
@@ -2137,6 +2145,106 @@ static int sc_worker_fds(void *unused)
 	filch_future_release(crash);
 	filch_future_release(x);
 	filch_future_release(l);
+	return !finish(pp, fds0);
+}
+
+/* An initializer that exits at once while the file named by the
+ * environment's FILCH_TEST_INIT_EXIT exists. */
+static int init_exit(void *arg, unsigned index)
+{
+	const char *path = getenv("FILCH_TEST_INIT_EXIT");
+
+	(void)arg, (void)index;
+	if (path && access(path, F_OK) == 0)
+		_exit(0);
+	return 0;
+}
+
+/* The pids that the pidfds of this process name (fdinfo's Pid), in pids
+ * (up to cap): how many. */
+static unsigned pidfd_pids(pid_t *pids, unsigned cap)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	unsigned n = 0;
+
+	while (d && (e = readdir(d))) {
+		char path[300], link[64], line[128];
+
+		if (!fd_link(e, link, sizeof(link)) || !strstr(link, "[pidfd]"))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%s",
+			 e->d_name);
+		FILE *fp = fopen(path, "r");
+		int pid = 0;
+
+		while (fp && fgets(line, sizeof(line), fp))
+			sscanf(line, "Pid: %d", &pid);
+		if (fp)
+			fclose(fp);
+		if (n < cap)
+			pids[n] = pid;
+		n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* A replacement whose initializer exits at once: its death is reported
+ * (the slot stays empty, the other worker serves), and the pool's pidfds
+ * name its live workers and nothing else, whatever the start method
+ * (with the fork server, the server made them before it could reap). */
+static int sc_init_exits(void *unused)
+{
+	unsigned fds0 = open_fds();
+	char flag[64];
+	struct filch_procpool_stats st;
+	const char *msg;
+	pid_t pids[4];
+	int fd;
+
+	(void)unused;
+	trace_path(flag, sizeof(flag), 7);
+	setenv("FILCH_TEST_INIT_EXIT", flag, 1);
+	filch_procpool *pp = start(&(struct filch_procpool_opts){
+		.workers = 2, .initializer = init_exit });
+	long ms = 200;
+	filch_future *a = submit(pp, t_sleep, &ms, sizeof(ms));
+	filch_future *p0 = submit(pp, t_pid, NULL, 0);
+	pid_t gone = pid_of(p0), live = 0; /* a's worker is busy */
+
+	check_is(pidfd_pids(pids, 4), 2, "pidfds of 2 workers");
+	fd = open(flag, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+	filch_future *crash = submit(pp, t_segv, NULL, 0); /* in gone */
+
+	check_is(outcome(crash, NULL, &msg), ECHILD, "the crash");
+	for (int i = 0; i < 500; i++) {
+		filch_procpool_stats(pp, &st);
+		if (st.started == 3 && pidfd_pids(pids, 4) == 1)
+			break;
+		usleep(10000);
+	}
+	check_is(st.started, 3, "workers started");
+	check_is(outcome(a, NULL, &msg), 0, "the other worker's task");
+	for (int i = 0; i < 4; i++) {
+		filch_future *p = submit(pp, t_pid, NULL, 0);
+		pid_t pid = pid_of(p);
+
+		if (!live)
+			live = pid;
+		check(pid == live && pid != gone, "the live worker serves");
+		filch_future_release(p);
+	}
+	check_is(pidfd_pids(pids, 4), 1, "pidfds after the replacement died");
+	check_is(pids[0], live, "the pidfd names the live worker");
+	unlink(flag);
+	unsetenv("FILCH_TEST_INIT_EXIT");
+	filch_future_release(a);
+	filch_future_release(p0);
+	filch_future_release(crash);
 	return !finish(pp, fds0);
 }
 
@@ -2281,6 +2389,8 @@ static const struct scenario {
 	  sc_terminate_skipped, 60, false },
 	{ "a worker holds no descriptor of the pool but its socket",
 	  sc_worker_fds, 10, false },
+	{ "a replacement whose initializer exits at once; the pidfds",
+	  sc_init_exits, 10, false },
 };
 
 static const struct {
