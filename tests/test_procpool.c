@@ -7,7 +7,11 @@
  * is replaced, terminate stops a running task (also racing its
  * completion: exactly one outcome), workers are recycled after
  * max_tasks_per_child, calls written straight from submit keep their
- * order, each shutdown flag does what it says, and no
+ * order, a call queued again after a death is pending again, terminate
+ * finds the calls a dying worker skipped, a worker inherits no descriptor
+ * of the pool, an argument that a worker has no room to map fails once,
+ * destroy may run in a callback of a cancelled task, each shutdown flag
+ * does what it says, and no
  * process, zombie or file descriptor is left behind by any path,
  * including the death of the pool's owner.
  *
@@ -2248,6 +2252,90 @@ static int sc_init_exits(void *unused)
 	return !finish(pp, fds0);
 }
 
+/* The worker's address space (VmSize), in bytes. */
+static int t_vm(const void *arg, size_t len, void **out, size_t *out_len)
+{
+	FILE *fp = fopen("/proc/self/status", "r");
+	size_t *vm = malloc(sizeof(*vm));
+	char line[128];
+	unsigned long kb = 0;
+
+	(void)arg, (void)len;
+	while (fp && fgets(line, sizeof(line), fp))
+		sscanf(line, "VmSize: %lu kB", &kb);
+	if (fp)
+		fclose(fp);
+	if (!vm || !kb) {
+		free(vm);
+		return EIO;
+	}
+	*vm = (size_t)kb << 10;
+	*out = vm;
+	*out_len = sizeof(*vm);
+	return 0;
+}
+
+/* Creates the file whose NUL-terminated name begins its argument. */
+static int t_mark(const void *arg, size_t len, void **out, size_t *out_len)
+{
+	(void)out, (void)out_len;
+	if (!memchr(arg, '\0', len))
+		return EINVAL;
+	int fd = open(arg, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return 0;
+}
+
+/* A worker whose memory limit leaves no room to map a call's argument (a
+ * memfd of 48 MiB, the limit 16 MiB above the worker's own address space)
+ * exits, the call counted as started: it fails once with ECHILD ("exited
+ * with status 1"), its function never ran, one replacement is started
+ * (not one per retry of the call, each dying alike), and the pool goes on
+ * serving calls with small arguments. */
+static int sc_arg_map_fails(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 1 });
+	filch_future *v = submit(pp, t_vm, NULL, 0);
+	struct filch_procpool_stats st;
+	struct filch_bytes *b;
+	const char *msg;
+	size_t vm = 0, big = 48u << 20;
+	char path[64];
+
+	(void)unused;
+	if (check_is(outcome(v, &b, &msg), 0, "the worker's VmSize"))
+		memcpy(&vm, b->data, sizeof(vm));
+	filch_future_release(v);
+	check_is(filch_procpool_destroy(pp), 0, "destroy");
+	pp = start(&(struct filch_procpool_opts){
+		.workers = 1, .memory_limit = vm + (16u << 20) });
+	trace_path(path, sizeof(path), 8);
+	char *arg = calloc(1, big);
+
+	if (!arg)
+		return 3;
+	memcpy(arg, path, strlen(path) + 1);
+	filch_future *f = submit(pp, t_mark, arg, big);
+
+	free(arg);
+	check_is(outcome(f, NULL, &msg), ECHILD, "the call without room");
+	check(strstr(msg, "exited with status 1"), "message \"%s\"", msg);
+	check(!traced(8), "the function ran");
+	filch_future *p = submit(pp, t_echo, "small", 5);
+
+	check_is(outcome(p, NULL, &msg), 0, "a small call after it");
+	filch_procpool_stats(pp, &st);
+	check_is(st.crashes, 1, "crashes");
+	check_is(st.started, 2, "workers started");
+	filch_future_release(f);
+	filch_future_release(p);
+	return !finish(pp, fds0);
+}
+
 /* A callback of a future that terminate or shutdown cancels, in the
  * caller's thread, destroys the pool (or shuts it down with WAIT) before
  * that call returns: it returns 0 once the workers are reaped, the call
@@ -2391,6 +2479,8 @@ static const struct scenario {
 	  sc_worker_fds, 10, false },
 	{ "a replacement whose initializer exits at once; the pidfds",
 	  sc_init_exits, 10, false },
+	{ "memory_limit leaves no room for the argument: one failure",
+	  sc_arg_map_fails, 10, true },
 };
 
 static const struct {
