@@ -9,7 +9,11 @@
  *
  * Two SOCK_SEQPACKET socketpairs join the pool and the server. req: the
  * pool sends a worker index, the server answers {pid, err} with the pool's
- * end of the new worker's socketpair attached (SCM_RIGHTS). note: the
+ * end of the new worker's socketpair attached (SCM_RIGHTS), then, unless
+ * err, {pid, 0} with a pidfd of the worker attached: made right after the
+ * fork, before the server can reap the worker, so that it names that
+ * process even if the worker dies at once and its pid is reused (the
+ * pool signals the worker through it). note: the
  * server reports {pid, status} for each worker it reaps (it watches
  * SIGCHLD through a signalfd, and queues the notes that the socket does
  * not take at once). When req closes, the server kills and
@@ -26,6 +30,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,13 +46,14 @@ struct pp_note {
 	int32_t status; /* as waitpid gives it */
 };
 
-/* Forks worker i; answers on req. */
+/* Forks worker i; answers on req. The server reaps only in server_reap,
+ * after this returns: the pidfd made here names the worker. */
 static void server_spawn(const struct filch_procpool_opts *o,
 			 struct filch__pp_mark *rings, int req, int note,
 			 int sfd, unsigned i, pid_t *kids)
 {
 	struct pp_spawned a = { 0 };
-	int sv[2] = { -1, -1 };
+	int sv[2] = { -1, -1 }, pidfd = -1;
 
 	if (i >= o->workers)
 		a.err = EINVAL;
@@ -71,11 +77,23 @@ static void server_spawn(const struct filch_procpool_opts *o,
 		else
 			a.pid = kids[i] = pid;
 		close(sv[1]);
+		/* Without its pidfd the pool could not signal the worker
+		 * safely: it dies (reaped and noted as any worker). */
+		if (!a.err &&
+		    (pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0) {
+			a.err = errno;
+			kill(pid, SIGKILL);
+		}
 	}
 	filch__pp_send_fd(req, &(struct iovec){ &a, sizeof(a) }, 1,
 			  a.err ? -1 : sv[0]);
+	if (!a.err)
+		filch__pp_send_fd(req, &(struct iovec){ &a, sizeof(a) }, 1,
+				  pidfd);
 	if (sv[0] >= 0)
 		close(sv[0]);
+	if (pidfd >= 0)
+		close(pidfd);
 }
 
 /* The server's own state. At most one note per worker slot waits to be
@@ -198,6 +216,7 @@ int filch__pp_server_start(struct filch__pp_server *s,
 		close(nt[0]);
 		for (size_t i = 0; i < n; i++)
 			close(close_fds[i]);
+		filch__pp_close_memfds(); /* any pool's, in flight */
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != owner)
 			_exit(1);
 		server_main(o, rings, rq[1], nt[1]);
@@ -217,25 +236,32 @@ int filch__pp_server_start(struct filch__pp_server *s,
 }
 
 int filch__pp_server_spawn(struct filch__pp_server *s, unsigned index,
-			   pid_t *pid, int *sock)
+			   pid_t *pid, int *sock, int *pidfd)
 {
 	uint32_t i = index;
-	struct pp_spawned a;
-	int fd = -1;
+	struct pp_spawned a, b;
+	int fd = -1, pfd = -1;
 
 	if (send(s->req, &i, sizeof(i), MSG_NOSIGNAL) != sizeof(i) ||
-	    filch__pp_recv_fd(s->req, &a, sizeof(a), &fd) < 0) {
-		if (fd >= 0)
-			close(fd);
+	    filch__pp_recv_fd(s->req, &a, sizeof(a), &fd) < 0)
 		return -EAGAIN; /* the server is gone */
-	}
 	if (a.err || fd < 0) {
 		if (fd >= 0)
 			close(fd);
-		return a.err == ENOMEM ? -ENOMEM : -EAGAIN;
+		return a.err == ENOMEM || a.err == EMFILE || a.err == ENFILE ?
+			       -a.err :
+			       -EAGAIN;
+	}
+	if (filch__pp_recv_fd(s->req, &b, sizeof(b), &pfd) < 0 || pfd < 0 ||
+	    b.pid != a.pid) {
+		if (pfd >= 0)
+			close(pfd);
+		close(fd);
+		return -EAGAIN; /* the server is gone */
 	}
 	*pid = a.pid;
 	*sock = fd;
+	*pidfd = pfd;
 	return 0;
 }
 

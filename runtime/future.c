@@ -53,6 +53,14 @@
  *                          holder of a promise stopped its work from
  *                          outside (a process pool killed the task's
  *                          worker); it loses to a settler's claim.
+ *   RUNNING -> PENDING     filch__future_unstart (CAS), promises only:
+ *                          the holder set it running for work that then
+ *                          never started and waits again (a process
+ *                          pool's call queued again after its worker
+ *                          died); it loses to a settler's claim. The flags
+ *                          stay. No runner exists for a promise, so the
+ *                          runner's protocol above (and the model of it,
+ *                          stress/future_model.cpp) is unchanged.
  *   flags                  SLEEPERS by waiters (CAS), CANCEL_REQUESTED by
  *                          filch__future_cancel (CAS), COMPLETING by settle,
  *                          TAKEN by filch_future_take_result (fetch_or).
@@ -530,6 +538,24 @@ bool filch__future_cancel_running(filch_future *f)
 	bool done = abandon(f);
 	filch_future_release(f);
 	return done;
+}
+
+bool filch__future_unstart(filch_future *f)
+{
+	uint32_t s = filch__load(&f->state, relaxed);
+
+	while ((s & FILCH__FS_PHASE) == FILCH_RUNNING &&
+	       !(s & FILCH__FS_COMPLETING)) {
+		/* relaxed: PENDING publishes nothing (set_running's release
+		 * already ordered the holder's writes). The CAS, settle's
+		 * claim and cancel's CAS are RMWs of this word: each sees
+		 * the others' values, so a claim is never undone and a
+		 * cancel finds PENDING or RUNNING, never a mix. */
+		if (filch__cas_weak(&f->state, &s, s & ~FILCH__FS_PHASE, relaxed,
+				    relaxed))
+			return true;
+	}
+	return false;
 }
 
 /* ------------------------------------------------------------------ */

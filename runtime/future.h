@@ -281,6 +281,14 @@ bool filch__future_cancel_pending(filch_future *f);
  * reference across the call. */
 bool filch__future_cancel_running(filch_future *f);
 
+/* Moves the promise f back from RUNNING to PENDING, unless it is in
+ * another phase or a settler claimed it: its holder had set it running
+ * for work that never started and now waits again (a process pool's call
+ * queued again after its worker died before starting it), so that
+ * filch_future_cancel cancels it. True if it did. The caller holds a
+ * reference across the call. */
+bool filch__future_unstart(filch_future *f);
+
 /* Waits for f without a timeout, and never gives up for want of a spare
  * (on a worker it then sleeps uncompensated): for internal waits that
  * must not return before f is done. */

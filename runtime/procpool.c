@@ -77,6 +77,9 @@ struct pp_task {
 	bool promoted;	/* at the head of its worker's calls: fut RUNNING */
 	bool dropped;	/* under the lock: cancelled by terminate or
 			   shutdown, never to be queued again */
+	bool terminate; /* under the lock: terminate asked its worker's
+			   kill while it ran (another call's kill may be
+			   the one asked: pp_ask_kill keeps the first) */
 	struct pp_task *link; /* in a list of terminate's or shutdown's */
 	uint64_t fn; /* the filch_proc_fn's address, or (spawn) its offset
 			in its module */
@@ -168,7 +171,11 @@ struct filch_procpool {
 	struct filch__pp_mark *marks;
 	size_t marks_len;
 	int marks_fd;
-	_Atomic size_t tasks; /* tasks not yet freed (pp_task_put) */
+	/* Holds on the pool: the owner's (dropped by
+	 * filch_procpool_destroy), one per task not yet freed (pp_task_put),
+	 * and one taken by terminate and shutdown while they cancel futures
+	 * (whose callbacks may destroy the pool). The last one frees it. */
+	_Atomic size_t refs;
 	/* The creating process's fork generation (fork.h): a child of
 	 * fork() is not it. */
 	unsigned owner;
@@ -192,7 +199,20 @@ struct filch_procpool {
 	_Atomic uint64_t crashes, timeouts, terminated, spawned;
 };
 
-/* Drops one hold on t; the last frees it. */
+static void pp_free(filch_procpool *pp);
+
+/* Drops one hold on pp; the last frees it. */
+static void pp_put(filch_procpool *pp)
+{
+	/* acq_rel: the last holder sees every other holder's uses of pp (a
+	 * pp_on_done's of the marks, the destroyer's join of the completion
+	 * thread). */
+	if (filch__sub(&pp->refs, 1, acq_rel) == 1)
+		pp_free(pp);
+}
+
+/* Drops one hold on t; the last frees it, and drops its hold on the
+ * pool. */
 static void pp_task_put(struct pp_task *t)
 {
 	/* acq_rel: the last holder sees every other holder's uses of t
@@ -205,9 +225,7 @@ static void pp_task_put(struct pp_task *t)
 		close(t->shm);
 	filch_future_release(t->fut);
 	free(t);
-	/* release: filch_procpool_destroy's acquire load sees no task, so
-	 * no pp_on_done, still using the marks. */
-	filch__sub(&pp->tasks, 1, release);
+	pp_put(pp);
 }
 
 /* The bytes of t's call on the socket. */
@@ -327,9 +345,9 @@ static bool pp_forks(const filch_procpool *pp)
 	return pp->o.start_method != FILCH_START_FORKSERVER;
 }
 
-/* Sends SIGKILL to w's worker. Its pid stays valid until it is reaped
- * (by us with fork, through its pidfd with the fork server, whose reaping
- * would otherwise free the pid). */
+/* Sends SIGKILL to w's worker. Its pid stays valid until we reap it
+ * (fork, spawn); with the fork server, which reaps it, through the pidfd
+ * that the server made before it could (filch__pp_server_spawn). */
 static void pp_kill(filch_procpool *pp, struct pp_worker *w)
 {
 	if (pp_forks(pp))
@@ -358,19 +376,22 @@ static void pp_discard(filch_procpool *pp, struct pp_worker *w)
 }
 
 /* The child side of a fork of the completion thread: closes what it
- * inherited of the pool, then is worker i. */
+ * inherited of the pool (the completion thread's descriptors, which no
+ * other thread changes, and the memfds of any thread: the arguments of
+ * calls pending or being submitted, the replies read ahead), then is
+ * worker i. */
 static _Noreturn void pp_fork_child(filch_procpool *pp, unsigned i, int fd,
 				    pid_t parent)
 {
 	close(pp->epfd);
 	close(pp->evfd);
-	close(pp->marks_fd);
 	for (unsigned k = 0; k < pp->n; k++) {
 		if (pp->w[k].sock >= 0)
 			close(pp->w[k].sock);
 		if (pp->w[k].pidfd >= 0)
 			close(pp->w[k].pidfd);
 	}
+	filch__pp_close_memfds();
 	filch__pp_worker_main(&pp->o, i, fd, parent,
 			      pp->marks + (size_t)i * FILCH__PP_DEPTH);
 }
@@ -404,7 +425,7 @@ static int pp_spawn(filch_procpool *pp, unsigned i)
 {
 	struct pp_worker *w = &pp->w[i];
 	pid_t pid;
-	int sock;
+	int sock, pidfd = -1;
 	int rc;
 
 	if (pp->setup) {
@@ -414,18 +435,16 @@ static int pp_spawn(filch_procpool *pp, unsigned i)
 	} else if (pp_forks(pp)) {
 		rc = pp_fork(pp, i, &pid, &sock);
 	} else {
-		rc = pp->server_dead ?
-			     -EAGAIN :
-			     filch__pp_server_spawn(&pp->srv, i, &pid, &sock);
+		rc = pp->server_dead ? -EAGAIN :
+				       filch__pp_server_spawn(&pp->srv, i, &pid,
+							      &sock, &pidfd);
 	}
 
 	if (rc)
 		return rc;
-	/* With the fork server the worker may already be dead and reaped
-	 * (no pidfd then: its note says so). */
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-
-	if (pidfd < 0 && pp_forks(pp))
+	/* Our child (fork, spawn): only we reap it, so its pid is its own
+	 * until then. The fork server's child: the server made its pidfd. */
+	if (pp_forks(pp) && (pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0)
 		rc = -errno;
 	if (!rc && !w->rb && !(w->rb = malloc(sizeof(*w->rb))))
 		rc = -ENOMEM;
@@ -570,6 +589,20 @@ static void pp_ask_kill(struct pp_worker *w, struct pp_task *t, int why)
 	}
 }
 
+/* Under the lock: the reply of the call whose kill w's worker was asked
+ * came first (it has left w's calls): no kill, unless terminate asked one
+ * for a call behind it too (the kill asked first hid it). */
+static void pp_kill_won(struct pp_worker *w)
+{
+	w->kill = K_NONE;
+	for (struct pp_task *c = w->calls; c; c = c->next) {
+		if (c->terminate && !c->dropped) {
+			pp_ask_kill(w, c, K_TERMINATE);
+			break;
+		}
+	}
+}
+
 /* Under the lock: w's first call becomes RUNNING (promoted) unless its
  * future was cancelled meanwhile; then it must not run: cancelled in the
  * worker, or, if the worker started it already, the worker is killed as
@@ -626,7 +659,7 @@ static bool pp_on_sock(filch_procpool *pp, struct pp_worker *w)
 		}
 		if (code != FILCH__PP_SKIPPED && t) {
 			if (w->kill && w->kill_seq == t->seq)
-				w->kill = K_NONE; /* its reply won */
+				pp_kill_won(w);
 			if (++w->done == pp->o.max_tasks_per_child)
 				w->state = W_RETIRING;
 		}
@@ -738,11 +771,19 @@ static void pp_dead(filch_procpool *pp, unsigned i, int st, bool reaped)
 			t->next = gone;
 			gone = t;
 		} else if (pp_started(m, t->seq) ||
-			   (kill && kill_seq == t->seq)) {
-			t->next = started; /* one, as it runs them in order */
+			   (kill && kill_seq == t->seq) || t->terminate) {
+			/* The one it started (it runs them in order), and
+			 * those that terminate stopped while they were
+			 * running (promoted): none runs again. */
+			t->next = started;
 			started = t;
 		} else {
-			/* Never ran: queued again. */
+			/* Never ran: queued again, pending again (promoted,
+			 * it was RUNNING: filch_future_cancel must cancel
+			 * it). Under the lock, before a worker can take and
+			 * promote it anew. */
+			if (t->promoted)
+				filch__future_unstart(t->fut);
 			filch__store(&t->where, 0, relaxed);
 			*again_tail = t;
 			again_tail = &t->next;
@@ -777,7 +818,10 @@ static void pp_dead(filch_procpool *pp, unsigned i, int st, bool reaped)
 		struct pp_task *t = started;
 
 		started = t->next;
-		pp_fail_started(pp, t, kill && kill_seq == t->seq ? kill : K_NONE,
+		pp_fail_started(pp, t,
+				kill && kill_seq == t->seq ? kill :
+				t->terminate		   ? K_TERMINATE :
+							     K_NONE,
 				w->pid, st, reaped);
 	}
 	if (refill && pp_spawn(pp, i) != 0) {
@@ -1263,7 +1307,8 @@ static int pp_setup_build(filch_procpool *pp)
 static int pp_marks_make(filch_procpool *pp)
 {
 	pp->marks_len = (size_t)pp->n * FILCH__PP_DEPTH * sizeof(*pp->marks);
-	pp->marks_fd = memfd_create("filch-marks", MFD_CLOEXEC);
+	pp->marks_fd = memfd_create(FILCH__PP_MEMFD_PREFIX "marks",
+				    MFD_CLOEXEC);
 	if (pp->marks_fd < 0)
 		return -errno;
 	if (ftruncate(pp->marks_fd, (off_t)pp->marks_len) != 0)
@@ -1316,6 +1361,7 @@ int filch_procpool_create(filch_procpool **out,
 		return -ENOMEM;
 	pp->o = o;
 	pp->n = o.workers;
+	filch__store(&pp->refs, 1, relaxed); /* the owner's */
 	pp->tail = &pp->head;
 	filch__pp_spin_init(&pp->spin, o.spin_ns);
 	filch__fork_init();
@@ -1420,7 +1466,7 @@ int filch_procpool_submit(filch_procpool *pp, filch_proc_fn fn,
 	filch__store(&t->refs, 2, relaxed);
 	filch__store(&t->where, 0, relaxed);
 	t->cb.fn = pp_on_done;
-	t->promoted = t->dropped = false;
+	t->promoted = t->dropped = t->terminate = false;
 	t->fn = off;
 	t->len = len;
 	t->shm = shm;
@@ -1434,7 +1480,7 @@ int filch_procpool_submit(filch_procpool *pp, filch_proc_fn fn,
 	bool closing = pp->closing, woken = pp->woken, need = true;
 
 	if (!closing) {
-		filch__add(&pp->tasks, 1, relaxed);
+		filch__add(&pp->refs, 1, relaxed); /* the task's */
 		filch__future_add_callback(f, &t->cb);
 		if (pp->head || !pp_direct(pp, t, &need)) {
 			*pp->tail = t;
@@ -1460,21 +1506,47 @@ int filch_procpool_submit(filch_procpool *pp, filch_proc_fn fn,
 	return 0;
 }
 
+/* Under the lock: drops t, a call that never ran and never will, and
+ * holds it once more, on *list, for the caller to cancel its future
+ * (pp_cancel_list) after the lock. */
+static void pp_call_drop(struct pp_task *t, struct pp_task **list)
+{
+	t->dropped = true;
+	filch__add(&t->refs, 1, relaxed);
+	t->link = *list;
+	*list = t;
+}
+
 /* Under the lock: cancels in its worker call t, not started, of worker
  * slot i, for terminate or shutdown: true if it will never run; then t is
- * dropped and held once more, on *list, for the caller to cancel its
- * future (pp_cancel_list) after the lock. */
+ * dropped (pp_call_drop). */
 static bool pp_call_cancel(filch_procpool *pp, unsigned i, struct pp_task *t,
 			   struct pp_task **list)
 {
 	if (t->dropped || filch_future_done(t->fut) ||
 	    !pp_mark_cancel(pp_mark(pp, i, t->seq), t->seq))
 		return false;
-	t->dropped = true;
-	filch__add(&t->refs, 1, relaxed);
-	t->link = *list;
-	*list = t;
+	pp_call_drop(t, list);
 	return true;
+}
+
+/* Under the lock: drops (pp_call_drop) the calls of w that its worker
+ * skipped as it was dying (frozen: they never ran, and wait for its death
+ * to be queued again), those of future f only unless f is NULL. Whether
+ * it dropped one. */
+static bool pp_frozen_drop(struct pp_worker *w, filch_future *f,
+			   struct pp_task **list)
+{
+	bool any = false;
+
+	for (struct pp_task *c = w->frozen; c; c = c->next) {
+		if ((!f || c->fut == f) && !c->dropped &&
+		    !filch_future_done(c->fut)) {
+			pp_call_drop(c, list);
+			any = true;
+		}
+	}
+	return any;
 }
 
 /* Cancels the futures of the calls that pp_call_cancel took. */
@@ -1511,32 +1583,42 @@ int filch_procpool_terminate(filch_procpool *pp, filch_future *f)
 	for (unsigned i = 0; !t && rc && i < pp->n; i++) {
 		struct pp_worker *w = &pp->w[i];
 
+		if (pp_frozen_drop(w, f, &cancel))
+			rc = 0;
 		for (struct pp_task *c = w->calls; c && rc; c = c->next) {
 			if (c->fut != f || c->dropped)
 				continue;
 			/* Pending (written ahead, not started): cancelled in
 			 * the worker, which lives on. Running (promoted, or
-			 * started already): the worker is killed. */
-			if (!c->promoted && pp_call_cancel(pp, i, c, &cancel)) {
+			 * started already): the worker is killed; but if it
+			 * is dying already (doomed: its calls not started are
+			 * cancelled in it), a promoted call that it did not
+			 * start never runs there, and is cancelled here
+			 * rather than queued again at its death. */
+			if ((!c->promoted || w->doomed) &&
+			    pp_call_cancel(pp, i, c, &cancel)) {
 				rc = 0;
 			} else if (!filch_future_done(f)) {
+				c->terminate = true;
 				pp_ask_kill(w, c, K_TERMINATE);
 				kill = true;
 				rc = 0;
 			}
 		}
 	}
-	pthread_mutex_unlock(&pp->lock);
-	if (t) {
-		/* Pending; or RUNNING if it was its worker's next call when
-		 * that worker died, queued again: it never ran either. */
-		filch__future_cancel_running(f);
-		pp_task_put(t);
-		return 0;
-	}
-	pp_cancel_list(cancel);
 	if (kill)
 		wake(pp);
+	/* The futures' callbacks may destroy the pool: hold it until we
+	 * are done with it. */
+	filch__add(&pp->refs, 1, relaxed);
+	pthread_mutex_unlock(&pp->lock);
+	if (t) {
+		filch__future_cancel_running(f);
+		pp_task_put(t);
+		rc = 0;
+	}
+	pp_cancel_list(cancel);
+	pp_put(pp);
 	return rc;
 }
 
@@ -1569,9 +1651,14 @@ int filch_procpool_shutdown(filch_procpool *pp, unsigned flags)
 		     (flags & FILCH_SHUTDOWN_CANCEL_PENDING) && c; c = c->next)
 			if (c != run)
 				pp_call_cancel(pp, i, c, &cancel);
+		if (flags & FILCH_SHUTDOWN_CANCEL_PENDING)
+			pp_frozen_drop(w, NULL, &cancel);
 		if ((flags & FILCH_PROCPOOL_KILL) && run)
 			pp_ask_kill(w, run, K_SHUTDOWN);
 	}
+	/* As in terminate: the callbacks of the futures cancelled here may
+	 * destroy the pool. */
+	filch__add(&pp->refs, 1, relaxed);
 	pthread_mutex_unlock(&pp->lock);
 	wake(pp);
 	pp_cancel_list(cancel);
@@ -1582,17 +1669,21 @@ int filch_procpool_shutdown(filch_procpool *pp, unsigned flags)
 		filch__future_cancel_running(t->fut); /* as in terminate */
 		pp_task_put(t);
 	}
-	if (!(flags & FILCH_SHUTDOWN_WAIT))
-		return 0;
-	if (pthread_equal(pthread_self(), pp->thread))
-		return -EDEADLK;
-	pthread_mutex_lock(&pp->join_lock);
-	if (!pp->joined) {
-		pthread_join(pp->thread, NULL);
-		pp->joined = true;
+	int rc = 0;
+
+	if ((flags & FILCH_SHUTDOWN_WAIT) &&
+	    pthread_equal(pthread_self(), pp->thread)) {
+		rc = -EDEADLK;
+	} else if (flags & FILCH_SHUTDOWN_WAIT) {
+		pthread_mutex_lock(&pp->join_lock);
+		if (!pp->joined) {
+			pthread_join(pp->thread, NULL);
+			pp->joined = true;
+		}
+		pthread_mutex_unlock(&pp->join_lock);
 	}
-	pthread_mutex_unlock(&pp->join_lock);
-	return 0;
+	pp_put(pp);
+	return rc;
 }
 
 int filch_procpool_destroy(filch_procpool *pp)
@@ -1605,11 +1696,11 @@ int filch_procpool_destroy(filch_procpool *pp)
 
 	if (rc)
 		return rc;
-	/* acquire: pairs with pp_task_put's release: a cancel in another
-	 * thread may still be in pp_on_done, on the marks. */
-	while (filch__load(&pp->tasks, acquire))
-		sched_yield();
-	pp_free(pp);
+	/* The tasks not yet freed (a cancel in another thread may still be
+	 * in pp_on_done, on the marks; or this runs in a callback of a
+	 * future that terminate or shutdown is cancelling) free the pool
+	 * with the last of them. */
+	pp_put(pp);
 	return 0;
 }
 

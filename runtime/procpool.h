@@ -154,6 +154,18 @@ const void *filch__pp_shm_map(int fd, size_t len);
 /* Unmaps what filch__pp_shm_map returned for len bytes. */
 void filch__pp_shm_unmap(const void *p, size_t len);
 
+/* The prefix of the name of every memfd of process pools (the shared
+ * memory of filch__pp_shm_make, a pool's marks): what tells them apart
+ * in /proc/self/fd. */
+#define FILCH__PP_MEMFD_PREFIX "filch-"
+
+/* In a process just forked from one with process pools (a worker, the
+ * fork server): closes every memfd of process pools that it inherited,
+ * of any pool and any thread (arguments, results, marks: a fork copies
+ * descriptors whatever their close-on-exec flag, and another thread may
+ * have made one a moment before). Makes no allocation. */
+void filch__pp_close_memfds(void);
+
 /* The worker process, from just after its fork: dies with its parent
  * (which must be parent), runs o's initializer as worker self, sends its
  * ready frame on fd, then serves calls in order until fd closes, starting
@@ -200,10 +212,12 @@ int filch__pp_server_start(struct filch__pp_server *s,
 			   struct filch__pp_mark *rings, const int *close_fds,
 			   size_t n);
 
-/* Asks the server for worker index: 0 with *pid and *sock (the pool's end
- * of the worker's socketpair, close-on-exec), or a negative errno. */
+/* Asks the server for worker index: 0 with *pid, *sock (the pool's end
+ * of the worker's socketpair) and *pidfd (the worker's, made by the
+ * server before it could reap the worker: it names that process even
+ * after its pid is reused), both close-on-exec; or a negative errno. */
 int filch__pp_server_spawn(struct filch__pp_server *s, unsigned index,
-			   pid_t *pid, int *sock);
+			   pid_t *pid, int *sock, int *pidfd);
 
 /* Reads one death note: 0 with the worker's *pid and wait *status, or
  * -EPIPE when the server is gone. */

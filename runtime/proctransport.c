@@ -14,7 +14,9 @@
  * mapping safe from the sender: it can no longer change the bytes, nor
  * shrink the file under the mapping (which would make a read SIGBUS).
  * The file is one byte longer than the bytes, and that byte is 0, so that
- * mapped data is NUL-terminated as streamed data is.
+ * mapped data is NUL-terminated as streamed data is. Every such memfd
+ * is named with FILCH__PP_MEMFD_PREFIX, so that a process forked from
+ * the pool's finds and closes the ones it inherited.
  */
 #include "config.h"
 
@@ -24,6 +26,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "procpool.h"
@@ -210,7 +213,8 @@ void filch__pp_rb_close(struct filch__pp_rbuf *rb)
 
 int filch__pp_shm_make(const void *data, size_t len)
 {
-	int fd = memfd_create("filch-procpool", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int fd = memfd_create(FILCH__PP_MEMFD_PREFIX "procpool",
+			      MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	int e = 0;
 
 	if (fd < 0)
@@ -258,4 +262,48 @@ const void *filch__pp_shm_map(int fd, size_t len)
 void filch__pp_shm_unmap(const void *p, size_t len)
 {
 	munmap((void *)p, len + 1);
+}
+
+/* A record of getdents64 (the kernel's layout). */
+struct pp_dirent {
+	uint64_t ino;
+	int64_t off;
+	unsigned short reclen;
+	unsigned char type;
+	char name[];
+};
+
+void filch__pp_close_memfds(void)
+{
+	static const char memfd[] = "/memfd:" FILCH__PP_MEMFD_PREFIX;
+	int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	union {
+		char buf[4096];
+		struct pp_dirent align;
+	} u;
+	long n;
+
+	if (dir < 0)
+		return;
+	/* Raw system calls: the caller may be the child of a fork of a
+	 * threaded program, where only async-signal-safe calls are. Closing
+	 * a descriptor while reading the directory does not skip others:
+	 * the kernel walks the table by number. */
+	while ((n = syscall(SYS_getdents64, dir, u.buf, sizeof(u.buf))) > 0) {
+		for (long k = 0; k < n;) {
+			struct pp_dirent *d = (struct pp_dirent *)(u.buf + k);
+			char link[sizeof(memfd)];
+			ssize_t len = readlinkat(dir, d->name, link,
+						 sizeof(link) - 1);
+			int fd = 0;
+
+			for (const char *c = d->name; *c >= '0' && *c <= '9'; c++)
+				fd = fd * 10 + (*c - '0');
+			k += d->reclen;
+			if (len == (ssize_t)sizeof(link) - 1 && fd != dir &&
+			    memcmp(link, memfd, sizeof(link) - 1) == 0)
+				close(fd);
+		}
+	}
+	close(dir);
 }

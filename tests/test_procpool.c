@@ -7,7 +7,11 @@
  * is replaced, terminate stops a running task (also racing its
  * completion: exactly one outcome), workers are recycled after
  * max_tasks_per_child, calls written straight from submit keep their
- * order, each shutdown flag does what it says, and no
+ * order, a call queued again after a death is pending again, terminate
+ * finds the calls a dying worker skipped, a worker inherits no descriptor
+ * of the pool, an argument that a worker has no room to map fails once,
+ * destroy may run in a callback of a cancelled task, each shutdown flag
+ * does what it says, and no
  * process, zombie or file descriptor is left behind by any path,
  * including the death of the pool's owner.
  *
@@ -57,6 +61,7 @@
 #endif
 
 #define MS 1000000LL
+#define RACE_ROUNDS 600
 
 /* ---- checks inside a child ---- */
 
@@ -257,26 +262,28 @@ static int t_forever(const void *arg, size_t len, void **out,
 	return 0;
 }
 
+/* Sleeps the milliseconds (a long) that its argument begins with. */
 static int t_sleep(const void *arg, size_t len, void **out, size_t *out_len)
 {
 	long ms;
 
 	(void)out, (void)out_len;
-	if (len != sizeof(ms))
+	if (len < sizeof(ms))
 		return EINVAL;
 	memcpy(&ms, arg, sizeof(ms));
 	nanosleep(&(struct timespec){ ms / 1000, (ms % 1000) * MS }, NULL);
 	return 0;
 }
 
+/* The worker's pid; with the argument "parent", its parent's (the fork
+ * server, with it). */
 static int t_pid(const void *arg, size_t len, void **out, size_t *out_len)
 {
 	pid_t *p = malloc(sizeof(*p));
 
-	(void)arg, (void)len;
 	if (!p)
 		return ENOMEM;
-	*p = getpid();
+	*p = len == 6 && memcmp(arg, "parent", 6) == 0 ? getppid() : getpid();
 	*out = p;
 	*out_len = sizeof(*p);
 	return 0;
@@ -1979,6 +1986,259 @@ static long pool_sleeps(void)
 	return n;
 }
 
+/* An initializer that takes 400 ms while the file named by the
+ * environment's FILCH_TEST_SLOW_INIT exists (the environment reaches the
+ * workers with every start method). */
+static int init_slow(void *arg, unsigned index)
+{
+	const char *path = getenv("FILCH_TEST_SLOW_INIT");
+
+	(void)arg, (void)index;
+	if (path && access(path, F_OK) == 0)
+		nanosleep(&(struct timespec){ 0, 400 * MS }, NULL);
+	return 0;
+}
+
+/* The call next in its worker is running (promoted), but the worker dies
+ * before it starts it (stopped, then killed, while the completion thread
+ * is held): the call is queued again and is pending again, so that
+ * filch_future_cancel cancels it, and it never runs. */
+static int sc_requeued_pending(void *unused)
+{
+	unsigned fds0 = open_fds();
+	char slow[64], path[64];
+	struct filch_procpool_stats st;
+	const char *msg;
+	int fd;
+
+	(void)unused;
+	trace_path(slow, sizeof(slow), 5);
+	trace_path(path, sizeof(path), 6);
+	setenv("FILCH_TEST_SLOW_INIT", slow, 1);
+	filch_procpool *pp = start(&(struct filch_procpool_opts){
+		.workers = 1, .initializer = init_slow });
+	filch_future *p0 = submit(pp, t_pid, NULL, 0);
+	pid_t pid = pid_of(p0);
+	filch_future *gate = hold(pp);
+
+	kill(pid, SIGSTOP);
+	fd = open(slow, O_WRONLY | O_CREAT | O_CLOEXEC, 0600); /* slow
+								  replacement */
+	if (fd >= 0)
+		close(fd);
+	filch_future *a = submit(pp, t_touch, path, strlen(path));
+
+	check(filch_future_running(a), "the call next in its worker runs");
+	kill(pid, SIGKILL);
+	sem_post(&cb_release);
+	for (int i = 0; i < 500; i++) {
+		filch_procpool_stats(pp, &st);
+		if (st.started == 2)
+			break;
+		usleep(10000);
+	}
+	check_is(st.started, 2, "workers started");
+	check(!filch_future_running(a), "the call queued again is running");
+	check(filch_future_cancel(a), "filch_future_cancel of the call queued "
+				      "again");
+	check_is(outcome(a, NULL, &msg), -ECANCELED, "the cancelled call");
+	filch_future *p1 = submit(pp, t_pid, NULL, 0);
+
+	check(pid_of(p1) != pid, "a replacement runs the next task");
+	check(!traced(6), "the cancelled call ran");
+	filch_procpool_stats(pp, &st);
+	check_is(st.crashes, 0, "crashes");
+	unlink(slow);
+	unsetenv("FILCH_TEST_SLOW_INIT");
+	filch_future_release(p0);
+	filch_future_release(p1);
+	filch_future_release(gate);
+	filch_future_release(a);
+	return !finish(pp, fds0);
+}
+
+/* terminate of a running task races its completion, with calls written
+ * ahead behind it: the worker, killed, may skip some of them first. Those
+ * never ran and wait for its death to be queued again: terminate of one
+ * of them cancels it (it is pending). The call behind sleeps 300 ms, so
+ * that it cannot be done when terminate comes 2 ms after the race: it is
+ * pending, running or skipped, never unknown (-ESRCH), and it never
+ * completes. With the fork server, the server is stopped meanwhile, so
+ * that no death is reported: the calls stay where the race left them
+ * until the test has asked. (A call that the worker had started when the
+ * kill landed fails with ECHILD; terminate may then find it gone.) */
+static int sc_terminate_skipped(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 1 });
+	bool server = method == FILCH_START_FORKSERVER;
+	filch_future *q = submit(pp, t_pid, "parent", 6);
+	pid_t spid = server ? pid_of(q) : 0;
+	const char *msg;
+	unsigned bad = 0;
+
+	(void)unused;
+	for (int i = 0; i < RACE_ROUNDS; i++) {
+		long ms = 2, ms_b = 300;
+		filch_future *a = submit(pp, t_sleep, &ms, sizeof(ms));
+		filch_future *b = submit(pp, t_sleep, &ms_b, sizeof(ms_b));
+		filch_future *c = submit(pp, t_echo, "c", 1);
+
+		while (!filch_future_running(a) && !filch_future_done(a))
+			;
+		if (server)
+			kill(spid, SIGSTOP);
+		/* Around the end of a's 2 ms. */
+		nanosleep(&(struct timespec){ 0, 1800000 + (i % 64) * 8000 },
+			  NULL);
+		filch_procpool_terminate(pp, a);
+		nanosleep(&(struct timespec){ 0, 2 * MS }, NULL);
+		int rc = filch_procpool_terminate(pp, b);
+
+		if (server)
+			kill(spid, SIGCONT);
+		int ra = outcome(a, NULL, &msg), rb = outcome(b, NULL, &msg);
+
+		check(ra == 0 || ra == -ECANCELED, "a: %d", ra);
+		check(rb == -ECANCELED || rb == ECHILD, "b: %d", rb);
+		bad += rc != 0 && rb != ECHILD;
+		check_is(outcome(c, NULL, &msg), 0, "c");
+		filch_future_release(a);
+		filch_future_release(b);
+		filch_future_release(c);
+	}
+	check_is(bad, 0, "terminate of a pending or running call failed");
+	filch_future_release(q);
+	return !finish(pp, fds0);
+}
+
+/* The target of the /proc/self/fd entry e in link (cap bytes), or false
+ * (".", "..", or gone). */
+static bool fd_link(const struct dirent *e, char *link, size_t cap)
+{
+	char path[300];
+	ssize_t l;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+	if (e->d_name[0] == '.' || (l = readlink(path, link, cap - 1)) < 0)
+		return false;
+	link[l] = '\0';
+	return true;
+}
+
+/* Lists the worker's descriptors, one "fd target" line each. */
+static int t_fds(const void *arg, size_t len, void **out, size_t *out_len)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	char *buf = malloc(16384), link[256];
+	size_t n = 0;
+
+	(void)arg, (void)len;
+	if (!d || !buf) {
+		if (d)
+			closedir(d);
+		free(buf);
+		return ENOMEM;
+	}
+	while ((e = readdir(d)) && n < 16000) {
+		if (!fd_link(e, link, sizeof(link)))
+			continue;
+		n += (size_t)snprintf(buf + n, 16384 - n, "%s %s\n", e->d_name,
+				      link);
+	}
+	closedir(d);
+	*out = buf;
+	*out_len = n;
+	return 0;
+}
+
+/* A worker holds no descriptor of the pool but its socket: a replacement
+ * started while a call with a large argument (a memfd that the pool keeps
+ * until the call ends) waits to run does not inherit that memfd (nor the
+ * pool's epoll, eventfd, pidfds, marks, other sockets), whatever the start
+ * method. */
+static int sc_worker_fds(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 1 });
+	size_t big = FILCH_PROCPOOL_SHM_MIN;
+	long *arg = calloc(1, big);
+	struct filch_bytes *b;
+	const char *msg;
+
+	(void)unused;
+	*arg = 10; /* t_sleep's ms */
+	filch_future *crash = submit(pp, t_exit, NULL, 0);
+	filch_future *x = submit(pp, t_sleep, arg, big);
+	filch_future *l = submit(pp, t_fds, NULL, 0);
+
+	free(arg);
+	check_is(outcome(crash, NULL, &msg), ECHILD, "the crash");
+	check_is(outcome(x, NULL, &msg), 0, "the large call");
+	if (check_is(outcome(l, &b, &msg), 0, "the listing")) {
+		const char *text = b->data, *bad[] = {
+			"memfd:", "[eventpoll]", "[eventfd]", "[pidfd]",
+			"[signalfd]"
+		};
+		unsigned socks = 0;
+
+		for (const char *p = text; (p = strstr(p, "socket:")); p++)
+			socks++;
+		check_is(socks, 1, "sockets in the worker");
+		for (size_t k = 0; k < sizeof(bad) / sizeof(*bad); k++)
+			check(!strstr(text, bad[k]), "the worker holds %s: %s",
+			      bad[k], text);
+	}
+	filch_future_release(crash);
+	filch_future_release(x);
+	filch_future_release(l);
+	return !finish(pp, fds0);
+}
+
+/* An initializer that exits at once while the file named by the
+ * environment's FILCH_TEST_INIT_EXIT exists. */
+static int init_exit(void *arg, unsigned index)
+{
+	const char *path = getenv("FILCH_TEST_INIT_EXIT");
+
+	(void)arg, (void)index;
+	if (path && access(path, F_OK) == 0)
+		_exit(0);
+	return 0;
+}
+
+/* The pids that the pidfds of this process name (fdinfo's Pid), in pids
+ * (up to cap): how many. */
+static unsigned pidfd_pids(pid_t *pids, unsigned cap)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	unsigned n = 0;
+
+	while (d && (e = readdir(d))) {
+		char path[300], link[64], line[128];
+
+		if (!fd_link(e, link, sizeof(link)) || !strstr(link, "[pidfd]"))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%s",
+			 e->d_name);
+		FILE *fp = fopen(path, "r");
+		int pid = 0;
+
+		while (fp && fgets(line, sizeof(line), fp))
+			sscanf(line, "Pid: %d", &pid);
+		if (fp)
+			fclose(fp);
+		if (n < cap)
+			pids[n] = pid;
+		n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
 /* The outcome of ROUNDS empty round trips on a pool of one worker: how
  * many times its worker, and its completion thread, slept meanwhile, and
  * how many round trips took longer than SLOW_NS. */
@@ -2067,6 +2327,212 @@ static int sc_spin(void *unused)
 	return !finish(pp, fds0);
 }
 
+/* A replacement whose initializer exits at once: its death is reported
+ * (the slot stays empty, the other worker serves), and the pool's pidfds
+ * name its live workers and nothing else, whatever the start method
+ * (with the fork server, the server made them before it could reap). */
+static int sc_init_exits(void *unused)
+{
+	unsigned fds0 = open_fds();
+	char flag[64];
+	struct filch_procpool_stats st;
+	const char *msg;
+	pid_t pids[4];
+	int fd;
+
+	(void)unused;
+	trace_path(flag, sizeof(flag), 7);
+	setenv("FILCH_TEST_INIT_EXIT", flag, 1);
+	filch_procpool *pp = start(&(struct filch_procpool_opts){
+		.workers = 2, .initializer = init_exit });
+	long ms = 200;
+	filch_future *a = submit(pp, t_sleep, &ms, sizeof(ms));
+	filch_future *p0 = submit(pp, t_pid, NULL, 0);
+	pid_t gone = pid_of(p0), live = 0; /* a's worker is busy */
+
+	check_is(pidfd_pids(pids, 4), 2, "pidfds of 2 workers");
+	fd = open(flag, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+	filch_future *crash = submit(pp, t_segv, NULL, 0); /* in gone */
+
+	check_is(outcome(crash, NULL, &msg), ECHILD, "the crash");
+	for (int i = 0; i < 500; i++) {
+		filch_procpool_stats(pp, &st);
+		if (st.started == 3 && pidfd_pids(pids, 4) == 1)
+			break;
+		usleep(10000);
+	}
+	check_is(st.started, 3, "workers started");
+	check_is(outcome(a, NULL, &msg), 0, "the other worker's task");
+	for (int i = 0; i < 4; i++) {
+		filch_future *p = submit(pp, t_pid, NULL, 0);
+		pid_t pid = pid_of(p);
+
+		if (!live)
+			live = pid;
+		check(pid == live && pid != gone, "the live worker serves");
+		filch_future_release(p);
+	}
+	check_is(pidfd_pids(pids, 4), 1, "pidfds after the replacement died");
+	check_is(pids[0], live, "the pidfd names the live worker");
+	unlink(flag);
+	unsetenv("FILCH_TEST_INIT_EXIT");
+	filch_future_release(a);
+	filch_future_release(p0);
+	filch_future_release(crash);
+	return !finish(pp, fds0);
+}
+
+/* The worker's address space (VmSize), in bytes. */
+static int t_vm(const void *arg, size_t len, void **out, size_t *out_len)
+{
+	FILE *fp = fopen("/proc/self/status", "r");
+	size_t *vm = malloc(sizeof(*vm));
+	char line[128];
+	unsigned long kb = 0;
+
+	(void)arg, (void)len;
+	while (fp && fgets(line, sizeof(line), fp))
+		sscanf(line, "VmSize: %lu kB", &kb);
+	if (fp)
+		fclose(fp);
+	if (!vm || !kb) {
+		free(vm);
+		return EIO;
+	}
+	*vm = (size_t)kb << 10;
+	*out = vm;
+	*out_len = sizeof(*vm);
+	return 0;
+}
+
+/* Creates the file whose NUL-terminated name begins its argument. */
+static int t_mark(const void *arg, size_t len, void **out, size_t *out_len)
+{
+	(void)out, (void)out_len;
+	if (!memchr(arg, '\0', len))
+		return EINVAL;
+	int fd = open(arg, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return 0;
+}
+
+/* A worker whose memory limit leaves no room to map a call's argument (a
+ * memfd of 48 MiB, the limit 16 MiB above the worker's own address space)
+ * exits, the call counted as started: it fails once with ECHILD ("exited
+ * with status 1"), its function never ran, one replacement is started
+ * (not one per retry of the call, each dying alike), and the pool goes on
+ * serving calls with small arguments. */
+static int sc_arg_map_fails(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 1 });
+	filch_future *v = submit(pp, t_vm, NULL, 0);
+	struct filch_procpool_stats st;
+	struct filch_bytes *b;
+	const char *msg;
+	size_t vm = 0, big = 48u << 20;
+	char path[64];
+
+	(void)unused;
+	if (check_is(outcome(v, &b, &msg), 0, "the worker's VmSize"))
+		memcpy(&vm, b->data, sizeof(vm));
+	filch_future_release(v);
+	check_is(filch_procpool_destroy(pp), 0, "destroy");
+	pp = start(&(struct filch_procpool_opts){
+		.workers = 1, .memory_limit = vm + (16u << 20) });
+	trace_path(path, sizeof(path), 8);
+	char *arg = calloc(1, big);
+
+	if (!arg)
+		return 3;
+	memcpy(arg, path, strlen(path) + 1);
+	filch_future *f = submit(pp, t_mark, arg, big);
+
+	free(arg);
+	check_is(outcome(f, NULL, &msg), ECHILD, "the call without room");
+	check(strstr(msg, "exited with status 1"), "message \"%s\"", msg);
+	check(!traced(8), "the function ran");
+	filch_future *p = submit(pp, t_echo, "small", 5);
+
+	check_is(outcome(p, NULL, &msg), 0, "a small call after it");
+	filch_procpool_stats(pp, &st);
+	check_is(st.crashes, 1, "crashes");
+	check_is(st.started, 2, "workers started");
+	filch_future_release(f);
+	filch_future_release(p);
+	return !finish(pp, fds0);
+}
+
+/* A callback of a future that terminate or shutdown cancels, in the
+ * caller's thread, destroys the pool (or shuts it down with WAIT) before
+ * that call returns: it returns 0 once the workers are reaped, the call
+ * that cancelled returns, and the pool is freed after both. */
+struct in_cb {
+	filch_procpool *pp;
+	unsigned flags; /* 0: destroy, else shutdown with these */
+	int rc;
+	bool ran;
+};
+
+static void end_in_cb(filch_future *f, void *arg)
+{
+	struct in_cb *c = arg;
+
+	(void)f;
+	c->rc = c->flags ? filch_procpool_shutdown(c->pp, c->flags) :
+			   filch_procpool_destroy(c->pp);
+	c->ran = true;
+}
+
+static int sc_end_in_callback(void *unused)
+{
+	unsigned fds0 = open_fds();
+	const char *msg;
+	long ms = 100;
+
+	(void)unused;
+	for (int how = 0; how < 3; how++) {
+		filch_procpool *pp =
+			start(&(struct filch_procpool_opts){ .workers = 1 });
+		struct in_cb c = { .pp = pp,
+				   .flags = how == 2 ? FILCH_SHUTDOWN_WAIT : 0 };
+		filch_future *gate = submit(pp, t_sleep, &ms, sizeof(ms));
+		filch_future *b = submit(pp, t_pid, NULL, 0);
+
+		check_is(filch_future_on_done(b, end_in_cb, &c), 0, "on_done");
+		while (!filch_future_running(gate))
+			usleep(1000);
+		/* how 0, 2: terminate of a pending task; 1: a cancelling
+		 * shutdown. The pool may be gone when either returns. */
+		if (how == 1)
+			check_is(filch_procpool_shutdown(
+					 pp, FILCH_SHUTDOWN_CANCEL_PENDING),
+				 0, "shutdown CANCEL_PENDING");
+		else
+			check_is(filch_procpool_terminate(pp, b), 0,
+				 "terminate");
+		check(c.ran, "the callback ran (%d)", how);
+		check_is(c.rc, 0, how == 2 ? "shutdown WAIT in the callback" :
+					     "destroy in the callback");
+		check(filch_future_cancelled(b), "the task cancelled");
+		check(filch_future_done(gate), "destroy returned before the "
+					       "running task was done");
+		check_is(outcome(gate, NULL, &msg), 0, "the running task");
+		if (how == 2)
+			check_is(filch_procpool_destroy(pp), 0, "destroy");
+		filch_future_release(gate);
+		filch_future_release(b);
+		check(no_children(), "a worker process is left");
+	}
+	check_is(open_fds(), fds0, "open fds after destroy");
+	return failures != 0;
+}
+
 static const struct scenario {
 	const char *name;
 	isolate_fn fn;
@@ -2137,6 +2603,18 @@ static const struct scenario {
 	  sc_pipe_direct_crash, 10, false },
 	{ "spin: polling workers and completion thread sleep less",
 	  sc_spin, 30, false },
+	{ "destroy or shutdown WAIT in a callback of a cancelled task",
+	  sc_end_in_callback, 10, false },
+	{ "a call queued again after its worker died is pending again",
+	  sc_requeued_pending, 10, false },
+	{ "terminate of a call that a dying worker skipped",
+	  sc_terminate_skipped, 60, false },
+	{ "a worker holds no descriptor of the pool but its socket",
+	  sc_worker_fds, 10, false },
+	{ "a replacement whose initializer exits at once; the pidfds",
+	  sc_init_exits, 10, false },
+	{ "memory_limit leaves no room for the argument: one failure",
+	  sc_arg_map_fails, 10, true },
 };
 
 static const struct {
