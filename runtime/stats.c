@@ -35,12 +35,8 @@ static void add_worker(const struct filch__worker *w,
 {
 	struct filch__stats *c = (struct filch__stats *)&w->stats;
 
-	uint64_t popped = filch__load(&c->jobs_popped, relaxed);
-
-	/* A group job's spawn is counted when it runs (group.c). */
-	s->tasks_run += filch__load(&c->tasks_run, relaxed) + popped;
-	s->spawned += filch__load(&c->spawned, relaxed) + popped +
-		      filch__load(&c->jobs_taken, relaxed);
+	s->tasks_run += filch__load(&c->tasks_run, relaxed);
+	s->spawned += filch__load(&c->spawned, relaxed);
 	s->stolen += filch__load(&c->stolen, relaxed);
 	s->steal_failed += filch__load(&c->steal_failed, relaxed);
 	s->inject_batches += filch__load(&c->inject_batches, relaxed);

@@ -5,8 +5,7 @@
  *
  * A worker's counters (struct filch__stats, in its worker record) are
  * written only by that worker, by one store of a new value (no atomic
- * read-modify-write: nothing else writes them; filch__stat_add), but for
- * jobs_taken, which other threads add to (filch__xstat_add); read by
+ * read-modify-write: nothing else writes them; filch__stat_add), and read by
  * filch_executor_stats with relaxed loads: a reader sees each counter at
  * some recent value, so sums are approximate while the pool runs and exact
  * once it is quiescent (the reader synchronized with the workers, e.g. by
@@ -27,15 +26,6 @@
 struct filch__stats {
 	_Atomic uint64_t tasks_run;
 	_Atomic uint64_t spawned;
-	/* Group jobs that this worker's group waits popped from its deque:
-	 * each is one of its own spawns and one of its runs, counted once
-	 * (stats.c adds it to both). */
-	_Atomic uint64_t jobs_popped;
-	/* Its group jobs that another thread ran or discarded (a thief, a
-	 * leapfrogging waiter, a cancelling shutdown): spawns of this
-	 * worker counted by the runner, with a relaxed fetch_add, as the
-	 * one counter others write. */
-	_Atomic uint64_t jobs_taken;
 	_Atomic uint64_t stolen;
 	_Atomic uint64_t steal_failed;
 	_Atomic uint64_t inject_batches;
