@@ -22,6 +22,9 @@
  *    and wakes the engine; the engine calls MPI_Cancel (or, funnelled,
  *    does not start the operation at all) and completes the request as
  *    usual, which MPI requires before the buffer may be reused.
+ *  - No room: a record the engine cannot add to its arrays (they cannot
+ *    grow) fails with ENOMEM; its request, if MPI has it, is cancelled
+ *    and freed (refuse()).
  *
  * Synchronization: one mutex, eng.lock, guards the inbox, the flags of the
  * engine (state, sleeping, cancels, posting) and of the records (cancel,
@@ -57,6 +60,7 @@ struct rec {
 	filch_mpi_post_fn post; /* NULL once started */
 	void *post_arg;
 	MPI_Request req;	/* active once started */
+	bool cancellable;	/* MPI_Cancel may be called on req */
 	bool cancel;		/* under eng.lock: the promise was cancelled */
 	bool cancel_seen;	/* engine thread: cancel seen, MPI_Cancel done */
 	int refs;		/* under eng.lock */
@@ -198,6 +202,24 @@ static int grow(void)
 
 static int adopt(void *arg, MPI_Request *req);
 
+/* There is no room for r in the active arrays (the engine could not grow
+ * them): an operation not started yet never is; a request MPI already has
+ * is cancelled (where MPI allows) and freed, since the engine cannot
+ * complete it. r's future fails with ENOMEM either way. */
+static void refuse(struct rec *r)
+{
+	if (r->post == adopt)
+		adopt(r->post_arg, &r->req);
+	if (r->post) {
+		r->post = NULL;
+	} else {
+		if (r->cancellable)
+			MPI_Cancel(&r->req);
+		MPI_Request_free(&r->req);
+	}
+	finish(r, MPI_ERR_NO_MEM, NULL);
+}
+
 /* Starts the records of the inbox list in (funnelled: posts them) and
  * makes them active. Returns true if there was any. */
 static bool start(struct rec *in)
@@ -209,6 +231,10 @@ static bool start(struct rec *in)
 		int err = MPI_SUCCESS;
 
 		in = r->next;
+		if (eng.n == eng.cap && grow() != 0) {
+			refuse(r);
+			continue;
+		}
 		if (r->post) {
 			if (r->cancel_seen && r->post != adopt) {
 				/* Cancelled before it was started: MPI never
@@ -220,8 +246,6 @@ static bool start(struct rec *in)
 			err = r->post(r->post_arg, &r->req);
 			r->post = NULL;
 		}
-		if (err == MPI_SUCCESS && eng.n == eng.cap && grow() != 0)
-			err = MPI_ERR_NO_MEM; /* the request is leaked to MPI */
 		if (err != MPI_SUCCESS) {
 			finish(r, err, NULL);
 			continue;
@@ -431,7 +455,7 @@ bool filch_mpi_funnelled(void)
 }
 
 /* Makes a record with its promise; *fut gets the caller's reference. */
-static int rec_new(struct rec **out, filch_future **fut)
+static int rec_new(bool cancellable, struct rec **out, filch_future **fut)
 {
 	struct rec *r = calloc(1, sizeof(*r));
 	int rc = -ENOMEM;
@@ -443,6 +467,7 @@ static int rec_new(struct rec **out, filch_future **fut)
 		goto fail;
 	r->refs = 2;
 	r->req = MPI_REQUEST_NULL;
+	r->cancellable = cancellable;
 	rc = filch_promise_create(&r->f);
 	if (rc)
 		goto fail;
@@ -517,7 +542,7 @@ int filch__mpi_submit(filch_mpi_post_fn fn, void *arg, const void *args,
 	rc = enter();
 	if (rc)
 		return rc;
-	rc = rec_new(&r, &fut);
+	rc = rec_new(cancellable, &r, &fut);
 	if (rc) {
 		leave(NULL);
 		return rc;
