@@ -387,8 +387,10 @@ int filch_mpi_init(const struct filch_mpi_opts *opts)
 	if (MPI_Initialized(&inited) != MPI_SUCCESS || !inited ||
 	    MPI_Finalized(&finalized) != MPI_SUCCESS || finalized)
 		return -EINVAL;
+	/* The engine's thread calls MPI: FUNNELED allows only the thread
+	 * that initialized MPI to. */
 	MPI_Query_thread(&level);
-	if (level == MPI_THREAD_SINGLE)
+	if (level == MPI_THREAD_SINGLE || level == MPI_THREAD_FUNNELED)
 		return -EPROTONOSUPPORT;
 	pthread_mutex_lock(&eng.lock);
 	if (eng.state != ENG_STOPPED) {

@@ -154,7 +154,7 @@ const char *filch_mpi_strerror(int err)
 {
 	switch (err) {
 	case -EPROTONOSUPPORT:
-		return "MPI provides only MPI_THREAD_SINGLE (filch_mpi_init needs at least MPI_THREAD_FUNNELED)";
+		return "MPI provides only MPI_THREAD_SINGLE or MPI_THREAD_FUNNELED, under which no thread but the main one may call MPI (filch_mpi_init needs MPI_THREAD_SERIALIZED or MPI_THREAD_MULTIPLE: its engine thread calls MPI)";
 	case -EBUSY:
 		return "the MPI progress engine is already running";
 	default:

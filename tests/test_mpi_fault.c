@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_mpi_fault.c - TAP (rank 0 prints): libfilch-mpi under failures it
- * must survive, run by tests/mpi_run.sh with 1, 2 and 3 ranks.
+ * must survive, and under each MPI thread level. Run by tests/mpi_run.sh
+ * with 1, 2 and 3 ranks, once per level:
+ *	test_mpi_fault            MPI_THREAD_MULTIPLE: the failures below
+ *	test_mpi_fault serialized MPI_THREAD_SERIALIZED: funnelled mode works
+ *	test_mpi_fault funneled   MPI_THREAD_FUNNELED: filch_mpi_init refuses
  *
  * This program links the sources of libfilch-mpi itself, with the linker's
  * --wrap on malloc, calloc, realloc, filch_submit, filch_promise_create
  * and filch_future_on_done (am/mpi.am), so that a check can make the nth
- * call of one of them fail on one rank: here, the engine's active arrays
- * that cannot grow.
+ * call of one of them fail on one rank: the engine's active arrays that
+ * cannot grow.
  */
 #include "config.h"
 
@@ -147,6 +151,24 @@ static void check(bool cond, const char *what)
 		fprintf(stderr, "rank %d: failed: %s\n", rank, what);
 }
 
+/* rc is the same on every rank, and is want. */
+static void check_same(int rc, int want, const char *what)
+{
+	int lo = reduce(rc, MPI_MIN), hi = reduce(rc, MPI_MAX);
+
+	if (rank == 0 && (lo != hi || lo != want))
+		diag("%s: outcomes from %d to %d, want %d", what, lo, hi, want);
+	check(lo == want && hi == want, what);
+}
+
+static void start(unsigned flags)
+{
+	struct filch_mpi_opts o = {.flags = flags};
+
+	engine_on = filch_mpi_init(&o) == 0;
+	check(engine_on, "filch_mpi_init starts the engine");
+}
+
 static void stop(void)
 {
 	int rc = filch_mpi_finalize();
@@ -195,21 +217,105 @@ static void grow_fails(unsigned flags)
 	stop();
 }
 
+/* --- the map --------------------------------------------------------- */
+
+static int square(void *arg, size_t i, void *result)
+{
+	(void)arg;
+	if (result)
+		*(uint64_t *)result = (uint64_t)i * i;
+	return 0;
+}
+
+/* A map of n items, chunk items at a time, results gathered at rank 0
+ * (result_size 0: none), checked there. Returns the map's outcome. */
+static int map(filch_executor *ex, size_t n, size_t chunk, size_t rs)
+{
+	struct filch_mpi_map_opts o = {.chunk = chunk};
+	uint64_t *r = rank == 0 && rs ? calloc(n, rs) : NULL;
+	int rc = filch_mpi_map(MPI_COMM_WORLD, ex, n, square, NULL, rs, 0, r,
+			       &o);
+
+	for (size_t i = 0; rc == 0 && r && i < n; i++)
+		if (r[i * rs / sizeof(*r)] != (uint64_t)i * i)
+			rc = -EBADMSG;
+	free(r);
+	return rc;
+}
+
+/* --- the thread levels ----------------------------------------------- */
+
+static void funneled(void)
+{
+	struct filch_mpi_opts o = {.flags = FILCH_MPI_FUNNELLED};
+	bool good;
+
+	good = filch_mpi_init(NULL) == -EPROTONOSUPPORT &&
+	       filch_mpi_init(&o) == -EPROTONOSUPPORT &&
+	       !filch_mpi_funnelled() && filch_mpi_finalize() == -EINVAL;
+	good &= strstr(filch_mpi_strerror(-EPROTONOSUPPORT),
+		       "MPI_THREAD_FUNNELED") != NULL;
+	if (rank == 0)
+		diag("%s", filch_mpi_strerror(-EPROTONOSUPPORT));
+	check(good, "MPI_THREAD_FUNNELED: filch_mpi_init is -EPROTONOSUPPORT (the engine's thread may not call MPI)");
+}
+
+static void serialized(filch_executor *ex)
+{
+	int right = (rank + 1) % size, left = (rank + size - 1) % size;
+	int out = rank, in = -1;
+	filch_future *sf = NULL, *rf = NULL;
+	bool good;
+
+	start(0);
+	good = filch_mpi_funnelled();
+	good &= filch_mpi_irecv(&in, 1, MPI_INT, left, 5, MPI_COMM_WORLD,
+				&rf) == 0 &&
+		filch_mpi_isend(&out, 1, MPI_INT, right, 5, MPI_COMM_WORLD,
+				&sf) == 0 &&
+		filch_future_result(rf, FILCH_FOREVER, NULL) == 0 &&
+		filch_future_result(sf, FILCH_FOREVER, NULL) == 0 && in == left;
+	filch_future_release(rf);
+	filch_future_release(sf);
+	check(good, "MPI_THREAD_SERIALIZED: funnelled, a ring through futures");
+	check_same(map(ex, 400, 0, 8), 0, "MPI_THREAD_SERIALIZED: a map");
+	stop();
+	grow_fails(FILCH_MPI_FUNNELLED);
+}
+
 int main(int argc, char **argv)
 {
+	const char *mode = argc > 1 ? argv[1] : "multiple";
+	int want = strcmp(mode, "funneled") == 0     ? MPI_THREAD_FUNNELED
+		   : strcmp(mode, "serialized") == 0 ? MPI_THREAD_SERIALIZED
+						     : MPI_THREAD_MULTIPLE;
 	int provided = MPI_THREAD_SINGLE;
+	filch_executor *ex = NULL;
 
-	MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
+	MPI_Init_thread(&argc, &argv, want, &provided);
 	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
 	MPI_Comm_size(MPI_COMM_WORLD, &size);
-	if (rank == 0)
+	if (rank == 0) {
 		tap_plan(0);
-	if (provided == MPI_THREAD_MULTIPLE) {
+		diag("mode %s: MPI thread level %d provided, %d asked", mode,
+		     provided, want);
+	}
+	if (provided != want) {
+		/* This MPI gives another level: nothing to check here. */
+		MPI_Finalize();
+		return rank == 0 ? tap_done() : 0;
+	}
+	if (filch_executor_create(&ex, NULL) != 0)
+		MPI_Abort(MPI_COMM_WORLD, 2);
+	if (want == MPI_THREAD_FUNNELED) {
+		funneled();
+	} else if (want == MPI_THREAD_SERIALIZED) {
+		serialized(ex);
+	} else {
 		grow_fails(0);
 		grow_fails(FILCH_MPI_FUNNELLED);
-	} else if (rank == 0) {
-		diag("MPI_THREAD_MULTIPLE not provided: nothing to check");
 	}
+	filch_executor_destroy(ex);
 	MPI_Finalize();
 	return rank == 0 ? tap_done() : 0;
 }
