@@ -59,6 +59,8 @@ struct rec {
 	struct filch__mpi_result *res; /* until the promise owns it */
 	filch_mpi_post_fn post; /* NULL once started */
 	void *post_arg;
+	filch_callback_fn done; /* filch__mpi_submit's; run by watch */
+	void *done_arg;
 	MPI_Request req;	/* active once started */
 	bool cancellable;	/* MPI_Cancel may be called on req */
 	bool cancel;		/* under eng.lock: the promise was cancelled */
@@ -114,11 +116,13 @@ static void wake_locked(void)
 }
 
 /* The watcher: runs once when the promise is done, in the thread that
- * completed or cancelled it. */
+ * completed or cancelled it; it runs the record's done callback first. */
 static void watch(filch_future *f, void *arg)
 {
 	struct rec *r = arg;
 
+	if (r->done)
+		r->done(f, r->done_arg);
 	if (filch_future_cancelled(f)) {
 		pthread_mutex_lock(&eng.lock);
 		r->cancel = true;
@@ -533,7 +537,8 @@ static void launch(struct rec *r)
 }
 
 int filch__mpi_submit(filch_mpi_post_fn fn, void *arg, const void *args,
-		      size_t args_size, bool cancellable, filch_future **f)
+		      size_t args_size, bool cancellable, filch_callback_fn done,
+		      void *done_arg, filch_future **f)
 {
 	struct rec *r = NULL;
 	filch_future *fut = NULL;
@@ -555,6 +560,8 @@ int filch__mpi_submit(filch_mpi_post_fn fn, void *arg, const void *args,
 		filch_promise_set_running(r->f);
 	r->post = fn;
 	r->post_arg = arg;
+	r->done = done;
+	r->done_arg = done_arg;
 	if (args) {
 		memcpy(r->args.bytes, args, args_size);
 		r->post_arg = r->args.bytes;
@@ -566,7 +573,7 @@ int filch__mpi_submit(filch_mpi_post_fn fn, void *arg, const void *args,
 
 int filch_mpi_post(filch_mpi_post_fn fn, void *arg, filch_future **f)
 {
-	return filch__mpi_submit(fn, arg, NULL, 0, true, f);
+	return filch__mpi_submit(fn, arg, NULL, 0, true, NULL, NULL, f);
 }
 
 /* The post function of filch_mpi_future: the request is already active. */
@@ -582,7 +589,8 @@ int filch_mpi_future(MPI_Request *req, filch_future **f)
 
 	if (!req || *req == MPI_REQUEST_NULL)
 		return -EINVAL;
-	rc = filch__mpi_submit(adopt, NULL, req, sizeof(*req), true, f);
+	rc = filch__mpi_submit(adopt, NULL, req, sizeof(*req), true, NULL,
+			       NULL, f);
 	if (rc == 0)
 		*req = MPI_REQUEST_NULL;
 	return rc;

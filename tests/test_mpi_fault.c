@@ -11,7 +11,11 @@
  * --wrap on malloc, calloc, realloc, filch_submit, filch_promise_create
  * and filch_future_on_done (am/mpi.am), so that a check can make the nth
  * call of one of them fail on one rank: the engine's active arrays that
- * cannot grow.
+ * cannot grow; a map whose items, result buffers, grants or grant log
+ * cannot be allocated, or whose chunks cannot be submitted (also: an
+ * executor shut down on one rank); callbacks that cannot be registered.
+ * Every rank must return the same outcome, and nothing may hang (the runs
+ * have timeouts) or leak (the ASan build).
  */
 #include "config.h"
 
@@ -227,6 +231,11 @@ static int square(void *arg, size_t i, void *result)
 	return 0;
 }
 
+static int item_square(void *arg, size_t i, const void *item, void *result)
+{
+	return square(arg, i + *(const uint64_t *)item - i, result);
+}
+
 /* A map of n items, chunk items at a time, results gathered at rank 0
  * (result_size 0: none), checked there. Returns the map's outcome. */
 static int map(filch_executor *ex, size_t n, size_t chunk, size_t rs)
@@ -241,6 +250,102 @@ static int map(filch_executor *ex, size_t n, size_t chunk, size_t rs)
 			rc = -EBADMSG;
 	free(r);
 	return rc;
+}
+
+/* filch_mpi_map_items with 1 KiB items (the first 8 bytes: the index):
+ * 7 of them are more than MPI sends before the receive matches. */
+#define ITEM_WORDS 128
+static int map_items(filch_executor *ex, size_t n, size_t chunk)
+{
+	struct filch_mpi_map_opts o = {.chunk = chunk};
+	uint64_t *items = NULL, *r = NULL;
+	int rc;
+
+	if (rank == 0) {
+		items = calloc(ITEM_WORDS * n, sizeof(*items));
+		r = calloc(n, sizeof(*r));
+		for (size_t i = 0; i < n; i++)
+			items[ITEM_WORDS * i] = i;
+	}
+	rc = filch_mpi_map_items(MPI_COMM_WORLD, ex, items, n,
+				 ITEM_WORDS * sizeof(*items), item_square, NULL,
+				 sizeof(*r), 0, r, &o);
+	for (size_t i = 0; rc == 0 && r && i < n; i++)
+		if (r[i] != (uint64_t)i * i)
+			rc = -EBADMSG;
+	free(items);
+	free(r);
+	return rc;
+}
+
+/* The last rank's executor is shut down: its chunks cannot run. */
+static void map_shut_down(filch_executor *ex)
+{
+	filch_executor *dead = NULL;
+	int rc;
+
+	if (rank == size - 1) {
+		if (filch_executor_create(&dead, NULL) != 0)
+			MPI_Abort(MPI_COMM_WORLD, 2);
+		filch_shutdown(dead, FILCH_SHUTDOWN_WAIT);
+	}
+	rc = map(dead ? dead : ex, 1000, 1, 8);
+	check_same(rc, -ESHUTDOWN, "an executor shut down on the last rank: every rank returns -ESHUTDOWN");
+	filch_executor_destroy(dead);
+}
+
+static void map_faults(filch_executor *ex)
+{
+	int last = size - 1;
+	int rc;
+
+	/* The last rank cannot submit its third chunk. */
+	if (rank == last)
+		arm(&t_submit, 0, 3);
+	rc = map(ex, 1000, 1, 8);
+	arm(&t_submit, 0, 0);
+	check_same(rc, -ENOMEM, "a chunk that cannot be submitted on the last rank: every rank returns -ENOMEM");
+
+	/* The last rank (not the root) has no room for its second chunk's
+	 * results (chunk 7, 24-byte results: calloc(7, 24)). */
+	if (size > 1 && rank == last)
+		arm(&t_calloc, 7 * 24, 2);
+	rc = map(ex, 700, 7, 24);
+	arm(&t_calloc, 0, 0);
+	check_same(rc, size > 1 ? -ENOMEM : 0, "no room for a chunk's results on a rank: every rank returns -ENOMEM");
+
+	/* The last rank (not the root) has no room for its second chunk's
+	 * items (7 items of 1 KiB): it still takes the root's message. */
+	if (size > 1 && rank == last)
+		arm(&t_malloc, 7 * ITEM_WORDS * sizeof(uint64_t), 2);
+	rc = map_items(ex, 700, 7);
+	arm(&t_malloc, 0, 0);
+	check_same(rc, size > 1 ? -ENOMEM : 0, "no room for a chunk's items on a rank: every rank returns -ENOMEM");
+
+	/* The root's coordinator has no room for its third grant (two
+	 * int64s and its address), then for its log (64 entries of 24
+	 * bytes). */
+	if (rank == 0)
+		arm(&t_malloc, 2 * sizeof(int64_t) + sizeof(void *), 3);
+	rc = map(ex, 500, 1, 8);
+	arm(&t_malloc, 0, 0);
+	check_same(rc, -ENOMEM, "the root cannot allocate a grant: every rank returns -ENOMEM");
+	if (rank == 0)
+		arm(&t_realloc, 64 * 24, 1);
+	rc = map(ex, 500, 1, 8);
+	arm(&t_realloc, 0, 0);
+	check_same(rc, -ENOMEM, "the root cannot allocate its grant log: every rank returns -ENOMEM");
+
+	/* No callback can be added to a future of the engine (beyond its
+	 * own): the map needs none. */
+	atomic_store(&fail_on_done, true);
+	rc = map(ex, 300, 3, 8);
+	atomic_store(&fail_on_done, false);
+	check_same(rc, 0, "a map adds no callback that could fail to register");
+
+	/* After all that, a map works and nothing is left in flight. */
+	check_same(map(ex, 300, 0, 8), 0, "a map after the failures succeeds");
+	check_same(map_items(ex, 300, 0), 0, "a map of items after the failures succeeds");
 }
 
 /* --- the thread levels ----------------------------------------------- */
@@ -314,6 +419,13 @@ int main(int argc, char **argv)
 	} else {
 		grow_fails(0);
 		grow_fails(FILCH_MPI_FUNNELLED);
+		start(0);
+		map_shut_down(ex);
+		map_faults(ex);
+		stop();
+		start(FILCH_MPI_FUNNELLED);
+		map_faults(ex);
+		stop();
 	}
 	filch_executor_destroy(ex);
 	MPI_Finalize();

@@ -200,7 +200,13 @@ struct filch_mpi_map_opts {
  * fn or ex, root out of range, NULL results with result_size > 0 at root
  * or, with FILCH_MPI_MAP_LOCAL, anywhere, unknown opts flags: checked on each rank before any message, so a
  * rank that fails them returns at once and the others may hang: pass
- * the same arguments everywhere); -ENOMEM; a negative errno from MPI.
+ * the same arguments everywhere); -ENOMEM (a rank or the root ran out
+ * of memory); an error of filch_submit on some rank (-ESHUTDOWN: its
+ * executor was shut down); -ECANCELED also when someone else cancelled
+ * a chunk (a cancelling shutdown); a negative errno from MPI. A failure
+ * of the map itself on one rank is returned on every rank, as an item's
+ * is; only a rank that cannot post the map's messages at all (no memory
+ * for their futures) leaves the others waiting.
  * On an error the contents of results are unspecified.
  * Blocks the caller (not a worker of ex: -EDEADLK) until every rank is
  * done. Needs a running engine (filch_mpi_init).
