@@ -231,9 +231,11 @@ static int square(void *arg, size_t i, void *result)
 	return 0;
 }
 
+/* The square of the index the item carries: wrong if it did not arrive. */
 static int item_square(void *arg, size_t i, const void *item, void *result)
 {
-	return square(arg, i + *(const uint64_t *)item - i, result);
+	(void)i;
+	return square(arg, *(const uint64_t *)item, result);
 }
 
 /* A map of n items, chunk items at a time, results gathered at rank 0
