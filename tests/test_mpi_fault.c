@@ -37,9 +37,12 @@ static bool engine_on;
 /* --- the wrapped calls ---------------------------------------------- */
 
 /* One armed failure: the nth call (counted down in left) whose size is
- * size fails. left 0: disarmed. Armed by the test's thread before the
- * calls it counts, which may come from the engine's thread (the arming
- * happens before the post that leads to them). */
+ * size fails. left: n -> n-1 ... -> 0 (sprung, or disarmed); size is set
+ * before left. Armed by the test's thread before the calls it counts,
+ * which may come from the engine's thread: the post that leads to them
+ * (the engine's mutex) orders the arming before them, so the words order
+ * nothing themselves; their accesses are the default sequentially
+ * consistent ones only for brevity (relaxed would do). */
 struct trap {
 	atomic_int left;
 	atomic_size_t size;
@@ -48,7 +51,8 @@ struct trap {
 static struct trap t_malloc, t_calloc, t_realloc, t_submit;
 /* While set, filch_future_on_done fails, except for the engine's own
  * watcher: the first callback of a promise just created by the same
- * thread (filch_promise_create is wrapped to note it). */
+ * thread (filch_promise_create is wrapped to note it). Set and cleared by
+ * the test's thread around a map; ordered as the traps are. */
 static atomic_bool fail_on_done;
 static _Thread_local filch_future *fresh;
 
