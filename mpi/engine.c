@@ -22,6 +22,9 @@
  *    and wakes the engine; the engine calls MPI_Cancel (or, funnelled,
  *    does not start the operation at all) and completes the request as
  *    usual, which MPI requires before the buffer may be reused.
+ *  - No room: a record the engine cannot add to its arrays (they cannot
+ *    grow) fails with ENOMEM; its request, if MPI has it, is cancelled
+ *    and freed (refuse()).
  *
  * Synchronization: one mutex, eng.lock, guards the inbox, the flags of the
  * engine (state, sleeping, cancels, posting) and of the records (cancel,
@@ -56,7 +59,10 @@ struct rec {
 	struct filch__mpi_result *res; /* until the promise owns it */
 	filch_mpi_post_fn post; /* NULL once started */
 	void *post_arg;
+	filch_callback_fn done; /* filch__mpi_submit's; run by watch */
+	void *done_arg;
 	MPI_Request req;	/* active once started */
+	bool cancellable;	/* MPI_Cancel may be called on req */
 	bool cancel;		/* under eng.lock: the promise was cancelled */
 	bool cancel_seen;	/* engine thread: cancel seen, MPI_Cancel done */
 	int refs;		/* under eng.lock */
@@ -110,11 +116,13 @@ static void wake_locked(void)
 }
 
 /* The watcher: runs once when the promise is done, in the thread that
- * completed or cancelled it. */
+ * completed or cancelled it; it runs the record's done callback first. */
 static void watch(filch_future *f, void *arg)
 {
 	struct rec *r = arg;
 
+	if (r->done)
+		r->done(f, r->done_arg);
 	if (filch_future_cancelled(f)) {
 		pthread_mutex_lock(&eng.lock);
 		r->cancel = true;
@@ -198,6 +206,24 @@ static int grow(void)
 
 static int adopt(void *arg, MPI_Request *req);
 
+/* There is no room for r in the active arrays (the engine could not grow
+ * them): an operation not started yet never is; a request MPI already has
+ * is cancelled (where MPI allows) and freed, since the engine cannot
+ * complete it. r's future fails with ENOMEM either way. */
+static void refuse(struct rec *r)
+{
+	if (r->post == adopt)
+		adopt(r->post_arg, &r->req);
+	if (r->post) {
+		r->post = NULL;
+	} else {
+		if (r->cancellable)
+			MPI_Cancel(&r->req);
+		MPI_Request_free(&r->req);
+	}
+	finish(r, MPI_ERR_NO_MEM, NULL);
+}
+
 /* Starts the records of the inbox list in (funnelled: posts them) and
  * makes them active. Returns true if there was any. */
 static bool start(struct rec *in)
@@ -209,6 +235,10 @@ static bool start(struct rec *in)
 		int err = MPI_SUCCESS;
 
 		in = r->next;
+		if (eng.n == eng.cap && grow() != 0) {
+			refuse(r);
+			continue;
+		}
 		if (r->post) {
 			if (r->cancel_seen && r->post != adopt) {
 				/* Cancelled before it was started: MPI never
@@ -220,8 +250,6 @@ static bool start(struct rec *in)
 			err = r->post(r->post_arg, &r->req);
 			r->post = NULL;
 		}
-		if (err == MPI_SUCCESS && eng.n == eng.cap && grow() != 0)
-			err = MPI_ERR_NO_MEM; /* the request is leaked to MPI */
 		if (err != MPI_SUCCESS) {
 			finish(r, err, NULL);
 			continue;
@@ -363,8 +391,10 @@ int filch_mpi_init(const struct filch_mpi_opts *opts)
 	if (MPI_Initialized(&inited) != MPI_SUCCESS || !inited ||
 	    MPI_Finalized(&finalized) != MPI_SUCCESS || finalized)
 		return -EINVAL;
+	/* The engine's thread calls MPI: FUNNELED allows only the thread
+	 * that initialized MPI to. */
 	MPI_Query_thread(&level);
-	if (level == MPI_THREAD_SINGLE)
+	if (level == MPI_THREAD_SINGLE || level == MPI_THREAD_FUNNELED)
 		return -EPROTONOSUPPORT;
 	pthread_mutex_lock(&eng.lock);
 	if (eng.state != ENG_STOPPED) {
@@ -431,7 +461,7 @@ bool filch_mpi_funnelled(void)
 }
 
 /* Makes a record with its promise; *fut gets the caller's reference. */
-static int rec_new(struct rec **out, filch_future **fut)
+static int rec_new(bool cancellable, struct rec **out, filch_future **fut)
 {
 	struct rec *r = calloc(1, sizeof(*r));
 	int rc = -ENOMEM;
@@ -443,6 +473,7 @@ static int rec_new(struct rec **out, filch_future **fut)
 		goto fail;
 	r->refs = 2;
 	r->req = MPI_REQUEST_NULL;
+	r->cancellable = cancellable;
 	rc = filch_promise_create(&r->f);
 	if (rc)
 		goto fail;
@@ -506,7 +537,8 @@ static void launch(struct rec *r)
 }
 
 int filch__mpi_submit(filch_mpi_post_fn fn, void *arg, const void *args,
-		      size_t args_size, bool cancellable, filch_future **f)
+		      size_t args_size, bool cancellable, filch_callback_fn done,
+		      void *done_arg, filch_future **f)
 {
 	struct rec *r = NULL;
 	filch_future *fut = NULL;
@@ -517,7 +549,7 @@ int filch__mpi_submit(filch_mpi_post_fn fn, void *arg, const void *args,
 	rc = enter();
 	if (rc)
 		return rc;
-	rc = rec_new(&r, &fut);
+	rc = rec_new(cancellable, &r, &fut);
 	if (rc) {
 		leave(NULL);
 		return rc;
@@ -528,6 +560,8 @@ int filch__mpi_submit(filch_mpi_post_fn fn, void *arg, const void *args,
 		filch_promise_set_running(r->f);
 	r->post = fn;
 	r->post_arg = arg;
+	r->done = done;
+	r->done_arg = done_arg;
 	if (args) {
 		memcpy(r->args.bytes, args, args_size);
 		r->post_arg = r->args.bytes;
@@ -539,7 +573,7 @@ int filch__mpi_submit(filch_mpi_post_fn fn, void *arg, const void *args,
 
 int filch_mpi_post(filch_mpi_post_fn fn, void *arg, filch_future **f)
 {
-	return filch__mpi_submit(fn, arg, NULL, 0, true, f);
+	return filch__mpi_submit(fn, arg, NULL, 0, true, NULL, NULL, f);
 }
 
 /* The post function of filch_mpi_future: the request is already active. */
@@ -555,7 +589,8 @@ int filch_mpi_future(MPI_Request *req, filch_future **f)
 
 	if (!req || *req == MPI_REQUEST_NULL)
 		return -EINVAL;
-	rc = filch__mpi_submit(adopt, NULL, req, sizeof(*req), true, f);
+	rc = filch__mpi_submit(adopt, NULL, req, sizeof(*req), true, NULL,
+			       NULL, f);
 	if (rc == 0)
 		*req = MPI_REQUEST_NULL;
 	return rc;

@@ -31,10 +31,21 @@ int filch__mpi_result_get(const void *result, MPI_Status *status);
  * bytes (at most FILCH__MPI_ARGS_MAX) are copied into the record and fn
  * gets the copy instead of arg. Not cancellable (collectives, which
  * MPI_Cancel must not be called on): the future is RUNNING from the
- * start, so filch_future_cancel returns false.
+ * start, so filch_future_cancel returns false. done, when not NULL, is
+ * called as filch_future_on_done(*f, done, done_arg) would call it, but it
+ * needs no registration that could fail: when 0 is returned, it runs once
+ * (on the engine's thread, or in the caller if the post failed at once);
+ * otherwise never.
  */
 int filch__mpi_submit(filch_mpi_post_fn fn, void *arg, const void *args,
-		      size_t args_size, bool cancellable, filch_future **f);
+		      size_t args_size, bool cancellable, filch_callback_fn done,
+		      void *done_arg, filch_future **f);
+
+/* filch_mpi_isend (send) or filch_mpi_irecv, with filch__mpi_submit's
+ * done. */
+int filch__mpi_p2p(bool send, const void *buf, int count, MPI_Datatype type,
+		   int peer, int tag, MPI_Comm comm, filch_callback_fn done,
+		   void *done_arg, filch_future **f);
 
 /* The failure of a future for MPI error code err: its positive errno, and
  * a message "MPI_ERR_...: <MPI's text>" written into buf. */

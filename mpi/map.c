@@ -25,6 +25,21 @@
  *     in the order it got them (TAG_DATA); the root receives each into its
  *     place from the log (MPI keeps the order of messages between two
  *     ranks with one tag), and computed its own chunks in place.
+ *  5. Failures of the map's own: a rank's (no memory for a chunk, its
+ *     results or its items, a submit refused, a chunk cancelled by someone
+ *     else) stop the map as an item's failure does, with the rank's
+ *     negative errno in the reduction's second word, which every rank
+ *     returns. A grant's items are always received, into no room when
+ *     they will not be used (the receive is truncated: the map's
+ *     communicator returns errors), so that no send of the root's waits
+ *     forever. The coordinator's own (no memory for a grant or for its
+ *     log) answer every later request with the end (code ECANCELED if no
+ *     item failed), its error in the reduction. Ends are sent from the
+ *     coordinator's own buffers and need no allocation; the coordinator
+ *     registers no callback (its futures' completions are the engine
+ *     records' own, filch__mpi_p2p), so none can fail to register. A rank
+ *     that cannot post the map's messages at all (no memory for the
+ *     engine's records) cannot tell the others, which then wait.
  */
 #include "config.h"
 
@@ -42,9 +57,10 @@ struct grant_log {
 	size_t start, len;
 };
 
-/* The root's coordinator. Its fields are touched only by serve(), whose
- * calls follow one another (each posts the receive of the next), and read
- * by the root's map after done completes (the promise's completion
+/* The root's coordinator. Its fields are touched only by serve() and the
+ * completions of its sends, all on the engine's thread (or in serve's own
+ * call of a post that failed at once), and by the root's map before the
+ * first listen() and after done completes (the promise's completion
  * orders them). */
 struct coord {
 	MPI_Comm comm;
@@ -54,10 +70,18 @@ struct coord {
 	const unsigned char *items; /* filch_mpi_map_items: the root's */
 	size_t item_size;
 	int64_t code;	 /* first failure reported */
+	int internal;	 /* the coordinator's own failure: a negative errno */
 	int64_t msg;	 /* the request being received */
+	/* The ends: (0, 0), and (code, 0) once a failure is known. Every
+	 * rank gets one end; no allocation, so that an end can always be
+	 * answered. */
+	int64_t end_ok[2], end_fail[2];
 	struct grant_log *log;
 	size_t nlog, caplog;
-	filch_future *done; /* promise: every rank was told the end */
+	unsigned sending;   /* sends posted and not completed */
+	bool serving;	    /* serve() runs: it completes done itself */
+	filch_future *done; /* promise: every rank was told the end and
+			       every send completed */
 };
 
 /* What each item runs: fn(arg, i, result), or, for filch_mpi_map_items,
@@ -79,93 +103,169 @@ struct chunk {
 	bool own_items;		    /* received: freed with the chunk */
 };
 
-static void free_arg(filch_future *f, void *arg)
-{
-	(void)f;
-	free(arg);
-}
+/* A grant on its way: its message, freed when the send completed. */
+struct grant_msg {
+	int64_t g[2];
+	struct coord *c;
+};
 
 static void serve(filch_future *f, void *arg);
 
-/* Posts the coordinator's next receive; 0 or a negative errno. */
+/* Posts the coordinator's next receive; 0 or a negative errno. Its
+ * completion runs serve (no callback to register, so none that fails). */
 static int listen(struct coord *c)
 {
 	filch_future *rf;
-	int rc = filch_mpi_irecv(&c->msg, 1, MPI_INT64_T, MPI_ANY_SOURCE,
-				 TAG_REQ, c->comm, &rf);
 
-	if (rc == 0)
-		rc = filch_future_on_done(rf, serve, c);
+	return filch__mpi_p2p(false, &c->msg, 1, MPI_INT64_T, MPI_ANY_SOURCE,
+			      TAG_REQ, c->comm, serve, c, &rf);
+}
+
+/* Completes done once every rank got its end and every send completed;
+ * the last thing its caller does with c (the root's map then frees it). */
+static void maybe_done(struct coord *c)
+{
+	if (c->serving || c->ended < c->size || c->sending > 0)
+		return;
+	if (c->internal)
+		filch_promise_set_error(c->done, -c->internal,
+					"the map's coordinator failed");
+	else
+		filch_promise_set_result(c->done, NULL);
+}
+
+static void sent(filch_future *f, void *arg)
+{
+	struct coord *c = arg;
+
+	(void)f;
+	c->sending--;
+	maybe_done(c);
+}
+
+static void grant_sent(filch_future *f, void *arg)
+{
+	struct grant_msg *m = arg;
+
+	sent(f, m->c);
+	free(m);
+}
+
+/* Posts a send of the coordinator's, counted in sending until it completed
+ * (done: sent or grant_sent, with arg). 0 or a negative errno. */
+static int post_send(struct coord *c, const void *buf, int count,
+		     MPI_Datatype type, int dest, int tag, filch_callback_fn done,
+		     void *arg)
+{
+	filch_future *sf;
+	int rc;
+
+	c->sending++;
+	rc = filch__mpi_p2p(true, buf, count, type, dest, tag, c->comm, done,
+			    arg, &sf);
+	if (rc)
+		c->sending--;
+	else
+		filch_future_release(sf);
 	return rc;
+}
+
+/* The coordinator's own failure: the map fails with it everywhere (every
+ * later request gets the end). */
+static void coord_fail(struct coord *c, int rc)
+{
+	if (!c->internal)
+		c->internal = rc;
+	if (!c->code) {
+		c->code = ECANCELED;
+		c->end_fail[0] = ECANCELED;
+	}
+}
+
+/* Grants rank dest the next chunk: logs it, sends the grant and (item
+ * mode, to another rank) the chunk's items. 0, or a negative errno when
+ * nothing was granted. */
+static int grant(struct coord *c, int dest)
+{
+	size_t start = c->next;
+	size_t len = c->n - start < c->chunk ? c->n - start : c->chunk;
+	struct grant_msg *m;
+	int rc;
+
+	if (c->nlog == c->caplog) {
+		size_t cap = c->caplog ? 2 * c->caplog : 64;
+		struct grant_log *l = realloc(c->log, cap * sizeof(*l));
+
+		if (!l)
+			return -ENOMEM;
+		c->log = l;
+		c->caplog = cap;
+	}
+	m = malloc(sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	*m = (struct grant_msg){{(int64_t)start, (int64_t)len}, c};
+	rc = post_send(c, m->g, 2, MPI_INT64_T, dest, TAG_GRANT, grant_sent,
+		       m);
+	if (rc) {
+		free(m);
+		return rc;
+	}
+	c->log[c->nlog++] = (struct grant_log){dest, start, len};
+	c->next += len;
+	/* The chunk's items follow its grant (the root reads its own); if
+	 * they cannot be posted, dest waits for them. */
+	if (c->items && dest != c->root &&
+	    (rc = post_send(c, c->items + start * c->item_size,
+			    (int)(len * c->item_size), MPI_BYTE, dest,
+			    TAG_ITEMS, sent, c)) != 0)
+		coord_fail(c, rc);
+	return 0;
+}
+
+/* Answers a request of rank src: a chunk, or the end. */
+static void answer(struct coord *c, int src)
+{
+	int rc;
+
+	if (c->msg > 0 && !c->code) {
+		c->code = c->msg;
+		c->end_fail[0] = c->msg;
+	}
+	if (!c->code && c->next < c->n) {
+		rc = grant(c, src);
+		if (rc == 0)
+			return;
+		coord_fail(c, rc);
+	}
+	c->ended++;
+	rc = post_send(c, c->code ? c->end_fail : c->end_ok, 2, MPI_INT64_T,
+		       src, TAG_GRANT, sent, c);
+	if (rc)
+		coord_fail(c, rc); /* src is not told: it waits */
 }
 
 static void serve(filch_future *f, void *arg)
 {
 	struct coord *c = arg;
 	MPI_Status st;
-	size_t start = 0, len = 0;
-	int64_t *g = NULL;
-	filch_future *sf;
 	int rc = filch_mpi_status(f, 0, &st);
 
 	filch_future_release(f);
-	if (rc == 0 && !(g = malloc(2 * sizeof(*g))))
-		rc = -ENOMEM;
-	if (rc == 0 && c->nlog == c->caplog) {
-		size_t cap = c->caplog ? 2 * c->caplog : 64;
-		struct grant_log *l = realloc(c->log, cap * sizeof(*l));
-
-		if (l) {
-			c->log = l;
-			c->caplog = cap;
-		} else {
-			rc = -ENOMEM;
-		}
-	}
-	if (rc) {
-		free(g);
-		filch_promise_set_error(c->done, rc < 0 ? -rc : rc,
-					"the map's coordinator failed");
-		return;
-	}
-	if (c->msg > 0 && c->code == 0)
-		c->code = c->msg;
-	if (c->code || c->next >= c->n) {
-		g[0] = c->code;
-		g[1] = 0;
-		c->ended++;
-	} else {
-		start = c->next;
-		len = c->n - start < c->chunk ? c->n - start : c->chunk;
-		c->log[c->nlog++] = (struct grant_log){st.MPI_SOURCE, start,
-						       len};
-		g[0] = (int64_t)start;
-		g[1] = (int64_t)len;
-		c->next += len;
-	}
-	rc = filch_mpi_isend(g, 2, MPI_INT64_T, st.MPI_SOURCE, TAG_GRANT,
-			     c->comm, &sf);
-	if (rc == 0) {
-		filch_future_on_done(sf, free_arg, g);
-		filch_future_release(sf);
-	} else {
-		free(g);
-	}
-	/* The chunk's items follow its grant (the root reads its own). */
-	if (rc == 0 && c->items && len && st.MPI_SOURCE != c->root) {
-		rc = filch_mpi_isend(c->items + start * c->item_size,
-				     (int)(len * c->item_size), MPI_BYTE,
-				     st.MPI_SOURCE, TAG_ITEMS, c->comm, &sf);
-		if (rc == 0)
-			filch_future_release(sf);
-	}
+	c->serving = true;
+	if (rc == 0)
+		answer(c, st.MPI_SOURCE);
 	if (rc == 0 && c->ended < c->size)
 		rc = listen(c);
-	if (rc)
-		filch_promise_set_error(c->done, -rc,
-					"the map's coordinator failed");
-	else if (c->ended == c->size)
-		filch_promise_set_result(c->done, NULL);
+	if (rc) {
+		/* A request that cannot be received, or no receive for the
+		 * next: no more requests are answered, and done fails as
+		 * soon as the sends completed (a rank not told waits). */
+		coord_fail(c, rc > 0 ? -rc : rc);
+		c->ended = c->size;
+	}
+	c->serving = false;
+	maybe_done(c);
 }
 
 static int run_chunk(void *arg, void **result)
@@ -200,6 +300,21 @@ static int settle(filch_future *f)
 	return rc;
 }
 
+/* Waits for the *n futures of fs and releases them: 0, or the first
+ * failure as a negative errno. *n becomes 0. */
+static int settle_all(filch_future **fs, size_t *n)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < *n; i++) {
+		int r = settle(fs[i]);
+
+		rc = rc ? rc : (r > 0 ? -r : r);
+	}
+	*n = 0;
+	return rc;
+}
+
 /* Runs on the engine's side (the caller with MPI_THREAD_MULTIPLE): the
  * rank and size of the duplicate, then a request that is complete at
  * once, so that the future finishes. */
@@ -211,8 +326,12 @@ struct shape {
 static int post_shape(void *arg, MPI_Request *req)
 {
 	struct shape *s = arg;
-	int rc = MPI_Comm_rank(s->comm, &s->rank);
+	/* Errors on the map's messages fail their futures (a receive of
+	 * items dropped into no room is truncated) instead of aborting. */
+	int rc = MPI_Comm_set_errhandler(s->comm, MPI_ERRORS_RETURN);
 
+	if (rc == MPI_SUCCESS)
+		rc = MPI_Comm_rank(s->comm, &s->rank);
 	if (rc == MPI_SUCCESS)
 		rc = MPI_Comm_size(s->comm, &s->size);
 	if (rc == MPI_SUCCESS)
@@ -279,33 +398,45 @@ static void cancel_all(struct local *l)
 
 /* A granted chunk's items: the root's own, or received after the grant
  * (the root sends them right after it, so the wait is short). Received
- * for every grant, also one that will not run, so that no send of the
- * root's is left unmatched. *own: *items is a buffer to free. */
-static int get_items(struct local *l, const int64_t *g,
+ * for every grant, also one that will not run (want false), so that no
+ * send of the root's is left unmatched: into no room then, or when there
+ * is no memory for them (the receive is truncated: MPI_ERRORS_RETURN on
+ * the map's communicator). *own: *items is a buffer to free. Returns 0,
+ * or a negative errno (then *items is NULL). */
+static int get_items(struct local *l, const int64_t *g, bool want,
 		     const unsigned char **items, bool *own)
 {
 	size_t bytes = (size_t)g[1] * l->job->item_size;
-	unsigned char *p;
+	unsigned char *p = NULL, none;
 	filch_future *f;
 	int rc;
 
 	*own = false;
+	*items = NULL;
 	if (l->rank == l->root) {
 		*items = l->items + (size_t)g[0] * l->job->item_size;
 		return 0;
 	}
-	p = malloc(bytes);
-	if (!p)
-		return -ENOMEM; /* an unmatched send of the root's */
-	*items = p;
-	*own = true;
-	rc = filch_mpi_irecv(p, (int)bytes, MPI_BYTE, l->root, TAG_ITEMS,
-			     l->comm, &f);
+	if (want)
+		p = malloc(bytes);
+	rc = filch_mpi_irecv(p ? p : &none, p ? (int)bytes : 0, MPI_BYTE,
+			     l->root, TAG_ITEMS, l->comm, &f);
 	if (rc == 0) {
 		rc = settle(f);
 		rc = rc > 0 ? -rc : rc;
 	}
-	return rc;
+	if (!p) {
+		if (rc == -EMSGSIZE)
+			rc = 0; /* dropped, as it should be */
+		return rc ? rc : want ? -ENOMEM : 0;
+	}
+	if (rc) {
+		free(p);
+		return rc;
+	}
+	*items = p;
+	*own = true;
+	return 0;
 }
 
 /* Makes and submits the chunk g grants, with its items (item mode),
@@ -354,36 +485,124 @@ static void fail_local(struct local *l, int64_t *code, int64_t what)
 	}
 }
 
-static int work(struct local *l, int64_t *code)
+/* This rank's own failure (a negative errno): as fail_local, and the map
+ * returns it everywhere (the reduction's second word). */
+static void fail_internal(struct local *l, int64_t *code, int rc)
 {
-	filch_future **wait = NULL, *gf = NULL, *sf = NULL;
-	int64_t req = 0, g[2];
-	size_t active = 0, nwait, cap = 0;
-	bool ended = false;
+	if (!l->internal)
+		l->internal = rc;
+	fail_local(l, code, -rc);
+}
+
+/* Asks the root for a chunk: posts the receive of the answer into g (*gf),
+ * then the request (*sf, carrying *req: code). 0, or a negative errno with
+ * nothing posted. */
+static int ask(struct local *l, int64_t code, int64_t *req, int64_t *g,
+	       filch_future **sf, filch_future **gf)
+{
+	int rc = filch_mpi_irecv(g, 2, MPI_INT64_T, l->root, TAG_GRANT, l->comm,
+				 gf);
+
+	if (rc)
+		return rc;
+	*req = code;
+	rc = filch_mpi_isend(req, 1, MPI_INT64_T, l->root, TAG_REQ, l->comm,
+			     sf);
+	if (rc) {
+		/* Nothing will answer: MPI_Cancel it. */
+		filch_future_cancel(*gf);
+		filch_future_release(*gf);
+		*gf = NULL;
+	}
+	return rc;
+}
+
+/* Waits until one of the n futures in fs is done. */
+static void wait_any(filch_future **fs, size_t n)
+{
+	/* Without room for filch_wait's bookkeeping, waiting for the first
+	 * one is slower but as correct. */
+	if (filch_wait(fs, n, FILCH_FOREVER, FILCH_FIRST_COMPLETED, NULL) != 0)
+		filch_future_result(fs[0], FILCH_FOREVER, NULL);
+}
+
+/* The chunk g grants (item mode: with its items, received whether or not
+ * it will run): added and submitted unless the map failed already. */
+static void take(struct local *l, int64_t *code, const int64_t *g)
+{
+	const unsigned char *items = NULL;
+	bool own = false;
 	int rc = 0;
 
+	if (l->job->item_fn)
+		rc = get_items(l, g, *code == 0, &items, &own);
+	if (rc == 0 && *code == 0)
+		rc = add_chunk(l, g, items, own);
+	else if (own)
+		free((void *)items);
+	if (rc)
+		fail_internal(l, code, rc);
+}
+
+/* Accounts for the chunks done; returns how many are still active. */
+static size_t reap(struct local *l, int64_t *code)
+{
+	size_t active = 0;
+
+	for (size_t i = l->lo; i < l->nchunks; i++) {
+		struct chunk *k = l->chunks[i];
+		int r;
+
+		if (k->f && !filch_future_done(k->f)) {
+			active++;
+			continue;
+		}
+		if (i == l->lo)
+			l->lo++;
+		if (!k->f)
+			continue;
+		r = settle(k->f);
+		k->f = NULL;
+		if (r > 0)
+			fail_local(l, code, r);
+		else if (r == -ECANCELED && *code == 0)
+			fail_local(l, code, ECANCELED); /* not by us */
+		else if (r < 0 && r != -ECANCELED)
+			fail_internal(l, code, r);
+	}
+	return active;
+}
+
+static int work(struct local *l, int64_t *code)
+{
+	filch_future **wait, *one[1], *gf = NULL, *sf = NULL;
+	int64_t req = 0, g[2];
+	size_t active = 0, nwait;
+	bool ended = false;
+	int rc;
+
 	*code = 0;
+	/* At most inflight chunks are active, and one grant awaited. */
+	wait = l->inflight < SIZE_MAX / sizeof(*wait) - 1
+		       ? malloc((l->inflight + 1) * sizeof(*wait))
+		       : NULL;
+	if (!wait) {
+		/* No chunk will be taken: only a grant is ever awaited. */
+		fail_internal(l, code, -ENOMEM);
+		wait = one;
+	}
 	while (!ended || active > 0) {
 		if (!ended && !gf && active < l->inflight) {
 			/* The previous request's buffer is reused. */
 			if (sf && (rc = settle(sf)) != 0)
-				break;
+				fail_internal(l, code, rc > 0 ? -rc : rc);
 			sf = NULL;
-			req = *code;
-			rc = filch_mpi_isend(&req, 1, MPI_INT64_T, l->root,
-					     TAG_REQ, l->comm, &sf);
-			if (rc == 0)
-				rc = filch_mpi_irecv(g, 2, MPI_INT64_T, l->root,
-						     TAG_GRANT, l->comm, &gf);
-			if (rc)
-				break;
-		}
-		if (cap < active + 1) {
-			free(wait);
-			cap = 2 * (active + 1);
-			if (!(wait = malloc(cap * sizeof(*wait)))) {
-				rc = -ENOMEM;
-				break;
+			rc = ask(l, *code, &req, g, &sf, &gf);
+			if (rc) {
+				fail_internal(l, code, rc);
+				if (active == 0)
+					break; /* the root cannot be told */
+				/* Asks again when a chunk is done. */
 			}
 		}
 		nwait = 0;
@@ -392,84 +611,39 @@ static int work(struct local *l, int64_t *code)
 		for (size_t i = l->lo; i < l->nchunks; i++)
 			if (l->chunks[i]->f)
 				wait[nwait++] = l->chunks[i]->f;
-		rc = filch_wait(wait, nwait, FILCH_FOREVER,
-				FILCH_FIRST_COMPLETED, NULL);
-		if (rc)
-			break;
+		wait_any(wait, nwait);
 		if (gf && filch_future_done(gf)) {
 			rc = settle(gf);
 			gf = NULL;
 			if (rc)
-				break;
-			if (g[1] == 0) {
+				fail_internal(l, code, rc > 0 ? -rc : rc);
+			else if (g[1] == 0)
 				ended = true;
-				if (g[0] > 0)
-					fail_local(l, code, g[0]);
-			} else {
-				const unsigned char *items = NULL;
-				bool own = false;
-				int r = l->job->item_fn
-						? get_items(l, g, &items, &own)
-						: 0;
-
-				if (r == 0 && *code == 0)
-					r = add_chunk(l, g, items, own);
-				else if (own)
-					free((void *)items);
-				if (r) {
-					l->internal = r;
-					fail_local(l, code, -r);
-				}
-			}
+			else
+				take(l, code, g);
+			if (ended && g[0] > 0)
+				fail_local(l, code, g[0]);
 		}
-		active = 0;
-		for (size_t i = l->lo; i < l->nchunks; i++) {
-			struct chunk *k = l->chunks[i];
-			int r;
-
-			if (k->f && !filch_future_done(k->f)) {
-				active++;
-				continue;
-			}
-			if (!k->f) {
-				if (i == l->lo)
-					l->lo++;
-				continue;
-			}
-			r = settle(k->f);
-			k->f = NULL;
-			if (i == l->lo)
-				l->lo++;
-			if (r > 0) {
-				fail_local(l, code, r);
-			} else if (r < 0 && r != -ECANCELED) {
-				l->internal = r;
-				fail_local(l, code, -r);
-			}
-		}
+		active = reap(l, code);
 	}
-	free(wait);
-	if (sf) {
-		int r = settle(sf);
-
-		rc = rc ? rc : (r > 0 ? -r : r);
-	}
-	if (gf) {
-		/* Only after a failure of our own: MPI_Cancel, and the engine
-		 * completes the receive before it stops. */
-		filch_future_cancel(gf);
-		filch_future_release(gf);
-	}
-	return rc ? rc : l->internal;
+	if (wait != one)
+		free(wait);
+	if (sf && (rc = settle(sf)) != 0 && !l->internal)
+		l->internal = rc > 0 ? -rc : rc;
+	return l->internal;
 }
 
-/* Step 4: the results to the root. */
+/* Step 4: the results to the root. Every message is posted at once, or,
+ * without room for their futures, one after the other. */
 static int gather(struct local *l, struct coord *c, int rank)
 {
 	size_t nf = 0, cap = rank == l->root ? c->nlog : l->nchunks;
-	filch_future **fs = calloc(cap ? cap : 1, sizeof(*fs));
-	int rc = fs ? 0 : -ENOMEM;
+	filch_future **fs = calloc(cap ? cap : 1, sizeof(*fs)), *one[1];
+	size_t batch = fs ? cap : 1;
+	int rc = 0;
 
+	if (!fs)
+		fs = one;
 	for (size_t i = 0; rc == 0 && i < cap; i++) {
 		if (rank == l->root) {
 			struct grant_log *g = &c->log[i];
@@ -487,15 +661,16 @@ static int gather(struct local *l, struct coord *c, int rank)
 					     MPI_BYTE, l->root, TAG_DATA,
 					     l->comm, &fs[nf]);
 		}
-		if (rc == 0)
-			nf++;
+		if (rc == 0 && ++nf == batch)
+			rc = settle_all(fs, &nf);
 	}
-	for (size_t i = 0; i < nf; i++) {
-		int r = settle(fs[i]);
+	if (nf) {
+		int r = settle_all(fs, &nf);
 
-		rc = rc ? rc : (r > 0 ? -r : r);
+		rc = rc ? rc : r;
 	}
-	free(fs);
+	if (fs != one)
+		free(fs);
 	return rc;
 }
 

@@ -63,20 +63,28 @@ static int post_iallreduce(void *arg, MPI_Request *req)
 			      a->comm, req);
 }
 
+int filch__mpi_p2p(bool send, const void *buf, int count, MPI_Datatype type,
+		   int peer, int tag, MPI_Comm comm, filch_callback_fn done,
+		   void *done_arg, filch_future **f)
+{
+	struct p2p_args a = {(void *)buf, count, type, peer, tag, comm};
+
+	return filch__mpi_submit(send ? post_isend : post_irecv, NULL, &a,
+				 sizeof(a), true, done, done_arg, f);
+}
+
 int filch_mpi_isend(const void *buf, int count, MPI_Datatype type, int dest,
 		    int tag, MPI_Comm comm, filch_future **f)
 {
-	struct p2p_args a = {(void *)buf, count, type, dest, tag, comm};
-
-	return filch__mpi_submit(post_isend, NULL, &a, sizeof(a), true, f);
+	return filch__mpi_p2p(true, buf, count, type, dest, tag, comm, NULL,
+			      NULL, f);
 }
 
 int filch_mpi_irecv(void *buf, int count, MPI_Datatype type, int source,
 		    int tag, MPI_Comm comm, filch_future **f)
 {
-	struct p2p_args a = {buf, count, type, source, tag, comm};
-
-	return filch__mpi_submit(post_irecv, NULL, &a, sizeof(a), true, f);
+	return filch__mpi_p2p(false, buf, count, type, source, tag, comm, NULL,
+			      NULL, f);
 }
 
 int filch_mpi_ibcast(void *buf, int count, MPI_Datatype type, int root,
@@ -85,7 +93,8 @@ int filch_mpi_ibcast(void *buf, int count, MPI_Datatype type, int root,
 	struct coll_args a = {.recvbuf = buf, .count = count, .root = root,
 			      .type = type, .comm = comm};
 
-	return filch__mpi_submit(post_ibcast, NULL, &a, sizeof(a), false, f);
+	return filch__mpi_submit(post_ibcast, NULL, &a, sizeof(a), false, NULL,
+				 NULL, f);
 }
 
 int filch_mpi_iallreduce(const void *sendbuf, void *recvbuf, int count,
@@ -97,7 +106,7 @@ int filch_mpi_iallreduce(const void *sendbuf, void *recvbuf, int count,
 			      .comm = comm};
 
 	return filch__mpi_submit(post_iallreduce, NULL, &a, sizeof(a), false,
-				 f);
+				 NULL, NULL, f);
 }
 
 int filch_mpi_status(filch_future *f, int64_t timeout_ns, MPI_Status *status)
@@ -154,7 +163,7 @@ const char *filch_mpi_strerror(int err)
 {
 	switch (err) {
 	case -EPROTONOSUPPORT:
-		return "MPI provides only MPI_THREAD_SINGLE (filch_mpi_init needs at least MPI_THREAD_FUNNELED)";
+		return "MPI provides only MPI_THREAD_SINGLE or MPI_THREAD_FUNNELED, under which no thread but the main one may call MPI (filch_mpi_init needs MPI_THREAD_SERIALIZED or MPI_THREAD_MULTIPLE: its engine thread calls MPI)";
 	case -EBUSY:
 		return "the MPI progress engine is already running";
 	default:

@@ -3,7 +3,8 @@
 # mpi_run.sh - TAP: runs each MPI program named in $MPI_TESTS (paths under
 # the build directory) under $MPIRUN with 1, 2 and 3 ranks, one test per
 # program and rank count, each with a timeout of $MPI_TIMEOUT seconds
-# (default 120). A program passes when mpirun exits 0: every rank checked
+# (default 120). An entry PROGRAM:ARG runs PROGRAM with the one argument
+# ARG (tests/test_mpi_fault:serialized). A program passes when mpirun exits 0: every rank checked
 # its results (the programs reduce their verdicts to rank 0, which prints
 # them as comments here). Without MPI ($MPI_TESTS or $MPIRUN empty) it
 # reports a skip.
@@ -56,7 +57,10 @@ i=0
 for prog in "$@"; do
 	for np in 1 2 3; do
 		i=$((i + 1))
-		out=$(run "$np" "$top_builddir/$prog" 2>&1)
+		case $prog in
+		*:*) out=$(run "$np" "$top_builddir/${prog%%:*}" "${prog#*:}" 2>&1) ;;
+		*) out=$(run "$np" "$top_builddir/$prog" 2>&1) ;;
+		esac
 		rc=$?
 		if [ $rc -eq 0 ]; then
 			echo "ok $i - $prog with $np ranks"

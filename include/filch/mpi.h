@@ -20,9 +20,12 @@
  *
  * Thread levels (MPI_Query_thread): with MPI_THREAD_MULTIPLE the calls
  * below start their operation in the calling thread; with
- * MPI_THREAD_SERIALIZED or MPI_THREAD_FUNNELED (or FILCH_MPI_FUNNELLED)
- * the engine runs funnelled: only its thread calls MPI, and the calls
- * below queue their operation to it. MPI_THREAD_SINGLE is refused.
+ * MPI_THREAD_SERIALIZED (or FILCH_MPI_FUNNELLED) the engine runs
+ * funnelled: only its thread calls MPI, and the calls below queue their
+ * operation to it (the program must not call MPI itself meanwhile).
+ * MPI_THREAD_SINGLE and MPI_THREAD_FUNNELED are refused: under them no
+ * thread but the main one may call MPI, and the engine is a thread of its
+ * own.
  *
  * Futures of this library are promises of filch (filch_promise_create):
  * filch_future_result, _then, _on_done, wait and as_completed work on
@@ -62,9 +65,10 @@ struct filch_mpi_opts {
  * Starts the progress engine of this process. MPI must be initialized
  * (MPI_Init_thread) and not finalized. opts NULL or zero fields: the
  * defaults. Returns 0; -EINVAL (MPI not initialized or already finalized,
- * bad opts); -EPROTONOSUPPORT (MPI_THREAD_SINGLE); -EBUSY (already
- * started); -ENOMEM or -EAGAIN (the thread could not be created). Any
- * thread; in funnelled mode the thread that called MPI_Init_thread.
+ * bad opts); -EPROTONOSUPPORT (MPI_THREAD_SINGLE or MPI_THREAD_FUNNELED
+ * provided); -EBUSY (already started); -ENOMEM or -EAGAIN (the thread
+ * could not be created). Any thread; in funnelled mode one that MPI allows
+ * to call it (no other thread calling MPI meanwhile).
  */
 FILCH_API int filch_mpi_init(const struct filch_mpi_opts *opts);
 
@@ -196,7 +200,13 @@ struct filch_mpi_map_opts {
  * fn or ex, root out of range, NULL results with result_size > 0 at root
  * or, with FILCH_MPI_MAP_LOCAL, anywhere, unknown opts flags: checked on each rank before any message, so a
  * rank that fails them returns at once and the others may hang: pass
- * the same arguments everywhere); -ENOMEM; a negative errno from MPI.
+ * the same arguments everywhere); -ENOMEM (a rank or the root ran out
+ * of memory); an error of filch_submit on some rank (-ESHUTDOWN: its
+ * executor was shut down); -ECANCELED also when someone else cancelled
+ * a chunk (a cancelling shutdown); a negative errno from MPI. A failure
+ * of the map itself on one rank is returned on every rank, as an item's
+ * is; only a rank that cannot post the map's messages at all (no memory
+ * for their futures) leaves the others waiting.
  * On an error the contents of results are unspecified.
  * Blocks the caller (not a worker of ex: -EDEADLK) until every rank is
  * done. Needs a running engine (filch_mpi_init).

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # tests/consumer/installcheck.sh - make installcheck: build main.c against
 # the installed filch three ways (plain Makefile + pkg-config, CMake
-# find_package, Meson dependency), shared and, when libfilch.a is
+# find_package, and with its component mpi mpi_main.c where libfilch-mpi
+# is installed, Meson dependency), shared and, when libfilch.a is
 # installed, static; run each; check the installed libfilch.so as lintian
 # would. am/install.am sets the environment: prefix libdir includedir
 # srcdir workdir CC CFLAGS LDFLAGS MAKE PKG_CONFIG PACKAGE_VERSION
@@ -146,6 +147,28 @@ if command -v cmake >/dev/null 2>&1; then
 $(cat "$work/cmake-$k.log")"
 		fi
 	done
+	# The component mpi where libfilch-mpi is installed: app_mpi, a
+	# singleton MPI run (Open MPI's settings of tests/mpi_run.sh).
+	if [ -f "$libdir/libfilch-mpi.so" ] || [ -f "$libdir/libfilch-mpi.a" ]; then
+		OMPI_MCA_btl_vader_single_copy_mechanism=none
+		OMPI_ALLOW_RUN_AS_ROOT=1
+		OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+		export OMPI_MCA_btl_vader_single_copy_mechanism \
+			OMPI_ALLOW_RUN_AS_ROOT OMPI_ALLOW_RUN_AS_ROOT_CONFIRM
+		for k in $kinds; do
+			st=OFF; [ "$k" = static ] && st=ON
+			if cmake_try cmake-mpi-$k "$FILCH_SERIES" \
+				-DFILCH_CONSUMER_STATIC=$st -DFILCH_CONSUMER_MPI=ON &&
+				cmake --build "$work/cmake-mpi-$k" >> "$work/cmake-mpi-$k.log" 2>&1; then
+				check_app "cmake mpi" "$k" "$work/cmake-mpi-$k/app_mpi"
+			else
+				bad "cmake mpi $k: build failed:
+$(cat "$work/cmake-mpi-$k.log")"
+			fi
+		done
+	else
+		say "skip: CMake component mpi (libfilch-mpi is not installed)"
+	fi
 	# Version compatibility: same series (major, or 0.minor) only.
 	for v in "$PACKAGE_VERSION" "$FILCH_SERIES"; do
 		cmake_try cmake-v "$v" && say "ok: cmake accepts find_package(filch $v)" ||

@@ -1,0 +1,454 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_mpi_fault.c - TAP (rank 0 prints): libfilch-mpi under failures it
+ * must survive, and under each MPI thread level. Run by tests/mpi_run.sh
+ * with 1, 2 and 3 ranks, once per level:
+ *	test_mpi_fault            MPI_THREAD_MULTIPLE: the failures below
+ *	test_mpi_fault serialized MPI_THREAD_SERIALIZED: funnelled mode works
+ *	test_mpi_fault funneled   MPI_THREAD_FUNNELED: filch_mpi_init refuses
+ *
+ * This program links the sources of libfilch-mpi itself, with the linker's
+ * --wrap on malloc, calloc, realloc, filch_submit, filch_promise_create
+ * and filch_future_on_done (am/mpi.am), so that a check can make the nth
+ * call of one of them fail on one rank: the engine's active arrays that
+ * cannot grow; a map whose items, result buffers, grants or grant log
+ * cannot be allocated, or whose chunks cannot be submitted (also: an
+ * executor shut down on one rank); callbacks that cannot be registered.
+ * Every rank must return the same outcome, and nothing may hang (the runs
+ * have timeouts) or leak (the ASan build).
+ */
+#include "config.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <filch/mpi.h>
+
+#include "tap.h"
+
+#define TEN_S INT64_C(10000000000)
+
+static int rank, size;
+static bool engine_on;
+
+/* --- the wrapped calls ---------------------------------------------- */
+
+/* One armed failure: the nth call (counted down in left) whose size is
+ * size fails. left: n -> n-1 ... -> 0 (sprung, or disarmed); size is set
+ * before left. Armed by the test's thread before the calls it counts,
+ * which may come from the engine's thread: the post that leads to them
+ * (the engine's mutex) orders the arming before them, so the words order
+ * nothing themselves; their accesses are the default sequentially
+ * consistent ones only for brevity (relaxed would do). */
+struct trap {
+	atomic_int left;
+	atomic_size_t size;
+};
+
+static struct trap t_malloc, t_calloc, t_realloc, t_submit;
+/* While set, filch_future_on_done fails, except for the engine's own
+ * watcher: the first callback of a promise just created by the same
+ * thread (filch_promise_create is wrapped to note it). Set and cleared by
+ * the test's thread around a map; ordered as the traps are. */
+static atomic_bool fail_on_done;
+static _Thread_local filch_future *fresh;
+
+static void arm(struct trap *t, size_t sz, int nth)
+{
+	atomic_store(&t->size, sz);
+	atomic_store(&t->left, nth);
+}
+
+static bool sprung(struct trap *t, size_t sz)
+{
+	int left = atomic_load(&t->left);
+
+	while (left > 0 && atomic_load(&t->size) == sz) {
+		if (atomic_compare_exchange_weak(&t->left, &left, left - 1))
+			return left == 1;
+	}
+	return false;
+}
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t k, size_t n);
+void *__real_realloc(void *p, size_t n);
+int __real_filch_submit(filch_executor *ex, filch_task_fn fn, void *arg,
+			filch_future **f);
+int __real_filch_future_on_done(filch_future *f, filch_callback_fn cb,
+				void *arg);
+int __real_filch_promise_create(filch_future **f);
+int __wrap_filch_promise_create(filch_future **f);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t k, size_t n);
+void *__wrap_realloc(void *p, size_t n);
+int __wrap_filch_submit(filch_executor *ex, filch_task_fn fn, void *arg,
+			filch_future **f);
+int __wrap_filch_future_on_done(filch_future *f, filch_callback_fn cb,
+				void *arg);
+
+void *__wrap_malloc(size_t n)
+{
+	return sprung(&t_malloc, n) ? NULL : __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t k, size_t n)
+{
+	return sprung(&t_calloc, k * n) ? NULL : __real_calloc(k, n);
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+	return sprung(&t_realloc, n) ? NULL : __real_realloc(p, n);
+}
+
+int __wrap_filch_submit(filch_executor *ex, filch_task_fn fn, void *arg,
+			filch_future **f)
+{
+	return sprung(&t_submit, 0) ? -ENOMEM
+				    : __real_filch_submit(ex, fn, arg, f);
+}
+
+int __wrap_filch_promise_create(filch_future **f)
+{
+	int rc = __real_filch_promise_create(f);
+
+	fresh = rc == 0 ? *f : NULL;
+	return rc;
+}
+
+int __wrap_filch_future_on_done(filch_future *f, filch_callback_fn cb,
+				void *arg)
+{
+	bool engine = f == fresh;
+
+	fresh = NULL;
+	if (atomic_load(&fail_on_done) && !engine)
+		return -ENOMEM;
+	return __real_filch_future_on_done(f, cb, arg);
+}
+
+/* --- checks, reduced over the ranks ---------------------------------- */
+
+static int reduce(int v, MPI_Op op)
+{
+	int all = v;
+	filch_future *f = NULL;
+
+	if (!engine_on) {
+		MPI_Allreduce(&v, &all, 1, MPI_INT, op, MPI_COMM_WORLD);
+	} else if (filch_mpi_iallreduce(&v, &all, 1, MPI_INT, op,
+					MPI_COMM_WORLD, &f) != 0 ||
+		   filch_future_result(f, FILCH_FOREVER, NULL) != 0) {
+		all = op == MPI_LAND ? 0 : v;
+	}
+	filch_future_release(f);
+	return all;
+}
+
+static void check(bool cond, const char *what)
+{
+	int all = reduce(cond, MPI_LAND);
+
+	if (rank == 0)
+		ok(all, "%s (%d ranks)", what, size);
+	else if (!cond)
+		fprintf(stderr, "rank %d: failed: %s\n", rank, what);
+}
+
+/* rc is the same on every rank, and is want. */
+static void check_same(int rc, int want, const char *what)
+{
+	int lo = reduce(rc, MPI_MIN), hi = reduce(rc, MPI_MAX);
+
+	if (rank == 0 && (lo != hi || lo != want))
+		diag("%s: outcomes from %d to %d, want %d", what, lo, hi, want);
+	check(lo == want && hi == want, what);
+}
+
+static void start(unsigned flags)
+{
+	struct filch_mpi_opts o = {.flags = flags};
+
+	engine_on = filch_mpi_init(&o) == 0;
+	check(engine_on, "filch_mpi_init starts the engine");
+}
+
+static void stop(void)
+{
+	int rc = filch_mpi_finalize();
+
+	engine_on = false;
+	check(rc == 0, "filch_mpi_finalize stops the engine");
+}
+
+/* --- the engine ------------------------------------------------------ */
+
+/* A fresh engine's arrays are empty: its first request makes them grow,
+ * and that fails. The request's future fails with ENOMEM, and MPI no
+ * longer has the receive: a later message with its tag reaches the next
+ * receive. */
+static void grow_fails(unsigned flags)
+{
+	int buf = -1, in = -1, v = 60 + rank, code = 0;
+	const char *msg = NULL;
+	filch_future *rf = NULL, *rf2 = NULL, *sf = NULL;
+	struct filch_mpi_opts o = {.flags = flags};
+	bool good;
+
+	/* No check (an all-reduce through the engine) before the receive. */
+	good = engine_on = filch_mpi_init(&o) == 0;
+	arm(&t_realloc, 64 * sizeof(MPI_Request), 1);
+	good &= filch_mpi_irecv(&buf, 1, MPI_INT, rank, 51, MPI_COMM_WORLD,
+			       &rf) == 0;
+	good &= filch_future_error(rf, TEN_S, &code, &msg) == 0 &&
+		code == ENOMEM;
+	if (msg && rank == 0)
+		diag("no room in the engine: %s", msg);
+	good &= filch_mpi_irecv(&in, 1, MPI_INT, rank, 51, MPI_COMM_WORLD,
+				&rf2) == 0 &&
+		filch_mpi_isend(&v, 1, MPI_INT, rank, 51, MPI_COMM_WORLD,
+				&sf) == 0;
+	good &= filch_future_result(rf2, TEN_S, NULL) == 0 &&
+		filch_future_result(sf, TEN_S, NULL) == 0;
+	good &= in == v && buf == -1;
+	filch_future_release(rf);
+	filch_future_release(rf2);
+	filch_future_release(sf);
+	check(good, flags ? "funnelled: the engine cannot grow: the future "
+			    "fails with ENOMEM, the operation never starts"
+			  : "the engine cannot grow: the future fails with "
+			    "ENOMEM, MPI no longer has the request");
+	stop();
+}
+
+/* --- the map --------------------------------------------------------- */
+
+static int square(void *arg, size_t i, void *result)
+{
+	(void)arg;
+	if (result)
+		*(uint64_t *)result = (uint64_t)i * i;
+	return 0;
+}
+
+/* The square of the index the item carries: wrong if it did not arrive. */
+static int item_square(void *arg, size_t i, const void *item, void *result)
+{
+	(void)i;
+	return square(arg, *(const uint64_t *)item, result);
+}
+
+/* A map of n items, chunk items at a time, results gathered at rank 0
+ * (result_size 0: none), checked there. Returns the map's outcome. */
+static int map(filch_executor *ex, size_t n, size_t chunk, size_t rs)
+{
+	struct filch_mpi_map_opts o = {.chunk = chunk};
+	uint64_t *r = rank == 0 && rs ? calloc(n, rs) : NULL;
+	int rc = filch_mpi_map(MPI_COMM_WORLD, ex, n, square, NULL, rs, 0, r,
+			       &o);
+
+	for (size_t i = 0; rc == 0 && r && i < n; i++)
+		if (r[i * rs / sizeof(*r)] != (uint64_t)i * i)
+			rc = -EBADMSG;
+	free(r);
+	return rc;
+}
+
+/* filch_mpi_map_items with 1 KiB items (the first 8 bytes: the index):
+ * 7 of them are more than MPI sends before the receive matches. */
+#define ITEM_WORDS 128
+static int map_items(filch_executor *ex, size_t n, size_t chunk)
+{
+	struct filch_mpi_map_opts o = {.chunk = chunk};
+	uint64_t *items = NULL, *r = NULL;
+	int rc;
+
+	if (rank == 0) {
+		items = calloc(ITEM_WORDS * n, sizeof(*items));
+		r = calloc(n, sizeof(*r));
+		for (size_t i = 0; i < n; i++)
+			items[ITEM_WORDS * i] = i;
+	}
+	rc = filch_mpi_map_items(MPI_COMM_WORLD, ex, items, n,
+				 ITEM_WORDS * sizeof(*items), item_square, NULL,
+				 sizeof(*r), 0, r, &o);
+	for (size_t i = 0; rc == 0 && r && i < n; i++)
+		if (r[i] != (uint64_t)i * i)
+			rc = -EBADMSG;
+	free(items);
+	free(r);
+	return rc;
+}
+
+/* The last rank's executor is shut down: its chunks cannot run. */
+static void map_shut_down(filch_executor *ex)
+{
+	filch_executor *dead = NULL;
+	int rc;
+
+	if (rank == size - 1) {
+		if (filch_executor_create(&dead, NULL) != 0)
+			MPI_Abort(MPI_COMM_WORLD, 2);
+		filch_shutdown(dead, FILCH_SHUTDOWN_WAIT);
+	}
+	rc = map(dead ? dead : ex, 1000, 1, 8);
+	check_same(rc, -ESHUTDOWN, "an executor shut down on the last rank: every rank returns -ESHUTDOWN");
+	filch_executor_destroy(dead);
+}
+
+/* Disarms t, which was armed on this rank if armed; true on every rank
+ * when its failure happened on some rank (on a loaded machine a rank may
+ * be granted fewer chunks than the failure needs). */
+static bool disarm(struct trap *t, bool armed)
+{
+	bool hit = armed && atomic_load(&t->left) == 0;
+
+	atomic_store(&t->left, 0);
+	return reduce(hit, MPI_LOR);
+}
+
+/* rc, the map's outcome, is -ENOMEM on every rank when the failure
+ * happened, else 0. */
+static void check_fault(int rc, bool hit, const char *what)
+{
+	if (!hit && rank == 0 && size > 1)
+		diag("%s: the failure was not reached", what);
+	check_same(rc, hit ? -ENOMEM : 0, what);
+}
+
+static void map_faults(filch_executor *ex)
+{
+	bool last = rank == size - 1, other = last && rank != 0;
+	int rc;
+
+	/* The last rank cannot submit its third chunk. */
+	if (last)
+		arm(&t_submit, 0, 3);
+	rc = map(ex, 1000, 1, 8);
+	check_fault(rc, disarm(&t_submit, last), "a chunk that cannot be submitted on the last rank: every rank returns -ENOMEM");
+
+	/* The last rank (not the root) has no room for its first chunk's
+	 * results (chunk 7, 24-byte results: calloc(7, 24)). */
+	if (other)
+		arm(&t_calloc, 7 * 24, 1);
+	rc = map(ex, 2100, 7, 24);
+	check_fault(rc, disarm(&t_calloc, other), "no room for a chunk's results on a rank: every rank returns -ENOMEM");
+
+	/* The last rank (not the root) has no room for its first chunk's
+	 * items (7 items of 1 KiB): it still takes the root's message. */
+	if (other)
+		arm(&t_malloc, 7 * ITEM_WORDS * sizeof(uint64_t), 1);
+	rc = map_items(ex, 2100, 7);
+	check_fault(rc, disarm(&t_malloc, other), "no room for a chunk's items on a rank: every rank returns -ENOMEM");
+
+	/* The root's coordinator has no room for its third grant (two
+	 * int64s and its address), then for its log (64 entries of 24
+	 * bytes). */
+	if (rank == 0)
+		arm(&t_malloc, 2 * sizeof(int64_t) + sizeof(void *), 3);
+	rc = map(ex, 500, 1, 8);
+	check_fault(rc, disarm(&t_malloc, rank == 0), "the root cannot allocate a grant: every rank returns -ENOMEM");
+	if (rank == 0)
+		arm(&t_realloc, 64 * 24, 1);
+	rc = map(ex, 500, 1, 8);
+	check_fault(rc, disarm(&t_realloc, rank == 0), "the root cannot allocate its grant log: every rank returns -ENOMEM");
+
+	/* No callback can be added to a future of the engine (beyond its
+	 * own): the map needs none. */
+	atomic_store(&fail_on_done, true);
+	rc = map(ex, 300, 3, 8);
+	atomic_store(&fail_on_done, false);
+	check_same(rc, 0, "a map adds no callback that could fail to register");
+
+	/* After all that, a map works and nothing is left in flight. */
+	check_same(map(ex, 300, 0, 8), 0, "a map after the failures succeeds");
+	check_same(map_items(ex, 300, 0), 0, "a map of items after the failures succeeds");
+}
+
+/* --- the thread levels ----------------------------------------------- */
+
+static void funneled(void)
+{
+	struct filch_mpi_opts o = {.flags = FILCH_MPI_FUNNELLED};
+	bool good;
+
+	good = filch_mpi_init(NULL) == -EPROTONOSUPPORT &&
+	       filch_mpi_init(&o) == -EPROTONOSUPPORT &&
+	       !filch_mpi_funnelled() && filch_mpi_finalize() == -EINVAL;
+	good &= strstr(filch_mpi_strerror(-EPROTONOSUPPORT),
+		       "MPI_THREAD_FUNNELED") != NULL;
+	if (rank == 0)
+		diag("%s", filch_mpi_strerror(-EPROTONOSUPPORT));
+	check(good, "MPI_THREAD_FUNNELED: filch_mpi_init is -EPROTONOSUPPORT (the engine's thread may not call MPI)");
+}
+
+static void serialized(filch_executor *ex)
+{
+	int right = (rank + 1) % size, left = (rank + size - 1) % size;
+	int out = rank, in = -1;
+	filch_future *sf = NULL, *rf = NULL;
+	bool good;
+
+	start(0);
+	good = filch_mpi_funnelled();
+	good &= filch_mpi_irecv(&in, 1, MPI_INT, left, 5, MPI_COMM_WORLD,
+				&rf) == 0 &&
+		filch_mpi_isend(&out, 1, MPI_INT, right, 5, MPI_COMM_WORLD,
+				&sf) == 0 &&
+		filch_future_result(rf, FILCH_FOREVER, NULL) == 0 &&
+		filch_future_result(sf, FILCH_FOREVER, NULL) == 0 && in == left;
+	filch_future_release(rf);
+	filch_future_release(sf);
+	check(good, "MPI_THREAD_SERIALIZED: funnelled, a ring through futures");
+	check_same(map(ex, 400, 0, 8), 0, "MPI_THREAD_SERIALIZED: a map");
+	stop();
+	grow_fails(FILCH_MPI_FUNNELLED);
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "multiple";
+	int want = strcmp(mode, "funneled") == 0     ? MPI_THREAD_FUNNELED
+		   : strcmp(mode, "serialized") == 0 ? MPI_THREAD_SERIALIZED
+						     : MPI_THREAD_MULTIPLE;
+	int provided = MPI_THREAD_SINGLE;
+	filch_executor *ex = NULL;
+
+	MPI_Init_thread(&argc, &argv, want, &provided);
+	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+	MPI_Comm_size(MPI_COMM_WORLD, &size);
+	if (rank == 0) {
+		tap_plan(0);
+		diag("mode %s: MPI thread level %d provided, %d asked", mode,
+		     provided, want);
+	}
+	if (provided != want) {
+		/* This MPI gives another level: nothing to check here. */
+		MPI_Finalize();
+		return rank == 0 ? tap_done() : 0;
+	}
+	if (filch_executor_create(&ex, NULL) != 0)
+		MPI_Abort(MPI_COMM_WORLD, 2);
+	if (want == MPI_THREAD_FUNNELED) {
+		funneled();
+	} else if (want == MPI_THREAD_SERIALIZED) {
+		serialized(ex);
+	} else {
+		grow_fails(0);
+		grow_fails(FILCH_MPI_FUNNELLED);
+		start(0);
+		map_shut_down(ex);
+		map_faults(ex);
+		stop();
+		start(FILCH_MPI_FUNNELLED);
+		map_faults(ex);
+		stop();
+	}
+	filch_executor_destroy(ex);
+	MPI_Finalize();
+	return rank == 0 ? tap_done() : 0;
+}
