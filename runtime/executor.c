@@ -511,7 +511,8 @@ int filch__executor_join(filch_executor *ex, int64_t deadline)
 	return rc;
 }
 
-int filch__shutdown_begin(filch_executor *ex, unsigned flags)
+int filch__shutdown_begin(filch_executor *ex, unsigned flags,
+			  int64_t deadline)
 {
 	uint32_t bits = FILCH__EX_SHUTDOWN;
 
@@ -527,7 +528,7 @@ int filch__shutdown_begin(filch_executor *ex, unsigned flags)
 	 * of submitters then load of run_state (Dekker, both). */
 	filch__or(&ex->run_state, bits, seq_cst);
 	FILCH__PERTURB(); /* workers and submitters see SHUTDOWN first */
-	filch__timers_shutdown(ex, flags);
+	filch__timers_shutdown(ex, flags, deadline);
 	filch__inject_close(&ex->inject);
 	/* Every task not yet started is discarded before we return, wherever
 	 * it waits: the injector and every worker's deque. Tasks pushed
@@ -541,7 +542,7 @@ int filch__shutdown_begin(filch_executor *ex, unsigned flags)
 
 int filch_shutdown(filch_executor *ex, unsigned flags)
 {
-	int rc = filch__shutdown_begin(ex, flags);
+	int rc = filch__shutdown_begin(ex, flags, FILCH__NO_DEADLINE);
 
 	if (rc != 0 || !(flags & FILCH_SHUTDOWN_WAIT))
 		return rc;

@@ -256,9 +256,13 @@ static inline bool filch__executor_inherited(const filch_executor *ex)
 /* The worker the calling thread is, or NULL (worker.c). */
 extern FILCH__TLS struct filch__worker *filch__self;
 
-/* Begins a shutdown as filch_shutdown does, without waiting: flags
- * validated, -EINVAL or -EOWNERDEAD as there, else 0. */
-int filch__shutdown_begin(filch_executor *ex, unsigned flags);
+/* Begins a shutdown as filch_shutdown does, without joining: flags
+ * validated, -EINVAL or -EOWNERDEAD as there, else 0. The timers it
+ * cancels have run their callbacks when it returns, but for those another
+ * thread is firing past deadline (CLOCK_MONOTONIC ns, FILCH__NO_DEADLINE
+ * for none; timer.h). */
+int filch__shutdown_begin(filch_executor *ex, unsigned flags,
+			  int64_t deadline);
 
 /* Joins ex's threads (after filch__shutdown_begin) by deadline
  * (CLOCK_MONOTONIC ns, FILCH__NO_DEADLINE for none): 0 once all are

@@ -218,7 +218,7 @@ int filch_shutdown_timed(filch_executor *ex, unsigned flags,
 	int64_t deadline = filch__deadline(timeout_ns);
 	struct sample s = {.retain = false};
 	struct filch_shutdown_report *r;
-	int rc = filch__shutdown_begin(ex, flags);
+	int rc = filch__shutdown_begin(ex, flags, deadline);
 
 	if (rc != 0)
 		return rc;

@@ -304,8 +304,8 @@ static int timers_new(filch_executor *ex, struct filch__timers **out)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&h->wake, &ca);
+	pthread_cond_init(&h->swept, &ca);
 	pthread_condattr_destroy(&ca);
-	pthread_cond_init(&h->swept, NULL);
 	if ((rc = start(h)) != 0) {
 		timers_destroy(h);
 		return rc;
@@ -433,7 +433,8 @@ int filch__timer_submit(filch_executor *ex, struct filch__task *t)
 /* Executor hooks                                                      */
 /* ------------------------------------------------------------------ */
 
-void filch__timers_shutdown(filch_executor *ex, unsigned flags)
+void filch__timers_shutdown(filch_executor *ex, unsigned flags,
+			    int64_t deadline)
 {
 	/* Acquire: as in timers_of. */
 	struct filch__timers *h = filch__load(&ex->timers, acquire);
@@ -457,11 +458,21 @@ void filch__timers_shutdown(filch_executor *ex, unsigned flags)
 	 * The timer thread, or another shutdown, may pop some of them as
 	 * soon as fire_unlocked drops the lock: wait for their fires too,
 	 * unless we are inside a fire ourselves (a timer's callback that
-	 * shuts down: the fires in flight include ours). */
+	 * shuts down: the fires in flight include ours), or until deadline
+	 * (a timed shutdown: its join goes on to the same deadline). */
 	while ((t = pop_due(h, INT64_MIN, &cancelled)) != NULL)
 		fire_unlocked(h, t, cancelled);
-	while (h->sweeping && !firing)
-		pthread_cond_wait(&h->swept, &h->lock);
+	while (h->sweeping && !firing) {
+		if (deadline == FILCH__NO_DEADLINE) {
+			pthread_cond_wait(&h->swept, &h->lock);
+		} else {
+			struct timespec ts = to_timespec(deadline);
+
+			if (pthread_cond_timedwait(&h->swept, &h->lock, &ts) ==
+			    ETIMEDOUT)
+				break;
+		}
+	}
 	pthread_mutex_unlock(&h->lock);
 }
 

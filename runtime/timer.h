@@ -9,7 +9,9 @@
  * Which calls may run at the same time: filch__timer_arm, _cancel,
  * _submit (from fire) and filch__timers_shutdown, on any threads, the
  * timer thread and fire callbacks included (they serialize on the heap's
- * lock, which none holds across fire); a given timer is armed again only
+ * lock, which none holds across fire; a shutdown also waits on it, for
+ * the swept timers that another thread fires); a given timer is armed
+ * again only
  * after its fire ran or its cancel returned true. filch__timers_stop runs
  * once the executor terminated (nothing is armed, no foreign thread can
  * arm), filch__timers_free after the last reference is gone.
@@ -31,8 +33,9 @@
  * A timer, embedded in its user's record. fire(t, cancelled) is called
  * once per successful filch__timer_arm, outside the heap's lock: on the
  * timer thread at the deadline (cancelled false), or with cancelled true
- * in the thread of a cancelling shutdown (or on the timer thread for
- * timers swept by it, and the shutdown waits until it returned). It is
+ * in the thread of a cancelling shutdown (or in another thread that popped
+ * a timer the shutdown swept, the timer thread or another shutdown, and
+ * the shutdown waits until it returned). It is
  * not called for a timer that
  * filch__timer_cancel removed. While armed, the timer counts as a
  * submission in flight of its executor, so that the executor does not
@@ -96,10 +99,12 @@ void filch__time_put_record(struct filch__timer *t, void *block,
 /* Hooks of executor.c: filch_shutdown calls filch__timers_shutdown once
  * SHUTDOWN is set (cancels every armed timer with CANCEL_PENDING, the
  * ENDS_AT_SHUTDOWN ones always, and returns once each one's fire
- * returned, but from inside a fire); filch_executor_destroy calls
- * filch__timers_stop once the pool terminated (joins the timer thread);
- * the executor's last release calls filch__timers_free. */
-void filch__timers_shutdown(filch_executor *ex, unsigned flags);
+ * returned, but from inside any fire, or once deadline passed:
+ * CLOCK_MONOTONIC ns, FILCH__NO_DEADLINE for none); filch_executor_destroy
+ * calls filch__timers_stop once the pool terminated (joins the timer
+ * thread); the executor's last release calls filch__timers_free. */
+void filch__timers_shutdown(filch_executor *ex, unsigned flags,
+			    int64_t deadline);
 void filch__timers_stop(filch_executor *ex);
 void filch__timers_free(filch_executor *ex);
 

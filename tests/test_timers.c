@@ -457,6 +457,62 @@ static void test_shutdown_cancel_helped(void)
 		filch_future_release(fs[i]);
 }
 
+/* test_shutdown_timed_bounded: a cancel callback on the timer thread that
+ * outlasts the timed shutdown's deadline. */
+struct bounded {
+	pthread_t caller;
+	atomic_int on_timer, slow_done;
+	atomic_bool caller_held;
+};
+
+static void bounded_cb(filch_future *f, void *arg)
+{
+	struct bounded *b = arg;
+
+	if (!filch_future_cancelled(f))
+		return;
+	if (pthread_equal(pthread_self(), b->caller)) {
+		/* Hold the caller until the timer thread took a swept sleep. */
+		if (!atomic_exchange(&b->caller_held, true))
+			(void)EVENTUALLY(atomic_load(&b->on_timer));
+	} else if (atomic_fetch_add(&b->on_timer, 1) == 0) {
+		sleep_ns(1000 * MS);
+		atomic_store(&b->slow_done, 1);
+	}
+}
+
+/* filch_shutdown_timed waits for the swept timers that another thread
+ * fires only up to its deadline, as for the rest of its wait. */
+static void test_shutdown_timed_bounded(void)
+{
+	enum { N = 20 };
+	filch_executor *ex = make_executor(1);
+	struct bounded b = {.caller = pthread_self()};
+	struct filch_shutdown_report *r = NULL;
+	filch_future *fs[N];
+
+	for (int i = 0; i < N; i++) {
+		filch_sleep_future(ex, (i + 1) * 200 * MS, &fs[i]);
+		filch_future_on_done(fs[i], bounded_cb, &b);
+	}
+	int rc = filch_shutdown_timed(ex, FILCH_SHUTDOWN_CANCEL_PENDING,
+				      50 * MS, &r);
+	bool slow_running = !atomic_load(&b.slow_done);
+
+	if (atomic_load(&b.on_timer) == 0) {
+		skip(2, "the timer thread took no swept sleep");
+	} else {
+		ok(slow_running, "a timed shutdown returns before a slow cancel "
+		   "callback on the timer thread ends");
+		is(rc, -ETIMEDOUT, "and says it timed out");
+	}
+	filch_shutdown_report_free(r);
+	filch_executor_destroy(ex);
+	is(atomic_load(&b.slow_done), 1, "destroy waited for that callback");
+	for (int i = 0; i < N; i++)
+		filch_future_release(fs[i]);
+}
+
 static int sleepy(void *arg, void **result)
 {
 	sleep_ns((int64_t)(intptr_t)arg);
@@ -879,6 +935,7 @@ int main(void)
 	test_shutdown_wait();
 	test_shutdown_cancel();
 	test_shutdown_cancel_helped();
+	test_shutdown_timed_bounded();
 	test_retry();
 	test_periodic_shutdown();
 	test_thread_and_idle();
