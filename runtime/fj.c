@@ -13,7 +13,8 @@
  *
  * A worker's frame stack is an array of 64-byte frames (filch/fj.h), mapped
  * once (never moved: thieves index it) when the worker first needs it.
- * Indices, all below cap:
+ * Indices (the owner keeps head, split and end as pointers to frames), all
+ * below FILCH_FJ_DEPTH:
  *   0 <= tail <= split <= head
  *   [0, tail)       stolen (taken by thieves, or synced below since)
  *   [tail, split)   shared: a thief may take the oldest, at tail
@@ -70,12 +71,14 @@
  * Waiting for a stolen frame f runs only work that f's result depends on
  * (group.c's rule): leapfrogging, it takes frames from f's thief at or
  * above base, the thief's head when it took f; while f runs, the thief's
- * frames there are f's descendants. A take that succeeds when f turns out
- * to be DONE may have taken an unrelated frame (the thief may have reused
- * those indices after finishing f; its ts store or CAS that shared them is
- * release, after DONE, so the acquire CAS of the take makes DONE visible):
- * such a frame goes to the waiter's deque as a task, for any worker. Then a
- * spin, then sleep, with a spare standing in (spare.c).
+ * frames there are f's descendants. A take that succeeds when f has just
+ * become DONE may have taken an unrelated frame (the thief may have reused
+ * those indices after finishing f): the waiter runs it in place all the
+ * same. It cannot be dropped (its owner waits for it), and a frame queued
+ * as a task could reach a thread with no frame stack to run it on (a
+ * cancelling shutdown empties the deques from any thread); the delay is
+ * that one frame's work, in a window that opens only as f finishes. Then
+ * a spin, then sleep, with a spare standing in (spare.c).
  */
 #include "config.h"
 
@@ -349,20 +352,10 @@ static bool leapfrog(struct filch__fj *fj, struct filch_fj_frame *f,
 
 	if (!v || v == fj || !(g = take(v, f->base)))
 		return false;
-	/* Acquire: pairs with run_stolen's exchange (see the top). */
-	if (!(__atomic_load_n(&f->state, __ATOMIC_ACQUIRE) & DONE)) {
-		run_stolen(fj, g); /* one of f's descendants */
-		return true;
-	}
-	/* f is done and g may be unrelated: to the deque, for any worker
-	 * (or run here when the deque cannot grow: it must not be lost). */
-	if (filch__deque_push(&w->deque, frame_task(g)) != 0) {
-		run_stolen(fj, g);
-		return true;
-	}
-	filch__stat_add(&w->stats.spawned, 1); /* a task now: as above */
-	if (w->ex->nworkers > 1)
-		filch__park_notify_local(w->ex);
+	/* One of f's descendants, or, when f turned out DONE meanwhile, a
+	 * frame the thief spawned after it, run here all the same (see the
+	 * top). */
+	run_stolen(fj, g);
 	return true;
 }
 
@@ -459,22 +452,29 @@ static int run_root(struct filch__worker *w, filch_fj_root_fn fn, void *arg)
 }
 
 struct root {
+	filch_executor *ex;
 	filch_fj_root_fn fn;
 	void *arg;
 };
 
+/* The root's job. FILCH_FULL_CALLER_RUNS runs it in the submitting thread
+ * when the queue is full, which has no frame stack of ex: refused as the
+ * full queue is otherwise (fn not run). */
 static int root_job(void *arg)
 {
 	struct root *r = arg;
+	struct filch__worker *w = filch__self;
 
-	return run_root(filch__self, r->fn, r->arg);
+	if (!w || w->ex != r->ex)
+		return EAGAIN;
+	return run_root(w, r->fn, r->arg);
 }
 
 int filch_fj_run_v(filch_executor *ex, filch_fj_root_fn fn, void *arg,
 		   unsigned abi)
 {
 	struct filch__worker *w = filch__self;
-	struct root r = {fn, arg};
+	struct root r = {ex, fn, arg};
 	filch_group g;
 	int rc;
 

@@ -853,6 +853,34 @@ static int row_fj_bad(void *unused)
 	return 0;
 }
 
+/* A full bounded queue under CALLER_RUNS would run the root in the
+ * calling thread, which has no frame stack of ex: -EAGAIN, fn not run. */
+static int row_fj_caller_runs(void *unused)
+{
+	struct filch_executor_opts o = {.workers = 1,
+					.queue_capacity = 1,
+					.full_policy = FILCH_FULL_CALLER_RUNS};
+	int64_t deadline = tap_now_ns() + EVENTUALLY;
+	filch_executor *ex;
+	filch_future *blocker, *filler;
+
+	EXPECT_RC(filch_executor_create(&ex, &o), 0);
+	EXPECT_RC(filch_submit(ex, task_gate, NULL, &blocker), 0);
+	while (atomic_load(&ran) < 1 && tap_now_ns() < deadline)
+		sched_yield();
+	EXPECT_RC(filch_submit(ex, task_count, NULL, &filler), 0);
+	EXPECT_RC(filch_fj_run(ex, fj_count, NULL), -EAGAIN);
+	EXPECT(ran == 1, "the root ran in the caller (ran %d)", ran);
+	atomic_store(&gate_open, true);
+	EXPECT_RC(filch_future_result(blocker, FILCH_FOREVER, NULL), 0);
+	EXPECT_RC(filch_future_result(filler, FILCH_FOREVER, NULL), 0);
+	filch_future_release(blocker);
+	filch_future_release(filler);
+	EXPECT_RC(filch_executor_destroy(ex), 0);
+	EXPECT(ran == 2, "%d tasks ran, not 2", ran);
+	return 0;
+}
+
 static int then_count(filch_future *a, void *arg, void **result)
 {
 	atomic_fetch_add(&ran, 1);
@@ -1310,6 +1338,7 @@ static const struct row rows[] = {
 	{ "fj: NULL executor or function, another layout version, after "
 	  "shutdown",
 	  row_fj_bad },
+	{ "fj: a full queue under CALLER_RUNS", row_fj_caller_runs },
 	{ "process pool: bad arguments, a task that crashes, terminate of a "
 	  "future not its own",
 	  row_procpool_bad },

@@ -113,8 +113,9 @@ typedef void (*filch_fj_root_fn)(filch_fj *fj, void *arg);
  * FILCH_FJ_ABI. Returns 0, -EINVAL (NULL ex or fn), -ENOTSUP (abi is not
  * the library's FILCH_FJ_ABI), -ENOMEM (no frame stack could be mapped),
  * -ECANCELED (a cancelling shutdown discarded the job before it started),
- * or an error of filch_group_spawn; on error fn did not run. Any thread;
- * blocks. */
+ * or an error of filch_group_spawn (-EAGAIN too when ex's bounded queue is
+ * full under FILCH_FULL_CALLER_RUNS: the caller has no frame stack of ex
+ * to run fn on); on error fn did not run. Any thread; blocks. */
 FILCH_API int filch_fj_run_v(filch_executor *ex, filch_fj_root_fn fn,
 			     void *arg, unsigned abi);
 
