@@ -654,8 +654,11 @@ submit_foreign_checked(filch_executor *ex, struct filch__task *t,
 	else
 		rc = filch__inject_reserve(&ex->inject, ex->full_policy,
 					   ex->full_timeout_ns);
+	/* The reservation may have waited for room (FILCH_FULL_BLOCK) while
+	 * a trace started: the gate is read again once it is granted.
+	 * Relaxed: TRACED is a gate (filch__executor_how). */
 	if (rc == 0)
-		foreign_push(ex, t, rs);
+		foreign_push(ex, t, filch__load(&ex->run_state, relaxed));
 	else if (rc == -EAGAIN)
 		filch__xstat_add(&ex->xstats.refused, 1);
 	return foreign_end(ex, t, rc);

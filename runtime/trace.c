@@ -224,8 +224,8 @@ int filch_trace_start(filch_executor *ex, const struct filch_trace_opts *opts)
 	if (tr) {
 		ex->tracing = tr;
 		/* Release: each ring set up before it is published; pairs
-		 * with the acquire loads of filch__trace_worker and
-		 * filch__obs_foreign_submit. */
+		 * with the acquire load of the ring in put_slot (a worker's
+		 * events and the foreign submissions alike). */
 		for (unsigned i = 0; i <= tr->nrings; i++)
 			filch__store(&ring_slot(ex, tr, i)->ring, tr->rings[i],
 				     release);

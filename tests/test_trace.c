@@ -239,6 +239,7 @@ static void test_overflow(void)
 }
 
 static atomic_bool stop_toggling;
+static atomic_int toggles; /* traces written to toggle.json */
 
 static void *toggle(void *arg)
 {
@@ -250,6 +251,8 @@ static void *toggle(void *arg)
 			bail_out("start while running");
 		if (filch_trace_stop(ex, n++ % 8 ? NULL : "toggle.json") != 0)
 			bail_out("stop while running");
+		if (n % 8 == 1)
+			atomic_fetch_add(&toggles, 1);
 	}
 	return NULL;
 }
@@ -265,6 +268,9 @@ static void test_toggle_while_running(void)
 	atomic_store(&stop_toggling, false);
 	pthread_create(&th, NULL, toggle, ex);
 	run_tasks(ex, N, SPAWN);
+	/* A loaded machine may finish the tasks before the first trace. */
+	while (atomic_load(&toggles) == 0)
+		usleep(1000);
 	atomic_store(&stop_toggling, true);
 	pthread_join(th, NULL);
 	filch_executor_destroy(ex);
@@ -308,6 +314,64 @@ static void test_environment(void)
 	json_ok_is("env.json", 1, "python3 reads env.json");
 }
 
+/* A foreign submission that waited for room in a full bounded queue
+ * (FILCH_FULL_BLOCK) while a trace started is recorded once accepted. */
+static atomic_int room;
+static filch_executor *blocked_ex;
+
+static int hold_until_room(void *arg, void **result)
+{
+	(void)arg, (void)result;
+	while (!atomic_load(&room))
+		usleep(1000);
+	return 0;
+}
+
+static int nothing(void *arg, void **result)
+{
+	(void)arg, (void)result;
+	return 0;
+}
+
+static void *blocked_submitter(void *arg)
+{
+	*(int *)arg = filch_submit(blocked_ex, nothing, NULL, NULL);
+	return NULL;
+}
+
+static void test_blocked_submit(void)
+{
+	struct filch_executor_opts o = {.workers = 1, .queue_capacity = 1,
+					.full_policy = FILCH_FULL_BLOCK};
+	struct filch_executor_stats st = {.size = sizeof(st)};
+	filch_future *f;
+	pthread_t th;
+	int rc = -1;
+
+	if (filch_executor_create(&blocked_ex, &o) != 0 ||
+	    filch_submit(blocked_ex, hold_until_room, NULL, &f) != 0)
+		bail_out("blocked_submit: set up");
+	while (filch_executor_stats(blocked_ex, &st) == 0 && st.inject_depth)
+		usleep(1000); /* the worker took it */
+	if (filch_submit(blocked_ex, nothing, NULL, NULL) != 0)
+		bail_out("blocked_submit: the queue's one place");
+	pthread_create(&th, NULL, blocked_submitter, &rc);
+	usleep(50000); /* it waits for room */
+	is(filch_trace_start(blocked_ex, NULL), 0, "blocked submit: trace on");
+	atomic_store(&room, 1);
+	pthread_join(th, NULL);
+	is(rc, 0, "blocked submit: accepted");
+	filch_future_result(f, FILCH_FOREVER, NULL);
+	filch_future_release(f);
+	is(filch_trace_stop(blocked_ex, "blocked.json"), 0,
+	   "blocked submit: trace written");
+	filch_executor_destroy(blocked_ex);
+	char *s = slurp("blocked.json");
+	is(occurrences(s, "\"name\":\"submit\""), 1,
+	   "a submission accepted after the trace started is recorded");
+	free(s);
+}
+
 int main(void)
 {
 	tap_plan(0);
@@ -320,6 +384,7 @@ int main(void)
 	test_overflow();
 	test_toggle_while_running();
 	test_environment();
+	test_blocked_submit();
 	if (system("rm -f *.json *.json.1 check.py") == 0 && chdir("..") == 0)
 		rmdir(dir);
 	return tap_done();
