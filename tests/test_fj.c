@@ -256,8 +256,12 @@ static void slot_reuse(void)
 
 	atomic_store(&reuse_stolen, 0);
 	is(filch_fj_run(ex, reuse_root, &wrong), 0, "slot reuse: runs");
-	is(wrong, 0, "every sync of a slot stolen %ld times in 500 got its "
-		     "own frame's result", atomic_load(&reuse_stolen));
+	if (atomic_load(&reuse_stolen) == 0)
+		skip(1, "slot reuse: the other worker stole nothing");
+	else
+		is(wrong, 0, "every sync of a slot stolen %ld times in 500 got "
+			     "its own frame's result",
+		   atomic_load(&reuse_stolen));
 	filch_executor_destroy(ex);
 }
 
@@ -577,12 +581,22 @@ static void oversynced_root(filch_fj *fj, void *arg)
 	oversynced(fj, 1);
 }
 
-/* Spawns one frame more than a frame stack holds. */
+FILCH_FJ_FN1(long, flood_leaf, unsigned, n)
+{
+	return n;
+}
+
+/* Spawns one frame more than a frame stack holds, then syncs them all:
+ * only the spawn's check of a full stack can abort here. */
 FILCH_FJ_FN1(long, flood, unsigned, n)
 {
+	long sum = 0;
+
 	for (unsigned i = 0; i <= FILCH_FJ_DEPTH; i++)
-		FILCH_SPAWN(flood, n);
-	return 0; /* not reached */
+		FILCH_SPAWN(flood_leaf, n);
+	for (unsigned i = 0; i <= FILCH_FJ_DEPTH; i++)
+		sum += FILCH_SYNC(flood_leaf);
+	return sum;
 }
 
 static void flood_root(filch_fj *fj, void *arg)
