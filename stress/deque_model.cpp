@@ -110,7 +110,7 @@ struct deque_test : rl::test_suite<deque_test<THREADS>, THREADS> {
 		retired[nretired++] = old;
 	}
 
-	// deque.c: filch__deque_make_room.
+	// deque.c: make_room (filch__deque_push_grow's).
 	void make_room()
 	{
 		int b = bottom.load(rl::memory_order_relaxed);
@@ -122,7 +122,8 @@ struct deque_test : rl::test_suite<deque_test<THREADS>, THREADS> {
 			grow(a, t, b);
 	}
 
-	// deque.h: filch__deque_push.
+	// deque.h: filch__deque_try_push and filch__deque_put (deque.c's
+	// filch__deque_push_grow when the buffer is full).
 	void push(int x)
 	{
 		int b = bottom.load(rl::memory_order_relaxed);
