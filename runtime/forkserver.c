@@ -248,6 +248,11 @@ int filch__pp_server_spawn(struct filch__pp_server *s, unsigned index,
 	if (a.err || fd < 0) {
 		if (fd >= 0)
 			close(fd);
+		/* The pidfd's answer follows a worker's (its descriptor lost
+		 * to a full table): read it, or the next spawn reads it. */
+		if (!a.err && filch__pp_recv_fd(s->req, &b, sizeof(b), &pfd) == 0 &&
+		    pfd >= 0)
+			close(pfd);
 		return a.err == ENOMEM || a.err == EMFILE || a.err == ENFILE ?
 			       -a.err :
 			       -EAGAIN;

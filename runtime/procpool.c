@@ -611,7 +611,11 @@ static void pp_promote(filch_procpool *pp, struct pp_worker *w)
 {
 	struct pp_task *t = w->calls;
 
-	if (!t || t->promoted)
+	/* A doomed worker starts no call that it has not started: that one
+	 * stays PENDING, cancellable, until pp_dead queues it again. */
+	if (!t || t->promoted ||
+	    (w->doomed && !pp_started(pp_mark(pp, (unsigned)(w - pp->w),
+					       t->seq), t->seq)))
 		return;
 	t->promoted = true;
 	if (filch_promise_set_running(t->fut) == -ECANCELED &&
@@ -961,6 +965,9 @@ static bool pp_plan(filch_procpool *pp, struct pp_batch *bt, int *timeout)
 
 		live |= w->state != W_FAILED;
 		bt->unsent |= w->unsent != NULL;
+		/* Calls a dying worker skipped wait for its death (pp_dead):
+		 * a closing pool must not stop before it. */
+		busy |= w->frozen != NULL;
 		if (!w->calls)
 			continue;
 		busy = true;
