@@ -579,7 +579,10 @@ FILCH_API int filch_group_wait(filch_group *g);
 /*
  * A future is PENDING, then RUNNING, then FINISHED (with a result, or with
  * a positive error code and an optional message), or it goes from PENDING
- * straight to CANCELLED. FINISHED and CANCELLED are final ("done"). Every
+ * straight to CANCELLED. FINISHED and CANCELLED are final ("done"). A
+ * process pool's future may also go from RUNNING back to PENDING (its
+ * worker died before starting it: it is queued again) or to CANCELLED
+ * (filch_procpool_terminate; section "Process workers"). Every
  * call below takes a future the caller holds a reference to; none blocks
  * unless it says so.
  */

@@ -9,7 +9,8 @@
  * ------------------------------------------
  * Bits 0-1, the phase (enum filch_future_state):
  *
- *   PENDING (0)   created; nobody has started or completed it.
+ *   PENDING (0)   created; nobody has started or completed it (or a
+ *                 promise set running went back: filch__future_unstart).
  *   RUNNING (1)   its task runs, or a promise was set running or claimed by
  *                 the thread that completes it.
  *   FINISHED (2)  done with code 0 and a result, or a positive code and an
