@@ -291,7 +291,8 @@ void filch__pp_close_memfds(void)
 	 * the kernel walks the table by number. */
 	while ((n = syscall(SYS_getdents64, dir, u.buf, sizeof(u.buf))) > 0) {
 		for (long k = 0; k < n;) {
-			struct pp_dirent *d = (struct pp_dirent *)(u.buf + k);
+			/* Aligned: getdents64 pads each record to 8 bytes. */
+			struct pp_dirent *d = (struct pp_dirent *)(void *)(u.buf + k);
 			char link[sizeof(memfd)];
 			ssize_t len = readlinkat(dir, d->name, link,
 						 sizeof(link) - 1);
