@@ -292,7 +292,8 @@ void filch__pp_close_memfds(void)
 	while ((n = syscall(SYS_getdents64, dir, u.buf, sizeof(u.buf))) > 0) {
 		for (long k = 0; k < n;) {
 			/* Aligned: getdents64 pads each record to 8 bytes. */
-			struct pp_dirent *d = (struct pp_dirent *)(void *)(u.buf + k);
+			struct pp_dirent *d =
+				(struct pp_dirent *)(void *)(u.buf + k);
 			char link[sizeof(memfd)];
 			ssize_t len = readlinkat(dir, d->name, link,
 						 sizeof(link) - 1);
