@@ -111,7 +111,10 @@ int filch__pp_send_rest(int sock, const struct iovec *iov, int n,
 
 /* A reader that takes many frames with one recvmsg: the bytes in buf
  * between head and tail, and the descriptors that came with them in the
- * order they came (each belongs to the next frame that says it has one). */
+ * order they came (each belongs to the next frame that says it has one;
+ * -1 for one that procfds.c could not record). Every descriptor received
+ * here or by filch__pp_recv_fd, and every memfd of filch__pp_shm_make, is
+ * recorded as a pool's: the caller closes it with filch__ppfd_close. */
 #define FILCH__PP_RBUF 16384
 #define FILCH__PP_RFDS 64
 struct filch__pp_rbuf {
