@@ -127,7 +127,8 @@ static ssize_t pp_recvmsg(int sock, struct msghdr *mh, bool nowait)
 			size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 
 			for (size_t j = 0; j < k; j++) {
-				unsigned char *at = CMSG_DATA(c) + j * sizeof(int);
+				unsigned char *at =
+					CMSG_DATA(c) + j * sizeof(int);
 				int fd;
 
 				memcpy(&fd, at, sizeof(fd));
