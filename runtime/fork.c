@@ -10,6 +10,9 @@
  *  - give the child a working call_rcu thread (urcu's own child hook), so
  *    that the rcu_barrier of a new executor's teardown completes, named
  *    and with its signals blocked as in the parent;
+ *  - hold procfds.c's record of the process pools' descriptors, and in
+ *    the child of the program's own fork forget it (a pool's fork holds
+ *    it itself, and its child closes what it names: procfds.c);
  *  - hold exit.c's lock, and empty its list in the child (the parent's
  *    executors are not the child's to join at exit);
  *  - advance the process generation, which marks every executor of the
@@ -47,6 +50,7 @@
 #include "executor.h"
 #include "fork.h"
 #include "frame.h"
+#include "procfds.h"
 #include "trace.h"
 
 unsigned filch__fork_generation;
@@ -110,6 +114,7 @@ static void prune_readers(void)
  * batches (outside any grace period). */
 static void before_fork(void)
 {
+	filch__ppfd_prepare(); /* first: a pool's fork holds it already */
 	filch__exit_lock();
 	filch__cpuset_lock();
 	pthread_mutex_lock(&registry_lock);
@@ -128,6 +133,7 @@ static void after_fork_parent(void)
 	pthread_mutex_unlock(&registry_lock);
 	filch__cpuset_unlock();
 	filch__exit_unlock();
+	filch__ppfd_parent();
 }
 
 /* Set once filch__fork_rcu_thread_start started the call_rcu thread: the
@@ -176,6 +182,7 @@ static void after_fork_child(void)
 	filch__cpuset_unlock();
 	filch__exit_forget();
 	filch__exit_unlock();
+	filch__ppfd_child_of_program();
 }
 
 static void register_handlers(void)

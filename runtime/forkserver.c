@@ -34,6 +34,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "procfds.h"
 #include "procpool.h"
 
 struct pp_spawned {
@@ -194,40 +195,37 @@ static _Noreturn void server_main(const struct filch_procpool_opts *o,
 
 int filch__pp_server_start(struct filch__pp_server *s,
 			   const struct filch_procpool_opts *o,
-			   struct filch__pp_mark *rings, const int *close_fds,
-			   size_t n)
+			   struct filch__pp_mark *rings)
 {
-	int rq[2], nt[2];
+	int rq[2], nt[2], e;
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, rq))
-		return -errno;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, nt)) {
-		int e = -errno;
-
-		close(rq[0]);
-		close(rq[1]);
+	if ((e = filch__ppfd_socketpair(SOCK_SEQPACKET, rq)) < 0)
+		return e;
+	if ((e = filch__ppfd_socketpair(SOCK_SEQPACKET, nt)) < 0) {
+		filch__ppfd_close(rq[0]);
+		filch__ppfd_close(rq[1]);
 		return e;
 	}
 	pid_t owner = getpid();
+
+	/* Held across the fork: the server's copy of the record names every
+	 * pool descriptor it inherits, even one another thread was making. */
+	filch__ppfd_lock();
 	pid_t pid = fork();
 
 	if (pid == 0) {
-		close(rq[0]);
-		close(nt[0]);
-		for (size_t i = 0; i < n; i++)
-			close(close_fds[i]);
-		filch__pp_close_memfds(); /* any pool's, in flight */
+		filch__ppfd_child((const int[]){ rq[1], nt[1] }, 2);
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != owner)
 			_exit(1);
 		server_main(o, rings, rq[1], nt[1]);
 	}
-	close(rq[1]);
-	close(nt[1]);
+	e = errno == ENOMEM ? -ENOMEM : -EAGAIN;
+	filch__ppfd_unlock();
+	filch__ppfd_close(rq[1]);
+	filch__ppfd_close(nt[1]);
 	if (pid < 0) {
-		int e = errno == ENOMEM ? -ENOMEM : -EAGAIN;
-
-		close(rq[0]);
-		close(nt[0]);
+		filch__ppfd_close(rq[0]);
+		filch__ppfd_close(nt[0]);
 		return e;
 	}
 	*s = (struct filch__pp_server){ .pid = pid, .req = rq[0],
@@ -247,12 +245,12 @@ int filch__pp_server_spawn(struct filch__pp_server *s, unsigned index,
 		return -EAGAIN; /* the server is gone */
 	if (a.err || fd < 0) {
 		if (fd >= 0)
-			close(fd);
+			filch__ppfd_close(fd);
 		/* The pidfd's answer follows a worker's (its descriptor lost
 		 * to a full table): read it, or the next spawn reads it. */
 		if (!a.err && filch__pp_recv_fd(s->req, &b, sizeof(b), &pfd) == 0 &&
 		    pfd >= 0)
-			close(pfd);
+			filch__ppfd_close(pfd);
 		return a.err == ENOMEM || a.err == EMFILE || a.err == ENFILE ?
 			       -a.err :
 			       -EAGAIN;
@@ -260,8 +258,8 @@ int filch__pp_server_spawn(struct filch__pp_server *s, unsigned index,
 	if (filch__pp_recv_fd(s->req, &b, sizeof(b), &pfd) < 0 || pfd < 0 ||
 	    b.pid != a.pid) {
 		if (pfd >= 0)
-			close(pfd);
-		close(fd);
+			filch__ppfd_close(pfd);
+		filch__ppfd_close(fd);
 		return -EAGAIN; /* the server is gone */
 	}
 	*pid = a.pid;
@@ -288,8 +286,8 @@ int filch__pp_server_note(struct filch__pp_server *s, pid_t *pid, int *status)
 void filch__pp_server_stop(struct filch__pp_server *s)
 {
 	/* req's end of file ends the server's loop. */
-	close(s->note);
-	close(s->req);
+	filch__ppfd_close(s->note);
+	filch__ppfd_close(s->req);
 	waitpid(s->pid, NULL, 0);
 	s->pid = 0;
 	s->req = s->note = -1;

@@ -53,6 +53,7 @@
 #include "atomic.h"
 #include "fork.h"
 #include "future.h"
+#include "procfds.h"
 #include "procpool.h"
 
 #define PP_MAX_WORKERS 1024
@@ -222,7 +223,7 @@ static void pp_task_put(struct pp_task *t)
 	filch_procpool *pp = t->pp;
 
 	if (t->shm >= 0)
-		close(t->shm);
+		filch__ppfd_close(t->shm);
 	filch_future_release(t->fut);
 	free(t);
 	pp_put(pp);
@@ -333,7 +334,7 @@ static void pp_close_sock(filch_procpool *pp, struct pp_worker *w)
 		filch__pp_rb_close(w->rb);
 	epoll_ctl(pp->epfd, EPOLL_CTL_DEL, w->sock, NULL);
 	pthread_mutex_lock(&pp->lock);
-	close(w->sock);
+	filch__ppfd_close(w->sock);
 	w->sock = -1;
 	pthread_mutex_unlock(&pp->lock);
 }
@@ -370,50 +371,38 @@ static void pp_discard(filch_procpool *pp, struct pp_worker *w)
 	pp_close_sock(pp, w);
 	if (w->pidfd >= 0) {
 		epoll_ctl(pp->epfd, EPOLL_CTL_DEL, w->pidfd, NULL);
-		close(w->pidfd);
+		filch__ppfd_close(w->pidfd);
 		w->pidfd = -1;
 	}
-}
-
-/* The child side of a fork of the completion thread: closes what it
- * inherited of the pool (the completion thread's descriptors, which no
- * other thread changes, and the memfds of any thread: the arguments of
- * calls pending or being submitted, the replies read ahead), then is
- * worker i. */
-static _Noreturn void pp_fork_child(filch_procpool *pp, unsigned i, int fd,
-				    pid_t parent)
-{
-	close(pp->epfd);
-	close(pp->evfd);
-	for (unsigned k = 0; k < pp->n; k++) {
-		if (pp->w[k].sock >= 0)
-			close(pp->w[k].sock);
-		if (pp->w[k].pidfd >= 0)
-			close(pp->w[k].pidfd);
-	}
-	filch__pp_close_memfds();
-	filch__pp_worker_main(&pp->o, i, fd, parent,
-			      pp->marks + (size_t)i * FILCH__PP_DEPTH);
 }
 
 /* Forks a worker (FILCH_START_FORK): *pid and *sock, the pool's end. */
 static int pp_fork(filch_procpool *pp, unsigned i, pid_t *pid, int *sock)
 {
-	int sv[2];
+	int sv[2], e;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
-		return -errno;
+	if ((e = filch__ppfd_socketpair(SOCK_STREAM, sv)) < 0)
+		return e;
 	pid_t parent = getpid();
+
+	/* Held across the fork: the worker's copy of the record names every
+	 * pool descriptor it inherits (this pool's, another's, one that
+	 * another thread was making or receiving), and it closes them all
+	 * but its socket before it runs anything. */
+	filch__ppfd_lock();
 	pid_t child = fork();
 
 	if (child == 0) {
-		close(sv[0]);
-		pp_fork_child(pp, i, sv[1], parent);
+		filch__ppfd_child(&sv[1], 1);
+		filch__pp_worker_main(&pp->o, i, sv[1], parent,
+				      pp->marks + (size_t)i * FILCH__PP_DEPTH);
 	}
-	close(sv[1]);
+	e = errno == ENOMEM ? -ENOMEM : -EAGAIN;
+	filch__ppfd_unlock();
+	filch__ppfd_close(sv[1]);
 	if (child < 0) {
-		close(sv[0]);
-		return errno == ENOMEM ? -ENOMEM : -EAGAIN;
+		filch__ppfd_close(sv[0]);
+		return e;
 	}
 	*pid = child;
 	*sock = sv[0];
@@ -444,8 +433,12 @@ static int pp_spawn(filch_procpool *pp, unsigned i)
 		return rc;
 	/* Our child (fork, spawn): only we reap it, so its pid is its own
 	 * until then. The fork server's child: the server made its pidfd. */
-	if (pp_forks(pp) && (pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0)
-		rc = -errno;
+	if (pp_forks(pp)) {
+		filch__ppfd_lock();
+		pidfd = filch__ppfd_keep((int)syscall(SYS_pidfd_open, pid, 0));
+		filch__ppfd_unlock();
+		rc = pidfd < 0 ? pidfd : 0;
+	}
 	if (!rc && !w->rb && !(w->rb = malloc(sizeof(*w->rb))))
 		rc = -ENOMEM;
 	if (w->rb)
@@ -501,7 +494,7 @@ static int pp_read_reply(struct pp_worker *w, int *code,
 	if (r.len > SIZE_MAX - sizeof(struct filch_bytes) - 1 ||
 	    (r.shm != 0) != (mfd >= 0)) {
 		if (mfd >= 0)
-			close(mfd);
+			filch__ppfd_close(mfd);
 		return -EPIPE;
 	}
 	struct filch_bytes *b =
@@ -513,7 +506,7 @@ static int pp_read_reply(struct pp_worker *w, int *code,
 		b = NULL;
 	}
 	if (mfd >= 0)
-		close(mfd);
+		filch__ppfd_close(mfd);
 	if (!b) {
 		/* Nowhere to put it: the task fails as if its worker died
 		 * (the caller kills it). */
@@ -753,7 +746,7 @@ static void pp_dead(filch_procpool *pp, unsigned i, int st, bool reaped)
 	pp_close_sock(pp, w);
 	if (w->pidfd >= 0) {
 		epoll_ctl(pp->epfd, EPOLL_CTL_DEL, w->pidfd, NULL);
-		close(w->pidfd);
+		filch__ppfd_close(w->pidfd);
 		w->pidfd = -1;
 	}
 
@@ -1200,11 +1193,7 @@ static int pp_start(filch_procpool *pp)
 	int rc = 0;
 
 	if (!pp_forks(pp)) {
-		/* The server keeps nothing of the pool's. */
-		int fds[3] = { pp->epfd, pp->evfd, pp->marks_fd };
-
-		rc = filch__pp_server_start(&pp->srv, &pp->o, pp->marks, fds,
-					    3);
+		rc = filch__pp_server_start(&pp->srv, &pp->o, pp->marks);
 		if (!rc)
 			rc = pp_epoll_add(pp, pp->srv.note, EV(EV_NOTE, 0, 0));
 	}
@@ -1252,9 +1241,9 @@ static void *pp_main(void *arg)
 static void pp_free(filch_procpool *pp)
 {
 	if (pp->epfd >= 0)
-		close(pp->epfd);
+		filch__ppfd_close(pp->epfd);
 	if (pp->evfd >= 0)
-		close(pp->evfd);
+		filch__ppfd_close(pp->evfd);
 	pthread_mutex_destroy(&pp->lock);
 	pthread_mutex_destroy(&pp->join_lock);
 	pthread_cond_destroy(&pp->started_cv);
@@ -1263,7 +1252,7 @@ static void pp_free(filch_procpool *pp)
 	if (pp->marks)
 		munmap(pp->marks, pp->marks_len);
 	if (pp->marks_fd >= 0)
-		close(pp->marks_fd);
+		filch__ppfd_close(pp->marks_fd);
 	free(pp->w);
 	free(pp->setup);
 	free(pp);
@@ -1314,10 +1303,12 @@ static int pp_setup_build(filch_procpool *pp)
 static int pp_marks_make(filch_procpool *pp)
 {
 	pp->marks_len = (size_t)pp->n * FILCH__PP_DEPTH * sizeof(*pp->marks);
-	pp->marks_fd = memfd_create(FILCH__PP_MEMFD_PREFIX "marks",
-				    MFD_CLOEXEC);
+	filch__ppfd_lock();
+	pp->marks_fd = filch__ppfd_keep(
+		memfd_create(FILCH__PP_MEMFD_PREFIX "marks", MFD_CLOEXEC));
+	filch__ppfd_unlock();
 	if (pp->marks_fd < 0)
-		return -errno;
+		return pp->marks_fd;
 	if (ftruncate(pp->marks_fd, (off_t)pp->marks_len) != 0)
 		return -errno;
 	void *p = mmap(NULL, pp->marks_len, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -1378,14 +1369,16 @@ int filch_procpool_create(filch_procpool **out,
 	pthread_cond_init(&pp->started_cv, NULL);
 	pp->w = calloc(pp->n, sizeof(*pp->w));
 	pp->marks_fd = -1;
-	pp->epfd = epoll_create1(EPOLL_CLOEXEC);
-	pp->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	filch__ppfd_lock();
+	pp->epfd = filch__ppfd_keep(epoll_create1(EPOLL_CLOEXEC));
+	pp->evfd = filch__ppfd_keep(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+	filch__ppfd_unlock();
 	int rc = 0;
 
 	if (!pp->w)
 		rc = -ENOMEM;
 	else if (pp->epfd < 0 || pp->evfd < 0)
-		rc = -errno;
+		rc = pp->epfd < 0 ? pp->epfd : pp->evfd;
 	else
 		rc = pp_epoll_add(pp, pp->evfd, EV(EV_WAKE, 0, 0));
 	if (!rc)
@@ -1462,7 +1455,7 @@ int filch_procpool_submit(filch_procpool *pp, filch_proc_fn fn,
 
 	if (!t || filch_promise_create(&f) != 0) {
 		if (shm >= 0)
-			close(shm);
+			filch__ppfd_close(shm);
 		free(t);
 		return -ENOMEM;
 	}
@@ -1498,7 +1491,7 @@ int filch_procpool_submit(filch_procpool *pp, filch_proc_fn fn,
 	pthread_mutex_unlock(&pp->lock);
 	if (closing) {
 		if (shm >= 0)
-			close(shm);
+			filch__ppfd_close(shm);
 		filch_future_release(f);
 		filch_future_release(f);
 		free(t);

@@ -111,7 +111,10 @@ int filch__pp_send_rest(int sock, const struct iovec *iov, int n,
 
 /* A reader that takes many frames with one recvmsg: the bytes in buf
  * between head and tail, and the descriptors that came with them in the
- * order they came (each belongs to the next frame that says it has one). */
+ * order they came (each belongs to the next frame that says it has one;
+ * -1 for one that procfds.c could not record). Every descriptor received
+ * here or by filch__pp_recv_fd, and every memfd of filch__pp_shm_make, is
+ * recorded as a pool's: the caller closes it with filch__ppfd_close. */
 #define FILCH__PP_RBUF 16384
 #define FILCH__PP_RFDS 64
 struct filch__pp_rbuf {
@@ -155,22 +158,16 @@ const void *filch__pp_shm_map(int fd, size_t len);
 void filch__pp_shm_unmap(const void *p, size_t len);
 
 /* The prefix of the name of every memfd of process pools (the shared
- * memory of filch__pp_shm_make, a pool's marks): what tells them apart
- * in /proc/self/fd. */
+ * memory of filch__pp_shm_make, a pool's marks), as /proc/PID/fd shows
+ * them. */
 #define FILCH__PP_MEMFD_PREFIX "filch-"
-
-/* In a process just forked from one with process pools (a worker, the
- * fork server): closes every memfd of process pools that it inherited,
- * of any pool and any thread (arguments, results, marks: a fork copies
- * descriptors whatever their close-on-exec flag, and another thread may
- * have made one a moment before). Makes no allocation. */
-void filch__pp_close_memfds(void);
 
 /* The worker process, from just after its fork: dies with its parent
  * (which must be parent), runs o's initializer as worker self, sends its
  * ready frame on fd, then serves calls in order until fd closes, starting
  * each through its mark in ring (the worker slot's FILCH__PP_DEPTH marks).
- * The caller has closed every inherited descriptor of the pool but fd. */
+ * The caller has closed every inherited descriptor of a pool but fd
+ * (filch__ppfd_child). */
 _Noreturn void filch__pp_worker_main(const struct filch_procpool_opts *o,
 				     unsigned self, int fd, pid_t parent,
 				     struct filch__pp_mark *ring);
@@ -190,7 +187,7 @@ void *filch__pp_resolve(const char *name, uint64_t off);
  * program with the worker's marker, then the len bytes of setup (a
  * struct filch__pp_setup and its names) written to it with ring_fd (the
  * memfd of the pool's marks) attached. 0 with *pid and *sock (the pool's
- * end, close-on-exec), or a negative errno. */
+ * end, close-on-exec, recorded by procfds.c), or a negative errno. */
 int filch__pp_spawn_exec(const void *setup, size_t len, int ring_fd,
 			 pid_t *pid, int *sock);
 
@@ -205,12 +202,12 @@ struct filch__pp_server {
 
 /* Forks the server from the calling thread (its PR_SET_PDEATHSIG follows
  * that thread); worker i gets the marks rings + i * FILCH__PP_DEPTH (a
- * shared mapping it inherits). The server closes the n descriptors of close_fds first.
+ * shared mapping it inherits). The server first closes every descriptor
+ * of a pool that it inherited but its own two (filch__ppfd_child).
  * 0 or a negative errno; on error nothing is left. */
 int filch__pp_server_start(struct filch__pp_server *s,
 			   const struct filch_procpool_opts *o,
-			   struct filch__pp_mark *rings, const int *close_fds,
-			   size_t n);
+			   struct filch__pp_mark *rings);
 
 /* Asks the server for worker index: 0 with *pid, *sock (the pool's end
  * of the worker's socketpair) and *pidfd (the worker's, made by the

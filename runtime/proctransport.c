@@ -14,21 +14,24 @@
  * mapping safe from the sender: it can no longer change the bytes, nor
  * shrink the file under the mapping (which would make a read SIGBUS).
  * The file is one byte longer than the bytes, and that byte is 0, so that
- * mapped data is NUL-terminated as streamed data is. Every such memfd
- * is named with FILCH__PP_MEMFD_PREFIX, so that a process forked from
- * the pool's finds and closes the ones it inherited.
+ * mapped data is NUL-terminated as streamed data is.
+ *
+ * Every descriptor made or received here is recorded as a pool's
+ * (procfds.c), so that a process forked from a pool closes the ones it
+ * inherited.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "procfds.h"
 #include "procpool.h"
 
 #define PP_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
@@ -94,6 +97,54 @@ int filch__pp_send_rest(int sock, const struct iovec *iov, int n,
 	return 0;
 }
 
+/* One recvmsg on sock into mh, waiting for bytes unless nowait, with
+ * MSG_CMSG_CLOEXEC. Each descriptor that came is recorded as a pool's in
+ * the same hold of procfds.c's lock as the recvmsg that installs it (a
+ * fork meanwhile must not copy it unrecorded): the wait is a poll before,
+ * without the lock, so that the hold never blocks. A descriptor that
+ * could not be recorded is closed, and -1 in its place. recvmsg's
+ * return, and its errno. */
+static ssize_t pp_recvmsg(int sock, struct msghdr *mh, bool nowait)
+{
+	size_t cap = mh->msg_controllen;
+	ssize_t r;
+	int e;
+
+	for (;;) {
+		struct pollfd p = { .fd = sock, .events = POLLIN };
+
+		if (!nowait && poll(&p, 1, -1) < 0 && errno != EINTR)
+			return -1;
+		mh->msg_controllen = cap;
+		filch__ppfd_lock();
+		r = recvmsg(sock, mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+		e = errno;
+		for (struct cmsghdr *c = r < 0 ? NULL : CMSG_FIRSTHDR(mh); c;
+		     c = CMSG_NXTHDR(mh, c)) {
+			if (c->cmsg_level != SOL_SOCKET ||
+			    c->cmsg_type != SCM_RIGHTS)
+				continue;
+			size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			for (size_t j = 0; j < k; j++) {
+				unsigned char *at =
+					CMSG_DATA(c) + j * sizeof(int);
+				int fd;
+
+				memcpy(&fd, at, sizeof(fd));
+				if (filch__ppfd_keep(fd) < 0)
+					fd = -1;
+				memcpy(at, &fd, sizeof(fd));
+			}
+		}
+		filch__ppfd_unlock();
+		if (r >= 0 || (e != EINTR && (nowait || e != EAGAIN))) {
+			errno = e;
+			return r;
+		}
+	}
+}
+
 int filch__pp_recv_fd(int sock, void *msg, size_t len, int *fd)
 {
 	union {
@@ -104,18 +155,15 @@ int filch__pp_recv_fd(int sock, void *msg, size_t len, int *fd)
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 			     .msg_control = u.buf,
 			     .msg_controllen = sizeof(u.buf) };
-	ssize_t r;
+	ssize_t r = pp_recvmsg(sock, &mh, false);
 
-	do
-		r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	while (r < 0 && errno == EINTR);
 	*fd = -1;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c;
+	for (struct cmsghdr *c = r < 0 ? NULL : CMSG_FIRSTHDR(&mh); c;
 	     c = CMSG_NXTHDR(&mh, c)) {
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
 		    c->cmsg_len == CMSG_LEN(sizeof(int))) {
 			if (*fd >= 0)
-				close(*fd);
+				filch__ppfd_close(*fd);
 			memcpy(fd, CMSG_DATA(c), sizeof(int));
 		}
 	}
@@ -123,7 +171,7 @@ int filch__pp_recv_fd(int sock, void *msg, size_t len, int *fd)
 				    len - (size_t)r, false) == 0)
 		return 0;
 	if (*fd >= 0)
-		close(*fd);
+		filch__ppfd_close(*fd);
 	*fd = -1;
 	return -EPIPE;
 }
@@ -142,11 +190,8 @@ int filch__pp_rb_fill(int sock, struct filch__pp_rbuf *rb, bool nowait)
 			     .msg_control = u.buf,
 			     .msg_controllen = sizeof(u.buf) };
 
-	do
-		r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC |
-					       (nowait ? MSG_DONTWAIT : 0));
-	while (r < 0 && errno == EINTR);
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c;
+	r = pp_recvmsg(sock, &mh, nowait);
+	for (struct cmsghdr *c = r < 0 ? NULL : CMSG_FIRSTHDR(&mh); c;
 	     c = CMSG_NXTHDR(&mh, c)) {
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
@@ -160,8 +205,8 @@ int filch__pp_rb_fill(int sock, struct filch__pp_rbuf *rb, bool nowait)
 			 * FILCH__PP_RFDS are in flight: never full. */
 			if (rb->fd_tail - rb->fd_head < FILCH__PP_RFDS)
 				rb->fds[rb->fd_tail++ % FILCH__PP_RFDS] = fd;
-			else
-				close(fd);
+			else if (fd >= 0)
+				filch__ppfd_close(fd);
 		}
 	}
 	if (r < 0 && nowait && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -206,19 +251,22 @@ void filch__pp_rb_close(struct filch__pp_rbuf *rb)
 {
 	int fd;
 
-	while ((fd = filch__pp_rb_fd(rb)) >= 0)
-		close(fd);
+	while (rb->fd_head != rb->fd_tail)
+		if ((fd = filch__pp_rb_fd(rb)) >= 0)
+			filch__ppfd_close(fd);
 	rb->head = rb->tail = 0;
 }
 
 int filch__pp_shm_make(const void *data, size_t len)
 {
-	int fd = memfd_create(FILCH__PP_MEMFD_PREFIX "procpool",
-			      MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	int e = 0;
+	int e = 0, fd;
 
+	filch__ppfd_lock();
+	fd = filch__ppfd_keep(memfd_create(FILCH__PP_MEMFD_PREFIX "procpool",
+					   MFD_CLOEXEC | MFD_ALLOW_SEALING));
+	filch__ppfd_unlock();
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (len == SIZE_MAX || ftruncate(fd, (off_t)(len + 1)) != 0)
 		e = len == SIZE_MAX ? -ENOMEM : -errno;
 	/* Written, not mapped: the write seal fails while any writable
@@ -236,7 +284,7 @@ int filch__pp_shm_make(const void *data, size_t len)
 	if (!e && fcntl(fd, F_ADD_SEALS, PP_SEALS) != 0)
 		e = -errno;
 	if (e) {
-		close(fd);
+		filch__ppfd_close(fd);
 		return e == -ENOSPC || e == -EFBIG ? -ENOMEM : e;
 	}
 	return fd;
@@ -262,50 +310,4 @@ const void *filch__pp_shm_map(int fd, size_t len)
 void filch__pp_shm_unmap(const void *p, size_t len)
 {
 	munmap((void *)p, len + 1);
-}
-
-/* A record of getdents64 (the kernel's layout). */
-struct pp_dirent {
-	uint64_t ino;
-	int64_t off;
-	unsigned short reclen;
-	unsigned char type;
-	char name[];
-};
-
-void filch__pp_close_memfds(void)
-{
-	static const char memfd[] = "/memfd:" FILCH__PP_MEMFD_PREFIX;
-	int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	union {
-		char buf[4096];
-		struct pp_dirent align;
-	} u;
-	long n;
-
-	if (dir < 0)
-		return;
-	/* Raw system calls: the caller may be the child of a fork of a
-	 * threaded program, where only async-signal-safe calls are. Closing
-	 * a descriptor while reading the directory does not skip others:
-	 * the kernel walks the table by number. */
-	while ((n = syscall(SYS_getdents64, dir, u.buf, sizeof(u.buf))) > 0) {
-		for (long k = 0; k < n;) {
-			/* Aligned: getdents64 pads each record to 8 bytes. */
-			struct pp_dirent *d =
-				(struct pp_dirent *)(void *)(u.buf + k);
-			char link[sizeof(memfd)];
-			ssize_t len = readlinkat(dir, d->name, link,
-						 sizeof(link) - 1);
-			int fd = 0;
-
-			for (const char *c = d->name; *c >= '0' && *c <= '9'; c++)
-				fd = fd * 10 + (*c - '0');
-			k += d->reclen;
-			if (len == (ssize_t)sizeof(link) - 1 && fd != dir &&
-			    memcmp(link, memfd, sizeof(link) - 1) == 0)
-				close(fd);
-		}
-	}
-	close(dir);
 }

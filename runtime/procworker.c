@@ -29,6 +29,7 @@
 
 #include "atomic.h"
 
+#include "procfds.h"
 #include "procpool.h"
 
 /* An error message is cut at this many bytes. */
@@ -49,7 +50,7 @@ static int pp_reply(int fd, int code, void *data, size_t len)
 	int rc = filch__pp_send_fd(fd, iov, 2, mfd);
 
 	if (mfd >= 0)
-		close(mfd);
+		filch__ppfd_close(mfd);
 	return rc;
 }
 
@@ -75,7 +76,7 @@ static void *pp_read_call(int fd, struct filch__pp_rbuf *rb,
 	*mapped = c->shm;
 	if (c->shm) {
 		arg = (void *)filch__pp_shm_map(mfd, c->len);
-		close(mfd);
+		filch__ppfd_close(mfd);
 	} else if ((arg = malloc(c->len ? c->len : 1)) &&
 		   filch__pp_rb_read(fd, rb, arg, c->len) < 0) {
 		_exit(1);

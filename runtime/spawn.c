@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "procfds.h"
 #include "procpool.h"
 
 #define PP_SPAWN_ENV "FILCH_PROCPOOL_WORKER"
@@ -127,7 +128,7 @@ int filch__pp_spawn_exec(const void *setup, size_t len, int ring_fd,
 	static const char *const argv[] = { "filch-procpool-worker", NULL };
 	char marker[64];
 	size_t n = 0;
-	int sv[2];
+	int sv[2], e;
 
 	while (environ && environ[n])
 		n++;
@@ -135,9 +136,7 @@ int filch__pp_spawn_exec(const void *setup, size_t len, int ring_fd,
 
 	if (!envp)
 		return -ENOMEM;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
-		int e = -errno;
-
+	if ((e = filch__ppfd_socketpair(SOCK_STREAM, sv)) < 0) {
 		free(envp);
 		return e;
 	}
@@ -156,18 +155,18 @@ int filch__pp_spawn_exec(const void *setup, size_t len, int ring_fd,
 
 	if (child == 0) {
 		/* Async-signal-safe calls only: the program may have threads.
-		 * Every descriptor of the pool is close-on-exec; the worker's
+		 * Every descriptor of a pool is close-on-exec (procfds.c:
+		 * no pool's outlives the exec, no lock is needed); the worker's
 		 * end of the socketpair is made to survive the exec. */
 		if (fcntl(sv[1], F_SETFD, 0) == 0)
 			execve("/proc/self/exe", (char *const *)argv, envp);
 		_exit(127);
 	}
-	int e = child < 0 ? (errno == ENOMEM ? -ENOMEM : -EAGAIN) : 0;
-
+	e = child < 0 ? (errno == ENOMEM ? -ENOMEM : -EAGAIN) : 0;
 	free(envp);
-	close(sv[1]);
+	filch__ppfd_close(sv[1]);
 	if (child < 0) {
-		close(sv[0]);
+		filch__ppfd_close(sv[0]);
 		return e;
 	}
 	/* The setup frame fits the socket's buffer: it is written now, and
@@ -222,7 +221,7 @@ __attribute__((constructor)) static void pp_spawned(void)
 					   PROT_READ | PROT_WRITE, MAP_SHARED,
 					   ring_fd, 0);
 
-	close(ring_fd);
+	filch__ppfd_close(ring_fd);
 	if (ring == MAP_FAILED)
 		_exit(1);
 	struct filch_procpool_opts o = {

@@ -2196,6 +2196,289 @@ static int sc_worker_fds(void *unused)
 	return !finish(pp, fds0);
 }
 
+/* ---- pools alive at once ---- */
+
+/* A pool of start method m (any, not the scenario's). */
+static filch_procpool *start_as(int m, unsigned workers)
+{
+	int saved = method;
+	filch_procpool *pp;
+
+	method = m;
+	pp = start(&(struct filch_procpool_opts){ .workers = workers });
+	method = saved;
+	return pp;
+}
+
+static const int all_methods[] = { FILCH_START_FORKSERVER, FILCH_START_FORK,
+				   FILCH_START_SPAWN };
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Destroys pp, which must return within 5 s (a pool's destroy that waits
+ * for a process that another pool's process keeps alive never does). */
+static void destroy_promptly(filch_procpool *pp, const char *what)
+{
+	int64_t t0 = now_ns();
+
+	check_is(filch_procpool_destroy(pp), 0, what);
+	check(now_ns() - t0 < (int64_t)5 * WATCHDOG_X * 1000000000,
+	      "%s took %lld ms", what, (long long)((now_ns() - t0) / MS));
+}
+
+/* One round trip through pp: whether it answered. */
+static bool answers(filch_procpool *pp)
+{
+	filch_future *f = submit(pp, t_echo, "ab", 2);
+	struct filch_bytes *b = NULL;
+	const char *msg;
+	bool good = outcome(f, &b, &msg) == 0 && b && b->len == 2 &&
+		    memcmp(b->data, "ba", 2) == 0;
+
+	filch_future_release(f);
+	return good;
+}
+
+/* Two pools alive at once, the second of each start method: the first
+ * one's destroy returns at once (the second's processes hold none of its
+ * descriptors: its fork server sees the end of its requests), then the
+ * second's. */
+static int sc_two_alive(void *unused)
+{
+	unsigned fds0 = open_fds();
+
+	(void)unused;
+	for (size_t m = 0; m < 3; m++) {
+		filch_procpool *a = start_as(method, 2);
+		filch_procpool *b = start_as(all_methods[m], 2);
+
+		check(answers(a) && answers(b), "a round trip failed");
+		destroy_promptly(a, "destroy of the first pool");
+		check(answers(b), "the second pool after the first's end");
+		destroy_promptly(b, "destroy of the second pool");
+		check(no_children(), "a process is left (second: %d)",
+		      all_methods[m]);
+		check_is(open_fds(), fds0, "open fds after both");
+	}
+	return failures != 0;
+}
+
+/* The "fd target" lines of this process's descriptors, in buf. */
+static void list_fds(char *buf, size_t cap)
+{
+	void *out = NULL;
+	size_t len = 0;
+
+	buf[0] = '\0';
+	if (t_fds(NULL, 0, &out, &len) == 0)
+		snprintf(buf, cap, "%.*s", (int)len, (const char *)out);
+	free(out);
+}
+
+/* Whether the line list holds the target (a line's text after its fd). */
+static bool lists_target(const char *list, const char *target)
+{
+	size_t n = strlen(target);
+
+	for (const char *p = list; (p = strchr(p, ' ')); p++)
+		if (strncmp(p + 1, target, n) == 0 && p[1 + n] == '\n')
+			return true;
+	return false;
+}
+
+/* A worker of a pool of each start method, made while a pool of the
+ * scenario's method is alive (with an argument's memfd pending), holds
+ * none of that pool's descriptors: no socket, memfd, epoll, eventfd,
+ * pidfd or signalfd but its own socket; no target that the other pool
+ * added to this process (sockets and memfds: their inodes tell them
+ * apart). A descriptor that the program opened before the pools, not
+ * close-on-exec, is still open in the worker. */
+static int sc_other_pool_fds(void *unused)
+{
+	static char before[16384], during[16384];
+	unsigned fds0 = open_fds();
+	int user[2];
+	char user_link[64];
+
+	(void)unused;
+	if (!check(pipe(user) == 0, "pipe"))
+		return 1;
+	snprintf(before, sizeof(before), "/proc/self/fd/%d", user[0]);
+	ssize_t l = readlink(before, user_link, sizeof(user_link) - 1);
+
+	user_link[l > 0 ? l : 0] = '\0';
+	list_fds(before, sizeof(before));
+	for (size_t m = 0; m < 3; m++) {
+		filch_procpool *a = start_as(method, 2);
+		size_t big = FILCH_PROCPOOL_SHM_MIN;
+		long *arg = calloc(1, big);
+
+		*arg = 300; /* t_sleep's ms: a's memfd stays meanwhile */
+		filch_future *x = submit(a, t_sleep, arg, big);
+
+		free(arg);
+		list_fds(during, sizeof(during));
+		filch_procpool *b = start_as(all_methods[m], 1);
+		filch_future *f = submit(b, t_fds, NULL, 0);
+		struct filch_bytes *r = NULL;
+		const char *msg;
+
+		if (check_is(outcome(f, &r, &msg), 0, "the listing")) {
+			const char *text = r->data, *bad[] = {
+				"memfd:filch-", "[eventpoll]", "[eventfd]",
+				"[pidfd]", "[signalfd]"
+			};
+			unsigned socks = 0;
+
+			for (const char *p = text; (p = strstr(p, "socket:"));
+			     p++)
+				socks++;
+			check_is(socks, 1, "sockets in the worker");
+			for (size_t k = 0; k < sizeof(bad) / sizeof(*bad); k++)
+				check(!strstr(text, bad[k]),
+				      "the worker (%d, beside %d) holds %s: %s",
+				      all_methods[m], method, bad[k], text);
+			/* What a added to this process: none in the worker. */
+			for (const char *p = during; (p = strchr(p, ' '));) {
+				char target[256];
+				size_t n = strcspn(++p, "\n");
+
+				snprintf(target, sizeof(target), "%.*s",
+					 (int)n, p);
+				check(lists_target(before, target) ||
+					      !strstr(target, "socket:") ||
+					      !lists_target(text, target),
+				      "the worker holds the other pool's %s",
+				      target);
+				check(lists_target(before, target) ||
+					      !strstr(target, "memfd:") ||
+					      !lists_target(text, target),
+				      "the worker holds the other pool's %s",
+				      target);
+			}
+			check(lists_target(text, user_link),
+			      "the program's %s is gone in the worker: %s",
+			      user_link, text);
+		}
+		filch_future_release(f);
+		check_is(outcome(x, NULL, &msg), 0, "the large call");
+		filch_future_release(x);
+		destroy_promptly(b, "destroy of the listed pool");
+		destroy_promptly(a, "destroy of the other pool");
+	}
+	close(user[0]);
+	close(user[1]);
+	check(no_children(), "a process is left");
+	check_is(open_fds(), fds0, "open fds after the pools");
+	return failures != 0;
+}
+
+/* Children of this process that are zombies (/proc's stat: state Z). */
+static unsigned zombies(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	unsigned n = 0;
+
+	while (d && (e = readdir(d))) {
+		char path[300], stat[512];
+		int ppid = 0;
+		char state = 0;
+		FILE *fp;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		if (!(fp = fopen(path, "r")))
+			continue;
+		if (fgets(stat, sizeof(stat), fp)) {
+			const char *p = strrchr(stat, ')');
+
+			if (p)
+				sscanf(p + 1, " %c %d", &state, &ppid);
+		}
+		fclose(fp);
+		n += state == 'Z' && ppid == getpid();
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* 100 pools, each made while the one before is alive and destroyed
+ * after the next one is made (start methods in turn, beginning with the
+ * scenario's): each destroy returns at once, and leaves no zombie; at
+ * the end no process and no descriptor is left. */
+static int sc_overlapping_pools(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *prev = NULL;
+
+	(void)unused;
+	for (int i = 0; i < 100 && !failures; i++) {
+		int m = all_methods[(size_t)(method + i) % 3];
+		filch_procpool *pp = start_as(m, 1);
+
+		if (i % 4 == 0)
+			check(answers(pp), "pool %d did not answer", i);
+		if (prev)
+			destroy_promptly(prev, "destroy of the older pool");
+		check_is(zombies(), 0, "zombies");
+		prev = pp;
+	}
+	if (prev)
+		destroy_promptly(prev, "destroy of the last pool");
+	check(no_children(), "a process is left");
+	check_is(open_fds(), fds0, "open fds after the pools");
+	return failures != 0;
+}
+
+/* The program forks while a pool is alive (another thread busy with a
+ * call that sends a memfd): the fork returns, and the child makes a pool
+ * of its own, which works, and its destroy returns (not under TSan, which
+ * kills a child of a threaded fork that starts a thread). */
+static int sc_fork_beside_pool(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *a = start_as(method, 1);
+	size_t big = FILCH_PROCPOOL_SHM_MIN;
+	long *arg = calloc(1, big);
+	int st = -1;
+
+	(void)unused;
+	*arg = 50;
+	filch_future *x = submit(a, t_sleep, arg, big);
+
+	free(arg);
+	pid_t c = fork();
+
+	if (c == 0) {
+		filch_procpool *b = NULL;
+
+#ifdef __SANITIZE_THREAD__
+		_exit(0); /* TSan: no thread after a threaded fork */
+#endif
+		if (filch_procpool_create(
+			    &b, &(struct filch_procpool_opts){
+					.workers = 1, .start_method = method }))
+			_exit(2);
+		bool good = answers(b);
+
+		_exit(filch_procpool_destroy(b) == 0 && good ? 0 : 1);
+	}
+	waitpid(c, &st, 0);
+	check(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "a pool in the child of a fork: status %#x", st);
+	filch_future_release(x);
+	return !finish(a, fds0);
+}
+
 /* An initializer that exits at once while the file named by the
  * environment's FILCH_TEST_INIT_EXIT exists. */
 static int init_exit(void *arg, unsigned index)
@@ -2615,6 +2898,14 @@ static const struct scenario {
 	  sc_init_exits, 10, false },
 	{ "memory_limit leaves no room for the argument: one failure",
 	  sc_arg_map_fails, 10, true },
+	{ "two pools alive: the first one's destroy returns at once",
+	  sc_two_alive, 30, false },
+	{ "a worker holds no descriptor of another pool, keeps the program's",
+	  sc_other_pool_fds, 30, false },
+	{ "100 pools, two alive at once: no zombie, no fd left",
+	  sc_overlapping_pools, 120, false },
+	{ "a pool in the child of the program's fork beside a pool",
+	  sc_fork_beside_pool, 10, false },
 };
 
 static const struct {
