@@ -38,7 +38,7 @@ static bool engine_on;
 
 /* One armed failure: the nth call (counted down in left) whose size is
  * size fails. left: n -> n-1 ... -> 0 (sprung, or disarmed); size is set
- * before left. Armed by the test's thread before the calls it counts,
+ * before left. left < 0 (ALWAYS): every such call fails until disarmed. Armed by the test's thread before the calls it counts,
  * which may come from the engine's thread: the post that leads to them
  * (the engine's mutex) orders the arming before them, so the words order
  * nothing themselves; their accesses are the default sequentially
@@ -47,6 +47,8 @@ struct trap {
 	atomic_int left;
 	atomic_size_t size;
 };
+
+#define ALWAYS (-1)
 
 static struct trap t_malloc, t_calloc, t_realloc, t_submit;
 /* While set, filch_future_on_done fails, except for the engine's own
@@ -66,6 +68,8 @@ static bool sprung(struct trap *t, size_t sz)
 {
 	int left = atomic_load(&t->left);
 
+	if (left < 0)
+		return atomic_load(&t->size) == sz;
 	while (left > 0 && atomic_load(&t->size) == sz) {
 		if (atomic_compare_exchange_weak(&t->left, &left, left - 1))
 			return left == 1;
@@ -187,41 +191,58 @@ static void stop(void)
 
 /* --- the engine ------------------------------------------------------ */
 
-/* A fresh engine's arrays are empty: its first request makes them grow,
- * and that fails. The request's future fails with ENOMEM, and MPI no
- * longer has the receive: a later message with its tag reaches the next
- * receive. */
+/* The engine's arrays cannot grow (every realloc of their size fails):
+ * what is posted still completes, through the overflow list, and nothing
+ * started is failed for lack of room. adopted is a receive (tag 52, from
+ * this rank) that MPI had before the engine started (funnelled mode
+ * forbids this thread to call MPI while the engine runs). A receive
+ * posted and cancelled while the arrays are full is cancelled, and
+ * finalize waits for it. After the arrays can grow again, a request
+ * still pending on the overflow list completes too. */
 static void grow_fails(unsigned flags)
 {
-	int buf = -1, in = -1, v = 60 + rank, code = 0;
-	const char *msg = NULL;
-	filch_future *rf = NULL, *rf2 = NULL, *sf = NULL;
+	int buf = -1, got = -1, late = -1, never = -1, v = 60 + rank, sum = 0;
+	MPI_Request adopted = MPI_REQUEST_NULL;
+	filch_future *f[8] = {NULL};
 	struct filch_mpi_opts o = {.flags = flags};
 	bool good;
 
-	/* No check (an all-reduce through the engine) before the receive. */
-	good = engine_on = filch_mpi_init(&o) == 0;
-	arm(&t_realloc, 64 * sizeof(MPI_Request), 1);
+	good = MPI_Irecv(&got, 1, MPI_INT, rank, 52, MPI_COMM_WORLD,
+			 &adopted) == MPI_SUCCESS;
+	/* No check (an all-reduce through the engine) before the arming. */
+	good &= engine_on = filch_mpi_init(&o) == 0;
+	arm(&t_realloc, 64 * sizeof(MPI_Request), ALWAYS);
 	good &= filch_mpi_irecv(&buf, 1, MPI_INT, rank, 51, MPI_COMM_WORLD,
-			       &rf) == 0;
-	good &= filch_future_error(rf, TEN_S, &code, &msg) == 0 &&
-		code == ENOMEM;
-	if (msg && rank == 0)
-		diag("no room in the engine: %s", msg);
-	good &= filch_mpi_irecv(&in, 1, MPI_INT, rank, 51, MPI_COMM_WORLD,
-				&rf2) == 0 &&
+				&f[0]) == 0 &&
+		filch_mpi_future(&adopted, &f[1]) == 0 &&
 		filch_mpi_isend(&v, 1, MPI_INT, rank, 51, MPI_COMM_WORLD,
-				&sf) == 0;
-	good &= filch_future_result(rf2, TEN_S, NULL) == 0 &&
-		filch_future_result(sf, TEN_S, NULL) == 0;
-	good &= in == v && buf == -1;
-	filch_future_release(rf);
-	filch_future_release(rf2);
-	filch_future_release(sf);
-	check(good, flags ? "funnelled: the engine cannot grow: the future "
-			    "fails with ENOMEM, the operation never starts"
-			  : "the engine cannot grow: the future fails with "
-			    "ENOMEM, MPI no longer has the request");
+				&f[2]) == 0 &&
+		filch_mpi_isend(&v, 1, MPI_INT, rank, 52, MPI_COMM_WORLD,
+				&f[3]) == 0 &&
+		filch_mpi_iallreduce(&v, &sum, 1, MPI_INT, MPI_SUM,
+				     MPI_COMM_WORLD, &f[4]) == 0 &&
+		filch_mpi_irecv(&never, 1, MPI_INT, rank, 53, MPI_COMM_WORLD,
+				&f[5]) == 0;
+	for (int i = 0; good && i < 5; i++)
+		good &= filch_future_result(f[i], TEN_S, NULL) == 0;
+	good &= buf == v && got == v && sum == size * 60 + size * (size - 1) / 2;
+	good &= filch_future_cancel(f[5]) && filch_future_cancelled(f[5]);
+	/* The arrays grow again: a receive on the overflow list completes
+	 * after it moved into them. */
+	good &= filch_mpi_irecv(&late, 1, MPI_INT, rank, 54, MPI_COMM_WORLD,
+				&f[6]) == 0;
+	atomic_store(&t_realloc.left, 0);
+	good &= filch_mpi_isend(&v, 1, MPI_INT, rank, 54, MPI_COMM_WORLD,
+				&f[7]) == 0 &&
+		filch_future_result(f[6], TEN_S, NULL) == 0 &&
+		filch_future_result(f[7], TEN_S, NULL) == 0 && late == v;
+	for (int i = 0; i < 8; i++)
+		filch_future_release(f[i]);
+	/* adopted is MPI_REQUEST_NULL once filch_mpi_future took it. */
+	if (adopted != MPI_REQUEST_NULL)
+		MPI_Request_free(&adopted);
+	check(good, flags ? "funnelled: the engine cannot grow: a receive, a send, an adopted request, an all-reduce and a cancel complete, and a pending request once it can grow"
+			  : "the engine cannot grow: a receive, a send, an adopted request, an all-reduce and a cancel complete, and a pending request once it can grow");
 	stop();
 }
 
