@@ -37,7 +37,10 @@
  *     item failed), its error in the reduction. Ends are sent from the
  *     coordinator's own buffers and need no allocation; the coordinator
  *     registers no callback (its futures' completions are the engine
- *     records' own, filch__mpi_p2p), so none can fail to register. A rank
+ *     records' own, filch__mpi_p2p), so none can fail to register. A
+ *     grant whose send fails is taken back (the same message, its length
+ *     negated): its destination drops the chunk's items, asks again and
+ *     gets the end. A rank
  *     that cannot post the map's messages at all (no memory for the
  *     engine's records) cannot tell the others, which then wait.
  */
@@ -103,10 +106,13 @@ struct chunk {
 	bool own_items;		    /* received: freed with the chunk */
 };
 
-/* A grant on its way: its message, freed when the send completed. */
+/* A grant on its way: its message, freed when the send completed. A
+ * grant whose send failed is taken back with the same message, its length
+ * negated. */
 struct grant_msg {
 	int64_t g[2];
 	struct coord *c;
+	int dest;
 };
 
 static void serve(filch_future *f, void *arg);
@@ -134,25 +140,21 @@ static void maybe_done(struct coord *c)
 		filch_promise_set_result(c->done, NULL);
 }
 
-static void sent(filch_future *f, void *arg)
+/* The coordinator's own failure: the map fails with it everywhere (every
+ * later request gets the end). */
+static void coord_fail(struct coord *c, int rc)
 {
-	struct coord *c = arg;
-
-	(void)f;
-	c->sending--;
-	maybe_done(c);
-}
-
-static void grant_sent(filch_future *f, void *arg)
-{
-	struct grant_msg *m = arg;
-
-	sent(f, m->c);
-	free(m);
+	if (!c->internal)
+		c->internal = rc;
+	if (!c->code) {
+		c->code = ECANCELED;
+		c->end_fail[0] = ECANCELED;
+	}
 }
 
 /* Posts a send of the coordinator's, counted in sending until it completed
- * (done: sent or grant_sent, with arg). 0 or a negative errno. */
+ * (done: sent, grant_sent or taken_back, with arg). 0 or a negative
+ * errno. */
 static int post_send(struct coord *c, const void *buf, int count,
 		     MPI_Datatype type, int dest, int tag, filch_callback_fn done,
 		     void *arg)
@@ -170,16 +172,66 @@ static int post_send(struct coord *c, const void *buf, int count,
 	return rc;
 }
 
-/* The coordinator's own failure: the map fails with it everywhere (every
- * later request gets the end). */
-static void coord_fail(struct coord *c, int rc)
+/* The send of f, the coordinator's, completed: 0, or its failure (a
+ * negative errno), which fails the map. */
+static int send_done(struct coord *c, filch_future *f)
 {
-	if (!c->internal)
-		c->internal = rc;
-	if (!c->code) {
-		c->code = ECANCELED;
-		c->end_fail[0] = ECANCELED;
-	}
+	int rc = filch_future_result(f, 0, NULL);
+
+	c->sending--;
+	rc = rc > 0 ? -rc : rc;
+	if (rc)
+		coord_fail(c, rc);
+	return rc;
+}
+
+/* The completion of an end, a chunk's items, or a grant taken back. Such
+ * a send that failed fails the map, but its destination is not told: it
+ * waits (for the items, or for an answer). */
+static void sent(filch_future *f, void *arg)
+{
+	struct coord *c = arg;
+
+	send_done(c, f);
+	maybe_done(c);
+}
+
+static void taken_back(filch_future *f, void *arg)
+{
+	struct grant_msg *m = arg;
+
+	sent(f, m->c);
+	free(m);
+}
+
+/* Takes back the grant of m, which its destination did not get (the map
+ * has failed): the same message, its length negated, tells the
+ * destination, which waits for an answer, to drop the chunk's items and
+ * ask again, and so to learn of the failure with the end. 0, or a
+ * negative errno (m is freed then: the destination is not told). */
+static int take_back(struct coord *c, struct grant_msg *m)
+{
+	int rc;
+
+	m->g[1] = -m->g[1];
+	rc = post_send(c, m->g, 2, MPI_INT64_T, m->dest, TAG_GRANT, taken_back,
+		       m);
+	if (rc)
+		free(m);
+	return rc;
+}
+
+/* A grant's send completed; one that failed is taken back. */
+static void grant_sent(filch_future *f, void *arg)
+{
+	struct grant_msg *m = arg;
+	struct coord *c = m->c;
+
+	if (send_done(c, f) != 0)
+		take_back(c, m);
+	else
+		free(m);
+	maybe_done(c);
 }
 
 /* Grants rank dest the next chunk: logs it, sends the grant and (item
@@ -204,7 +256,7 @@ static int grant(struct coord *c, int dest)
 	m = malloc(sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	*m = (struct grant_msg){{(int64_t)start, (int64_t)len}, c};
+	*m = (struct grant_msg){{(int64_t)start, (int64_t)len}, c, dest};
 	rc = post_send(c, m->g, 2, MPI_INT64_T, dest, TAG_GRANT, grant_sent,
 		       m);
 	if (rc) {
@@ -527,17 +579,19 @@ static void wait_any(filch_future **fs, size_t n)
 }
 
 /* The chunk g grants (item mode: with its items, received whether or not
- * it will run): added and submitted unless the map failed already. */
+ * it will run): added and submitted unless the map failed already or the
+ * root took the grant back (a negative length: the map failed). */
 static void take(struct local *l, int64_t *code, const int64_t *g)
 {
+	const int64_t chunk[2] = {g[0], g[1] < 0 ? -g[1] : g[1]};
 	const unsigned char *items = NULL;
-	bool own = false;
+	bool want = *code == 0 && g[1] > 0, own = false;
 	int rc = 0;
 
 	if (l->job->item_fn)
-		rc = get_items(l, g, *code == 0, &items, &own);
-	if (rc == 0 && *code == 0)
-		rc = add_chunk(l, g, items, own);
+		rc = get_items(l, chunk, want, &items, &own);
+	if (rc == 0 && want)
+		rc = add_chunk(l, chunk, items, own);
 	else if (own)
 		free((void *)items);
 	if (rc)

@@ -8,12 +8,14 @@
  *	test_mpi_fault funneled   MPI_THREAD_FUNNELED: filch_mpi_init refuses
  *
  * This program links the sources of libfilch-mpi itself, with the linker's
- * --wrap on malloc, calloc, realloc, filch_submit, filch_promise_create
- * and filch_future_on_done (am/mpi.am), so that a check can make the nth
- * call of one of them fail on one rank: the engine's active arrays that
- * cannot grow; a map whose items, result buffers, grants or grant log
+ * --wrap on malloc, calloc, realloc, filch_submit, filch_promise_create,
+ * filch_future_on_done and MPI_Isend (am/mpi.am), so that a check can make
+ * the nth call of one of them fail on one rank: the engine's active arrays
+ * that cannot grow; a map whose items, result buffers, grants or grant log
  * cannot be allocated, or whose chunks cannot be submitted (also: an
- * executor shut down on one rank); callbacks that cannot be registered.
+ * executor shut down on one rank); callbacks that cannot be registered;
+ * the root's sends of grants or items that MPI refuses at their start or
+ * that complete with an error.
  * Every rank must return the same outcome, and nothing may hang (the runs
  * have timeouts) or leak (the ASan build).
  */
@@ -51,6 +53,9 @@ struct trap {
 #define ALWAYS (-1)
 
 static struct trap t_malloc, t_calloc, t_realloc, t_submit;
+/* MPI_Isend with the tag size: refused at its start (MPI_ERR_OTHER), or
+ * (late) started as a request that completes with MPI_ERR_OTHER. */
+static struct trap t_isend, t_isend_late;
 /* While set, filch_future_on_done fails, except for the engine's own
  * watcher: the first callback of a promise just created by the same
  * thread (filch_promise_create is wrapped to note it). Set and cleared by
@@ -85,6 +90,10 @@ int __real_filch_submit(filch_executor *ex, filch_task_fn fn, void *arg,
 int __real_filch_future_on_done(filch_future *f, filch_callback_fn cb,
 				void *arg);
 int __real_filch_promise_create(filch_future **f);
+int __real_MPI_Isend(const void *buf, int count, MPI_Datatype type, int dest,
+		     int tag, MPI_Comm comm, MPI_Request *req);
+int __wrap_MPI_Isend(const void *buf, int count, MPI_Datatype type, int dest,
+		     int tag, MPI_Comm comm, MPI_Request *req);
 int __wrap_filch_promise_create(filch_future **f);
 void *__wrap_malloc(size_t n);
 void *__wrap_calloc(size_t k, size_t n);
@@ -133,6 +142,47 @@ int __wrap_filch_future_on_done(filch_future *f, filch_callback_fn cb,
 	if (atomic_load(&fail_on_done) && !engine)
 		return -ENOMEM;
 	return __real_filch_future_on_done(f, cb, arg);
+}
+
+/* The failed send's status: MPI_ERR_OTHER. */
+static int failed_query(void *extra, MPI_Status *st)
+{
+	(void)extra;
+	MPI_Status_set_elements(st, MPI_BYTE, 0);
+	MPI_Status_set_cancelled(st, 0);
+	st->MPI_SOURCE = MPI_UNDEFINED;
+	st->MPI_TAG = MPI_UNDEFINED;
+	st->MPI_ERROR = MPI_ERR_OTHER;
+	return MPI_ERR_OTHER;
+}
+
+static int failed_free(void *extra)
+{
+	(void)extra;
+	return MPI_SUCCESS;
+}
+
+static int failed_cancel(void *extra, int complete)
+{
+	(void)extra;
+	(void)complete;
+	return MPI_SUCCESS;
+}
+
+int __wrap_MPI_Isend(const void *buf, int count, MPI_Datatype type, int dest,
+		     int tag, MPI_Comm comm, MPI_Request *req)
+{
+	int rc;
+
+	if (sprung(&t_isend, (size_t)tag))
+		return MPI_ERR_OTHER;
+	if (!sprung(&t_isend_late, (size_t)tag))
+		return __real_MPI_Isend(buf, count, type, dest, tag, comm, req);
+	/* A generalized request, complete at once, whose status is the
+	 * error. */
+	rc = MPI_Grequest_start(failed_query, failed_free, failed_cancel, NULL,
+				req);
+	return rc == MPI_SUCCESS ? MPI_Grequest_complete(*req) : rc;
 }
 
 /* --- checks, reduced over the ranks ---------------------------------- */
@@ -374,11 +424,16 @@ static void map_faults(filch_executor *ex)
 	rc = map_items(ex, 2100, 7);
 	check_fault(rc, disarm(&t_malloc, other), false, -ENOMEM, "no room for a chunk's items on a rank: every rank returns -ENOMEM");
 
-	/* The root's coordinator has no room for its third grant (two
-	 * int64s and its address), then for its log (64 entries of 24
+	/* The root's coordinator has no room for its third grant (struct
+	 * grant_msg of mpi/map.c), then for its log (64 entries of 24
 	 * bytes). */
 	if (rank == 0)
-		arm(&t_malloc, 2 * sizeof(int64_t) + sizeof(void *), 3);
+		arm(&t_malloc, sizeof(struct {
+			    int64_t g[2];
+			    void *c;
+			    int dest;
+		    }),
+		    3);
 	rc = map(ex, 500, 1, 8);
 	check_fault(rc, disarm(&t_malloc, rank == 0), true, -ENOMEM, "the root cannot allocate a grant: every rank returns -ENOMEM");
 	if (rank == 0)
@@ -386,6 +441,18 @@ static void map_faults(filch_executor *ex)
 	rc = map(ex, 500, 1, 8);
 	check_fault(rc, disarm(&t_realloc, rank == 0), true, -ENOMEM, "the root cannot allocate its grant log: every rank returns -ENOMEM");
 
+	/* The root's third grant completes with an MPI error: it is taken
+	 * back, its destination asks again and gets the end. */
+	if (rank == 0)
+		arm(&t_isend_late, 2, 3);
+	rc = map(ex, 100, 1, 8);
+	check_fault(rc, disarm(&t_isend_late, rank == 0), true, -EIO, "a grant whose send fails: every rank returns -EIO");
+	/* Item mode: the same for the third grant, whose items are on their
+	 * way: its destination drops them and asks again. */
+	if (rank == 0)
+		arm(&t_isend_late, 2, 3);
+	rc = map_items(ex, 100, 1);
+	check_fault(rc, disarm(&t_isend_late, rank == 0), true, -EIO, "a grant whose send fails after its items: every rank returns -EIO");
 	/* No callback can be added to a future of the engine (beyond its
 	 * own): the map needs none. */
 	atomic_store(&fail_on_done, true);
@@ -450,6 +517,10 @@ int main(int argc, char **argv)
 	MPI_Init_thread(&argc, &argv, want, &provided);
 	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
 	MPI_Comm_size(MPI_COMM_WORLD, &size);
+	/* Open MPI reports the error of a generalized request (the wrapped
+	 * MPI_Isend's) through MPI_COMM_WORLD's handler: the engine must
+	 * see it as the request's failure. */
+	MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
 	if (rank == 0) {
 		tap_plan(0);
 		diag("mode %s: MPI thread level %d provided, %d asked", mode,
