@@ -559,19 +559,25 @@ static void leave(struct rec *r)
 	pthread_mutex_unlock(&eng.lock);
 }
 
-/* Posts r: funnelled, queues it; otherwise starts it here first. */
-static void launch(struct rec *r)
+/* Posts r: funnelled, queues it; otherwise starts it here first. Returns
+ * the MPI error of a start here that failed (r is finished then, without
+ * its done: filch__mpi_submit returns the error instead), else
+ * MPI_SUCCESS. */
+static int launch(struct rec *r)
 {
-	if (!eng.funnelled) {
-		int err = r->post(r->post_arg, &r->req);
+	int err = MPI_SUCCESS;
 
+	if (!eng.funnelled) {
+		err = r->post(r->post_arg, &r->req);
 		r->post = NULL;
 		if (err != MPI_SUCCESS) {
+			r->done = NULL;
 			finish(r, err, NULL);
 			r = NULL;
 		}
 	}
 	leave(r);
+	return err;
 }
 
 int filch__mpi_submit(filch_mpi_post_fn fn, void *arg, const void *args,
@@ -604,7 +610,12 @@ int filch__mpi_submit(filch_mpi_post_fn fn, void *arg, const void *args,
 		memcpy(r->args.bytes, args, args_size);
 		r->post_arg = r->args.bytes;
 	}
-	launch(r);
+	rc = launch(r);
+	if (rc != MPI_SUCCESS && done) {
+		filch_future_release(fut);
+		rc = filch_mpi_errno(rc);
+		return rc ? -rc : -EIO;
+	}
 	*f = fut;
 	return 0;
 }

@@ -61,10 +61,10 @@ struct grant_log {
 };
 
 /* The root's coordinator. Its fields are touched only by serve() and the
- * completions of its sends, all on the engine's thread (or in serve's own
- * call of a post that failed at once), and by the root's map before the
- * first listen() and after done completes (the promise's completion
- * orders them). */
+ * completions of its sends, all on the engine's thread (a post that fails
+ * at once returns its error and runs no completion: filch__mpi_submit),
+ * and by the root's map before the first listen() and after done
+ * completes (the promise's completion orders them). */
 struct coord {
 	MPI_Comm comm;
 	size_t n, chunk, next;
@@ -82,7 +82,6 @@ struct coord {
 	struct grant_log *log;
 	size_t nlog, caplog;
 	unsigned sending;   /* sends posted and not completed */
-	bool serving;	    /* serve() runs: it completes done itself */
 	filch_future *done; /* promise: every rank was told the end and
 			       every send completed */
 };
@@ -131,7 +130,7 @@ static int listen(struct coord *c)
  * the last thing its caller does with c (the root's map then frees it). */
 static void maybe_done(struct coord *c)
 {
-	if (c->serving || c->ended < c->size || c->sending > 0)
+	if (c->ended < c->size || c->sending > 0)
 		return;
 	if (c->internal)
 		filch_promise_set_error(c->done, -c->internal,
@@ -304,7 +303,6 @@ static void serve(filch_future *f, void *arg)
 	int rc = filch_mpi_status(f, 0, &st);
 
 	filch_future_release(f);
-	c->serving = true;
 	if (rc == 0)
 		answer(c, st.MPI_SOURCE);
 	if (rc == 0 && c->ended < c->size)
@@ -316,7 +314,6 @@ static void serve(filch_future *f, void *arg)
 		coord_fail(c, rc > 0 ? -rc : rc);
 		c->ended = c->size;
 	}
-	c->serving = false;
 	maybe_done(c);
 }
 

@@ -29,6 +29,7 @@
 
 #include <filch/mpi.h>
 
+#include "mpi/engine.h"
 #include "tap.h"
 
 #define TEN_S INT64_C(10000000000)
@@ -296,6 +297,49 @@ static void grow_fails(unsigned flags)
 	stop();
 }
 
+static atomic_int done_runs;
+
+static void count_done(filch_future *f, void *arg)
+{
+	(void)f;
+	(void)arg;
+	atomic_fetch_add(&done_runs, 1);
+}
+
+/* The engine's post with a done callback (mpi/engine.h), a send that MPI
+ * refuses at its start (tag 55): not funnelled, the call returns the
+ * error, *f untouched, and done never runs (it would run inside the call);
+ * funnelled, the engine starts it: the future fails, done runs once. */
+static void refused_at_start(void)
+{
+	static char sentinel;
+	filch_future *f = (filch_future *)&sentinel;
+	bool funnelled = filch_mpi_funnelled();
+	int v = 7, code = 0, rc;
+	int64_t end = tap_now_ns() + TEN_S;
+	bool good;
+
+	atomic_store(&done_runs, 0);
+	arm(&t_isend, 55, 1);
+	rc = filch__mpi_p2p(true, &v, 1, MPI_INT, rank, 55, MPI_COMM_WORLD,
+			    count_done, NULL, &f);
+	if (!funnelled) {
+		good = rc == -EIO && f == (filch_future *)&sentinel &&
+		       atomic_load(&done_runs) == 0;
+	} else {
+		good = rc == 0 && filch_future_error(f, TEN_S, &code, NULL) == 0 &&
+		       code == EIO;
+		while (atomic_load(&done_runs) == 0 && tap_now_ns() < end)
+			usleep(1000);
+		good &= atomic_load(&done_runs) == 1;
+		filch_future_release(f);
+	}
+	good &= atomic_load(&t_isend.left) == 0;
+	atomic_store(&t_isend.left, 0);
+	check(good, funnelled ? "funnelled: a post with done that MPI refuses: the future fails, done runs once"
+			      : "a post with done that MPI refuses at its start: the error is returned, *f untouched, done never runs");
+}
+
 /* --- the map --------------------------------------------------------- */
 
 static int square(void *arg, size_t i, void *result)
@@ -441,6 +485,14 @@ static void map_faults(filch_executor *ex)
 	rc = map(ex, 500, 1, 8);
 	check_fault(rc, disarm(&t_realloc, rank == 0), true, -ENOMEM, "the root cannot allocate its grant log: every rank returns -ENOMEM");
 
+	/* The root's third grant (tag 2) is refused at its start: every
+	 * rank is answered (the grant's destination with the end, or,
+	 * funnelled, where the engine starts it, with the grant taken back
+	 * and then the end). */
+	if (rank == 0)
+		arm(&t_isend, 2, 3);
+	rc = map(ex, 100, 1, 8);
+	check_fault(rc, disarm(&t_isend, rank == 0), true, -EIO, "a grant that MPI refuses at its start: every rank returns -EIO");
 	/* The root's third grant completes with an MPI error: it is taken
 	 * back, its destination asks again and gets the end. */
 	if (rank == 0)
@@ -541,10 +593,12 @@ int main(int argc, char **argv)
 		grow_fails(0);
 		grow_fails(FILCH_MPI_FUNNELLED);
 		start(0);
+		refused_at_start();
 		map_shut_down(ex);
 		map_faults(ex);
 		stop();
 		start(FILCH_MPI_FUNNELLED);
+		refused_at_start();
 		map_faults(ex);
 		stop();
 	}
