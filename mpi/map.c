@@ -11,7 +11,8 @@
  *     time, and runs each granted chunk as a task on its executor.
  *  2. The root's coordinator is a chain of receive futures whose callback
  *     (on the engine's thread) answers each request (TAG_GRANT, two int64:
- *     start and length) with the next chunk, or with the end (length 0,
+ *     start and length; item mode: the chunk's items go first, TAG_ITEMS)
+ *     with the next chunk, or with the end (length 0,
  *     start = the first failure code reported, 0 if none). Once a failure
  *     is reported, every later request gets the end: so every rank learns
  *     of it at its next request and cancels its chunks not yet started.
@@ -38,11 +39,21 @@
  *     coordinator's own buffers and need no allocation; the coordinator
  *     registers no callback (its futures' completions are the engine
  *     records' own, filch__mpi_p2p), so none can fail to register. A
- *     grant whose send fails is taken back (the same message, its length
- *     negated): its destination drops the chunk's items, asks again and
- *     gets the end. A rank
- *     that cannot post the map's messages at all (no memory for the
- *     engine's records) cannot tell the others, which then wait.
+ *     chunk's items are posted before its grant: items that cannot be
+ *     posted are answered with the end. A grant that cannot be posted
+ *     after its items, or whose send fails, is taken back (the same
+ *     message, its length negated): its destination drops the chunk's
+ *     items, asks again and gets the end.
+ *  6. What still leaves ranks waiting (the one blocked, and the others in
+ *     the all-reduce): a rank that cannot post its request or the receive
+ *     of its answer cannot tell the root; the root's receive of requests
+ *     that cannot be posted or fails answers no more; an end, or a grant
+ *     taken back, that cannot be posted or whose send fails, and a
+ *     chunk's items whose send fails (funnelled: also that MPI refuses,
+ *     since the engine starts them after the grant was posted), leave
+ *     their destination waiting. Items whose grant could be neither
+ *     posted nor taken back may never be received: the root waits for
+ *     their send.
  */
 #include "config.h"
 
@@ -233,14 +244,15 @@ static void grant_sent(filch_future *f, void *arg)
 	maybe_done(c);
 }
 
-/* Grants rank dest the next chunk: logs it, sends the grant and (item
- * mode, to another rank) the chunk's items. 0, or a negative errno when
- * nothing was granted. */
+/* Grants rank dest the next chunk: logs it, sends (item mode, to another
+ * rank) the chunk's items, then the grant. 0 when dest was answered (a
+ * grant, or one taken back), or a negative errno when it was not. */
 static int grant(struct coord *c, int dest)
 {
 	size_t start = c->next;
 	size_t len = c->n - start < c->chunk ? c->n - start : c->chunk;
 	struct grant_msg *m;
+	bool items;
 	int rc;
 
 	if (c->nlog == c->caplog) {
@@ -256,22 +268,30 @@ static int grant(struct coord *c, int dest)
 	if (!m)
 		return -ENOMEM;
 	*m = (struct grant_msg){{(int64_t)start, (int64_t)len}, c, dest};
-	rc = post_send(c, m->g, 2, MPI_INT64_T, dest, TAG_GRANT, grant_sent,
-		       m);
-	if (rc) {
-		free(m);
-		return rc;
+	/* The chunk's items go first (another tag: dest receives them after
+	 * the grant), so that items that cannot be posted are answered with
+	 * the end instead (the root reads its own). */
+	items = c->items && dest != c->root;
+	rc = items ? post_send(c, c->items + start * c->item_size,
+			       (int)(len * c->item_size), MPI_BYTE, dest,
+			       TAG_ITEMS, sent, c)
+		   : 0;
+	if (rc == 0) {
+		rc = post_send(c, m->g, 2, MPI_INT64_T, dest, TAG_GRANT,
+			       grant_sent, m);
+		if (rc == 0) {
+			c->log[c->nlog++] = (struct grant_log){dest, start, len};
+			c->next += len;
+			return 0;
+		}
+		if (items) {
+			/* dest must still receive the items on their way. */
+			coord_fail(c, rc);
+			return take_back(c, m) == 0 ? 0 : rc;
+		}
 	}
-	c->log[c->nlog++] = (struct grant_log){dest, start, len};
-	c->next += len;
-	/* The chunk's items follow its grant (the root reads its own); if
-	 * they cannot be posted, dest waits for them. */
-	if (c->items && dest != c->root &&
-	    (rc = post_send(c, c->items + start * c->item_size,
-			    (int)(len * c->item_size), MPI_BYTE, dest,
-			    TAG_ITEMS, sent, c)) != 0)
-		coord_fail(c, rc);
-	return 0;
+	free(m);
+	return rc;
 }
 
 /* Answers a request of rank src: a chunk, or the end. */

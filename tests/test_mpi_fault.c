@@ -446,6 +446,7 @@ static void check_fault(int rc, bool hit, bool sure, int want,
 static void map_faults(filch_executor *ex)
 {
 	bool last = rank == size - 1, other = last && rank != 0;
+	bool items = rank == 0 && size > 1 && !filch_mpi_funnelled();
 	int rc;
 
 	/* The last rank cannot submit its third chunk. */
@@ -505,6 +506,14 @@ static void map_faults(filch_executor *ex)
 		arm(&t_isend_late, 2, 3);
 	rc = map_items(ex, 100, 1);
 	check_fault(rc, disarm(&t_isend_late, rank == 0), true, -EIO, "a grant whose send fails after its items: every rank returns -EIO");
+	/* Item mode, not funnelled: the first items send (tag 4) that MPI
+	 * refuses at its start is answered with the end. Funnelled, the
+	 * engine starts it, too late to answer: its destination waits. */
+	if (items)
+		arm(&t_isend, 4, 1);
+	rc = map_items(ex, 300, 1);
+	check_fault(rc, disarm(&t_isend, items), false, -EIO, "items that MPI refuses at their start: every rank returns -EIO");
+
 	/* No callback can be added to a future of the engine (beyond its
 	 * own): the map needs none. */
 	atomic_store(&fail_on_done, true);
