@@ -563,27 +563,23 @@ static void fail_internal(struct local *l, int64_t *code, int rc)
 	fail_local(l, code, -rc);
 }
 
-/* Asks the root for a chunk: posts the receive of the answer into g (*gf),
- * then the request (*sf, carrying *req: code). 0, or a negative errno with
- * nothing posted. */
+/* Asks the root for a chunk: posts the receive of the answer into g (*gf)
+ * unless it is posted already, then the request (*sf, carrying *req:
+ * code). 0, or a negative errno: the request was not posted, and the
+ * receive, if posted, stays so that a later ask retries only the request
+ * (never a second receive into g). */
 static int ask(struct local *l, int64_t code, int64_t *req, int64_t *g,
 	       filch_future **sf, filch_future **gf)
 {
-	int rc = filch_mpi_irecv(g, 2, MPI_INT64_T, l->root, TAG_GRANT, l->comm,
-				 gf);
+	int rc = *gf ? 0
+		     : filch_mpi_irecv(g, 2, MPI_INT64_T, l->root, TAG_GRANT,
+				       l->comm, gf);
 
 	if (rc)
 		return rc;
 	*req = code;
-	rc = filch_mpi_isend(req, 1, MPI_INT64_T, l->root, TAG_REQ, l->comm,
-			     sf);
-	if (rc) {
-		/* Nothing will answer: MPI_Cancel it. */
-		filch_future_cancel(*gf);
-		filch_future_release(*gf);
-		*gf = NULL;
-	}
-	return rc;
+	return filch_mpi_isend(req, 1, MPI_INT64_T, l->root, TAG_REQ, l->comm,
+			       sf);
 }
 
 /* Waits until one of the n futures in fs is done. */
@@ -649,7 +645,7 @@ static int work(struct local *l, int64_t *code)
 	filch_future **wait, *one[1], *gf = NULL, *sf = NULL;
 	int64_t req = 0, g[2];
 	size_t active = 0, nwait;
-	bool ended = false;
+	bool ended = false, asked = false;
 	int rc;
 
 	*code = 0;
@@ -663,12 +659,13 @@ static int work(struct local *l, int64_t *code)
 		wait = one;
 	}
 	while (!ended || active > 0) {
-		if (!ended && !gf && active < l->inflight) {
+		if (!ended && !asked && active < l->inflight) {
 			/* The previous request's buffer is reused. */
 			if (sf && (rc = settle(sf)) != 0)
 				fail_internal(l, code, rc > 0 ? -rc : rc);
 			sf = NULL;
 			rc = ask(l, *code, &req, g, &sf, &gf);
+			asked = rc == 0;
 			if (rc) {
 				fail_internal(l, code, rc);
 				if (active == 0)
@@ -686,6 +683,7 @@ static int work(struct local *l, int64_t *code)
 		if (gf && filch_future_done(gf)) {
 			rc = settle(gf);
 			gf = NULL;
+			asked = false;
 			if (rc)
 				fail_internal(l, code, rc > 0 ? -rc : rc);
 			else if (g[1] == 0)
@@ -699,6 +697,11 @@ static int work(struct local *l, int64_t *code)
 	}
 	if (wait != one)
 		free(wait);
+	if (gf) {
+		/* Its request could not be posted: nothing will answer. */
+		filch_future_cancel(gf);
+		filch_future_release(gf);
+	}
 	if (sf && (rc = settle(sf)) != 0 && !l->internal)
 		l->internal = rc > 0 ? -rc : rc;
 	return l->internal;

@@ -57,6 +57,8 @@ static struct trap t_malloc, t_calloc, t_realloc, t_submit;
 /* MPI_Isend with the tag size: refused at its start (MPI_ERR_OTHER), or
  * (late) started as a request that completes with MPI_ERR_OTHER. */
 static struct trap t_isend, t_isend_late;
+/* filch_promise_create (size 0): fails with -ENOMEM. */
+static struct trap t_promise;
 /* While set, filch_future_on_done fails, except for the engine's own
  * watcher: the first callback of a promise just created by the same
  * thread (filch_promise_create is wrapped to note it). Set and cleared by
@@ -128,7 +130,8 @@ int __wrap_filch_submit(filch_executor *ex, filch_task_fn fn, void *arg,
 
 int __wrap_filch_promise_create(filch_future **f)
 {
-	int rc = __real_filch_promise_create(f);
+	int rc = sprung(&t_promise, 0) ? -ENOMEM
+				       : __real_filch_promise_create(f);
 
 	fresh = rc == 0 ? *f : NULL;
 	return rc;
@@ -443,6 +446,32 @@ static void check_fault(int rc, bool hit, bool sure, int want,
 	check_same(rc, 0, "a map whose failure was not reached succeeds");
 }
 
+/* square, 20 ms an item. */
+static int slow_square(void *arg, size_t i, void *result)
+{
+	usleep(20000);
+	return square(arg, i, result);
+}
+
+/* The last rank (not the root) cannot post its second request for a
+ * chunk (no promise for it: its sixth post after the communicator's
+ * duplicate, its shape and the first request and its answer's receive)
+ * while its first chunk runs: it keeps the receive of the answer posted,
+ * asks again when the chunk is done (only the request is posted again),
+ * and every rank returns -ENOMEM. */
+static void request_unposted(filch_executor *ex)
+{
+	struct filch_mpi_map_opts o = {.chunk = 1, .inflight = 2};
+	bool other = rank == size - 1 && rank != 0;
+	int rc;
+
+	if (other)
+		arm(&t_promise, 0, 6);
+	rc = filch_mpi_map(MPI_COMM_WORLD, ex, 20, slow_square, NULL, 0, 0,
+			   NULL, &o);
+	check_fault(rc, disarm(&t_promise, other), size > 1, -ENOMEM, "a request that cannot be posted while a chunk runs: the rank asks again, every rank returns -ENOMEM");
+}
+
 static void map_faults(filch_executor *ex)
 {
 	bool last = rank == size - 1, other = last && rank != 0;
@@ -603,6 +632,7 @@ int main(int argc, char **argv)
 		grow_fails(FILCH_MPI_FUNNELLED);
 		start(0);
 		refused_at_start();
+		request_unposted(ex);
 		map_shut_down(ex);
 		map_faults(ex);
 		stop();
