@@ -32,9 +32,8 @@
  * Synchronization: one mutex, eng.lock, guards the inbox, the flags of the
  * engine (state, sleeping, cancels, posting) and of the records (cancel,
  * refs). The active arrays and the overflow list belong to the engine
- * thread. No atomics: the
- * mutex is taken once per post and once per engine pass, far below the
- * cost of an MPI message.
+ * thread. No atomics: the mutex is taken once per post and once per
+ * engine pass, far below the cost of an MPI message.
  *
  * A record's life: refs = 2 at creation, one for the engine (dropped when
  * the request completed or the post failed) and one for the watcher
