@@ -448,10 +448,16 @@ static void check_fault(int rc, bool hit, bool sure, int want,
 	check_same(rc, 0, "a map whose failure was not reached succeeds");
 }
 
-/* square, 20 ms an item. */
+/* square, 20 ms an item; while this rank's promise trap is armed, the
+ * item also waits (up to 10 s) until it sprang, so that a chunk is still
+ * running when the trap's post fails. */
 static int slow_square(void *arg, size_t i, void *result)
 {
+	int64_t end = tap_now_ns() + TEN_S;
+
 	usleep(20000);
+	while (atomic_load(&t_promise.left) > 0 && tap_now_ns() < end)
+		usleep(1000);
 	return square(arg, i, result);
 }
 
@@ -469,7 +475,7 @@ static void request_unposted(filch_executor *ex)
 
 	if (other)
 		arm(&t_promise, 0, 6);
-	rc = filch_mpi_map(MPI_COMM_WORLD, ex, 20, slow_square, NULL, 0, 0,
+	rc = filch_mpi_map(MPI_COMM_WORLD, ex, 200, slow_square, NULL, 0, 0,
 			   NULL, &o);
 	check_fault(rc, disarm(&t_promise, other), size > 1, -ENOMEM, "a request that cannot be posted while a chunk runs: the rank asks again, every rank returns -ENOMEM");
 }
