@@ -23,14 +23,17 @@
  *    does not start the operation at all) and completes the request as
  *    usual, which MPI requires before the buffer may be reused.
  *  - No room: a record the engine cannot add to its arrays (they cannot
- *    grow) fails with ENOMEM; its request, if MPI has it, is cancelled
- *    and freed (refuse()).
+ *    grow) is still started as usual and goes on the overflow list, whose
+ *    requests are tested one by one with MPI_Test (no allocation); they
+ *    move into the arrays when a later pass can grow them. A started
+ *    record is never failed for lack of memory: MPI may use its buffer
+ *    until its request completes.
  *
  * Synchronization: one mutex, eng.lock, guards the inbox, the flags of the
  * engine (state, sleeping, cancels, posting) and of the records (cancel,
- * refs). The active arrays belong to the engine thread. No atomics: the
- * mutex is taken once per post and once per engine pass, far below the
- * cost of an MPI message.
+ * refs). The active arrays and the overflow list belong to the engine
+ * thread. No atomics: the mutex is taken once per post and once per
+ * engine pass, far below the cost of an MPI message.
  *
  * A record's life: refs = 2 at creation, one for the engine (dropped when
  * the request completed or the post failed) and one for the watcher
@@ -54,7 +57,8 @@
 enum eng_state { ENG_STOPPED, ENG_RUNNING, ENG_STOPPING };
 
 struct rec {
-	struct rec *next;	/* inbox link (under eng.lock) */
+	struct rec *next;	/* inbox link (under eng.lock), then the
+				 * overflow list's (engine thread) */
 	filch_future *f;	/* the promise; the engine's reference */
 	struct filch__mpi_result *res; /* until the promise owns it */
 	filch_mpi_post_fn post; /* NULL once started */
@@ -62,7 +66,6 @@ struct rec {
 	filch_callback_fn done; /* filch__mpi_submit's; run by watch */
 	void *done_arg;
 	MPI_Request req;	/* active once started */
-	bool cancellable;	/* MPI_Cancel may be called on req */
 	bool cancel;		/* under eng.lock: the promise was cancelled */
 	bool cancel_seen;	/* engine thread: cancel seen, MPI_Cancel done */
 	int refs;		/* under eng.lock */
@@ -90,6 +93,7 @@ static struct {
 	struct rec **recs;
 	int *idx;
 	MPI_Status *sts;
+	struct rec *over;	/* started, no room in the arrays */
 } eng = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.tail = &eng.head,
@@ -204,25 +208,28 @@ static int grow(void)
 	return 0;
 }
 
-static int adopt(void *arg, MPI_Request *req);
-
-/* There is no room for r in the active arrays (the engine could not grow
- * them): an operation not started yet never is; a request MPI already has
- * is cancelled (where MPI allows) and freed, since the engine cannot
- * complete it. r's future fails with ENOMEM either way. */
-static void refuse(struct rec *r)
+/* Appends the started record r to the arrays, which have room. */
+static void put(struct rec *r)
 {
-	if (r->post == adopt)
-		adopt(r->post_arg, &r->req);
-	if (r->post) {
-		r->post = NULL;
-	} else {
-		if (r->cancellable)
-			MPI_Cancel(&r->req);
-		MPI_Request_free(&r->req);
-	}
-	finish(r, MPI_ERR_NO_MEM, NULL);
+	eng.reqs[eng.n] = r->req;
+	eng.recs[eng.n] = r;
+	eng.n++;
 }
+
+/* Makes the started record r active: in the arrays if they have room or
+ * can grow (and no overflow record waits before it), else on the overflow
+ * list. */
+static void activate(struct rec *r)
+{
+	if (!eng.over && (eng.n < eng.cap || grow() == 0)) {
+		put(r);
+	} else {
+		r->next = eng.over;
+		eng.over = r;
+	}
+}
+
+static int adopt(void *arg, MPI_Request *req);
 
 /* Starts the records of the inbox list in (funnelled: posts them) and
  * makes them active. Returns true if there was any. */
@@ -235,10 +242,6 @@ static bool start(struct rec *in)
 		int err = MPI_SUCCESS;
 
 		in = r->next;
-		if (eng.n == eng.cap && grow() != 0) {
-			refuse(r);
-			continue;
-		}
 		if (r->post) {
 			if (r->cancel_seen && r->post != adopt) {
 				/* Cancelled before it was started: MPI never
@@ -256,11 +259,19 @@ static bool start(struct rec *in)
 		}
 		if (r->cancel_seen)
 			MPI_Cancel(&r->req);
-		eng.reqs[eng.n] = r->req;
-		eng.recs[eng.n] = r;
-		eng.n++;
+		activate(r);
 	}
 	return any;
+}
+
+/* Under eng.lock: MPI_Cancel on req, r's active request, if r was newly
+ * flagged cancel. */
+static void see_cancel_locked(struct rec *r, MPI_Request *req)
+{
+	if (r->cancel && !r->cancel_seen) {
+		r->cancel_seen = true;
+		MPI_Cancel(req);
+	}
 }
 
 /* Under eng.lock: copies the cancel flags of the inbox list and, when
@@ -273,14 +284,10 @@ static void see_cancels_locked(struct rec *in)
 	if (!eng.cancels)
 		return;
 	eng.cancels = false;
-	for (int i = 0; i < eng.n; i++) {
-		struct rec *r = eng.recs[i];
-
-		if (r->cancel && !r->cancel_seen) {
-			r->cancel_seen = true;
-			MPI_Cancel(&eng.reqs[i]);
-		}
-	}
+	for (int i = 0; i < eng.n; i++)
+		see_cancel_locked(eng.recs[i], &eng.reqs[i]);
+	for (struct rec *r = eng.over; r; r = r->next)
+		see_cancel_locked(r, &r->req);
 }
 
 /* One MPI_Testsome over every active request; completes those done.
@@ -320,6 +327,36 @@ static bool test(void)
 	return true;
 }
 
+/* Moves the overflow records into the arrays while they have room or can
+ * grow, then tests those left one by one (MPI_Test needs no room) and
+ * completes those done. Returns true if any completed. */
+static bool test_over(void)
+{
+	struct rec **p = &eng.over;
+	bool any = false;
+
+	while (eng.over && (eng.n < eng.cap || grow() == 0)) {
+		struct rec *r = eng.over;
+
+		eng.over = r->next;
+		put(r);
+	}
+	while (*p) {
+		struct rec *r = *p;
+		MPI_Status st;
+		int done = 0, rc = MPI_Test(&r->req, &done, &st);
+
+		if (rc == MPI_SUCCESS && !done) {
+			p = &r->next;
+			continue;
+		}
+		*p = r->next;
+		finish(r, rc, &st);
+		any = true;
+	}
+	return any;
+}
+
 /* Sleeps up to ns, or until a push or a cancel. */
 static void nap(int64_t ns)
 {
@@ -351,7 +388,7 @@ static void *progress(void *unused)
 		bool active;
 
 		pthread_mutex_lock(&eng.lock);
-		while (!eng.head && !eng.cancels && eng.n == 0) {
+		while (!eng.head && !eng.cancels && eng.n == 0 && !eng.over) {
 			if (eng.state == ENG_STOPPING && eng.posting == 0) {
 				pthread_mutex_unlock(&eng.lock);
 				return NULL;
@@ -368,6 +405,7 @@ static void *progress(void *unused)
 		pthread_mutex_unlock(&eng.lock);
 
 		active = start(in);
+		active |= test_over();
 		active |= test();
 		if (active) {
 			idle = 0;
@@ -461,7 +499,7 @@ bool filch_mpi_funnelled(void)
 }
 
 /* Makes a record with its promise; *fut gets the caller's reference. */
-static int rec_new(bool cancellable, struct rec **out, filch_future **fut)
+static int rec_new(struct rec **out, filch_future **fut)
 {
 	struct rec *r = calloc(1, sizeof(*r));
 	int rc = -ENOMEM;
@@ -473,7 +511,6 @@ static int rec_new(bool cancellable, struct rec **out, filch_future **fut)
 		goto fail;
 	r->refs = 2;
 	r->req = MPI_REQUEST_NULL;
-	r->cancellable = cancellable;
 	rc = filch_promise_create(&r->f);
 	if (rc)
 		goto fail;
@@ -521,19 +558,25 @@ static void leave(struct rec *r)
 	pthread_mutex_unlock(&eng.lock);
 }
 
-/* Posts r: funnelled, queues it; otherwise starts it here first. */
-static void launch(struct rec *r)
+/* Posts r: funnelled, queues it; otherwise starts it here first. Returns
+ * the MPI error of a start here that failed (r is finished then, without
+ * its done: filch__mpi_submit returns the error instead), else
+ * MPI_SUCCESS. */
+static int launch(struct rec *r)
 {
-	if (!eng.funnelled) {
-		int err = r->post(r->post_arg, &r->req);
+	int err = MPI_SUCCESS;
 
+	if (!eng.funnelled) {
+		err = r->post(r->post_arg, &r->req);
 		r->post = NULL;
 		if (err != MPI_SUCCESS) {
+			r->done = NULL;
 			finish(r, err, NULL);
 			r = NULL;
 		}
 	}
 	leave(r);
+	return err;
 }
 
 int filch__mpi_submit(filch_mpi_post_fn fn, void *arg, const void *args,
@@ -549,7 +592,7 @@ int filch__mpi_submit(filch_mpi_post_fn fn, void *arg, const void *args,
 	rc = enter();
 	if (rc)
 		return rc;
-	rc = rec_new(cancellable, &r, &fut);
+	rc = rec_new(&r, &fut);
 	if (rc) {
 		leave(NULL);
 		return rc;
@@ -566,7 +609,12 @@ int filch__mpi_submit(filch_mpi_post_fn fn, void *arg, const void *args,
 		memcpy(r->args.bytes, args, args_size);
 		r->post_arg = r->args.bytes;
 	}
-	launch(r);
+	rc = launch(r);
+	if (rc != MPI_SUCCESS && done) {
+		filch_future_release(fut);
+		rc = filch_mpi_errno(rc);
+		return rc ? -rc : -EIO;
+	}
 	*f = fut;
 	return 0;
 }

@@ -33,9 +33,13 @@ int filch__mpi_result_get(const void *result, MPI_Status *status);
  * MPI_Cancel must not be called on): the future is RUNNING from the
  * start, so filch_future_cancel returns false. done, when not NULL, is
  * called as filch_future_on_done(*f, done, done_arg) would call it, but it
- * needs no registration that could fail: when 0 is returned, it runs once
- * (on the engine's thread, or in the caller if the post failed at once);
- * otherwise never.
+ * needs no registration that could fail: when 0 is returned, it runs once,
+ * on the engine's thread, or in the thread that cancels *f (before MPI
+ * released the buffer: the request completes later); otherwise never.
+ * With done, an operation that MPI refuses at its start in this call
+ * (MPI_THREAD_MULTIPLE, not funnelled) is not a future: its error is
+ * returned as a negative errno and *f is untouched, so that done never
+ * runs inside its caller.
  */
 int filch__mpi_submit(filch_mpi_post_fn fn, void *arg, const void *args,
 		      size_t args_size, bool cancellable, filch_callback_fn done,

@@ -11,7 +11,8 @@
  *     time, and runs each granted chunk as a task on its executor.
  *  2. The root's coordinator is a chain of receive futures whose callback
  *     (on the engine's thread) answers each request (TAG_GRANT, two int64:
- *     start and length) with the next chunk, or with the end (length 0,
+ *     start and length; item mode: the chunk's items go first, TAG_ITEMS)
+ *     with the next chunk, or with the end (length 0,
  *     start = the first failure code reported, 0 if none). Once a failure
  *     is reported, every later request gets the end: so every rank learns
  *     of it at its next request and cancels its chunks not yet started.
@@ -37,9 +38,22 @@
  *     item failed), its error in the reduction. Ends are sent from the
  *     coordinator's own buffers and need no allocation; the coordinator
  *     registers no callback (its futures' completions are the engine
- *     records' own, filch__mpi_p2p), so none can fail to register. A rank
- *     that cannot post the map's messages at all (no memory for the
- *     engine's records) cannot tell the others, which then wait.
+ *     records' own, filch__mpi_p2p), so none can fail to register. A
+ *     chunk's items are posted before its grant: items that cannot be
+ *     posted are answered with the end. A grant that cannot be posted
+ *     after its items, or whose send fails, is taken back (the same
+ *     message, its length negated): its destination drops the chunk's
+ *     items, asks again and gets the end.
+ *  6. What still leaves ranks waiting (the one blocked, and the others in
+ *     the all-reduce): a rank that cannot post its request or the receive
+ *     of its answer cannot tell the root; the root's receive of requests
+ *     that cannot be posted or fails answers no more; an end, or a grant
+ *     taken back, that cannot be posted or whose send fails, and a
+ *     chunk's items whose send fails (funnelled: also that MPI refuses,
+ *     since the engine starts them after the grant was posted), leave
+ *     their destination waiting. Items whose grant could be neither
+ *     posted nor taken back may never be received: the root waits for
+ *     their send.
  */
 #include "config.h"
 
@@ -58,10 +72,10 @@ struct grant_log {
 };
 
 /* The root's coordinator. Its fields are touched only by serve() and the
- * completions of its sends, all on the engine's thread (or in serve's own
- * call of a post that failed at once), and by the root's map before the
- * first listen() and after done completes (the promise's completion
- * orders them). */
+ * completions of its sends, all on the engine's thread (a post that fails
+ * at once returns its error and runs no completion: filch__mpi_submit),
+ * and by the root's map before the first listen() and after done
+ * completes (the promise's completion orders them). */
 struct coord {
 	MPI_Comm comm;
 	size_t n, chunk, next;
@@ -79,7 +93,6 @@ struct coord {
 	struct grant_log *log;
 	size_t nlog, caplog;
 	unsigned sending;   /* sends posted and not completed */
-	bool serving;	    /* serve() runs: it completes done itself */
 	filch_future *done; /* promise: every rank was told the end and
 			       every send completed */
 };
@@ -103,10 +116,13 @@ struct chunk {
 	bool own_items;		    /* received: freed with the chunk */
 };
 
-/* A grant on its way: its message, freed when the send completed. */
+/* A grant on its way: its message, freed when the send completed. A
+ * grant whose send failed is taken back with the same message, its length
+ * negated. */
 struct grant_msg {
 	int64_t g[2];
 	struct coord *c;
+	int dest;
 };
 
 static void serve(filch_future *f, void *arg);
@@ -125,7 +141,7 @@ static int listen(struct coord *c)
  * the last thing its caller does with c (the root's map then frees it). */
 static void maybe_done(struct coord *c)
 {
-	if (c->serving || c->ended < c->size || c->sending > 0)
+	if (c->ended < c->size || c->sending > 0)
 		return;
 	if (c->internal)
 		filch_promise_set_error(c->done, -c->internal,
@@ -134,25 +150,21 @@ static void maybe_done(struct coord *c)
 		filch_promise_set_result(c->done, NULL);
 }
 
-static void sent(filch_future *f, void *arg)
+/* The coordinator's own failure: the map fails with it everywhere (every
+ * later request gets the end). */
+static void coord_fail(struct coord *c, int rc)
 {
-	struct coord *c = arg;
-
-	(void)f;
-	c->sending--;
-	maybe_done(c);
-}
-
-static void grant_sent(filch_future *f, void *arg)
-{
-	struct grant_msg *m = arg;
-
-	sent(f, m->c);
-	free(m);
+	if (!c->internal)
+		c->internal = rc;
+	if (!c->code) {
+		c->code = ECANCELED;
+		c->end_fail[0] = ECANCELED;
+	}
 }
 
 /* Posts a send of the coordinator's, counted in sending until it completed
- * (done: sent or grant_sent, with arg). 0 or a negative errno. */
+ * (done: sent, grant_sent or taken_back, with arg). 0 or a negative
+ * errno. */
 static int post_send(struct coord *c, const void *buf, int count,
 		     MPI_Datatype type, int dest, int tag, filch_callback_fn done,
 		     void *arg)
@@ -170,26 +182,77 @@ static int post_send(struct coord *c, const void *buf, int count,
 	return rc;
 }
 
-/* The coordinator's own failure: the map fails with it everywhere (every
- * later request gets the end). */
-static void coord_fail(struct coord *c, int rc)
+/* The send of f, the coordinator's, completed: 0, or its failure (a
+ * negative errno), which fails the map. */
+static int send_done(struct coord *c, filch_future *f)
 {
-	if (!c->internal)
-		c->internal = rc;
-	if (!c->code) {
-		c->code = ECANCELED;
-		c->end_fail[0] = ECANCELED;
-	}
+	int rc = filch_future_result(f, 0, NULL);
+
+	c->sending--;
+	rc = rc > 0 ? -rc : rc;
+	if (rc)
+		coord_fail(c, rc);
+	return rc;
 }
 
-/* Grants rank dest the next chunk: logs it, sends the grant and (item
- * mode, to another rank) the chunk's items. 0, or a negative errno when
- * nothing was granted. */
+/* The completion of an end, a chunk's items, or a grant taken back. Such
+ * a send that failed fails the map, but its destination is not told: it
+ * waits (for the items, or for an answer). */
+static void sent(filch_future *f, void *arg)
+{
+	struct coord *c = arg;
+
+	send_done(c, f);
+	maybe_done(c);
+}
+
+static void taken_back(filch_future *f, void *arg)
+{
+	struct grant_msg *m = arg;
+
+	sent(f, m->c);
+	free(m);
+}
+
+/* Takes back the grant of m, which its destination did not get (the map
+ * has failed): the same message, its length negated, tells the
+ * destination, which waits for an answer, to drop the chunk's items and
+ * ask again, and so to learn of the failure with the end. 0, or a
+ * negative errno (m is freed then: the destination is not told). */
+static int take_back(struct coord *c, struct grant_msg *m)
+{
+	int rc;
+
+	m->g[1] = -m->g[1];
+	rc = post_send(c, m->g, 2, MPI_INT64_T, m->dest, TAG_GRANT, taken_back,
+		       m);
+	if (rc)
+		free(m);
+	return rc;
+}
+
+/* A grant's send completed; one that failed is taken back. */
+static void grant_sent(filch_future *f, void *arg)
+{
+	struct grant_msg *m = arg;
+	struct coord *c = m->c;
+
+	if (send_done(c, f) != 0)
+		take_back(c, m);
+	else
+		free(m);
+	maybe_done(c);
+}
+
+/* Grants rank dest the next chunk: logs it, sends (item mode, to another
+ * rank) the chunk's items, then the grant. 0 when dest was answered (a
+ * grant, or one taken back), or a negative errno when it was not. */
 static int grant(struct coord *c, int dest)
 {
 	size_t start = c->next;
 	size_t len = c->n - start < c->chunk ? c->n - start : c->chunk;
 	struct grant_msg *m;
+	bool items;
 	int rc;
 
 	if (c->nlog == c->caplog) {
@@ -204,23 +267,31 @@ static int grant(struct coord *c, int dest)
 	m = malloc(sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	*m = (struct grant_msg){{(int64_t)start, (int64_t)len}, c};
-	rc = post_send(c, m->g, 2, MPI_INT64_T, dest, TAG_GRANT, grant_sent,
-		       m);
-	if (rc) {
-		free(m);
-		return rc;
+	*m = (struct grant_msg){{(int64_t)start, (int64_t)len}, c, dest};
+	/* The chunk's items go first (another tag: dest receives them after
+	 * the grant), so that items that cannot be posted are answered with
+	 * the end instead (the root reads its own). */
+	items = c->items && dest != c->root;
+	rc = items ? post_send(c, c->items + start * c->item_size,
+			       (int)(len * c->item_size), MPI_BYTE, dest,
+			       TAG_ITEMS, sent, c)
+		   : 0;
+	if (rc == 0) {
+		rc = post_send(c, m->g, 2, MPI_INT64_T, dest, TAG_GRANT,
+			       grant_sent, m);
+		if (rc == 0) {
+			c->log[c->nlog++] = (struct grant_log){dest, start, len};
+			c->next += len;
+			return 0;
+		}
+		if (items) {
+			/* dest must still receive the items on their way. */
+			coord_fail(c, rc);
+			return take_back(c, m) == 0 ? 0 : rc;
+		}
 	}
-	c->log[c->nlog++] = (struct grant_log){dest, start, len};
-	c->next += len;
-	/* The chunk's items follow its grant (the root reads its own); if
-	 * they cannot be posted, dest waits for them. */
-	if (c->items && dest != c->root &&
-	    (rc = post_send(c, c->items + start * c->item_size,
-			    (int)(len * c->item_size), MPI_BYTE, dest,
-			    TAG_ITEMS, sent, c)) != 0)
-		coord_fail(c, rc);
-	return 0;
+	free(m);
+	return rc;
 }
 
 /* Answers a request of rank src: a chunk, or the end. */
@@ -252,7 +323,6 @@ static void serve(filch_future *f, void *arg)
 	int rc = filch_mpi_status(f, 0, &st);
 
 	filch_future_release(f);
-	c->serving = true;
 	if (rc == 0)
 		answer(c, st.MPI_SOURCE);
 	if (rc == 0 && c->ended < c->size)
@@ -264,7 +334,6 @@ static void serve(filch_future *f, void *arg)
 		coord_fail(c, rc > 0 ? -rc : rc);
 		c->ended = c->size;
 	}
-	c->serving = false;
 	maybe_done(c);
 }
 
@@ -494,27 +563,23 @@ static void fail_internal(struct local *l, int64_t *code, int rc)
 	fail_local(l, code, -rc);
 }
 
-/* Asks the root for a chunk: posts the receive of the answer into g (*gf),
- * then the request (*sf, carrying *req: code). 0, or a negative errno with
- * nothing posted. */
+/* Asks the root for a chunk: posts the receive of the answer into g (*gf)
+ * unless it is posted already, then the request (*sf, carrying *req:
+ * code). 0, or a negative errno: the request was not posted, and the
+ * receive, if posted, stays so that a later ask retries only the request
+ * (never a second receive into g). */
 static int ask(struct local *l, int64_t code, int64_t *req, int64_t *g,
 	       filch_future **sf, filch_future **gf)
 {
-	int rc = filch_mpi_irecv(g, 2, MPI_INT64_T, l->root, TAG_GRANT, l->comm,
-				 gf);
+	int rc = *gf ? 0
+		     : filch_mpi_irecv(g, 2, MPI_INT64_T, l->root, TAG_GRANT,
+				       l->comm, gf);
 
 	if (rc)
 		return rc;
 	*req = code;
-	rc = filch_mpi_isend(req, 1, MPI_INT64_T, l->root, TAG_REQ, l->comm,
-			     sf);
-	if (rc) {
-		/* Nothing will answer: MPI_Cancel it. */
-		filch_future_cancel(*gf);
-		filch_future_release(*gf);
-		*gf = NULL;
-	}
-	return rc;
+	return filch_mpi_isend(req, 1, MPI_INT64_T, l->root, TAG_REQ, l->comm,
+			       sf);
 }
 
 /* Waits until one of the n futures in fs is done. */
@@ -527,17 +592,19 @@ static void wait_any(filch_future **fs, size_t n)
 }
 
 /* The chunk g grants (item mode: with its items, received whether or not
- * it will run): added and submitted unless the map failed already. */
+ * it will run): added and submitted unless the map failed already or the
+ * root took the grant back (a negative length: the map failed). */
 static void take(struct local *l, int64_t *code, const int64_t *g)
 {
+	const int64_t chunk[2] = {g[0], g[1] < 0 ? -g[1] : g[1]};
 	const unsigned char *items = NULL;
-	bool own = false;
+	bool want = *code == 0 && g[1] > 0, own = false;
 	int rc = 0;
 
 	if (l->job->item_fn)
-		rc = get_items(l, g, *code == 0, &items, &own);
-	if (rc == 0 && *code == 0)
-		rc = add_chunk(l, g, items, own);
+		rc = get_items(l, chunk, want, &items, &own);
+	if (rc == 0 && want)
+		rc = add_chunk(l, chunk, items, own);
 	else if (own)
 		free((void *)items);
 	if (rc)
@@ -578,7 +645,7 @@ static int work(struct local *l, int64_t *code)
 	filch_future **wait, *one[1], *gf = NULL, *sf = NULL;
 	int64_t req = 0, g[2];
 	size_t active = 0, nwait;
-	bool ended = false;
+	bool ended = false, asked = false;
 	int rc;
 
 	*code = 0;
@@ -592,12 +659,13 @@ static int work(struct local *l, int64_t *code)
 		wait = one;
 	}
 	while (!ended || active > 0) {
-		if (!ended && !gf && active < l->inflight) {
+		if (!ended && !asked && active < l->inflight) {
 			/* The previous request's buffer is reused. */
 			if (sf && (rc = settle(sf)) != 0)
 				fail_internal(l, code, rc > 0 ? -rc : rc);
 			sf = NULL;
 			rc = ask(l, *code, &req, g, &sf, &gf);
+			asked = rc == 0;
 			if (rc) {
 				fail_internal(l, code, rc);
 				if (active == 0)
@@ -615,6 +683,7 @@ static int work(struct local *l, int64_t *code)
 		if (gf && filch_future_done(gf)) {
 			rc = settle(gf);
 			gf = NULL;
+			asked = false;
 			if (rc)
 				fail_internal(l, code, rc > 0 ? -rc : rc);
 			else if (g[1] == 0)
@@ -628,6 +697,11 @@ static int work(struct local *l, int64_t *code)
 	}
 	if (wait != one)
 		free(wait);
+	if (gf) {
+		/* Its request could not be posted: nothing will answer. */
+		filch_future_cancel(gf);
+		filch_future_release(gf);
+	}
 	if (sf && (rc = settle(sf)) != 0 && !l->internal)
 		l->internal = rc > 0 ? -rc : rc;
 	return l->internal;

@@ -205,8 +205,14 @@ struct filch_mpi_map_opts {
  * executor was shut down); -ECANCELED also when someone else cancelled
  * a chunk (a cancelling shutdown); a negative errno from MPI. A failure
  * of the map itself on one rank is returned on every rank, as an item's
- * is; only a rank that cannot post the map's messages at all (no memory
- * for their futures) leaves the others waiting.
+ * is (a send of the root's that completes with an MPI error too). What
+ * can still leave ranks waiting (docs/mpi.md): a rank that cannot post
+ * its request for a chunk or the receive of the answer (no memory for
+ * their futures, or MPI refuses them); at the root, a receive of requests
+ * that cannot be posted or fails, and an answer (the end, or a grant
+ * taken back) or a chunk's items that cannot be sent (their send cannot
+ * be posted, fails, or, funnelled, is refused by MPI), which leaves its
+ * destination waiting.
  * On an error the contents of results are unspecified.
  * Blocks the caller (not a worker of ex: -EDEADLK) until every rank is
  * done. Needs a running engine (filch_mpi_init).
