@@ -10,8 +10,10 @@
  * order, a call queued again after a death is pending again, terminate
  * finds the calls a dying worker skipped, a worker inherits no descriptor
  * of the pool, an argument that a worker has no room to map fails once,
- * destroy may run in a callback of a cancelled task, each shutdown flag
- * does what it says, and no
+ * destroy may run in a callback of a cancelled task, when a running
+ * call's reply beats its worker's kill (held back: this program defines
+ * kill() and syscall()) the calls written behind it are not lost, each
+ * shutdown flag does what it says, and no
  * process, zombie or file descriptor is left behind by any path,
  * including the death of the pool's owner.
  *
@@ -2816,6 +2818,260 @@ static int sc_end_in_callback(void *unused)
 	return failures != 0;
 }
 
+/* ---- the pool's kills held back ---- */
+
+/*
+ * This program defines kill() and syscall(), and the runtime, linked into
+ * it, sends a worker its SIGKILL through them: kill() with fork and spawn,
+ * pidfd_send_signal with the fork server. While kills_held is set, such a
+ * SIGKILL is not sent but kept, as a pidfd of its target, until
+ * release_kills() sends it: the worker lives on, runs its call to its end
+ * and skips the calls that the pool cancelled in it, as when the
+ * completion thread is preempted between its cancels and its kill. Any
+ * other call goes to the C library's function.
+ */
+#define HELD_MAX 8
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Set by hold_kills, cleared by release_kills (under held_lock); relaxed:
+ * the test sets it before the call that makes the pool kill (whose lock
+ * orders it before the kill), and the pidfds kept are under held_lock. */
+static atomic_bool kills_held;
+static int held_fd[HELD_MAX]; /* under held_lock */
+static unsigned nheld;	      /* under held_lock */
+
+typedef long (*syscall_fn)(long, ...);
+typedef int (*kill_fn)(pid_t, int);
+
+static syscall_fn libc_syscall(void)
+{
+	static _Atomic(syscall_fn) fn;
+	syscall_fn f = atomic_load_explicit(&fn, memory_order_relaxed);
+
+	if (!f) {
+		f = (syscall_fn)(uintptr_t)dlsym(RTLD_NEXT, "syscall");
+		atomic_store_explicit(&fn, f, memory_order_relaxed);
+	}
+	return f;
+}
+
+static kill_fn libc_kill(void)
+{
+	static _Atomic(kill_fn) fn;
+	kill_fn f = atomic_load_explicit(&fn, memory_order_relaxed);
+
+	if (!f) {
+		f = (kill_fn)(uintptr_t)dlsym(RTLD_NEXT, "kill");
+		atomic_store_explicit(&fn, f, memory_order_relaxed);
+	}
+	return f;
+}
+
+/* Keeps pidfd, the target of a SIGKILL, if kills are held: true, else
+ * closes it. */
+static bool hold_kill(int pidfd)
+{
+	bool kept = false;
+
+	pthread_mutex_lock(&held_lock);
+	if (atomic_load_explicit(&kills_held, memory_order_relaxed) &&
+	    nheld < HELD_MAX) {
+		held_fd[nheld++] = pidfd;
+		kept = true;
+	}
+	pthread_mutex_unlock(&held_lock);
+	if (!kept)
+		close(pidfd);
+	return kept;
+}
+
+int kill(pid_t pid, int sig)
+{
+	if (sig == SIGKILL && pid > 0 &&
+	    atomic_load_explicit(&kills_held, memory_order_relaxed)) {
+		int fd = (int)libc_syscall()(SYS_pidfd_open, pid, 0);
+
+		if (fd >= 0 && hold_kill(fd))
+			return 0;
+	}
+	return libc_kill()(pid, sig);
+}
+
+/* The six arguments that may follow the number are passed on as longs,
+ * as the C library's syscall() reads them. */
+long syscall(long n, ...)
+{
+	va_list ap;
+	long a[6];
+
+	va_start(ap, n);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	if (n == SYS_pidfd_send_signal && a[1] == SIGKILL &&
+	    atomic_load_explicit(&kills_held, memory_order_relaxed)) {
+		int fd = fcntl((int)a[0], F_DUPFD_CLOEXEC, 0);
+
+		if (fd >= 0 && hold_kill(fd))
+			return 0;
+	}
+	return libc_syscall()(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+static void hold_kills(void)
+{
+	atomic_store_explicit(&kills_held, true, memory_order_relaxed);
+}
+
+/* Sends the kills held, and holds no more. */
+static void release_kills(void)
+{
+	pthread_mutex_lock(&held_lock);
+	atomic_store_explicit(&kills_held, false, memory_order_relaxed);
+	for (unsigned i = 0; i < nheld; i++) {
+		libc_syscall()(SYS_pidfd_send_signal, held_fd[i], SIGKILL, NULL,
+			       0);
+		close(held_fd[i]);
+	}
+	nheld = 0;
+	pthread_mutex_unlock(&held_lock);
+}
+
+/* Whether a kill is held (polled up to 5 s). */
+static bool wait_held_kill(void)
+{
+	for (int i = 0; i < 500; i++) {
+		pthread_mutex_lock(&held_lock);
+		unsigned n = nheld;
+
+		pthread_mutex_unlock(&held_lock);
+		if (n)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* Releases the kills held 200 ms after it starts (a thread). */
+static void *release_later(void *arg)
+{
+	(void)arg;
+	nanosleep(&(struct timespec){ 0, 200 * MS }, NULL);
+	release_kills();
+	return NULL;
+}
+
+/* Creates the file path. */
+static void create_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Creates the file "path.run" (path: its argument, not NUL-terminated),
+ * then returns once the file path exists, polled each millisecond up to
+ * 10 s: a call that the test sees start, and that ends when it says. */
+static int t_until(const void *arg, size_t len, void **out, size_t *out_len)
+{
+	char path[256], run[260];
+
+	(void)out, (void)out_len;
+	if (len >= sizeof(path))
+		return EINVAL;
+	memcpy(path, arg, len);
+	path[len] = '\0';
+	snprintf(run, sizeof(run), "%s.run", path);
+	create_file(run);
+	for (int i = 0; i < 10000; i++) {
+		if (access(path, F_OK) == 0)
+			return 0;
+		nanosleep(&(struct timespec){ 0, MS }, NULL);
+	}
+	return ETIMEDOUT;
+}
+
+/* Submits t_until of the file path (from trace_path) and waits until it
+ * started in its worker: its future. */
+static filch_future *submit_until(filch_procpool *pp, const char *path)
+{
+	char run[80];
+	filch_future *f = submit(pp, t_until, path, strlen(path));
+
+	snprintf(run, sizeof(run), "%s.run", path);
+	for (int i = 0; i < 500 && access(run, F_OK) != 0; i++)
+		usleep(10000);
+	check(unlink(run) == 0, "the call did not start in 5 s");
+	return f;
+}
+
+/* The running call's reply wins over its worker's kill (shutdown KILL,
+ * or terminate then destroy): the worker, its kill held, ends the call
+ * and skips the two calls written behind it, cancelled in it as it was
+ * doomed. They never ran: the completion thread waits for the worker's
+ * death, queues them again, and the replacement runs them (a closing pool
+ * runs what is queued) before the shutdown WAIT or destroy returns. The
+ * kill is sent 200 ms after the call ended, from another thread: by then
+ * the completion thread has read the skips (on a machine slower than that
+ * the test would pass without the wait, never fail with it). */
+static int sc_kill_reply_wins(void *unused)
+{
+	unsigned fds0 = open_fds();
+	struct filch_procpool_stats st;
+	const char *msg;
+	char go[64];
+
+	(void)unused;
+	for (int how = 0; how < 2; how++) {
+		filch_procpool *pp =
+			start(&(struct filch_procpool_opts){ .workers = 1 });
+		pthread_t rel;
+
+		trace_path(go, sizeof(go), 9);
+		filch_future *a = submit_until(pp, go);
+		filch_future *b = submit(pp, t_echo, "b", 1);
+		filch_future *c = submit(pp, t_echo, "c", 1);
+
+		hold_kills();
+		if (how == 0)
+			check_is(filch_procpool_shutdown(pp, FILCH_PROCPOOL_KILL),
+				 0, "shutdown KILL");
+		else
+			check_is(filch_procpool_terminate(pp, a), 0,
+				 "terminate");
+		check(wait_held_kill(), "the pool killed the worker (%d)", how);
+		create_file(go);
+		check_is(outcome(a, NULL, &msg), 0, "the call whose reply won");
+		if (pthread_create(&rel, NULL, release_later, NULL))
+			return 3;
+		if (how == 0) {
+			check_is(filch_procpool_shutdown(pp,
+							 FILCH_SHUTDOWN_WAIT),
+				 0, "shutdown WAIT");
+			filch_procpool_stats(pp, &st);
+			check_is(st.started, 2, "workers started");
+			check_is(st.crashes + st.terminated, 0,
+				 "crashes and calls terminated");
+		}
+		check_is(filch_procpool_destroy(pp), 0, "destroy");
+		pthread_join(rel, NULL);
+		if (!check(filch_future_done(b) && filch_future_done(c),
+			   "%s returned, a skipped call is %d and %d",
+			   how ? "destroy" : "shutdown WAIT",
+			   filch_future_state(b), filch_future_state(c)))
+			return 1; /* they never complete: the pool is held */
+		check_is(outcome(b, NULL, &msg), 0, "a skipped call");
+		check_is(outcome(c, NULL, &msg), 0, "a skipped call");
+		filch_future_release(a);
+		filch_future_release(b);
+		filch_future_release(c);
+		unlink(go);
+	}
+	check(no_children(), "a worker process is left");
+	check_is(open_fds(), fds0, "open fds after destroy");
+	return failures != 0;
+}
+
 static const struct scenario {
 	const char *name;
 	isolate_fn fn;
@@ -2906,6 +3162,8 @@ static const struct scenario {
 	  sc_overlapping_pools, 120, false },
 	{ "a pool in the child of the program's fork beside a pool",
 	  sc_fork_beside_pool, 10, false },
+	{ "shutdown KILL or terminate: the reply wins, the calls skipped run",
+	  sc_kill_reply_wins, 10, false },
 };
 
 static const struct {
