@@ -12,8 +12,9 @@
  * of the pool, an argument that a worker has no room to map fails once,
  * destroy may run in a callback of a cancelled task, when a running
  * call's reply beats its worker's kill (held back: this program defines
- * kill() and syscall()) the calls written behind it are not lost, each
- * shutdown flag does what it says, and no
+ * kill() and syscall()) the calls written behind it are neither lost nor
+ * run after a cancelling shutdown, each shutdown flag does what it says,
+ * and no
  * process, zombie or file descriptor is left behind by any path,
  * including the death of the pool's owner.
  *
@@ -3072,6 +3073,75 @@ static int sc_kill_reply_wins(void *unused)
 	return failures != 0;
 }
 
+/* A cancelling shutdown in a callback of a's future, which runs in the
+ * completion thread as it reads a's reply: before it reads the next. */
+struct cancel_in_cb {
+	filch_procpool *pp;
+	filch_future *b;
+	int rc, b_state;
+	bool pool_thread;
+	sem_t ran;
+};
+
+static void cancel_in_cb(filch_future *f, void *arg)
+{
+	struct cancel_in_cb *s = arg;
+
+	(void)f;
+	s->pool_thread = !pthread_equal(pthread_self(), tester);
+	s->b_state = filch_future_state(s->b);
+	s->rc = filch_procpool_shutdown(s->pp, FILCH_SHUTDOWN_CANCEL_PENDING);
+	sem_post(&s->ran);
+}
+
+/* terminate of a running call a whose reply wins over the kill (held):
+ * the doomed worker never starts call b, written behind a (it skips it),
+ * so b stays pending rather than running when a's reply is read, and a
+ * cancelling shutdown right then (in a's callback, before b's skip is
+ * read) cancels it: b never runs, and no replacement is started for it. */
+static int sc_doomed_next_pending(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 1 });
+	struct cancel_in_cb s = { .pp = pp, .rc = 1, .b_state = -1 };
+	struct filch_procpool_stats st;
+	const char *msg;
+	char go[64], path[64];
+
+	(void)unused;
+	trace_path(go, sizeof(go), 10);
+	trace_path(path, sizeof(path), 11);
+	filch_future *a = submit_until(pp, go);
+	filch_future *b = submit(pp, t_touch, path, strlen(path));
+
+	s.b = b;
+	tester = pthread_self();
+	sem_init(&s.ran, 0, 0);
+	check_is(filch_future_on_done(a, cancel_in_cb, &s), 0, "on_done");
+	hold_kills();
+	check_is(filch_procpool_terminate(pp, a), 0, "terminate");
+	check(wait_held_kill(), "terminate killed the worker");
+	create_file(go);
+	sem_wait(&s.ran);
+	check(s.pool_thread, "a's callback ran in the completion thread");
+	check_is(s.b_state, FILCH_PENDING, "b, not started, as a's reply won");
+	check_is(s.rc, 0, "shutdown CANCEL_PENDING");
+	release_kills();
+	check_is(filch_procpool_shutdown(pp, FILCH_SHUTDOWN_WAIT), 0,
+		 "shutdown WAIT");
+	check_is(outcome(a, NULL, &msg), 0, "the call whose reply won");
+	check_is(outcome(b, NULL, &msg), -ECANCELED,
+		 "b after the cancelling shutdown");
+	check(!traced(11), "b ran after the cancelling shutdown");
+	filch_procpool_stats(pp, &st);
+	check_is(st.started, 1, "workers started");
+	sem_destroy(&s.ran);
+	unlink(go);
+	filch_future_release(a);
+	filch_future_release(b);
+	return !finish(pp, fds0);
+}
+
 static const struct scenario {
 	const char *name;
 	isolate_fn fn;
@@ -3164,6 +3234,8 @@ static const struct scenario {
 	  sc_fork_beside_pool, 10, false },
 	{ "shutdown KILL or terminate: the reply wins, the calls skipped run",
 	  sc_kill_reply_wins, 10, false },
+	{ "the call behind one whose reply beat its kill stays pending",
+	  sc_doomed_next_pending, 10, false },
 };
 
 static const struct {
