@@ -24,7 +24,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -100,9 +99,13 @@ int filch__pp_send_rest(int sock, const struct iovec *iov, int n,
 /* One recvmsg on sock into mh, waiting for bytes unless nowait, with
  * MSG_CMSG_CLOEXEC. Each descriptor that came is recorded as a pool's in
  * the same hold of procfds.c's lock as the recvmsg that installs it (a
- * fork meanwhile must not copy it unrecorded): the wait is a poll before,
- * without the lock, so that the hold never blocks. A descriptor that
- * could not be recorded is closed, and -1 in its place. recvmsg's
+ * fork meanwhile must not copy it unrecorded): the wait comes before,
+ * without the lock, so that the hold never blocks. The wait is a peek at
+ * one byte with no room for descriptors (the kernel installs none, and
+ * takes nothing off the socket), not a poll: poll fails with EINVAL
+ * while RLIMIT_NOFILE is below its one descriptor, and the message would
+ * be left unread, for the next receive to take as its own. A descriptor
+ * that could not be recorded is closed, and -1 in its place. recvmsg's
  * return, and its errno. */
 static ssize_t pp_recvmsg(int sock, struct msghdr *mh, bool nowait)
 {
@@ -111,9 +114,10 @@ static ssize_t pp_recvmsg(int sock, struct msghdr *mh, bool nowait)
 	int e;
 
 	for (;;) {
-		struct pollfd p = { .fd = sock, .events = POLLIN };
+		char peek;
 
-		if (!nowait && poll(&p, 1, -1) < 0 && errno != EINTR)
+		if (!nowait && recv(sock, &peek, 1, MSG_PEEK) < 0 &&
+		    errno != EINTR)
 			return -1;
 		mh->msg_controllen = cap;
 		filch__ppfd_lock();

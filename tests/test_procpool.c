@@ -13,8 +13,9 @@
  * destroy may run in a callback of a cancelled task, when a running
  * call's reply beats its worker's kill (held back: this program defines
  * kill() and syscall()) the calls written behind it are neither lost nor
- * run after a cancelling shutdown, each shutdown flag does what it says,
- * and no
+ * run after a cancelling shutdown, a replacement started while the
+ * process can make no descriptor leaves its slot empty and the next one
+ * starts, each shutdown flag does what it says, and no
  * process, zombie or file descriptor is left behind by any path,
  * including the death of the pool's owner.
  *
@@ -42,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -3142,6 +3144,60 @@ static int sc_doomed_next_pending(void *unused)
 	return !finish(pp, fds0);
 }
 
+/* A replacement started while this process can make no descriptor
+ * (RLIMIT_NOFILE lowered to 0; those open stay): with the fork server,
+ * the worker's socket comes without its descriptor (the kernel drops it
+ * and says MSG_CTRUNC), and so does the pidfd of the server's second
+ * answer; with fork and spawn, the socketpair fails. The slot stays
+ * empty and the other worker serves. Once descriptors can be made again,
+ * the next replacement starts and runs the next call (if the second
+ * answer were left unread, that start would read it as its own, and
+ * fail: no worker left). No descriptor is left behind. */
+static int sc_fd_table_full(void *unused)
+{
+	unsigned fds0 = open_fds();
+	filch_procpool *pp = start(&(struct filch_procpool_opts){ .workers = 2 });
+	struct filch_procpool_stats st;
+	struct rlimit rl, none;
+	const char *msg;
+
+	(void)unused;
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return 3;
+	none = rl;
+	none.rlim_cur = 0;
+	if (setrlimit(RLIMIT_NOFILE, &none))
+		return 3;
+	filch_future *crash = submit(pp, t_exit, NULL, 0);
+	int rc = outcome(crash, NULL, &msg);
+	/* Its reply is read once the completion thread is done with the
+	 * death before: the replacement's start too. */
+	filch_future *p0 = submit(pp, t_pid, NULL, 0);
+	pid_t pid0 = pid_of(p0);
+
+	setrlimit(RLIMIT_NOFILE, &rl);
+	check_is(rc, ECHILD, "a crash with the descriptor table full");
+	filch_procpool_stats(pp, &st);
+	check_is(st.started, 2, "workers started (none in the full table)");
+	filch_future *crash2 = submit(pp, t_exit, NULL, 0);
+
+	check_is(outcome(crash2, NULL, &msg), ECHILD, "a crash of the other");
+	filch_future *p1 = submit(pp, t_pid, NULL, 0);
+
+	pid_t pid1 = pid_of(p1);
+
+	check(pid1 && pid1 != pid0, "a call after both crashes ran in the "
+				    "replacement (%d)", (int)pid1);
+	filch_procpool_stats(pp, &st);
+	check_is(st.started, 3, "workers started");
+	check_is(st.crashes, 2, "crashes");
+	filch_future_release(crash);
+	filch_future_release(crash2);
+	filch_future_release(p0);
+	filch_future_release(p1);
+	return !finish(pp, fds0);
+}
+
 static const struct scenario {
 	const char *name;
 	isolate_fn fn;
@@ -3236,6 +3292,8 @@ static const struct scenario {
 	  sc_kill_reply_wins, 10, false },
 	{ "the call behind one whose reply beat its kill stays pending",
 	  sc_doomed_next_pending, 10, false },
+	{ "a replacement while no descriptor can be made; the next one",
+	  sc_fd_table_full, 10, false },
 };
 
 static const struct {
