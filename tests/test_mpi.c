@@ -22,49 +22,7 @@
 
 #include <filch/mpi.h>
 
-#include "tap.h"
-
-static int rank, size;
-static bool engine_on;
-
-/* Reduces cond over the ranks (logical and); rank 0 reports it. */
-static void check(bool cond, const char *what)
-{
-	int mine = cond, all = 0;
-
-	if (engine_on) {
-		filch_future *f = NULL;
-
-		if (filch_mpi_iallreduce(&mine, &all, 1, MPI_INT, MPI_LAND,
-					 MPI_COMM_WORLD, &f) != 0 ||
-		    filch_future_result(f, FILCH_FOREVER, NULL) != 0)
-			all = 0;
-		filch_future_release(f);
-	} else {
-		MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_LAND,
-			      MPI_COMM_WORLD);
-	}
-	if (rank == 0)
-		ok(all, "%s (%d ranks)", what, size);
-	else if (!cond)
-		fprintf(stderr, "rank %d: failed: %s\n", rank, what);
-}
-
-static void start(unsigned flags)
-{
-	struct filch_mpi_opts o = {.flags = flags};
-
-	engine_on = filch_mpi_init(&o) == 0;
-	check(engine_on, "filch_mpi_init starts the engine");
-}
-
-static void stop(void)
-{
-	int rc = filch_mpi_finalize();
-
-	engine_on = false;
-	check(rc == 0, "filch_mpi_finalize stops the engine");
-}
+#include "mpi_helpers.h"
 
 static void bad_input(void)
 {

@@ -30,12 +30,9 @@
 #include <filch/mpi.h>
 
 #include "mpi/engine.h"
-#include "tap.h"
+#include "mpi_helpers.h"
 
 #define TEN_S INT64_C(10000000000)
-
-static int rank, size;
-static bool engine_on;
 
 /* --- the wrapped calls ---------------------------------------------- */
 
@@ -191,32 +188,6 @@ int __wrap_MPI_Isend(const void *buf, int count, MPI_Datatype type, int dest,
 
 /* --- checks, reduced over the ranks ---------------------------------- */
 
-static int reduce(int v, MPI_Op op)
-{
-	int all = v;
-	filch_future *f = NULL;
-
-	if (!engine_on) {
-		MPI_Allreduce(&v, &all, 1, MPI_INT, op, MPI_COMM_WORLD);
-	} else if (filch_mpi_iallreduce(&v, &all, 1, MPI_INT, op,
-					MPI_COMM_WORLD, &f) != 0 ||
-		   filch_future_result(f, FILCH_FOREVER, NULL) != 0) {
-		all = op == MPI_LAND ? 0 : v;
-	}
-	filch_future_release(f);
-	return all;
-}
-
-static void check(bool cond, const char *what)
-{
-	int all = reduce(cond, MPI_LAND);
-
-	if (rank == 0)
-		ok(all, "%s (%d ranks)", what, size);
-	else if (!cond)
-		fprintf(stderr, "rank %d: failed: %s\n", rank, what);
-}
-
 /* rc is the same on every rank, and is want. */
 static void check_same(int rc, int want, const char *what)
 {
@@ -225,22 +196,6 @@ static void check_same(int rc, int want, const char *what)
 	if (rank == 0 && (lo != hi || lo != want))
 		diag("%s: outcomes from %d to %d, want %d", what, lo, hi, want);
 	check(lo == want && hi == want, what);
-}
-
-static void start(unsigned flags)
-{
-	struct filch_mpi_opts o = {.flags = flags};
-
-	engine_on = filch_mpi_init(&o) == 0;
-	check(engine_on, "filch_mpi_init starts the engine");
-}
-
-static void stop(void)
-{
-	int rc = filch_mpi_finalize();
-
-	engine_on = false;
-	check(rc == 0, "filch_mpi_finalize stops the engine");
 }
 
 /* --- the engine ------------------------------------------------------ */
