@@ -20,6 +20,7 @@
 #include <filch.h>
 #include <filch/fj.h>
 
+#include "fj_helpers.h"
 #include "isolate.h"
 #include "tap.h"
 
@@ -267,9 +268,6 @@ static void slot_reuse(void)
 
 /* ---- an idle worker finds shared frames, and is woken for them ---- */
 
-/* Workers that ran a leaf of spread (bit filch_current_worker()). */
-static atomic_uint leaf_workers;
-
 FILCH_FJ_FN1(long, tick, int, x)
 {
 	return x;
@@ -289,33 +287,12 @@ FILCH_FJ_FN1(long, churn, int64_t, until)
 	return n;
 }
 
-/* A binary tree whose 2^depth leaves each run for about 50 us. */
-FILCH_FJ_FN1(long, spread, unsigned, depth)
-{
-	long a, b;
-
-	if (depth == 0) {
-		int64_t end = tap_now_ns() + 50 * 1000;
-		int me = filch_current_worker();
-
-		while (tap_now_ns() < end)
-			;
-		if (me >= 0 && me < 32)
-			atomic_fetch_or(&leaf_workers, 1u << me);
-		return 1;
-	}
-	FILCH_SPAWN(spread, depth - 1);
-	b = FILCH_CALL(spread, depth - 1);
-	a = FILCH_SYNC(spread);
-	return a + b;
-}
-
 static void churn_then_spread(filch_fj *fj, void *arg)
 {
 	long *r = arg;
 
 	churn(fj, tap_now_ns() + 20 * INT64_C(1000000));
-	*r = spread(fj, 10);
+	*r = fj_spread(fj, 10);
 }
 
 static void idle_finds_frames(void)
@@ -323,15 +300,16 @@ static void idle_finds_frames(void)
 	filch_executor *ex = make(2);
 	long r = 0;
 
-	atomic_store(&leaf_workers, 0);
+	fj_leaf_ns = 50 * 1000;
+	atomic_store(&fj_leaf_workers, 0);
 	is(filch_fj_run(ex, churn_then_spread, &r), 0,
 	   "a tree after 20 ms of spawns taken back");
 	is(r, 1024L, "its 1024 leaves");
 	/* Spares may run leaves too, once a sync waits for a thief. */
-	ok(__builtin_popcount(atomic_load(&leaf_workers)) >= 2,
+	ok(__builtin_popcount(atomic_load(&fj_leaf_workers)) >= 2,
 	   "leaves ran on more than one worker (mask %#x): the idle one was "
 	   "woken for the frames shared after it parked",
-	   atomic_load(&leaf_workers));
+	   atomic_load(&fj_leaf_workers));
 	filch_executor_destroy(ex);
 }
 

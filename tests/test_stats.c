@@ -18,6 +18,7 @@
 #include <filch.h>
 #include <filch/fj.h>
 
+#include "fj_helpers.h"
 #include "tap.h"
 
 #define FANOUT 4
@@ -164,30 +165,6 @@ static void test_add_up(unsigned workers)
 	filch_executor_destroy(ex);
 }
 
-static atomic_uint fj_leaf_workers; /* bit i: worker i ran a leaf */
-
-/* A fork-join tree whose 2^depth leaves spin for about 20 us, so that
- * the second worker steals frames. */
-FILCH_FJ_FN1(long, fj_spread, unsigned, depth)
-{
-	long a, b;
-
-	if (depth == 0) {
-		int64_t end = tap_now_ns() + 20 * 1000;
-		int me = filch_current_worker();
-
-		while (tap_now_ns() < end)
-			;
-		if (me >= 0 && me < 32)
-			atomic_fetch_or(&fj_leaf_workers, 1u << me);
-		return 1;
-	}
-	FILCH_SPAWN(fj_spread, depth - 1);
-	b = FILCH_CALL(fj_spread, depth - 1);
-	a = FILCH_SYNC(fj_spread);
-	return a + b;
-}
-
 static void fj_root(filch_fj *fj, void *arg)
 {
 	*(long *)arg = fj_spread(fj, 9);
@@ -202,6 +179,7 @@ static void test_fj_steals(void)
 	int rounds = 0;
 
 	/* Rounds until a leaf ran on the second worker: a stolen frame. */
+	fj_leaf_ns = 20 * 1000;
 	do
 		filch_fj_run(ex, fj_root, &leaves);
 	while (!(atomic_load(&fj_leaf_workers) & 2) && ++rounds < 20);
